@@ -1,0 +1,8 @@
+#!/usr/bin/env node
+// The CLI ships as one CommonJS bundle (dist/cli.cjs): loading it with require() skips the ESM
+// loader's per-module work, which is most of a short command's start-up time.
+import { createRequire } from 'node:module';
+
+if (process.argv.includes('-v') || process.argv.includes('--verbose')) process.setSourceMapsEnabled(true);
+const { main } = createRequire(import.meta.url)('../dist/cli.cjs');
+process.exitCode = await main(process.argv);

@@ -1,0 +1,8 @@
+import type { Io } from '../io.js';
+import type { Logger } from '../log.js';
+
+/** What every command function receives besides its settings. */
+export interface CommandContext {
+  io: Io;
+  log: Logger;
+}

@@ -1,0 +1,80 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { systemErrorCode, usageError } from '../errors.js';
+import type { Io } from '../io.js';
+import { DEFAULT_TEMPLATE } from '../paths.js';
+import { resolveSettings, type Flags, type LoadedFile, type Settings } from './settings.js';
+
+const MODULE = 'occs-lb';
+
+/** Where a config file is looked for, in this order, in the current directory only. */
+export const SEARCH_PLACES = [
+  'package.json',
+  ...['', '.json', '.yaml', '.yml', '.js', '.mjs', '.cjs'].map((ext) => `.${MODULE}rc${ext}`),
+  ...['.json', '.yaml', '.yml', '.js', '.mjs', '.cjs'].map((ext) => `${MODULE}.config${ext}`),
+];
+
+/** Finds and validates the config file (or the one --config names), then merges everything. */
+export async function loadSettings(flags: Flags & { config?: string }, io: Io): Promise<Readonly<Settings>> {
+  const file = await loadConfigFile(flags.config, io.cwd);
+  const readSecret = (path: string): string => {
+    const full = resolve(io.cwd, path);
+    try {
+      return readFileSync(full, 'utf8');
+    } catch (error) {
+      throw usageError(`cannot read the token file ${full} (${systemErrorCode(error) ?? String(error)})`, {
+        hint: 'fix OCCS_API_TOKEN_FILE / --token-file, or the config file\'s "tokenFile"',
+      });
+    }
+  };
+  return resolveSettings({ flags, env: io.env, file, cwd: io.cwd, defaultTemplate: DEFAULT_TEMPLATE, readSecret });
+}
+
+/**
+ * The first search place in `cwd` that holds our config (package.json only with an "occs-lb" key).
+ * Checking this ourselves lets a run without any config file skip loading cosmiconfig at all.
+ */
+function findConfigFile(cwd: string): string | undefined {
+  for (const place of SEARCH_PLACES) {
+    const path = join(cwd, place);
+    if (place !== 'package.json') {
+      if (existsSync(path)) return path;
+      continue;
+    }
+    try {
+      const pkg = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown> | null;
+      if (pkg && typeof pkg === 'object' && MODULE in pkg) return path;
+    } catch {
+      // No package.json, or not one of ours to judge: cosmiconfig would skip it too.
+    }
+  }
+  return undefined;
+}
+
+async function loadConfigFile(explicit: string | undefined, cwd: string): Promise<LoadedFile | undefined> {
+  const path = explicit ? resolve(cwd, explicit) : findConfigFile(cwd);
+  if (!path) return undefined;
+  const { cosmiconfig } = await import('cosmiconfig');
+  const explorer = cosmiconfig(MODULE, { searchPlaces: SEARCH_PLACES, searchStrategy: 'none', cache: false });
+  let found: { filepath: string; config: unknown; isEmpty?: boolean } | null;
+  try {
+    found = await explorer.load(path);
+  } catch (error) {
+    const code = systemErrorCode(error);
+    const what = code === 'ENOENT' ? 'does not exist' : `cannot be read: ${(error as Error).message.split('\n')[0]}`;
+    throw usageError(`config file ${path} ${what}`, {
+      hint: explicit ? 'fix --config' : 'fix the file or remove it',
+      cause: error,
+    });
+  }
+  if (!found) return undefined;
+  const { fileConfigSchema, describeSchemaIssues } = await import('./schema.js');
+  const parsed = fileConfigSchema.safeParse(found.isEmpty ? {} : found.config);
+  if (!parsed.success) {
+    const problems = describeSchemaIssues(parsed.error);
+    throw usageError(`config file ${found.filepath}: ${problems.join('; ')}`, {
+      hint: 'fix the file; the README lists every setting',
+    });
+  }
+  return { path: found.filepath, config: parsed.data };
+}

@@ -1,0 +1,62 @@
+import { kvError } from '../errors.js';
+import { normalizeKey } from './keys.js';
+import type { KvPair } from './source.js';
+
+/**
+ * Parses the three `file:` formats: seed-style `key=value` lines (`#` comments, blank lines),
+ * a flat JSON object, or the array `consul kv export` writes (base64 values). Keys ending in `/`
+ * are folders and are left out, as in Consul.
+ */
+export function parseKvFile(text: string, path: string): KvPair[] {
+  const body = text.replace(/^\uFEFF/, '');
+  const first = body.trimStart()[0];
+  const pairs = first === '{' || first === '[' ? parseJson(body, path) : parseLines(body, path);
+  return pairs.filter((p) => !p.key.endsWith('/')).map((p) => ({ key: normalizeKey(p.key), value: p.value }));
+}
+
+const malformed = (path: string, where: string, what: string) =>
+  kvError('KV_FILE_MALFORMED', `key/value file ${path}${where} is malformed: ${what}`, {
+    hint: 'write key=value lines, a JSON object of strings, or the array `consul kv export` prints',
+  });
+
+function parseLines(text: string, path: string): KvPair[] {
+  const pairs: KvPair[] = [];
+  text.split('\n').forEach((raw, index) => {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (/^\s*(#|$)/.test(line)) return;
+    const eq = line.indexOf('=');
+    const key = eq < 0 ? '' : line.slice(0, eq).trim();
+    if (key === '') throw malformed(path, `:${index + 1}`, 'expected key=value');
+    pairs.push({ key, value: line.slice(eq + 1) });
+  });
+  return pairs;
+}
+
+function parseJson(text: string, path: string): KvPair[] {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    throw malformed(path, '', `not valid JSON (${(error as Error).message})`);
+  }
+  if (Array.isArray(data)) return data.map((entry, i) => exportEntry(entry, `${path}[${i}]`, path));
+  return Object.entries(data as Record<string, unknown>).map(([key, value]) => ({
+    key,
+    value: scalarValue(value, key, path),
+  }));
+}
+
+function scalarValue(value: unknown, key: string, path: string): string {
+  if (value === null) return '';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  throw malformed(path, '', `the value of "${key}" is not a string`);
+}
+
+function exportEntry(entry: unknown, where: string, path: string): KvPair {
+  const { key, value } = (entry ?? {}) as { key?: unknown; value?: unknown };
+  if (typeof key !== 'string' || !(typeof value === 'string' || value === null || value === undefined)) {
+    throw malformed(path, '', `${where} is not a {"key", "value"} entry of \`consul kv export\``);
+  }
+  return { key, value: value ? Buffer.from(value, 'base64').toString('utf8') : '' };
+}

@@ -1,0 +1,66 @@
+import { usageError } from '../errors.js';
+import type { Settings, Resource } from '../config/settings.js';
+import { filterSnapshot } from '../kv/keys.js';
+import { openKvSource, parseKvLocation } from '../kv/open.js';
+import type { KvSnapshot } from '../kv/source.js';
+import { createHelpers, type RenderDiagnostics } from '../template/helpers.js';
+import { loadTemplate, renderTemplate, type CompiledTemplate } from '../template/engine.js';
+
+export interface RenderedResource {
+  resource: Resource;
+  text: string;
+  diagnostics: RenderDiagnostics;
+}
+
+/** Every prefix any resource reads, each once. */
+export function allPrefixes(resources: readonly Resource[]): string[] {
+  return [...new Set(resources.flatMap((r) => r.prefixes))];
+}
+
+/** Compiles each distinct template once; template errors surface before the store is touched. */
+export async function compileTemplates(resources: readonly Resource[]): Promise<Map<string, CompiledTemplate>> {
+  const paths = [...new Set(resources.map((r) => r.template))];
+  const compiled = await Promise.all(paths.map((path) => loadTemplate(path)));
+  return new Map(compiled.map((t) => [t.path, t]));
+}
+
+/** Reads the prefixes of all resources from the configured store, in one go. */
+export async function readStore(settings: Readonly<Settings>, signal?: AbortSignal): Promise<KvSnapshot> {
+  if (!settings.kv) {
+    throw usageError('no key/value store configured', {
+      hint: 'set KV_IP and KV_PORT (the old image\'s variables), or pass --kv URL (e.g. --kv file:examples/kv.properties)',
+    });
+  }
+  const prefixes = allPrefixes(settings.resources);
+  if (settings.resources.some((r) => r.prefixes.length === 0)) {
+    throw usageError('no key prefix to read', {
+      hint: 'set OCCS_BACKEND_KEY (e.g. apps/myapp/containers), or pass --prefix KEY',
+    });
+  }
+  const source = await openKvSource(parseKvLocation(settings.kv.spec, settings.kv.base), {
+    token: settings.token,
+    timeoutMs: settings.kvTimeoutMs,
+    caFile: settings.kvCa,
+    insecure: settings.insecure,
+  });
+  try {
+    return await source.read(prefixes, signal);
+  } finally {
+    await source.close();
+  }
+}
+
+/** Pure: renders each resource from its part of the snapshot. */
+export function renderResources(
+  settings: Readonly<Settings>,
+  templates: ReadonlyMap<string, CompiledTemplate>,
+  snapshot: KvSnapshot,
+): RenderedResource[] {
+  return settings.resources.map((resource) => {
+    const own = filterSnapshot(snapshot, resource.prefixes);
+    const { helpers, diagnostics, keysHolding } = createHelpers(own.pairs, resource.prefixes[0] ?? '');
+    const locals = { ...helpers, settings: settings.vars, prefixes: resource.prefixes };
+    const text = renderTemplate(templates.get(resource.template)!, locals, keysHolding);
+    return { resource, text, diagnostics: diagnostics() };
+  });
+}

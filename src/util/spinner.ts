@@ -1,0 +1,22 @@
+/**
+ * Runs `task` under an ora spinner on stderr when `enabled` (a TTY, text logs, not quiet);
+ * otherwise just runs it. ora is loaded only when a spinner is shown.
+ */
+export async function withSpinner<T>(
+  enabled: boolean,
+  stream: NodeJS.WritableStream,
+  text: string,
+  task: () => Promise<T>,
+): Promise<T> {
+  if (!enabled) return task();
+  const { default: ora } = await import('ora');
+  const spinner = ora({ text, stream: stream as NodeJS.WriteStream }).start();
+  try {
+    const result = await task();
+    spinner.stop();
+    return result;
+  } catch (error) {
+    spinner.stop();
+    throw error;
+  }
+}

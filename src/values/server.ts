@@ -1,0 +1,91 @@
+import { isIPv4, isIPv6 } from 'node:net';
+
+/** A server address that passed strict parsing: safe to print into haproxy.cfg or send to a socket. */
+export interface ServerAddress {
+  host: string;
+  port: number;
+  /** `host:port`, with IPv6 in brackets: the form HAProxy's `server` line takes. */
+  address: string;
+  /** True when host is a DNS name (the template adds `init-addr` so checks do not need DNS). */
+  hostname: boolean;
+}
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+const fail = (reason: string): { ok: false; reason: string } => ({ ok: false, reason });
+
+const HOSTNAME_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+
+/** RFC 1123 host name: dot-separated labels, at most 253 characters, last label not all digits. */
+export function isHostname(text: string): boolean {
+  if (text.length === 0 || text.length > 253) return false;
+  const labels = text.split('.');
+  if (!labels.every((label) => HOSTNAME_LABEL.test(label))) return false;
+  return !/^\d+$/.test(labels[labels.length - 1]!);
+}
+
+/** Why a value can never be a single config word, or undefined when it has none of those bytes. */
+export function unsafeCharacterReason(value: string): string | undefined {
+  if (/[\r\n]/.test(value)) return 'contains a line break';
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(value)) return 'contains a control character';
+  if (/\s/.test(value)) return 'contains whitespace';
+  const special = /[#;$"'`\\]/.exec(value);
+  if (special) return `contains '${special[0]}'`;
+  return undefined;
+}
+
+export function parsePort(text: string): Parsed<number> {
+  if (!/^\d{1,5}$/.test(text)) return fail(`port "${text}" is not a number`);
+  const port = Number(text);
+  if (port < 1 || port > 65535) return fail(`port ${port} is outside 1-65535`);
+  return { ok: true, value: port };
+}
+
+/** Parses `ipv4:port`, `[ipv6]:port` or `hostname:port`, refusing anything else. */
+export function parseServerAddress(value: string): Parsed<ServerAddress> {
+  if (value === '') return fail('value is empty');
+  const unsafe = unsafeCharacterReason(value);
+  if (unsafe) return fail(`value ${unsafe}`);
+
+  let host: string;
+  let portText: string;
+  if (value.startsWith('[')) {
+    const close = value.indexOf(']');
+    if (close < 0 || value[close + 1] !== ':') return fail('expected [ipv6]:port');
+    host = value.slice(1, close);
+    portText = value.slice(close + 2);
+    if (!isIPv6(host)) return fail(`"${host}" is not an IPv6 address`);
+  } else {
+    const colon = value.lastIndexOf(':');
+    if (colon < 0) return fail('missing ":port"');
+    host = value.slice(0, colon);
+    portText = value.slice(colon + 1);
+    if (host.includes(':')) return fail('an IPv6 address needs brackets: [address]:port');
+    if (!isIPv4(host) && !isHostname(host)) return fail(`"${host}" is not an IPv4 address or host name`);
+  }
+  const port = parsePort(portText);
+  if (!port.ok) return port;
+  const ipv6 = value.startsWith('[');
+  return {
+    ok: true,
+    value: {
+      host,
+      port: port.value,
+      address: ipv6 ? `[${host}]:${port.value}` : `${host}:${port.value}`,
+      hostname: !ipv6 && !isIPv4(host),
+    },
+  };
+}
+
+const SERVER_NAME = /^[A-Za-z0-9._:-]+$/;
+
+export function isServerName(name: string): boolean {
+  return SERVER_NAME.test(name);
+}
+
+/** A server name HAProxy accepts, made from any text: runs of other characters become `_`. */
+export function toServerName(text: string): string {
+  const mapped = text.replace(/[^A-Za-z0-9._:-]+/g, '_');
+  return mapped === '' ? 'server' : mapped;
+}

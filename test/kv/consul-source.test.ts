@@ -1,0 +1,134 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { OccsError } from '../../src/errors.js';
+import { ConsulSource } from '../../src/kv/consul.js';
+import { parseKvLocation } from '../../src/kv/open.js';
+import { ConsulKvServer } from '../support/consul-kv-server.js';
+
+const TOKEN = 'tok-0123456789abcdef';
+let server: ConsulKvServer;
+let source: ConsulSource | undefined;
+
+async function open(options: { token?: string; timeoutMs?: number } = {}) {
+  server = await new ConsulKvServer({ token: TOKEN }).start();
+  const location = parseKvLocation(server.url, '/');
+  if (location.kind !== 'consul') throw new Error('expected a consul location');
+  source = new ConsulSource(location.base, { token: options.token ?? TOKEN, timeoutMs: options.timeoutMs ?? 2000, insecure: false });
+  return source;
+}
+
+async function failure(promise: Promise<unknown>): Promise<OccsError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof OccsError) return error;
+    throw error;
+  }
+  throw new Error('expected an OccsError');
+}
+
+afterEach(async () => {
+  await source?.close();
+  source = undefined;
+  await server?.stop();
+});
+
+describe('ConsulSource', () => {
+  it('reads a prefix recursively, decoding base64 and null values and leaving folders out', async () => {
+    const kv = await open();
+    server.put('apps/myapp/containers/', '');
+    server.put('apps/myapp/containers/one', '10.9.1.1:32001');
+    server.put('apps/myapp/containers/two', '10.9.1.2:32002');
+    server.put('apps/myapp/containers/empty', '');
+    server.put('apps/other/x', 'not read');
+    const snapshot = await kv.read(['apps/myapp/containers']);
+    expect(snapshot.pairs).toEqual([
+      { key: '/apps/myapp/containers/empty', value: '' },
+      { key: '/apps/myapp/containers/one', value: '10.9.1.1:32001' },
+      { key: '/apps/myapp/containers/two', value: '10.9.1.2:32002' },
+    ]);
+  });
+
+  it('sends the token as Bearer and X-Consul-Token, and requests the prefix without its leading slash', async () => {
+    const kv = await open();
+    await kv.read(['apps/myapp/containers']);
+    const request = server.requests.at(-1)!;
+    expect(request.path).toBe('/v1/kv/apps/myapp/containers');
+    expect(request.query.has('recurse')).toBe(true);
+    expect(request.headers.authorization).toBe(`Bearer ${TOKEN}`);
+    expect(request.headers['x-consul-token']).toBe(TOKEN);
+  });
+
+  it('treats 404 as "no keys", not as an error', async () => {
+    const kv = await open();
+    expect((await kv.read(['apps/none'])).pairs).toEqual([]);
+  });
+
+  it.each([401, 403] as const)('HTTP %i is "unauthorised" (exit 3), without the token in the message', async (status) => {
+    server = await new ConsulKvServer({ token: TOKEN, deniedStatus: status }).start();
+    const location = parseKvLocation(server.url, '/');
+    if (location.kind !== 'consul') throw new Error('expected consul');
+    source = new ConsulSource(location.base, { token: 'wrong-token-value', timeoutMs: 2000, insecure: false });
+    const error = await failure(source.read(['apps/x']));
+    expect(error.exitCode).toBe(3);
+    expect(error.code).toBe('KV_UNAUTHORISED');
+    expect(error.message).toContain('unauthorised');
+    expect(`${error.message} ${error.hint}`).not.toContain('wrong-token-value');
+  });
+
+  it.each([
+    [{ kind: 'status', status: 500, body: 'rpc error: No cluster leader' }, /HTTP 500: rpc error: No cluster leader/],
+    [{ kind: 'status', status: 503 }, /HTTP 503/],
+    [{ kind: 'malformed', body: '{"not": "a list"' }, /not JSON/],
+    [{ kind: 'malformed', body: '{"Key": "a"}' }, /not a list/],
+    [{ kind: 'malformed', body: '[{"Nope": 1}]' }, /no Key\/Value/],
+  ] as const)('an error answer is an error (exit 3), never "no backends": %j', async (failure_, message) => {
+    const kv = await open();
+    server.put('apps/x/one', '10.0.0.1:80');
+    server.fail(failure_);
+    const error = await failure(kv.read(['apps/x']));
+    expect(error.exitCode).toBe(3);
+    expect(error.message).toMatch(message);
+  });
+
+  it('a store that does not answer fails with exit 3 after the timeout', async () => {
+    const kv = await open({ timeoutMs: 300 });
+    server.fail({ kind: 'hang' });
+    const error = await failure(kv.read(['apps/x']));
+    expect(error.code).toBe('KV_TIMEOUT');
+    expect(error.message).toContain('did not answer within 300ms');
+  });
+
+  it('a store that is down fails with exit 3 ("refused the connection")', async () => {
+    const kv = await open();
+    await server.stop();
+    const error = await failure(kv.read(['apps/x']));
+    expect(error.code).toBe('KV_UNREACHABLE');
+    expect(error.message).toContain('refused the connection');
+  });
+});
+
+describe('parseKvLocation', () => {
+  it.each([
+    ['occs://172.17.0.1', 'http://172.17.0.1:9109/'],
+    ['consul://127.0.0.1', 'http://127.0.0.1:8500/'],
+    ['https://kv.example:8501', 'https://kv.example:8501/'],
+    ['http://[::1]:9109', 'http://[::1]:9109/'],
+  ])('%s → %s', (spec, base) => {
+    const location = parseKvLocation(spec, '/');
+    expect(location.kind === 'consul' && location.base.href).toBe(base);
+  });
+
+  it('resolves file: paths against the working directory', () => {
+    expect(parseKvLocation('file:kv.json', '/work')).toEqual({ kind: 'file', path: '/work/kv.json' });
+    expect(parseKvLocation('file:///etc/kv.json', '/work')).toEqual({ kind: 'file', path: '/etc/kv.json' });
+  });
+
+  it('refuses credentials in the URL without echoing them', () => {
+    expect(() => parseKvLocation('http://user:hunter2@127.0.0.1:9109', '/')).toThrow(/carries credentials/);
+    try {
+      parseKvLocation('http://user:hunter2@127.0.0.1:9109', '/');
+    } catch (error) {
+      expect((error as Error).message).not.toContain('hunter2');
+    }
+  });
+});

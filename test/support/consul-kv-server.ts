@@ -1,0 +1,210 @@
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+/**
+ * A Consul-KV-compatible HTTP server for tests: OCCS is gone and Consul cannot be installed here.
+ * It keeps to what Consul does: base64 values (null when empty), 404 on an empty prefix,
+ * `X-Consul-Index` on every answer, blocking `?index=&wait=` queries that return early on a
+ * change under the prefix (or at the wait's end with the same index), string-prefix `?recurse`,
+ * and both auth headers. Failures can be injected: an HTTP status, a malformed body, a hang, or
+ * the server gone (connections refused).
+ */
+export interface ConsulEntry {
+  Key: string;
+  Value: string | null;
+  Flags: number;
+  LockIndex: number;
+  CreateIndex: number;
+  ModifyIndex: number;
+}
+
+export type Failure =
+  | { kind: 'status'; status: number; body?: string }
+  | { kind: 'malformed'; body: string }
+  | { kind: 'hang' };
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  headers: http.IncomingHttpHeaders;
+}
+
+interface Waiter {
+  prefix: string;
+  wake: () => void;
+}
+
+export class ConsulKvServer {
+  private readonly entries = new Map<string, ConsulEntry>();
+  /** Raft index of the last delete under a key, so an index still moves when keys vanish. */
+  private readonly tombstones = new Map<string, number>();
+  private index = 1;
+  private server?: http.Server;
+  private readonly sockets = new Set<Socket>();
+  private waiters = new Set<Waiter>();
+  private failure?: Failure;
+  port = 0;
+  /** Every request received, newest last. */
+  readonly requests: RecordedRequest[] = [];
+
+  constructor(private readonly options: { token?: string; deniedStatus?: 401 | 403 } = {}) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts listening on 127.0.0.1 (a free port the first time, the same port on a restart). */
+  async start(): Promise<this> {
+    const server = http.createServer((req, res) => this.handle(req, res));
+    server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, '127.0.0.1', () => resolve());
+    });
+    this.port = (server.address() as AddressInfo).port;
+    this.server = server;
+    return this;
+  }
+
+  /** Stops listening and cuts every open connection: clients now see "connection refused". */
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    for (const waiter of this.waiters) waiter.wake();
+    for (const socket of this.sockets) socket.destroy();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  fail(failure: Failure | undefined): void {
+    this.failure = failure;
+  }
+
+  put(key: string, value: string, flags = 0): void {
+    const k = key.replace(/^\/+/, '');
+    const previous = this.entries.get(k);
+    this.index += 1;
+    this.entries.set(k, {
+      Key: k,
+      Value: value === '' ? null : Buffer.from(value, 'utf8').toString('base64'),
+      Flags: flags,
+      LockIndex: 0,
+      CreateIndex: previous?.CreateIndex ?? this.index,
+      ModifyIndex: this.index,
+    });
+    this.notify(k);
+  }
+
+  delete(key: string, recurse = false): void {
+    const k = key.replace(/^\/+/, '');
+    const doomed = recurse ? [...this.entries.keys()].filter((e) => e.startsWith(k)) : [k];
+    if (!doomed.some((d) => this.entries.has(d))) return;
+    this.index += 1;
+    for (const d of doomed) {
+      if (this.entries.delete(d)) this.tombstones.set(d, this.index);
+    }
+    for (const d of doomed) this.notify(d);
+  }
+
+  /** Blocking queries waiting right now (lets tests wait until a watcher is parked). */
+  get blockedQueries(): number {
+    return this.waiters.size;
+  }
+
+  private notify(key: string): void {
+    for (const waiter of [...this.waiters]) if (key.startsWith(waiter.prefix)) waiter.wake();
+  }
+
+  /** Consul's index for a prefix: the highest modify or delete index under it. */
+  private prefixIndex(prefix: string, recurse: boolean): number {
+    let max = 0;
+    const under = (key: string) => (recurse ? key.startsWith(prefix) : key === prefix);
+    for (const entry of this.entries.values()) if (under(entry.Key)) max = Math.max(max, entry.ModifyIndex);
+    for (const [key, index] of this.tombstones) if (under(key)) max = Math.max(max, index);
+    return Math.max(max, 1);
+  }
+
+  private authorised(req: http.IncomingMessage): boolean {
+    if (!this.options.token) return true;
+    const bearer = /^Bearer (.*)$/.exec(req.headers.authorization ?? '')?.[1];
+    const token = req.headers['x-consul-token'] ?? bearer;
+    return token === this.options.token;
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers });
+    const failure = this.failure;
+    if (failure?.kind === 'hang') return;
+    if (failure?.kind === 'status') return this.send(res, failure.status, failure.body ?? 'injected failure', 'text/plain');
+    if (!url.pathname.startsWith('/v1/kv/')) return this.send(res, 404, 'no such endpoint', 'text/plain');
+    if (!this.authorised(req)) {
+      return this.send(res, this.options.deniedStatus ?? 403, 'Permission denied', 'text/plain');
+    }
+    if (failure?.kind === 'malformed') return this.send(res, 200, failure.body, 'application/json');
+
+    const key = decodeURIComponent(url.pathname.slice('/v1/kv/'.length));
+    if (req.method === 'PUT') return this.readBody(req, (body) => (this.put(key, body), this.send(res, 200, 'true')));
+    if (req.method === 'DELETE') {
+      this.delete(key, url.searchParams.has('recurse'));
+      return this.send(res, 200, 'true');
+    }
+    if (req.method !== 'GET') return this.send(res, 405, 'method not allowed', 'text/plain');
+
+    const recurse = url.searchParams.has('recurse');
+    const since = Number(url.searchParams.get('index') ?? '0');
+    const wait = parseWait(url.searchParams.get('wait'));
+    const answer = () => this.answerGet(res, key, recurse, url.searchParams.has('raw'));
+    if (!(since > 0) || this.prefixIndex(key, recurse) > since) return answer();
+
+    // Blocking query: answer on the first change under the prefix, or when the wait is over.
+    const waiter: Waiter = {
+      prefix: key,
+      wake: () => {
+        clearTimeout(timer);
+        this.waiters.delete(waiter);
+        if (!res.writableEnded && this.server) answer();
+      },
+    };
+    const timer = setTimeout(waiter.wake, wait);
+    this.waiters.add(waiter);
+    res.on('close', () => {
+      clearTimeout(timer);
+      this.waiters.delete(waiter);
+    });
+  }
+
+  private answerGet(res: http.ServerResponse, key: string, recurse: boolean, raw: boolean): void {
+    const index = this.prefixIndex(key, recurse);
+    res.setHeader('X-Consul-Index', String(index));
+    res.setHeader('X-Consul-KnownLeader', 'true');
+    const matches = [...this.entries.values()]
+      .filter((e) => (recurse ? e.Key.startsWith(key) : e.Key === key))
+      .sort((a, b) => (a.Key < b.Key ? -1 : 1));
+    if (matches.length === 0) return this.send(res, 404, '', 'text/plain');
+    if (raw) return this.send(res, 200, Buffer.from(matches[0]!.Value ?? '', 'base64').toString('utf8'), 'text/plain');
+    this.send(res, 200, JSON.stringify(matches));
+  }
+
+  private readBody(req: http.IncomingMessage, then: (body: string) => void): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => then(Buffer.concat(chunks).toString('utf8')));
+  }
+
+  private send(res: http.ServerResponse, status: number, body: string, type = 'application/json'): void {
+    res.writeHead(status, { 'Content-Type': type });
+    res.end(body);
+  }
+}
+
+/** Consul's `wait`: `30s`, `1m`, `500ms`; default 5 minutes, capped at 10 minutes. */
+function parseWait(text: string | null): number {
+  const match = /^(\d+)(ms|s|m)?$/.exec(text ?? '');
+  if (!match) return 300_000;
+  const unit = match[2] === 'ms' ? 1 : match[2] === 'm' ? 60_000 : 1000;
+  return Math.min(Number(match[1]) * unit, 600_000);
+}

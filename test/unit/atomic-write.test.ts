@@ -1,0 +1,42 @@
+import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { writeFileAtomic } from '../../src/util/atomic-write.js';
+import { makeTempDir } from '../support/temp.js';
+
+describe('writeFileAtomic', () => {
+  it('creates, replaces, keeps the mode, reports unchanged content and leaves no temp file', async () => {
+    const dir = makeTempDir();
+    const file = join(dir, 'haproxy.cfg');
+    expect(await writeFileAtomic(file, 'one\n')).toBe('written');
+    chmodSync(file, 0o600);
+    const before = statSync(file);
+    expect(await writeFileAtomic(file, 'one\n')).toBe('unchanged');
+    expect(statSync(file).mtimeMs).toBe(before.mtimeMs);
+    expect(await writeFileAtomic(file, 'two\n')).toBe('written');
+    expect(readFileSync(file, 'utf8')).toBe('two\n');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(readdirSync(dir)).toEqual(['haproxy.cfg']);
+  });
+
+  it('a concurrent reader only ever sees the old file or the complete new one', async () => {
+    const dir = makeTempDir();
+    const file = join(dir, 'haproxy.cfg');
+    const versions = ['a', 'b', 'c', 'd'].map((c) => `${c.repeat(1 << 20)}\n`);
+    writeFileSync(file, versions[0]!);
+    let reading = true;
+    const seen = new Set<string>();
+    const reader = (async () => {
+      while (reading) {
+        const text = readFileSync(file, 'utf8');
+        seen.add(versions.includes(text) ? text[0]! : `torn:${text.length}`);
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    for (let round = 0; round < 5; round++) for (const v of versions) await writeFileAtomic(file, v);
+    reading = false;
+    await reader;
+    expect([...seen].filter((s) => s.startsWith('torn'))).toEqual([]);
+    expect(seen.size).toBeGreaterThan(0);
+  });
+});

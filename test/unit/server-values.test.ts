@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { parseServerAddress } from '../../src/values/server.js';
+import { parseServers } from '../../src/values/servers.js';
+
+describe('parseServerAddress', () => {
+  it.each([
+    ['10.9.1.1:32001', '10.9.1.1:32001', false],
+    ['[::1]:8080', '[::1]:8080', false],
+    ['[2001:db8::5]:443', '[2001:db8::5]:443', false],
+    ['web-1.example.internal:80', 'web-1.example.internal:80', true],
+    ['localhost:65535', 'localhost:65535', true],
+  ])('accepts %s', (value, address, hostname) => {
+    const parsed = parseServerAddress(value);
+    expect(parsed).toMatchObject({ ok: true, value: { address, hostname } });
+  });
+
+  it.each([
+    ['', 'value is empty'],
+    ['10.0.0.1:80\nlisten evil', 'line break'],
+    ['10.0.0.1:80\r', 'line break'],
+    ['10.0.0.1:80\u0000', 'control character'],
+    ['10.0.0.1:80 backup', 'whitespace'],
+    ['10.0.0.1:80#x', "'#'"],
+    ['10.0.0.1:80;disable', "';'"],
+    ['${HOME}:80', "'$'"],
+    ['"10.0.0.1":80', `'"'`],
+    ["'10.0.0.1':80", "'''"],
+    ['10.0.0.1:0', 'outside 1-65535'],
+    ['10.0.0.1:65536', 'outside 1-65535'],
+    ['10.0.0.1:http', 'not a number'],
+    ['10.0.0.1', 'missing ":port"'],
+    ['::1:80', 'needs brackets'],
+    ['[::g]:80', 'not an IPv6 address'],
+    ['10.0.0.256:80', 'not an IPv4 address or host name'],
+    ['-bad-.example:80', 'not an IPv4 address or host name'],
+  ])('rejects %j', (value, reason) => {
+    const parsed = parseServerAddress(value);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.reason).toContain(reason);
+  });
+});
+
+describe('parseServers', () => {
+  const pair = (name: string, value = '10.0.0.1:80') => ({ key: `/apps/x/${name}`, value });
+
+  it('keeps valid names and key order, and skips bad entries with their key', () => {
+    const list = parseServers([pair('a'), pair('b', 'nope'), pair('c', '10.0.0.3:81')]);
+    expect(list.servers.map((s) => `${s.name} ${s.address}`)).toEqual(['a 10.0.0.1:80', 'c 10.0.0.3:81']);
+    expect(list.skipped).toEqual([{ key: '/apps/x/b', reason: 'missing ":port"' }]);
+  });
+
+  it('maps unsafe names to unique safe ones, never taking a name that was already valid', () => {
+    const list = parseServers([pair('web 1'), pair('web_1'), pair('web#1'), pair('💥')]);
+    const names = list.servers.map((s) => s.name);
+    expect(names).toEqual(['web_1-2', 'web_1', 'web_1-3', '_']);
+    expect(new Set(names).size).toBe(names.length);
+    for (const name of names) expect(name).toMatch(/^[A-Za-z0-9._:-]+$/);
+    expect(list.renamed.map((r) => r.key)).toEqual(['/apps/x/web 1', '/apps/x/web#1', '/apps/x/💥']);
+  });
+});

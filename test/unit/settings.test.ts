@@ -1,0 +1,110 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadSettings } from '../../src/config/load.js';
+import { OccsError } from '../../src/errors.js';
+import type { Io } from '../../src/io.js';
+import { DEFAULT_TEMPLATE } from '../../src/paths.js';
+import { makeTempDir } from '../support/temp.js';
+
+const io = (cwd: string, env: Record<string, string> = {}): Io => ({
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env,
+  cwd,
+  stderrIsTTY: false,
+});
+
+async function failure(promise: Promise<unknown>): Promise<OccsError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof OccsError) return error;
+    throw error;
+  }
+  throw new Error('expected an OccsError');
+}
+
+describe('settings', () => {
+  it('defaults to the seed: port 5000, stats 1936, nginx_80, roundrobin, the shipped template', async () => {
+    const s = await loadSettings({}, io(makeTempDir()));
+    expect(s.vars).toMatchObject({ bind: '*', frontendPort: 5000, statsPort: 1936, backendName: 'nginx_80', balance: 'roundrobin' });
+    expect(s.resources).toEqual([{ template: DEFAULT_TEMPLATE, destination: undefined, prefixes: [] }]);
+    expect(s.kv).toBeUndefined();
+    expect(s.kvTimeoutMs).toBe(10_000);
+  });
+
+  it('reads the old image\'s variables', async () => {
+    const dir = makeTempDir();
+    writeFileSync(join(dir, 'token'), 's3cret-token\n');
+    const s = await loadSettings({}, io(dir, { KV_IP: '172.17.0.1', KV_PORT: '9109', OCCS_API_TOKEN_FILE: 'token', OCCS_BACKEND_KEY: '/apps/myapp/containers/' }));
+    expect(s.kv?.spec).toBe('http://172.17.0.1:9109');
+    expect(s.token).toBe('s3cret-token');
+    expect(s.resources[0]!.prefixes).toEqual(['apps/myapp/containers']);
+  });
+
+  it('takes flags over environment over the config file over defaults', async () => {
+    const dir = makeTempDir();
+    writeFileSync(join(dir, 'occs-lb.config.json'), JSON.stringify({ kv: 'file:from-file.kv', prefixes: ['file/prefix'], frontendPort: 7000, statsPort: 7001, backendName: 'from_file' }));
+    const env = { KV_IP: '10.0.0.1', KV_PORT: '9109', OCCS_BACKEND_KEY: 'env/prefix' };
+    const s = await loadSettings({ kv: 'file:flag.kv', frontendPort: '8000' }, io(dir, env));
+    expect(s.kv).toMatchObject({ spec: 'file:flag.kv', from: '--kv' });
+    expect(s.resources[0]!.prefixes).toEqual(['env/prefix']);
+    expect(s.vars).toMatchObject({ frontendPort: 8000, statsPort: 7001, backendName: 'from_file' });
+
+    const fromFile = await loadSettings({}, io(dir));
+    expect(fromFile.kv).toMatchObject({ spec: 'file:from-file.kv', base: dir });
+    expect(fromFile.resources[0]!.prefixes).toEqual(['file/prefix']);
+  });
+
+  it('finds package.json#occs-lb and .occs-lbrc.yaml', async () => {
+    const a = makeTempDir();
+    writeFileSync(join(a, 'package.json'), JSON.stringify({ name: 'x', 'occs-lb': { balance: 'leastconn' } }));
+    expect((await loadSettings({}, io(a))).vars.balance).toBe('leastconn');
+    const b = makeTempDir();
+    writeFileSync(join(b, 'package.json'), JSON.stringify({ name: 'not-configured' }));
+    writeFileSync(join(b, '.occs-lbrc.yaml'), 'balance: first\nstatsPort: 9000\n');
+    expect((await loadSettings({}, io(b))).vars).toMatchObject({ balance: 'first', statsPort: 9000 });
+  });
+
+  it('an unknown key is an error that names the key and the file', async () => {
+    const dir = makeTempDir();
+    writeFileSync(join(dir, 'occs-lb.config.json'), JSON.stringify({ prefix: ['apps/x'] }));
+    const error = await failure(loadSettings({}, io(dir)));
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toContain(join(dir, 'occs-lb.config.json'));
+    expect(error.message).toContain('unknown setting "prefix"');
+  });
+
+  it.each([
+    [{ frontendPort: '70000' }, {}, '--frontend-port'],
+    [{ balance: 'fastest' }, {}, '--balance'],
+    [{ kvTimeout: 'soon' }, {}, '--kv-timeout'],
+    [{}, { KV_IP: '10.0.0.1' }, 'KV_PORT'],
+    [{}, { OCCS_LB_STATS_PASSWORD: 'pass word' }, 'OCCS_LB_STATS_PASSWORD'],
+    [{ token: 'a', tokenFile: 'b' }, {}, '--token-file'],
+  ])('refuses bad input %j %j, naming %s (exit 2)', async (flags, env, name) => {
+    const error = await failure(loadSettings(flags, io(makeTempDir(), env)));
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toContain(name);
+  });
+
+  it('resolves several resources relative to the config file', async () => {
+    const dir = makeTempDir();
+    mkdirSync(join(dir, 'conf'));
+    writeFileSync(join(dir, 'conf', 'lb.json'), JSON.stringify({
+      prefixes: ['apps/a'],
+      resources: [
+        { template: 'a.ejs', destination: 'out/a.cfg' },
+        { template: '/abs/b.ejs', destination: 'b.cfg', prefixes: ['apps/b'] },
+      ],
+    }));
+    const s = await loadSettings({ config: 'conf/lb.json' }, io(dir));
+    expect(s.resources).toEqual([
+      { template: join(dir, 'conf/a.ejs'), destination: join(dir, 'conf/out/a.cfg'), prefixes: ['apps/a'] },
+      { template: '/abs/b.ejs', destination: join(dir, 'conf/b.cfg'), prefixes: ['apps/b'] },
+    ]);
+    const ambiguous = await failure(loadSettings({ config: 'conf/lb.json', out: 'x.cfg' }, io(dir)));
+    expect(ambiguous.message).toContain('--out is ambiguous');
+  });
+});
