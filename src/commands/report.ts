@@ -23,8 +23,8 @@ export function reportRenderDiagnostics(settings: Readonly<Settings>, rendered: 
   }
   const demo = settings.vars.statsUser === DEMO_STATS_USER && settings.vars.statsPassword === DEMO_STATS_PASSWORD;
   if (demo && settings.resources.some((r) => r.template === DEFAULT_TEMPLATE)) {
-    log.warn('the stats page uses the demo credentials of the old image', {
-      hint: 'set OCCS_LB_STATS_USER and OCCS_LB_STATS_PASSWORD (or statsUser/statsPassword in the config file)',
-    });
+    log.warn(
+      'the stats page uses the old image\'s demo credentials (set OCCS_LB_STATS_USER and OCCS_LB_STATS_PASSWORD, or statsUser/statsPassword in the config file)',
+    );
   }
 }

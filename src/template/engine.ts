@@ -54,8 +54,9 @@ export function compileTemplate(text: string, path: string): CompiledTemplate {
     const fn = template.compile() as (locals: object) => string;
     return { path, text, fn };
   } catch (error) {
-    const line = error instanceof SyntaxError ? syntaxErrorLine(template.source) : unclosedTagLine(text);
-    throw templateError(`template ${path}:${line ?? '?'}: ${firstLine(error)}`, {
+    const braces = error instanceof SyntaxError ? unbalancedBrace(template.source) : undefined;
+    const line = braces?.line ?? (error instanceof SyntaxError ? syntaxErrorLine(template.source) : unclosedTagLine(text));
+    throw templateError(`template ${path}:${line ?? '?'}: ${braces?.problem ?? firstLine(error)}`, {
       detail: line ? context(text, line) : undefined,
       hint: 'fix the template',
       cause: error,
@@ -120,6 +121,30 @@ function syntaxErrorLine(source: string): number | undefined {
     }
     return 1;
   }
+}
+
+/**
+ * V8 reports a brace too many or too few where parsing finally fails, often the end of the
+ * template. Counting braces in the scriptlets finds the line that caused it: where the depth
+ * first drops below zero, or where the first block still open at the end was opened.
+ */
+function unbalancedBrace(source: string): { line: number; problem: string } | undefined {
+  let line = 1;
+  const open: number[] = [];
+  for (const generated of source.split('\n')) {
+    const marker = /^\s*; __line = (\d+)$/.exec(generated);
+    if (marker) {
+      line = Number(marker[1]);
+      continue;
+    }
+    if (!/^\s*; (?!__append\()/.test(generated)) continue;
+    const code = generated.replace(/(["'`])(?:\\.|(?!\1).)*\1/g, '');
+    for (const c of code) {
+      if (c === '{') open.push(line);
+      else if (c === '}' && open.pop() === undefined) return { line, problem: 'this "}" closes a block that was never opened' };
+    }
+  }
+  return open.length > 0 ? { line: open[0]!, problem: 'the "{" on this line is never closed' } : undefined;
 }
 
 /** The line of the first `<%` that has no `%>`. */

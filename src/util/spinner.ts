@@ -8,7 +8,9 @@ export async function withSpinner<T>(
   text: string,
   task: () => Promise<T>,
 ): Promise<T> {
-  if (!enabled) return task();
+  // A terminal that reports no width (some PTYs without a size) would make ora's clearing loop
+  // forever, so those get no spinner either.
+  if (!enabled || !((stream as NodeJS.WriteStream).columns > 0)) return task();
   const { default: ora } = await import('ora');
   const spinner = ora({ text, stream: stream as NodeJS.WriteStream }).start();
   try {

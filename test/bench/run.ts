@@ -1,0 +1,13 @@
+import { benchRender10k } from './render-10k.js';
+import { benchStartup } from './startup.js';
+
+/** `npm run bench [-- NAME...]`: every benchmark, or the named ones. */
+const benches: Record<string, () => void | Promise<void>> = {
+  startup: () => benchStartup(),
+  'render-10k': () => benchRender10k(),
+};
+
+const wanted = process.argv.slice(2);
+for (const name of wanted) if (!(name in benches)) throw new Error(`unknown benchmark ${name}; known: ${Object.keys(benches).join(', ')}`);
+console.log(`# occs-lb benchmarks — node ${process.version}, ${new Date().toISOString()}`);
+for (const [name, run] of Object.entries(benches)) if (wanted.length === 0 || wanted.includes(name)) await run();

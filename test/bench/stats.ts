@@ -1,0 +1,16 @@
+/** Small helpers for benchmark figures: percentiles over samples and a fixed-width report. */
+export function percentile(samples: number[], p: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+export const median = (samples: number[]): number => percentile(samples, 50);
+
+export const ms = (value: number): string => `${value.toFixed(1)} ms`;
+
+export function report(title: string, rows: Array<[string, string]>): void {
+  console.log(`\n## ${title}`);
+  const width = Math.max(...rows.map(([k]) => k.length));
+  for (const [k, v] of rows) console.log(`  ${k.padEnd(width)}  ${v}`);
+}

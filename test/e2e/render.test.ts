@@ -1,0 +1,242 @@
+import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runCli, ROOT } from '../support/cli.js';
+import { ConsulKvServer } from '../support/consul-kv-server.js';
+import { haproxyCheck, serverLines } from '../support/haproxy.js';
+import { makeTempDir } from '../support/temp.js';
+
+const TOKEN = 'occs-token-5f0e1c9a7b';
+const SEED_SERVERS = ['server one 10.9.1.1:32001 check', 'server two 10.9.1.2:32002 check'];
+const HOSTILE_KEYS = ['newline', 'cr', 'hash', 'semicolon', 'dollar', 'quote', 'space', 'badport', 'empty'];
+
+let store: ConsulKvServer;
+
+beforeEach(async () => {
+  store = await new ConsulKvServer({ token: TOKEN }).start();
+  store.put('apps/myapp/containers/one', '10.9.1.1:32001');
+  store.put('apps/myapp/containers/two', '10.9.1.2:32002');
+});
+
+afterEach(async () => {
+  await store.stop();
+});
+
+/** The old image's environment, pointing at the test store. */
+const seedEnv = (overrides: Record<string, string> = {}) => ({
+  KV_IP: '127.0.0.1',
+  KV_PORT: String(store.port),
+  OCCS_API_TOKEN: TOKEN,
+  OCCS_BACKEND_KEY: 'apps/myapp/containers',
+  ...overrides,
+});
+
+describe('occs-lb render', () => {
+  it('renders the seed config from the OCCS variables, and real haproxy -c -dW accepts it', async () => {
+    const result = await runCli(['render'], { env: seedEnv() });
+    expect(result.code).toBe(0);
+    expect(serverLines(result.stdout)).toEqual(SEED_SERVERS);
+    expect(result.stdout).toMatch(/backend nginx_80\n    balance roundrobin\n    mode http\n    option httpchk\n    http-check send meth HEAD uri \/ ver HTTP\/1.1 hdr Host localhost\n    server one/);
+    expect(result.stdout).toMatch(/frontend main\n    bind \*:5000\n    default_backend nginx_80/);
+    expect(result.stdout).toContain('stats uri /haproxy?stats');
+    expect(result.stdout).toContain('bind *:1936');
+    expect(result.stdout).toContain('stats auth occsdemo:occspass');
+    expect(result.stderr).toContain('demo credentials (set OCCS_LB_STATS_USER');
+    const check = haproxyCheck(result.stdout);
+    expect(check.output).toContain('Configuration file is valid');
+    expect(check.ok).toBe(true);
+  });
+
+  it.each(['kv.properties', 'kv.json', 'consul-export.json'])('renders the same from --kv file:examples/%s', async (file) => {
+    const result = await runCli(['render', '--kv', `file:examples/${file}`, '--prefix', 'apps/myapp/containers']);
+    expect(result.code).toBe(0);
+    expect(serverLines(result.stdout)).toEqual(SEED_SERVERS);
+    expect(haproxyCheck(result.stdout).ok).toBe(true);
+  });
+
+  it('a wrong token exits 3 saying "unauthorised", and never prints the token', async () => {
+    const wrong = 'wrong-token-c0ffee';
+    const result = await runCli(['render'], { env: seedEnv({ OCCS_API_TOKEN: wrong }) });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('unauthorised');
+    expect(result.stderr).toContain('OCCS_API_TOKEN');
+    expect(`${result.stdout}${result.stderr}`).not.toContain(wrong);
+    expect(result.stdout).toBe('');
+  });
+
+  it('the token never appears, even with --verbose stack traces or an error body that echoes it', async () => {
+    store.fail({ kind: 'status', status: 500, body: `bad token ${TOKEN} rejected` });
+    const result = await runCli(['render', '--verbose'], { env: seedEnv() });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('HTTP 500');
+    expect(result.stderr).toContain('***');
+    expect(result.stderr).not.toContain(TOKEN);
+  });
+
+  it('a store that is down exits 3 with what to check', async () => {
+    await store.stop();
+    const result = await runCli(['render'], { env: seedEnv() });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toMatch(/refused the connection.*KV_IP\/KV_PORT/);
+  });
+
+  it('a store that never answers exits 3 when the timeout is over', async () => {
+    store.fail({ kind: 'hang' });
+    const result = await runCli(['render', '--kv-timeout', '1s'], { env: seedEnv() });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('did not answer within 1s');
+  });
+
+  it('an empty prefix (404) is a successful answer: exit 0 and a backend with no servers', async () => {
+    const result = await runCli(['render'], { env: seedEnv({ OCCS_BACKEND_KEY: 'apps/nothing/here' }) });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('backend nginx_80');
+    expect(serverLines(result.stdout)).toEqual([]);
+    expect(haproxyCheck(result.stdout).ok).toBe(true);
+  });
+
+  it('without a store, exits 2 and shows both ways to set one', async () => {
+    const result = await runCli(['render'], { env: { OCCS_BACKEND_KEY: 'apps/myapp/containers' } });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('KV_IP and KV_PORT');
+    expect(result.stderr).toContain('--kv');
+  });
+
+  describe('hostile values', () => {
+    it('never reach the output; each is named in a warning; names are made safe and unique', async () => {
+      const result = await runCli(['render', '--kv', 'file:test/fixtures/hostile.json', '--prefix', 'apps/myapp/containers']);
+      expect(result.code).toBe(0);
+      expect(serverLines(result.stdout)).toEqual([
+        'server good 10.9.1.1:32001 check',
+        'server web_1-2 10.9.1.2:32002 check',
+        'server web_1 10.9.1.3:32003 check',
+      ]);
+      for (const bad of ['10.6.6', 'injected', '6666', 'HOME', 'backup', 'shutdown', '99999']) {
+        expect(result.stdout).not.toContain(bad);
+      }
+      for (const key of HOSTILE_KEYS) {
+        expect(result.stderr).toContain(`skipped /apps/myapp/containers/${key}:`);
+      }
+      expect(result.stderr).toContain('server name "web 1" of /apps/myapp/containers/web 1 is not [A-Za-z0-9._:-]+; using "web_1-2"');
+      expect(haproxyCheck(result.stdout).ok).toBe(true);
+    });
+
+    it('the same from the Consul store', async () => {
+      const hostile = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/hostile.json'), 'utf8')) as Record<string, string>;
+      for (const [key, value] of Object.entries(hostile)) store.put(key, value);
+      const result = await runCli(['render'], { env: seedEnv() });
+      expect(result.code).toBe(0);
+      expect(serverLines(result.stdout)).toHaveLength(5);
+      expect(result.stdout).not.toContain('10.6.6');
+      for (const key of HOSTILE_KEYS) expect(result.stderr).toContain(`skipped /apps/myapp/containers/${key}:`);
+    });
+
+    it('--strict exits 5, lists every rejected key and prints nothing', async () => {
+      const result = await runCli(['render', '--strict', '--kv', 'file:test/fixtures/hostile.json', '--prefix', 'apps/myapp/containers']);
+      expect(result.code).toBe(5);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toContain(`${HOSTILE_KEYS.length} key/value entries were rejected (--strict)`);
+      for (const key of HOSTILE_KEYS) expect(result.stderr).toContain(`/apps/myapp/containers/${key}:`);
+    });
+
+    it('a custom template that prints a raw value with <%= %> is refused (exit 5), naming the key', async () => {
+      const dir = makeTempDir();
+      const template = join(dir, 'raw.ejs');
+      writeFileSync(template, 'backend b\n<% for (const p of gets("/apps/myapp/containers/*")) { -%>\n    server <%= base(p.key) %> <%= p.value %>\n<% } -%>\n');
+      const result = await runCli(['render', '--template', template, '--kv', 'file:test/fixtures/hostile.json', '--prefix', 'apps/myapp/containers']);
+      expect(result.code).toBe(5);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toContain(`template ${template}:3`);
+      expect(result.stderr).toMatch(/refused to print the value of \/apps\/myapp\/containers\/\w+/);
+    });
+  });
+
+  it('a template with a syntax error exits 4 naming the template and line', async () => {
+    const dir = makeTempDir();
+    const template = join(dir, 'broken.ejs');
+    writeFileSync(template, 'global\n    maxconn 10\n<% for (const s of servers()) { %>\n    server <%= s.name %>\n<% }} %>\n');
+    const result = await runCli(['render', '--template', template, '--kv', 'file:examples/kv.properties', '--prefix', 'apps/myapp/containers']);
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain(`template ${template}:5:`);
+    expect(result.stderr).toContain('<% }} %>');
+    expect(result.stdout).toBe('');
+  });
+
+  describe('--out', () => {
+    it('installs the complete config, keeping the file\'s mode, and leaves no temp file', async () => {
+      const dir = makeTempDir();
+      const out = join(dir, 'haproxy.cfg');
+      writeFileSync(out, 'old config\n');
+      chmodSync(out, 0o640);
+      const result = await runCli(['render', '--out', out], { env: seedEnv() });
+      expect(result.code).toBe(0);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toContain(`wrote ${out}`);
+      expect(serverLines(readFileSync(out, 'utf8'))).toEqual(SEED_SERVERS);
+      expect(statSync(out).mode & 0o777).toBe(0o640);
+      expect(readdirSync(dir)).toEqual(['haproxy.cfg']);
+
+      const again = await runCli(['render', '--out', out], { env: seedEnv() });
+      expect(again.stderr).toContain('is unchanged');
+    });
+
+    it.each([
+      ['the store refuses the token', ['render'], { OCCS_API_TOKEN: 'nope-nope-nope' }, 3],
+      ['an entry is rejected with --strict', ['render', '--strict'], {}, 5],
+      ['the template is broken', ['render', '--template', 'test/fixtures/does-not-exist.ejs'], {}, 4],
+    ])('leaves the old file untouched when %s', async (_, args, env, code) => {
+      store.put('apps/myapp/containers/bad', '10.0.0.1:80 backup');
+      const dir = makeTempDir();
+      const out = join(dir, 'haproxy.cfg');
+      writeFileSync(out, 'old config\n');
+      const result = await runCli([...args, '--out', out], { env: seedEnv(env) });
+      expect(result.code).toBe(code);
+      expect(readFileSync(out, 'utf8')).toBe('old config\n');
+      expect(readdirSync(dir)).toEqual(['haproxy.cfg']);
+    });
+  });
+
+  it('writes each destination of a config file with several resources', async () => {
+    const dir = makeTempDir();
+    writeFileSync(join(dir, 'status.ejs'), '<% for (const s of servers()) { -%>\n<%= s.name %> <%= s.address %>\n<% } -%>\n');
+    writeFileSync(join(dir, 'occs-lb.config.json'), JSON.stringify({
+      kv: `file:${join(ROOT, 'examples/kv.properties')}`,
+      prefixes: ['apps/myapp/containers'],
+      statsUser: 'admin',
+      statsPassword: 'long-random-password',
+      resources: [
+        { template: join(ROOT, 'templates/haproxy.cfg.ejs'), destination: 'haproxy.cfg' },
+        { template: 'status.ejs', destination: 'servers.txt' },
+      ],
+    }));
+    const result = await runCli(['render'], { cwd: dir });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).not.toContain('demo credentials');
+    expect(serverLines(readFileSync(join(dir, 'haproxy.cfg'), 'utf8'))).toEqual(SEED_SERVERS);
+    expect(readFileSync(join(dir, 'servers.txt'), 'utf8')).toBe('one 10.9.1.1:32001\ntwo 10.9.1.2:32002\n');
+  });
+
+  it('a config file with an unknown setting exits 2 naming the key and the file', async () => {
+    const dir = makeTempDir();
+    writeFileSync(join(dir, '.occs-lbrc.json'), JSON.stringify({ kv: 'file:x', backend_name: 'web' }));
+    const result = await runCli(['render'], { cwd: dir });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(join(dir, '.occs-lbrc.json'));
+    expect(result.stderr).toContain('unknown setting "backend_name"');
+  });
+
+  it('--help documents the environment and the exit codes', async () => {
+    const result = await runCli(['render', '--help']);
+    expect(result.code).toBe(0);
+    for (const text of ['--out', '--kv', 'OCCS_BACKEND_KEY', 'OCCS_API_TOKEN_FILE', '3 key/value store unreachable', '5 rendered config rejected']) {
+      expect(result.stdout).toContain(text);
+    }
+  });
+
+  it('an unknown option is a usage error (exit 2)', async () => {
+    const result = await runCli(['render', '--no-such-flag']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("unknown option '--no-such-flag'");
+  });
+});
