@@ -91,6 +91,16 @@ interface From<T> {
   base: string;
 }
 
+/** Reads one setting from one layer; undefined when that layer does not set it. */
+interface Layers {
+  flag: <T>(name: string, value: T | undefined) => From<T> | undefined;
+  env: (name: string) => From<string> | undefined;
+  file: <K extends keyof FileConfig>(key: K) => From<NonNullable<FileConfig[K]>> | undefined;
+}
+
+/** The first layer, in precedence order, that sets the value. */
+const pick = <T>(...candidates: Array<From<T> | undefined>): From<T> | undefined => candidates.find(Boolean);
+
 const invalid = (from: string, what: string, hint?: string) => usageError(`${from}: ${what}`, { hint });
 
 /** Merges defaults < config file < environment < flags into one frozen, validated Settings. */
@@ -98,14 +108,43 @@ export function resolveSettings(input: SettingsInput): Readonly<Settings> {
   const { flags, env, file, cwd } = input;
   const fileDir = file ? dirname(file.path) : cwd;
   const fileLabel = file ? relative(cwd, file.path) || file.path : '';
-  const fromFlag = <T>(name: string, value: T | undefined): From<T> | undefined =>
-    value === undefined ? undefined : { value, from: `--${name}`, base: cwd };
-  const fromEnv = (name: string): From<string> | undefined =>
-    env[name] ? { value: env[name]!, from: `environment ${name}`, base: cwd } : undefined;
-  const fromFile = <K extends keyof FileConfig>(key: K): From<NonNullable<FileConfig[K]>> | undefined =>
-    file?.config[key] === undefined ? undefined : { value: file.config[key]!, from: `${fileLabel}: ${key}`, base: fileDir };
-  const pick = <T>(...candidates: Array<From<T> | undefined>): From<T> | undefined => candidates.find(Boolean);
+  const from: Layers = {
+    flag: (name, value) => (value === undefined ? undefined : { value, from: `--${name}`, base: cwd }),
+    env: (name) => (env[name] ? { value: env[name]!, from: `environment ${name}`, base: cwd } : undefined),
+    file: (key) =>
+      file?.config[key] === undefined ? undefined : { value: file.config[key]!, from: `${fileLabel}: ${key}`, base: fileDir },
+  };
 
+  const vars = resolveTemplateVars(flags, from);
+
+  const timeout = pick<string | number>(from.flag('kv-timeout', flags.kvTimeout), from.file('kvTimeout'));
+  const kvTimeoutMs = timeout ? parseDuration(timeout.value) : 10_000;
+  if (kvTimeoutMs === undefined || kvTimeoutMs <= 0) throw invalid(timeout!.from, `"${timeout!.value}" is not a duration such as 500ms, 10s or 1m`);
+
+  const logFormat = pick(from.flag('log-format', flags.logFormat), from.file('logFormat'));
+  if (logFormat && logFormat.value !== 'text' && logFormat.value !== 'json') throw invalid(logFormat.from, 'must be text or json');
+  if (flags.quiet && flags.verbose) throw usageError('--quiet and --verbose cannot be used together');
+
+  const kvCa = pick(from.flag('kv-ca', flags.kvCa), from.file('kvCa'));
+  const settings: Settings = {
+    kv: resolveKv(flags, env, cwd, from.file('kv')),
+    token: resolveToken(flags, env, from.file('tokenFile'), input.readSecret),
+    kvTimeoutMs,
+    kvCa: kvCa && resolve(kvCa.base, kvCa.value),
+    insecure: flags.insecure ?? file?.config.insecure ?? false,
+    strict: flags.strict ?? file?.config.strict ?? false,
+    resources: resolveResources(input, fileDir, fileLabel),
+    vars,
+    logFormat: logFormat?.value as LogFormat | undefined,
+    verbosity: flags.quiet ? 'quiet' : flags.verbose ? 'verbose' : 'normal',
+    configFile: file?.path,
+  };
+  return Object.freeze(settings);
+}
+
+
+/** The values the default template prints: each validated so it is one safe config word. */
+function resolveTemplateVars(flags: Flags, from: Layers): TemplateVars {
   const port = (chosen: From<string | number> | undefined, fallback: number): number => {
     if (!chosen) return fallback;
     const parsed = parsePort(String(chosen.value));
@@ -118,46 +157,23 @@ export function resolveSettings(input: SettingsInput): Readonly<Settings> {
     return chosen.value;
   };
 
-  const statsPassword = pick(fromEnv('OCCS_LB_STATS_PASSWORD'), fromFile('statsPassword'));
+  const statsPassword = pick(from.env('OCCS_LB_STATS_PASSWORD'), from.file('statsPassword'));
   if (statsPassword && unsafeCharacterReason(statsPassword.value)) {
     throw invalid(statsPassword.from, `the stats password ${unsafeCharacterReason(statsPassword.value)}`);
   }
   const vars: TemplateVars = {
-    bind: word(pick(fromFlag('bind', flags.bind), fromFile('bind')), '*', (v) => v === '*' || isIP(v) !== 0, 'an IP address or *'),
-    frontendPort: port(pick<string | number>(fromFlag('frontend-port', flags.frontendPort), fromFile('frontendPort')), 5000),
-    statsPort: port(pick<string | number>(fromFlag('stats-port', flags.statsPort), fromFile('statsPort')), 1936),
-    statsUser: word(pick(fromEnv('OCCS_LB_STATS_USER'), fromFile('statsUser')), DEMO_STATS_USER, (v) => /^[A-Za-z0-9._-]+$/.test(v), 'a user name of letters, digits, ".", "_" or "-"'),
+    bind: word(pick(from.flag('bind', flags.bind), from.file('bind')), '*', (v) => v === '*' || isIP(v) !== 0, 'an IP address or *'),
+    frontendPort: port(pick<string | number>(from.flag('frontend-port', flags.frontendPort), from.file('frontendPort')), 5000),
+    statsPort: port(pick<string | number>(from.flag('stats-port', flags.statsPort), from.file('statsPort')), 1936),
+    statsUser: word(pick(from.env('OCCS_LB_STATS_USER'), from.file('statsUser')), DEMO_STATS_USER, (v) => /^[A-Za-z0-9._-]+$/.test(v), 'a user name of letters, digits, ".", "_" or "-"'),
     statsPassword: statsPassword?.value ?? DEMO_STATS_PASSWORD,
-    backendName: word(pick(fromFlag('backend-name', flags.backendName), fromFile('backendName')), 'nginx_80', isServerName, 'a backend name of letters, digits, ".", "_", ":" or "-"'),
-    balance: word(pick(fromFlag('balance', flags.balance), fromFile('balance')), 'roundrobin', (v) => BALANCE_ALGORITHMS.includes(v), `one of ${BALANCE_ALGORITHMS.join(', ')}`),
+    backendName: word(pick(from.flag('backend-name', flags.backendName), from.file('backendName')), 'nginx_80', isServerName, 'a backend name of letters, digits, ".", "_", ":" or "-"'),
+    balance: word(pick(from.flag('balance', flags.balance), from.file('balance')), 'roundrobin', (v) => BALANCE_ALGORITHMS.includes(v), `one of ${BALANCE_ALGORITHMS.join(', ')}`),
   };
   if (vars.frontendPort === vars.statsPort) {
     throw usageError(`the frontend and the stats listener both use port ${vars.frontendPort}`, { hint: 'give them different ports' });
   }
-
-  const timeout = pick<string | number>(fromFlag('kv-timeout', flags.kvTimeout), fromFile('kvTimeout'));
-  const kvTimeoutMs = timeout ? parseDuration(timeout.value) : 10_000;
-  if (kvTimeoutMs === undefined || kvTimeoutMs <= 0) throw invalid(timeout!.from, `"${timeout!.value}" is not a duration such as 500ms, 10s or 1m`);
-
-  const logFormat = pick(fromFlag('log-format', flags.logFormat), fromFile('logFormat'));
-  if (logFormat && logFormat.value !== 'text' && logFormat.value !== 'json') throw invalid(logFormat.from, 'must be text or json');
-  if (flags.quiet && flags.verbose) throw usageError('--quiet and --verbose cannot be used together');
-
-  const kvCa = pick(fromFlag('kv-ca', flags.kvCa), fromFile('kvCa'));
-  const settings: Settings = {
-    kv: resolveKv(flags, env, cwd, fromFile('kv')),
-    token: resolveToken(flags, env, fromFile('tokenFile'), input.readSecret),
-    kvTimeoutMs,
-    kvCa: kvCa && resolve(kvCa.base, kvCa.value),
-    insecure: flags.insecure ?? file?.config.insecure ?? false,
-    strict: flags.strict ?? file?.config.strict ?? false,
-    resources: resolveResources(input, fileDir, fileLabel),
-    vars,
-    logFormat: logFormat?.value as LogFormat | undefined,
-    verbosity: flags.quiet ? 'quiet' : flags.verbose ? 'verbose' : 'normal',
-    configFile: file?.path,
-  };
-  return Object.freeze(settings);
+  return vars;
 }
 
 function resolveKv(flags: Flags, env: NodeJS.ProcessEnv, cwd: string, file: From<string> | undefined): Settings['kv'] {
