@@ -240,3 +240,38 @@ describe('occs-lb render', () => {
     expect(result.stderr).toContain("unknown option '--no-such-flag'");
   });
 });
+
+describe('occs-lb render from an https store', () => {
+  const tls = (name: string) => readFileSync(join(ROOT, 'test/fixtures/tls', name));
+  let secure: ConsulKvServer;
+
+  beforeEach(async () => {
+    secure = await new ConsulKvServer({ tls: { key: tls('server.key'), cert: tls('server.pem') } }).start();
+    secure.put('apps/myapp/containers/one', '10.9.1.1:32001');
+  });
+
+  afterEach(async () => {
+    await secure.stop();
+  });
+
+  const args = () => ['render', '--kv', secure.url, '--prefix', 'apps/myapp/containers'];
+
+  it('verifies the certificate by default: an unknown CA is exit 3 with what to do', async () => {
+    const result = await runCli(args());
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('TLS certificate that is not trusted');
+    expect(result.stderr).toContain('--kv-ca');
+  });
+
+  it('trusts the CA given with --kv-ca', async () => {
+    const result = await runCli([...args(), '--kv-ca', 'test/fixtures/tls/ca.pem']);
+    expect(result.code).toBe(0);
+    expect(serverLines(result.stdout)).toEqual(['server one 10.9.1.1:32001 check']);
+  });
+
+  it('skips verification only when asked with --insecure', async () => {
+    const result = await runCli([...args(), '--insecure']);
+    expect(result.code).toBe(0);
+    expect(serverLines(result.stdout)).toEqual(['server one 10.9.1.1:32001 check']);
+  });
+});

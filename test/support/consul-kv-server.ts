@@ -1,4 +1,5 @@
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 
 /**
@@ -6,7 +7,7 @@ import type { AddressInfo, Socket } from 'node:net';
  * It keeps to what Consul does: base64 values (null when empty), 404 on an empty prefix,
  * `X-Consul-Index` on every answer, blocking `?index=&wait=` queries that return early on a
  * change under the prefix (or at the wait's end with the same index), string-prefix `?recurse`,
- * and both auth headers. Failures can be injected: an HTTP status, a malformed body, a hang, or
+ * both auth headers, and https when given a certificate. Failures can be injected: an HTTP status, a malformed body, a hang, or
  * the server gone (connections refused).
  */
 export interface ConsulEntry {
@@ -40,7 +41,7 @@ export class ConsulKvServer {
   /** Raft index of the last delete under a key, so an index still moves when keys vanish. */
   private readonly tombstones = new Map<string, number>();
   private index = 1;
-  private server?: http.Server;
+  private server?: http.Server | https.Server;
   private readonly sockets = new Set<Socket>();
   private waiters = new Set<Waiter>();
   private failure?: Failure;
@@ -48,15 +49,18 @@ export class ConsulKvServer {
   /** Every request received, newest last. */
   readonly requests: RecordedRequest[] = [];
 
-  constructor(private readonly options: { token?: string; deniedStatus?: 401 | 403 } = {}) {}
+  constructor(
+    private readonly options: { token?: string; deniedStatus?: 401 | 403; tls?: { key: string | Buffer; cert: string | Buffer } } = {},
+  ) {}
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.options.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
   }
 
   /** Starts listening on 127.0.0.1 (a free port the first time, the same port on a restart). */
   async start(): Promise<this> {
-    const server = http.createServer((req, res) => this.handle(req, res));
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => this.handle(req, res);
+    const server = this.options.tls ? https.createServer(this.options.tls, handler) : http.createServer(handler);
     server.on('connection', (socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
