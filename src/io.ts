@@ -8,6 +8,11 @@ export interface Io {
 }
 
 export function processIo(): Io {
+  // `occs-lb render | head` closes the pipe early: the reader has what it wanted, so stop writing
+  // instead of dying on an unhandled EPIPE.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
   return {
     stdout: process.stdout,
     stderr: process.stderr,

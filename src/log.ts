@@ -20,6 +20,16 @@ const shown: Record<Verbosity, ReadonlySet<LogLevel>> = {
   verbose: new Set(['error', 'warn', 'info', 'debug']),
 };
 
+/**
+ * Text safe to print on one terminal line: control characters (C0, C1, DEL) and the Unicode line
+ * separators become `\\uXXXX`, so data (a key, a value) can neither fake a log line nor send
+ * terminal escapes.
+ */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 const textPrefix: Record<LogLevel, string> = { error: 'error: ', warn: 'warning: ', info: '', debug: 'debug: ' };
 
 /** Logs go to stderr only (stdout carries the product), redacted, as text lines or JSON lines. */
@@ -37,7 +47,7 @@ export function createLogger(options: {
       line = JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...fields });
     } else {
       const extra = [fields?.detail, fields?.stack].filter((f): f is string => typeof f === 'string');
-      line = [`${textPrefix[level]}${message}`, ...extra].join('\n');
+      line = [`${textPrefix[level]}${printable(message)}`, ...extra].join('\n');
     }
     stream.write(`${redactor.apply(line)}\n`);
   };

@@ -1,6 +1,6 @@
 import { DEMO_STATS_PASSWORD, DEMO_STATS_USER, type Settings } from '../config/settings.js';
 import { rejectedError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { printable, type Logger } from '../log.js';
 import { DEFAULT_TEMPLATE } from '../paths.js';
 import type { RenderedResource } from '../pipeline/render.js';
 
@@ -14,7 +14,7 @@ export function reportRenderDiagnostics(settings: Readonly<Settings>, rendered: 
   if (settings.strict && skipped.length > 0) {
     throw rejectedError('ENTRIES_REJECTED', `${skipped.length} key/value ${skipped.length === 1 ? 'entry was' : 'entries were'} rejected (--strict)`, {
       hint: 'fix or delete the entries, or drop --strict to skip them with a warning',
-      detail: skipped.map((s) => `  ${s.key}: ${s.reason}`).join('\n'),
+      detail: skipped.map((s) => `  ${printable(s.key)}: ${s.reason}`).join('\n'),
     });
   }
   for (const s of skipped) log.warn(`skipped ${s.key}: ${s.reason}`, { key: s.key, reason: s.reason });

@@ -215,14 +215,27 @@ function resolveToken(
   const token = chosen && { from: chosen[0], value: chosen[1]() };
   if (!token) return undefined;
   const value = token.value.trim();
-  // eslint-disable-next-line no-control-regex
-  if (/[\x00-\x1f\x7f]/.test(value)) throw invalid(token.from, 'the token contains a line break or control character');
+  // Only visible ASCII can go into an HTTP header; anything else is a mistake, never sent.
+  if (!/^[\x21-\x7e]*$/.test(value)) {
+    throw invalid(token.from, 'the token contains whitespace, control or non-ASCII characters', 'check the token file or variable');
+  }
   return value === '' ? undefined : value;
+}
+
+/** A prefix is a key path: no `.`/`..` segments (they would walk the store's URL) or control characters. */
+function checkPrefix(prefix: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (prefix.split('/').some((segment) => segment === '.' || segment === '..') || /[\x00-\x1f\x7f]/.test(prefix)) {
+    throw usageError(`the key prefix ${JSON.stringify(prefix)} has a "." or ".." segment or a control character`, {
+      hint: 'give the prefix as a plain key path such as apps/myapp/containers',
+    });
+  }
+  return prefix;
 }
 
 function resolveResources(input: SettingsInput, fileDir: string, fileLabel: string): Resource[] {
   const { flags, env, file, cwd } = input;
-  const normalize = (prefix: string) => prefix.replace(/^\/+/, '').replace(/\/+$/, '');
+  const normalize = (prefix: string) => checkPrefix(prefix.replace(/^\/+/, '').replace(/\/+$/, ''));
   const globalPrefixes =
     flags.prefix?.length ? flags.prefix
     : env.OCCS_BACKEND_KEY ? [env.OCCS_BACKEND_KEY]

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import tls from 'node:tls';
 import { kvError, systemErrorCode, usageError, type OccsError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
 import { HttpClient, HttpTimeoutError, type HttpResponse } from './http.js';
@@ -50,7 +51,7 @@ export class ConsulSource implements KvSource {
     if (response.status === 404) return [];
     if (response.status === 401 || response.status === 403) throw this.unauthorised(prefix, response.status);
     if (response.status !== 200) {
-      throw this.failed(prefix, `answered HTTP ${response.status}${bodySnippet(response.body)}`);
+      throw this.failed(prefix, `answered HTTP ${response.status}${bodySnippet(response.body, this.options.token)}`);
     }
     return this.parseListing(prefix, response.body);
   }
@@ -117,10 +118,23 @@ export class ConsulSource implements KvSource {
   }
 }
 
-function readCa(file: string | undefined): Buffer | undefined {
+/**
+ * The CAs to trust with --kv-ca: Node's own roots and NODE_EXTRA_CA_CERTS plus the file, so the
+ * option adds a CA rather than replacing every other one.
+ */
+function readCa(file: string | undefined): Array<string | Buffer> | undefined {
   if (!file) return undefined;
+  const extra = process.env.NODE_EXTRA_CA_CERTS;
+  const defaults: Array<string | Buffer> = [...tls.rootCertificates];
+  if (extra) {
+    try {
+      defaults.push(readFileSync(extra));
+    } catch {
+      // Node itself only warns about an unreadable NODE_EXTRA_CA_CERTS; so do we, by ignoring it.
+    }
+  }
   try {
-    return readFileSync(file);
+    return [...defaults, readFileSync(file)];
   } catch (error) {
     throw usageError(`cannot read the CA file ${file} (${systemErrorCode(error) ?? String(error)})`, {
       hint: 'fix --kv-ca',
@@ -128,9 +142,18 @@ function readCa(file: string | undefined): Buffer | undefined {
   }
 }
 
-/** The start of an error body, on one line: enough to see what the store said. */
-function bodySnippet(body: Buffer): string {
+/**
+ * The start of an error body, on one line: enough to see what the store said. A store may echo
+ * the token (plainly or JSON-escaped); it is masked before the cut, so no piece of it survives.
+ */
+function bodySnippet(body: Buffer, token: string | undefined): string {
+  let text = body.toString('utf8', 0, 64 * 1024);
+  if (token) {
+    for (const form of new Set([token, JSON.stringify(token).slice(1, -1), encodeURIComponent(token)])) {
+      text = text.split(form).join('***');
+    }
+  }
   // eslint-disable-next-line no-control-regex
-  const text = body.toString('utf8', 0, 200).replace(/[\x00-\x1f\x7f]+/g, ' ').trim();
+  text = text.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]+/g, ' ').trim().slice(0, 200);
   return text ? `: ${text}` : '';
 }

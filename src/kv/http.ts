@@ -9,7 +9,7 @@ export interface HttpResponse {
 
 export interface HttpClientOptions {
   /** Extra certificate authorities (PEM) trusted for https. */
-  ca?: string | Buffer;
+  ca?: Array<string | Buffer>;
   /** Verify the server's certificate (default true). */
   verify: boolean;
 }

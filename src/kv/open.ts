@@ -7,38 +7,58 @@ export type KvLocation = { kind: 'consul'; base: URL } | { kind: 'file'; path: s
 
 const DEFAULT_PORTS: Record<string, string> = { 'occs:': '9109', 'consul:': '8500' };
 
+/**
+ * A `--kv` value as it may be shown: user info and query (Consul takes `?token=`) masked.
+ * Used in every message that quotes what the user passed.
+ */
+export function safeKvSpec(spec: string): string {
+  return spec.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1***@').replace(/\?.*$/s, '?***');
+}
+
 const badKv = (spec: string, why: string) =>
-  usageError(`--kv "${spec}" ${why}`, {
+  usageError(`--kv "${safeKvSpec(spec)}" ${why}`, {
     hint: 'use http(s)://HOST:PORT, occs://HOST:PORT, consul://HOST:PORT or file:PATH',
   });
 
 /** Parses a `--kv` value. Relative `file:` paths are resolved against `cwd`. */
 export function parseKvLocation(spec: string, cwd: string): KvLocation {
-  if (spec.startsWith('file:')) {
-    const rest = spec.slice('file:'.length);
-    const path = rest.startsWith('//') ? fileURLToPath(spec) : rest;
-    if (!path) throw badKv(spec, 'names no file');
-    return { kind: 'file', path: isAbsolute(path) ? path : resolve(cwd, path) };
-  }
+  if (spec.startsWith('file:')) return { kind: 'file', path: parseFileSpec(spec, cwd) };
   let url: URL;
   try {
     url = new URL(spec);
   } catch {
-    throw badKv(spec.replace(/\/\/[^/@]*@/, '//***@'), 'is not a URL');
+    throw badKv(spec, 'is not a URL');
   }
-  if (url.username || url.password) {
-    throw badKv(`${url.protocol}//***@${url.host}`, 'carries credentials');
-  }
+  if (url.username || url.password) throw badKv(spec, 'carries credentials; use the token settings instead');
   if (!['http:', 'https:', 'occs:', 'consul:'].includes(url.protocol)) {
     throw badKv(spec, `has an unknown scheme "${url.protocol}"`);
   }
   if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {
-    throw badKv(spec, 'has a path; give the prefix with --prefix or OCCS_BACKEND_KEY instead');
+    throw badKv(spec, 'has a path or query; give the prefix with --prefix or OCCS_BACKEND_KEY, the token with the token settings');
   }
   const secure = url.protocol === 'https:';
   const port = url.port || DEFAULT_PORTS[url.protocol] || '';
   const base = new URL(`${secure ? 'https' : 'http'}://${url.hostname}${port ? `:${port}` : ''}/`);
   return { kind: 'consul', base };
+}
+
+function parseFileSpec(spec: string, cwd: string): string {
+  const rest = spec.slice('file:'.length);
+  let path = rest;
+  if (rest.startsWith('//')) {
+    try {
+      path = fileURLToPath(spec);
+    } catch (error) {
+      throw badKv(spec, `is not a local file URL (${(error as Error).message})`);
+    }
+  }
+  if (!path) throw badKv(spec, 'names no file');
+  return isAbsolute(path) ? path : resolve(cwd, path);
+}
+
+/** How a location is named in logs: never carries credentials. */
+export function describeKvLocation(location: KvLocation): string {
+  return location.kind === 'file' ? `file:${location.path}` : location.base.origin;
 }
 
 /** Opens the source for a location; each kind's module is loaded only when used. */

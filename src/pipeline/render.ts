@@ -1,7 +1,7 @@
 import { usageError } from '../errors.js';
 import type { Settings, Resource } from '../config/settings.js';
 import { filterSnapshot } from '../kv/keys.js';
-import { openKvSource, parseKvLocation } from '../kv/open.js';
+import { describeKvLocation, openKvSource, parseKvLocation, type KvLocation } from '../kv/open.js';
 import type { KvSnapshot } from '../kv/source.js';
 import { createHelpers, type RenderDiagnostics } from '../template/helpers.js';
 import { loadTemplate, renderTemplate, type CompiledTemplate } from '../template/engine.js';
@@ -24,27 +24,37 @@ export async function compileTemplates(resources: readonly Resource[]): Promise<
   return new Map(compiled.map((t) => [t.path, t]));
 }
 
-/** Reads the prefixes of all resources from the configured store, in one go. */
-export async function readStore(settings: Readonly<Settings>, signal?: AbortSignal): Promise<KvSnapshot> {
+/** Where the store is, checked: exit 2 when none is configured or it is malformed. */
+export function storeLocation(settings: Readonly<Settings>): KvLocation {
   if (!settings.kv) {
     throw usageError('no key/value store configured', {
       hint: 'set KV_IP and KV_PORT (the old image\'s variables), or pass --kv URL (e.g. --kv file:examples/kv.properties)',
     });
   }
-  const prefixes = allPrefixes(settings.resources);
+  return parseKvLocation(settings.kv.spec, settings.kv.base);
+}
+
+/** "reading apps/x from http://host:port": what a spinner or a debug line says; no secrets. */
+export function describeRead(settings: Readonly<Settings>): string {
+  return `reading ${allPrefixes(settings.resources).join(', ') || '/'} from ${describeKvLocation(storeLocation(settings))}`;
+}
+
+/** Reads the prefixes of all resources from the configured store, in one go. */
+export async function readStore(settings: Readonly<Settings>, signal?: AbortSignal): Promise<KvSnapshot> {
+  const location = storeLocation(settings);
   if (settings.resources.some((r) => r.prefixes.length === 0)) {
     throw usageError('no key prefix to read', {
       hint: 'set OCCS_BACKEND_KEY (e.g. apps/myapp/containers), or pass --prefix KEY',
     });
   }
-  const source = await openKvSource(parseKvLocation(settings.kv.spec, settings.kv.base), {
+  const source = await openKvSource(location, {
     token: settings.token,
     timeoutMs: settings.kvTimeoutMs,
     caFile: settings.kvCa,
     insecure: settings.insecure,
   });
   try {
-    return await source.read(prefixes, signal);
+    return await source.read(allPrefixes(settings.resources), signal);
   } finally {
     await source.close();
   }

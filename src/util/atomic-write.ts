@@ -1,44 +1,116 @@
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, stat, unlink, chown } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { chown, lstat, open, readFile, readlink, realpath, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { systemErrorCode } from '../errors.js';
 
 export type WriteResult = 'written' | 'unchanged';
 
+/** A new version of a file, written and synced beside it, not yet in place. */
+export interface StagedFile {
+  /** The file that will be replaced: a symlink's target, not the link. */
+  path: string;
+  /** The staged copy (undefined when the content is unchanged): check it before committing. */
+  temp?: string;
+  commit(): Promise<WriteResult>;
+  discard(): Promise<void>;
+}
+
+const ignoreMissing = (error: unknown) => {
+  if (systemErrorCode(error) === 'ENOENT') return undefined;
+  throw error;
+};
+
+/** Follows symlinks so that the link stays a link and its target gets the new content. */
+async function resolveTarget(path: string): Promise<string> {
+  const real = await realpath(path).catch(ignoreMissing);
+  if (real) return real;
+  let current = path;
+  for (let hops = 0; hops < 40; hops++) {
+    const info = await lstat(current).catch(ignoreMissing);
+    if (!info?.isSymbolicLink()) return current;
+    current = resolve(dirname(current), await readlink(current));
+  }
+  return current;
+}
+
 /**
- * Replaces `path` with `content` so that readers see either the old file or the complete new
- * one: write a temp file in the same directory, fsync, rename over, fsync the directory. The
- * existing file's mode (and owner, when we may) carry over. Identical content is left alone.
+ * Writes `content` to a temp file in the destination's directory and fsyncs it, carrying over the
+ * existing file's mode (and owner, when we may). Nothing visible changes until `commit`.
  */
-export async function writeFileAtomic(path: string, content: string): Promise<WriteResult> {
-  const existing = await stat(path).catch((error: unknown) => {
-    if (systemErrorCode(error) === 'ENOENT') return undefined;
-    throw error;
-  });
+export async function stageFile(destination: string, content: string): Promise<StagedFile> {
+  const path = await resolveTarget(destination);
+  const existing = await stat(path).catch(ignoreMissing);
   if (existing && existing.size === Buffer.byteLength(content)) {
     const current = await readFile(path, 'utf8').catch(() => undefined);
-    if (current === content) return 'unchanged';
+    if (current === content) return { path, commit: async () => 'unchanged', discard: async () => {} };
   }
 
   const dir = dirname(path);
   const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const handle = await open(temp, 'wx', existing ? existing.mode & 0o7777 : 0o644);
+  const mode = existing ? existing.mode & 0o7777 : 0o644;
+  const handle = await open(temp, 'wx', mode);
   try {
     await handle.writeFile(content);
-    if (existing) {
-      await handle.chmod(existing.mode & 0o7777);
-      if (process.getuid?.() === 0) await chown(temp, existing.uid, existing.gid);
-    }
+    await handle.chmod(mode);
+    if (existing && process.getuid?.() === 0) await chown(temp, existing.uid, existing.gid);
     await handle.sync();
-    await handle.close();
-    await rename(temp, path);
   } catch (error) {
     await handle.close().catch(() => {});
     await unlink(temp).catch(() => {});
     throw error;
   }
-  await syncDirectory(dir);
-  return 'written';
+  await handle.close();
+  return {
+    path,
+    temp,
+    async commit() {
+      await rename(temp, path);
+      await syncDirectory(dir);
+      return 'written';
+    },
+    discard: () => unlink(temp).catch(() => {}),
+  };
+}
+
+/**
+ * Replaces several files all-or-nothing as far as the file system allows: every new version is
+ * staged first, and only when all are staged are they renamed into place. Readers see the old
+ * file or the complete new one, never a partial file.
+ */
+export async function installFiles(files: ReadonlyArray<{ path: string; content: string }>): Promise<WriteResult[]> {
+  const staged: StagedFile[] = [];
+  try {
+    for (const file of files) staged.push(await stageFile(file.path, file.content));
+  } catch (error) {
+    await Promise.all(staged.map((s) => s.discard()));
+    throw error;
+  }
+  const results: WriteResult[] = [];
+  for (const [i, s] of staged.entries()) {
+    try {
+      results.push(await s.commit());
+    } catch (error) {
+      await Promise.all(staged.slice(i + 1).map((rest) => rest.discard()));
+      throw new PartialInstallError(staged.slice(0, i).map((done) => done.path), error);
+    }
+  }
+  return results;
+}
+
+/** A rename failed after others succeeded (rare: the temp files were already written and synced). */
+export class PartialInstallError extends Error {
+  constructor(
+    readonly installed: string[],
+    cause: unknown,
+  ) {
+    super(`installed ${installed.join(', ') || 'nothing'} before failing`, { cause });
+    this.name = 'PartialInstallError';
+  }
+}
+
+export async function writeFileAtomic(path: string, content: string): Promise<WriteResult> {
+  const [result] = await installFiles([{ path, content }]);
+  return result!;
 }
 
 async function syncDirectory(dir: string): Promise<void> {

@@ -26,9 +26,9 @@ export function isHostname(text: string): boolean {
 
 /** Why a value can never be a single config word, or undefined when it has none of those bytes. */
 export function unsafeCharacterReason(value: string): string | undefined {
-  if (/[\r\n]/.test(value)) return 'contains a line break';
+  if (/[\r\n\u2028\u2029\x85]/.test(value)) return 'contains a line break';
   // eslint-disable-next-line no-control-regex
-  if (/[\x00-\x1f\x7f]/.test(value)) return 'contains a control character';
+  if (/[\x00-\x1f\x7f-\x9f]/.test(value)) return 'contains a control character';
   if (/\s/.test(value)) return 'contains whitespace';
   const special = /[#;$"'`\\]/.exec(value);
   if (special) return `contains '${special[0]}'`;
@@ -55,6 +55,7 @@ export function parseServerAddress(value: string): Parsed<ServerAddress> {
     if (close < 0 || value[close + 1] !== ':') return fail('expected [ipv6]:port');
     host = value.slice(1, close);
     portText = value.slice(close + 2);
+    if (host.includes('%')) return fail('an IPv6 zone ("%interface") cannot be used in a server address');
     if (!isIPv6(host)) return fail(`"${host}" is not an IPv6 address`);
   } else {
     const colon = value.lastIndexOf(':');

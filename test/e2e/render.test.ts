@@ -8,7 +8,7 @@ import { makeTempDir } from '../support/temp.js';
 
 const TOKEN = 'occs-token-5f0e1c9a7b';
 const SEED_SERVERS = ['server one 10.9.1.1:32001 check', 'server two 10.9.1.2:32002 check'];
-const HOSTILE_KEYS = ['newline', 'cr', 'hash', 'semicolon', 'dollar', 'quote', 'space', 'badport', 'empty'];
+const HOSTILE_KEYS = ['newline', 'cr', 'hash', 'semicolon', 'dollar', 'quote', 'space', 'badport', 'empty', 'zone'];
 
 let store: ConsulKvServer;
 
@@ -119,6 +119,10 @@ describe('occs-lb render', () => {
       }
       expect(result.stderr).toContain('server name "web 1" of /apps/myapp/containers/web 1 is not [A-Za-z0-9._:-]+; using "web_1-2"');
       expect(haproxyCheck(result.stdout).ok).toBe(true);
+      // Keys are data in the logs too: no fake log line, no terminal escape.
+      expect(result.stderr).toContain('skipped /apps/myapp/containers/fake\\u000awarning: all good:');
+      expect(result.stderr).not.toMatch(/^warning: all good/m);
+      expect(result.stderr).not.toContain('\u001b');
     });
 
     it('the same from the Consul store', async () => {
@@ -135,7 +139,8 @@ describe('occs-lb render', () => {
       const result = await runCli(['render', '--strict', '--kv', 'file:test/fixtures/hostile.json', '--prefix', 'apps/myapp/containers']);
       expect(result.code).toBe(5);
       expect(result.stdout).toBe('');
-      expect(result.stderr).toContain(`${HOSTILE_KEYS.length} key/value entries were rejected (--strict)`);
+      expect(result.stderr).toContain(`${HOSTILE_KEYS.length + 2} key/value entries were rejected (--strict)`);
+      expect(result.stderr).not.toContain('\u001b');
       for (const key of HOSTILE_KEYS) expect(result.stderr).toContain(`/apps/myapp/containers/${key}:`);
     });
 
@@ -269,9 +274,65 @@ describe('occs-lb render from an https store', () => {
     expect(serverLines(result.stdout)).toEqual(['server one 10.9.1.1:32001 check']);
   });
 
+  it('--kv-ca adds a CA: the ones Node already trusts (NODE_EXTRA_CA_CERTS) still count', async () => {
+    const result = await runCli([...args(), '--kv-ca', 'test/fixtures/tls/server.pem'], {
+      env: { NODE_EXTRA_CA_CERTS: join(ROOT, 'test/fixtures/tls/ca.pem') },
+    });
+    expect(result.code).toBe(0);
+  });
+
   it('skips verification only when asked with --insecure', async () => {
     const result = await runCli([...args(), '--insecure']);
     expect(result.code).toBe(0);
     expect(serverLines(result.stdout)).toEqual(['server one 10.9.1.1:32001 check']);
+  });
+});
+
+describe('occs-lb render keeps secrets and streams clean', () => {
+  it('never shows credentials or a ?token= given in --kv, even in debug logs', async () => {
+    for (const kv of ['http://user:PASSWD-1@127.0.0.1:1', 'http://127.0.0.1:1/?token=SECRET-2']) {
+      const result = await runCli(['render', '--verbose', '--kv', kv, '--prefix', 'apps/x']);
+      expect(result.code).toBe(2);
+      expect(result.stderr).not.toMatch(/PASSWD-1|SECRET-2/);
+    }
+  });
+
+  it('a file:// URL with a host is a usage error (exit 2)', async () => {
+    const result = await runCli(['render', '--kv', 'file://remote/kv.json', '--prefix', 'apps/x']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('is not a local file URL');
+  });
+
+  it('a reader that stops early (render | head) is not a crash', async () => {
+    const dir = makeTempDir();
+    const big = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`apps/big/containers/c${i}`, `10.1.${i >> 8}.${i & 255}:80`]));
+    writeFileSync(join(dir, 'big.json'), JSON.stringify(big));
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [join(ROOT, 'bin/occs-lb.js'), 'render', '--kv', `file:${join(dir, 'big.json')}`, '--prefix', 'apps/big/containers'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(stderr).not.toContain('EPIPE');
+    expect(stderr).not.toContain('unexpected failure');
+    expect(code).toBe(0);
+  });
+
+  it('installs several destinations all-or-nothing', async () => {
+    const dir = makeTempDir();
+    writeFileSync(join(dir, 'a.cfg'), 'old a\n');
+    writeFileSync(join(dir, 'occs-lb.config.json'), JSON.stringify({
+      kv: `file:${join(ROOT, 'examples/kv.properties')}`,
+      prefixes: ['apps/myapp/containers'],
+      resources: [
+        { template: join(ROOT, 'templates/haproxy.cfg.ejs'), destination: 'a.cfg' },
+        { template: join(ROOT, 'templates/haproxy.cfg.ejs'), destination: 'missing-dir/b.cfg' },
+      ],
+    }));
+    const result = await runCli(['render'], { cwd: dir });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('no file was changed');
+    expect(readFileSync(join(dir, 'a.cfg'), 'utf8')).toBe('old a\n');
+    expect(readdirSync(dir).sort()).toEqual(['a.cfg', 'occs-lb.config.json']);
   });
 });

@@ -132,3 +132,19 @@ describe('parseKvLocation', () => {
     }
   });
 });
+
+describe('ConsulSource error bodies', () => {
+  it('mask the token before cutting, so no piece of it is shown (plain or JSON-escaped)', async () => {
+    const token = 'Qz9-"w\\-ZXCVBNMASDFGHJKL';
+    server = await new ConsulKvServer().start();
+    const location = parseKvLocation(server.url, '/');
+    if (location.kind !== 'consul') throw new Error('expected consul');
+    source = new ConsulSource(location.base, { token, timeoutMs: 2000, insecure: false });
+    for (const body of [`${'x'.repeat(186)}auth=Bearer ${token}`, `${'y'.repeat(150)}${JSON.stringify({ token })}`]) {
+      server.fail({ kind: 'status', status: 500, body });
+      const error = await failure(source.read(['apps/x']));
+      for (let i = 0; i + 5 <= token.length; i++) expect(error.message).not.toContain(token.slice(i, i + 5));
+      expect(error.message).toContain('HTTP 500');
+    }
+  });
+});

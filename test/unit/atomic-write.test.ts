@@ -40,3 +40,17 @@ describe('writeFileAtomic', () => {
     expect(seen.size).toBeGreaterThan(0);
   });
 });
+
+describe('writeFileAtomic and symlinks', () => {
+  it('writes through a symlink: the link stays, its target gets the content', async () => {
+    const { lstatSync, symlinkSync, mkdirSync } = await import('node:fs');
+    const dir = makeTempDir();
+    mkdirSync(join(dir, 'real'));
+    writeFileSync(join(dir, 'real', 'haproxy.cfg'), 'old\n');
+    symlinkSync('real/haproxy.cfg', join(dir, 'link.cfg'));
+    expect(await writeFileAtomic(join(dir, 'link.cfg'), 'new\n')).toBe('written');
+    expect(lstatSync(join(dir, 'link.cfg')).isSymbolicLink()).toBe(true);
+    expect(readFileSync(join(dir, 'real', 'haproxy.cfg'), 'utf8')).toBe('new\n');
+    expect(readdirSync(join(dir, 'real'))).toEqual(['haproxy.cfg']);
+  });
+});

@@ -31,6 +31,10 @@ describe('parseServerAddress', () => {
     ['10.0.0.1', 'missing ":port"'],
     ['::1:80', 'needs brackets'],
     ['[::g]:80', 'not an IPv6 address'],
+    ['[fe80::1%eth0]:80', 'IPv6 zone'],
+    ['10.0.0.1:80\u2028', 'line break'],
+    ['10.0.0.1:80\u0085', 'line break'],
+    ['10.0.0.1:80\u009b', 'control character'],
     ['10.0.0.256:80', 'not an IPv4 address or host name'],
     ['-bad-.example:80', 'not an IPv4 address or host name'],
   ])('rejects %j', (value, reason) => {

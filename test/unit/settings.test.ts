@@ -83,6 +83,9 @@ describe('settings', () => {
     [{}, { KV_IP: '10.0.0.1' }, 'KV_PORT'],
     [{}, { OCCS_LB_STATS_PASSWORD: 'pass word' }, 'OCCS_LB_STATS_PASSWORD'],
     [{ token: 'a', tokenFile: 'b' }, {}, '--token-file'],
+    [{}, { OCCS_API_TOKEN: 'tök€n' }, 'OCCS_API_TOKEN'],
+    [{ prefix: ['apps/../../agent/self'] }, {}, 'apps/../../agent/self'],
+    [{}, { OCCS_BACKEND_KEY: 'apps/./x' }, 'apps/./x'],
   ])('refuses bad input %j %j, naming %s (exit 2)', async (flags, env, name) => {
     const error = await failure(loadSettings(flags, io(makeTempDir(), env)));
     expect(error.exitCode).toBe(2);

@@ -73,7 +73,7 @@ describe('<%= %> prints one config word', () => {
     expect(error.message).toContain('whitespace');
   });
 
-  it.each(['a\nb', 'a\rb', 'a#b', 'a;b', 'a$b', 'a"b'])('refuses %j', (value) => {
+  it.each(['a\nb', 'a\rb', 'a#b', 'a;b', 'a$b', 'a"b', 'a\u0085b', 'a\u2028b', 'a\u001bb'])('refuses %j', (value) => {
     expect(thrown(() => render('<%= v %>'.replace('v', JSON.stringify(value)))).exitCode).toBe(5);
   });
 });
