@@ -2,8 +2,9 @@ import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { usageError } from '../errors.js';
 import type { LogFormat, Verbosity } from '../log.js';
 import { parseDuration } from '../util/duration.js';
+import { isIP, isIPv6 } from '../values/ip.js';
 import { isServerName, parsePort, unsafeCharacterReason } from '../values/server.js';
-import { isIP } from 'node:net';
+
 import type { FileConfig } from './schema.js';
 
 /** Options as commander hands them over (strings, booleans and the repeatable --prefix). */
@@ -162,7 +163,7 @@ function resolveTemplateVars(flags: Flags, from: Layers): TemplateVars {
     throw invalid(statsPassword.from, `the stats password ${unsafeCharacterReason(statsPassword.value)}`);
   }
   const vars: TemplateVars = {
-    bind: word(pick(from.flag('bind', flags.bind), from.file('bind')), '*', (v) => v === '*' || isIP(v) !== 0, 'an IP address or *'),
+    bind: word(pick(from.flag('bind', flags.bind), from.file('bind')), '*', (v) => v === '*' || isIP(v), 'an IP address or *'),
     frontendPort: port(pick<string | number>(from.flag('frontend-port', flags.frontendPort), from.file('frontendPort')), 5000),
     statsPort: port(pick<string | number>(from.flag('stats-port', flags.statsPort), from.file('statsPort')), 1936),
     statsUser: word(pick(from.env('OCCS_LB_STATS_USER'), from.file('statsUser')), DEMO_STATS_USER, (v) => /^[A-Za-z0-9._-]+$/.test(v), 'a user name of letters, digits, ".", "_" or "-"'),
@@ -188,7 +189,7 @@ function resolveKv(flags: Flags, env: NodeJS.ProcessEnv, cwd: string, file: From
     }
     const parsedPort = parsePort(port);
     if (!parsedPort.ok) throw invalid('environment KV_PORT', parsedPort.reason);
-    const host = isIP(ip) === 6 ? `[${ip}]` : ip;
+    const host = isIPv6(ip) ? `[${ip}]` : ip;
     return { spec: `http://${host}:${parsedPort.value}`, from: 'environment KV_IP/KV_PORT', base: cwd };
   }
   return file && { spec: file.value, from: file.from, base: file.base };

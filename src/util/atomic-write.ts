@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { chown, lstat, open, readFile, readlink, realpath, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { systemErrorCode } from '../errors.js';
@@ -46,7 +45,8 @@ export async function stageFile(destination: string, content: string): Promise<S
   }
 
   const dir = dirname(path);
-  const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  // Unique enough with the pid; 'wx' refuses a clash. (Not node:crypto: it costs start-up time.)
+  const temp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
   const mode = existing ? existing.mode & 0o7777 : 0o644;
   const handle = await open(temp, 'wx', mode);
   try {

@@ -1,4 +1,4 @@
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv4, isIPv6 } from './ip.js';
 
 /** A server address that passed strict parsing: safe to print into haproxy.cfg or send to a socket. */
 export interface ServerAddress {
