@@ -56,3 +56,6 @@ export function systemErrorCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
 }
+
+export const reloadError = (code: string, message: string, options?: OccsErrorOptions): OccsError =>
+  new OccsError(code, ExitCode.reload, message, options);

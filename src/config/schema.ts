@@ -7,6 +7,8 @@ const resourceSchema = z
     template: nonEmpty,
     destination: nonEmpty.optional(),
     prefixes: z.array(z.string()).min(1).optional(),
+    /** false for a resource that is not an HAProxy config (not checked with haproxy -c). */
+    haproxy: z.boolean().optional(),
   })
   .strict();
 
@@ -30,6 +32,13 @@ export const fileConfigSchema = z
     backendName: nonEmpty.optional(),
     balance: nonEmpty.optional(),
     resources: z.array(resourceSchema).min(1).optional(),
+    haproxyBinary: nonEmpty.optional(),
+    haproxyConfig: nonEmpty.optional(),
+    masterSocket: nonEmpty.optional(),
+    pidFile: nonEmpty.optional(),
+    reloadCmd: nonEmpty.optional(),
+    reloadTimeout: z.union([nonEmpty, z.number().positive()]).optional(),
+    minServers: z.number().int().nonnegative().optional(),
   })
   .strict();
 

@@ -1,11 +1,14 @@
-import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import { usageError } from '../errors.js';
+import type { ReloadStrategy } from '../haproxy/reload.js';
 import type { LogFormat, Verbosity } from '../log.js';
 import { parseDuration } from '../util/duration.js';
-import { isIP, isIPv6 } from '../values/ip.js';
+import { isIP } from '../values/ip.js';
 import { isServerName, parsePort, unsafeCharacterReason } from '../values/server.js';
-
+import { invalid, pick, type From, type Layers } from './layers.js';
+import { resolveHaproxy, resolveResources } from './output-settings.js';
 import type { FileConfig } from './schema.js';
+import { resolveKv, resolveToken } from './store-settings.js';
 
 /** Options as commander hands them over (strings, booleans and the repeatable --prefix). */
 export interface Flags {
@@ -27,6 +30,13 @@ export interface Flags {
   backendName?: string;
   balance?: string;
   out?: string;
+  haproxy?: string;
+  haproxyConfig?: string;
+  masterSocket?: string;
+  pidFile?: string;
+  reloadCmd?: string;
+  reloadTimeout?: string;
+  minServers?: string;
 }
 
 export interface LoadedFile {
@@ -52,6 +62,16 @@ export interface Resource {
   destination?: string;
   /** Key prefixes read for this resource, normalised; the first is the default of servers(). */
   prefixes: string[];
+  /** Whether the output is an HAProxy config (checked with haproxy -c, servers counted). */
+  haproxy: boolean;
+}
+
+/** How occs-lb reaches HAProxy: the binary for checks, the installed config, the reload path. */
+export interface HaproxySettings {
+  binary: string;
+  config: string;
+  reload?: ReloadStrategy;
+  reloadTimeoutMs: number;
 }
 
 export interface Settings {
@@ -64,6 +84,9 @@ export interface Settings {
   strict: boolean;
   resources: Resource[];
   vars: TemplateVars;
+  haproxy: HaproxySettings;
+  /** Refuse an answer with fewer servers than this in any backend (0: no minimum). */
+  minServers: number;
   /** Undefined: the command's default (text for one-shot commands). */
   logFormat?: LogFormat;
   verbosity: Verbosity;
@@ -84,25 +107,6 @@ export interface SettingsInput {
   /** Reads a token file; I/O is the caller's. */
   readSecret: (path: string) => string;
 }
-
-/** A value with the place it came from (for error messages) and the directory relative paths use. */
-interface From<T> {
-  value: T;
-  from: string;
-  base: string;
-}
-
-/** Reads one setting from one layer; undefined when that layer does not set it. */
-interface Layers {
-  flag: <T>(name: string, value: T | undefined) => From<T> | undefined;
-  env: (name: string) => From<string> | undefined;
-  file: <K extends keyof FileConfig>(key: K) => From<NonNullable<FileConfig[K]>> | undefined;
-}
-
-/** The first layer, in precedence order, that sets the value. */
-const pick = <T>(...candidates: Array<From<T> | undefined>): From<T> | undefined => candidates.find(Boolean);
-
-const invalid = (from: string, what: string, hint?: string) => usageError(`${from}: ${what}`, { hint });
 
 /** Merges defaults < config file < environment < flags into one frozen, validated Settings. */
 export function resolveSettings(input: SettingsInput): Readonly<Settings> {
@@ -127,6 +131,9 @@ export function resolveSettings(input: SettingsInput): Readonly<Settings> {
   if (flags.quiet && flags.verbose) throw usageError('--quiet and --verbose cannot be used together');
 
   const kvCa = pick(from.flag('kv-ca', flags.kvCa), from.file('kvCa'));
+  const resources = resolveResources(input, fileDir, fileLabel);
+  const minServers = pick<string | number>(from.flag('min-servers', flags.minServers), from.file('minServers'));
+  if (minServers && !/^\d+$/.test(String(minServers.value))) throw invalid(minServers.from, `"${minServers.value}" is not a whole number`);
   const settings: Settings = {
     kv: resolveKv(flags, env, cwd, from.file('kv')),
     token: resolveToken(flags, env, from.file('tokenFile'), input.readSecret),
@@ -134,8 +141,10 @@ export function resolveSettings(input: SettingsInput): Readonly<Settings> {
     kvCa: kvCa && resolve(kvCa.base, kvCa.value),
     insecure: flags.insecure ?? file?.config.insecure ?? false,
     strict: flags.strict ?? file?.config.strict ?? false,
-    resources: resolveResources(input, fileDir, fileLabel),
+    resources,
     vars,
+    haproxy: resolveHaproxy(flags, from, resources),
+    minServers: minServers ? Number(minServers.value) : 0,
     logFormat: logFormat?.value as LogFormat | undefined,
     verbosity: flags.quiet ? 'quiet' : flags.verbose ? 'verbose' : 'normal',
     configFile: file?.path,
@@ -175,92 +184,4 @@ function resolveTemplateVars(flags: Flags, from: Layers): TemplateVars {
     throw usageError(`the frontend and the stats listener both use port ${vars.frontendPort}`, { hint: 'give them different ports' });
   }
   return vars;
-}
-
-function resolveKv(flags: Flags, env: NodeJS.ProcessEnv, cwd: string, file: From<string> | undefined): Settings['kv'] {
-  if (flags.kv !== undefined) return { spec: flags.kv, from: '--kv', base: cwd };
-  const ip = env.KV_IP;
-  const port = env.KV_PORT;
-  if (ip || port) {
-    if (!ip || !port) {
-      throw usageError(`${ip ? 'KV_IP' : 'KV_PORT'} is set but ${ip ? 'KV_PORT' : 'KV_IP'} is not`, {
-        hint: 'set both (e.g. KV_IP=172.17.0.1 KV_PORT=9109), or pass --kv',
-      });
-    }
-    const parsedPort = parsePort(port);
-    if (!parsedPort.ok) throw invalid('environment KV_PORT', parsedPort.reason);
-    const host = isIPv6(ip) ? `[${ip}]` : ip;
-    return { spec: `http://${host}:${parsedPort.value}`, from: 'environment KV_IP/KV_PORT', base: cwd };
-  }
-  return file && { spec: file.value, from: file.from, base: file.base };
-}
-
-function resolveToken(
-  flags: Flags,
-  env: NodeJS.ProcessEnv,
-  file: From<string> | undefined,
-  readSecret: (path: string) => string,
-): string | undefined {
-  if (flags.token !== undefined && flags.tokenFile !== undefined) {
-    throw usageError('--token and --token-file cannot be used together');
-  }
-  // First match wins: flags, then environment, then the config file's tokenFile.
-  const candidates: Array<[from: string, read: () => string] | undefined> = [
-    flags.token !== undefined ? ['--token', () => flags.token!] : undefined,
-    flags.tokenFile !== undefined ? ['--token-file', () => readSecret(flags.tokenFile!)] : undefined,
-    env.OCCS_API_TOKEN ? ['environment OCCS_API_TOKEN', () => env.OCCS_API_TOKEN!] : undefined,
-    env.OCCS_API_TOKEN_FILE ? ['environment OCCS_API_TOKEN_FILE', () => readSecret(env.OCCS_API_TOKEN_FILE!)] : undefined,
-    file ? [file.from, () => readSecret(resolve(file.base, file.value))] : undefined,
-  ];
-  const chosen = candidates.find(Boolean);
-  const token = chosen && { from: chosen[0], value: chosen[1]() };
-  if (!token) return undefined;
-  const value = token.value.trim();
-  // Only visible ASCII can go into an HTTP header; anything else is a mistake, never sent.
-  if (!/^[\x21-\x7e]*$/.test(value)) {
-    throw invalid(token.from, 'the token contains whitespace, control or non-ASCII characters', 'check the token file or variable');
-  }
-  return value === '' ? undefined : value;
-}
-
-/** A prefix is a key path: no `.`/`..` segments (they would walk the store's URL) or control characters. */
-function checkPrefix(prefix: string): string {
-  // eslint-disable-next-line no-control-regex
-  if (prefix.split('/').some((segment) => segment === '.' || segment === '..') || /[\x00-\x1f\x7f]/.test(prefix)) {
-    throw usageError(`the key prefix ${JSON.stringify(prefix)} has a "." or ".." segment or a control character`, {
-      hint: 'give the prefix as a plain key path such as apps/myapp/containers',
-    });
-  }
-  return prefix;
-}
-
-function resolveResources(input: SettingsInput, fileDir: string, fileLabel: string): Resource[] {
-  const { flags, env, file, cwd } = input;
-  const normalize = (prefix: string) => checkPrefix(prefix.replace(/^\/+/, '').replace(/\/+$/, ''));
-  const globalPrefixes =
-    flags.prefix?.length ? flags.prefix
-    : env.OCCS_BACKEND_KEY ? [env.OCCS_BACKEND_KEY]
-    : (file?.config.prefixes ?? []);
-  const at = (base: string, path: string) => (isAbsolute(path) ? path : resolve(base, path));
-
-  const listed = file?.config.resources;
-  if (!listed) {
-    const template = flags.template ? at(cwd, flags.template) : file?.config.template ? at(fileDir, file.config.template) : input.defaultTemplate;
-    return [{ template, destination: flags.out && at(cwd, flags.out), prefixes: globalPrefixes.map(normalize) }];
-  }
-  if (listed.length > 1 && (flags.out || flags.template)) {
-    throw usageError(`${fileLabel} lists ${listed.length} resources, so ${flags.out ? '--out' : '--template'} is ambiguous`, {
-      hint: 'set each resource\'s "destination" and "template" in the config file, or use --config with a file of one resource',
-    });
-  }
-  return listed.map((r, i) => {
-    if (listed.length > 1 && !r.destination) {
-      throw invalid(`${fileLabel}: resources[${i}]`, 'has no "destination"', 'with several resources, each needs a destination file');
-    }
-    return {
-      template: flags.template ? at(cwd, flags.template) : at(fileDir, r.template),
-      destination: flags.out ? at(cwd, flags.out) : r.destination && at(fileDir, r.destination),
-      prefixes: (r.prefixes ?? globalPrefixes).map(normalize),
-    };
-  });
 }

@@ -29,7 +29,9 @@ describe('settings', () => {
   it('defaults to the seed: port 5000, stats 1936, nginx_80, roundrobin, the shipped template', async () => {
     const s = await loadSettings({}, io(makeTempDir()));
     expect(s.vars).toMatchObject({ bind: '*', frontendPort: 5000, statsPort: 1936, backendName: 'nginx_80', balance: 'roundrobin' });
-    expect(s.resources).toEqual([{ template: DEFAULT_TEMPLATE, destination: undefined, prefixes: [] }]);
+    expect(s.resources).toEqual([{ template: DEFAULT_TEMPLATE, destination: undefined, prefixes: [], haproxy: true }]);
+    expect(s.haproxy).toEqual({ binary: 'haproxy', config: '/etc/haproxy/haproxy.cfg', reload: undefined, reloadTimeoutMs: 10_000 });
+    expect(s.minServers).toBe(0);
     expect(s.kv).toBeUndefined();
     expect(s.kvTimeoutMs).toBe(10_000);
   });
@@ -92,6 +94,19 @@ describe('settings', () => {
     expect(error.message).toContain(name);
   });
 
+  it('chooses one reload strategy; flags replace the config file\'s choice; two in one layer are refused', async () => {
+    const dir = makeTempDir();
+    writeFileSync(join(dir, 'occs-lb.config.json'), JSON.stringify({ pidFile: 'run/haproxy.pid', haproxyConfig: 'haproxy.cfg', reloadTimeout: '3s' }));
+    const fromFile = await loadSettings({}, io(dir));
+    expect(fromFile.haproxy).toMatchObject({ reload: { kind: 'pid-file', pidFile: join(dir, 'run/haproxy.pid') }, config: join(dir, 'haproxy.cfg'), reloadTimeoutMs: 3000 });
+    const flagged = await loadSettings({ masterSocket: 'm.sock' }, io(dir));
+    expect(flagged.haproxy.reload).toEqual({ kind: 'master-socket', socket: join(dir, 'm.sock') });
+    const both = await failure(loadSettings({ masterSocket: 'm.sock', reloadCmd: 'true' }, io(dir)));
+    expect(both.message).toContain('--master-socket and --reload-cmd both choose how to reload');
+    const out = await loadSettings({ out: 'x/haproxy.cfg' }, io(makeTempDir()));
+    expect(out.haproxy.config).toMatch(/x\/haproxy\.cfg$/);
+  });
+
   it('resolves several resources relative to the config file', async () => {
     const dir = makeTempDir();
     mkdirSync(join(dir, 'conf'));
@@ -99,15 +114,16 @@ describe('settings', () => {
       prefixes: ['apps/a'],
       resources: [
         { template: 'a.ejs', destination: 'out/a.cfg' },
-        { template: '/abs/b.ejs', destination: 'b.cfg', prefixes: ['apps/b'] },
+        { template: '/abs/b.ejs', destination: 'b.cfg', prefixes: ['apps/b'], haproxy: false },
       ],
     }));
     const s = await loadSettings({ config: 'conf/lb.json' }, io(dir));
     expect(s.resources).toEqual([
-      { template: join(dir, 'conf/a.ejs'), destination: join(dir, 'conf/out/a.cfg'), prefixes: ['apps/a'] },
-      { template: '/abs/b.ejs', destination: join(dir, 'conf/b.cfg'), prefixes: ['apps/b'] },
+      { template: join(dir, 'conf/a.ejs'), destination: join(dir, 'conf/out/a.cfg'), prefixes: ['apps/a'], haproxy: true },
+      { template: '/abs/b.ejs', destination: join(dir, 'conf/b.cfg'), prefixes: ['apps/b'], haproxy: false },
     ]);
     const ambiguous = await failure(loadSettings({ config: 'conf/lb.json', out: 'x.cfg' }, io(dir)));
+    expect(ambiguous.exitCode).toBe(2);
     expect(ambiguous.message).toContain('--out is ambiguous');
   });
 });

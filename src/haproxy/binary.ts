@@ -1,0 +1,22 @@
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { usageError } from '../errors.js';
+
+/**
+ * The HAProxy executable to run: a path, or a name looked up on PATH. A missing one is a
+ * configuration error (exit 2) whose hint says how to point at it or skip what needs it.
+ */
+export function locateHaproxy(binary: string, env: NodeJS.ProcessEnv, skipHint: string): string {
+  const candidates = binary.includes('/') ? [binary] : (env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, binary));
+  for (const candidate of candidates) {
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here; try the next directory
+    }
+  }
+  throw usageError(`HAProxy is not installed here (no executable "${binary}"${binary.includes('/') ? '' : ' on PATH'})`, {
+    hint: `install it (apt-get install haproxy), point --haproxy PATH at it, or ${skipHint}`,
+  });
+}

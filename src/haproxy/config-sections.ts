@@ -1,0 +1,60 @@
+/**
+ * A light structural reading of a haproxy.cfg: its sections and their server lines. Enough to
+ * count servers per backend and to find the admin socket; not a full parser.
+ */
+export interface ConfigSection {
+  kind: string;
+  name: string;
+  /** 1-based line of the section header. */
+  line: number;
+  servers: Array<{ name: string; line: number }>;
+  lines: string[];
+}
+
+const SECTION = /^(global|defaults|frontend|backend|listen|resolvers|peers|userlist|mailers|program|cache|http-errors|ring)\b\s*(\S*)/;
+
+/** Words of a config line, comments removed (no quoting: rendered configs keep values to one word). */
+const words = (line: string): string[] => line.replace(/(^|\s)#.*$/, '').trim().split(/\s+/).filter(Boolean);
+
+export function parseSections(text: string): ConfigSection[] {
+  const sections: ConfigSection[] = [];
+  let current: ConfigSection | undefined;
+  text.split('\n').forEach((raw, index) => {
+    const header = SECTION.exec(raw);
+    if (header) {
+      current = { kind: header[1]!, name: header[2] ?? '', line: index + 1, servers: [], lines: [] };
+      sections.push(current);
+      return;
+    }
+    if (!current) return;
+    const w = words(raw);
+    if (w.length === 0) return;
+    current.lines.push(w.join(' '));
+    if (w[0] === 'server' && w[1]) current.servers.push({ name: w[1], line: index + 1 });
+  });
+  return sections;
+}
+
+/**
+ * Servers per backend: every `backend`, and every `listen` that has servers (a `listen` that only
+ * serves stats is not a backend of the application).
+ */
+export function serverCounts(sections: ConfigSection[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const s of sections) {
+    if (s.kind === 'backend' || (s.kind === 'listen' && s.servers.length > 0)) counts[s.name] = s.servers.length;
+  }
+  return counts;
+}
+
+/** The path of a `stats socket` that hands over listeners (`expose-fd listeners`), for `-x`. */
+export function exposedListenersSocket(sections: ConfigSection[]): string | undefined {
+  const global = sections.find((s) => s.kind === 'global');
+  for (const line of global?.lines ?? []) {
+    const w = line.split(' ');
+    if (w[0] === 'stats' && w[1] === 'socket' && w[2] && line.includes('expose-fd listeners')) {
+      return w[2].replace(/^unix@/, '');
+    }
+  }
+  return undefined;
+}

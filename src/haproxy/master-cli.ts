@@ -1,0 +1,49 @@
+import net from 'node:net';
+import { parseShowProc, type ProcTable } from './show-proc.js';
+
+/** Why a master socket did not give an answer; reload verification retries some of these. */
+export class MasterSocketError extends Error {
+  constructor(
+    readonly socket: string,
+    readonly reason: 'absent' | 'refused' | 'timeout' | 'garbled' | 'other',
+    detail: string,
+  ) {
+    super(`master socket ${socket}: ${detail}`);
+    this.name = 'MasterSocketError';
+  }
+}
+
+/**
+ * Sends one command to HAProxy's master CLI (`-S socket`) and returns its whole answer. The
+ * master answers and closes only once the client has half-closed, so the write side is ended
+ * right after the command. Commands are fixed strings of ours: never built from data.
+ */
+export function masterCommand(socket: string, command: string, timeoutMs: number): Promise<string> {
+  if (/[;\r\n]/.test(command)) throw new Error(`refusing to send a command with ';' or a line break: ${JSON.stringify(command)}`);
+  return new Promise((resolve, reject) => {
+    const conn = net.createConnection({ path: socket });
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      conn.destroy();
+      reject(new MasterSocketError(socket, 'timeout', `no answer within ${timeoutMs}ms`));
+    }, timeoutMs);
+    conn.on('connect', () => conn.end(`${command}\n`));
+    conn.on('data', (chunk: Buffer) => chunks.push(chunk));
+    conn.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+    conn.on('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      const reason = error.code === 'ENOENT' ? 'absent' : error.code === 'ECONNREFUSED' ? 'refused' : 'other';
+      reject(new MasterSocketError(socket, reason, error.code ?? error.message));
+    });
+  });
+}
+
+export async function showProc(socket: string, timeoutMs: number): Promise<ProcTable> {
+  const answer = await masterCommand(socket, 'show proc', timeoutMs);
+  const table = parseShowProc(answer);
+  if (!table) throw new MasterSocketError(socket, 'garbled', `"show proc" answered no process table: ${JSON.stringify(answer.slice(0, 120))}`);
+  return table;
+}

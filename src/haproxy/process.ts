@@ -1,0 +1,72 @@
+import { readFile, readlink } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { reloadError, systemErrorCode } from '../errors.js';
+
+/** Linux process facts, read from /proc: what reload verification needs without a socket. */
+
+function stat(pid: number): { state: string; ppid: number } | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so cut at the last ')'.
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0]!, ppid: Number(fields[1]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Running (a zombie counts as gone). */
+export function processAlive(pid: number): boolean {
+  const s = stat(pid);
+  return s !== undefined && s.state !== 'Z' && s.state !== 'X';
+}
+
+export function processName(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+export async function processArgs(pid: number): Promise<string[]> {
+  const raw = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  return raw.split('\0').filter(Boolean);
+}
+
+/** A path as the process sees it (relative paths are relative to its working directory). */
+export async function processPath(pid: number, path: string): Promise<string> {
+  if (isAbsolute(path)) return path;
+  const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => process.cwd());
+  return resolve(cwd, path);
+}
+
+/** Live children of a process. */
+export function childPids(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const s = stat(Number(entry));
+    if (s?.ppid === pid && s.state !== 'Z' && s.state !== 'X') children.push(Number(entry));
+  }
+  return children.sort((a, b) => a - b);
+}
+
+/** The pids in a pid file; a missing or empty file is a reload error that says so. */
+export async function readPidFile(path: string): Promise<number[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = systemErrorCode(error);
+    throw reloadError('HAPROXY_NOT_RUNNING', `pid file ${path} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code})`}`, {
+      hint: 'is HAProxy running, started with -p that file?',
+    });
+  }
+  const pids = text.split(/\s+/).filter(Boolean).map(Number);
+  if (pids.length === 0 || pids.some((p) => !Number.isInteger(p) || p <= 0)) {
+    throw reloadError('STALE_PID_FILE', `pid file ${path} holds no process id`, { hint: 'is HAProxy running, started with -p that file?' });
+  }
+  return pids;
+}

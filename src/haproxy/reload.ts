@@ -1,0 +1,76 @@
+import { reloadError } from '../errors.js';
+import { masterCommand, MasterSocketError } from './master-cli.js';
+import { reloadViaMasterSocket, unreachable } from './reload-master.js';
+import { reloadViaPidFile } from './reload-pid-file.js';
+
+/** How to reach the running HAProxy (DESIGN.md's reload strategies). */
+export type ReloadStrategy =
+  | { kind: 'master-socket'; socket: string }
+  | { kind: 'pid-file'; pidFile: string }
+  | { kind: 'command'; command: string };
+
+export interface ReloadResult {
+  strategy: ReloadStrategy['kind'];
+  mode?: 'master-worker' | 'classic';
+  /** Worker (or classic process) pids before and after; empty for a reload command. */
+  before: number[];
+  after: number[];
+  ms: number;
+}
+
+export interface ReloadOptions {
+  /** The located haproxy binary (needed by classic pid-file reloads). */
+  binary?: string;
+  /** The installed config file. */
+  config: string;
+  timeoutMs: number;
+}
+
+/** Reloads the running HAProxy and proves it happened; every failure is exit 6 saying which. */
+export async function reloadHaproxy(strategy: ReloadStrategy, options: ReloadOptions): Promise<ReloadResult> {
+  const started = performance.now();
+  const done = (r: Omit<ReloadResult, 'ms' | 'strategy'>): ReloadResult => ({
+    strategy: strategy.kind,
+    ...r,
+    ms: Math.round(performance.now() - started),
+  });
+  switch (strategy.kind) {
+    case 'master-socket': {
+      const trigger = async () => {
+        try {
+          await masterCommand(strategy.socket, 'reload', 2000);
+        } catch (error) {
+          // Once sent, the master may drop the connection while it re-executes: that is fine.
+          if (error instanceof MasterSocketError && (error.reason === 'absent' || error.reason === 'refused')) {
+            throw unreachable(strategy.socket, error);
+          }
+        }
+      };
+      return done({ mode: 'master-worker', ...(await reloadViaMasterSocket(strategy.socket, trigger, options.timeoutMs)) });
+    }
+    case 'pid-file':
+      return done(await reloadViaPidFile(strategy.pidFile, options));
+    case 'command':
+      await runReloadCommand(strategy.command, options.timeoutMs);
+      return done({ before: [], after: [] });
+  }
+}
+
+/** confd's reload_cmd: any shell command; its exit status and stderr are the verdict. */
+async function runReloadCommand(command: string, timeoutMs: number): Promise<void> {
+  const { execa } = await import('execa');
+  const result = await execa(command, { shell: true, reject: false, timeout: timeoutMs, all: true, stdin: 'ignore' });
+  if (result.exitCode === 0 && !result.timedOut) return;
+  const output = (result.all ?? '').trim().split('\n').slice(-3).join(' | ');
+  const status = result.timedOut ? `did not finish within ${timeoutMs}ms` : `exited ${result.exitCode ?? result.signal}`;
+  throw reloadError('RELOAD_COMMAND_FAILED', `reload command ${JSON.stringify(command)} ${status}${output ? `: ${output}` : ''}`, {
+    hint: 'run the command by hand to see why',
+  });
+}
+
+/** `reloaded: worker 1234 → 1240 (112 ms)`: the one line `occs-lb reload` prints. */
+export function describeReload(result: ReloadResult): string {
+  if (result.strategy === 'command') return `reloaded: reload command succeeded (${result.ms} ms)`;
+  const noun = result.mode === 'classic' ? 'process' : 'worker';
+  return `reloaded: ${noun} ${result.before.join(',') || '(none)'} → ${result.after.join(',')} (${result.ms} ms)`;
+}
