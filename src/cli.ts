@@ -32,32 +32,44 @@ function packageVersion(): string {
   return pkg.version;
 }
 
+type CommandFunction<O> = (settings: Readonly<Settings>, ctx: CommandContext, options: O) => Promise<void>;
+
+const formatOption = () => new Option('--format <format>', 'report format on stdout').choices(['text', 'json']).default('text');
+
+/** The options that say how to reach the running HAProxy (reload, and later watch). */
+function addReloadOptions(command: Command): Command {
+  return command
+    .option('--master-socket <path>', 'HAProxy master CLI socket (-S): send "reload", verify with "show proc"')
+    .option('--pid-file <path>', 'HAProxy pid file (-p): SIGUSR2 to a master-worker master, or a new -sf process')
+    .option('--reload-cmd <command>', 'run this shell command to reload (like confd\'s reload_cmd)')
+    .option('--haproxy-config <file>', 'the installed HAProxy config (default: --out, else /etc/haproxy/haproxy.cfg)')
+    .option('--reload-timeout <duration>', 'how long a reload may take before it counts as failed (default: 10s)')
+    .option('--haproxy <path>', 'the haproxy executable (default: haproxy on PATH)');
+}
+
 /** Runs the CLI and returns the exit code; the bin sets it. Never calls process.exit. */
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
   const redactor = new Redactor();
   redactor.add(io.env.OCCS_API_TOKEN);
-  let exitCode: number = ExitCode.ok;
   let log: Logger = createLogger({ stream: io.stderr, format: 'text', verbosity: 'normal', redactor });
 
-  /** Settings, a logger that matches them, and the command function, loaded lazily. */
-  const run = (load: () => Promise<(settings: Readonly<Settings>, ctx: CommandContext) => Promise<void>>) =>
-    async (_: unknown, command: Command) => {
-      const flags = command.optsWithGlobals<Flags & { config?: string }>();
-      redactor.add(flags.token);
-      log = createLogger({
-        stream: io.stderr,
-        format: flags.logFormat === 'json' ? 'json' : 'text',
-        verbosity: flags.quiet ? 'quiet' : flags.verbose ? 'verbose' : 'normal',
-        redactor,
-      });
-      const { loadSettings } = await import('./config/load.js');
-      const settings = await loadSettings(flags, io);
-      redactor.add(settings.token);
-      redactor.add(settings.vars.statsPassword);
-      log = createLogger({ stream: io.stderr, format: settings.logFormat ?? 'text', verbosity: settings.verbosity, redactor });
-      const commandFunction = await load();
-      await commandFunction(settings, { io, log });
-    };
+  /** Loads settings, makes a logger that matches them, then runs the lazily loaded command. */
+  async function run<O>(command: Command, load: () => Promise<CommandFunction<O>>, options: O): Promise<void> {
+    const flags = command.optsWithGlobals<Flags & { config?: string }>();
+    redactor.add(flags.token);
+    log = createLogger({
+      stream: io.stderr,
+      format: flags.logFormat === 'json' ? 'json' : 'text',
+      verbosity: flags.quiet ? 'quiet' : flags.verbose ? 'verbose' : 'normal',
+      redactor,
+    });
+    const { loadSettings } = await import('./config/load.js');
+    const settings = await loadSettings(flags, io);
+    redactor.add(settings.token);
+    redactor.add(settings.vars.statsPassword);
+    log = createLogger({ stream: io.stderr, format: settings.logFormat ?? 'text', verbosity: settings.verbosity, redactor });
+    await (await load())(settings, { io, log }, options);
+  }
 
   const program = new Command('occs-lb')
     .description("Keeps HAProxy's backend servers in step with a key/value store (OCCS, Consul, etcd or a file).")
@@ -75,7 +87,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     .option('--template <file>', 'EJS template (default: the shipped haproxy.cfg.ejs)')
     .option('--config <file>', 'config file (default: searched in the current directory)')
     .option('--kv-timeout <duration>', 'timeout of each key/value request, e.g. 5s (default: 10s)')
-    .option('--kv-ca <file>', 'PEM file of CAs to trust for https key/value stores')
+    .option('--kv-ca <file>', 'PEM file of one more CA to trust for https key/value stores')
     .option('--insecure', 'do not verify the key/value store\'s TLS certificate')
     .option('--strict', 'fail (exit 5) instead of skipping invalid key/value entries')
     .option('--bind <address>', 'address the frontend and stats listener bind (default: *)')
@@ -93,14 +105,44 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     .description('read the store once and print the config, or install it atomically with --out')
     .option('-o, --out <file>', 'write the config to FILE atomically (temp file, fsync, rename) instead of stdout')
     .addHelpText('after', HELP_AFTER)
-    .action(run(async () => (await import('./commands/render.js')).render));
+    .action((_, command: Command) => run(command, async () => (await import('./commands/render.js')).render, {}));
+
+  program
+    .command('validate [file]')
+    .description('render (or read FILE) and check it: template, key/value entries, --min-servers, haproxy -c')
+    .addOption(formatOption())
+    .option('--min-servers <n>', 'fail when a backend has fewer servers (default: 0)')
+    .option('--allow-warnings', 'HAProxy warnings do not fail the check')
+    .option('--haproxy <path>', 'the haproxy executable (default: haproxy on PATH)')
+    .option('--no-haproxy', 'skip the haproxy -c step (and say so in the report)')
+    .addHelpText('after', HELP_AFTER)
+    .action((file: string | undefined, opts: { format: 'text' | 'json'; allowWarnings?: boolean; haproxy?: string | false }, command: Command) =>
+      run(command, async () => (await import('./commands/validate.js')).validate, {
+        file,
+        format: opts.format,
+        allowWarnings: Boolean(opts.allowWarnings),
+        haproxy: opts.haproxy !== false,
+      }),
+    );
+
+  addReloadOptions(
+    program
+      .command('reload')
+      .description('haproxy -c the installed config, then reload the running HAProxy and verify it')
+      .addOption(formatOption())
+      .option('--no-check', 'skip haproxy -c of the installed config'),
+  )
+    .addHelpText('after', HELP_AFTER)
+    .action((opts: { format: 'text' | 'json'; check: boolean }, command: Command) =>
+      run(command, async () => (await import('./commands/reload.js')).reload, { format: opts.format, check: opts.check }),
+    );
 
   try {
     await program.parseAsync(argv);
+    return ExitCode.ok;
   } catch (error) {
-    exitCode = exitCodeOf(error, log);
+    return exitCodeOf(error, log);
   }
-  return exitCode;
 }
 
 function exitCodeOf(error: unknown, log: Logger): number {
@@ -123,4 +165,3 @@ function stackField(error: unknown, log: Logger): { stack?: string } {
   for (let e: unknown = error; e instanceof Error; e = e.cause) parts.push(e.stack ?? String(e));
   return { stack: parts.join('\ncaused by: ') };
 }
-

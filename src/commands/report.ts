@@ -21,10 +21,14 @@ export function reportRenderDiagnostics(settings: Readonly<Settings>, rendered: 
   for (const r of renamed) {
     log.warn(`server name "${r.from}" of ${r.key} is not [A-Za-z0-9._:-]+; using "${r.to}"`, { key: r.key, name: r.to });
   }
+  if (usesDemoCredentials(settings)) log.warn(DEMO_CREDENTIALS_WARNING);
+}
+
+export const DEMO_CREDENTIALS_WARNING =
+  'the stats page uses the old image\'s demo credentials (set OCCS_LB_STATS_USER and OCCS_LB_STATS_PASSWORD, or statsUser/statsPassword in the config file)';
+
+/** The default template renders the stats page with occsdemo/occspass. */
+export function usesDemoCredentials(settings: Readonly<Settings>): boolean {
   const demo = settings.vars.statsUser === DEMO_STATS_USER && settings.vars.statsPassword === DEMO_STATS_PASSWORD;
-  if (demo && settings.resources.some((r) => r.template === DEFAULT_TEMPLATE)) {
-    log.warn(
-      'the stats page uses the old image\'s demo credentials (set OCCS_LB_STATS_USER and OCCS_LB_STATS_PASSWORD, or statsUser/statsPassword in the config file)',
-    );
-  }
+  return demo && settings.resources.some((r) => r.template === DEFAULT_TEMPLATE);
 }

@@ -9,7 +9,8 @@ import type { Flags, HaproxySettings, Resource, SettingsInput } from './settings
 
 export function resolveHaproxy(flags: Flags, from: Layers, resources: Resource[]): HaproxySettings {
   const at = (chosen: From<string>) => resolve(chosen.base, chosen.value);
-  const binary = pick(from.flag('haproxy', flags.haproxy), from.file('haproxyBinary'));
+  // --no-haproxy (validate) arrives as haproxy: false; only a string names a binary.
+  const binary = pick(from.flag('haproxy', typeof flags.haproxy === 'string' ? flags.haproxy : undefined), from.file('haproxyBinary'));
   const config = pick(from.flag('haproxy-config', flags.haproxyConfig), from.file('haproxyConfig'));
   const timeout = pick<string | number>(from.flag('reload-timeout', flags.reloadTimeout), from.file('reloadTimeout'));
   const reloadTimeoutMs = timeout ? parseDuration(timeout.value) : 10_000;

@@ -20,3 +20,10 @@ export function locateHaproxy(binary: string, env: NodeJS.ProcessEnv, skipHint: 
     hint: `install it (apt-get install haproxy), point --haproxy PATH at it, or ${skipHint}`,
   });
 }
+
+/** `2.6.12-1+deb12u4` from `haproxy -v`, or undefined when it cannot be read. */
+export async function haproxyVersion(binary: string): Promise<string | undefined> {
+  const { execa } = await import('execa');
+  const result = await execa(binary, ['-v'], { reject: false, timeout: 5000, stdin: 'ignore' });
+  return /version (\S+)/i.exec(result.stdout ?? '')?.[1];
+}

@@ -5,7 +5,6 @@ export interface CheckResult {
   valid: boolean;
   messages: HaproxyMessage[];
   output: string;
-  version?: string;
 }
 
 /** Runs `haproxy -c -f FILE` (the real binary) and reads its verdict and messages. */
@@ -13,8 +12,7 @@ export async function checkConfigFile(binary: string, file: string, timeoutMs = 
   const { execa } = await import('execa');
   const result = await execa(binary, ['-c', '-f', file], { reject: false, timeout: timeoutMs, all: true, stdin: 'ignore' });
   const output = result.all ?? '';
-  const version = /haproxy version is (\S+)/i.exec(output)?.[1];
   const messages = parseHaproxyMessages(output);
   if (result.timedOut) messages.push({ level: 'alert', message: `haproxy -c did not finish within ${timeoutMs}ms` });
-  return { valid: result.exitCode === 0 && !result.timedOut, messages, output, version };
+  return { valid: result.exitCode === 0 && !result.timedOut, messages, output };
 }

@@ -1,0 +1,187 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { join } from 'node:path';
+import { makeTempDir } from './temp.js';
+
+/** A free TCP port on 127.0.0.1 (bound once, then released for the test to use). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface HttpAnswer {
+  status: number;
+  body: string;
+  headers: http.IncomingHttpHeaders;
+}
+
+/** One GET on a new connection (no keep-alive), as a fresh client would. */
+export function httpGet(port: number, path = '/', timeoutMs = 3000): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path, agent: false, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+/** Waits for a condition with a deadline; returns its value or throws with `what`. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * A tiny config whose frontend answers by itself with `body` (and an `x-version` header), so a
+ * test sees which config a running HAProxy serves without any backend server.
+ */
+export function answeringConfig(port: number, body: string, extraGlobal = ''): string {
+  return [
+    'global',
+    '    maxconn 500',
+    ...(extraGlobal ? [extraGlobal] : []),
+    'defaults',
+    '    mode http',
+    '    timeout connect 2s',
+    '    timeout client 10s',
+    '    timeout server 10s',
+    '    option idle-close-on-response',
+    'frontend main',
+    `    bind 127.0.0.1:${port}`,
+    `    http-response set-header x-version ${body}`,
+    `    http-request return status 200 content-type text/plain string ${body}`,
+    '',
+  ].join('\n');
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/\) [ZX] /.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A real HAProxy on 127.0.0.1, in its own temp dir: master-worker in the foreground (`-W -S`), or
+ * a classic daemon (`-D`). Stopped by pid: the master, or every pid its pid file has named.
+ */
+export class HaproxyProcess {
+  readonly dir = makeTempDir();
+  readonly config = join(this.dir, 'haproxy.cfg');
+  readonly socket = join(this.dir, 'master.sock');
+  readonly pidFile = join(this.dir, 'haproxy.pid');
+  private child?: ChildProcess;
+  private readonly seenPids = new Set<number>();
+  output = '';
+
+  constructor(
+    readonly port: number,
+    readonly mode: 'master-worker' | 'master-worker-no-socket' | 'classic',
+  ) {}
+
+  writeConfig(text: string): void {
+    writeFileSync(this.config, text);
+  }
+
+  async start(): Promise<void> {
+    if (this.mode === 'classic') {
+      const result = spawnSync('haproxy', ['-D', '-f', this.config, '-p', this.pidFile], { encoding: 'utf8' });
+      if (result.status !== 0) throw new Error(`haproxy -D failed: ${result.stderr}`);
+    } else {
+      const args = ['-W', '-f', this.config, '-p', this.pidFile, ...(this.mode === 'master-worker' ? ['-S', this.socket] : [])];
+      this.child = spawn('haproxy', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      this.child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
+      this.child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
+    }
+    await waitFor(`HAProxy to answer on port ${this.port}`, async () => (await httpGet(this.port)).status === 200);
+    this.rememberPids();
+  }
+
+  /** The pids in the pid file now (the master, or the classic processes). */
+  pids(): number[] {
+    if (!existsSync(this.pidFile)) return [];
+    return readFileSync(this.pidFile, 'utf8').split(/\s+/).filter(Boolean).map(Number);
+  }
+
+  private rememberPids(): void {
+    for (const pid of this.pids()) this.seenPids.add(pid);
+    if (this.child?.pid) this.seenPids.add(this.child.pid);
+  }
+
+  /** The master's pid (master-worker modes). */
+  get masterPid(): number {
+    return this.child!.pid!;
+  }
+
+  async stop(): Promise<void> {
+    this.rememberPids();
+    for (const pid of this.seenPids) {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
+    await waitFor('HAProxy to stop', () => [...this.seenPids].every((pid) => !alive(pid)), 5000).catch(() => {
+      for (const pid of this.seenPids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    });
+  }
+}
+
+/**
+ * A client that opens a new connection for every request, `concurrency` at a time, until
+ * stopped; counts answers and failures (a refused, reset or non-200 request).
+ */
+export function continuousLoad(port: number, concurrency = 4) {
+  let running = true;
+  const stats = { ok: 0, failed: 0, errors: [] as string[] };
+  const loops = Array.from({ length: concurrency }, async () => {
+    while (running) {
+      try {
+        const answer = await httpGet(port, '/', 5000);
+        if (answer.status === 200) stats.ok += 1;
+        else {
+          stats.failed += 1;
+          stats.errors.push(`HTTP ${answer.status}`);
+        }
+      } catch (error) {
+        stats.failed += 1;
+        stats.errors.push((error as Error).message);
+      }
+    }
+  });
+  return {
+    stats,
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      return stats;
+    },
+  };
+}
