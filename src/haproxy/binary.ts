@@ -1,6 +1,7 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { usageError } from '../errors.js';
+import { runCommand } from '../util/run.js';
 
 /**
  * The HAProxy executable to run: a path, or a name looked up on PATH. A missing one is a
@@ -23,7 +24,6 @@ export function locateHaproxy(binary: string, env: NodeJS.ProcessEnv, skipHint: 
 
 /** `2.6.12-1+deb12u4` from `haproxy -v`, or undefined when it cannot be read. */
 export async function haproxyVersion(binary: string): Promise<string | undefined> {
-  const { execa } = await import('execa');
-  const result = await execa(binary, ['-v'], { reject: false, timeout: 5000, stdin: 'ignore' });
-  return /version (\S+)/i.exec(result.stdout ?? '')?.[1];
+  const result = await runCommand(binary, ['-v'], { timeoutMs: 5000 }).catch(() => undefined);
+  return /version (\S+)/i.exec(result?.output ?? '')?.[1];
 }

@@ -4,14 +4,26 @@ import { MasterSocketError, showProc } from './master-cli.js';
 import type { ProcTable } from './show-proc.js';
 
 const QUERY_TIMEOUT_MS = 2000;
+/**
+ * How long a master socket may refuse before it counts as gone. The master re-executes itself on
+ * every reload, and its CLI is away for a moment then (and for a moment after start-up), so a
+ * reload right after another must wait for it rather than fail.
+ */
+const MASTER_AWAY_MS = 2000;
 
 /** The proc table before a reload, or exit 6 saying why the master cannot be reached. */
 export async function masterBefore(socket: string): Promise<ProcTable> {
-  try {
-    return await showProc(socket, QUERY_TIMEOUT_MS);
-  } catch (error) {
-    throw unreachable(socket, error);
-  }
+  let last: unknown;
+  const table = await pollUntil(async () => {
+    try {
+      return await showProc(socket, QUERY_TIMEOUT_MS);
+    } catch (error) {
+      last = error;
+      return undefined;
+    }
+  }, Date.now() + MASTER_AWAY_MS);
+  if (!table) throw unreachable(socket, last);
+  return table;
 }
 
 /** Exit 6 that says why the master socket could not be used. */

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { reloadError } from '../errors.js';
 import { pollUntil } from '../util/poll.js';
+import { runCommand } from '../util/run.js';
 import { exposedListenersSocket, parseSections } from './config-sections.js';
 import { childPids, processAlive, processArgs, processName, processPath, readPidFile } from './process.js';
 import { reloadViaMasterSocket } from './reload-master.js';
@@ -71,10 +72,9 @@ async function reloadClassic(
   if (!options.binary) throw new Error('a classic reload needs the haproxy binary');
   const socket = exposedListenersSocket(parseSections(configText));
   const args = ['-D', '-f', options.config, '-p', pidFile, '-sf', ...running.map(String), ...(socket ? ['-x', socket] : [])];
-  const { execa } = await import('execa');
-  const result = await execa(options.binary, args, { reject: false, timeout: options.timeoutMs, all: true, stdin: 'ignore' });
+  const result = await runCommand(options.binary, args, { timeoutMs: options.timeoutMs });
   if (result.exitCode !== 0) {
-    const alerts = (result.all ?? '').split('\n').filter((l) => l.includes('[ALERT]')).slice(0, 3).join(' | ');
+    const alerts = result.output.split('\n').filter((l) => l.includes('[ALERT]')).slice(0, 3).join(' | ');
     throw reloadError('RELOAD_REJECTED', `HAProxy refused to start the new process (exit ${result.exitCode ?? 'timeout'}${alerts ? `: ${alerts}` : ''}); ${running.join(', ')} still serve${running.length === 1 ? 's' : ''}`, {
       hint: `check ${options.config} with occs-lb validate`,
     });

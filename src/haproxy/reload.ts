@@ -1,4 +1,6 @@
 import { reloadError } from '../errors.js';
+import { pollUntil } from '../util/poll.js';
+import { runCommand } from '../util/run.js';
 import { masterCommand, MasterSocketError } from './master-cli.js';
 import { reloadViaMasterSocket, unreachable } from './reload-master.js';
 import { reloadViaPidFile } from './reload-pid-file.js';
@@ -37,14 +39,19 @@ export async function reloadHaproxy(strategy: ReloadStrategy, options: ReloadOpt
   switch (strategy.kind) {
     case 'master-socket': {
       const trigger = async () => {
-        try {
-          await masterCommand(strategy.socket, 'reload', 2000);
-        } catch (error) {
-          // Once sent, the master may drop the connection while it re-executes: that is fine.
-          if (error instanceof MasterSocketError && (error.reason === 'absent' || error.reason === 'refused')) {
-            throw unreachable(strategy.socket, error);
+        let refusal: unknown;
+        const sent = await pollUntil(async () => {
+          try {
+            await masterCommand(strategy.socket, 'reload', 2000);
+          } catch (error) {
+            // Refused: the master is away (re-executing); try again. Anything else happened after
+            // the command went out (the master drops connections while it re-executes): sent.
+            const away = error instanceof MasterSocketError && (error.reason === 'absent' || error.reason === 'refused');
+            if (away) return ((refusal = error), undefined);
           }
-        }
+          return true;
+        }, Date.now() + 2000);
+        if (!sent) throw unreachable(strategy.socket, refusal);
       };
       return done({ mode: 'master-worker', ...(await reloadViaMasterSocket(strategy.socket, trigger, options.timeoutMs)) });
     }
@@ -58,10 +65,9 @@ export async function reloadHaproxy(strategy: ReloadStrategy, options: ReloadOpt
 
 /** confd's reload_cmd: any shell command; its exit status and stderr are the verdict. */
 async function runReloadCommand(command: string, timeoutMs: number): Promise<void> {
-  const { execa } = await import('execa');
-  const result = await execa(command, { shell: true, reject: false, timeout: timeoutMs, all: true, stdin: 'ignore' });
-  if (result.exitCode === 0 && !result.timedOut) return;
-  const output = (result.all ?? '').trim().split('\n').slice(-3).join(' | ');
+  const result = await runCommand(command, [], { shell: true, timeoutMs });
+  if (result.exitCode === 0) return;
+  const output = result.output.trim().split('\n').slice(-3).join(' | ');
   const status = result.timedOut ? `did not finish within ${timeoutMs}ms` : `exited ${result.exitCode ?? result.signal}`;
   throw reloadError('RELOAD_COMMAND_FAILED', `reload command ${JSON.stringify(command)} ${status}${output ? `: ${output}` : ''}`, {
     hint: 'run the command by hand to see why',

@@ -1,3 +1,5 @@
+import { removeTempDirs } from '../support/temp.js';
+import { benchReload } from './reload.js';
 import { benchRender10k } from './render-10k.js';
 import { benchStartup } from './startup.js';
 
@@ -5,9 +7,14 @@ import { benchStartup } from './startup.js';
 const benches: Record<string, () => void | Promise<void>> = {
   startup: () => benchStartup(),
   'render-10k': () => benchRender10k(),
+  reload: () => benchReload(),
 };
 
 const wanted = process.argv.slice(2);
 for (const name of wanted) if (!(name in benches)) throw new Error(`unknown benchmark ${name}; known: ${Object.keys(benches).join(', ')}`);
 console.log(`# occs-lb benchmarks — node ${process.version}, ${new Date().toISOString()}`);
-for (const [name, run] of Object.entries(benches)) if (wanted.length === 0 || wanted.includes(name)) await run();
+try {
+  for (const [name, run] of Object.entries(benches)) if (wanted.length === 0 || wanted.includes(name)) await run();
+} finally {
+  removeTempDirs();
+}

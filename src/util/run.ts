@@ -1,0 +1,41 @@
+import { spawn } from 'node:child_process';
+
+export interface RunResult {
+  /** Exit status, or undefined when killed by a signal or the timeout. */
+  exitCode?: number;
+  signal?: string;
+  timedOut: boolean;
+  /** stdout and stderr, interleaved as they arrived. */
+  output: string;
+}
+
+/**
+ * Runs a short command to completion (`haproxy -c`, `haproxy -v`, a reload command) and
+ * collects its output. node:child_process, not execa: loading execa costs a one-shot command
+ * ~130 ms, and these runs need none of its features. Never rejects for a non-zero exit.
+ */
+export function runCommand(
+  file: string,
+  args: readonly string[],
+  options: { timeoutMs: number; shell?: boolean; cwd?: string },
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { shell: options.shell, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    let timedOut = false;
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, options.timeoutMs);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ exitCode: code ?? undefined, signal: signal ?? undefined, timedOut, output });
+    });
+  });
+}
