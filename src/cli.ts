@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import type { CommandContext } from './commands/context.js';
 import type { Flags, Settings } from './config/settings.js';
-import { ExitCode, OccsError } from './errors.js';
+import { errorSource, ExitCode, OccsError } from './errors.js';
 import { processIo, type Io } from './io.js';
 import { createLogger, type Logger } from './log.js';
 import { Redactor } from './util/redact.js';
@@ -42,7 +42,7 @@ function addReloadOptions(command: Command): Command {
     .option('--master-socket <path>', 'HAProxy master CLI socket (-S): send "reload", verify with "show proc"')
     .option('--pid-file <path>', 'HAProxy pid file (-p): SIGUSR2 to a master-worker master, or a new -sf process')
     .option('--reload-cmd <command>', 'run this shell command to reload (like confd\'s reload_cmd)')
-    .option('--haproxy-config <file>', 'the installed HAProxy config (default: --out, else /etc/haproxy/haproxy.cfg)')
+    .option('--haproxy-config <file>', 'the installed HAProxy config (default: the config file\'s single destination, else /etc/haproxy/haproxy.cfg)')
     .option('--reload-timeout <duration>', 'how long a reload may take before it counts as failed (default: 10s)')
     .option('--haproxy <path>', 'the haproxy executable (default: haproxy on PATH)');
 }
@@ -53,8 +53,25 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   redactor.add(io.env.OCCS_API_TOKEN);
   let log: Logger = createLogger({ stream: io.stderr, format: 'text', verbosity: 'normal', redactor });
 
-  /** Loads settings, makes a logger that matches them, then runs the lazily loaded command. */
-  async function run<O>(command: Command, load: () => Promise<CommandFunction<O>>, options: O): Promise<void> {
+  /**
+   * Loads settings, makes a logger that matches them, then runs the lazily loaded command. With
+   * --format json, a failure that left stdout empty still gets one JSON document there.
+   */
+  async function run<O extends { format?: string }>(command: Command, load: () => Promise<CommandFunction<O>>, options: O): Promise<void> {
+    let wrote = false;
+    const out: Io = { ...io, stdout: { write: (chunk: string) => ((wrote = true), io.stdout.write(chunk)) } as NodeJS.WritableStream };
+    try {
+      await runWithSettings(command, load, options, out);
+    } catch (error) {
+      if (options.format === 'json' && !wrote && error instanceof OccsError) {
+        const failure = { source: errorSource(error), code: error.code, message: redactor.apply(error.message), hint: error.hint };
+        io.stdout.write(`${JSON.stringify({ ok: false, errors: [failure] })}\n`);
+      }
+      throw error;
+    }
+  }
+
+  async function runWithSettings<O>(command: Command, load: () => Promise<CommandFunction<O>>, options: O, out: Io): Promise<void> {
     const flags = command.optsWithGlobals<Flags & { config?: string }>();
     redactor.add(flags.token);
     log = createLogger({
@@ -68,7 +85,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     redactor.add(settings.token);
     redactor.add(settings.vars.statsPassword);
     log = createLogger({ stream: io.stderr, format: settings.logFormat ?? 'text', verbosity: settings.verbosity, redactor });
-    await (await load())(settings, { io, log }, options);
+    await (await load())(settings, { io: out, log }, options);
   }
 
   const program = new Command('occs-lb')

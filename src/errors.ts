@@ -59,3 +59,15 @@ export function systemErrorCode(error: unknown): string | undefined {
 
 export const reloadError = (code: string, message: string, options?: OccsErrorOptions): OccsError =>
   new OccsError(code, ExitCode.reload, message, options);
+
+/** Where a failure came from, for JSON reports: the exit code's meaning in one word. */
+export function errorSource(error: OccsError): 'config' | 'kv' | 'template' | 'haproxy' | 'reload' | 'internal' {
+  const sources: Record<number, 'config' | 'kv' | 'template' | 'haproxy' | 'reload'> = {
+    [ExitCode.usage]: 'config',
+    [ExitCode.kv]: 'kv',
+    [ExitCode.template]: 'template',
+    [ExitCode.rejected]: 'haproxy',
+    [ExitCode.reload]: 'reload',
+  };
+  return sources[error.exitCode] ?? 'internal';
+}

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Settings } from '../config/settings.js';
-import { OccsError, rejectedError, usageError } from '../errors.js';
+import { rejectedError, usageError } from '../errors.js';
 import { locateHaproxy } from '../haproxy/binary.js';
 import { checkConfigFile } from '../haproxy/check.js';
 import { isSummary } from '../haproxy/messages.js';
@@ -17,32 +17,23 @@ export interface ReloadOptions {
 /**
  * `occs-lb reload`: `haproxy -c` the installed config (a rejected one → exit 5, nothing
  * reloaded), then reload the running HAProxy by the chosen strategy and prove it happened.
- * stdout: one line, or one JSON document.
+ * stdout: one line, or one JSON document (the CLI prints the failure document).
  */
 export async function reload(settings: Readonly<Settings>, { io, log }: CommandContext, options: ReloadOptions): Promise<void> {
   const { config, reload: strategy } = settings.haproxy;
-  const json = (doc: object) => io.stdout.write(`${JSON.stringify(doc)}\n`);
-  try {
-    if (!strategy) {
-      throw usageError('no way to reach HAProxy was given', {
-        hint: 'pass --master-socket PATH (master-worker), --pid-file PATH or --reload-cmd "COMMAND"',
-      });
-    }
-    if (!existsSync(config)) {
-      throw usageError(`the HAProxy config ${config} does not exist`, { hint: 'point --haproxy-config at the installed config' });
-    }
-    const needsBinary = options.check || strategy.kind === 'pid-file';
-    const binary = needsBinary ? locateHaproxy(settings.haproxy.binary, io.env, options.check ? 'skip the check with --no-check' : 'use --reload-cmd') : undefined;
-    if (options.check) await checkInstalled(binary!, config, log);
-    const result = await reloadHaproxy(strategy, { binary, config, timeoutMs: settings.haproxy.reloadTimeoutMs });
-    if (options.format === 'json') json({ ok: true, ...result });
-    else io.stdout.write(`${describeReload(result)}\n`);
-  } catch (error) {
-    if (options.format === 'json' && error instanceof OccsError) {
-      json({ ok: false, error: { code: error.code, exitCode: error.exitCode, message: error.message, hint: error.hint } });
-    }
-    throw error;
+  if (!strategy) {
+    throw usageError('no way to reach HAProxy was given', {
+      hint: 'pass --master-socket PATH (master-worker), --pid-file PATH or --reload-cmd "COMMAND"',
+    });
   }
+  if (!existsSync(config)) {
+    throw usageError(`the HAProxy config ${config} does not exist`, { hint: 'point --haproxy-config at the installed config' });
+  }
+  const needsBinary = options.check || strategy.kind === 'pid-file';
+  const binary = needsBinary ? locateHaproxy(settings.haproxy.binary, io.env, options.check ? 'skip the check with --no-check' : 'use --reload-cmd') : undefined;
+  if (options.check) await checkInstalled(binary!, config, log);
+  const result = await reloadHaproxy(strategy, { binary, config, timeoutMs: settings.haproxy.reloadTimeoutMs });
+  io.stdout.write(options.format === 'json' ? `${JSON.stringify({ ok: true, ...result })}\n` : `${describeReload(result)}\n`);
 }
 
 /** `haproxy -c` of the installed file; an ALERT stops the reload with exit 5. */

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Settings } from '../config/settings.js';
 import { DEMO_CREDENTIALS_WARNING, usesDemoCredentials } from './report.js';
-import { ExitCode, OccsError, rejectedError, systemErrorCode, usageError } from '../errors.js';
+import { errorSource, OccsError, rejectedError, systemErrorCode, usageError } from '../errors.js';
 import { haproxyVersion, locateHaproxy } from '../haproxy/binary.js';
 import { printable } from '../log.js';
 import { checkConfigText, type Finding } from '../pipeline/check-config.js';
@@ -31,13 +31,6 @@ export interface ValidationReport {
   haproxyVersion?: string;
 }
 
-const SOURCE_OF_EXIT: Partial<Record<number, Finding['source']>> = {
-  [ExitCode.template]: 'template',
-  [ExitCode.kv]: 'kv',
-  [ExitCode.rejected]: 'template',
-  [ExitCode.usage]: 'config',
-};
-
 /**
  * `occs-lb validate [FILE]`: render as `render` would (or read FILE), then check, in order: the
  * template compiles, every key/value entry parses, --min-servers per backend, `haproxy -c`.
@@ -54,7 +47,9 @@ export async function validate(settings: Readonly<Settings>, { io }: CommandCont
     texts = options.file ? [await readConfigFile(options.file)] : await renderForCheck(settings, report);
   } catch (error) {
     if (!(error instanceof OccsError)) throw error;
-    report.errors.push({ source: SOURCE_OF_EXIT[error.exitCode] ?? 'config', message: error.message, context: error.detail });
+    // A value refused by <%= %> (exit 5) is the template's doing; other sources by exit code.
+    const source = error.code === 'VALUE_REFUSED' ? 'template' : errorSource(error);
+    report.errors.push({ source, message: error.message, context: error.detail });
     print();
     throw error;
   }

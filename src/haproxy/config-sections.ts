@@ -11,7 +11,7 @@ export interface ConfigSection {
   lines: string[];
 }
 
-const SECTION = /^(global|defaults|frontend|backend|listen|resolvers|peers|userlist|mailers|program|cache|http-errors|ring)\b\s*(\S*)/;
+const SECTION = /^\s*(global|defaults|frontend|backend|listen|resolvers|peers|userlist|mailers|program|cache|http-errors|ring)(?=\s|$)\s*([^\s#]*)/;
 
 /** Words of a config line, comments removed (no quoting: rendered configs keep values to one word). */
 const words = (line: string): string[] => line.replace(/(^|\s)#.*$/, '').trim().split(/\s+/).filter(Boolean);
@@ -31,6 +31,12 @@ export function parseSections(text: string): ConfigSection[] {
     if (w.length === 0) return;
     current.lines.push(w.join(' '));
     if (w[0] === 'server' && w[1]) current.servers.push({ name: w[1], line: index + 1 });
+    // server-template PREFIX NUM|FROM-TO ADDRESS: that many server slots.
+    const slots = w[0] === 'server-template' ? /^(?:(\d+)|(\d+)-(\d+))$/.exec(w[2] ?? '') : null;
+    if (slots) {
+      const count = slots[1] ? Number(slots[1]) : Number(slots[3]) - Number(slots[2]) + 1;
+      for (let n = 0; n < count; n++) current.servers.push({ name: `${w[1]}${n + 1}`, line: index + 1 });
+    }
   });
   return sections;
 }

@@ -8,7 +8,7 @@ export interface HaproxyMessage {
 }
 
 const LINE = /^\[(ALERT|WARNING|NOTICE)\]\s*(?:\(\d+\))?\s*:\s*(?:config\s*:\s*)?(.*)$/;
-const WHERE = /^(?:parsing\s+)?\[([^\]]+?):(\d+)\]\s*:\s*(.*)$/;
+const WHERE = /^(?:parsing\s+)?\[([^\]]+?):(\d+)\]\s*:\s*(.*)$/i;
 
 /**
  * Parses `[ALERT] (pid) : config : parsing [file:12] : message` lines. Lines HAProxy adds for

@@ -35,11 +35,26 @@ export async function processArgs(pid: number): Promise<string[]> {
   return raw.split('\0').filter(Boolean);
 }
 
+/** A process's working directory (ours when it cannot be read). */
+export async function processCwd(pid: number): Promise<string> {
+  return readlink(`/proc/${pid}/cwd`).catch(() => process.cwd());
+}
+
 /** A path as the process sees it (relative paths are relative to its working directory). */
 export async function processPath(pid: number, path: string): Promise<string> {
-  if (isAbsolute(path)) return path;
-  const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => process.cwd());
-  return resolve(cwd, path);
+  const bare = path.replace(/^unix@/, '');
+  return isAbsolute(bare) ? bare : resolve(await processCwd(pid), bare);
+}
+
+/** A process's environment (empty when it cannot be read). */
+export async function processEnv(pid: number): Promise<Record<string, string>> {
+  const raw = await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '');
+  const env: Record<string, string> = {};
+  for (const entry of raw.split('\0')) {
+    const eq = entry.indexOf('=');
+    if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  return env;
 }
 
 /** Live children of a process. */

@@ -1,6 +1,7 @@
 import { reloadError, type OccsError } from '../errors.js';
 import { pollUntil } from '../util/poll.js';
-import { MasterSocketError, showProc } from './master-cli.js';
+import { masterCommand, MasterSocketError, showProc } from './master-cli.js';
+import { processAlive } from './process.js';
 import type { ProcTable } from './show-proc.js';
 
 const QUERY_TIMEOUT_MS = 2000;
@@ -34,7 +35,7 @@ export function unreachable(socket: string, error: unknown): OccsError {
     refused: `nothing listens on the master socket ${socket}`,
     timeout: `the master socket ${socket} does not answer`,
     garbled: `the socket ${socket} does not answer like an HAProxy master CLI`,
-    other: `the master socket ${socket} cannot be used (${(error as Error).message})`,
+    other: `the master socket ${socket} cannot be used (${(error as Error)?.message})`,
   }[reason];
   return reloadError(reason === 'absent' || reason === 'refused' ? 'HAPROXY_NOT_RUNNING' : 'MASTER_SOCKET', what, {
     hint: 'is HAProxy running in master-worker mode (-W) with -S pointing at this path?',
@@ -42,40 +43,59 @@ export function unreachable(socket: string, error: unknown): OccsError {
   });
 }
 
+/** Whether a worker has finished starting: it answers on its own CLI, through the master's. */
+async function workerAnswers(socket: string, pid: number): Promise<boolean> {
+  const answer = await masterCommand(socket, `@!${pid} show info`, QUERY_TIMEOUT_MS).catch(() => '');
+  return new RegExp(`^Pid: ${pid}$`, 'm').test(answer);
+}
+
+type Outcome = { ok: true; workers: number[] } | { ok: false; why: string };
+
 /**
  * Waits until the master has processed a reload triggered after `before`, and proves it: a worker
- * that was not there before. In 2.6 the master's `reload` answers nothing, and a rejected config
- * leaves the old worker serving while `[failed: N]` goes up: that is a failed reload, exit 6.
+ * that was not there before answers on its CLI (so it got past start-up). In 2.6 the master's
+ * `reload` answers nothing, and a rejected config leaves the old worker serving while
+ * `[failed: N]` goes up: that is a failed reload, exit 6. So is a master that died.
  */
 export async function verifyMasterReload(socket: string, before: ProcTable, deadline: number): Promise<number[]> {
   const known = new Set(before.workers.map((w) => w.pid));
-  const outcome = await pollUntil(async () => {
+  let workerless = 0;
+  const outcome = await pollUntil<Outcome>(async () => {
     let now: ProcTable;
     try {
       now = await showProc(socket, QUERY_TIMEOUT_MS);
     } catch {
-      return undefined; // the master re-executes itself during a reload; its socket comes back
+      // The master re-executes itself during a reload and its socket comes back; unless it died.
+      return processAlive(before.master.pid) ? undefined : { ok: false, why: `HAProxy's master (${before.master.pid}) exited during the reload: nothing serves now` };
     }
     if (now.master.reloads <= before.master.reloads) return undefined;
-    const fresh = now.workers.filter((w) => !known.has(w.pid)).map((w) => w.pid);
-    if (fresh.length > 0) return { ok: true as const, workers: fresh };
-    if (now.master.failed > before.master.failed) return { ok: false as const, serving: now.workers.map((w) => w.pid) };
+    const current = now.workers.filter((w) => w.current);
+    const fresh = current.filter((w) => !known.has(w.pid)).map((w) => w.pid);
+    if (fresh.length > 0) return (await workerAnswers(socket, fresh[0]!)) ? { ok: true, workers: fresh } : undefined;
+    if (now.master.failed > before.master.failed) {
+      return { ok: false, why: `HAProxy rejected the reload: its master counted a failed reload, and worker ${current.map((w) => w.pid).join(', ') || '(none)'} still serves the old config` };
+    }
+    // A new worker that dies while starting (a chroot that fails, say) leaves a master with no
+    // current worker at all, which `haproxy -c` could not foresee. Seen a few times in a row, it
+    // is not the moment between re-exec and fork: nothing serves.
+    workerless = current.length === 0 ? workerless + 1 : 0;
+    if (workerless >= 3) return { ok: false, why: 'HAProxy has no running worker after the reload: the new worker exited while starting, and nothing serves now' };
     return undefined;
   }, deadline);
   if (!outcome) {
-    throw reloadError('RELOAD_TIMEOUT', `HAProxy did not finish the reload in time: no new worker appeared`, {
+    throw reloadError('RELOAD_TIMEOUT', 'HAProxy did not finish the reload in time: no new worker came up', {
       hint: 'check HAProxy\'s log; raise --reload-timeout if reloads are slow here',
     });
   }
   if (!outcome.ok) {
-    throw reloadError('RELOAD_REJECTED', `HAProxy rejected the reload: its master counted a failed reload, and worker ${outcome.serving.join(', ') || '(none)'} still serves the old config`, {
-      hint: 'see the ALERT lines in HAProxy\'s log; `occs-lb validate FILE` shows them too',
+    throw reloadError('RELOAD_REJECTED', outcome.why, {
+      hint: 'see the ALERT lines in HAProxy\'s log; `occs-lb validate FILE` shows config problems too',
     });
   }
   return outcome.workers;
 }
 
-/** `reload` over the master CLI, verified. Returns the workers before and after. */
+/** A reload over the master CLI (or a signal), verified. Returns the current workers before and after. */
 export async function reloadViaMasterSocket(
   socket: string,
   trigger: () => Promise<void>,
@@ -85,5 +105,5 @@ export async function reloadViaMasterSocket(
   const deadline = Date.now() + timeoutMs;
   await trigger();
   const after = await verifyMasterReload(socket, before, deadline);
-  return { before: before.workers.filter((w) => w.reloads === 0).map((w) => w.pid), after };
+  return { before: before.workers.filter((w) => w.current).map((w) => w.pid), after };
 }

@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { reloadError } from '../errors.js';
 import { pollUntil } from '../util/poll.js';
 import { runCommand } from '../util/run.js';
 import { exposedListenersSocket, parseSections } from './config-sections.js';
-import { childPids, processAlive, processArgs, processName, processPath, readPidFile } from './process.js';
+import { childPids, processAlive, processArgs, processCwd, processEnv, processName, processPath, readPidFile } from './process.js';
 import { reloadViaMasterSocket } from './reload-master.js';
 
 export interface PidFileReload {
@@ -12,10 +12,26 @@ export interface PidFileReload {
   after: number[];
 }
 
+interface PidFileOptions {
+  binary?: string;
+  config: string;
+  timeoutMs: number;
+}
+
+/** Whether a live process is an HAProxy: its name, or the same executable as --haproxy. */
+function isHaproxy(pid: number, binary: string | undefined): boolean {
+  if (processName(pid)?.startsWith('haproxy')) return true;
+  try {
+    return binary !== undefined && realpathSync(`/proc/${pid}/exe`) === realpathSync(binary);
+  } catch {
+    return false;
+  }
+}
+
 /** The live HAProxy processes a pid file names, or exit 6 for a stale file. */
-async function runningFromPidFile(pidFile: string): Promise<number[]> {
+async function runningFromPidFile(pidFile: string, binary: string | undefined): Promise<number[]> {
   const pids = await readPidFile(pidFile);
-  const live = pids.filter((pid) => processAlive(pid) && processName(pid) === 'haproxy');
+  const live = pids.filter((pid) => processAlive(pid) && isHaproxy(pid, binary));
   if (live.length === 0) {
     throw reloadError('STALE_PID_FILE', `pid file ${pidFile} names ${pids.join(', ')}, but no such HAProxy process is running (stale pid file)`, {
       hint: 'start HAProxy, or fix --pid-file',
@@ -24,37 +40,54 @@ async function runningFromPidFile(pidFile: string): Promise<number[]> {
   return live;
 }
 
+/** The master CLI socket a master was started with (`-S [unix@]PATH[,opts]`), if it is a path. */
+async function masterSocketOf(pid: number, args: string[]): Promise<string | undefined> {
+  const i = args.indexOf('-S');
+  const spec = i >= 0 ? args[i + 1]?.split(',')[0] : undefined;
+  if (!spec) return undefined;
+  if (spec.includes('@') && !spec.startsWith('unix@')) return undefined; // ipv4@, abns@…: not a file
+  return processPath(pid, spec.replace(/^unix@/, ''));
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw reloadError(code === 'EPERM' ? 'RELOAD_NOT_PERMITTED' : 'HAPROXY_NOT_RUNNING', `cannot signal HAProxy's master ${pid} (${code})`, {
+      hint: code === 'EPERM' ? 'run occs-lb as the user HAProxy runs as (or root)' : 'is HAProxy still running?',
+    });
+  }
+}
+
 /**
- * Reloads the HAProxy a pid file names. Master-worker (started with -W/-Ws, or `master-worker` in
- * the config): SIGUSR2 to the master, verified over its master socket when it has one (-S),
- * else by a new child process. Classic daemon: a new `haproxy -D … -sf OLD` (with `-x` when the
- * config hands listeners over a stats socket), which exits non-zero when it refuses the config.
+ * Reloads the HAProxy a pid file names. A master-worker master (started with -W/-Ws, which
+ * leaves HAPROXY_MWORKER in its environment) gets SIGUSR2, verified over its master socket when
+ * it has one (-S), else by a new child process. A classic daemon is replaced by a new
+ * `haproxy -D … -sf OLD` in the old one's working directory (with `-x` when the config hands
+ * listeners over a stats socket); that exits non-zero when it refuses the config.
  */
-export async function reloadViaPidFile(
-  pidFile: string,
-  options: { binary?: string; config: string; timeoutMs: number },
-): Promise<PidFileReload> {
-  const running = await runningFromPidFile(pidFile);
+export async function reloadViaPidFile(pidFile: string, options: PidFileOptions): Promise<PidFileReload> {
+  const running = await runningFromPidFile(pidFile, options.binary);
   const master = running[0]!;
   const args = await processArgs(master);
-  const configText = readConfig(options.config);
-  const masterWorker = args.includes('-W') || args.includes('-Ws') || /^\s*master-worker\b/m.test(configText);
-  if (!masterWorker) return reloadClassic(pidFile, running, configText, options);
+  const masterWorker = args.includes('-W') || args.includes('-Ws') || (await processEnv(master)).HAPROXY_MWORKER !== undefined;
+  if (!masterWorker) return reloadClassic(pidFile, running, options);
 
-  const signal = async () => {
-    process.kill(master, 'SIGUSR2');
-  };
-  const socketArg = args[args.indexOf('-S') + 1];
-  if (args.includes('-S') && socketArg) {
-    const socket = await processPath(master, socketArg.split(',')[0]!);
-    return { mode: 'master-worker', ...(await reloadViaMasterSocket(socket, signal, options.timeoutMs)) };
+  const socket = await masterSocketOf(master, args);
+  if (socket) {
+    return { mode: 'master-worker', ...(await reloadViaMasterSocket(socket, async () => signal(master, 'SIGUSR2'), options.timeoutMs)) };
   }
   const before = childPids(master);
-  await signal();
+  signal(master, 'SIGUSR2');
   const after = await pollUntil(() => {
+    if (!processAlive(master)) return 'master exited' as const;
     const fresh = childPids(master).filter((pid) => !before.includes(pid));
     return fresh.length > 0 ? fresh : undefined;
   }, Date.now() + options.timeoutMs);
+  if (after === 'master exited') {
+    throw reloadError('RELOAD_REJECTED', `HAProxy's master (${master}) exited during the reload: nothing serves now`, { hint: 'see HAProxy\'s log' });
+  }
   if (!after) {
     throw reloadError('RELOAD_TIMEOUT', `HAProxy's master ${master} started no new worker within ${options.timeoutMs}ms; worker ${before.join(', ') || '(none)'} still serves`, {
       hint: 'the new config was probably refused: see HAProxy\'s log, or start it with -S SOCKET so occs-lb can read the reason',
@@ -63,16 +96,14 @@ export async function reloadViaPidFile(
   return { mode: 'master-worker', before, after };
 }
 
-async function reloadClassic(
-  pidFile: string,
-  running: number[],
-  configText: string,
-  options: { binary?: string; config: string; timeoutMs: number },
-): Promise<PidFileReload> {
+async function reloadClassic(pidFile: string, running: number[], options: PidFileOptions): Promise<PidFileReload> {
   if (!options.binary) throw new Error('a classic reload needs the haproxy binary');
-  const socket = exposedListenersSocket(parseSections(configText));
+  const oldest = running[0]!;
+  const cwd = await processCwd(oldest);
+  const exposed = exposedListenersSocket(parseSections(readConfig(options.config)));
+  const socket = exposed && (await processPath(oldest, exposed));
   const args = ['-D', '-f', options.config, '-p', pidFile, '-sf', ...running.map(String), ...(socket ? ['-x', socket] : [])];
-  const result = await runCommand(options.binary, args, { timeoutMs: options.timeoutMs });
+  const result = await runCommand(options.binary, args, { timeoutMs: options.timeoutMs, cwd });
   if (result.exitCode !== 0) {
     const alerts = result.output.split('\n').filter((l) => l.includes('[ALERT]')).slice(0, 3).join(' | ');
     throw reloadError('RELOAD_REJECTED', `HAProxy refused to start the new process (exit ${result.exitCode ?? 'timeout'}${alerts ? `: ${alerts}` : ''}); ${running.join(', ')} still serve${running.length === 1 ? 's' : ''}`, {

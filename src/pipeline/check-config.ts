@@ -7,7 +7,7 @@ import { isSummary } from '../haproxy/messages.js';
 
 /** One problem (or warning) found while checking, in the shape `validate --format json` prints. */
 export interface Finding {
-  source: 'template' | 'kv' | 'min-servers' | 'haproxy' | 'config';
+  source: 'template' | 'kv' | 'min-servers' | 'haproxy' | 'config' | 'reload' | 'internal';
   message: string;
   /** Line in the checked config (the rendered text), when known. */
   line?: number;
@@ -64,7 +64,9 @@ export async function checkConfigText(text: string, options: CheckOptions): Prom
     for (const m of result.messages) {
       if (m.level === 'notice' || isSummary(m)) continue;
       const line = m.file === file ? m.line : undefined;
-      const finding: Finding = { source: 'haproxy', message: `[${m.level.toUpperCase()}] ${m.message}`, line, context: line ? configContext(text, line) : undefined };
+      // The temp copy's path means nothing to the user: name the config instead.
+      const message = `[${m.level.toUpperCase()}] ${m.message.split(file).join('the config')}`;
+      const finding: Finding = { source: 'haproxy', message, line, context: line ? configContext(text, line) : undefined };
       (m.level === 'alert' || !options.allowWarnings ? errors : warnings).push(finding);
     }
     if (!result.valid && !errors.some((e) => e.source === 'haproxy')) {

@@ -13,6 +13,10 @@ export interface RunResult {
  * Runs a short command to completion (`haproxy -c`, `haproxy -v`, a reload command) and
  * collects its output. node:child_process, not execa: loading execa costs a one-shot command
  * ~130 ms, and these runs need none of its features. Never rejects for a non-zero exit.
+ *
+ * The command gets its own process group, so the timeout kills everything it started; and the
+ * result comes when the command itself exits, even if something it left in the background
+ * (`haproxy -D`, `cmd &`) still holds its output open.
  */
 export function runCommand(
   file: string,
@@ -20,22 +24,31 @@ export function runCommand(
   options: { timeoutMs: number; shell?: boolean; cwd?: string },
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { shell: options.shell, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { shell: options.shell, cwd: options.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     let timedOut = false;
     child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill('SIGKILL');
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
     }, options.timeoutMs);
     child.on('error', (error) => {
       clearTimeout(timer);
       reject(error);
     });
-    child.on('close', (code, signal) => {
+    child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      resolve({ exitCode: code ?? undefined, signal: signal ?? undefined, timedOut, output });
+      // Let output already in the pipes arrive, then stop listening to whatever stays behind.
+      setImmediate(() => {
+        child.stdout.destroy();
+        child.stderr.destroy();
+        resolve({ exitCode: code ?? undefined, signal: signal ?? undefined, timedOut, output });
+      });
     });
   });
 }

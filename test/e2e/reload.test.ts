@@ -109,6 +109,52 @@ describe('occs-lb reload over the master socket', () => {
   });
 });
 
+describe('occs-lb reload: hard cases', () => {
+  it('after a rejected reload, the next one names the worker that was serving', async () => {
+    const h = await started('master-worker');
+    h.writeConfig(BROKEN(h));
+    expect((await runCli(['reload', '--master-socket', h.socket, '--haproxy-config', h.config, '--no-check'])).code).toBe(6);
+    h.writeConfig(answeringConfig(h.port, 'v2'));
+    const result = await runCli(['reload', '--master-socket', h.socket, '--haproxy-config', h.config]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^reloaded: worker \d+ → \d+ /);
+  });
+
+  it('a master started with -S unix@RELATIVE is found through its pid file', async () => {
+    haproxy = new HaproxyProcess(await freePort(), 'master-worker', 'unix@master.sock');
+    haproxy.writeConfig(answeringConfig(haproxy.port, 'v1'));
+    await haproxy.start();
+    haproxy.writeConfig(answeringConfig(haproxy.port, 'v2'));
+    const result = await runCli(['reload', '--pid-file', haproxy.pidFile, '--haproxy-config', haproxy.config]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(await served(haproxy)).toBe('v2');
+  });
+
+  it('a new config that kills HAProxy while it starts (haproxy -c cannot see it) is exit 6 at once', async () => {
+    const h = await started('master-worker');
+    h.writeConfig(answeringConfig(h.port, 'v2', '    chroot /nonexistent-occs-lb-dir'));
+    const result = await runCli(['reload', '--master-socket', h.socket, '--haproxy-config', h.config]);
+    expect(result.code).toBe(6);
+    expect(result.stderr).toMatch(/exited during the reload|exited while starting|rejected the reload/);
+    expect(result.stderr).not.toContain('raise --reload-timeout');
+  });
+
+  it('--reload-timeout bounds a reload command, and everything it started', async () => {
+    const h = await started('master-worker');
+    const result = await runCli(['reload', '--no-check', '--reload-cmd', 'sleep 30 & sleep 30', '--reload-timeout', '1s', '--haproxy-config', h.config]);
+    expect(result.code).toBe(6);
+    expect(result.stderr).toContain('did not finish within 1000ms');
+  });
+
+  it('--format json still prints a JSON document when the settings are wrong', async () => {
+    const h = await started('master-worker');
+    const result = await runCli(['reload', '--master-socket', h.socket, '--reload-timeout', 'soon', '--format', 'json']);
+    expect(result.code).toBe(2);
+    expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, errors: [{ source: 'config', message: expect.stringContaining('--reload-timeout') }] });
+  });
+});
+
 describe('occs-lb reload --reload-cmd', () => {
   it('runs the command (here: SIGUSR2 to the master) and reports success', async () => {
     const h = await started('master-worker');

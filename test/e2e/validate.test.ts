@@ -83,6 +83,9 @@ describe('occs-lb validate', () => {
     expect(missing.stderr).toContain('HAProxy is not installed');
     expect(missing.stderr).toContain('--haproxy PATH');
     expect(missing.stderr).toContain('--no-haproxy');
+    const json = await runCli(['validate', ...seed, '--haproxy', '/nonexistent/haproxy', '--format', 'json']);
+    expect(json.code).toBe(2);
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, errors: [{ source: 'config', message: expect.stringContaining('HAProxy is not installed') }] });
     const skipped = await runCli(['validate', ...seed, '--no-haproxy']);
     expect(skipped.code).toBe(0);
     expect(skipped.stdout).toMatch(/^skipped +haproxy -c \(--no-haproxy\)/m);

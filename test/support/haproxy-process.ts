@@ -103,6 +103,8 @@ export class HaproxyProcess {
   constructor(
     readonly port: number,
     readonly mode: 'master-worker' | 'master-worker-no-socket' | 'classic',
+    /** How -S names the socket; HAProxy runs in its temp dir, so `unix@master.sock` works too. */
+    private readonly socketSpec = join(this.dir, 'master.sock'),
   ) {}
 
   writeConfig(text: string): void {
@@ -114,8 +116,8 @@ export class HaproxyProcess {
       const result = spawnSync('haproxy', ['-D', '-f', this.config, '-p', this.pidFile], { encoding: 'utf8' });
       if (result.status !== 0) throw new Error(`haproxy -D failed: ${result.stderr}`);
     } else {
-      const args = ['-W', '-f', this.config, '-p', this.pidFile, ...(this.mode === 'master-worker' ? ['-S', this.socket] : [])];
-      this.child = spawn('haproxy', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      const args = ['-W', '-f', this.config, '-p', this.pidFile, ...(this.mode === 'master-worker' ? ['-S', this.socketSpec] : [])];
+      this.child = spawn('haproxy', args, { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
       this.child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
       this.child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
     }
