@@ -32,7 +32,8 @@ function packageVersion(): string {
   return pkg.version;
 }
 
-type CommandFunction<O> = (settings: Readonly<Settings>, ctx: CommandContext, options: O) => Promise<void>;
+/** A command's function: an exit code when it has one of its own (watch), else success. */
+type CommandFunction<O> = (settings: Readonly<Settings>, ctx: CommandContext, options: O) => Promise<number | void>;
 
 const formatOption = () => new Option('--format <format>', 'report format on stdout').choices(['text', 'json']).default('text');
 
@@ -51,6 +52,7 @@ function addReloadOptions(command: Command): Command {
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
   const redactor = new Redactor();
   redactor.add(io.env.OCCS_API_TOKEN);
+  let exitCode: number = ExitCode.ok;
   let log: Logger = createLogger({ stream: io.stderr, format: 'text', verbosity: 'normal', redactor });
 
   /**
@@ -61,7 +63,8 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     let wrote = false;
     const out: Io = { ...io, stdout: { write: (chunk: string) => ((wrote = true), io.stdout.write(chunk)) } as NodeJS.WritableStream };
     try {
-      await runWithSettings(command, load, options, out);
+      const code = await runWithSettings(command, load, options, out);
+      if (typeof code === 'number') exitCode = code;
     } catch (error) {
       if (options.format === 'json' && !wrote && error instanceof OccsError) {
         const failure = { source: errorSource(error), code: error.code, message: redactor.apply(error.message), hint: error.hint };
@@ -71,7 +74,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     }
   }
 
-  async function runWithSettings<O>(command: Command, load: () => Promise<CommandFunction<O>>, options: O, out: Io): Promise<void> {
+  async function runWithSettings<O>(command: Command, load: () => Promise<CommandFunction<O>>, options: O, out: Io): Promise<number | void> {
     const flags = command.optsWithGlobals<Flags & { config?: string }>();
     redactor.add(flags.token);
     log = createLogger({
@@ -84,8 +87,10 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     const settings = await loadSettings(flags, io);
     redactor.add(settings.token);
     redactor.add(settings.vars.statsPassword);
-    log = createLogger({ stream: io.stderr, format: settings.logFormat ?? 'text', verbosity: settings.verbosity, redactor });
-    await (await load())(settings, { io: out, log }, options);
+    // A long-lived command logs JSON lines when nobody watches the terminal (a container's log).
+    const defaultFormat = command.name() === 'watch' && !io.stderrIsTTY ? 'json' : 'text';
+    log = createLogger({ stream: io.stderr, format: settings.logFormat ?? defaultFormat, verbosity: settings.verbosity, redactor });
+    return (await load())(settings, { io: out, log }, options);
   }
 
   const program = new Command('occs-lb')
@@ -154,9 +159,30 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       run(command, async () => (await import('./commands/reload.js')).reload, { format: opts.format, check: opts.check }),
     );
 
+  addReloadOptions(
+    program
+      .command('watch')
+      .description('render → check → install → reload now and on every store change; optionally run HAProxy (--exec)')
+      .option('-o, --out <file>', 'the installed HAProxy config (written atomically, checked with haproxy -c first)')
+      .option('--exec <command>', 'run and supervise HAProxy in master-worker mode, e.g. "haproxy -W -db -f /etc/haproxy/haproxy.cfg"')
+      .option('--wait <min[:max]>', 'quiescence: act after MIN of quiet, at most MAX after the first change (default: 100ms:1s)')
+      .option('--interval <duration>', 'poll the store at this interval instead of following its changes (the old image: 5s)')
+      .option('--min-servers <n>', 'refuse a store answer that leaves a backend with fewer servers (default: 0)')
+      .option('--listen <host:port>', 'serve /healthz and /metrics (Prometheus) here')
+      .option('--stop-timeout <duration>', 'on SIGTERM, how long HAProxy may take to stop before it is killed (default: 10s)')
+      .option('--once', 'run the pipeline once (render, check, install, reload) and exit'),
+  )
+    .addHelpText('after', `${HELP_AFTER}
+
+Signals: SIGTERM/SIGINT stop watching and HAProxy (watch exits with its status); SIGHUP re-reads
+the store, re-renders and reloads. Logs are JSON lines when stderr is not a terminal.`)
+    .action((opts: { once?: boolean }, command: Command) =>
+      run<{ once: boolean; format?: string }>(command, async () => (await import('./commands/watch.js')).watch, { once: Boolean(opts.once) }),
+    );
+
   try {
     await program.parseAsync(argv);
-    return ExitCode.ok;
+    return exitCode;
   } catch (error) {
     return exitCodeOf(error, log);
   }

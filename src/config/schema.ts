@@ -39,6 +39,11 @@ export const fileConfigSchema = z
     reloadCmd: nonEmpty.optional(),
     reloadTimeout: z.union([nonEmpty, z.number().positive()]).optional(),
     minServers: z.number().int().nonnegative().optional(),
+    wait: nonEmpty.optional(),
+    interval: z.union([nonEmpty, z.number().positive()]).optional(),
+    exec: nonEmpty.optional(),
+    listen: nonEmpty.optional(),
+    stopTimeout: z.union([nonEmpty, z.number().positive()]).optional(),
   })
   .strict();
 

@@ -9,6 +9,7 @@ import { invalid, pick, type From, type Layers } from './layers.js';
 import { resolveHaproxy, resolveResources } from './output-settings.js';
 import type { FileConfig } from './schema.js';
 import { resolveKv, resolveToken } from './store-settings.js';
+import { resolveWatch, type WatchSettings } from './watch-settings.js';
 
 /** Options as commander hands them over (strings, booleans and the repeatable --prefix). */
 export interface Flags {
@@ -37,6 +38,11 @@ export interface Flags {
   reloadCmd?: string;
   reloadTimeout?: string;
   minServers?: string;
+  wait?: string;
+  interval?: string;
+  exec?: string;
+  listen?: string;
+  stopTimeout?: string;
 }
 
 export interface LoadedFile {
@@ -87,6 +93,7 @@ export interface Settings {
   haproxy: HaproxySettings;
   /** Refuse an answer with fewer servers than this in any backend (0: no minimum). */
   minServers: number;
+  watch: WatchSettings;
   /** Undefined: the command's default (text for one-shot commands). */
   logFormat?: LogFormat;
   verbosity: Verbosity;
@@ -145,6 +152,7 @@ export function resolveSettings(input: SettingsInput): Readonly<Settings> {
     vars,
     haproxy: resolveHaproxy(flags, from, resources),
     minServers: minServers ? Number(minServers.value) : 0,
+    watch: resolveWatch(flags, from),
     logFormat: logFormat?.value as LogFormat | undefined,
     verbosity: flags.quiet ? 'quiet' : flags.verbose ? 'verbose' : 'normal',
     configFile: file?.path,

@@ -107,3 +107,25 @@ export async function reloadViaMasterSocket(
   const after = await verifyMasterReload(socket, before, deadline);
   return { before: before.workers.filter((w) => w.current).map((w) => w.pid), after };
 }
+
+/**
+ * Waits until a freshly started master answers on its socket with a worker that answers too:
+ * HAProxy is up. `gone` reports a process that exited meanwhile (the wait ends at once).
+ */
+export async function waitForMaster(socket: string, deadline: number, gone: () => string | undefined): Promise<number[]> {
+  const result = await pollUntil(async () => {
+    const exited = gone();
+    if (exited) return { exited };
+    try {
+      const table = await showProc(socket, QUERY_TIMEOUT_MS);
+      const current = table.workers.filter((w) => w.current).map((w) => w.pid);
+      if (current.length > 0 && (await workerAnswers(socket, current[0]!))) return { workers: current };
+    } catch {
+      // not listening yet
+    }
+    return undefined;
+  }, deadline);
+  if (!result) throw reloadError('START_TIMEOUT', `HAProxy did not come up: its master socket ${socket} gave no running worker in time`, { hint: 'see HAProxy\'s log above' });
+  if ('exited' in result) throw reloadError('HAPROXY_EXITED', `HAProxy exited while starting (${result.exited})`, { hint: 'see HAProxy\'s log above' });
+  return result.workers;
+}

@@ -75,25 +75,31 @@ export async function reloadViaPidFile(pidFile: string, options: PidFileOptions)
   if (!masterWorker) return reloadClassic(pidFile, running, options);
 
   const socket = await masterSocketOf(master, args);
-  if (socket) {
-    return { mode: 'master-worker', ...(await reloadViaMasterSocket(socket, async () => signal(master, 'SIGUSR2'), options.timeoutMs)) };
-  }
+  return { mode: 'master-worker', ...(await reloadMasterWorker(master, socket, options.timeoutMs)) };
+}
+
+/**
+ * SIGUSR2 to a master-worker master, verified over its master socket when there is one, else by
+ * a new child process (slower to call a failure: only the deadline can).
+ */
+export async function reloadMasterWorker(master: number, socket: string | undefined, timeoutMs: number): Promise<{ before: number[]; after: number[] }> {
+  if (socket) return reloadViaMasterSocket(socket, async () => signal(master, 'SIGUSR2'), timeoutMs);
   const before = childPids(master);
   signal(master, 'SIGUSR2');
   const after = await pollUntil(() => {
     if (!processAlive(master)) return 'master exited' as const;
     const fresh = childPids(master).filter((pid) => !before.includes(pid));
     return fresh.length > 0 ? fresh : undefined;
-  }, Date.now() + options.timeoutMs);
+  }, Date.now() + timeoutMs);
   if (after === 'master exited') {
     throw reloadError('RELOAD_REJECTED', `HAProxy's master (${master}) exited during the reload: nothing serves now`, { hint: 'see HAProxy\'s log' });
   }
   if (!after) {
-    throw reloadError('RELOAD_TIMEOUT', `HAProxy's master ${master} started no new worker within ${options.timeoutMs}ms; worker ${before.join(', ') || '(none)'} still serves`, {
+    throw reloadError('RELOAD_TIMEOUT', `HAProxy's master ${master} started no new worker within ${timeoutMs}ms; worker ${before.join(', ') || '(none)'} still serves`, {
       hint: 'the new config was probably refused: see HAProxy\'s log, or start it with -S SOCKET so occs-lb can read the reason',
     });
   }
-  return { mode: 'master-worker', before, after };
+  return { before, after };
 }
 
 async function reloadClassic(pidFile: string, running: number[], options: PidFileOptions): Promise<PidFileReload> {

@@ -4,7 +4,8 @@ import { kvError, systemErrorCode, usageError, type OccsError } from '../errors.
 import { formatDuration } from '../util/duration.js';
 import { HttpClient, HttpTimeoutError, type HttpResponse } from './http.js';
 import { normalizeKey, toSnapshot } from './keys.js';
-import type { KvPair, KvSnapshot, KvSource, KvSourceOptions } from './source.js';
+import { BLOCKING_WAIT_S, watchConsul, type PrefixReading } from './consul-watch.js';
+import type { KvPair, KvSnapshot, KvSource, KvSourceOptions, KvWatchListener } from './source.js';
 
 /** Every prefix of the request path is encoded segment by segment; `/` stays a separator. */
 const encodePrefix = (prefix: string): string => prefix.split('/').map(encodeURIComponent).join('/');
@@ -36,24 +37,39 @@ export class ConsulSource implements KvSource {
 
   async read(prefixes: readonly string[], signal?: AbortSignal): Promise<KvSnapshot> {
     const lists = await Promise.all(prefixes.map((prefix) => this.readPrefix(prefix, signal)));
-    return toSnapshot(lists.flat());
+    return toSnapshot(lists.flatMap((l) => l.pairs));
   }
 
-  private async readPrefix(prefix: string, signal?: AbortSignal): Promise<KvPair[]> {
+  watch(prefixes: readonly string[], listener: KvWatchListener, signal: AbortSignal): Promise<void> {
+    return watchConsul(prefixes, listener, signal, {
+      read: (prefix, since) => this.readPrefix(prefix, signal, since),
+      pollIntervalMs: this.options.pollIntervalMs ?? 5000,
+    });
+  }
+
+  /**
+   * One recursive GET of a prefix; with `since`, a blocking query that Consul holds until
+   * something under the prefix changes past that index (or the wait ends).
+   */
+  private async readPrefix(prefix: string, signal?: AbortSignal, since?: number): Promise<PrefixReading> {
     const url = new URL(`/v1/kv/${encodePrefix(prefix)}`, this.base);
-    url.search = 'recurse';
+    url.search = since ? `recurse&index=${since}&wait=${BLOCKING_WAIT_S}s` : 'recurse';
+    // Consul adds up to wait/16 of jitter to a blocking query; leave room for it.
+    const timeoutMs = this.options.timeoutMs + (since ? BLOCKING_WAIT_S * 1000 * 1.1 : 0);
     let response: HttpResponse;
     try {
-      response = await this.http.request(url, { headers: this.headers, timeoutMs: this.options.timeoutMs, signal });
+      response = await this.http.request(url, { headers: this.headers, timeoutMs, signal });
     } catch (error) {
       throw this.requestFailed(prefix, error);
     }
-    if (response.status === 404) return [];
+    const header = Number(response.headers['x-consul-index']);
+    const index = Number.isInteger(header) && header > 0 ? header : undefined;
+    if (response.status === 404) return { pairs: [], index };
     if (response.status === 401 || response.status === 403) throw this.unauthorised(prefix, response.status);
     if (response.status !== 200) {
       throw this.failed(prefix, `answered HTTP ${response.status}${bodySnippet(response.body, this.options.token)}`);
     }
-    return this.parseListing(prefix, response.body);
+    return { pairs: this.parseListing(prefix, response.body), index };
   }
 
   private parseListing(prefix: string, body: Buffer): KvPair[] {

@@ -9,12 +9,26 @@ export interface KvSnapshot {
   pairs: readonly KvPair[];
 }
 
+/** What a watching source reports. It never stops on its own: after an error it retries. */
+export interface KvWatchListener {
+  /** A fresh reading (it may hold the same pairs as the last one). */
+  snapshot(snapshot: KvSnapshot): void;
+  /** A failed reading; the source retries with backoff and reports again. */
+  error(error: unknown): void;
+}
+
 /** A key/value store the templates read from. Implementations: consul.ts, file.ts. */
 export interface KvSource {
   /** Where the data comes from, safe to log: never contains a token. */
   readonly description: string;
   /** Reads every key under each prefix (prefixes are normalised, without leading or trailing `/`). */
   read(prefixes: readonly string[], signal?: AbortSignal): Promise<KvSnapshot>;
+  /**
+   * Reports the prefixes' contents now and on every change, by the store's own means (Consul's
+   * blocking queries, file-system events), until `signal` aborts. Errors are reported and
+   * retried with backoff, forever.
+   */
+  watch(prefixes: readonly string[], listener: KvWatchListener, signal: AbortSignal): Promise<void>;
   /** Releases connections; the source is not used afterwards. */
   close(): Promise<void>;
 }
@@ -26,4 +40,6 @@ export interface KvSourceOptions {
   caFile?: string;
   /** Skip TLS certificate verification (explicit opt-out). */
   insecure: boolean;
+  /** How often to poll a store that offers no change notification (Consul without X-Consul-Index). */
+  pollIntervalMs?: number;
 }

@@ -22,3 +22,19 @@ export async function withSpinner<T>(
     throw error;
   }
 }
+
+/** A spinner that runs until stopped (for waits with no single task), on a sized TTY only. */
+export function startSpinner(stream: NodeJS.WritableStream, text: string): { stop(): void } {
+  if (!((stream as NodeJS.WriteStream).columns > 0)) return { stop() {} };
+  let stopped = false;
+  let spinner: { stop(): void } | undefined;
+  void import('ora').then(({ default: ora }) => {
+    if (!stopped) spinner = ora({ text, stream: stream as NodeJS.WriteStream }).start();
+  });
+  return {
+    stop() {
+      stopped = true;
+      spinner?.stop();
+    },
+  };
+}

@@ -83,8 +83,10 @@ export class ConsulKvServer {
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
+  /** Injects a failure (undefined: heals). Parked blocking queries get it too, as Consul's do on leader loss. */
   fail(failure: Failure | undefined): void {
     this.failure = failure;
+    if (failure && failure.kind !== 'hang') for (const waiter of [...this.waiters]) waiter.wake();
   }
 
   put(key: string, value: string, flags = 0): void {
@@ -141,14 +143,12 @@ export class ConsulKvServer {
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers });
-    const failure = this.failure;
-    if (failure?.kind === 'hang') return;
-    if (failure?.kind === 'status') return this.send(res, failure.status, failure.body ?? 'injected failure', 'text/plain');
+    if (this.failure?.kind === 'hang') return;
+    if (this.answerFailure(res)) return;
     if (!url.pathname.startsWith('/v1/kv/')) return this.send(res, 404, 'no such endpoint', 'text/plain');
     if (!this.authorised(req)) {
       return this.send(res, this.options.deniedStatus ?? 403, 'Permission denied', 'text/plain');
     }
-    if (failure?.kind === 'malformed') return this.send(res, 200, failure.body, 'application/json');
 
     const key = decodeURIComponent(url.pathname.slice('/v1/kv/'.length));
     if (req.method === 'PUT') return this.readBody(req, (body) => (this.put(key, body), this.send(res, 200, 'true')));
@@ -161,7 +161,9 @@ export class ConsulKvServer {
     const recurse = url.searchParams.has('recurse');
     const since = Number(url.searchParams.get('index') ?? '0');
     const wait = parseWait(url.searchParams.get('wait'));
-    const answer = () => this.answerGet(res, key, recurse, url.searchParams.has('raw'));
+    const answer = (): void => {
+      if (!this.answerFailure(res)) this.answerGet(res, key, recurse, url.searchParams.has('raw'));
+    };
     if (!(since > 0) || this.prefixIndex(key, recurse) > since) return answer();
 
     // Blocking query: answer on the first change under the prefix, or when the wait is over.
@@ -179,6 +181,14 @@ export class ConsulKvServer {
       clearTimeout(timer);
       this.waiters.delete(waiter);
     });
+  }
+
+  /** Answers with the injected failure, if there is one (a hang answers nothing). */
+  private answerFailure(res: http.ServerResponse): boolean {
+    const failure = this.failure;
+    if (failure?.kind === 'status') this.send(res, failure.status, failure.body ?? 'injected failure', 'text/plain');
+    else if (failure?.kind === 'malformed') this.send(res, 200, failure.body, 'application/json');
+    return failure !== undefined && failure.kind !== 'hang';
   }
 
   private answerGet(res: http.ServerResponse, key: string, recurse: boolean, raw: boolean): void {

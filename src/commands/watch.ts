@@ -1,0 +1,77 @@
+import type { Settings } from '../config/settings.js';
+import { usageError } from '../errors.js';
+import { locateHaproxy } from '../haproxy/binary.js';
+import { reloadHaproxy } from '../haproxy/reload.js';
+import { openKvSource } from '../kv/open.js';
+import { pollingSource } from '../kv/polling.js';
+import { startSpinner } from '../util/spinner.js';
+import { compileTemplates, storeLocation } from '../pipeline/render.js';
+import { Applier } from '../watch/apply.js';
+import { serveStatus } from '../watch/http-server.js';
+import { WatchState } from '../watch/state.js';
+import { Supervisor } from '../watch/supervisor.js';
+import { Watcher } from '../watch/watcher.js';
+import type { CommandContext } from './context.js';
+
+export interface WatchOptions {
+  /** One full pipeline run, then exit. */
+  once: boolean;
+}
+
+/**
+ * `occs-lb watch`: keep HAProxy serving exactly the store's backends. Waits for the first good
+ * render, installs it, starts the --exec HAProxy (or reloads a running one), then follows the
+ * store until SIGTERM/SIGINT or HAProxy's exit, whose status it returns.
+ */
+export async function watch(settings: Readonly<Settings>, { io, log }: CommandContext, options: WatchOptions): Promise<number> {
+  const { exec, listen, intervalMs } = settings.watch;
+  if (settings.resources.some((r) => !r.destination)) {
+    throw usageError('watch needs a file to install the config in', { hint: 'pass --out /etc/haproxy/haproxy.cfg (or set each resource\'s "destination")' });
+  }
+  if (options.once && exec) throw usageError('--once and --exec cannot be used together', { hint: '--once runs the pipeline once against an HAProxy that is already running' });
+  const haproxy = locateHaproxy(settings.haproxy.binary, io.env, 'watch checks every config with haproxy -c before installing it');
+  const templates = await compileTemplates(settings.resources);
+  const supervisor = exec ? await Supervisor.prepare(exec) : undefined;
+  const strategy = supervisor ? undefined : settings.haproxy.reload;
+  if (!supervisor && !strategy) log.warn('no --exec and no reload strategy: configs are installed, but no HAProxy is reloaded');
+
+  const applier = new Applier({ settings, templates, haproxy, log });
+  await applier.init();
+  const source = await openKvSource(storeLocation(settings), {
+    token: settings.token,
+    timeoutMs: settings.kvTimeoutMs,
+    caFile: settings.kvCa,
+    insecure: settings.insecure,
+    pollIntervalMs: intervalMs,
+  });
+
+  if (options.once) {
+    try {
+      const snapshot = await source.read([...new Set(settings.resources.flatMap((r) => r.prefixes))]);
+      const reload = strategy ? async () => void (await reloadHaproxy(strategy, { binary: haproxy, config: settings.haproxy.config, timeoutMs: settings.haproxy.reloadTimeoutMs })) : undefined;
+      const result = await applier.apply(snapshot, false, reload);
+      log.info(result.installed.length > 0 ? `installed ${result.installed.join(', ')}` : 'the installed config is up to date', { backends: result.backends });
+      return 0;
+    } finally {
+      await source.close();
+    }
+  }
+
+  const state = new WatchState();
+  if (supervisor) state.childAlive = false;
+  const status = listen ? await serveStatus(state, listen.host, listen.port) : undefined;
+  const spin = io.stderrIsTTY && log.format === 'text' && log.verbosity !== 'quiet';
+  const watcher = new Watcher({
+    settings,
+    source: intervalMs ? pollingSource(source, intervalMs) : source,
+    applier,
+    state,
+    log,
+    supervisor,
+    strategy,
+    haproxy,
+    status,
+    waiting: (text) => (spin ? startSpinner(io.stderr, text) : (log.info(text), { stop() {} })),
+  });
+  return watcher.run();
+}

@@ -1,0 +1,67 @@
+import { parseDuration } from '../util/duration.js';
+import { isIP } from '../values/ip.js';
+import { parsePort } from '../values/server.js';
+import { invalid, pick, type Layers } from './layers.js';
+import type { Flags } from './settings.js';
+
+/** How `watch` waits, polls, supervises and reports. */
+export interface WatchSettings {
+  /** Quiescence: act after this much quiet… */
+  waitMinMs: number;
+  /** …or at the latest this long after the first change of a burst. */
+  waitMaxMs: number;
+  /** Poll the store at this interval instead of using its change notification. */
+  intervalMs?: number;
+  /** The HAProxy command to run and supervise (master-worker mode). */
+  exec?: string;
+  /** Where /healthz and /metrics are served. */
+  listen?: { host: string; port: number };
+  /** How long HAProxy may take to stop after SIGTERM before it is killed. */
+  stopTimeoutMs: number;
+}
+
+/**
+ * The default quiescence window, 100ms:1s. A deploy registers its containers within a few
+ * milliseconds of each other: 100 ms of quiet turns such a burst into one reload while adding
+ * little to a single change (confd polled every 5 s). Under constant churn, 1 s caps the delay
+ * and holds reloads to one a second, each of which leaves an old worker draining its connections.
+ */
+export const DEFAULT_WAIT = '100ms:1s';
+
+/** `MIN[:MAX]`, durations; MAX defaults to 4 × MIN, as in consul-template. */
+export function parseWait(text: string): { minMs: number; maxMs: number } | undefined {
+  const [minText, maxText, extra] = text.split(':');
+  if (extra !== undefined || minText === undefined) return undefined;
+  const minMs = parseDuration(minText);
+  const maxMs = maxText === undefined ? (minMs ?? 0) * 4 : parseDuration(maxText);
+  if (minMs === undefined || maxMs === undefined || maxMs < minMs) return undefined;
+  return { minMs, maxMs };
+}
+
+export function resolveWatch(flags: Flags, from: Layers): WatchSettings {
+  const waitChoice = pick<string>(from.flag('wait', flags.wait), from.file('wait'));
+  const wait = parseWait(waitChoice?.value ?? DEFAULT_WAIT);
+  if (!wait) throw invalid(waitChoice!.from, `"${waitChoice!.value}" is not MIN[:MAX], e.g. 100ms:1s or 0`);
+
+  const interval = pick<string | number>(from.flag('interval', flags.interval), from.file('interval'));
+  const intervalMs = interval ? parseDuration(interval.value) : undefined;
+  if (interval && !intervalMs) throw invalid(interval.from, `"${interval.value}" is not a duration such as 5s`);
+
+  const stop = pick<string | number>(from.flag('stop-timeout', flags.stopTimeout), from.file('stopTimeout'));
+  const stopTimeoutMs = stop ? parseDuration(stop.value) : 10_000;
+  if (stopTimeoutMs === undefined) throw invalid(stop!.from, `"${stop!.value}" is not a duration such as 10s`);
+
+  const listen = pick(from.flag('listen', flags.listen), from.file('listen'));
+  let listenAt: WatchSettings['listen'];
+  if (listen) {
+    const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(listen.value);
+    const host = match?.[1] ?? match?.[2];
+    const port = match ? parsePort(match[3]!) : undefined;
+    if (!host || !port?.ok || !(isIP(host) || host === 'localhost')) {
+      throw invalid(listen.from, `"${listen.value}" is not HOST:PORT with an IP address, e.g. 127.0.0.1:9180`);
+    }
+    listenAt = { host, port: port.value };
+  }
+  const exec = pick(from.flag('exec', flags.exec), from.file('exec'));
+  return { waitMinMs: wait.minMs, waitMaxMs: wait.maxMs, intervalMs, exec: exec?.value, listen: listenAt, stopTimeoutMs };
+}

@@ -1,0 +1,83 @@
+import { Backoff, sleep } from '../util/backoff.js';
+import { toSnapshot } from './keys.js';
+import type { KvPair, KvWatchListener } from './source.js';
+
+/** How long Consul may hold a blocking query open. */
+export const BLOCKING_WAIT_S = 60;
+/** The least time between two queries of one prefix, however fast the answers come. */
+export const MIN_QUERY_GAP_MS = 100;
+
+export interface PrefixReading {
+  pairs: KvPair[];
+  /** X-Consul-Index, when the store sent one. */
+  index?: number;
+}
+
+export interface ConsulWatchDeps {
+  /** One read of a prefix; with `since`, a blocking query from that index. */
+  read(prefix: string, since?: number): Promise<PrefixReading>;
+  pollIntervalMs: number;
+}
+
+/**
+ * Watches prefixes with Consul's blocking queries, one loop per prefix, and reports the merged
+ * pairs whenever a prefix's index moves. Faithful to Consul's rules: block only when the store
+ * sends X-Consul-Index (else poll), treat an unchanged index as "no change", reset to a full
+ * read when the index goes backwards, keep ~100 ms between queries, and retry errors with
+ * backoff, forever.
+ */
+export async function watchConsul(
+  prefixes: readonly string[],
+  listener: KvWatchListener,
+  signal: AbortSignal,
+  deps: ConsulWatchDeps,
+): Promise<void> {
+  const latest = new Map<string, KvPair[]>();
+  const report = (prefix: string, pairs: KvPair[]) => {
+    latest.set(prefix, pairs);
+    // The first snapshot waits until every prefix has been read once.
+    if (latest.size === prefixes.length) listener.snapshot(toSnapshot([...latest.values()].flat()));
+  };
+  await Promise.all(prefixes.map((prefix) => watchPrefix(prefix, report, listener, signal, deps)));
+}
+
+async function watchPrefix(
+  prefix: string,
+  report: (prefix: string, pairs: KvPair[]) => void,
+  listener: KvWatchListener,
+  signal: AbortSignal,
+  deps: ConsulWatchDeps,
+): Promise<void> {
+  const backoff = new Backoff();
+  let index = 0;
+  let lastQuery = 0;
+  while (!signal.aborted) {
+    await sleep(lastQuery + MIN_QUERY_GAP_MS - Date.now(), signal);
+    if (signal.aborted) return;
+    lastQuery = Date.now();
+    let reading: PrefixReading;
+    try {
+      reading = await deps.read(prefix, index > 0 ? index : undefined);
+    } catch (error) {
+      if (signal.aborted) return;
+      listener.error(error);
+      await sleep(backoff.next(), signal);
+      continue;
+    }
+    backoff.reset();
+    if (reading.index === undefined) {
+      // No X-Consul-Index: this store cannot block, so poll it.
+      index = 0;
+      report(prefix, reading.pairs);
+      await sleep(deps.pollIntervalMs, signal);
+    } else if (reading.index < index) {
+      // The index went backwards (the store was rebuilt or restored): start over with a full read.
+      index = 0;
+      report(prefix, reading.pairs);
+    } else if (reading.index > index) {
+      index = reading.index;
+      report(prefix, reading.pairs);
+    }
+    // An unchanged index: the wait ended with nothing new.
+  }
+}

@@ -1,0 +1,22 @@
+import { sleep } from '../util/backoff.js';
+import { formatDuration } from '../util/duration.js';
+import type { KvSource } from './source.js';
+
+/** `--interval`: a source watched by reading it at a fixed interval (the old image's 5 s polling). */
+export function pollingSource(source: KvSource, intervalMs: number): KvSource {
+  return {
+    description: `${source.description} (polled every ${formatDuration(intervalMs)})`,
+    read: (prefixes, signal) => source.read(prefixes, signal),
+    close: () => source.close(),
+    async watch(prefixes, listener, signal) {
+      while (!signal.aborted) {
+        try {
+          listener.snapshot(await source.read(prefixes, signal));
+        } catch (error) {
+          if (!signal.aborted) listener.error(error);
+        }
+        await sleep(intervalMs, signal);
+      }
+    },
+  };
+}

@@ -1,0 +1,42 @@
+/**
+ * Exponential backoff with jitter for retrying a store forever: 250 ms, 500 ms, 1 s … capped,
+ * each delay drawn between half and all of its step so that many watchers do not retry in step.
+ */
+export class Backoff {
+  private attempt = 0;
+
+  constructor(
+    private readonly baseMs = 250,
+    private readonly capMs = 15_000,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  /** The delay before the next retry; each call lengthens the next. */
+  next(): number {
+    const step = Math.min(this.capMs, this.baseMs * 2 ** this.attempt);
+    this.attempt = Math.min(this.attempt + 1, 30);
+    return Math.round(step / 2 + (this.random() * step) / 2);
+  }
+
+  reset(): void {
+    this.attempt = 0;
+  }
+
+  get failures(): number {
+    return this.attempt;
+  }
+}
+
+/** Resolves after `ms`, or at once when the signal aborts (never rejects). */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,134 @@
+import { readFile } from 'node:fs/promises';
+import type { Settings } from '../config/settings.js';
+import { rejectedError, systemErrorCode } from '../errors.js';
+import { checkConfigFile } from '../haproxy/check.js';
+import { parseSections, serverCounts } from '../haproxy/config-sections.js';
+import { isSummary } from '../haproxy/messages.js';
+import type { KvSnapshot } from '../kv/source.js';
+import { printable, type Logger } from '../log.js';
+import { configContext } from '../pipeline/check-config.js';
+import { renderResources, type RenderedResource } from '../pipeline/render.js';
+import type { CompiledTemplate } from '../template/engine.js';
+import { installFiles, stageFile, type StagedFile } from '../util/atomic-write.js';
+
+export interface ApplyDeps {
+  settings: Readonly<Settings>;
+  templates: ReadonlyMap<string, CompiledTemplate>;
+  /** The haproxy binary that checks every staged config before it is installed. */
+  haproxy: string;
+  log: Logger;
+}
+
+export interface ApplyResult {
+  /** Destinations whose content changed (and was installed). */
+  installed: string[];
+  /** Servers per backend in the HAProxy configs now installed. */
+  backends: Record<string, number>;
+}
+
+/**
+ * The install half of the watch pipeline, in a fixed order: render → unchanged? stop →
+ * --strict / --min-servers → stage beside the destination → `haproxy -c` on the staged file →
+ * rename into place → reload (the caller's) → on a failed reload, put the previous files back.
+ * Every failure leaves the installed config as it was and throws.
+ */
+export class Applier {
+  /** What is installed at each destination, as far as we know (undefined: no file). */
+  private readonly installed = new Map<string, string | undefined>();
+  private lastNotes = '';
+
+  constructor(private readonly deps: ApplyDeps) {}
+
+  /** Reads what is already installed, so an identical render is not installed again. */
+  async init(): Promise<void> {
+    for (const { destination } of this.deps.settings.resources) {
+      const content = await readFile(destination!, 'utf8').catch((error: unknown) => {
+        if (systemErrorCode(error) === 'ENOENT') return undefined;
+        throw error;
+      });
+      this.installed.set(destination!, content);
+    }
+  }
+
+  /**
+   * Renders `snapshot` and installs what changed; `reload` is called when an HAProxy config
+   * changed (or `force`). Returns what was installed, or throws with the installed files intact.
+   */
+  async apply(snapshot: KvSnapshot, force: boolean, reload?: () => Promise<void>): Promise<ApplyResult> {
+    const rendered = renderResources(this.deps.settings, this.deps.templates, snapshot);
+    this.noteSkipped(rendered);
+    const backends = this.refuseThin(rendered);
+    const changed = rendered.filter((r) => r.text !== this.installed.get(r.resource.destination!));
+    const needsReload = force || changed.some((r) => r.resource.haproxy);
+    if (changed.length === 0 && !force) return { installed: [], backends };
+
+    const staged = await Promise.all(changed.map((r) => stageFile(r.resource.destination!, r.text)));
+    try {
+      for (const [i, r] of changed.entries()) if (r.resource.haproxy) await this.check(staged[i]!, r.text);
+    } catch (error) {
+      await Promise.all(staged.map((s) => s.discard()));
+      throw error;
+    }
+    const previous = changed.map((r) => ({ path: r.resource.destination!, content: this.installed.get(r.resource.destination!) }));
+    for (const [i, s] of staged.entries()) {
+      await s.commit();
+      this.installed.set(changed[i]!.resource.destination!, changed[i]!.text);
+      this.deps.log.info(`installed ${s.path}`, { destination: s.path, backends });
+    }
+    if (needsReload && reload) {
+      try {
+        await reload();
+      } catch (error) {
+        await this.restore(previous);
+        throw error;
+      }
+    }
+    return { installed: changed.map((r) => r.resource.destination!), backends };
+  }
+
+  /** After a failed reload: the files go back to what the running HAProxy still serves. */
+  private async restore(previous: Array<{ path: string; content: string | undefined }>): Promise<void> {
+    const known = previous.filter((p): p is { path: string; content: string } => p.content !== undefined);
+    await installFiles(known);
+    for (const p of known) this.installed.set(p.path, p.content);
+  }
+
+  /** `haproxy -c` on the staged file; a rejection names the rendered line. */
+  private async check(staged: StagedFile, text: string): Promise<void> {
+    if (!staged.temp) return;
+    const result = await checkConfigFile(this.deps.haproxy, staged.temp);
+    if (result.valid) return;
+    const alert = result.messages.find((m) => m.level === 'alert' && !isSummary(m));
+    const line = alert?.file === staged.temp ? alert.line : undefined;
+    throw rejectedError('CONFIG_REJECTED', `haproxy -c rejected the new config of ${staged.path}${line ? ` at line ${line}` : ''}: ${alert?.message.split(staged.temp).join(staged.path) ?? 'see HAProxy\'s output'}`, {
+      hint: 'the installed config stays; fix the template or the entries',
+      detail: line ? configContext(text, line) : undefined,
+    });
+  }
+
+  /** --min-servers: an answer that would leave a backend too thin is refused, not installed. */
+  private refuseThin(rendered: RenderedResource[]): Record<string, number> {
+    const backends: Record<string, number> = {};
+    for (const r of rendered.filter((x) => x.resource.haproxy)) Object.assign(backends, serverCounts(parseSections(r.text)));
+    const min = this.deps.settings.minServers;
+    const thin = Object.entries(backends).filter(([, n]) => n < min);
+    if (thin.length > 0) {
+      throw rejectedError('MIN_SERVERS', `refused the store's answer: ${thin.map(([b, n]) => `backend ${b} would have ${n} server${n === 1 ? '' : 's'}`).join(', ')}, fewer than --min-servers ${min}`, {
+        hint: 'the installed config stays until the store holds enough servers again',
+      });
+    }
+    return backends;
+  }
+
+  /** Skipped entries are told once per change of the set, not on every render; --strict refuses. */
+  private noteSkipped(rendered: RenderedResource[]): void {
+    const skipped = rendered.flatMap((r) => r.diagnostics.skipped);
+    if (this.deps.settings.strict && skipped.length > 0) {
+      throw rejectedError('ENTRIES_REJECTED', `refused the store's answer: ${skipped.length} invalid entr${skipped.length === 1 ? 'y' : 'ies'} (--strict): ${skipped.map((s) => `${printable(s.key)} (${s.reason})`).join(', ')}`);
+    }
+    const notes = JSON.stringify(skipped);
+    if (notes === this.lastNotes) return;
+    this.lastNotes = notes;
+    for (const s of skipped) this.deps.log.warn(`skipped ${s.key}: ${s.reason}`, { key: s.key, reason: s.reason });
+  }
+}

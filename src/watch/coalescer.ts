@@ -1,0 +1,57 @@
+import { sleep } from '../util/backoff.js';
+
+export interface WaitWindow {
+  minMs: number;
+  maxMs: number;
+}
+
+/**
+ * Runs one job at a time. Requests that arrive while one runs are folded into the next run,
+ * which starts after `minMs` without a new request, or `maxMs` after the first request of the
+ * burst, whichever comes first (the quiescence window).
+ */
+export class Coalescer {
+  private pending = false;
+  private forced = false;
+  private firstAt = 0;
+  private lastAt = 0;
+  private running?: Promise<void>;
+
+  constructor(
+    private readonly job: (forced: boolean) => Promise<void>,
+    private readonly window: WaitWindow,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  /** Asks for a run; `force` makes that run act even if nothing changed (SIGHUP). */
+  request(force = false): void {
+    const now = Date.now();
+    if (!this.pending) this.firstAt = now;
+    this.pending = true;
+    this.lastAt = now;
+    this.forced ||= force;
+    this.running ??= this.loop().finally(() => (this.running = undefined));
+  }
+
+  /** Resolves when no run is under way or pending. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    while (this.pending && !this.signal.aborted) {
+      for (;;) {
+        const now = Date.now();
+        const quiet = now - this.lastAt;
+        const waited = now - this.firstAt;
+        if (quiet >= this.window.minMs || waited >= this.window.maxMs) break;
+        await sleep(Math.min(this.window.minMs - quiet, this.window.maxMs - waited), this.signal);
+        if (this.signal.aborted) return;
+      }
+      const forced = this.forced;
+      this.pending = false;
+      this.forced = false;
+      await this.job(forced);
+    }
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * What `watch` has done and how it is doing: counters for /metrics, the reason for /healthz.
+ * Plain data plus a Prometheus text rendering; the loop updates it, the HTTP server reads it.
+ */
+export class WatchState {
+  readonly counters = {
+    renders: 0,
+    renderFailures: 0,
+    installs: 0,
+    checkFailures: 0,
+    reloads: 0,
+    reloadFailures: 0,
+    storeErrors: 0,
+    refused: 0,
+    signals: 0,
+  };
+  /** Servers per backend in the installed config. */
+  backends: Record<string, number> = {};
+  lastSyncAt?: number;
+  /** Why the last sync did not succeed (undefined: it did). */
+  syncProblem?: string;
+  /** Why the store cannot be read right now (undefined: it can). */
+  storeProblem?: string;
+  storeFailingSince?: number;
+  /** Whether the supervised HAProxy runs (undefined: watch supervises none). */
+  childAlive?: boolean;
+
+  syncSucceeded(): void {
+    this.lastSyncAt = Date.now();
+    this.syncProblem = undefined;
+  }
+
+  /** 200 with "ok", or 503 with the reason, for /healthz. */
+  health(): { ok: boolean; reason: string } {
+    if (this.childAlive === false) return { ok: false, reason: 'haproxy is not running' };
+    if (this.storeProblem) return { ok: false, reason: `store unreachable since ${new Date(this.storeFailingSince!).toISOString()}: ${this.storeProblem}` };
+    if (this.syncProblem) return { ok: false, reason: `last sync failed: ${this.syncProblem}` };
+    if (this.lastSyncAt === undefined) return { ok: false, reason: 'no successful sync yet' };
+    return { ok: true, reason: 'ok' };
+  }
+
+  /** The Prometheus text exposition of the counters and gauges. */
+  metrics(now = Date.now()): string {
+    const c = this.counters;
+    const lines: string[] = [];
+    const metric = (name: string, type: 'counter' | 'gauge', help: string, samples: Array<[string, number]>) => {
+      lines.push(`# HELP occs_lb_${name} ${help}`, `# TYPE occs_lb_${name} ${type}`);
+      for (const [labels, value] of samples) lines.push(`occs_lb_${name}${labels} ${value}`);
+    };
+    metric('renders_total', 'counter', 'Renders of the templates.', [['', c.renders]]);
+    metric('render_failures_total', 'counter', 'Renders that failed (template errors, refused values).', [['', c.renderFailures]]);
+    metric('installs_total', 'counter', 'Configs installed (atomically) after passing the checks.', [['', c.installs]]);
+    metric('check_failures_total', 'counter', 'Rendered configs haproxy -c rejected.', [['', c.checkFailures]]);
+    metric('refused_total', 'counter', 'Store answers refused by --min-servers or --strict.', [['', c.refused]]);
+    metric('reloads_total', 'counter', 'Verified HAProxy reloads.', [['', c.reloads]]);
+    metric('reload_failures_total', 'counter', 'Reloads that failed (the previous config was put back).', [['', c.reloadFailures]]);
+    metric('store_errors_total', 'counter', 'Failed reads of the key/value store.', [['', c.storeErrors]]);
+    metric('signals_total', 'counter', 'SIGHUPs handled (each forces a re-read, render and reload).', [['', c.signals]]);
+    metric('store_up', 'gauge', '1 when the last read of the store succeeded.', [['', this.storeProblem ? 0 : 1]]);
+    metric('seconds_since_last_sync', 'gauge', 'Seconds since the last successful sync (-1: none yet).', [
+      ['', this.lastSyncAt === undefined ? -1 : Math.round((now - this.lastSyncAt) / 100) / 10],
+    ]);
+    metric('backend_servers', 'gauge', 'Servers per backend in the installed config.', Object.entries(this.backends).map(([name, n]) => [`{backend="${name}"}`, n]));
+    return `${lines.join('\n')}\n`;
+  }
+}

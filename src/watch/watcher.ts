@@ -1,0 +1,182 @@
+import type { Server } from 'node:http';
+import type { Settings } from '../config/settings.js';
+import { ExitCode, OccsError, reloadError } from '../errors.js';
+import { reloadHaproxy, type ReloadStrategy } from '../haproxy/reload.js';
+import type { KvSnapshot, KvSource } from '../kv/source.js';
+import type { Logger } from '../log.js';
+import { allPrefixes } from '../pipeline/render.js';
+import { Applier } from './apply.js';
+import { Coalescer } from './coalescer.js';
+import type { WatchState } from './state.js';
+import type { Supervisor } from './supervisor.js';
+
+export interface WatcherParts {
+  settings: Readonly<Settings>;
+  source: KvSource;
+  applier: Applier;
+  state: WatchState;
+  log: Logger;
+  /** The supervised HAProxy (--exec), or none. */
+  supervisor?: Supervisor;
+  /** Without --exec: how to reload an HAProxy that runs already (none: only files are written). */
+  strategy?: ReloadStrategy;
+  haproxy: string;
+  status?: Server;
+  /** Shown while waiting for the first render (a spinner on a TTY, a log line otherwise). */
+  waiting: (text: string) => { stop(): void };
+}
+
+type Stop = { kind: 'signal'; signal: NodeJS.Signals } | { kind: 'child'; status: number; description: string };
+
+/**
+ * The long-lived loop: the store's changes → quiescence → apply (render, check, install, reload,
+ * verify), one at a time, changes arriving meanwhile coalesced. A failure anywhere leaves the
+ * installed config and the running HAProxy as they were; the store is retried forever.
+ */
+export class Watcher {
+  private readonly abort = new AbortController();
+  private latest?: KvSnapshot;
+  private started: boolean;
+  private readonly coalescer: Coalescer;
+  private stopRequested!: (stop: Stop) => void;
+  private readonly stopped = new Promise<Stop>((resolve) => (this.stopRequested = resolve));
+  private spinner?: { stop(): void };
+
+  constructor(private readonly parts: WatcherParts) {
+    this.started = !parts.supervisor;
+    const { waitMinMs, waitMaxMs } = parts.settings.watch;
+    this.coalescer = new Coalescer((forced) => this.sync(forced), { minMs: waitMinMs, maxMs: waitMaxMs }, this.abort.signal);
+  }
+
+  /** Runs until SIGTERM/SIGINT or HAProxy's exit; returns the exit status. */
+  async run(): Promise<number> {
+    const { settings, source, log } = this.parts;
+    const prefixes = allPrefixes(settings.resources);
+    const onSignal = (signal: NodeJS.Signals) => (signal === 'SIGHUP' ? void this.reread() : this.stopRequested({ kind: 'signal', signal }));
+    const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+    for (const s of signals) process.on(s, onSignal);
+    this.spinner = this.parts.waiting(`waiting for the first successful render of ${prefixes.join(', ')} from ${source.description}`);
+    const watching = source.watch(prefixes, {
+      snapshot: (snapshot) => this.storeAnswered(snapshot),
+      error: (error) => this.storeFailed(error),
+    }, this.abort.signal);
+    log.info(`watching ${prefixes.join(', ')} on ${source.description}`, { prefixes, store: source.description });
+
+    const stop = await this.stopped;
+    this.spinner?.stop();
+    for (const s of signals) process.off(s, onSignal);
+    this.abort.abort();
+    await Promise.all([watching, this.coalescer.idle()]);
+    await source.close();
+    this.parts.status?.close();
+    return this.finish(stop);
+  }
+
+  private async finish(stop: Stop): Promise<number> {
+    const { supervisor, log, settings } = this.parts;
+    if (stop.kind === 'child') {
+      // Non-zero even when HAProxy said 0: the service is gone, so the container must restart.
+      log.error(`haproxy exited on its own (${stop.description}); stopping`, { status: stop.status });
+      await supervisor?.stop('SIGTERM', settings.watch.stopTimeoutMs);
+      return stop.status === 0 ? ExitCode.unexpected : stop.status;
+    }
+    log.info(`${stop.signal}: stopping${supervisor?.alive ? ' haproxy' : ''}`);
+    if (!supervisor) return ExitCode.ok;
+    const exit = await supervisor.stop(stop.signal, settings.watch.stopTimeoutMs);
+    log.info(`haproxy stopped (${exit.description})`, { status: exit.status });
+    return exit.status;
+  }
+
+  private storeAnswered(snapshot: KvSnapshot): void {
+    const { state, log } = this.parts;
+    if (state.storeProblem) {
+      const seconds = Math.round((Date.now() - state.storeFailingSince!) / 100) / 10;
+      log.info(`store reachable again after ${seconds}s`, { seconds });
+      state.storeProblem = undefined;
+    }
+    this.latest = snapshot;
+    this.coalescer.request();
+  }
+
+  /** Logged once when the store starts failing, not on every retry; counted every time. */
+  private storeFailed(error: unknown): void {
+    const { state, log } = this.parts;
+    state.counters.storeErrors += 1;
+    const message = error instanceof OccsError ? error.message : String(error);
+    if (!state.storeProblem) {
+      state.storeFailingSince = Date.now();
+      log.error(`${message}; keeping the installed config and HAProxy as they are, retrying with backoff`, { code: (error as OccsError).code });
+    } else log.debug(message);
+    state.storeProblem = message;
+  }
+
+  /** SIGHUP: read the store now, render and reload even if nothing changed. */
+  private async reread(): Promise<void> {
+    const { source, settings, state, log } = this.parts;
+    state.counters.signals += 1;
+    log.info('SIGHUP: re-reading the store, re-rendering and reloading');
+    try {
+      this.storeAnswered(await source.read(allPrefixes(settings.resources), this.abort.signal));
+      this.coalescer.request(true);
+    } catch (error) {
+      this.storeFailed(error);
+    }
+  }
+
+  /** One pass of the pipeline over the latest snapshot; failures are logged and counted, never thrown. */
+  private async sync(forced: boolean): Promise<void> {
+    const { applier, state, supervisor } = this.parts;
+    const snapshot = this.latest;
+    if (!snapshot || this.abort.signal.aborted) return;
+    state.counters.renders += 1;
+    try {
+      const result = await applier.apply(snapshot, forced && this.started, this.started ? () => this.reload() : undefined);
+      state.backends = result.backends;
+      state.counters.installs += result.installed.length > 0 ? 1 : 0;
+      if (!this.started && supervisor) await this.startHaproxy(supervisor);
+      this.started = true;
+      state.syncSucceeded();
+    } catch (error) {
+      this.syncFailed(error);
+    }
+  }
+
+  private async startHaproxy(supervisor: Supervisor): Promise<void> {
+    const { state, log, settings } = this.parts;
+    this.spinner?.stop();
+    await supervisor.start(settings.haproxy.reloadTimeoutMs);
+    state.childAlive = true;
+    log.info(`started haproxy (pid ${supervisor.pid}): ${supervisor.commandLine}`, { pid: supervisor.pid });
+    void supervisor.exited.then((exit) => {
+      state.childAlive = false;
+      this.stopRequested({ kind: 'child', ...exit });
+    });
+  }
+
+  private async reload(): Promise<void> {
+    const { supervisor, strategy, state, log, settings, haproxy } = this.parts;
+    const started = performance.now();
+    let result: { before: number[]; after: number[] } | undefined;
+    if (supervisor) result = await supervisor.reload(settings.haproxy.reloadTimeoutMs);
+    else if (strategy) result = await reloadHaproxy(strategy, { binary: haproxy, config: settings.haproxy.config, timeoutMs: settings.haproxy.reloadTimeoutMs });
+    if (!result) return;
+    state.counters.reloads += 1;
+    const ms = Math.round(performance.now() - started);
+    log.info(`reloaded: worker ${result.before.join(',') || '(none)'} → ${result.after.join(',')} (${ms} ms)`, { before: result.before, after: result.after, ms });
+  }
+
+  private syncFailed(error: unknown): void {
+    const { state, log, supervisor } = this.parts;
+    const occs = error instanceof OccsError ? error : reloadError('UNEXPECTED', String((error as Error)?.message ?? error), { cause: error });
+    const c = state.counters;
+    if (occs.exitCode === ExitCode.reload) c.reloadFailures += 1;
+    else if (occs.code === 'CONFIG_REJECTED') c.checkFailures += 1;
+    else if (occs.code === 'MIN_SERVERS' || occs.code === 'ENTRIES_REJECTED') c.refused += 1;
+    else c.renderFailures += 1;
+    state.syncProblem = occs.message;
+    log.error(`${occs.message}${occs.hint ? ` (${occs.hint})` : ''}`, { code: occs.code, detail: occs.detail });
+    if (occs.code === 'HAPROXY_EXITED' || (supervisor && !this.started && occs.exitCode === ExitCode.reload)) {
+      this.stopRequested({ kind: 'child', status: ExitCode.reload, description: occs.message });
+    }
+  }
+}

@@ -1,0 +1,190 @@
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Backend, namesServed } from '../support/backends.js';
+import { ROOT } from '../support/cli.js';
+import { ConsulKvServer } from '../support/consul-kv-server.js';
+import { continuousLoad, freePort, httpGet, waitFor } from '../support/haproxy-process.js';
+import { makeTempDir } from '../support/temp.js';
+import { WatchProcess } from '../support/watch-process.js';
+
+const PREFIX = 'apps/web/containers';
+
+let backends: Backend[];
+let store: ConsulKvServer;
+let watch: WatchProcess | undefined;
+let ports: { frontend: number; stats: number; status: number };
+let dir: string;
+
+beforeEach(async () => {
+  backends = await Promise.all(['a', 'b', 'c', 'd'].map((name) => new Backend(name).start()));
+  store = await new ConsulKvServer().start();
+  ports = { frontend: await freePort(), stats: await freePort(), status: await freePort() };
+  dir = makeTempDir();
+});
+
+afterEach(async () => {
+  await watch?.stop();
+  watch = undefined;
+  await store.stop();
+  await Promise.all(backends.map((b) => b.stop()));
+});
+
+const backend = (i: number) => () => backends[i]!;
+const [a, b, c, d] = [backend(0), backend(1), backend(2), backend(3)];
+const config = () => join(dir, 'haproxy.cfg');
+
+function startWatch(kv: string, extra: string[] = []): WatchProcess {
+  watch = new WatchProcess([
+    '--kv', kv, '--prefix', PREFIX, '--out', config(),
+    '--exec', `haproxy -W -db -f ${config()}`,
+    '--bind', '127.0.0.1', '--frontend-port', String(ports.frontend), '--stats-port', String(ports.stats),
+    '--listen', `127.0.0.1:${ports.status}`, '--wait', '0', ...extra,
+  ]);
+  return watch;
+}
+
+/** Waits until `count` requests through HAProxy reach exactly these backends. */
+const servedBy = (names: string[], count = 8) =>
+  waitFor(`HAProxy to serve exactly ${names.join(', ')}`, async () => {
+    const seen = new Set(await namesServed(ports.frontend, count));
+    return names.length === seen.size && names.every((n) => seen.has(n));
+  });
+
+const status = async (path: string) => {
+  const answer = await httpGet(ports.status, path);
+  return { status: answer.status, body: answer.body };
+};
+
+const metric = async (name: string) => Number(new RegExp(`^occs_lb_${name} (\\S+)$`, 'm').exec((await status('/metrics')).body)?.[1]);
+
+describe('occs-lb watch --exec haproxy, from the Consul/OCCS store', () => {
+  it('serves the backends in the store, follows a PUT and a DELETE, and counts its reloads', async () => {
+    store.put(`${PREFIX}/a`, a().address);
+    store.put(`${PREFIX}/b`, b().address);
+    const w = startWatch(store.url);
+    await w.waitForLog(/^started haproxy/);
+    await servedBy(['a', 'b']);
+
+    store.put(`${PREFIX}/c`, c().address);
+    await servedBy(['a', 'b', 'c']);
+
+    store.delete(`${PREFIX}/a`);
+    await servedBy(['b', 'c']);
+    const hits = a().hits;
+    await namesServed(ports.frontend, 20);
+    expect(a().hits).toBe(hits);
+
+    expect(await status('/healthz')).toEqual({ status: 200, body: 'ok\n' });
+    expect(await metric('reloads_total')).toBe(w.count(/^reloaded: /));
+    expect(await metric('reloads_total')).toBeGreaterThanOrEqual(2);
+    expect(await metric('backend_servers\\{backend="nginx_80"\\}')).toBe(2);
+  });
+
+  it('a store outage (500s, then refused connections) costs no request; changes made meanwhile arrive after it', async () => {
+    store.put(`${PREFIX}/a`, a().address);
+    store.put(`${PREFIX}/b`, b().address);
+    const w = startWatch(store.url);
+    await w.waitForLog(/^started haproxy/);
+    await servedBy(['a', 'b']);
+    const load = continuousLoad(ports.frontend, 2);
+
+    store.fail({ kind: 'status', status: 500, body: 'rpc error: No cluster leader' });
+    const failing = w.logs.length;
+    await w.waitForLog(/HTTP 500.*keeping the installed config/, failing);
+    await waitFor('/healthz to report the outage', async () => (await status('/healthz')).status === 503);
+    expect((await status('/healthz')).body).toContain('store unreachable since');
+    await store.stop();
+    await waitFor('a few failed reads', async () => (await metric('store_errors_total')) >= 4);
+    store.put(`${PREFIX}/c`, c().address); // a change made while the store is away
+
+    store.fail(undefined);
+    await store.start();
+    await w.waitForLog(/^store reachable again/, failing);
+    await servedBy(['a', 'b', 'c']);
+    const stats = await load.stop();
+    expect(stats.errors).toEqual([]);
+    expect(stats.ok).toBeGreaterThan(50);
+    expect(w.count(/keeping the installed config/)).toBe(1);
+    expect((await status('/healthz')).status).toBe(200);
+  });
+
+  it('--min-servers 1 refuses an answer with no servers: the old backends stay served', async () => {
+    store.put(`${PREFIX}/a`, a().address);
+    const w = startWatch(store.url, ['--min-servers', '1']);
+    await w.waitForLog(/^started haproxy/);
+    await servedBy(['a']);
+    const before = w.logs.length;
+    store.delete(PREFIX, true);
+    await w.waitForLog(/refused the store's answer: backend nginx_80 would have 0 servers/, before);
+    await servedBy(['a']);
+    expect(await metric('refused_total')).toBe(1);
+    expect(readFileSync(config(), 'utf8')).toContain(`server a ${a().address} check`);
+  });
+
+  it('SIGHUP re-reads the store, re-renders and reloads', async () => {
+    store.put(`${PREFIX}/a`, a().address);
+    const w = startWatch(store.url);
+    await w.waitForLog(/^started haproxy/);
+    await servedBy(['a']);
+    const reloads = await metric('reloads_total');
+    const before = w.logs.length;
+    w.signal('SIGHUP');
+    await w.waitForLog(/^SIGHUP: re-reading the store/, before);
+    await w.waitForLog(/^reloaded: /, before);
+    expect(await metric('signals_total')).toBe(1);
+    expect(await metric('reloads_total')).toBe(reloads + 1);
+    await servedBy(['a']);
+  });
+
+  it('SIGTERM stops HAProxy and watch exits 0', async () => {
+    store.put(`${PREFIX}/a`, a().address);
+    const w = startWatch(store.url);
+    await w.waitForLog(/^started haproxy/);
+    await servedBy(['a']);
+    w.signal('SIGTERM');
+    expect(await w.exited).toBe(0);
+    await expect(httpGet(ports.frontend)).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it('HAProxy dying on its own makes watch exit non-zero (so the container restarts)', async () => {
+    store.put(`${PREFIX}/a`, a().address);
+    const w = startWatch(store.url);
+    process.kill(await w.haproxyPid(), 'SIGKILL');
+    expect(await w.exited).toBe(137);
+    expect(w.count(/^haproxy exited on its own \(killed by SIGKILL\)/)).toBe(1);
+  });
+});
+
+describe('occs-lb watch from a file: source', () => {
+  it('follows the file as it is edited in place and replaced by rename', async () => {
+    const kv = join(dir, 'kv.properties');
+    writeFileSync(kv, `${PREFIX}/a=${a().address}\n${PREFIX}/b=${b().address}\n`);
+    const w = startWatch(`file:${kv}`);
+    await w.waitForLog(/^started haproxy/);
+    await servedBy(['a', 'b']);
+
+    writeFileSync(kv, `${PREFIX}/a=${a().address}\n${PREFIX}/b=${b().address}\n${PREFIX}/c=${c().address}\n`);
+    await servedBy(['a', 'b', 'c']);
+
+    writeFileSync(join(dir, 'kv.new'), `${PREFIX}/b=${b().address}\n${PREFIX}/c=${c().address}\n${PREFIX}/d=${d().address}\n`);
+    renameSync(join(dir, 'kv.new'), kv);
+    await servedBy(['b', 'c', 'd']);
+  });
+});
+
+describe('the container image', () => {
+  it('runs its Dockerfile CMD (paths and ports moved to the test\'s temp dir and free ports)', async () => {
+    const dockerfile = readFileSync(join(ROOT, 'examples/container/Dockerfile'), 'utf8');
+    const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
+    expect(cmd.slice(0, 2)).toEqual(['occs-lb', 'watch']);
+    const args = cmd.slice(2).map((arg) => arg.replaceAll('/etc/haproxy/haproxy.cfg', config()));
+    store.put(`${PREFIX}/a`, a().address);
+    watch = new WatchProcess(
+      [...args, '--bind', '127.0.0.1', '--frontend-port', String(ports.frontend), '--stats-port', String(ports.stats)],
+      { KV_IP: '127.0.0.1', KV_PORT: String(store.port), OCCS_BACKEND_KEY: PREFIX, OCCS_API_TOKEN: '' },
+    );
+    await watch.waitForLog(/^started haproxy/);
+    await servedBy(['a']);
+  });
+});
