@@ -188,3 +188,61 @@ describe('the container image', () => {
     await servedBy(['a']);
   });
 });
+
+describe('occs-lb watch without --exec, reloading an HAProxy that runs already', () => {
+  it('--once renders, checks, installs and reloads once, then exits 0', async () => {
+    const { HaproxyProcess } = await import('../support/haproxy-process.js');
+    const { runCli } = await import('../support/cli.js');
+    store.put(`${PREFIX}/a`, a().address);
+    const h = new HaproxyProcess(ports.frontend, 'master-worker');
+    const args = ['--kv', store.url, '--prefix', PREFIX, '--out', h.config, '--bind', '127.0.0.1', '--frontend-port', String(ports.frontend), '--stats-port', String(ports.stats)];
+    expect((await runCli(['render', ...args.filter((x) => x !== '--out' && x !== h.config), '--out', h.config])).code).toBe(0);
+    await h.start();
+    try {
+      store.put(`${PREFIX}/b`, b().address);
+      const result = await runCli(['watch', ...args, '--master-socket', h.socket, '--once']);
+      expect(result.stderr).toMatch(/reloaded|installed/);
+      expect(result.code).toBe(0);
+      await servedBy(['a', 'b']);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('follows the store with --master-socket, and a config haproxy -c rejects is never installed', async () => {
+    const { HaproxyProcess } = await import('../support/haproxy-process.js');
+    const template = join(dir, 'haproxy.cfg.ejs');
+    writeFileSync(template, readFileSync(join(ROOT, 'templates/haproxy.cfg.ejs'), 'utf8') + '<% if (exists("/apps/web/broken")) { %>    not_a_directive\n<% } %>');
+    const h = new HaproxyProcess(ports.frontend, 'master-worker');
+    store.put(`${PREFIX}/a`, a().address);
+    watch = new WatchProcess([
+      '--kv', store.url, '--prefix', PREFIX, '--prefix', 'apps/web/broken', '--out', h.config, '--template', template, '--master-socket', h.socket,
+      '--bind', '127.0.0.1', '--frontend-port', String(ports.frontend), '--stats-port', String(ports.stats), '--wait', '0',
+    ]);
+    await watch.waitForLog(/^installed /);
+    await h.start();
+    store.put(`${PREFIX}/b`, b().address);
+    await servedBy(['a', 'b']);
+
+    const good = readFileSync(h.config, 'utf8');
+    const before = watch.logs.length;
+    store.put('apps/web/broken', 'yes');
+    await watch.waitForLog(/haproxy -c rejected the new config .* at line \d+: unknown keyword 'not_a_directive'/, before);
+    expect(readFileSync(h.config, 'utf8')).toBe(good);
+    store.delete('apps/web/broken');
+    store.put(`${PREFIX}/c`, c().address);
+    await servedBy(['a', 'b', 'c']);
+    await watch.stop();
+    await h.stop();
+  });
+
+  it('--interval polls the store instead of following it', async () => {
+    store.put(`${PREFIX}/a`, a().address);
+    const w = startWatch(store.url, ['--interval', '300ms']);
+    await w.waitForLog(/polled every 300ms/);
+    await servedBy(['a']);
+    store.put(`${PREFIX}/b`, b().address);
+    await servedBy(['a', 'b']);
+    expect(store.requests.filter((r) => r.query.has('index'))).toEqual([]);
+  });
+});

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { Backoff } from '../../src/util/backoff.js';
+import { Coalescer } from '../../src/watch/coalescer.js';
+import { waitFor } from '../support/haproxy-process.js';
+
+describe('Coalescer', () => {
+  it('runs once for a burst, and once more for what arrives during a run (never two at a time)', async () => {
+    let running = 0;
+    let maxRunning = 0;
+    const runs: boolean[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const coalescer = new Coalescer(async (forced) => {
+      running += 1;
+      maxRunning = Math.max(maxRunning, running);
+      runs.push(forced);
+      if (runs.length === 1) await gate;
+      running -= 1;
+    }, { minMs: 0, maxMs: 0 }, new AbortController().signal);
+
+    coalescer.request();
+    await waitFor('the first run to start', () => runs.length === 1);
+    for (let i = 0; i < 50; i++) coalescer.request(i === 10);
+    release();
+    await coalescer.idle();
+    expect(runs).toEqual([false, true]);
+    expect(maxRunning).toBe(1);
+  });
+
+  it('waits for MIN of quiet, but never longer than MAX after the first request', async () => {
+    const started: number[] = [];
+    const coalescer = new Coalescer(async () => void started.push(Date.now()), { minMs: 80, maxMs: 200 }, new AbortController().signal);
+    const first = Date.now();
+    const ticker = setInterval(() => coalescer.request(), 20); // never quiet for 80 ms
+    coalescer.request();
+    await waitFor('a run despite the steady requests', () => started.length > 0, 2000);
+    clearInterval(ticker);
+    await coalescer.idle();
+    expect(started[0]! - first).toBeGreaterThanOrEqual(195);
+
+    const quiet = Date.now();
+    coalescer.request();
+    await coalescer.idle();
+    expect(started.at(-1)! - quiet).toBeGreaterThanOrEqual(75);
+  });
+});
+
+describe('Backoff', () => {
+  it('doubles up to the cap, with jitter between half and all of each step, and resets', () => {
+    const low = new Backoff(250, 2000, () => 0);
+    expect([1, 2, 3, 4, 5].map(() => low.next())).toEqual([125, 250, 500, 1000, 1000]);
+    const high = new Backoff(250, 2000, () => 1);
+    expect([1, 2, 3, 4, 5].map(() => high.next())).toEqual([250, 500, 1000, 2000, 2000]);
+    high.reset();
+    expect(high.next()).toBe(250);
+  });
+});

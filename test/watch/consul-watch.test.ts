@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { kvError } from '../../src/errors.js';
+import { watchConsul, type PrefixReading } from '../../src/kv/consul-watch.js';
+import type { KvSnapshot } from '../../src/kv/source.js';
+import { waitFor } from '../support/haproxy-process.js';
+
+/** A scripted store: each read takes the next answer; records the index each query sent. */
+function scripted(answers: Array<PrefixReading | Error>) {
+  const queries: Array<number | undefined> = [];
+  const times: number[] = [];
+  let next = 0;
+  return {
+    queries,
+    times,
+    read: async (_prefix: string, since?: number) => {
+      queries.push(since);
+      times.push(Date.now());
+      const answer = answers[Math.min(next++, answers.length - 1)]!;
+      if (answer instanceof Error) throw answer;
+      if (next > answers.length) await new Promise((r) => setTimeout(r, 50)); // past the script: an idle store
+      return answer;
+    },
+  };
+}
+
+const pairs = (n: number) => Array.from({ length: n }, (_, i) => ({ key: `/a/s${i}`, value: `10.0.0.${i + 1}:80` }));
+
+async function run(answers: Array<PrefixReading | Error>, until: (s: KvSnapshot[], e: unknown[]) => boolean, pollIntervalMs = 1000) {
+  const store = scripted(answers);
+  const snapshots: KvSnapshot[] = [];
+  const errors: unknown[] = [];
+  const abort = new AbortController();
+  const done = watchConsul(['a'], { snapshot: (s) => snapshots.push(s), error: (e) => errors.push(e) }, abort.signal, { read: store.read, pollIntervalMs });
+  await waitFor('the scripted answers', () => until(snapshots, errors), 10_000);
+  abort.abort();
+  await done;
+  return { ...store, snapshots, errors };
+}
+
+describe('watchConsul (blocking queries)', () => {
+  it('blocks from the last index, reports only when the index moves, and resets when it goes backwards', async () => {
+    const r = await run(
+      [{ pairs: pairs(1), index: 10 }, { pairs: pairs(1), index: 10 }, { pairs: pairs(2), index: 12 }, { pairs: pairs(3), index: 5 }, { pairs: pairs(3), index: 6 }],
+      (s) => s.length >= 4,
+    );
+    expect(r.queries.slice(0, 5)).toEqual([undefined, 10, 10, 12, undefined]);
+    expect(r.snapshots.map((s) => s.pairs.length)).toEqual([1, 2, 3, 3]);
+  });
+
+  it('keeps at least ~100 ms between queries, however fast the answers', async () => {
+    const r = await run([{ pairs: pairs(1), index: 1 }, { pairs: pairs(1), index: 2 }, { pairs: pairs(1), index: 3 }, { pairs: pairs(1), index: 4 }], (s) => s.length >= 4);
+    const gaps = r.times.slice(1, 4).map((t, i) => t - r.times[i]!);
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(95);
+  });
+
+  it('polls a store that sends no X-Consul-Index', async () => {
+    const r = await run([{ pairs: pairs(1) }, { pairs: pairs(2) }], (s) => s.length >= 2, 150);
+    expect(r.queries.slice(0, 2)).toEqual([undefined, undefined]);
+    expect(r.times[1]! - r.times[0]!).toBeGreaterThanOrEqual(145);
+  });
+
+  it('reports errors, retries with growing delays, and carries on when the store is back', async () => {
+    const down = kvError('KV_UNREACHABLE', 'refused');
+    const r = await run([down, down, down, { pairs: pairs(2), index: 7 }], (s) => s.length >= 1);
+    expect(r.errors).toEqual([down, down, down]);
+    expect(r.snapshots[0]!.pairs).toHaveLength(2);
+    const gaps = r.times.slice(1, 4).map((t, i) => t - r.times[i]!);
+    expect(gaps[2]!).toBeGreaterThan(gaps[0]!);
+  });
+});
