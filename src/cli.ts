@@ -165,7 +165,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       .description('render → check → install → reload now and on every store change; optionally run HAProxy (--exec)')
       .option('-o, --out <file>', 'the installed HAProxy config (written atomically, checked with haproxy -c first)')
       .option('--exec <command>', 'run and supervise HAProxy in master-worker mode, e.g. "haproxy -W -db -f /etc/haproxy/haproxy.cfg"')
-      .option('--wait <min[:max]>', 'quiescence: act after MIN of quiet, at most MAX after the first change (default: 100ms:1s)')
+      .option('--wait <min[:max]>', 'quiescence: act after MIN of quiet, at most MAX after the first change (default: 200ms:2s)')
       .option('--interval <duration>', 'poll the store at this interval instead of following its changes (the old image: 5s)')
       .option('--min-servers <n>', 'refuse a store answer that leaves a backend with fewer servers (default: 0)')
       .option('--listen <host:port>', 'serve /healthz and /metrics (Prometheus) here')

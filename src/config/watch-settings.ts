@@ -21,12 +21,14 @@ export interface WatchSettings {
 }
 
 /**
- * The default quiescence window, 100ms:1s. A deploy registers its containers within a few
- * milliseconds of each other: 100 ms of quiet turns such a burst into one reload while adding
- * little to a single change (confd polled every 5 s). Under constant churn, 1 s caps the delay
- * and holds reloads to one a second, each of which leaves an old worker draining its connections.
+ * The default quiescence window, 200ms:2s. A deploy registers its containers within moments of
+ * each other, and watch queries the store at most every 100 ms; 200 ms of quiet, twice that
+ * floor, turns such a burst into one reload instead of one per query, while adding little to a
+ * single change (confd polled every 5 s). Under constant churn, 2 s caps the delay and holds
+ * reloads to about one every two seconds, each of which leaves an old worker draining its
+ * connections.
  */
-export const DEFAULT_WAIT = '100ms:1s';
+export const DEFAULT_WAIT = '200ms:2s';
 
 /** `MIN[:MAX]`, durations; MAX defaults to 4 × MIN, as in consul-template. */
 export function parseWait(text: string): { minMs: number; maxMs: number } | undefined {
@@ -41,7 +43,7 @@ export function parseWait(text: string): { minMs: number; maxMs: number } | unde
 export function resolveWatch(flags: Flags, from: Layers): WatchSettings {
   const waitChoice = pick<string>(from.flag('wait', flags.wait), from.file('wait'));
   const wait = parseWait(waitChoice?.value ?? DEFAULT_WAIT);
-  if (!wait) throw invalid(waitChoice!.from, `"${waitChoice!.value}" is not MIN[:MAX], e.g. 100ms:1s or 0`);
+  if (!wait) throw invalid(waitChoice!.from, `"${waitChoice!.value}" is not MIN[:MAX], e.g. 200ms:2s or 0`);
 
   const interval = pick<string | number>(from.flag('interval', flags.interval), from.file('interval'));
   const intervalMs = interval ? parseDuration(interval.value) : undefined;

@@ -55,13 +55,16 @@ export class Applier {
    * changed (or `force`). Returns what was installed, or throws with the installed files intact.
    */
   async apply(snapshot: KvSnapshot, force: boolean, reload?: () => Promise<void>): Promise<ApplyResult> {
+    const started = performance.now();
     const rendered = renderResources(this.deps.settings, this.deps.templates, snapshot);
+    const renderMs = Math.round(performance.now() - started);
     this.noteSkipped(rendered);
     const backends = this.refuseThin(rendered);
     const changed = rendered.filter((r) => r.text !== this.installed.get(r.resource.destination!));
     const needsReload = force || changed.some((r) => r.resource.haproxy);
     if (changed.length === 0 && !force) return { installed: [], backends };
 
+    const checkStarted = performance.now();
     const staged = await Promise.all(changed.map((r) => stageFile(r.resource.destination!, r.text)));
     try {
       for (const [i, r] of changed.entries()) if (r.resource.haproxy) await this.check(staged[i]!, r.text);
@@ -69,11 +72,12 @@ export class Applier {
       await Promise.all(staged.map((s) => s.discard()));
       throw error;
     }
+    const checkMs = Math.round(performance.now() - checkStarted);
     const previous = changed.map((r) => ({ path: r.resource.destination!, content: this.installed.get(r.resource.destination!) }));
     for (const [i, s] of staged.entries()) {
       await s.commit();
       this.installed.set(changed[i]!.resource.destination!, changed[i]!.text);
-      this.deps.log.info(`installed ${s.path}`, { destination: s.path, backends });
+      this.deps.log.info(`installed ${s.path} (render ${renderMs} ms, haproxy -c ${checkMs} ms)`, { destination: s.path, backends, renderMs, checkMs });
     }
     if (needsReload && reload) {
       try {

@@ -2,12 +2,15 @@ import { removeTempDirs } from '../support/temp.js';
 import { benchReload } from './reload.js';
 import { benchRender10k } from './render-10k.js';
 import { benchStartup } from './startup.js';
+import { benchWatch, benchWatchIdle } from './watch.js';
 
 /** `npm run bench [-- NAME...]`: every benchmark, or the named ones. */
 const benches: Record<string, () => void | Promise<void>> = {
   startup: () => benchStartup(),
   'render-10k': () => benchRender10k(),
   reload: () => benchReload(),
+  watch: () => benchWatch(),
+  'watch-idle': () => benchWatchIdle(),
 };
 
 const wanted = process.argv.slice(2);
