@@ -43,7 +43,7 @@ function addReloadOptions(command: Command): Command {
     .option('--master-socket <path>', 'HAProxy master CLI socket (-S): send "reload", verify with "show proc"')
     .option('--pid-file <path>', 'HAProxy pid file (-p): SIGUSR2 to a master-worker master, or a new -sf process')
     .option('--reload-cmd <command>', 'run this shell command to reload (like confd\'s reload_cmd)')
-    .option('--haproxy-config <file>', 'the installed HAProxy config (default: the config file\'s single destination, else /etc/haproxy/haproxy.cfg)')
+    .option('--haproxy-config <file>', 'the installed HAProxy config (default: the single destination, from --out or the config file, else /etc/haproxy/haproxy.cfg)')
     .option('--reload-timeout <duration>', 'how long a reload may take before it counts as failed (default: 10s)')
     .option('--haproxy <path>', 'the haproxy executable (default: haproxy on PATH)');
 }
