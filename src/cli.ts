@@ -77,9 +77,11 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   async function runWithSettings<O>(command: Command, load: () => Promise<CommandFunction<O>>, options: O, out: Io): Promise<number | void> {
     const flags = command.optsWithGlobals<Flags & { config?: string }>();
     redactor.add(flags.token);
+    // A long-lived command logs JSON lines when nobody watches the terminal (a container's log).
+    const defaultFormat = command.name() === 'watch' && !io.stderrIsTTY ? 'json' : 'text';
     log = createLogger({
       stream: io.stderr,
-      format: flags.logFormat === 'json' ? 'json' : 'text',
+      format: flags.logFormat === 'json' || flags.logFormat === 'text' ? flags.logFormat : defaultFormat,
       verbosity: flags.quiet ? 'quiet' : flags.verbose ? 'verbose' : 'normal',
       redactor,
     });
@@ -87,8 +89,6 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     const settings = await loadSettings(flags, io);
     redactor.add(settings.token);
     redactor.add(settings.vars.statsPassword);
-    // A long-lived command logs JSON lines when nobody watches the terminal (a container's log).
-    const defaultFormat = command.name() === 'watch' && !io.stderrIsTTY ? 'json' : 'text';
     log = createLogger({ stream: io.stderr, format: settings.logFormat ?? defaultFormat, verbosity: settings.verbosity, redactor });
     return (await load())(settings, { io: out, log }, options);
   }
@@ -169,7 +169,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       .option('--interval <duration>', 'poll the store at this interval instead of following its changes (the old image: 5s)')
       .option('--min-servers <n>', 'refuse a store answer that leaves a backend with fewer servers (default: 0)')
       .option('--listen <host:port>', 'serve /healthz and /metrics (Prometheus) here')
-      .option('--stop-timeout <duration>', 'on SIGTERM, how long HAProxy may take to stop before it is killed (default: 10s)')
+      .option('--stop-timeout <duration>', 'on SIGTERM/SIGINT, how long HAProxy\'s soft stop may take before it is terminated (default: 8s)')
       .option('--once', 'run the pipeline once (render, check, install, reload) and exit'),
   )
     .addHelpText('after', `${HELP_AFTER}

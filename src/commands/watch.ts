@@ -29,15 +29,16 @@ export async function watch(settings: Readonly<Settings>, { io, log }: CommandCo
     throw usageError('watch needs a file to install the config in', { hint: 'pass --out /etc/haproxy/haproxy.cfg (or set each resource\'s "destination")' });
   }
   if (options.once && exec) throw usageError('--once and --exec cannot be used together', { hint: '--once runs the pipeline once against an HAProxy that is already running' });
+  const location = storeLocation(settings);
   const haproxy = locateHaproxy(settings.haproxy.binary, io.env, 'watch checks every config with haproxy -c before installing it');
   const templates = await compileTemplates(settings.resources);
-  const supervisor = exec ? await Supervisor.prepare(exec) : undefined;
+  const supervisor = exec ? Supervisor.prepare(exec) : undefined;
   const strategy = supervisor ? undefined : settings.haproxy.reload;
   if (!supervisor && !strategy) log.warn('no --exec and no reload strategy: configs are installed, but no HAProxy is reloaded');
 
   const applier = new Applier({ settings, templates, haproxy, log });
   await applier.init();
-  const source = await openKvSource(storeLocation(settings), {
+  const source = await openKvSource(location, {
     token: settings.token,
     timeoutMs: settings.kvTimeoutMs,
     caFile: settings.kvCa,

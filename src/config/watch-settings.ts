@@ -16,7 +16,7 @@ export interface WatchSettings {
   exec?: string;
   /** Where /healthz and /metrics are served. */
   listen?: { host: string; port: number };
-  /** How long HAProxy may take to stop after SIGTERM before it is killed. */
+  /** How long HAProxy's soft stop may take (after SIGTERM to watch) before it is terminated. */
   stopTimeoutMs: number;
 }
 
@@ -50,7 +50,8 @@ export function resolveWatch(flags: Flags, from: Layers): WatchSettings {
   if (interval && !intervalMs) throw invalid(interval.from, `"${interval.value}" is not a duration such as 5s`);
 
   const stop = pick<string | number>(from.flag('stop-timeout', flags.stopTimeout), from.file('stopTimeout'));
-  const stopTimeoutMs = stop ? parseDuration(stop.value) : 10_000;
+  // 8 s: the soft stop ends before `docker stop` (10 s) would kill watch itself.
+  const stopTimeoutMs = stop ? parseDuration(stop.value) : 8_000;
   if (stopTimeoutMs === undefined) throw invalid(stop!.from, `"${stop!.value}" is not a duration such as 10s`);
 
   const listen = pick(from.flag('listen', flags.listen), from.file('listen'));

@@ -49,7 +49,7 @@ async function workerAnswers(socket: string, pid: number): Promise<boolean> {
   return new RegExp(`^Pid: ${pid}$`, 'm').test(answer);
 }
 
-type Outcome = { ok: true; workers: number[] } | { ok: false; why: string };
+type Outcome = { ok: true; workers: number[] } | { ok: false; code: string; why: string };
 
 /**
  * Waits until the master has processed a reload triggered after `before`, and proves it: a worker
@@ -66,20 +66,20 @@ export async function verifyMasterReload(socket: string, before: ProcTable, dead
       now = await showProc(socket, QUERY_TIMEOUT_MS);
     } catch {
       // The master re-executes itself during a reload and its socket comes back; unless it died.
-      return processAlive(before.master.pid) ? undefined : { ok: false, why: `HAProxy's master (${before.master.pid}) exited during the reload: nothing serves now` };
+      return processAlive(before.master.pid) ? undefined : { ok: false, code: 'HAPROXY_EXITED', why: `HAProxy's master (${before.master.pid}) exited during the reload: nothing serves now` };
     }
     if (now.master.reloads <= before.master.reloads) return undefined;
     const current = now.workers.filter((w) => w.current);
     const fresh = current.filter((w) => !known.has(w.pid)).map((w) => w.pid);
     if (fresh.length > 0) return (await workerAnswers(socket, fresh[0]!)) ? { ok: true, workers: fresh } : undefined;
     if (now.master.failed > before.master.failed) {
-      return { ok: false, why: `HAProxy rejected the reload: its master counted a failed reload, and worker ${current.map((w) => w.pid).join(', ') || '(none)'} still serves the old config` };
+      return { ok: false, code: 'RELOAD_REJECTED', why: `HAProxy rejected the reload: its master counted a failed reload, and worker ${current.map((w) => w.pid).join(', ') || '(none)'} still serves the old config` };
     }
     // A new worker that dies while starting (a chroot that fails, say) leaves a master with no
     // current worker at all, which `haproxy -c` could not foresee. Seen a few times in a row, it
     // is not the moment between re-exec and fork: nothing serves.
     workerless = current.length === 0 ? workerless + 1 : 0;
-    if (workerless >= 3) return { ok: false, why: 'HAProxy has no running worker after the reload: the new worker exited while starting, and nothing serves now' };
+    if (workerless >= 3) return { ok: false, code: 'RELOAD_NO_WORKER', why: 'HAProxy has no running worker after the reload: the new worker exited while starting, and nothing serves now' };
     return undefined;
   }, deadline);
   if (!outcome) {
@@ -88,7 +88,7 @@ export async function verifyMasterReload(socket: string, before: ProcTable, dead
     });
   }
   if (!outcome.ok) {
-    throw reloadError('RELOAD_REJECTED', outcome.why, {
+    throw reloadError(outcome.code, outcome.why, {
       hint: 'see the ALERT lines in HAProxy\'s log; `occs-lb validate FILE` shows config problems too',
     });
   }

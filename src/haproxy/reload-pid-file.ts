@@ -92,7 +92,7 @@ export async function reloadMasterWorker(master: number, socket: string | undefi
     return fresh.length > 0 ? fresh : undefined;
   }, Date.now() + timeoutMs);
   if (after === 'master exited') {
-    throw reloadError('RELOAD_REJECTED', `HAProxy's master (${master}) exited during the reload: nothing serves now`, { hint: 'see HAProxy\'s log' });
+    throw reloadError('HAPROXY_EXITED', `HAProxy's master (${master}) exited during the reload: nothing serves now`, { hint: 'see HAProxy\'s log' });
   }
   if (!after) {
     throw reloadError('RELOAD_TIMEOUT', `HAProxy's master ${master} started no new worker within ${timeoutMs}ms; worker ${before.join(', ') || '(none)'} still serves`, {

@@ -51,20 +51,26 @@ async function watchPrefix(
   const backoff = new Backoff();
   let index = 0;
   let lastQuery = 0;
+  // After an error the next query does not block: a store that is back answers at once, even
+  // when nothing changed meanwhile, so its recovery is seen now rather than at the wait's end.
+  let block = true;
   while (!signal.aborted) {
     await sleep(lastQuery + MIN_QUERY_GAP_MS - Date.now(), signal);
     if (signal.aborted) return;
     lastQuery = Date.now();
     let reading: PrefixReading;
     try {
-      reading = await deps.read(prefix, index > 0 ? index : undefined);
+      reading = await deps.read(prefix, block && index > 0 ? index : undefined);
     } catch (error) {
       if (signal.aborted) return;
-      listener.error(error);
+      listener.error(error, prefix);
+      block = false;
       await sleep(backoff.next(), signal);
       continue;
     }
     backoff.reset();
+    block = true;
+    listener.alive(prefix);
     if (reading.index === undefined) {
       // No X-Consul-Index: this store cannot block, so poll it.
       index = 0;

@@ -1,13 +1,15 @@
 import { readFile, watch } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
+import { dirname } from 'node:path';
 import { kvError, systemErrorCode } from '../errors.js';
 import { Backoff, sleep } from '../util/backoff.js';
 import { parseKvFile } from './file-format.js';
 import { filterSnapshot, toSnapshot } from './keys.js';
 import type { KvSnapshot, KvSource, KvWatchListener } from './source.js';
 
-/** Editors and `mv` produce a few events per save; read once they have settled. */
-const SETTLE_MS = 15;
+/** Editors and `mv` produce a few events per save; read once they have been quiet this long. */
+const SETTLE_MS = 50;
+/** A safety net under file-system events (which can be missed, e.g. on some network mounts). */
+const REREAD_MS = 30_000;
 
 /** `file:PATH`: a local file holding the whole store; read again on every `read`. */
 export class FileSource implements KvSource {
@@ -33,15 +35,22 @@ export class FileSource implements KvSource {
   }
 
   /**
-   * Reports the file now and after every change the file system announces. The directory is
-   * watched, not the file, so a file replaced by rename (editors, atomic writes) is followed too.
+   * Reports the file now and after the file system announces a change in its directory (any
+   * entry: a file replaced by rename, or a symlink swapped as Kubernetes does for ConfigMaps),
+   * once events have been quiet for a moment; and every 30 s in any case. Only a content change
+   * is reported as a snapshot.
    */
   async watch(prefixes: readonly string[], listener: KvWatchListener, signal: AbortSignal): Promise<void> {
+    let last: string | undefined;
     const report = async () => {
       try {
-        listener.snapshot(await this.read(prefixes));
+        const snapshot = await this.read(prefixes);
+        listener.alive('');
+        const text = JSON.stringify(snapshot.pairs);
+        if (text !== last) listener.snapshot(snapshot);
+        last = text;
       } catch (error) {
-        listener.error(error);
+        listener.error(error, '');
       }
     };
     let timer: NodeJS.Timeout | undefined;
@@ -49,22 +58,27 @@ export class FileSource implements KvSource {
       clearTimeout(timer);
       timer = setTimeout(() => void report(), SETTLE_MS);
     };
+    const reread = setInterval(() => void report(), REREAD_MS);
     const backoff = new Backoff();
     await report();
-    while (!signal.aborted) {
-      try {
-        for await (const event of watch(dirname(this.path), { signal })) {
-          backoff.reset();
-          if (event.filename === basename(this.path)) settle();
+    try {
+      while (!signal.aborted) {
+        try {
+          for await (const _event of watch(dirname(this.path), { signal })) {
+            backoff.reset();
+            settle();
+          }
+        } catch (error) {
+          if (signal.aborted) break;
+          listener.error(kvError('KV_FILE_WATCH', `cannot watch ${dirname(this.path)} (${systemErrorCode(error) ?? String(error)})`, { cause: error }), '');
+          await sleep(backoff.next(), signal);
+          await report();
         }
-      } catch (error) {
-        if (signal.aborted) break;
-        listener.error(kvError('KV_FILE_WATCH', `cannot watch ${dirname(this.path)} (${systemErrorCode(error) ?? String(error)})`, { cause: error }));
-        await sleep(backoff.next(), signal);
-        await report();
       }
+    } finally {
+      clearTimeout(timer);
+      clearInterval(reread);
     }
-    clearTimeout(timer);
   }
 
   async close(): Promise<void> {}

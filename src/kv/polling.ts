@@ -11,9 +11,11 @@ export function pollingSource(source: KvSource, intervalMs: number): KvSource {
     async watch(prefixes, listener, signal) {
       while (!signal.aborted) {
         try {
-          listener.snapshot(await source.read(prefixes, signal));
+          const snapshot = await source.read(prefixes, signal);
+          listener.alive('');
+          listener.snapshot(snapshot);
         } catch (error) {
-          if (!signal.aborted) listener.error(error);
+          if (!signal.aborted) listener.error(error, '');
         }
         await sleep(intervalMs, signal);
       }

@@ -9,12 +9,18 @@ export interface KvSnapshot {
   pairs: readonly KvPair[];
 }
 
-/** What a watching source reports. It never stops on its own: after an error it retries. */
+/**
+ * What a watching source reports. It never stops on its own: after an error it retries. `scope`
+ * names the part of the source concerned (a prefix), so one failing part is told apart from
+ * another that works.
+ */
 export interface KvWatchListener {
-  /** A fresh reading (it may hold the same pairs as the last one). */
+  /** A reading that changed something (it may hold the same pairs as the last one). */
   snapshot(snapshot: KvSnapshot): void;
+  /** A successful reading, changed or not: the store is reachable. */
+  alive(scope: string): void;
   /** A failed reading; the source retries with backoff and reports again. */
-  error(error: unknown): void;
+  error(error: unknown, scope: string): void;
 }
 
 /** A key/value store the templates read from. Implementations: consul.ts, file.ts. */

@@ -24,14 +24,23 @@ export async function compileTemplates(resources: readonly Resource[]): Promise<
   return new Map(compiled.map((t) => [t.path, t]));
 }
 
-/** Where the store is, checked: exit 2 when none is configured or it is malformed. */
+/**
+ * Where the store is and what to read from it, checked: exit 2 when no store is configured, it
+ * is malformed, or a resource has no key prefix.
+ */
 export function storeLocation(settings: Readonly<Settings>): KvLocation {
   if (!settings.kv) {
     throw usageError('no key/value store configured', {
       hint: 'set KV_IP and KV_PORT (the old image\'s variables), or pass --kv URL (e.g. --kv file:examples/kv.properties)',
     });
   }
-  return parseKvLocation(settings.kv.spec, settings.kv.base);
+  const location = parseKvLocation(settings.kv.spec, settings.kv.base);
+  if (settings.resources.some((r) => r.prefixes.length === 0)) {
+    throw usageError('no key prefix to read', {
+      hint: 'set OCCS_BACKEND_KEY (e.g. apps/myapp/containers), or pass --prefix KEY',
+    });
+  }
+  return location;
 }
 
 /** "reading apps/x from http://host:port": what a spinner or a debug line says; no secrets. */
@@ -42,11 +51,6 @@ export function describeRead(settings: Readonly<Settings>): string {
 /** Reads the prefixes of all resources from the configured store, in one go. */
 export async function readStore(settings: Readonly<Settings>, signal?: AbortSignal): Promise<KvSnapshot> {
   const location = storeLocation(settings);
-  if (settings.resources.some((r) => r.prefixes.length === 0)) {
-    throw usageError('no key prefix to read', {
-      hint: 'set OCCS_BACKEND_KEY (e.g. apps/myapp/containers), or pass --prefix KEY',
-    });
-  }
   const source = await openKvSource(location, {
     token: settings.token,
     timeoutMs: settings.kvTimeoutMs,

@@ -84,10 +84,27 @@ export class Applier {
         await reload();
       } catch (error) {
         await this.restore(previous);
+        await this.recover(error, reload);
         throw error;
       }
     }
     return { installed: changed.map((r) => r.resource.destination!), backends };
+  }
+
+  /**
+   * When a failed reload left HAProxy in an unknown state (it timed out, or no worker runs), reload
+   * once more with the files just put back, so HAProxy and the files agree again. A plain
+   * rejection needs none: the old worker still serves what the restored files say.
+   */
+  private async recover(error: unknown, reload: () => Promise<void>): Promise<void> {
+    const code = (error as { code?: string }).code;
+    if (code !== 'RELOAD_TIMEOUT' && code !== 'RELOAD_NO_WORKER') return;
+    try {
+      await reload();
+      this.deps.log.info('reloaded the previous config after the failed reload');
+    } catch (again) {
+      this.deps.log.error(`could not reload the previous config either: ${(again as Error).message}`);
+    }
   }
 
   /** After a failed reload: the files go back to what the running HAProxy still serves. */

@@ -30,7 +30,7 @@ export class Coalescer {
     this.pending = true;
     this.lastAt = now;
     this.forced ||= force;
-    this.running ??= this.loop().finally(() => (this.running = undefined));
+    this.running ??= this.loop();
   }
 
   /** Resolves when no run is under way or pending. */
@@ -39,19 +39,26 @@ export class Coalescer {
   }
 
   private async loop(): Promise<void> {
-    while (this.pending && !this.signal.aborted) {
+    for (;;) {
+      // The last look at `pending` and the release of `running` happen in one synchronous step,
+      // so a request can never slip in between and be left without a run.
+      if (!this.pending || this.signal.aborted) {
+        this.running = undefined;
+        return;
+      }
       for (;;) {
         const now = Date.now();
         const quiet = now - this.lastAt;
         const waited = now - this.firstAt;
         if (quiet >= this.window.minMs || waited >= this.window.maxMs) break;
         await sleep(Math.min(this.window.minMs - quiet, this.window.maxMs - waited), this.signal);
-        if (this.signal.aborted) return;
+        if (this.signal.aborted) break;
       }
+      if (this.signal.aborted) continue;
       const forced = this.forced;
       this.pending = false;
       this.forced = false;
-      await this.job(forced);
+      await this.job(forced).catch(() => {}); // the job reports its own failures
     }
   }
 }

@@ -19,9 +19,8 @@ export class WatchState {
   lastSyncAt?: number;
   /** Why the last sync did not succeed (undefined: it did). */
   syncProblem?: string;
-  /** Why the store cannot be read right now (undefined: it can). */
-  storeProblem?: string;
-  storeFailingSince?: number;
+  /** What fails to be read right now, by scope (a prefix): the message and since when. */
+  readonly storeProblems = new Map<string, { message: string; since: number }>();
   /** Whether the supervised HAProxy runs (undefined: watch supervises none). */
   childAlive?: boolean;
 
@@ -33,7 +32,8 @@ export class WatchState {
   /** 200 with "ok", or 503 with the reason, for /healthz. */
   health(): { ok: boolean; reason: string } {
     if (this.childAlive === false) return { ok: false, reason: 'haproxy is not running' };
-    if (this.storeProblem) return { ok: false, reason: `store unreachable since ${new Date(this.storeFailingSince!).toISOString()}: ${this.storeProblem}` };
+    const [problem] = this.storeProblems.values();
+    if (problem) return { ok: false, reason: `store unreachable since ${new Date(problem.since).toISOString()}: ${problem.message}` };
     if (this.syncProblem) return { ok: false, reason: `last sync failed: ${this.syncProblem}` };
     if (this.lastSyncAt === undefined) return { ok: false, reason: 'no successful sync yet' };
     return { ok: true, reason: 'ok' };
@@ -56,8 +56,8 @@ export class WatchState {
     metric('reload_failures_total', 'counter', 'Reloads that failed (the previous config was put back).', [['', c.reloadFailures]]);
     metric('store_errors_total', 'counter', 'Failed reads of the key/value store.', [['', c.storeErrors]]);
     metric('signals_total', 'counter', 'SIGHUPs handled (each forces a re-read, render and reload).', [['', c.signals]]);
-    metric('store_up', 'gauge', '1 when the last read of the store succeeded.', [['', this.storeProblem ? 0 : 1]]);
-    metric('seconds_since_last_sync', 'gauge', 'Seconds since the last successful sync (-1: none yet).', [
+    metric('store_up', 'gauge', '1 when the last read of the store succeeded.', [['', this.storeProblems.size > 0 ? 0 : 1]]);
+    metric('seconds_since_last_sync', 'gauge', 'Seconds since the store last confirmed the installed config (a change applied, or a read with nothing new; -1: never).', [
       ['', this.lastSyncAt === undefined ? -1 : Math.round((now - this.lastSyncAt) / 100) / 10],
     ]);
     metric('backend_servers', 'gauge', 'Servers per backend in the installed config.', Object.entries(this.backends).map(([name, n]) => [`{backend="${name}"}`, n]));

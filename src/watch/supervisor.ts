@@ -1,13 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { constants } from 'node:os';
-import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { constants, tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
 import type { ResultPromise } from 'execa';
 import { reloadError, usageError } from '../errors.js';
 import { waitForMaster } from '../haproxy/reload-master.js';
 import { reloadMasterWorker } from '../haproxy/reload-pid-file.js';
 import { pollUntil } from '../util/poll.js';
 import { childPids } from '../haproxy/process.js';
+import { splitShellWords } from '../util/shell-words.js';
 
 export interface ChildExit {
   /** The status watch exits with: the exit code, or 128 + the signal's number. */
@@ -17,8 +17,8 @@ export interface ChildExit {
 
 /**
  * Runs HAProxy (`--exec`) as a child in master-worker mode and reloads it with SIGUSR2. When the
- * command starts haproxy without a master socket, one is added (`-S` in a private temp dir) so
- * every reload can be verified, and a rejected one told apart from a slow one.
+ * command starts haproxy without a master socket, one is added at start (`-S` in a private temp
+ * dir) so every reload can be verified, and a rejected one told apart from a slow one.
  */
 export class Supervisor {
   private child?: ResultPromise<{ stdio: ['ignore', 'inherit', 'inherit']; reject: false }>;
@@ -35,27 +35,40 @@ export class Supervisor {
     this.exited = new Promise((resolve) => (this.settleExit = resolve));
   }
 
-  /** Parses `--exec`; refuses an haproxy command that is not in master-worker mode. */
-  static async prepare(command: string): Promise<Supervisor> {
-    const { parseCommandString } = await import('execa');
-    const [file, ...args] = parseCommandString(command);
+  /** Parses `--exec` (shell quoting, no expansion); refuses an haproxy command not in master-worker mode. */
+  static prepare(command: string): Supervisor {
+    const words = splitShellWords(command);
+    if (!words) throw usageError(`--exec has an unclosed quote: ${command}`);
+    const [file, ...args] = words;
     if (!file) throw usageError('--exec is empty', { hint: 'e.g. --exec "haproxy -W -db -f /etc/haproxy/haproxy.cfg"' });
     const supervisor = new Supervisor(file, args);
-    if (basename(file).startsWith('haproxy')) {
-      if (!args.includes('-W') && !args.includes('-Ws')) {
-        throw usageError(`--exec must run HAProxy in master-worker mode (-W): ${command}`, {
-          hint: 'e.g. --exec "haproxy -W -db -f /etc/haproxy/haproxy.cfg"; watch reloads it with SIGUSR2',
-        });
-      }
-      const s = args.indexOf('-S');
-      if (s >= 0 && args[s + 1]) supervisor.socket = args[s + 1]!.split(',')[0]!.replace(/^unix@/, '');
-      else {
-        supervisor.runtimeDir = await mkdtemp(join(tmpdir(), 'occs-lb-'));
-        supervisor.socket = join(supervisor.runtimeDir, 'master.sock');
-        args.push('-S', supervisor.socket);
-      }
+    if (supervisor.isHaproxy && !args.includes('-W') && !args.includes('-Ws')) {
+      throw usageError(`--exec must run HAProxy in master-worker mode (-W): ${command}`, {
+        hint: 'e.g. --exec "haproxy -W -db -f /etc/haproxy/haproxy.cfg"; watch reloads it with SIGUSR2',
+      });
     }
     return supervisor;
+  }
+
+  private get isHaproxy(): boolean {
+    return basename(this.file).startsWith('haproxy');
+  }
+
+  /**
+   * The master socket to verify reloads with: the command's own `-S` when it is a file (`unix@`
+   * or a path), else one watch adds in a private temp dir. None for other programs.
+   */
+  private async masterSocket(): Promise<string | undefined> {
+    if (!this.isHaproxy) return undefined;
+    const s = this.args.indexOf('-S');
+    if (s >= 0) {
+      const spec = this.args[s + 1]?.split(',')[0] ?? '';
+      return spec.includes('@') && !spec.startsWith('unix@') ? undefined : resolve(spec.replace(/^unix@/, ''));
+    }
+    this.runtimeDir = await mkdtemp(join(tmpdir(), 'occs-lb-'));
+    const socket = join(this.runtimeDir, 'master.sock');
+    this.args.push('-S', socket);
+    return socket;
   }
 
   get pid(): number | undefined {
@@ -72,8 +85,10 @@ export class Supervisor {
 
   /** Starts HAProxy and waits until it serves (or says why it could not). */
   async start(timeoutMs: number): Promise<void> {
+    this.socket = await this.masterSocket();
     const { execa } = await import('execa');
-    this.child = execa(this.file, this.args, { stdio: ['ignore', 'inherit', 'inherit'], reject: false, cleanup: true });
+    // No forceKillAfterDelay: stop() decides when HAProxy has had time enough.
+    this.child = execa(this.file, this.args, { stdio: ['ignore', 'inherit', 'inherit'], reject: false, cleanup: true, forceKillAfterDelay: false });
     void this.child.then((result) => {
       const signal = result.signal;
       const status = result.exitCode ?? (signal ? 128 + (constants.signals[signal as keyof typeof constants.signals] ?? 0) : 1);
@@ -96,13 +111,20 @@ export class Supervisor {
     return reloadMasterWorker(this.pid!, this.socket, timeoutMs);
   }
 
-  /** Passes `signal` on, waits up to `timeoutMs`, then kills; returns how HAProxy ended. */
+  /**
+   * Stops HAProxy gracefully: SIGUSR1 (its soft stop: listeners close, requests in flight finish),
+   * SIGTERM when `timeoutMs` has passed, SIGKILL 2 s later. Another program gets `signal` itself.
+   * Returns how it ended.
+   */
   async stop(signal: NodeJS.Signals, timeoutMs: number): Promise<ChildExit> {
     if (this.alive) {
-      this.child!.kill(signal);
-      const timer = setTimeout(() => this.child?.kill('SIGKILL'), timeoutMs);
+      const steps: Array<[NodeJS.Signals, number]> = this.isHaproxy ? [['SIGUSR1', timeoutMs], ['SIGTERM', 2000]] : [[signal, timeoutMs]];
+      for (const [step, wait] of [...steps, ['SIGKILL', 0] as [NodeJS.Signals, number]]) {
+        if (!this.alive) break;
+        this.child!.kill(step);
+        await Promise.race([this.exited, new Promise((r) => setTimeout(r, wait).unref())]);
+      }
       await this.exited;
-      clearTimeout(timer);
     }
     if (this.runtimeDir) await rm(this.runtimeDir, { recursive: true, force: true });
     return this.exit ?? { status: 0, description: 'not started' };

@@ -36,6 +36,8 @@ type Stop = { kind: 'signal'; signal: NodeJS.Signals } | { kind: 'child'; status
 export class Watcher {
   private readonly abort = new AbortController();
   private latest?: KvSnapshot;
+  /** Counts the watch's snapshots, so a slower SIGHUP read never replaces a newer one. */
+  private generation = 0;
   private started: boolean;
   private readonly coalescer: Coalescer;
   private stopRequested!: (stop: Stop) => void;
@@ -57,8 +59,12 @@ export class Watcher {
     for (const s of signals) process.on(s, onSignal);
     this.spinner = this.parts.waiting(`waiting for the first successful render of ${prefixes.join(', ')} from ${source.description}`);
     const watching = source.watch(prefixes, {
-      snapshot: (snapshot) => this.storeAnswered(snapshot),
-      error: (error) => this.storeFailed(error),
+      snapshot: (snapshot) => {
+        this.generation += 1;
+        this.storeAnswered(snapshot);
+      },
+      alive: (scope) => this.storeAlive(scope),
+      error: (error, scope) => this.storeFailed(error, scope),
     }, this.abort.signal);
     log.info(`watching ${prefixes.join(', ')} on ${source.description}`, { prefixes, store: source.description });
 
@@ -88,38 +94,51 @@ export class Watcher {
   }
 
   private storeAnswered(snapshot: KvSnapshot): void {
-    const { state, log } = this.parts;
-    if (state.storeProblem) {
-      const seconds = Math.round((Date.now() - state.storeFailingSince!) / 100) / 10;
-      log.info(`store reachable again after ${seconds}s`, { seconds });
-      state.storeProblem = undefined;
-    }
     this.latest = snapshot;
     this.coalescer.request();
   }
 
+  /** A good read: the store is back (told once, when the last failing part recovers). */
+  private storeAlive(scope: string): void {
+    const { state, log } = this.parts;
+    const problem = state.storeProblems.get(scope);
+    if (problem) {
+      state.storeProblems.delete(scope);
+      if (state.storeProblems.size === 0) {
+        const seconds = Math.round((Date.now() - problem.since) / 100) / 10;
+        log.info(`store reachable again after ${seconds}s`, { seconds });
+      }
+    }
+    // Nothing new and nothing failing: the installed config is still what the store says.
+    if (state.storeProblems.size === 0 && !state.syncProblem && state.lastSyncAt !== undefined) state.syncSucceeded();
+  }
+
   /** Logged once when the store starts failing, not on every retry; counted every time. */
-  private storeFailed(error: unknown): void {
+  private storeFailed(error: unknown, scope: string): void {
     const { state, log } = this.parts;
     state.counters.storeErrors += 1;
     const message = error instanceof OccsError ? error.message : String(error);
-    if (!state.storeProblem) {
-      state.storeFailingSince = Date.now();
+    if (state.storeProblems.size === 0) {
       log.error(`${message}; keeping the installed config and HAProxy as they are, retrying with backoff`, { code: (error as OccsError).code });
     } else log.debug(message);
-    state.storeProblem = message;
+    state.storeProblems.set(scope, { message, since: state.storeProblems.get(scope)?.since ?? Date.now() });
   }
 
-  /** SIGHUP: read the store now, render and reload even if nothing changed. */
+  /**
+   * SIGHUP: read the store now, render and reload even if nothing changed. A change the watch
+   * reports while this read is under way is newer: then that one is used, not this read.
+   */
   private async reread(): Promise<void> {
     const { source, settings, state, log } = this.parts;
     state.counters.signals += 1;
     log.info('SIGHUP: re-reading the store, re-rendering and reloading');
+    const generation = this.generation;
     try {
-      this.storeAnswered(await source.read(allPrefixes(settings.resources), this.abort.signal));
+      const snapshot = await source.read(allPrefixes(settings.resources), this.abort.signal);
+      if (this.generation === generation) this.latest = snapshot;
       this.coalescer.request(true);
     } catch (error) {
-      this.storeFailed(error);
+      log.error(`SIGHUP: cannot read the store (${error instanceof OccsError ? error.message : String(error)}); the watch goes on`);
     }
   }
 
@@ -133,6 +152,7 @@ export class Watcher {
       const result = await applier.apply(snapshot, forced && this.started, this.started ? () => this.reload() : undefined);
       state.backends = result.backends;
       state.counters.installs += result.installed.length > 0 ? 1 : 0;
+      this.spinner?.stop();
       if (!this.started && supervisor) await this.startHaproxy(supervisor);
       this.started = true;
       state.syncSucceeded();
@@ -143,7 +163,6 @@ export class Watcher {
 
   private async startHaproxy(supervisor: Supervisor): Promise<void> {
     const { state, log, settings } = this.parts;
-    this.spinner?.stop();
     await supervisor.start(settings.haproxy.reloadTimeoutMs);
     state.childAlive = true;
     log.info(`started haproxy (pid ${supervisor.pid}): ${supervisor.commandLine}`, { pid: supervisor.pid });

@@ -157,7 +157,74 @@ describe('occs-lb watch --exec haproxy, from the Consul/OCCS store', () => {
   });
 });
 
+describe('occs-lb watch: recovery and stopping', () => {
+  it('notices the store is back even when nothing changed during the outage', async () => {
+    store.put(`${PREFIX}/a`, a().address);
+    const w = startWatch(store.url);
+    await w.waitForLog(/^started haproxy/);
+    store.fail({ kind: 'status', status: 500 });
+    await waitFor('/healthz to report the outage', async () => (await status('/healthz')).status === 503);
+    const before = w.logs.length;
+    store.fail(undefined);
+    await w.waitForLog(/^store reachable again/, before);
+    await waitFor('/healthz to be ok again', async () => (await status('/healthz')).status === 200);
+    expect(await metric('store_up')).toBe(1);
+  });
+
+  it('SIGTERM lets a request in flight finish (HAProxy\'s soft stop), then exits 0', async () => {
+    const slow = await new (await import('../support/backends.js')).Backend('slow', 1500).start();
+    try {
+      store.put(`${PREFIX}/slow`, slow.address);
+      const w = startWatch(store.url);
+      await w.waitForLog(/^started haproxy/);
+      const inFlight = httpGet(ports.frontend, '/', 10_000);
+      await waitFor('the request to reach the backend', () => slow.pending > 0);
+      w.signal('SIGTERM');
+      expect((await inFlight).body).toBe('slow');
+      expect(await w.exited).toBe(0);
+    } finally {
+      await slow.stop();
+    }
+  });
+
+  it('runs an --exec command whose path is quoted, and refuses no prefix (exit 2)', async () => {
+    const { mkdirSync } = await import('node:fs');
+    const { runCli } = await import('../support/cli.js');
+    const spaced = join(dir, 'conf dir');
+    mkdirSync(spaced);
+    const cfg = join(spaced, 'haproxy.cfg');
+    store.put(`${PREFIX}/a`, a().address);
+    watch = new WatchProcess([
+      '--kv', store.url, '--prefix', PREFIX, '--out', cfg, '--exec', `haproxy -W -db -f "${cfg}"`,
+      '--bind', '127.0.0.1', '--frontend-port', String(ports.frontend), '--stats-port', String(ports.stats), '--wait', '0',
+    ]);
+    await watch.waitForLog(/^started haproxy/);
+    await servedBy(['a']);
+
+    const none = await runCli(['watch', '--kv', store.url, '--out', join(dir, 'x.cfg'), '--once']);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('no key prefix');
+  });
+});
+
 describe('occs-lb watch from a file: source', () => {
+  it('follows a Kubernetes ConfigMap-style update (a symlink swapped in the directory)', async () => {
+    const { mkdirSync, symlinkSync } = await import('node:fs');
+    const mount = join(dir, 'mount');
+    mkdirSync(join(mount, 'v1'), { recursive: true });
+    writeFileSync(join(mount, 'v1', 'kv.properties'), `${PREFIX}/a=${a().address}\n`);
+    symlinkSync('v1', join(mount, '..data'));
+    symlinkSync('..data/kv.properties', join(mount, 'kv.properties'));
+    const w = startWatch(`file:${join(mount, 'kv.properties')}`);
+    await w.waitForLog(/^started haproxy/);
+    await servedBy(['a']);
+    mkdirSync(join(mount, 'v2'));
+    writeFileSync(join(mount, 'v2', 'kv.properties'), `${PREFIX}/b=${b().address}\n${PREFIX}/c=${c().address}\n`);
+    symlinkSync('v2', join(mount, '..data_tmp'));
+    renameSync(join(mount, '..data_tmp'), join(mount, '..data'));
+    await servedBy(['b', 'c']);
+  });
+
   it('follows the file as it is edited in place and replaced by rename', async () => {
     const kv = join(dir, 'kv.properties');
     writeFileSync(kv, `${PREFIX}/a=${a().address}\n${PREFIX}/b=${b().address}\n`);

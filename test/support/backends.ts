@@ -7,8 +7,13 @@ export class Backend {
   private server?: http.Server;
   port = 0;
   hits = 0;
+  /** Requests being answered right now (a slow backend holds them for `delayMs`). */
+  pending = 0;
 
-  constructor(readonly name: string) {}
+  constructor(
+    readonly name: string,
+    private readonly delayMs = 0,
+  ) {}
 
   get address(): string {
     return `127.0.0.1:${this.port}`;
@@ -16,9 +21,20 @@ export class Backend {
 
   async start(): Promise<this> {
     this.server = http.createServer((req, res) => {
-      if (req.method !== 'HEAD') this.hits += 1;
-      res.writeHead(200, { 'content-type': 'text/plain', 'x-backend': this.name, connection: 'close' });
-      res.end(req.method === 'HEAD' ? undefined : this.name);
+      const answer = () => {
+        res.writeHead(200, { 'content-type': 'text/plain', 'x-backend': this.name, connection: 'close' });
+        res.end(req.method === 'HEAD' ? undefined : this.name);
+      };
+      if (req.method === 'HEAD' || this.delayMs === 0) {
+        if (req.method !== 'HEAD') this.hits += 1;
+        return answer();
+      }
+      this.hits += 1;
+      this.pending += 1;
+      setTimeout(() => {
+        this.pending -= 1;
+        answer();
+      }, this.delayMs);
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', () => resolve()));
     this.port = (this.server.address() as AddressInfo).port;

@@ -55,3 +55,19 @@ describe('Backoff', () => {
     expect(high.next()).toBe(250);
   });
 });
+
+describe('Coalescer under a request that lands as a run ends', () => {
+  it.each([0, 1, 2, 3, 4, 5])('is never lost (request %i microtasks after the run resolves)', async (depth) => {
+    let runs = 0;
+    let coalescer!: Coalescer;
+    const later = (n: number, fn: () => void): void => (n === 0 ? fn() : queueMicrotask(() => later(n - 1, fn)));
+    coalescer = new Coalescer(async () => {
+      runs += 1;
+      if (runs === 1) Promise.resolve().then(() => later(depth, () => coalescer.request()));
+    }, { minMs: 0, maxMs: 0 }, new AbortController().signal);
+    coalescer.request();
+    await waitFor('the second run', () => runs === 2, 2000);
+    await coalescer.idle();
+    expect(runs).toBe(2);
+  });
+});

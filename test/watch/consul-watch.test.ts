@@ -30,7 +30,7 @@ async function run(answers: Array<PrefixReading | Error>, until: (s: KvSnapshot[
   const snapshots: KvSnapshot[] = [];
   const errors: unknown[] = [];
   const abort = new AbortController();
-  const done = watchConsul(['a'], { snapshot: (s) => snapshots.push(s), error: (e) => errors.push(e) }, abort.signal, { read: store.read, pollIntervalMs });
+  const done = watchConsul(['a'], { snapshot: (s) => snapshots.push(s), alive: () => {}, error: (e) => errors.push(e) }, abort.signal, { read: store.read, pollIntervalMs });
   await waitFor('the scripted answers', () => until(snapshots, errors), 10_000);
   abort.abort();
   await done;
@@ -38,6 +38,13 @@ async function run(answers: Array<PrefixReading | Error>, until: (s: KvSnapshot[
 }
 
 describe('watchConsul (blocking queries)', () => {
+  it('after an error, asks without blocking (a store that is back answers at once), then blocks again', async () => {
+    const down = kvError('KV_UNREACHABLE', 'refused');
+    const r = await run([{ pairs: pairs(1), index: 7 }, down, { pairs: pairs(1), index: 7 }, { pairs: pairs(2), index: 9 }], (s) => s.length >= 2);
+    expect(r.queries.slice(0, 4)).toEqual([undefined, 7, undefined, 7]);
+    expect(r.snapshots.map((s) => s.pairs.length)).toEqual([1, 2]);
+  });
+
   it('blocks from the last index, reports only when the index moves, and resets when it goes backwards', async () => {
     const r = await run(
       [{ pairs: pairs(1), index: 10 }, { pairs: pairs(1), index: 10 }, { pairs: pairs(2), index: 12 }, { pairs: pairs(3), index: 5 }, { pairs: pairs(3), index: 6 }],
