@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { OccsError } from '../../src/errors.js';
 import { ConsulSource } from '../../src/kv/consul.js';
 import { parseKvLocation } from '../../src/kv/open.js';
 import { ConsulKvServer } from '../support/consul-kv-server.js';
+import { failure } from '../support/failure.js';
 
 const TOKEN = 'tok-0123456789abcdef';
 let server: ConsulKvServer;
@@ -16,15 +16,6 @@ async function open(options: { token?: string; timeoutMs?: number } = {}) {
   return source;
 }
 
-async function failure(promise: Promise<unknown>): Promise<OccsError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof OccsError) return error;
-    throw error;
-  }
-  throw new Error('expected an OccsError');
-}
 
 afterEach(async () => {
   await source?.close();

@@ -2,10 +2,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadSettings } from '../../src/config/load.js';
-import { OccsError } from '../../src/errors.js';
 import type { Io } from '../../src/io.js';
 import { DEFAULT_TEMPLATE } from '../../src/paths.js';
 import { makeTempDir } from '../support/temp.js';
+import { failure } from '../support/failure.js';
 
 const io = (cwd: string, env: Record<string, string> = {}): Io => ({
   stdout: process.stdout,
@@ -15,15 +15,6 @@ const io = (cwd: string, env: Record<string, string> = {}): Io => ({
   stderrIsTTY: false,
 });
 
-async function failure(promise: Promise<unknown>): Promise<OccsError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof OccsError) return error;
-    throw error;
-  }
-  throw new Error('expected an OccsError');
-}
 
 describe('settings', () => {
   it('defaults to the seed: port 5000, stats 1936, nginx_80, roundrobin, the shipped template', async () => {

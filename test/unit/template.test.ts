@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { OccsError } from '../../src/errors.js';
 import { compileTemplate, renderTemplate } from '../../src/template/engine.js';
 import { createHelpers } from '../../src/template/helpers.js';
+import { thrown } from '../support/failure.js';
 
 const pairs = [
   { key: '/apps/a/containers/one', value: '10.0.0.1:80' },
@@ -17,15 +17,6 @@ function render(text: string, data = pairs, prefix = 'apps/a/containers') {
   return { out, diagnostics: diagnostics() };
 }
 
-function thrown(fn: () => unknown): OccsError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof OccsError) return error;
-    throw error;
-  }
-  throw new Error('expected an OccsError');
-}
 
 describe('helpers (confd names)', () => {
   it('gets/getv/getvs/ls/lsdir/exists/base/dir/json behave like confd', () => {

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveSettings } from '../../src/config/settings.js';
-import { OccsError, reloadError } from '../../src/errors.js';
+import { reloadError } from '../../src/errors.js';
 import { toSnapshot } from '../../src/kv/keys.js';
 import { createLogger } from '../../src/log.js';
 import { DEFAULT_TEMPLATE } from '../../src/paths.js';
@@ -10,6 +10,7 @@ import { compileTemplates } from '../../src/pipeline/render.js';
 import { Redactor } from '../../src/util/redact.js';
 import { Applier } from '../../src/watch/apply.js';
 import { makeTempDir } from '../support/temp.js';
+import { failure } from '../support/failure.js';
 
 const snapshot = (...names: string[]) =>
   toSnapshot(names.map((name, i) => ({ key: `/apps/x/${name}`, value: `10.0.0.${i + 1}:80` })));
@@ -31,15 +32,6 @@ async function applier(extraFlags: Record<string, string> = {}) {
   return { a, out, dir, lines };
 }
 
-const failure = async (p: Promise<unknown>) => {
-  try {
-    await p;
-  } catch (error) {
-    if (error instanceof OccsError) return error;
-    throw error;
-  }
-  throw new Error('expected a failure');
-};
 
 describe('Applier (the install half of watch)', () => {
   it('installs a change, skips an identical render, and reloads only when the config changed', async () => {
