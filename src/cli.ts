@@ -14,9 +14,11 @@ Environment (the old confd image's variables):
   OCCS_API_TOKEN_FILE     file holding the token (preferred over the variable in containers)
   OCCS_BACKEND_KEY        key prefix of the backends, e.g. apps/myapp/containers
   OCCS_LB_STATS_USER, OCCS_LB_STATS_PASSWORD   stats page credentials
+  KV_USER, KV_PASSWORD, KV_PASSWORD_FILE       etcd user and password
 
 Key/value sources (--kv):
-  http(s)://HOST:PORT, occs://HOST:PORT (port 9109), consul://HOST:PORT (port 8500), file:PATH
+  http(s)://HOST:PORT, occs://HOST:PORT (port 9109), consul://HOST:PORT (port 8500),
+  etcd://HOST:PORT, etcds://HOST:PORT (etcd v3, port 2379), file:PATH
 
 Precedence: flags > environment > config file (occs-lb.config.*, .occs-lbrc*, package.json#occs-lb) > defaults.
 
@@ -52,6 +54,7 @@ function addReloadOptions(command: Command): Command {
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
   const redactor = new Redactor();
   redactor.add(io.env.OCCS_API_TOKEN);
+  redactor.add(io.env.KV_PASSWORD);
   let exitCode: number = ExitCode.ok;
   let log: Logger = createLogger({ stream: io.stderr, format: 'text', verbosity: 'normal', redactor });
 
@@ -77,6 +80,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   async function runWithSettings<O>(command: Command, load: () => Promise<CommandFunction<O>>, options: O, out: Io): Promise<number | void> {
     const flags = command.optsWithGlobals<Flags & { config?: string }>();
     redactor.add(flags.token);
+    redactor.add(flags.kvPassword);
     // A long-lived command logs JSON lines when nobody watches the terminal (a container's log).
     const defaultFormat = command.name() === 'watch' && !io.stderrIsTTY ? 'json' : 'text';
     log = createLogger({
@@ -88,6 +92,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     const { loadSettings } = await import('./config/load.js');
     const settings = await loadSettings(flags, io);
     redactor.add(settings.token);
+    redactor.add(settings.kvPassword);
     redactor.add(settings.vars.statsPassword);
     log = createLogger({ stream: io.stderr, format: settings.logFormat ?? defaultFormat, verbosity: settings.verbosity, redactor });
     return (await load())(settings, { io: out, log }, options);
@@ -102,7 +107,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       writeErr: (text) => io.stderr.write(redactor.apply(text)),
     })
     .exitOverride()
-    .option('--kv <url>', 'key/value source: http(s)://, occs://, consul:// or file:PATH')
+    .option('--kv <url>', 'key/value source: http(s)://, occs://, consul://, etcd(s):// or file:PATH')
     .option('--token <token>', 'API token (prefer OCCS_API_TOKEN_FILE: flags show in ps)')
     .option('--token-file <file>', 'read the API token from a file')
     .option('--prefix <key>', 'key prefix to read (repeatable; the first one holds the servers)', collect)
@@ -110,6 +115,11 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     .option('--config <file>', 'config file (default: searched in the current directory)')
     .option('--kv-timeout <duration>', 'timeout of each key/value request, e.g. 5s (default: 10s)')
     .option('--kv-ca <file>', 'PEM file of one more CA to trust for https key/value stores')
+    .option('--kv-cert <file>', 'client certificate (PEM) for the key/value store (with --kv-key)')
+    .option('--kv-key <file>', 'key of the client certificate (PEM)')
+    .option('--kv-user <name>', 'etcd user (a token is asked with the password)')
+    .option('--kv-password <password>', 'etcd password (prefer KV_PASSWORD_FILE: flags show in ps)')
+    .option('--kv-password-file <file>', 'read the etcd password from a file')
     .option('--insecure', 'do not verify the key/value store\'s TLS certificate')
     .option('--strict', 'fail (exit 5) instead of skipping invalid key/value entries')
     .option('--bind <address>', 'address the frontend and stats listener bind (default: *)')

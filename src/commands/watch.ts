@@ -5,7 +5,7 @@ import { reloadHaproxy } from '../haproxy/reload.js';
 import { openKvSource } from '../kv/open.js';
 import { pollingSource } from '../kv/polling.js';
 import { startSpinner } from '../util/spinner.js';
-import { compileTemplates, storeLocation } from '../pipeline/render.js';
+import { compileTemplates, sourceOptions, storeLocation } from '../pipeline/render.js';
 import { Applier } from '../watch/apply.js';
 import { serveStatus } from '../watch/http-server.js';
 import { WatchState } from '../watch/state.js';
@@ -38,13 +38,7 @@ export async function watch(settings: Readonly<Settings>, { io, log }: CommandCo
 
   const applier = new Applier({ settings, templates, haproxy, log });
   await applier.init();
-  const source = await openKvSource(location, {
-    token: settings.token,
-    timeoutMs: settings.kvTimeoutMs,
-    caFile: settings.kvCa,
-    insecure: settings.insecure,
-    pollIntervalMs: intervalMs,
-  });
+  const source = await openKvSource(location, sourceOptions(settings, { pollIntervalMs: intervalMs }));
 
   if (options.once) {
     try {

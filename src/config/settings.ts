@@ -8,7 +8,7 @@ import { isServerName, parsePort, unsafeCharacterReason } from '../values/server
 import { invalid, pick, type From, type Layers } from './layers.js';
 import { resolveHaproxy, resolveResources } from './output-settings.js';
 import type { FileConfig } from './schema.js';
-import { resolveKv, resolveToken } from './store-settings.js';
+import { resolveKv, resolveKvUser, resolveToken } from './store-settings.js';
 import { resolveWatch, type WatchSettings } from './watch-settings.js';
 
 /** Options as commander hands them over (strings, booleans and the repeatable --prefix). */
@@ -20,6 +20,11 @@ export interface Flags {
   template?: string;
   kvTimeout?: string;
   kvCa?: string;
+  kvCert?: string;
+  kvKey?: string;
+  kvUser?: string;
+  kvPassword?: string;
+  kvPasswordFile?: string;
   insecure?: boolean;
   strict?: boolean;
   logFormat?: string;
@@ -84,8 +89,14 @@ export interface Settings {
   /** The --kv spec (or the URL made of KV_IP/KV_PORT) and where it came from. */
   kv?: { spec: string; from: string; base: string };
   token?: string;
+  /** etcd: user and password. */
+  kvUser?: string;
+  kvPassword?: string;
   kvTimeoutMs: number;
   kvCa?: string;
+  /** A client certificate and key for the store (mutual TLS). */
+  kvCert?: string;
+  kvKey?: string;
   insecure: boolean;
   strict: boolean;
   resources: Resource[];
@@ -137,15 +148,24 @@ export function resolveSettings(input: SettingsInput): Readonly<Settings> {
   if (logFormat && logFormat.value !== 'text' && logFormat.value !== 'json') throw invalid(logFormat.from, 'must be text or json');
   if (flags.quiet && flags.verbose) throw usageError('--quiet and --verbose cannot be used together');
 
+  const path = (chosen: From<string> | undefined) => chosen && resolve(chosen.base, chosen.value);
   const kvCa = pick(from.flag('kv-ca', flags.kvCa), from.file('kvCa'));
+  const kvCert = pick(from.flag('kv-cert', flags.kvCert), from.file('kvCert'));
+  const kvKey = pick(from.flag('kv-key', flags.kvKey), from.file('kvKey'));
+  if (Boolean(kvCert) !== Boolean(kvKey)) throw usageError('--kv-cert and --kv-key go together', { hint: 'give both, or neither' });
+  const { user: kvUser, password: kvPassword } = resolveKvUser(flags, env, from, input.readSecret);
   const resources = resolveResources(input, fileDir, fileLabel);
   const minServers = pick<string | number>(from.flag('min-servers', flags.minServers), from.file('minServers'));
   if (minServers && !/^\d+$/.test(String(minServers.value))) throw invalid(minServers.from, `"${minServers.value}" is not a whole number`);
   const settings: Settings = {
     kv: resolveKv(flags, env, cwd, from.file('kv')),
     token: resolveToken(flags, env, from.file('tokenFile'), input.readSecret),
+    kvUser,
+    kvPassword,
     kvTimeoutMs,
-    kvCa: kvCa && resolve(kvCa.base, kvCa.value),
+    kvCa: path(kvCa),
+    kvCert: path(kvCert),
+    kvKey: path(kvKey),
     insecure: flags.insecure ?? file?.config.insecure ?? false,
     strict: flags.strict ?? file?.config.strict ?? false,
     resources,

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { usageError } from '../errors.js';
 import { isIPv6 } from '../values/ip.js';
 import { parsePort } from '../values/server.js';
-import { invalid, type From } from './layers.js';
+import { invalid, pick, type From, type Layers } from './layers.js';
 import type { Flags, Settings } from './settings.js';
 
 /** Where the store is and how to authenticate: the settings of the key/value side. */
@@ -25,30 +25,66 @@ export function resolveKv(flags: Flags, env: NodeJS.ProcessEnv, cwd: string, fil
   return file && { spec: file.value, from: file.from, base: file.base };
 }
 
-export function resolveToken(
-  flags: Flags,
-  env: NodeJS.ProcessEnv,
-  file: From<string> | undefined,
-  readSecret: (path: string) => string,
-): string | undefined {
-  if (flags.token !== undefined && flags.tokenFile !== undefined) {
-    throw usageError('--token and --token-file cannot be used together');
+/** Where one secret may come from, in precedence order: a flag and its file flag, then variables. */
+interface SecretSources {
+  name: string;
+  flag: { option: string; value?: string };
+  flagFile: { option: string; value?: string };
+  envVar: string;
+  envFile: string;
+  configFile?: From<string>;
+}
+
+/**
+ * A secret (the API token, the etcd password): first match wins among the flags, the environment
+ * and the config file's `…File` key (a secret itself never sits in the config file). Trimmed;
+ * refused unless it is visible ASCII, the only thing an HTTP header or a JSON login can carry
+ * without surprises.
+ */
+function resolveSecret(s: SecretSources, env: NodeJS.ProcessEnv, readSecret: (path: string) => string): string | undefined {
+  if (s.flag.value !== undefined && s.flagFile.value !== undefined) {
+    throw usageError(`${s.flag.option} and ${s.flagFile.option} cannot be used together`);
   }
-  // First match wins: flags, then environment, then the config file's tokenFile.
   const candidates: Array<[from: string, read: () => string] | undefined> = [
-    flags.token !== undefined ? ['--token', () => flags.token!] : undefined,
-    flags.tokenFile !== undefined ? ['--token-file', () => readSecret(flags.tokenFile!)] : undefined,
-    env.OCCS_API_TOKEN ? ['environment OCCS_API_TOKEN', () => env.OCCS_API_TOKEN!] : undefined,
-    env.OCCS_API_TOKEN_FILE ? ['environment OCCS_API_TOKEN_FILE', () => readSecret(env.OCCS_API_TOKEN_FILE!)] : undefined,
-    file ? [file.from, () => readSecret(resolve(file.base, file.value))] : undefined,
+    s.flag.value !== undefined ? [s.flag.option, () => s.flag.value!] : undefined,
+    s.flagFile.value !== undefined ? [s.flagFile.option, () => readSecret(s.flagFile.value!)] : undefined,
+    env[s.envVar] ? [`environment ${s.envVar}`, () => env[s.envVar]!] : undefined,
+    env[s.envFile] ? [`environment ${s.envFile}`, () => readSecret(env[s.envFile]!)] : undefined,
+    s.configFile ? [s.configFile.from, () => readSecret(resolve(s.configFile!.base, s.configFile!.value))] : undefined,
   ];
   const chosen = candidates.find(Boolean);
-  const token = chosen && { from: chosen[0], value: chosen[1]() };
-  if (!token) return undefined;
-  const value = token.value.trim();
-  // Only visible ASCII can go into an HTTP header; anything else is a mistake, never sent.
+  if (!chosen) return undefined;
+  const value = chosen[1]().trim();
   if (!/^[\x21-\x7e]*$/.test(value)) {
-    throw invalid(token.from, 'the token contains whitespace, control or non-ASCII characters', 'check the token file or variable');
+    throw invalid(chosen[0], `the ${s.name} contains whitespace, control or non-ASCII characters`, `check the ${s.name} file or variable`);
   }
   return value === '' ? undefined : value;
+}
+
+/** The Consul/OCCS API token. */
+export function resolveToken(flags: Flags, env: NodeJS.ProcessEnv, file: From<string> | undefined, readSecret: (path: string) => string): string | undefined {
+  return resolveSecret(
+    { name: 'token', flag: { option: '--token', value: flags.token }, flagFile: { option: '--token-file', value: flags.tokenFile }, envVar: 'OCCS_API_TOKEN', envFile: 'OCCS_API_TOKEN_FILE', configFile: file },
+    env,
+    readSecret,
+  );
+}
+
+/** etcd's user and password (both or neither). */
+export function resolveKvUser(
+  flags: Flags,
+  env: NodeJS.ProcessEnv,
+  from: Layers,
+  readSecret: (path: string) => string,
+): { user?: string; password?: string } {
+  const user = pick(from.flag('kv-user', flags.kvUser), from.env('KV_USER'), from.file('kvUser'));
+  const password = resolveSecret(
+    { name: 'password', flag: { option: '--kv-password', value: flags.kvPassword }, flagFile: { option: '--kv-password-file', value: flags.kvPasswordFile }, envVar: 'KV_PASSWORD', envFile: 'KV_PASSWORD_FILE', configFile: from.file('kvPasswordFile') },
+    env,
+    readSecret,
+  );
+  if (password !== undefined && !user) {
+    throw usageError('a key/value password was given without a user', { hint: 'set --kv-user (or KV_USER)' });
+  }
+  return { user: user?.value, password };
 }

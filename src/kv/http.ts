@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import tls from 'node:tls';
+import { systemErrorCode, usageError } from '../errors.js';
 
 export interface HttpResponse {
   status: number;
@@ -7,11 +10,22 @@ export interface HttpResponse {
   body: Buffer;
 }
 
-export interface HttpClientOptions {
-  /** Extra certificate authorities (PEM) trusted for https. */
-  ca?: Array<string | Buffer>;
-  /** Verify the server's certificate (default true). */
-  verify: boolean;
+/** A response whose body is still arriving, read line by line (etcd's watch stream). */
+export interface HttpStream {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  lines: AsyncIterable<string>;
+}
+
+/** TLS settings of a store, as files (read once, when the client is made). */
+export interface TlsFiles {
+  /** One more CA to trust, besides the system's. */
+  caFile?: string;
+  /** A client certificate and its key (mutual TLS). */
+  certFile?: string;
+  keyFile?: string;
+  /** Skip certificate verification (explicit opt-out). */
+  insecure: boolean;
 }
 
 export class HttpTimeoutError extends Error {
@@ -23,26 +37,54 @@ export class HttpTimeoutError extends Error {
 
 const MAX_BODY_BYTES = 256 * 1024 * 1024;
 
+type RequestOptions = { method?: string; headers?: Record<string, string>; body?: string; timeoutMs: number; signal?: AbortSignal };
+
 /**
- * A small keep-alive HTTP(S) client on node:http, because native fetch cannot take a CA file or
- * an opt-out of verification without an extra dependency. One client per store.
+ * A small keep-alive HTTP(S) client on node:http, because native fetch cannot take a CA file, a
+ * client certificate or an opt-out of verification without an extra dependency. One per store.
  */
 export class HttpClient {
   private readonly httpAgent = new http.Agent({ keepAlive: true });
   private readonly httpsAgent: https.Agent;
 
-  constructor(options: HttpClientOptions) {
-    this.httpsAgent = new https.Agent({ keepAlive: true, ca: options.ca, rejectUnauthorized: options.verify });
+  constructor(files: TlsFiles) {
+    this.httpsAgent = new https.Agent({
+      keepAlive: true,
+      ca: files.caFile ? [...systemCas(), readPem(files.caFile, '--kv-ca')] : undefined,
+      cert: files.certFile ? readPem(files.certFile, '--kv-cert') : undefined,
+      key: files.keyFile ? readPem(files.keyFile, '--kv-key') : undefined,
+      rejectUnauthorized: !files.insecure,
+    });
   }
 
-  request(
-    url: URL,
-    options: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs: number; signal?: AbortSignal },
-  ): Promise<HttpResponse> {
+  /** One request, its whole answer buffered; `timeoutMs` bounds it all. */
+  async request(url: URL, options: RequestOptions): Promise<HttpResponse> {
+    const { res, timer } = await this.open(url, options);
+    try {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of res as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > MAX_BODY_BYTES) throw new Error(`answer larger than ${MAX_BODY_BYTES} bytes`);
+        chunks.push(chunk);
+      }
+      return { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** A request whose answer streams: `timeoutMs` bounds only the wait for its headers. */
+  async stream(url: URL, options: RequestOptions): Promise<HttpStream> {
+    const { res, timer } = await this.open(url, options);
+    clearTimeout(timer);
+    return { status: res.statusCode ?? 0, headers: res.headers, lines: lines(res) };
+  }
+
+  private open(url: URL, options: RequestOptions): Promise<{ res: http.IncomingMessage; timer: NodeJS.Timeout }> {
     const isHttps = url.protocol === 'https:';
-    const transport = isHttps ? https : http;
     return new Promise((resolve, reject) => {
-      const req = transport.request(url, {
+      const req = (isHttps ? https : http).request(url, {
         method: options.method ?? 'GET',
         headers: options.headers,
         agent: isHttps ? this.httpsAgent : this.httpAgent,
@@ -53,23 +95,7 @@ export class HttpClient {
         clearTimeout(timer);
         reject(error);
       });
-      req.on('response', (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_BODY_BYTES) req.destroy(new Error(`answer larger than ${MAX_BODY_BYTES} bytes`));
-          else chunks.push(chunk);
-        });
-        res.on('end', () => {
-          clearTimeout(timer);
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
-        });
-        res.on('error', (error) => {
-          clearTimeout(timer);
-          reject(error);
-        });
-      });
+      req.on('response', (res) => resolve({ res, timer }));
       req.end(options.body);
     });
   }
@@ -77,5 +103,41 @@ export class HttpClient {
   close(): void {
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
+  }
+}
+
+async function* lines(res: http.IncomingMessage): AsyncIterable<string> {
+  let pending = '';
+  for await (const chunk of res as AsyncIterable<Buffer>) {
+    pending += chunk.toString('utf8');
+    let newline: number;
+    while ((newline = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, newline).trim();
+      pending = pending.slice(newline + 1);
+      if (line) yield line;
+    }
+  }
+  if (pending.trim()) yield pending.trim();
+}
+
+/** Node's own roots and NODE_EXTRA_CA_CERTS, so --kv-ca adds a CA rather than replacing them. */
+function systemCas(): Array<string | Buffer> {
+  const cas: Array<string | Buffer> = [...tls.rootCertificates];
+  const extra = process.env.NODE_EXTRA_CA_CERTS;
+  if (extra) {
+    try {
+      cas.push(readFileSync(extra));
+    } catch {
+      // Node itself only warns about an unreadable NODE_EXTRA_CA_CERTS; so do we, by ignoring it.
+    }
+  }
+  return cas;
+}
+
+function readPem(file: string, option: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    throw usageError(`cannot read ${file} (${systemErrorCode(error) ?? String(error)})`, { hint: `fix ${option}` });
   }
 }

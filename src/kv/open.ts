@@ -3,9 +3,9 @@ import { fileURLToPath } from 'node:url';
 import { usageError } from '../errors.js';
 import type { KvSource, KvSourceOptions } from './source.js';
 
-export type KvLocation = { kind: 'consul'; base: URL } | { kind: 'file'; path: string };
+export type KvLocation = { kind: 'consul' | 'etcd'; base: URL } | { kind: 'file'; path: string };
 
-const DEFAULT_PORTS: Record<string, string> = { 'occs:': '9109', 'consul:': '8500' };
+const DEFAULT_PORTS: Record<string, string> = { 'occs:': '9109', 'consul:': '8500', 'etcd:': '2379', 'etcds:': '2379' };
 
 /**
  * A `--kv` value as it may be shown: user info and query (Consul takes `?token=`) masked.
@@ -17,7 +17,7 @@ export function safeKvSpec(spec: string): string {
 
 const badKv = (spec: string, why: string) =>
   usageError(`--kv "${safeKvSpec(spec)}" ${why}`, {
-    hint: 'use http(s)://HOST:PORT, occs://HOST:PORT, consul://HOST:PORT or file:PATH',
+    hint: 'use http(s)://HOST:PORT, occs://HOST:PORT, consul://HOST:PORT, etcd(s)://HOST:PORT or file:PATH',
   });
 
 /** Parses a `--kv` value. Relative `file:` paths are resolved against `cwd`. */
@@ -30,16 +30,16 @@ export function parseKvLocation(spec: string, cwd: string): KvLocation {
     throw badKv(spec, 'is not a URL');
   }
   if (url.username || url.password) throw badKv(spec, 'carries credentials; use the token settings instead');
-  if (!['http:', 'https:', 'occs:', 'consul:'].includes(url.protocol)) {
+  if (!['http:', 'https:', 'occs:', 'consul:', 'etcd:', 'etcds:'].includes(url.protocol)) {
     throw badKv(spec, `has an unknown scheme "${url.protocol}"`);
   }
   if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {
     throw badKv(spec, 'has a path or query; give the prefix with --prefix or OCCS_BACKEND_KEY, the token with the token settings');
   }
-  const secure = url.protocol === 'https:';
+  const secure = url.protocol === 'https:' || url.protocol === 'etcds:';
   const port = url.port || DEFAULT_PORTS[url.protocol] || '';
   const base = new URL(`${secure ? 'https' : 'http'}://${url.hostname}${port ? `:${port}` : ''}/`);
-  return { kind: 'consul', base };
+  return { kind: url.protocol.startsWith('etcd') ? 'etcd' : 'consul', base };
 }
 
 function parseFileSpec(spec: string, cwd: string): string {
@@ -58,7 +58,8 @@ function parseFileSpec(spec: string, cwd: string): string {
 
 /** How a location is named in logs: never carries credentials. */
 export function describeKvLocation(location: KvLocation): string {
-  return location.kind === 'file' ? `file:${location.path}` : location.base.origin;
+  if (location.kind === 'file') return `file:${location.path}`;
+  return location.kind === 'etcd' ? `etcd ${location.base.origin}` : location.base.origin;
 }
 
 /** Opens the source for a location; each kind's module is loaded only when used. */
@@ -66,6 +67,10 @@ export async function openKvSource(location: KvLocation, options: KvSourceOption
   if (location.kind === 'file') {
     const { FileSource } = await import('./file.js');
     return new FileSource(location.path);
+  }
+  if (location.kind === 'etcd') {
+    const { EtcdSource } = await import('./etcd.js');
+    return new EtcdSource(location.base, options);
   }
   const { ConsulSource } = await import('./consul.js');
   return new ConsulSource(location.base, options);

@@ -1,3 +1,5 @@
+import type { TlsFiles } from './http.js';
+
 /** One key/value entry. Keys always start with `/` (`/apps/myapp/containers/one`), whatever the store. */
 export interface KvPair {
   key: string;
@@ -39,13 +41,13 @@ export interface KvSource {
   close(): Promise<void>;
 }
 
-export interface KvSourceOptions {
+export interface KvSourceOptions extends TlsFiles {
+  /** Consul/OCCS: the API token. */
   token?: string;
+  /** etcd: user and password (a token is requested with them). */
+  user?: string;
+  password?: string;
   timeoutMs: number;
-  /** PEM file of extra certificate authorities for https. */
-  caFile?: string;
-  /** Skip TLS certificate verification (explicit opt-out). */
-  insecure: boolean;
   /** How often to poll a store that offers no change notification (Consul without X-Consul-Index). */
   pollIntervalMs?: number;
 }

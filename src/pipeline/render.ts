@@ -2,7 +2,7 @@ import { usageError } from '../errors.js';
 import type { Settings, Resource } from '../config/settings.js';
 import { filterSnapshot } from '../kv/keys.js';
 import { describeKvLocation, openKvSource, parseKvLocation, type KvLocation } from '../kv/open.js';
-import type { KvSnapshot } from '../kv/source.js';
+import type { KvSnapshot, KvSourceOptions } from '../kv/source.js';
 import { createHelpers, type RenderDiagnostics } from '../template/helpers.js';
 import { loadTemplate, renderTemplate, type CompiledTemplate } from '../template/engine.js';
 
@@ -48,15 +48,25 @@ export function describeRead(settings: Readonly<Settings>): string {
   return `reading ${allPrefixes(settings.resources).join(', ') || '/'} from ${describeKvLocation(storeLocation(settings))}`;
 }
 
+/** How to talk to the store, from the settings. */
+export function sourceOptions(settings: Readonly<Settings>, extra: Partial<KvSourceOptions> = {}): KvSourceOptions {
+  return {
+    token: settings.token,
+    user: settings.kvUser,
+    password: settings.kvPassword,
+    timeoutMs: settings.kvTimeoutMs,
+    caFile: settings.kvCa,
+    certFile: settings.kvCert,
+    keyFile: settings.kvKey,
+    insecure: settings.insecure,
+    ...extra,
+  };
+}
+
 /** Reads the prefixes of all resources from the configured store, in one go. */
 export async function readStore(settings: Readonly<Settings>, signal?: AbortSignal): Promise<KvSnapshot> {
   const location = storeLocation(settings);
-  const source = await openKvSource(location, {
-    token: settings.token,
-    timeoutMs: settings.kvTimeoutMs,
-    caFile: settings.kvCa,
-    insecure: settings.insecure,
-  });
+  const source = await openKvSource(location, sourceOptions(settings));
   try {
     return await source.read(allPrefixes(settings.resources), signal);
   } finally {

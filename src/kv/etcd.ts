@@ -1,0 +1,164 @@
+import type { OccsError } from '../errors.js';
+import { HttpClient, type HttpStream } from './http.js';
+import { rangesOf, toPair, type EtcdKv, type KeyRange } from './etcd-keys.js';
+import { watchEtcd, type EtcdWatchMessage } from './etcd-watch.js';
+import { toSnapshot } from './keys.js';
+import type { KvPair, KvSnapshot, KvSource, KvSourceOptions, KvWatchListener } from './source.js';
+import { bodySnippet, StoreErrors } from './store-errors.js';
+
+const b64 = (bytes: Buffer): string => bytes.toString('base64');
+
+interface EtcdErrorBody {
+  error?: string;
+  message?: string;
+  code?: number;
+}
+
+/**
+ * etcd v3 through its JSON gateway (`/v3/kv/range`, `/v3/watch`): range reads of each prefix
+ * and watch streams from the read's revision. With a user and password, a token is asked from
+ * `/v3/auth/authenticate` and asked again when etcd says it has expired.
+ */
+export class EtcdSource implements KvSource {
+  readonly description: string;
+  private readonly http: HttpClient;
+  private readonly errors: StoreErrors;
+  private token?: string;
+
+  constructor(
+    private readonly base: URL,
+    private readonly options: KvSourceOptions,
+  ) {
+    this.description = `etcd ${base.origin}`;
+    this.errors = new StoreErrors(this.description, '--kv');
+    this.http = new HttpClient(options);
+  }
+
+  async read(prefixes: readonly string[], signal?: AbortSignal): Promise<KvSnapshot> {
+    const reads = await Promise.all(prefixes.flatMap(rangesOf).map((range) => this.range(range, signal)));
+    return toSnapshot(reads.flatMap((r) => r.pairs));
+  }
+
+  watch(prefixes: readonly string[], listener: KvWatchListener, signal: AbortSignal): Promise<void> {
+    return watchEtcd(prefixes.flatMap(rangesOf), listener, signal, {
+      range: (range) => this.range(range, signal),
+      watch: (range, fromRevision) => this.watchStream(range, fromRevision, signal),
+    });
+  }
+
+  /** One range read: the pairs and the revision they were read at. */
+  async range(range: KeyRange, signal?: AbortSignal): Promise<{ pairs: KvPair[]; revision: number }> {
+    const body = { key: b64(range.key), range_end: b64(range.rangeEnd) };
+    const answer = (await this.post(range.label, '/v3/kv/range', body, signal)) as { header?: { revision?: string }; kvs?: EtcdKv[] };
+    const revision = Number(answer.header?.revision);
+    if (!Number.isInteger(revision)) throw this.errors.failed(range.label, 'answered a range without a revision');
+    return { pairs: (answer.kvs ?? []).map(toPair).filter((p): p is KvPair => p !== undefined), revision };
+  }
+
+  /** A watch stream of a range from a revision: one JSON message per line. */
+  private async watchStream(range: KeyRange, fromRevision: number, signal: AbortSignal): Promise<AsyncIterable<EtcdWatchMessage>> {
+    const body = { create_request: { key: b64(range.key), range_end: b64(range.rangeEnd), start_revision: String(fromRevision) } };
+    const stream = await this.send(range.label, '/v3/watch', body, signal, (url, headers, text) =>
+      this.http.stream(url, { method: 'POST', headers, body: text, timeoutMs: this.options.timeoutMs, signal }),
+    );
+    return parseLines(stream.lines);
+  }
+
+  private async post(label: string, path: string, body: object, signal?: AbortSignal): Promise<unknown> {
+    const response = await this.send(label, path, body, signal, async (url, headers, text) => {
+      const r = await this.http.request(url, { method: 'POST', headers, body: text, timeoutMs: this.options.timeoutMs, signal });
+      return { status: r.status, text: r.body.toString('utf8') };
+    });
+    try {
+      return JSON.parse(response.text);
+    } catch {
+      throw this.errors.failed(label, 'answered something that is not JSON');
+    }
+  }
+
+  /**
+   * Sends one request with the current token; asks for a token first (and again once, if etcd
+   * says it expired). Any other refusal is an error that names the prefix.
+   */
+  private async send<R extends { status: number; text?: string } | HttpStream>(
+    label: string,
+    path: string,
+    body: object,
+    signal: AbortSignal | undefined,
+    perform: (url: URL, headers: Record<string, string>, text: string) => Promise<R>,
+  ): Promise<R> {
+    const url = new URL(path, this.base);
+    for (let attempt = 0; ; attempt++) {
+      if (this.options.user && !this.token) this.token = await this.authenticate(label, signal);
+      const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'occs-lb' };
+      if (this.token) headers.authorization = this.token;
+      let response: R;
+      try {
+        response = await perform(url, headers, JSON.stringify(body));
+      } catch (error) {
+        throw this.errors.requestFailed(label, error);
+      }
+      if (response.status === 200) return response;
+      const text = 'text' in response && response.text !== undefined ? response.text : await readAll((response as HttpStream).lines);
+      const failure = parseError(text);
+      if (response.status === 401 && this.options.user && attempt === 0) {
+        this.token = undefined; // expired: ask for a new one, once
+        continue;
+      }
+      throw this.refusal(label, response.status, failure, text);
+    }
+  }
+
+  private async authenticate(label: string, signal?: AbortSignal): Promise<string> {
+    const url = new URL('/v3/auth/authenticate', this.base);
+    let answer: { status: number; body: Buffer };
+    try {
+      answer = await this.http.request(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: this.options.user, password: this.options.password ?? '' }),
+        timeoutMs: this.options.timeoutMs,
+        signal,
+      });
+    } catch (error) {
+      throw this.errors.requestFailed(label, error);
+    }
+    const text = answer.body.toString('utf8');
+    const token = (JSON.parse(text || '{}') as { token?: string }).token;
+    if (answer.status !== 200 || !token) throw this.refusal(label, answer.status, parseError(text), text);
+    return token;
+  }
+
+  private refusal(label: string, status: number, failure: EtcdErrorBody, text: string): OccsError {
+    const message = failure.message ?? failure.error ?? '';
+    if (status === 401 || status === 403 || failure.code === 16 || failure.code === 7 || /authentication failed|user name is empty|permission denied/.test(message)) {
+      const hint = this.options.user
+        ? 'check --kv-user and --kv-password (or KV_USER, KV_PASSWORD/KV_PASSWORD_FILE) and the user\'s role'
+        : 'this etcd wants a user: set --kv-user and --kv-password (or KV_USER, KV_PASSWORD/KV_PASSWORD_FILE)';
+      return this.errors.unauthorised(label, `refused the request (${message.replace(/^etcdserver: /, '') || `HTTP ${status}`})`, hint);
+    }
+    return this.errors.failed(label, `answered HTTP ${status}${bodySnippet(text, [this.options.password, this.token])}`);
+  }
+
+  async close(): Promise<void> {
+    this.http.close();
+  }
+}
+
+function parseError(text: string): EtcdErrorBody {
+  try {
+    return (JSON.parse(text) as EtcdErrorBody) ?? {};
+  } catch {
+    return {};
+  }
+}
+
+async function readAll(lines: AsyncIterable<string>): Promise<string> {
+  let text = '';
+  for await (const line of lines) text += line;
+  return text;
+}
+
+async function* parseLines(lines: AsyncIterable<string>): AsyncIterable<EtcdWatchMessage> {
+  for await (const line of lines) yield JSON.parse(line) as EtcdWatchMessage;
+}

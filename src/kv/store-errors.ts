@@ -1,0 +1,66 @@
+import { kvError, systemErrorCode, type OccsError } from '../errors.js';
+import { formatDuration } from '../util/duration.js';
+import { HttpTimeoutError } from './http.js';
+
+const TLS_CODES = /^(CERT_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_|ERR_TLS_CERT)/;
+
+/**
+ * The messages of a network store's failures (exit 3), the same for every kind of store: what
+ * failed, at which store, for which prefix, and what to check.
+ */
+export class StoreErrors {
+  constructor(
+    /** e.g. "http://127.0.0.1:9109"; never holds a secret. */
+    readonly store: string,
+    /** Where the user points occs-lb at the store, for the hints. */
+    private readonly setting: string,
+  ) {}
+
+  failed(prefix: string, what: string, code = 'KV_ERROR', cause?: unknown): OccsError {
+    return kvError(code, `key/value store at ${this.store} ${what} when reading "${prefix}"`, {
+      hint: `check that the store is running and that ${this.setting} point${this.setting.includes(' or ') ? '' : 's'} at it`,
+      cause,
+    });
+  }
+
+  unauthorised(prefix: string, what: string, hint: string): OccsError {
+    return kvError('KV_UNAUTHORISED', `key/value store at ${this.store} ${what} (unauthorised) when reading "${prefix}"`, { hint });
+  }
+
+  /** A request that got no answer: refused, unknown host, timeout, untrusted certificate… */
+  requestFailed(prefix: string, error: unknown): OccsError | unknown {
+    if ((error as Error)?.name === 'AbortError') return error;
+    if (error instanceof HttpTimeoutError) {
+      return this.failed(prefix, `did not answer within ${formatDuration(error.timeoutMs)}`, 'KV_TIMEOUT', error);
+    }
+    const code = systemErrorCode(error) ?? '';
+    if (TLS_CODES.test(code)) {
+      return kvError('KV_TLS', `key/value store at ${this.store} has a TLS certificate that is not trusted (${code})`, {
+        hint: 'pass its CA with --kv-ca FILE, or --insecure to skip verification',
+        cause: error,
+      });
+    }
+    const what =
+      code === 'ECONNREFUSED' ? 'refused the connection'
+      : code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? 'could not be found (DNS)'
+      : `could not be reached (${code || (error as Error).message})`;
+    return this.failed(prefix, what, 'KV_UNREACHABLE', error);
+  }
+}
+
+/**
+ * The start of an error body, on one line: enough to see what the store said. A store may echo
+ * a secret (plainly or JSON-escaped); it is masked before the cut, so no piece of it survives.
+ */
+export function bodySnippet(body: Buffer | string, secrets: ReadonlyArray<string | undefined>): string {
+  let text = typeof body === 'string' ? body.slice(0, 64 * 1024) : body.toString('utf8', 0, 64 * 1024);
+  for (const secret of secrets) {
+    if (!secret) continue;
+    for (const form of new Set([secret, JSON.stringify(secret).slice(1, -1), encodeURIComponent(secret)])) {
+      text = text.split(form).join('***');
+    }
+  }
+  // eslint-disable-next-line no-control-regex
+  text = text.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]+/g, ' ').trim().slice(0, 200);
+  return text ? `: ${text}` : '';
+}

@@ -1,0 +1,114 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { freePort, waitFor } from './haproxy-process.js';
+import { makeTempDir } from './temp.js';
+
+const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
+
+/** The first key after every key starting with `prefix` (etcd's range_end). */
+function prefixEnd(prefix: string): string {
+  const bytes = Buffer.from(prefix, 'utf8');
+  for (let i = bytes.length - 1; i >= 0; i--) {
+    if (bytes[i]! < 0xff) {
+      bytes[i]! += 1;
+      return bytes.subarray(0, i + 1).toString('base64');
+    }
+  }
+  return Buffer.from([0]).toString('base64');
+}
+
+/**
+ * A real etcd (Debian's etcd-server, v3.4) on 127.0.0.1 free ports with a temp data dir, driven
+ * through its JSON gateway. Stopped by pid; restarted on the same ports and data.
+ */
+export class EtcdServer {
+  readonly dir = makeTempDir();
+  private child?: ChildProcess;
+  clientPort = 0;
+  private peerPort = 0;
+  private auth?: { user: string; password: string; token?: string };
+  log = '';
+
+  get url(): string {
+    return `etcd://127.0.0.1:${this.clientPort}`;
+  }
+
+  private get endpoint(): string {
+    return `http://127.0.0.1:${this.clientPort}`;
+  }
+
+  async start(): Promise<this> {
+    if (!this.clientPort) [this.clientPort, this.peerPort] = [await freePort(), await freePort()];
+    const peer = `http://127.0.0.1:${this.peerPort}`;
+    this.child = spawn('etcd', [
+      '--name', 'test', '--data-dir', join(this.dir, 'data'),
+      '--listen-client-urls', this.endpoint, '--advertise-client-urls', this.endpoint,
+      '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `test=${peer}`,
+      '--log-level', 'error',
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
+    this.child.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
+    await waitFor('etcd to answer', async () => (await fetch(`${this.endpoint}/health`)).ok, 20_000).catch((error) => {
+      throw new Error(`${(error as Error).message}\n${this.log.slice(-2000)}`);
+    });
+    return this;
+  }
+
+  /** Stops etcd by pid (SIGTERM, then SIGKILL); the data dir stays for a restart. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  private async call(path: string, body: object, retry = true): Promise<Record<string, unknown>> {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (this.auth) {
+      this.auth.token ??= ((await (await fetch(`${this.endpoint}/v3/auth/authenticate`, { method: 'POST', headers, body: JSON.stringify({ name: 'root', password: this.auth.password }) })).json()) as { token: string }).token;
+      headers.authorization = this.auth.token;
+    }
+    const response = await fetch(`${this.endpoint}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
+    const answer = (await response.json()) as Record<string, unknown>;
+    if (response.status === 401 && this.auth && retry) {
+      this.auth.token = undefined; // tokens do not survive a restart of etcd
+      return this.call(path, body, false);
+    }
+    if (!response.ok) throw new Error(`etcd ${path}: ${JSON.stringify(answer)}`);
+    return answer;
+  }
+
+  async put(key: string, value: string): Promise<void> {
+    await this.call('/v3/kv/put', { key: b64(key), value: b64(value) });
+  }
+
+  /** Deletes a key, or (recurse) every key under it, with or without a leading slash. */
+  async delete(key: string, recurse = false): Promise<void> {
+    for (const k of recurse ? [key, `/${key.replace(/^\/+/, '')}`] : [key]) {
+      await this.call('/v3/kv/deleterange', recurse ? { key: b64(k), range_end: prefixEnd(k) } : { key: b64(k) });
+    }
+  }
+
+  /** Compacts history up to the current revision (watchers from older revisions get cancelled). */
+  async compact(): Promise<void> {
+    const answer = await this.call('/v3/kv/range', { key: b64('\0'), count_only: true });
+    const revision = (answer.header as { revision: string }).revision;
+    await this.call('/v3/kv/compaction', { revision, physical: true });
+  }
+
+  /** Turns authentication on: root/rootpw, plus `user` who may read everything. */
+  async enableAuth(user: string, password: string): Promise<void> {
+    await this.call('/v3/auth/user/add', { name: 'root', password: 'rootpw' });
+    await this.call('/v3/auth/role/add', { name: 'root' });
+    await this.call('/v3/auth/user/grant', { user: 'root', role: 'root' });
+    await this.call('/v3/auth/user/add', { name: user, password });
+    await this.call('/v3/auth/role/add', { name: 'reader' });
+    await this.call('/v3/auth/role/grant', { name: 'reader', perm: { permType: 'READ', key: b64('\0'), range_end: b64('\0') } });
+    await this.call('/v3/auth/user/grant', { user, role: 'reader' });
+    await this.call('/v3/auth/enable', {});
+    this.auth = { user, password: 'rootpw' };
+  }
+}
