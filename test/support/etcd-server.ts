@@ -23,6 +23,9 @@ function prefixEnd(prefix: string): string {
  */
 export class EtcdServer {
   readonly dir = makeTempDir();
+
+  /** `tls`: serve https with these files and demand client certificates signed by `ca`. */
+  constructor(private readonly options: { tls?: { cert: string; key: string; ca: string } } = {}) {}
   private child?: ChildProcess;
   clientPort = 0;
   private peerPort = 0;
@@ -30,11 +33,11 @@ export class EtcdServer {
   log = '';
 
   get url(): string {
-    return `etcd://127.0.0.1:${this.clientPort}`;
+    return `${this.options.tls ? 'etcds' : 'etcd'}://127.0.0.1:${this.clientPort}`;
   }
 
   private get endpoint(): string {
-    return `http://127.0.0.1:${this.clientPort}`;
+    return `${this.options.tls ? 'https' : 'http'}://127.0.0.1:${this.clientPort}`;
   }
 
   async start(): Promise<this> {
@@ -45,13 +48,50 @@ export class EtcdServer {
       '--listen-client-urls', this.endpoint, '--advertise-client-urls', this.endpoint,
       '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `test=${peer}`,
       '--log-level', 'error',
+      ...(this.options.tls ? ['--cert-file', this.options.tls.cert, '--key-file', this.options.tls.key, '--trusted-ca-file', this.options.tls.ca, '--client-cert-auth'] : []),
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
     this.child.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
-    await waitFor('etcd to answer', async () => (await fetch(`${this.endpoint}/health`)).ok, 20_000).catch((error) => {
+    await waitFor('etcd to answer', () => this.child!.exitCode === null && new Promise((r) => setTimeout(r, 50)).then(() => this.healthy()), 20_000).catch((error) => {
       throw new Error(`${(error as Error).message}\n${this.log.slice(-2000)}`);
     });
     return this;
+  }
+
+  /** etcd's /health (over TLS with the test client certificate when etcd demands one). */
+  private async healthy(): Promise<boolean> {
+    if (!this.options.tls) return (await fetch(`${this.endpoint}/health`)).ok;
+    const { request } = await import('node:https');
+    const { readFileSync } = await import('node:fs');
+    const tls = this.options.tls;
+    const dir = tls.ca.slice(0, tls.ca.lastIndexOf('/'));
+    return new Promise((resolve) => {
+      request(`${this.endpoint}/health`, { ca: readFileSync(tls.ca), cert: readFileSync(`${dir}/client.pem`), key: readFileSync(`${dir}/client.key`) }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      }).on('error', () => resolve(false)).end();
+    });
+  }
+
+  /** Invalidates every token etcd has handed out (auth off and on again), as their expiry would. */
+  async revokeTokens(): Promise<void> {
+    await this.call('/v3/auth/disable', {});
+    const saved = this.auth;
+    this.auth = undefined;
+    await this.call('/v3/auth/enable', {});
+    this.auth = saved && { ...saved, token: undefined };
+  }
+
+  /** A token etcd gives `user` now. */
+  async tokenFor(user: string, password: string): Promise<string> {
+    const answer = await fetch(`${this.endpoint}/v3/auth/authenticate`, { method: 'POST', body: JSON.stringify({ name: user, password }) });
+    return ((await answer.json()) as { token: string }).token;
+  }
+
+  /** Whether etcd still accepts a token. */
+  async accepts(token: string): Promise<boolean> {
+    const answer = await fetch(`${this.endpoint}/v3/kv/range`, { method: 'POST', headers: { authorization: token }, body: JSON.stringify({ key: b64('x') }) });
+    return answer.status !== 401;
   }
 
   /** Stops etcd by pid (SIGTERM, then SIGKILL); the data dir stays for a restart. */
