@@ -2,11 +2,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
-/** The suite drives the real HAProxy; say how to get it instead of failing test by test. */
+/** The suite drives the real HAProxy and etcd; say how to get them instead of failing test by test. */
 export default function setup(): () => void {
-  const haproxy = spawnSync('haproxy', ['-v'], { encoding: 'utf8' });
-  if (haproxy.error || haproxy.status !== 0) {
-    throw new Error('HAProxy is not installed; the tests run the real one. Install it: apt-get install -y haproxy etcd-server');
+  for (const [program, flag] of [['haproxy', '-v'], ['etcd', '--version']] as const) {
+    const run = spawnSync(program, [flag], { encoding: 'utf8' });
+    if (run.error || run.status !== 0) {
+      throw new Error(`${program} is not installed; the tests run the real one. Install it: apt-get install -y haproxy etcd-server`);
+    }
   }
   return stopOrphans;
 }

@@ -1,4 +1,5 @@
 import { removeTempDirs } from '../support/temp.js';
+import { benchEtcd } from './etcd.js';
 import { benchReload } from './reload.js';
 import { benchRender10k } from './render-10k.js';
 import { benchStartup } from './startup.js';
@@ -10,6 +11,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   'render-10k': () => benchRender10k(),
   reload: () => benchReload(),
   watch: () => benchWatch(),
+  etcd: () => benchEtcd(),
   'watch-idle': () => benchWatchIdle(),
 };
 

@@ -336,3 +336,28 @@ describe('occs-lb render keeps secrets and streams clean', () => {
     expect(readdirSync(dir).sort()).toEqual(['a.cfg', 'occs-lb.config.json']);
   });
 });
+
+describe('occs-lb render from etcd', () => {
+  it('renders the same config from etcd, keys with or without a leading slash, same OCCS_BACKEND_KEY', async () => {
+    const { EtcdServer } = await import('../support/etcd-server.js');
+    const etcd = await new EtcdServer().start();
+    try {
+      await etcd.enableAuth('occs', 'etcd-secret-pw');
+      await etcd.put('apps/myapp/containers/one', '10.9.1.1:32001');
+      await etcd.put('/apps/myapp/containers/two', '10.9.1.2:32002');
+      const env = { OCCS_BACKEND_KEY: 'apps/myapp/containers', KV_USER: 'occs', KV_PASSWORD: 'etcd-secret-pw' };
+      const result = await runCli(['render', '--kv', etcd.url], { env });
+      expect(result.code).toBe(0);
+      expect(serverLines(result.stdout)).toEqual(SEED_SERVERS);
+      expect(haproxyCheck(result.stdout).ok).toBe(true);
+
+      const wrong = await runCli(['render', '--kv', etcd.url, '--verbose'], { env: { ...env, KV_PASSWORD: 'not-the-password' } });
+      expect(wrong.code).toBe(3);
+      expect(wrong.stderr).toContain('unauthorised');
+      expect(wrong.stderr).toContain('authentication failed');
+      expect(`${wrong.stdout}${wrong.stderr}`).not.toContain('not-the-password');
+    } finally {
+      await etcd.stop();
+    }
+  });
+});

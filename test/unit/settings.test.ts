@@ -69,6 +69,19 @@ describe('settings', () => {
     expect(error.message).toContain('unknown setting "prefix"');
   });
 
+  it('reads the etcd user and password (flag, variable or file), never keeping a password without a user', async () => {
+    const dir = makeTempDir();
+    writeFileSync(join(dir, 'pw'), 'from-file\n');
+    const viaEnv = await loadSettings({}, io(dir, { KV_USER: 'occs', KV_PASSWORD_FILE: 'pw' }));
+    expect([viaEnv.kvUser, viaEnv.kvPassword]).toEqual(['occs', 'from-file']);
+    const viaFlags = await loadSettings({ kvUser: 'flag-user', kvPassword: 'flag-pw' }, io(dir, { KV_USER: 'occs', KV_PASSWORD: 'env-pw' }));
+    expect([viaFlags.kvUser, viaFlags.kvPassword]).toEqual(['flag-user', 'flag-pw']);
+    const alone = await failure(loadSettings({ kvPassword: 'pw' }, io(dir)));
+    expect(alone.message).toContain('password was given without a user');
+    const halfTls = await failure(loadSettings({ kvCert: 'c.pem' }, io(dir)));
+    expect(halfTls.message).toContain('--kv-cert and --kv-key go together');
+  });
+
   it.each([
     [{ frontendPort: '70000' }, {}, '--frontend-port'],
     [{ balance: 'fastest' }, {}, '--balance'],
