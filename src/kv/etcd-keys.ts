@@ -1,9 +1,10 @@
 import { normalizeKey } from './keys.js';
 import type { KvPair } from './source.js';
 
-/** A range of etcd keys, `key` ≤ k < `rangeEnd`, and the prefix it was made for. */
+/** A range of etcd keys, `key` ≤ k < `rangeEnd`; `label` is the prefix as written, `prefix` without a leading slash. */
 export interface KeyRange {
   label: string;
+  prefix: string;
   key: Buffer;
   rangeEnd: Buffer;
 }
@@ -22,11 +23,12 @@ function prefixEnd(prefix: Buffer): Buffer {
 
 /**
  * The key ranges a prefix stands for. etcd users write keys with a leading slash (confd's
- * habit) or without; both are read, so the same prefix and templates work either way.
+ * habit) or without; both are read, so the same prefix and templates work either way. The
+ * plain shape comes first: where a key exists in both shapes, the slashed one (read later) wins.
  */
 export function rangesOf(prefix: string): KeyRange[] {
-  if (prefix === '') return [{ label: '', key: Buffer.from([0]), rangeEnd: Buffer.from([0]) }];
-  return [prefix, `/${prefix}`].map((p) => ({ label: p, key: Buffer.from(p), rangeEnd: prefixEnd(Buffer.from(p)) }));
+  if (prefix === '') return [{ label: '', prefix: '', key: Buffer.from([0]), rangeEnd: Buffer.from([0]) }];
+  return [prefix, `/${prefix}`].map((p) => ({ label: p, prefix, key: Buffer.from(p), rangeEnd: prefixEnd(Buffer.from(p)) }));
 }
 
 export interface EtcdKv {
@@ -35,8 +37,13 @@ export interface EtcdKv {
 }
 
 /** An etcd key/value in the shape templates see; undefined for a "folder" key ending in `/`. */
-export function toPair(kv: EtcdKv): KvPair | undefined {
+export function toPair(kv: EtcdKv): (KvPair & { slashed: boolean }) | undefined {
   const key = Buffer.from(kv.key ?? '', 'base64').toString('utf8');
   if (key === '' || key.endsWith('/')) return undefined;
-  return { key: normalizeKey(key), value: kv.value ? Buffer.from(kv.value, 'base64').toString('utf8') : '' };
+  return { key: normalizeKey(key), value: kv.value ? Buffer.from(kv.value, 'base64').toString('utf8') : '', slashed: key.startsWith('/') };
+}
+
+/** Pairs ordered so that, merged last-wins, a slashed key beats the same key without the slash. */
+export function slashedLast<T extends { slashed: boolean }>(pairs: T[]): T[] {
+  return [...pairs.filter((p) => !p.slashed), ...pairs.filter((p) => p.slashed)];
 }

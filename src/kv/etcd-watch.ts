@@ -1,4 +1,4 @@
-import { kvError } from '../errors.js';
+import { kvError, OccsError } from '../errors.js';
 import { Backoff, sleep } from '../util/backoff.js';
 import { toPair, type EtcdKv, type KeyRange } from './etcd-keys.js';
 import { toSnapshot } from './keys.js';
@@ -18,74 +18,141 @@ export interface EtcdWatchMessage {
 
 export interface EtcdWatchDeps {
   range(range: KeyRange): Promise<{ pairs: KvPair[]; revision: number }>;
-  watch(range: KeyRange, fromRevision: number): Promise<AsyncIterable<EtcdWatchMessage>>;
+  watch(range: KeyRange, fromRevision: number, signal: AbortSignal): Promise<AsyncIterable<EtcdWatchMessage>>;
+  /** etcd refused the token a watch was created with: forget it, a new one is asked next time. */
+  tokenExpired(): void;
+  /** How long a stream may stay silent (tests shorten it); STREAM_IDLE_MS by default. */
+  idleMs?: number;
 }
 
-/** The least time between two reads of one range after its stream was cancelled. */
+/** The least time between two reads of one range. */
 const MIN_REREAD_GAP_MS = 100;
+/**
+ * A watch stream silent this long is closed, and the range read and watched again. Like
+ * Consul's 60 s blocking wait, it proves the store is still there, and a stream cut without a
+ * word (a proxy, a dead peer) cannot hide changes for longer than this.
+ */
+export const STREAM_IDLE_MS = 60_000;
+const STABLE_MS = 30_000;
+
+const isPermissionDenied = (error: unknown) => error instanceof OccsError && error.code === 'KV_PERMISSION_DENIED';
 
 /**
  * Follows key ranges: read each (pairs and revision), then stream its changes from revision + 1,
- * each event batch becoming a new snapshot of all ranges. A compacted revision is re-read and
- * re-watched at once; a broken stream, a store that went away, an error: reported, then
- * re-read and re-watched with backoff, forever. Re-reading from scratch is what makes a restart
- * of etcd lose nothing: whatever changed meanwhile is in the new read.
+ * each event batch becoming a new snapshot of all ranges. A compacted revision, a silent or
+ * broken stream, an etcd that went away: read again and watch again (errors with backoff,
+ * forever). Re-reading from scratch is what makes a restart of etcd lose nothing: whatever
+ * changed meanwhile is in the new read. A shape of a prefix the user may not read counts as
+ * empty, as long as the other shape can be read; if neither can, that is an error.
  */
 export async function watchEtcd(ranges: readonly KeyRange[], listener: KvWatchListener, signal: AbortSignal, deps: EtcdWatchDeps): Promise<void> {
   const current = new Map<KeyRange, Map<string, string>>();
+  const denied = new Set<KeyRange>();
   const report = () => {
     if (current.size < ranges.length) return; // the first snapshot waits for every range
-    listener.snapshot(toSnapshot([...current.values()].flatMap((m) => [...m].map(([key, value]) => ({ key, value })))));
+    // In the order of `ranges`, so a slashed key wins over the same key without the slash.
+    const pairs = ranges.flatMap((r) => [...current.get(r)!].map(([key, value]) => ({ key, value })));
+    listener.snapshot(toSnapshot(pairs));
   };
-  await Promise.all(ranges.map((range) => watchRange(range, current, report, listener, signal, deps)));
+  const ctx = { current, denied, report, listener, signal, deps, siblings: (r: KeyRange) => ranges.filter((x) => x.prefix === r.prefix) };
+  await Promise.all(ranges.map((range) => watchRange(range, ctx)));
 }
 
-async function watchRange(
-  range: KeyRange,
-  current: Map<KeyRange, Map<string, string>>,
-  report: () => void,
-  listener: KvWatchListener,
-  signal: AbortSignal,
-  deps: EtcdWatchDeps,
-): Promise<void> {
+interface Context {
+  current: Map<KeyRange, Map<string, string>>;
+  denied: Set<KeyRange>;
+  report(): void;
+  listener: KvWatchListener;
+  signal: AbortSignal;
+  deps: EtcdWatchDeps;
+  siblings(range: KeyRange): KeyRange[];
+}
+
+async function watchRange(range: KeyRange, ctx: Context): Promise<void> {
+  const { listener, signal, deps } = ctx;
   const backoff = new Backoff();
+  let known: string | undefined;
   while (!signal.aborted) {
     try {
       const { pairs, revision } = await deps.range(range);
-      backoff.reset();
+      ctx.denied.delete(range);
       listener.alive(range.label);
       const keys = new Map(pairs.map((p) => [p.key, p.value]));
-      current.set(range, keys);
-      report();
-      const messages = await deps.watch(range, revision + 1);
-      let compacted = false;
-      for await (const message of messages) {
-        if (message.error) throw kvError('KV_ERROR', `etcd's watch of "${range.label}" failed: ${message.error.message ?? 'unknown error'}`);
-        const result = message.result;
-        if (!result) continue;
-        if (result.canceled) {
-          compacted = result.compact_revision !== undefined && result.compact_revision !== '0';
-          if (!compacted) throw kvError('KV_ERROR', `etcd cancelled the watch of "${range.label}"${result.cancel_reason ? `: ${result.cancel_reason}` : ''}`);
-          break;
-        }
-        if (!result.events?.length) continue;
-        for (const event of result.events) {
-          const pair = event.kv && toPair(event.kv);
-          if (!pair) continue;
-          if (event.type === 'DELETE') keys.delete(pair.key);
-          else keys.set(pair.key, pair.value);
-        }
-        listener.alive(range.label);
-        report();
+      const text = JSON.stringify([...keys]);
+      ctx.current.set(range, keys);
+      if (text !== known) ctx.report(); // a re-read that changed nothing is not news
+      known = text;
+      const outcome = await follow(range, revision, keys, ctx, () => backoff.reset());
+      if (outcome === 'token') {
+        deps.tokenExpired();
+        continue;
       }
-      if (signal.aborted) return;
-      if (!compacted) throw kvError('KV_UNREACHABLE', `etcd's watch stream of "${range.label}" ended`);
-      // Compacted past our revision: read again, from the current revision.
+      known = JSON.stringify([...keys]);
       await sleep(MIN_REREAD_GAP_MS, signal);
     } catch (error) {
       if (signal.aborted) return;
+      if (isPermissionDenied(error) && !ctx.siblings(range).every((r) => r === range || ctx.denied.has(r))) {
+        // This shape is off limits but another shape of the prefix is readable: it is empty to us.
+        ctx.denied.add(range);
+        if (!ctx.current.has(range)) ctx.current.set(range, new Map());
+        ctx.report();
+        await sleep(deps.idleMs ?? STREAM_IDLE_MS, signal);
+        continue;
+      }
       listener.error(error, range.label);
       await sleep(backoff.next(), signal);
     }
+  }
+}
+
+/**
+ * Applies a range's watch stream to `keys` until the stream is compacted away, falls silent for
+ * STREAM_IDLE_MS, or asks for a new token; throws when it breaks. `working` is called once the
+ * stream has proved itself, by delivering events or by lasting STABLE_MS (only then does the
+ * backoff start over: a stream that breaks right after it was made keeps backing off).
+ */
+async function follow(range: KeyRange, revision: number, keys: Map<string, string>, ctx: Context, working: () => void): Promise<'compacted' | 'idle' | 'token'> {
+  const stream = new AbortController();
+  const stop = () => stream.abort();
+  ctx.signal.addEventListener('abort', stop, { once: true });
+  const idleMs = ctx.deps.idleMs ?? STREAM_IDLE_MS;
+  let idle = false;
+  let timer = setTimeout(() => ((idle = true), stop()), idleMs);
+  const heard = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => ((idle = true), stop()), idleMs);
+  };
+  const stable = setTimeout(working, STABLE_MS);
+  try {
+    for await (const message of await ctx.deps.watch(range, revision + 1, stream.signal)) {
+      heard();
+      if (message.error) throw kvError('KV_ERROR', `etcd's watch of "${range.label}" failed: ${message.error.message ?? 'unknown error'}`);
+      const result = message.result;
+      if (!result) continue;
+      if (result.canceled) {
+        if (/auth token|unauthenticated/i.test(result.cancel_reason ?? '')) return 'token';
+        if (result.compact_revision !== undefined && result.compact_revision !== '0') return 'compacted';
+        throw kvError('KV_ERROR', `etcd cancelled the watch of "${range.label}"${result.cancel_reason ? `: ${result.cancel_reason}` : ''}`);
+      }
+      if (!result.events?.length) continue;
+      for (const event of result.events) {
+        const pair = event.kv && toPair(event.kv);
+        if (!pair) continue;
+        if (event.type === 'DELETE') keys.delete(pair.key);
+        else keys.set(pair.key, pair.value);
+      }
+      working();
+      ctx.listener.alive(range.label);
+      ctx.report();
+    }
+    throw kvError('KV_UNREACHABLE', `etcd's watch stream of "${range.label}" ended`);
+  } catch (error) {
+    if (idle) return 'idle';
+    if (ctx.signal.aborted || error instanceof OccsError) throw error;
+    throw kvError('KV_UNREACHABLE', `etcd's watch stream of "${range.label}" broke (${(error as Error).message})`, { cause: error });
+  } finally {
+    clearTimeout(timer);
+    clearTimeout(stable);
+    ctx.signal.removeEventListener('abort', stop);
   }
 }

@@ -1,6 +1,6 @@
-import type { OccsError } from '../errors.js';
+import { kvError, OccsError } from '../errors.js';
 import { HttpClient, type HttpStream } from './http.js';
-import { rangesOf, toPair, type EtcdKv, type KeyRange } from './etcd-keys.js';
+import { rangesOf, slashedLast, toPair, type EtcdKv, type KeyRange } from './etcd-keys.js';
 import { watchEtcd, type EtcdWatchMessage } from './etcd-watch.js';
 import { toSnapshot } from './keys.js';
 import type { KvPair, KvSnapshot, KvSource, KvSourceOptions, KvWatchListener } from './source.js';
@@ -23,7 +23,8 @@ export class EtcdSource implements KvSource {
   readonly description: string;
   private readonly http: HttpClient;
   private readonly errors: StoreErrors;
-  private token?: string;
+  /** The login under way or done (one for all concurrent requests); undefined: none yet. */
+  private login?: Promise<string>;
 
   constructor(
     private readonly base: URL,
@@ -34,30 +35,47 @@ export class EtcdSource implements KvSource {
     this.http = new HttpClient(options);
   }
 
+  /**
+   * Reads every shape of every prefix. A shape the user may not read counts as empty when another
+   * shape of the same prefix can be read (a role granted on `/apps/` only, say); not otherwise.
+   */
   async read(prefixes: readonly string[], signal?: AbortSignal): Promise<KvSnapshot> {
-    const reads = await Promise.all(prefixes.flatMap(rangesOf).map((range) => this.range(range, signal)));
-    return toSnapshot(reads.flatMap((r) => r.pairs));
+    const perPrefix = await Promise.all(
+      prefixes.map(async (prefix) => {
+        const results = await Promise.allSettled(rangesOf(prefix).map((range) => this.range(range, signal)));
+        const read = results.filter((r) => r.status === 'fulfilled');
+        const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+        const fatal = failed.find((r) => !(r.reason instanceof OccsError && r.reason.code === 'KV_PERMISSION_DENIED'));
+        if (fatal || read.length === 0) throw (fatal ?? failed[0]!).reason;
+        return read.flatMap((r) => r.value.pairs);
+      }),
+    );
+    return toSnapshot(perPrefix.flat());
   }
 
   watch(prefixes: readonly string[], listener: KvWatchListener, signal: AbortSignal): Promise<void> {
     return watchEtcd(prefixes.flatMap(rangesOf), listener, signal, {
       range: (range) => this.range(range, signal),
-      watch: (range, fromRevision) => this.watchStream(range, fromRevision, signal),
+      watch: (range, fromRevision, streamSignal) => this.watchStream(range, fromRevision, streamSignal),
+      tokenExpired: () => (this.login = undefined),
     });
   }
 
-  /** One range read: the pairs and the revision they were read at. */
+  /** One range read: the pairs (a slashed key after the same key without) and their revision. */
   async range(range: KeyRange, signal?: AbortSignal): Promise<{ pairs: KvPair[]; revision: number }> {
     const body = { key: b64(range.key), range_end: b64(range.rangeEnd) };
     const answer = (await this.post(range.label, '/v3/kv/range', body, signal)) as { header?: { revision?: string }; kvs?: EtcdKv[] };
     const revision = Number(answer.header?.revision);
     if (!Number.isInteger(revision)) throw this.errors.failed(range.label, 'answered a range without a revision');
-    return { pairs: (answer.kvs ?? []).map(toPair).filter((p): p is KvPair => p !== undefined), revision };
+    const pairs = slashedLast((answer.kvs ?? []).map(toPair).filter((p) => p !== undefined));
+    return { pairs: pairs.map(({ key, value }) => ({ key, value })), revision };
   }
 
   /** A watch stream of a range from a revision: one JSON message per line. */
   private async watchStream(range: KeyRange, fromRevision: number, signal: AbortSignal): Promise<AsyncIterable<EtcdWatchMessage>> {
-    const body = { create_request: { key: b64(range.key), range_end: b64(range.rangeEnd), start_revision: String(fromRevision) } };
+    const body = {
+      create_request: { key: b64(range.key), range_end: b64(range.rangeEnd), start_revision: String(fromRevision), progress_notify: true },
+    };
     const stream = await this.send(range.label, '/v3/watch', body, signal, (url, headers, text) =>
       this.http.stream(url, { method: 'POST', headers, body: text, timeoutMs: this.options.timeoutMs, signal }),
     );
@@ -89,9 +107,17 @@ export class EtcdSource implements KvSource {
   ): Promise<R> {
     const url = new URL(path, this.base);
     for (let attempt = 0; ; attempt++) {
-      if (this.options.user && !this.token) this.token = await this.authenticate(label, signal);
       const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'occs-lb' };
-      if (this.token) headers.authorization = this.token;
+      if (this.options.user) {
+        if (!this.login) {
+          const login = this.authenticate(label, signal);
+          this.login = login;
+          login.catch(() => {
+            if (this.login === login) this.login = undefined; // a failed login is not kept
+          });
+        }
+        headers.authorization = await this.login;
+      }
       let response: R;
       try {
         response = await perform(url, headers, JSON.stringify(body));
@@ -102,7 +128,7 @@ export class EtcdSource implements KvSource {
       const text = 'text' in response && response.text !== undefined ? response.text : await readAll((response as HttpStream).lines);
       const failure = parseError(text);
       if (response.status === 401 && this.options.user && attempt === 0) {
-        this.token = undefined; // expired: ask for a new one, once
+        this.login = undefined; // expired: ask for a new one, once
         continue;
       }
       throw this.refusal(label, response.status, failure, text);
@@ -124,20 +150,30 @@ export class EtcdSource implements KvSource {
       throw this.errors.requestFailed(label, error);
     }
     const text = answer.body.toString('utf8');
-    const token = (JSON.parse(text || '{}') as { token?: string }).token;
-    if (answer.status !== 200 || !token) throw this.refusal(label, answer.status, parseError(text), text);
+    const token = (parseError(text) as { token?: unknown }).token;
+    if (answer.status !== 200 || typeof token !== 'string' || !token) throw this.refusal(label, answer.status, parseError(text), text);
     return token;
   }
 
   private refusal(label: string, status: number, failure: EtcdErrorBody, text: string): OccsError {
     const message = failure.message ?? failure.error ?? '';
-    if (status === 401 || status === 403 || failure.code === 16 || failure.code === 7 || /authentication failed|user name is empty|permission denied/.test(message)) {
+    if (failure.code === 7 || /permission denied/.test(message)) {
+      return kvError('KV_PERMISSION_DENIED', `key/value store at ${this.description} refused to let ${this.options.user ?? 'us'} read "${label}" (permission denied, unauthorised)`, {
+        hint: 'grant the user\'s role read access to the prefix (with or without a leading slash)',
+      });
+    }
+    if (/authentication is not enabled/.test(message)) {
+      return kvError('KV_ERROR', `key/value store at ${this.description} does not use authentication, but a user was given`, {
+        hint: 'drop --kv-user (or KV_USER)',
+      });
+    }
+    if (status === 401 || status === 403 || failure.code === 16 || /authentication failed|user name is empty/.test(message)) {
       const hint = this.options.user
         ? 'check --kv-user and --kv-password (or KV_USER, KV_PASSWORD/KV_PASSWORD_FILE) and the user\'s role'
         : 'this etcd wants a user: set --kv-user and --kv-password (or KV_USER, KV_PASSWORD/KV_PASSWORD_FILE)';
       return this.errors.unauthorised(label, `refused the request (${message.replace(/^etcdserver: /, '') || `HTTP ${status}`})`, hint);
     }
-    return this.errors.failed(label, `answered HTTP ${status}${bodySnippet(text, [this.options.password, this.token])}`);
+    return this.errors.failed(label, `answered HTTP ${status}${bodySnippet(text, [this.options.password])}`);
   }
 
   async close(): Promise<void> {

@@ -109,13 +109,18 @@ export class HttpClient {
 async function* lines(res: http.IncomingMessage): AsyncIterable<string> {
   let pending = '';
   for await (const chunk of res as AsyncIterable<Buffer>) {
-    pending += chunk.toString('utf8');
+    const text = chunk.toString('utf8');
+    let from = pending.length;
+    pending += text;
     let newline: number;
-    while ((newline = pending.indexOf('\n')) >= 0) {
+    // Only the new text can hold a newline: never rescan what came before.
+    while ((newline = pending.indexOf('\n', from)) >= 0) {
       const line = pending.slice(0, newline).trim();
       pending = pending.slice(newline + 1);
+      from = 0;
       if (line) yield line;
     }
+    if (pending.length > MAX_BODY_BYTES) throw new Error(`a line longer than ${MAX_BODY_BYTES} bytes`);
   }
   if (pending.trim()) yield pending.trim();
 }

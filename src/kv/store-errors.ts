@@ -34,6 +34,12 @@ export class StoreErrors {
       return this.failed(prefix, `did not answer within ${formatDuration(error.timeoutMs)}`, 'KV_TIMEOUT', error);
     }
     const code = systemErrorCode(error) ?? '';
+    if (/^ERR_(SSL|OSSL)_/.test(code)) {
+      return kvError('KV_TLS', `key/value store at ${this.store} refused our TLS handshake (${code})`, {
+        hint: 'check the client certificate and key (--kv-cert, --kv-key) and --kv-ca',
+        cause: error,
+      });
+    }
     if (TLS_CODES.test(code)) {
       return kvError('KV_TLS', `key/value store at ${this.store} has a TLS certificate that is not trusted (${code})`, {
         hint: 'pass its CA with --kv-ca FILE, or --insecure to skip verification',

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EtcdSource } from '../../src/kv/etcd.js';
 import { rangesOf } from '../../src/kv/etcd-keys.js';
-import { watchEtcd, type EtcdWatchMessage } from '../../src/kv/etcd-watch.js';
+import { watchEtcd, type EtcdWatchDeps, type EtcdWatchMessage } from '../../src/kv/etcd-watch.js';
 import { parseKvLocation } from '../../src/kv/open.js';
 import type { KvSnapshot } from '../../src/kv/source.js';
 import { ROOT } from '../support/cli.js';
@@ -62,34 +62,115 @@ describe('EtcdSource against a real etcd', () => {
   });
 });
 
-describe('watchEtcd (scripted store)', () => {
-  it('re-reads and re-watches when the watch revision was compacted', async () => {
-    const reads: number[] = [];
-    const watches: number[] = [];
+describe('EtcdSource and roles', () => {
+  it('reads a prefix whose role allows only the slashed shape; a key in both shapes: the slashed one wins', async () => {
+    etcd = await new EtcdServer().start();
+    await etcd.put('/apps/x/one', 'slashed');
+    await etcd.put('apps/x/one', 'plain');
+    await etcd.put('/apps/x/two', '2');
+    expect((await open(etcd).read(['apps/x'])).pairs).toEqual([
+      { key: '/apps/x/one', value: 'slashed' },
+      { key: '/apps/x/two', value: '2' },
+    ]);
+    expect((await open(etcd).read([''])).pairs.find((p) => p.key === '/apps/x/one')?.value).toBe('slashed');
+    await etcd.enableAuth('occs', 'pw', '/apps/');
+    const kv = open(etcd, { user: 'occs', password: 'pw' });
+    expect((await kv.read(['apps/x'])).pairs.map((p) => p.key)).toEqual(['/apps/x/one', '/apps/x/two']);
     const snapshots: KvSnapshot[] = [];
     const abort = new AbortController();
-    const [range] = rangesOf('');
-    const kv = (key: string, value: string) => ({ key: Buffer.from(key).toString('base64'), value: Buffer.from(value).toString('base64') });
-    const done = watchEtcd([range!], { snapshot: (s) => snapshots.push(s), alive: () => {}, error: () => {} }, abort.signal, {
-      async range() {
-        reads.push(reads.length);
-        return reads.length === 1 ? { pairs: [], revision: 5 } : { pairs: [{ key: '/a', value: '1' }], revision: 9 };
-      },
-      async watch(_range, from) {
-        watches.push(from);
-        const script: EtcdWatchMessage[] =
-          from === 6 ? [{ result: { created: true } }, { result: { canceled: true, compact_revision: '8' } }]
-          : [{ result: { created: true } }, { result: { events: [{ kv: kv('b', '2') }] } }];
-        return (async function* () {
-          yield* script;
-          await new Promise((r) => abort.signal.addEventListener('abort', r));
-        })();
-      },
-    });
-    await waitFor('the snapshot after the re-read', () => snapshots.some((s) => s.pairs.length === 2));
+    const watching = kv.watch(['apps/x'], { snapshot: (s) => snapshots.push(s), alive: () => {}, error: () => {} }, abort.signal);
+    await waitFor('a snapshot despite the denied shape', () => snapshots.length > 0);
+    abort.abort();
+    await watching;
+    expect(snapshots[0]!.pairs.map((p) => p.key)).toEqual(['/apps/x/one', '/apps/x/two']);
+    expect((await failure(kv.read(['other']))).code).toBe('KV_PERMISSION_DENIED');
+  });
+});
+
+describe('watchEtcd (scripted store)', () => {
+  const [range] = rangesOf('');
+  const kv = (key: string, value: string) => ({ key: Buffer.from(key).toString('base64'), value: Buffer.from(value).toString('base64') });
+  const parked = (signal: AbortSignal, script: EtcdWatchMessage[]) =>
+    (async function* () {
+      yield* script;
+      await new Promise((resolve) => signal.addEventListener('abort', resolve));
+      throw Object.assign(new Error('aborted'), { name: 'AbortError' });
+    })();
+
+  async function run(deps: Partial<EtcdWatchDeps> & Pick<EtcdWatchDeps, 'range' | 'watch'>, until: (s: KvSnapshot[]) => boolean) {
+    const snapshots: KvSnapshot[] = [];
+    const errors: unknown[] = [];
+    const abort = new AbortController();
+    const done = watchEtcd([range!], { snapshot: (s) => snapshots.push(s), alive: () => {}, error: (e) => errors.push(e) }, abort.signal, { tokenExpired: () => {}, ...deps });
+    await waitFor('the scripted outcome', () => until(snapshots), 10_000);
     abort.abort();
     await done;
+    return { snapshots, errors };
+  }
+
+  it('re-reads and re-watches when the watch revision was compacted', async () => {
+    const watches: number[] = [];
+    let reads = 0;
+    const { snapshots } = await run({
+      async range() {
+        reads += 1;
+        return reads === 1 ? { pairs: [], revision: 5 } : { pairs: [{ key: '/a', value: '1' }], revision: 9 };
+      },
+      async watch(_r, from, signal) {
+        watches.push(from);
+        return from === 6
+          ? parked(signal, [{ result: { created: true } }, { result: { canceled: true, compact_revision: '8' } }])
+          : parked(signal, [{ result: { created: true } }, { result: { events: [{ kv: kv('b', '2') }] } }]);
+      },
+    }, (s) => s.some((x) => x.pairs.length === 2));
     expect(watches).toEqual([6, 10]);
     expect(snapshots.map((s) => s.pairs.map((p) => p.key))).toEqual([[], ['/a'], ['/a', '/b']]);
+  });
+
+  it('closes a stream that stays silent and reads again (a cut nobody announced cannot hide changes)', async () => {
+    let reads = 0;
+    const { snapshots } = await run({
+      idleMs: 200,
+      async range() {
+        reads += 1;
+        return { pairs: reads < 3 ? [] : [{ key: '/late', value: 'x' }], revision: reads };
+      },
+      watch: async (_r, _from, signal) => parked(signal, [{ result: { created: true } }]),
+    }, (s) => s.some((x) => x.pairs.length === 1));
+    // Re-reads that found nothing new were not reported.
+    expect(snapshots.map((s) => s.pairs.length)).toEqual([0, 1]);
+  });
+
+  it('asks for a new token at once when etcd cancels a watch for its token', async () => {
+    let expired = 0;
+    let watches = 0;
+    await run({
+      tokenExpired: () => void (expired += 1),
+      range: async () => ({ pairs: [], revision: 1 }),
+      async watch(_r, _from, signal) {
+        watches += 1;
+        return watches === 1
+          ? parked(signal, [{ result: { canceled: true, cancel_reason: 'rpc error: code = Unauthenticated desc = etcdserver: invalid auth token' } }])
+          : parked(signal, [{ result: { created: true } }, { result: { events: [{ kv: kv('k', 'v') }] } }]);
+      },
+    }, (s) => s.some((x) => x.pairs.length === 1));
+    expect(expired).toBe(1);
+  });
+
+  it('backs off when streams keep breaking right after they are made', async () => {
+    const times: number[] = [];
+    const { errors } = await run({
+      async range() {
+        times.push(Date.now());
+        return { pairs: [], revision: 1 };
+      },
+      watch: async () => (async function* () {
+        yield { result: { created: true } };
+        throw new Error('socket hang up');
+      })(),
+    }, () => times.length >= 4);
+    const gaps = times.slice(1, 4).map((t, i) => t - times[i]!);
+    expect(gaps[2]!).toBeGreaterThan(gaps[0]!);
+    expect(String((errors[0] as Error).message)).toContain('watch stream of "" broke (socket hang up)');
   });
 });

@@ -139,14 +139,15 @@ export class EtcdServer {
     await this.call('/v3/kv/compaction', { revision, physical: true });
   }
 
-  /** Turns authentication on: root/rootpw, plus `user` who may read everything. */
-  async enableAuth(user: string, password: string): Promise<void> {
+  /** Turns authentication on: root/rootpw, plus `user` who may read everything under `readable`. */
+  async enableAuth(user: string, password: string, readable?: string): Promise<void> {
     await this.call('/v3/auth/user/add', { name: 'root', password: 'rootpw' });
     await this.call('/v3/auth/role/add', { name: 'root' });
     await this.call('/v3/auth/user/grant', { user: 'root', role: 'root' });
     await this.call('/v3/auth/user/add', { name: user, password });
     await this.call('/v3/auth/role/add', { name: 'reader' });
-    await this.call('/v3/auth/role/grant', { name: 'reader', perm: { permType: 'READ', key: b64('\0'), range_end: b64('\0') } });
+    const perm = readable ? { key: b64(readable), range_end: prefixEnd(readable) } : { key: b64('\0'), range_end: b64('\0') };
+    await this.call('/v3/auth/role/grant', { name: 'reader', perm: { permType: 'READ', ...perm } });
     await this.call('/v3/auth/user/grant', { user, role: 'reader' });
     await this.call('/v3/auth/enable', {});
     this.auth = { user, password: 'rootpw' };
