@@ -127,6 +127,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     .option('--stats-port <port>', 'stats page port (default: 1936)')
     .option('--backend-name <name>', 'name of the backend (default: nginx_80)')
     .option('--balance <algorithm>', 'balance algorithm (default: roundrobin)')
+    .option('--admin-socket <path>', 'admin stats socket in the config, the runtime API (default: /run/haproxy/admin.sock; "" for none)')
     .addOption(new Option('--log-format <format>', 'log format on stderr').choices(['text', 'json']))
     .option('-q, --quiet', 'print errors only')
     .option('-v, --verbose', 'print debug logs and stack traces')
@@ -180,6 +181,8 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       .option('--min-servers <n>', 'refuse a store answer that leaves a backend with fewer servers (default: 0)')
       .option('--listen <host:port>', 'serve /healthz and /metrics (Prometheus) here')
       .option('--stop-timeout <duration>', 'on SIGTERM/SIGINT, how long HAProxy\'s soft stop may take before it is terminated (default: 8s)')
+      .option('--no-runtime-api', 'apply every change by reload, never through HAProxy\'s runtime API')
+      .option('--drain-timeout <duration>', 'runtime API: how long a removed server keeps its sessions before they are shut (default: 5s)')
       .option('--once', 'run the pipeline once (render, check, install, reload) and exit'),
   )
     .addHelpText('after', `${HELP_AFTER}

@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import type { Settings } from '../config/settings.js';
+import { adminSocket, parseSections } from '../haproxy/config-sections.js';
+import { runtimeChannel, type RuntimeChannel } from '../haproxy/runtime.js';
 import { usageError } from '../errors.js';
 import { locateHaproxy } from '../haproxy/binary.js';
 import { reloadHaproxy } from '../haproxy/reload.js';
@@ -36,7 +39,8 @@ export async function watch(settings: Readonly<Settings>, { io, log }: CommandCo
   const strategy = supervisor ? undefined : settings.haproxy.reload;
   if (!supervisor && !strategy) log.warn('no --exec and no reload strategy: configs are installed, but no HAProxy is reloaded');
 
-  const applier = new Applier({ settings, templates, haproxy, log });
+  const runtime = settings.watch.runtimeApi ? runtimeFor(settings, supervisor) : undefined;
+  const applier = new Applier({ settings, templates, haproxy, log, runtime });
   await applier.init();
   const source = await openKvSource(location, sourceOptions(settings, { pollIntervalMs: intervalMs }));
 
@@ -69,4 +73,28 @@ export async function watch(settings: Readonly<Settings>, { io, log }: CommandCo
     waiting: (text) => (spin ? startSpinner(io.stderr, text) : (log.info(text), { stop() {} })),
   });
   return watcher.run();
+}
+
+/**
+ * Where the runtime API of the HAProxy that watch reloads is: the master CLI (`@1`) of the
+ * supervised HAProxy or of --master-socket, else the admin `stats socket` of the installed
+ * config. Asked at each change, so it follows what is running and installed.
+ */
+function runtimeFor(settings: Readonly<Settings>, supervisor: Supervisor | undefined): () => RuntimeChannel | undefined {
+  return () => {
+    if (supervisor) return supervisor.socket ? runtimeChannel('master', supervisor.socket) : undefined;
+    const strategy = settings.haproxy.reload;
+    if (strategy?.kind === 'master-socket') return runtimeChannel('master', strategy.socket);
+    const installed = readInstalled(settings.haproxy.config);
+    const admin = installed && adminSocket(parseSections(installed));
+    return admin ? runtimeChannel('admin', admin) : undefined;
+  };
+}
+
+function readInstalled(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
 }

@@ -35,6 +35,9 @@ export interface Flags {
   statsPort?: string;
   backendName?: string;
   balance?: string;
+  adminSocket?: string;
+  runtimeApi?: boolean;
+  drainTimeout?: string;
   out?: string;
   haproxy?: string;
   haproxyConfig?: string;
@@ -64,6 +67,8 @@ export interface TemplateVars {
   statsPassword: string;
   backendName: string;
   balance: string;
+  /** The admin `stats socket` path ('' leaves it out): the runtime API watch uses. */
+  adminSocket: string;
 }
 
 /** One template → destination pair (confd's template resource). */
@@ -110,6 +115,9 @@ export interface Settings {
   verbosity: Verbosity;
   configFile?: string;
 }
+
+/** Debian's own HAProxy config puts its admin socket here; its package creates the directory. */
+export const DEFAULT_ADMIN_SOCKET = '/run/haproxy/admin.sock';
 
 export const DEMO_STATS_USER = 'occsdemo';
 export const DEMO_STATS_PASSWORD = 'occspass';
@@ -207,6 +215,7 @@ function resolveTemplateVars(flags: Flags, from: Layers): TemplateVars {
     statsPassword: statsPassword?.value ?? DEMO_STATS_PASSWORD,
     backendName: word(pick(from.flag('backend-name', flags.backendName), from.file('backendName')), 'nginx_80', isServerName, 'a backend name of letters, digits, ".", "_", ":" or "-"'),
     balance: word(pick(from.flag('balance', flags.balance), from.file('balance')), 'roundrobin', (v) => BALANCE_ALGORITHMS.includes(v), `one of ${BALANCE_ALGORITHMS.join(', ')}`),
+    adminSocket: word(pick(from.flag('admin-socket', flags.adminSocket), from.file('adminSocket')), DEFAULT_ADMIN_SOCKET, (v) => v === '' || /^\/[A-Za-z0-9._/-]+$/.test(v), 'an absolute path of letters, digits, ".", "_", "-" and "/" (or "" for none)'),
   };
   if (vars.frontendPort === vars.statsPort) {
     throw usageError(`the frontend and the stats listener both use port ${vars.frontendPort}`, { hint: 'give them different ports' });

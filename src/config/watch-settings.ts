@@ -18,6 +18,10 @@ export interface WatchSettings {
   listen?: { host: string; port: number };
   /** How long HAProxy's soft stop may take (after SIGTERM to watch) before it is terminated. */
   stopTimeoutMs: number;
+  /** Apply server-only changes through HAProxy's runtime API, without a reload. */
+  runtimeApi: boolean;
+  /** How long a removed server may keep its sessions before they are shut. */
+  drainTimeoutMs: number;
 }
 
 /**
@@ -66,5 +70,10 @@ export function resolveWatch(flags: Flags, from: Layers): WatchSettings {
     listenAt = { host, port: port.value };
   }
   const exec = pick(from.flag('exec', flags.exec), from.file('exec'));
-  return { waitMinMs: wait.minMs, waitMaxMs: wait.maxMs, intervalMs, exec: exec?.value, listen: listenAt, stopTimeoutMs };
+  const drain = pick<string | number>(from.flag('drain-timeout', flags.drainTimeout), from.file('drainTimeout'));
+  const drainTimeoutMs = drain ? parseDuration(drain.value) : 5_000;
+  if (drainTimeoutMs === undefined) throw invalid(drain!.from, `"${drain!.value}" is not a duration such as 5s`);
+  // commander's --no-runtime-api makes the flag true unless given, so only false is a choice.
+  const runtimeApi = flags.runtimeApi === false ? false : (from.file('runtimeApi')?.value ?? true);
+  return { waitMinMs: wait.minMs, waitMaxMs: wait.maxMs, intervalMs, exec: exec?.value, listen: listenAt, stopTimeoutMs, runtimeApi, drainTimeoutMs };
 }

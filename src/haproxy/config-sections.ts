@@ -64,3 +64,13 @@ export function exposedListenersSocket(sections: ConfigSection[]): string | unde
   }
   return undefined;
 }
+
+/** The path of an admin-level `stats socket` (the runtime API), if the config has one. */
+export function adminSocket(sections: ConfigSection[]): string | undefined {
+  const global = sections.find((s) => s.kind === 'global');
+  for (const line of global?.lines ?? []) {
+    const w = line.split(' ');
+    if (w[0] === 'stats' && w[1] === 'socket' && w[2] && / level admin( |$)/.test(line)) return w[2].replace(/^unix@/, '');
+  }
+  return undefined;
+}

@@ -14,12 +14,14 @@ export class MasterSocketError extends Error {
 }
 
 /**
- * Sends one command to HAProxy's master CLI (`-S socket`) and returns its whole answer. The
- * master answers and closes only once the client has half-closed, so the write side is ended
- * right after the command. Commands are fixed strings of ours: never built from data.
+ * Sends one command to an HAProxy CLI socket (the master's `-S`, or a `stats socket`) and returns
+ * its whole answer. HAProxy answers and closes only once the client has half-closed, so the write
+ * side is ended right after the command. A `;` or a line break would chain another command, so
+ * a command holding one is refused here, whatever built it.
  */
 export function masterCommand(socket: string, command: string, timeoutMs: number): Promise<string> {
-  if (/[;\r\n]/.test(command)) throw new Error(`refusing to send a command with ';' or a line break: ${JSON.stringify(command)}`);
+  // eslint-disable-next-line no-control-regex
+  if (/[;\x00-\x1f\x7f]/.test(command)) throw new Error(`refusing to send a command with ';' or a control character: ${JSON.stringify(command)}`);
   return new Promise((resolve, reject) => {
     const conn = net.createConnection({ path: socket });
     const chunks: Buffer[] = [];

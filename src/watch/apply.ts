@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import type { Settings } from '../config/settings.js';
 import { rejectedError, systemErrorCode } from '../errors.js';
 import { checkConfigFile } from '../haproxy/check.js';
+import { diffConfigs, type ConfigDiff } from '../haproxy/config-diff.js';
+import { applyAtRuntime, type RuntimeChannel } from '../haproxy/runtime.js';
 import { parseSections, serverCounts } from '../haproxy/config-sections.js';
 import { isSummary } from '../haproxy/messages.js';
 import type { KvSnapshot } from '../kv/source.js';
@@ -17,6 +19,8 @@ export interface ApplyDeps {
   /** The haproxy binary that checks every staged config before it is installed. */
   haproxy: string;
   log: Logger;
+  /** The running HAProxy's runtime API, when there is one to use (else every change reloads). */
+  runtime?: () => RuntimeChannel | undefined;
 }
 
 export interface ApplyResult {
@@ -24,6 +28,10 @@ export interface ApplyResult {
   installed: string[];
   /** Servers per backend in the HAProxy configs now installed. */
   backends: Record<string, number>;
+  /** How HAProxy got the change: its runtime API, a reload, or not at all (nothing to do). */
+  path: 'runtime' | 'reload' | 'none';
+  /** The runtime API was tried and refused (the change then went by reload). */
+  runtimeFallback?: string;
 }
 
 /**
@@ -62,7 +70,17 @@ export class Applier {
     const backends = this.refuseThin(rendered);
     const changed = rendered.filter((r) => r.text !== this.installed.get(r.resource.destination!));
     const needsReload = force || changed.some((r) => r.resource.haproxy);
-    if (changed.length === 0 && !force) return { installed: [], backends };
+    if (changed.length === 0 && !force) return { installed: [], backends, path: 'none' };
+
+    let runtimeFallback: string | undefined;
+    if (!force && reload) {
+      const outcome = await this.tryRuntime(changed);
+      if (outcome === 'applied') {
+        await this.installWithoutReload(changed, reload);
+        return { installed: changed.map((r) => r.resource.destination!), backends, path: 'runtime' };
+      }
+      runtimeFallback = outcome;
+    }
 
     const checkStarted = performance.now();
     const staged = await Promise.all(changed.map((r) => stageFile(r.resource.destination!, r.text)));
@@ -88,7 +106,67 @@ export class Applier {
         throw error;
       }
     }
-    return { installed: changed.map((r) => r.resource.destination!), backends };
+    return { installed: changed.map((r) => r.resource.destination!), backends, path: needsReload && reload ? 'reload' : 'none', runtimeFallback };
+  }
+
+  /**
+   * Whether this render changes only servers, in a way the runtime API can apply: one HAProxy
+   * config changed, and only in the server lines of runtime-capable backends. Pure; used to skip
+   * the quiescence wait for such cheap changes.
+   */
+  runtimeDiff(snapshot: KvSnapshot): ConfigDiff | undefined {
+    if (!this.deps.runtime?.()) return undefined;
+    const rendered = renderResources(this.deps.settings, this.deps.templates, snapshot);
+    const changed = rendered.filter((r) => r.text !== this.installed.get(r.resource.destination!));
+    if (changed.length !== 1 || !changed[0]!.resource.haproxy) return undefined;
+    return diffConfigs(this.installed.get(changed[0]!.resource.destination!) ?? '', changed[0]!.text);
+  }
+
+  /** Applies a server-only change through the runtime API; otherwise says why not (undefined: not tried). */
+  private async tryRuntime(changed: RenderedResource[]): Promise<'applied' | string | undefined> {
+    const channel = this.deps.runtime?.();
+    if (!channel || changed.length !== 1 || !changed[0]!.resource.haproxy) return undefined;
+    const diff = diffConfigs(this.installed.get(changed[0]!.resource.destination!) ?? '', changed[0]!.text);
+    if (diff.kind !== 'servers') {
+      if (diff.kind === 'reload') this.deps.log.debug(`this change needs a reload: ${diff.reason}`);
+      return undefined;
+    }
+    const started = performance.now();
+    try {
+      await applyAtRuntime(channel, diff.backends, this.deps.settings.watch.drainTimeoutMs);
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      this.deps.log.warn(`the runtime API did not take the change (${why}); reloading instead`);
+      return why;
+    }
+    const count = (k: 'added' | 'removed' | 'moved') => diff.backends.reduce((n, b) => n + b[k].length, 0);
+    const ms = Math.round(performance.now() - started);
+    this.deps.log.info(`applied through the runtime API, no reload: ${count('added')} added, ${count('removed')} removed, ${count('moved')} moved (${ms} ms)`, {
+      path: 'runtime',
+      backends: diff.backends.map((b) => b.backend),
+      ms,
+    });
+    return 'applied';
+  }
+
+  /**
+   * After a runtime change, the file follows (checked, then installed) so that a later reload
+   * keeps the same servers. Should the check fail, HAProxy is reloaded with the installed file,
+   * so it and the file agree again, and the error is thrown.
+   */
+  private async installWithoutReload(changed: RenderedResource[], reload: () => Promise<void>): Promise<void> {
+    const [r] = changed;
+    const staged = await stageFile(r!.resource.destination!, r!.text);
+    try {
+      await this.check(staged, r!.text);
+    } catch (error) {
+      await staged.discard();
+      await reload().catch(() => {});
+      throw error;
+    }
+    await staged.commit();
+    this.installed.set(r!.resource.destination!, r!.text);
+    this.deps.log.info(`installed ${staged.path}`, { destination: staged.path });
   }
 
   /**

@@ -13,6 +13,8 @@ export interface WaitWindow {
 export class Coalescer {
   private pending = false;
   private forced = false;
+  /** Every request of the pending batch may skip the quiescence window. */
+  private immediate = false;
   private firstAt = 0;
   private lastAt = 0;
   private running?: Promise<void>;
@@ -23,10 +25,16 @@ export class Coalescer {
     private readonly signal: AbortSignal,
   ) {}
 
-  /** Asks for a run; `force` makes that run act even if nothing changed (SIGHUP). */
-  request(force = false): void {
+  /**
+   * Asks for a run; `force` makes that run act even if nothing changed (SIGHUP). `immediate`
+   * skips the quiescence window (a cheap change), unless another request of the batch may not.
+   */
+  request(force = false, immediate = false): void {
     const now = Date.now();
-    if (!this.pending) this.firstAt = now;
+    if (!this.pending) {
+      this.firstAt = now;
+      this.immediate = immediate;
+    } else this.immediate &&= immediate;
     this.pending = true;
     this.lastAt = now;
     this.forced ||= force;
@@ -50,7 +58,7 @@ export class Coalescer {
         const now = Date.now();
         const quiet = now - this.lastAt;
         const waited = now - this.firstAt;
-        if (quiet >= this.window.minMs || waited >= this.window.maxMs) break;
+        if (this.immediate || quiet >= this.window.minMs || waited >= this.window.maxMs) break;
         await sleep(Math.min(this.window.minMs - quiet, this.window.maxMs - waited), this.signal);
         if (this.signal.aborted) break;
       }

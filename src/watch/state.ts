@@ -10,6 +10,8 @@ export class WatchState {
     checkFailures: 0,
     reloads: 0,
     reloadFailures: 0,
+    runtimeUpdates: 0,
+    runtimeFallbacks: 0,
     storeErrors: 0,
     refused: 0,
     signals: 0,
@@ -54,6 +56,8 @@ export class WatchState {
     metric('refused_total', 'counter', 'Store answers refused by --min-servers or --strict.', [['', c.refused]]);
     metric('reloads_total', 'counter', 'Verified HAProxy reloads.', [['', c.reloads]]);
     metric('reload_failures_total', 'counter', 'Reloads that failed (the previous config was put back).', [['', c.reloadFailures]]);
+    metric('runtime_updates_total', 'counter', 'Changes applied through the runtime API, with no reload.', [['', c.runtimeUpdates]]);
+    metric('runtime_fallbacks_total', 'counter', 'Changes the runtime API refused, applied by reload instead.', [['', c.runtimeFallbacks]]);
     metric('store_errors_total', 'counter', 'Failed reads of the key/value store.', [['', c.storeErrors]]);
     metric('signals_total', 'counter', 'SIGHUPs handled (each forces a re-read, render and reload).', [['', c.signals]]);
     metric('store_up', 'gauge', '1 when the last read of the store succeeded.', [['', this.storeProblems.size > 0 ? 0 : 1]]);

@@ -95,7 +95,16 @@ export class Watcher {
 
   private storeAnswered(snapshot: KvSnapshot): void {
     this.latest = snapshot;
-    this.coalescer.request();
+    // A change the runtime API can take is cheap: it skips the quiescence window.
+    this.coalescer.request(false, this.started && this.runtimeOnly(snapshot));
+  }
+
+  private runtimeOnly(snapshot: KvSnapshot): boolean {
+    try {
+      return this.parts.applier.runtimeDiff(snapshot)?.kind === 'servers';
+    } catch {
+      return false; // the sync reports the render error
+    }
   }
 
   /** A good read: the store is back (told once, when the last failing part recovers). */
@@ -152,6 +161,8 @@ export class Watcher {
       const result = await applier.apply(snapshot, forced && this.started, this.started ? () => this.reload() : undefined);
       state.backends = result.backends;
       state.counters.installs += result.installed.length > 0 ? 1 : 0;
+      if (result.path === 'runtime') state.counters.runtimeUpdates += 1;
+      if (result.runtimeFallback) state.counters.runtimeFallbacks += 1;
       this.spinner?.stop();
       if (!this.started && supervisor) await this.startHaproxy(supervisor);
       this.started = true;

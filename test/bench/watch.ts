@@ -21,18 +21,19 @@ export interface Rig {
 }
 
 /** Starts a rig on the Consul/OCCS test server (another store can be passed by `kv` + `store`). */
-export async function startRig(options: { wait?: string; backends?: number; store?: Pick<Rig, 'store' | 'kv'> & { stop?: () => Promise<void> } } = {}): Promise<Rig> {
+export async function startRig(options: { wait?: string; backends?: number; extra?: string[]; store?: Pick<Rig, 'store' | 'kv'> & { stop?: () => Promise<void> } } = {}): Promise<Rig> {
   const consul = options.store ? undefined : await new ConsulKvServer().start();
   const store = options.store?.store ?? consul!;
   const kv = options.store?.kv ?? consul!.url;
   const backends = await Promise.all(Array.from({ length: options.backends ?? 3 }, (_, i) => new Backend(`b${i}`).start()));
   const [frontend, stats, status] = [await freePort(), await freePort(), await freePort()];
-  const config = join(makeTempDir(), 'haproxy.cfg');
+  const dir = makeTempDir();
+  const config = join(dir, 'haproxy.cfg');
   await store.put(`${PREFIX}/base`, backends[0]!.address);
   const watch = new WatchProcess([
     '--kv', kv, '--prefix', PREFIX, '--out', config, '--exec', `haproxy -W -db -f ${config}`,
-    '--bind', '127.0.0.1', '--frontend-port', String(frontend), '--stats-port', String(stats),
-    '--listen', `127.0.0.1:${status}`, ...(options.wait ? ['--wait', options.wait] : []),
+    '--bind', '127.0.0.1', '--frontend-port', String(frontend), '--stats-port', String(stats), '--admin-socket', join(dir, 'admin.sock'),
+    '--listen', `127.0.0.1:${status}`, ...(options.wait ? ['--wait', options.wait] : []), ...(options.extra ?? []),
   ]);
   await watch.waitForLog(/^started haproxy/, 0, 30_000);
   await waitFor('HAProxy to serve', async () => (await httpGet(frontend)).status === 200);

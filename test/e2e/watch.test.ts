@@ -39,7 +39,7 @@ function startWatch(kv: string, extra: string[] = []): WatchProcess {
   watch = new WatchProcess([
     '--kv', kv, '--prefix', PREFIX, '--out', config(),
     '--exec', `haproxy -W -db -f ${config()}`,
-    '--bind', '127.0.0.1', '--frontend-port', String(ports.frontend), '--stats-port', String(ports.stats),
+    '--bind', '127.0.0.1', '--frontend-port', String(ports.frontend), '--stats-port', String(ports.stats), '--admin-socket', join(dir, 'admin.sock'),
     '--listen', `127.0.0.1:${ports.status}`, '--wait', '0', ...extra,
   ]);
   return watch;
@@ -56,6 +56,13 @@ const status = async (path: string) => {
   const answer = await httpGet(ports.status, path);
   return { status: answer.status, body: answer.body };
 };
+
+/** The supervised HAProxy's workers, from its master CLI (the -S that watch added). */
+async function workersOf(w: WatchProcess): Promise<number[]> {
+  const socket = /-S (\S+)/.exec(String((await w.waitForLog(/^started haproxy/)).msg))![1]!;
+  const { showProc } = await import('../../src/haproxy/master-cli.js');
+  return (await showProc(socket, 2000)).workers.filter((x) => x.current).map((x) => x.pid);
+}
 
 const metric = async (name: string) => Number(new RegExp(`^occs_lb_${name} (\\S+)$`, 'm').exec((await status('/metrics')).body)?.[1]);
 
@@ -111,12 +118,13 @@ describe.each(stores)('occs-lb watch --exec haproxy, from %s', (_, makeStore) =>
     await kv.stop();
   });
 
-  it('serves the backends in the store, follows a PUT and a DELETE, and counts its reloads', async () => {
+  it('serves the backends in the store, and follows a PUT and a DELETE through the runtime API: no reload', async () => {
     await kv.put(`${PREFIX}/a`, a().address);
     await kv.put(`${PREFIX}/b`, b().address);
     const w = startWatch(kv.kv);
     await w.waitForLog(/^started haproxy/);
     await servedBy(['a', 'b']);
+    const workers = await workersOf(w);
 
     await kv.put(`${PREFIX}/c`, c().address);
     await servedBy(['a', 'b', 'c']);
@@ -127,11 +135,30 @@ describe.each(stores)('occs-lb watch --exec haproxy, from %s', (_, makeStore) =>
     await namesServed(ports.frontend, 20);
     expect(a().hits).toBe(hits);
 
+    await waitFor('both changes to be counted', async () => (await metric('runtime_updates_total')) >= 2);
+    expect(await metric('reloads_total')).toBe(0);
+    expect(w.count(/^reloaded: /)).toBe(0);
+    expect(await workersOf(w)).toEqual(workers);
+    expect(await status('/healthz')).toEqual({ status: 200, body: 'ok\n' });
+    expect(await metric('backend_servers\\{backend="nginx_80"\\}')).toBe(2);
+    // The file follows, so a later reload keeps the same servers.
+    await waitFor('the file to follow', () => !readFileSync(config(), 'utf8').includes(`server a `));
+    expect(readFileSync(config(), 'utf8')).toContain(`server c ${c().address} check`);
+  });
+
+  it('with --no-runtime-api, follows the same changes by verified reloads, and counts them', async () => {
+    await kv.put(`${PREFIX}/a`, a().address);
+    const w = startWatch(kv.kv, ['--no-runtime-api']);
+    await w.waitForLog(/^started haproxy/);
+    await servedBy(['a']);
+    await kv.put(`${PREFIX}/b`, b().address);
+    await servedBy(['a', 'b']);
+    await kv.delete(`${PREFIX}/a`);
+    await servedBy(['b']);
     // HAProxy serves the new worker a moment before watch has verified it and counted the reload.
     await waitFor('both reloads to be counted', async () => (await metric('reloads_total')) >= 2);
-    expect(await status('/healthz')).toEqual({ status: 200, body: 'ok\n' });
     expect(await metric('reloads_total')).toBe(w.count(/^reloaded: /));
-    expect(await metric('backend_servers\\{backend="nginx_80"\\}')).toBe(2);
+    expect(await metric('runtime_updates_total')).toBe(0);
   });
 
   it('a store outage costs no request, and loses no change: made during it, or just after it ends', async () => {
@@ -248,7 +275,7 @@ describe('occs-lb watch: recovery and stopping', () => {
     store.put(`${PREFIX}/a`, a().address);
     watch = new WatchProcess([
       '--kv', store.url, '--prefix', PREFIX, '--out', cfg, '--exec', `haproxy -W -db -f "${cfg}"`,
-      '--bind', '127.0.0.1', '--frontend-port', String(ports.frontend), '--stats-port', String(ports.stats), '--wait', '0',
+      '--bind', '127.0.0.1', '--frontend-port', String(ports.frontend), '--stats-port', String(ports.stats), '--admin-socket', join(dir, 'admin.sock'), '--wait', '0',
     ]);
     await watch.waitForLog(/^started haproxy/);
     await servedBy(['a']);
@@ -301,7 +328,7 @@ describe('the container image', () => {
     const args = cmd.slice(2).map((arg) => arg.replaceAll('/etc/haproxy/haproxy.cfg', config()));
     store.put(`${PREFIX}/a`, a().address);
     watch = new WatchProcess(
-      [...args, '--bind', '127.0.0.1', '--frontend-port', String(ports.frontend), '--stats-port', String(ports.stats)],
+      [...args, '--bind', '127.0.0.1', '--frontend-port', String(ports.frontend), '--stats-port', String(ports.stats), '--admin-socket', join(dir, 'admin.sock')],
       { KV_IP: '127.0.0.1', KV_PORT: String(store.port), OCCS_BACKEND_KEY: PREFIX, OCCS_API_TOKEN: '' },
     );
     await watch.waitForLog(/^started haproxy/);
@@ -315,7 +342,7 @@ describe('occs-lb watch without --exec, reloading an HAProxy that runs already',
     const { runCli } = await import('../support/cli.js');
     store.put(`${PREFIX}/a`, a().address);
     const h = new HaproxyProcess(ports.frontend, 'master-worker');
-    const args = ['--kv', store.url, '--prefix', PREFIX, '--out', h.config, '--bind', '127.0.0.1', '--frontend-port', String(ports.frontend), '--stats-port', String(ports.stats)];
+    const args = ['--kv', store.url, '--prefix', PREFIX, '--out', h.config, '--bind', '127.0.0.1', '--frontend-port', String(ports.frontend), '--stats-port', String(ports.stats), '--admin-socket', join(dir, 'admin.sock')];
     expect((await runCli(['render', ...args.filter((x) => x !== '--out' && x !== h.config), '--out', h.config])).code).toBe(0);
     await h.start();
     try {
@@ -337,12 +364,13 @@ describe('occs-lb watch without --exec, reloading an HAProxy that runs already',
     store.put(`${PREFIX}/a`, a().address);
     watch = new WatchProcess([
       '--kv', store.url, '--prefix', PREFIX, '--prefix', 'apps/web/broken', '--out', h.config, '--template', template, '--master-socket', h.socket,
-      '--bind', '127.0.0.1', '--frontend-port', String(ports.frontend), '--stats-port', String(ports.stats), '--wait', '0',
+      '--bind', '127.0.0.1', '--frontend-port', String(ports.frontend), '--stats-port', String(ports.stats), '--admin-socket', join(dir, 'admin.sock'), '--wait', '0',
     ]);
     await watch.waitForLog(/^installed /);
     await h.start();
     store.put(`${PREFIX}/b`, b().address);
     await servedBy(['a', 'b']);
+    await waitFor('the file to follow the change', () => readFileSync(h.config, 'utf8').includes(`server b ${b().address}`));
 
     const good = readFileSync(h.config, 'utf8');
     const before = watch.logs.length;

@@ -1,0 +1,117 @@
+import { pollUntil } from '../util/poll.js';
+import type { BackendChanges, ServerLine } from './config-diff.js';
+import { masterCommand } from './master-cli.js';
+
+/** A way to reach the running worker's CLI: an admin `stats socket`, or the master's with `@1`. */
+export interface RuntimeChannel {
+  readonly description: string;
+  send(command: string): Promise<string>;
+}
+
+const COMMAND_TIMEOUT_MS = 2000;
+
+export function runtimeChannel(kind: 'master' | 'admin', socket: string): RuntimeChannel {
+  return {
+    description: kind === 'master' ? `the master CLI ${socket} (@1)` : `the admin socket ${socket}`,
+    send: (command) => masterCommand(socket, kind === 'master' ? `@1 ${command}` : command, COMMAND_TIMEOUT_MS),
+  };
+}
+
+/** HAProxy refused a runtime command, or its state afterwards is not what was asked. */
+export class RuntimeRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RuntimeRefused';
+  }
+}
+
+const WORD = /^[A-Za-z0-9._:/[\]@,-]+$/;
+
+/**
+ * A runtime command from words, each held to a strict character set: the runtime API chains
+ * commands with `;`, so no word with `;`, a space or a line break can ever be sent.
+ */
+export function runtimeCommand(...words: string[]): string {
+  for (const word of words) {
+    if (!WORD.test(word)) throw new RuntimeRefused(`refusing to send ${JSON.stringify(word)} to the runtime API`);
+  }
+  return words.join(' ');
+}
+
+const address = (s: ServerLine): string => (s.host.includes(':') ? `[${s.host}]:${s.port}` : `${s.host}:${s.port}`);
+
+async function expect(channel: RuntimeChannel, command: string, ok: RegExp): Promise<void> {
+  const answer = (await channel.send(command)).trim();
+  if (!ok.test(answer)) throw new RuntimeRefused(`HAProxy refused "${command}": ${answer || '(no answer)'}`);
+}
+
+const EMPTY = /^$/;
+
+/**
+ * Applies server changes to the running HAProxy, with no reload: new servers first (`add server`
+ * with the file's options, `enable health` when checked, `enable server`), then new addresses
+ * (`set server … addr … port …`), then removals (drain, wait for the sessions to end within
+ * `drainTimeoutMs`, maintenance, `del server`), so a backend is never emptier than both its
+ * before and after. Then reads back `show servers state` and compares. Throws RuntimeRefused.
+ */
+export async function applyAtRuntime(channel: RuntimeChannel, backends: BackendChanges[], drainTimeoutMs: number): Promise<void> {
+  for (const b of backends) {
+    for (const s of b.added) {
+      const id = `${b.backend}/${s.name}`;
+      await expect(channel, runtimeCommand('add', 'server', id, address(s), ...s.options), /^New server registered\./);
+      if (s.options.includes('check')) await expect(channel, runtimeCommand('enable', 'health', id), EMPTY);
+      await expect(channel, runtimeCommand('enable', 'server', id), EMPTY);
+    }
+    for (const { to } of b.moved) {
+      const id = `${b.backend}/${to.name}`;
+      await expect(channel, runtimeCommand('set', 'server', id, 'addr', to.host, 'port', String(to.port)), /changed|no need to change/i);
+    }
+    for (const s of b.removed) await remove(channel, b.backend, s.name, drainTimeoutMs);
+  }
+  for (const b of backends) await verify(channel, b);
+}
+
+async function remove(channel: RuntimeChannel, backend: string, name: string, drainTimeoutMs: number): Promise<void> {
+  const id = `${backend}/${name}`;
+  await expect(channel, runtimeCommand('set', 'server', id, 'state', 'drain'), EMPTY);
+  const drained = await pollUntil(async () => ((await sessions(channel, backend, name)) === 0 ? true : undefined), Date.now() + drainTimeoutMs);
+  if (!drained) await expect(channel, runtimeCommand('shutdown', 'sessions', 'server', id), EMPTY);
+  await expect(channel, runtimeCommand('set', 'server', id, 'state', 'maint'), EMPTY);
+  // A session that just ended may still hold the server for a moment: try a few times.
+  let last = '';
+  const deleted = await pollUntil(async () => {
+    last = (await channel.send(runtimeCommand('del', 'server', id))).trim();
+    return /^Server deleted\./.test(last) ? true : undefined;
+  }, Date.now() + 1000);
+  if (!deleted) throw new RuntimeRefused(`HAProxy refused "del server ${id}": ${last}`);
+}
+
+/** Current sessions on one server, from `show stat BACKEND 4 -1` (CSV; 4 = servers). */
+async function sessions(channel: RuntimeChannel, backend: string, name: string): Promise<number> {
+  const [header, ...rows] = (await channel.send(runtimeCommand('show', 'stat', backend, '4', '-1'))).trim().split('\n');
+  const columns = (header ?? '').replace(/^# /, '').split(',');
+  const scur = columns.indexOf('scur');
+  const row = rows.map((r) => r.split(',')).find((r) => r[0] === backend && r[1] === name);
+  return row && scur >= 0 ? Number(row[scur]) : 0;
+}
+
+/** `show servers state BACKEND` must list exactly the new config's servers, at their addresses, not in maintenance. */
+async function verify(channel: RuntimeChannel, b: BackendChanges): Promise<void> {
+  const answer = await channel.send(runtimeCommand('show', 'servers', 'state', b.backend));
+  const running = new Map<string, { addr: string; port: number; admin: number }>();
+  for (const line of answer.split('\n')) {
+    const f = line.trim().split(' ');
+    if (f.length < 19 || f[1] !== b.backend || !/^\d+$/.test(f[0]!)) continue;
+    running.set(f[3]!, { addr: f[4]!, port: Number(f[18]), admin: Number(f[6]) });
+  }
+  const MAINT = 0x01 | 0x02 | 0x04 | 0x20;
+  const problems: string[] = [];
+  for (const s of b.servers) {
+    const r = running.get(s.name);
+    if (!r) problems.push(`${s.name} is missing`);
+    else if (r.addr !== s.host || r.port !== s.port) problems.push(`${s.name} is at ${r.addr}:${r.port}, not ${address(s)}`);
+    else if (r.admin & MAINT) problems.push(`${s.name} is in maintenance`);
+  }
+  for (const name of running.keys()) if (!b.servers.some((s) => s.name === name)) problems.push(`${name} should be gone`);
+  if (problems.length > 0) throw new RuntimeRefused(`backend ${b.backend} is not as asked after the runtime changes: ${problems.join('; ')}`);
+}
