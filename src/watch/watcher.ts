@@ -95,8 +95,9 @@ export class Watcher {
 
   private storeAnswered(snapshot: KvSnapshot): void {
     this.latest = snapshot;
-    // A change the runtime API can take is cheap: it skips the quiescence window.
-    this.coalescer.request(false, this.started && this.runtimeOnly(snapshot));
+    // Nothing to wait for before the first install; and a change the runtime API can take is
+    // cheap: both skip the quiescence window.
+    this.coalescer.request(false, !this.started || this.runtimeOnly(snapshot));
   }
 
   private runtimeOnly(snapshot: KvSnapshot): boolean {
