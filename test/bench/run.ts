@@ -2,6 +2,7 @@ import { removeTempDirs } from '../support/temp.js';
 import { benchEtcd } from './etcd.js';
 import { benchReload } from './reload.js';
 import { benchRender10k } from './render-10k.js';
+import { benchRuntime } from './runtime.js';
 import { benchStartup } from './startup.js';
 import { benchWatch, benchWatchIdle } from './watch.js';
 
@@ -12,6 +13,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   reload: () => benchReload(),
   watch: () => benchWatch(),
   etcd: () => benchEtcd(),
+  runtime: () => benchRuntime(),
   'watch-idle': () => benchWatchIdle(),
 };
 
