@@ -127,7 +127,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     .option('--stats-port <port>', 'stats page port (default: 1936)')
     .option('--backend-name <name>', 'name of the backend (default: nginx_80)')
     .option('--balance <algorithm>', 'balance algorithm (default: roundrobin)')
-    .option('--admin-socket <path>', 'admin stats socket in the config, the runtime API (default: /run/haproxy/admin.sock; "" for none)')
+    .option('--admin-socket <path>', 'put an admin stats socket (the runtime API) in the config at PATH (default: none)')
     .addOption(new Option('--log-format <format>', 'log format on stderr').choices(['text', 'json']))
     .option('-q, --quiet', 'print errors only')
     .option('-v, --verbose', 'print debug logs and stack traces')

@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Settings } from '../config/settings.js';
 import { DEMO_CREDENTIALS_WARNING, usesDemoCredentials } from './report.js';
 import { errorSource, OccsError, rejectedError, systemErrorCode, usageError } from '../errors.js';
@@ -94,6 +96,10 @@ async function renderForCheck(settings: Readonly<Settings>, report: ValidationRe
   report.steps.push({ step: 'template', status: 'ok', note: [...templates.keys()].join(', ') });
   if (usesDemoCredentials(settings)) {
     report.warnings.push({ source: 'config', message: DEMO_CREDENTIALS_WARNING });
+  }
+  const socketDir = settings.vars.adminSocket && dirname(settings.vars.adminSocket);
+  if (socketDir && !existsSync(socketDir)) {
+    report.warnings.push({ source: 'config', message: `the admin socket's directory ${socketDir} does not exist: HAProxy will not start with this config (haproxy -c does not notice)` });
   }
   const snapshot = await readStore(settings);
   const rendered = renderResources(settings, templates, snapshot);

@@ -116,8 +116,13 @@ export interface Settings {
   configFile?: string;
 }
 
-/** Debian's own HAProxy config puts its admin socket here; its package creates the directory. */
-export const DEFAULT_ADMIN_SOCKET = '/run/haproxy/admin.sock';
+/**
+ * No admin socket unless asked for: HAProxy will not start when the socket's directory is
+ * missing or not writable (which `haproxy -c` does not notice), and Debian's own HAProxy
+ * service already owns /run/haproxy/admin.sock. watch --exec reaches the runtime API through
+ * the master CLI instead.
+ */
+export const DEFAULT_ADMIN_SOCKET = '';
 
 export const DEMO_STATS_USER = 'occsdemo';
 export const DEMO_STATS_PASSWORD = 'occspass';

@@ -29,7 +29,7 @@ export type ConfigDiff =
 /** Balance algorithms whose backends take `add server` (HAProxy 2.6). */
 const DYNAMIC_BALANCE = new Set(['roundrobin', 'leastconn', 'first', 'random']);
 /** Server options that `add server` refuses in 2.6 for sure, or that tie a server to others. */
-const NOT_DYNAMIC = new Set(['init-addr', 'resolvers', 'track']);
+const NOT_DYNAMIC = new Set(['init-addr', 'resolvers', 'track', 'agent-check']);
 /** What an option word may look like to be sent to the runtime API. */
 const OPTION_WORD = /^[A-Za-z0-9._:/,-]+$/;
 
@@ -45,8 +45,8 @@ export function diffConfigs(installed: string, next: string): ConfigDiff {
   const before = parseSections(installed);
   const after = parseSections(next);
   const header = (s: ConfigSection) => `${s.kind} ${s.name}`;
-  if (before.length !== after.length || before.some((s, i) => header(s) !== header(after[i]!))) {
-    return reload('sections were added, removed or renamed');
+  if (before.length !== after.length || before.some((s, i) => s.header !== after[i]!.header)) {
+    return reload('sections were added, removed, renamed or re-parented');
   }
   const backends: BackendChanges[] = [];
   for (const [i, old] of before.entries()) {
@@ -89,7 +89,7 @@ function diffServers(old: ConfigSection, now: ConfigSection): BackendChanges | {
     const was = a.get(name);
     if (!was) changes.added.push(line);
     else if (was.options.join(' ') !== line.options.join(' ')) return { reason: `the options of server ${name} changed` };
-    else if (was.host !== line.host || was.port !== line.port) changes.moved.push({ from: was, to: line });
+    else if (canonicalHost(was.host) !== canonicalHost(line.host) || was.port !== line.port) changes.moved.push({ from: was, to: line });
   }
   for (const [name, line] of a) if (!b.has(name)) changes.removed.push(line);
   return changes;
@@ -107,4 +107,9 @@ export function parseServerLine(line: string): ServerLine | string {
     if (NOT_DYNAMIC.has(option)) return `server ${name} uses "${option}", which servers added at runtime cannot have`;
   }
   return { name, host: parsed.value.host, port: parsed.value.port, options };
+}
+
+/** An address as HAProxy prints it back: IPv6 in its shortest, lower-case form. */
+export function canonicalHost(host: string): string {
+  return host.includes(':') ? new URL(`http://[${host}]/`).hostname.slice(1, -1) : host;
 }

@@ -5,6 +5,8 @@
 export interface ConfigSection {
   kind: string;
   name: string;
+  /** The whole header line, as words (`backend web from fast`). */
+  header: string;
   /** 1-based line of the section header. */
   line: number;
   servers: Array<{ name: string; line: number }>;
@@ -13,8 +15,36 @@ export interface ConfigSection {
 
 const SECTION = /^\s*(global|defaults|frontend|backend|listen|resolvers|peers|userlist|mailers|program|cache|http-errors|ring)(?=\s|$)\s*([^\s#]*)/;
 
-/** Words of a config line, comments removed (no quoting: rendered configs keep values to one word). */
-const words = (line: string): string[] => line.replace(/(^|\s)#.*$/, '').trim().split(/\s+/).filter(Boolean);
+/**
+ * Words of a config line as HAProxy splits them: whitespace separates, but not inside '…' or
+ * "…" or after a backslash; an unquoted `#` starts a comment. Quotes and escapes are kept as
+ * written, so two lines compare equal only when HAProxy would read them the same.
+ */
+export function configWords(line: string): string[] {
+  const words: string[] = [];
+  let word = '';
+  let quote: string | undefined;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (quote) {
+      word += c;
+      if (c === '\\' && quote === '"' && i + 1 < line.length) word += line[++i];
+      else if (c === quote) quote = undefined;
+    } else if (c === '\\' && i + 1 < line.length) {
+      word += c + line[++i];
+    } else if (c === '"' || c === "'") {
+      quote = c;
+      word += c;
+    } else if (c === '#') {
+      break;
+    } else if (/\s/.test(c)) {
+      if (word) words.push(word);
+      word = '';
+    } else word += c;
+  }
+  if (word) words.push(word);
+  return words;
+}
 
 export function parseSections(text: string): ConfigSection[] {
   const sections: ConfigSection[] = [];
@@ -22,12 +52,12 @@ export function parseSections(text: string): ConfigSection[] {
   text.split('\n').forEach((raw, index) => {
     const header = SECTION.exec(raw);
     if (header) {
-      current = { kind: header[1]!, name: header[2] ?? '', line: index + 1, servers: [], lines: [] };
+      current = { kind: header[1]!, name: header[2] ?? '', header: configWords(raw).join(' '), line: index + 1, servers: [], lines: [] };
       sections.push(current);
       return;
     }
     if (!current) return;
-    const w = words(raw);
+    const w = configWords(raw);
     if (w.length === 0) return;
     current.lines.push(w.join(' '));
     if (w[0] === 'server' && w[1]) current.servers.push({ name: w[1], line: index + 1 });

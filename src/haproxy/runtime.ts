@@ -1,5 +1,5 @@
 import { pollUntil } from '../util/poll.js';
-import type { BackendChanges, ServerLine } from './config-diff.js';
+import { canonicalHost, type BackendChanges, type ServerLine } from './config-diff.js';
 import { masterCommand } from './master-cli.js';
 
 /** A way to reach the running worker's CLI: an admin `stats socket`, or the master's with `@1`. */
@@ -66,24 +66,37 @@ export async function applyAtRuntime(channel: RuntimeChannel, backends: BackendC
       const id = `${b.backend}/${to.name}`;
       await expect(channel, runtimeCommand('set', 'server', id, 'addr', to.host, 'port', String(to.port)), /changed|no need to change/i);
     }
-    for (const s of b.removed) await remove(channel, b.backend, s.name, drainTimeoutMs);
   }
+  await removeAll(channel, backends.flatMap((b) => b.removed.map((s) => ({ backend: b.backend, name: s.name }))), drainTimeoutMs);
   for (const b of backends) await verify(channel, b);
 }
 
-async function remove(channel: RuntimeChannel, backend: string, name: string, drainTimeoutMs: number): Promise<void> {
-  const id = `${backend}/${name}`;
-  await expect(channel, runtimeCommand('set', 'server', id, 'state', 'drain'), EMPTY);
-  const drained = await pollUntil(async () => ((await sessions(channel, backend, name)) === 0 ? true : undefined), Date.now() + drainTimeoutMs);
-  if (!drained) await expect(channel, runtimeCommand('shutdown', 'sessions', 'server', id), EMPTY);
-  await expect(channel, runtimeCommand('set', 'server', id, 'state', 'maint'), EMPTY);
-  // A session that just ended may still hold the server for a moment: try a few times.
-  let last = '';
-  const deleted = await pollUntil(async () => {
-    last = (await channel.send(runtimeCommand('del', 'server', id))).trim();
-    return /^Server deleted\./.test(last) ? true : undefined;
-  }, Date.now() + 1000);
-  if (!deleted) throw new RuntimeRefused(`HAProxy refused "del server ${id}": ${last}`);
+/**
+ * Removes servers: all are set to drain at once and given one shared `drainTimeoutMs` for their
+ * sessions to end (then the rest are shut), then maintenance and `del server`.
+ */
+async function removeAll(channel: RuntimeChannel, servers: Array<{ backend: string; name: string }>, drainTimeoutMs: number): Promise<void> {
+  if (servers.length === 0) return;
+  const id = (s: { backend: string; name: string }) => `${s.backend}/${s.name}`;
+  for (const s of servers) await expect(channel, runtimeCommand('set', 'server', id(s), 'state', 'drain'), EMPTY);
+  let busy = servers;
+  await pollUntil(async () => {
+    const left: typeof servers = [];
+    for (const s of busy) if ((await sessions(channel, s.backend, s.name)) > 0) left.push(s);
+    busy = left;
+    return busy.length === 0 ? true : undefined;
+  }, Date.now() + drainTimeoutMs);
+  for (const s of busy) await expect(channel, runtimeCommand('shutdown', 'sessions', 'server', id(s)), EMPTY);
+  for (const s of servers) {
+    await expect(channel, runtimeCommand('set', 'server', id(s), 'state', 'maint'), EMPTY);
+    // A session that just ended may still hold the server for a moment: try a few times.
+    let last = '';
+    const deleted = await pollUntil(async () => {
+      last = (await channel.send(runtimeCommand('del', 'server', id(s)))).trim();
+      return /^Server deleted\./.test(last) ? true : undefined;
+    }, Date.now() + 1000);
+    if (!deleted) throw new RuntimeRefused(`HAProxy refused "del server ${id(s)}": ${last}`);
+  }
 }
 
 /** Current sessions on one server, from `show stat BACKEND 4 -1` (CSV; 4 = servers). */
@@ -109,7 +122,7 @@ async function verify(channel: RuntimeChannel, b: BackendChanges): Promise<void>
   for (const s of b.servers) {
     const r = running.get(s.name);
     if (!r) problems.push(`${s.name} is missing`);
-    else if (r.addr !== s.host || r.port !== s.port) problems.push(`${s.name} is at ${r.addr}:${r.port}, not ${address(s)}`);
+    else if (r.addr !== canonicalHost(s.host) || r.port !== s.port) problems.push(`${s.name} is at ${r.addr}:${r.port}, not ${address(s)}`);
     else if (r.admin & MAINT) problems.push(`${s.name} is in maintenance`);
   }
   for (const name of running.keys()) if (!b.servers.some((s) => s.name === name)) problems.push(`${name} should be gone`);

@@ -2,8 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Settings } from '../config/settings.js';
 import { rejectedError, systemErrorCode } from '../errors.js';
 import { checkConfigFile } from '../haproxy/check.js';
-import { diffConfigs, type ConfigDiff } from '../haproxy/config-diff.js';
-import { applyAtRuntime, type RuntimeChannel } from '../haproxy/runtime.js';
+import type { RuntimeChannel } from '../haproxy/runtime.js';
 import { parseSections, serverCounts } from '../haproxy/config-sections.js';
 import { isSummary } from '../haproxy/messages.js';
 import type { KvSnapshot } from '../kv/source.js';
@@ -12,6 +11,7 @@ import { configContext } from '../pipeline/check-config.js';
 import { renderResources, type RenderedResource } from '../pipeline/render.js';
 import type { CompiledTemplate } from '../template/engine.js';
 import { installFiles, stageFile, type StagedFile } from '../util/atomic-write.js';
+import { RuntimePath } from './runtime-path.js';
 
 export interface ApplyDeps {
   settings: Readonly<Settings>;
@@ -44,8 +44,13 @@ export class Applier {
   /** What is installed at each destination, as far as we know (undefined: no file). */
   private readonly installed = new Map<string, string | undefined>();
   private lastNotes = '';
+  /** HAProxy may hold runtime changes the installed files lack: the next run must reload. */
+  private dirty = false;
+  private readonly runtime?: RuntimePath;
 
-  constructor(private readonly deps: ApplyDeps) {}
+  constructor(private readonly deps: ApplyDeps) {
+    if (deps.runtime) this.runtime = new RuntimePath(deps.settings, deps.log, deps.runtime);
+  }
 
   /** Reads what is already installed, so an identical render is not installed again. */
   async init(): Promise<void> {
@@ -68,38 +73,34 @@ export class Applier {
     const renderMs = Math.round(performance.now() - started);
     this.noteSkipped(rendered);
     const backends = this.refuseThin(rendered);
+    // After a runtime change that could not be completed or undone, the next run reloads anyway.
+    const forced = force || this.dirty;
     const changed = rendered.filter((r) => r.text !== this.installed.get(r.resource.destination!));
-    const needsReload = force || changed.some((r) => r.resource.haproxy);
-    if (changed.length === 0 && !force) return { installed: [], backends, path: 'none' };
+    const needsReload = forced || changed.some((r) => r.resource.haproxy);
+    if (changed.length === 0 && !forced) return { installed: [], backends, path: 'none' };
 
     let runtimeFallback: string | undefined;
-    if (!force && reload) {
-      const outcome = await this.tryRuntime(changed);
-      if (outcome === 'applied') {
-        await this.installWithoutReload(changed, reload);
+    const runtimeChanges = !forced && reload ? this.runtime?.changes(changed, (d) => this.installed.get(d)) : undefined;
+    if (runtimeChanges && reload) {
+      try {
+        await this.runtime!.apply(runtimeChanges);
+      } catch (error) {
+        runtimeFallback = error instanceof Error ? error.message : String(error);
+        this.deps.log.warn(`the runtime API did not take the change (${runtimeFallback}); reloading instead`);
+        this.dirty = true; // some commands may have been taken: only a reload sets HAProxy straight
+      }
+      if (!runtimeFallback) {
+        await this.install(changed, renderMs, backends, reload, true);
         return { installed: changed.map((r) => r.resource.destination!), backends, path: 'runtime' };
       }
-      runtimeFallback = outcome;
     }
 
-    const checkStarted = performance.now();
-    const staged = await Promise.all(changed.map((r) => stageFile(r.resource.destination!, r.text)));
-    try {
-      for (const [i, r] of changed.entries()) if (r.resource.haproxy) await this.check(staged[i]!, r.text);
-    } catch (error) {
-      await Promise.all(staged.map((s) => s.discard()));
-      throw error;
-    }
-    const checkMs = Math.round(performance.now() - checkStarted);
     const previous = changed.map((r) => ({ path: r.resource.destination!, content: this.installed.get(r.resource.destination!) }));
-    for (const [i, s] of staged.entries()) {
-      await s.commit();
-      this.installed.set(changed[i]!.resource.destination!, changed[i]!.text);
-      this.deps.log.info(`installed ${s.path} (render ${renderMs} ms, haproxy -c ${checkMs} ms)`, { destination: s.path, backends, renderMs, checkMs });
-    }
+    await this.install(changed, renderMs, backends, reload);
     if (needsReload && reload) {
       try {
         await reload();
+        this.dirty = false;
       } catch (error) {
         await this.restore(previous);
         await this.recover(error, reload);
@@ -110,63 +111,58 @@ export class Applier {
   }
 
   /**
-   * Whether this render changes only servers, in a way the runtime API can apply: one HAProxy
-   * config changed, and only in the server lines of runtime-capable backends. Pure; used to skip
-   * the quiescence wait for such cheap changes.
+   * Whether a render changes only what the runtime API can apply, without removing servers (a
+   * removal cuts sessions after the drain: a key that flaps should wait out the quiescence
+   * window). Used to skip that window for cheap changes.
    */
-  runtimeDiff(snapshot: KvSnapshot): ConfigDiff | undefined {
-    if (!this.deps.runtime?.()) return undefined;
+  runtimeOnly(snapshot: KvSnapshot): boolean {
+    if (!this.runtime || this.dirty) return false;
     const rendered = renderResources(this.deps.settings, this.deps.templates, snapshot);
     const changed = rendered.filter((r) => r.text !== this.installed.get(r.resource.destination!));
-    if (changed.length !== 1 || !changed[0]!.resource.haproxy) return undefined;
-    return diffConfigs(this.installed.get(changed[0]!.resource.destination!) ?? '', changed[0]!.text);
-  }
-
-  /** Applies a server-only change through the runtime API; otherwise says why not (undefined: not tried). */
-  private async tryRuntime(changed: RenderedResource[]): Promise<'applied' | string | undefined> {
-    const channel = this.deps.runtime?.();
-    if (!channel || changed.length !== 1 || !changed[0]!.resource.haproxy) return undefined;
-    const diff = diffConfigs(this.installed.get(changed[0]!.resource.destination!) ?? '', changed[0]!.text);
-    if (diff.kind !== 'servers') {
-      if (diff.kind === 'reload') this.deps.log.debug(`this change needs a reload: ${diff.reason}`);
-      return undefined;
-    }
-    const started = performance.now();
-    try {
-      await applyAtRuntime(channel, diff.backends, this.deps.settings.watch.drainTimeoutMs);
-    } catch (error) {
-      const why = error instanceof Error ? error.message : String(error);
-      this.deps.log.warn(`the runtime API did not take the change (${why}); reloading instead`);
-      return why;
-    }
-    const count = (k: 'added' | 'removed' | 'moved') => diff.backends.reduce((n, b) => n + b[k].length, 0);
-    const ms = Math.round(performance.now() - started);
-    this.deps.log.info(`applied through the runtime API, no reload: ${count('added')} added, ${count('removed')} removed, ${count('moved')} moved (${ms} ms)`, {
-      path: 'runtime',
-      backends: diff.backends.map((b) => b.backend),
-      ms,
-    });
-    return 'applied';
+    const changes = this.runtime.changes(changed, (d) => this.installed.get(d));
+    return changes !== undefined && changes.every((b) => b.removed.length === 0);
   }
 
   /**
-   * After a runtime change, the file follows (checked, then installed) so that a later reload
-   * keeps the same servers. Should the check fail, HAProxy is reloaded with the installed file,
-   * so it and the file agree again, and the error is thrown.
+   * Stages, checks and renames the changed files. A check that fails leaves the files as they
+   * were; if HAProxy may already hold runtime changes (`dirty`), it is reloaded with the files it
+   * should run, so the two agree again.
    */
-  private async installWithoutReload(changed: RenderedResource[], reload: () => Promise<void>): Promise<void> {
-    const [r] = changed;
-    const staged = await stageFile(r!.resource.destination!, r!.text);
+  private async install(
+    changed: RenderedResource[],
+    renderMs: number,
+    backends: Record<string, number>,
+    reload: (() => Promise<void>) | undefined,
+    afterRuntime = false,
+  ): Promise<void> {
+    const checkStarted = performance.now();
+    const staged: StagedFile[] = [];
     try {
-      await this.check(staged, r!.text);
+      for (const r of changed) staged.push(await stageFile(r.resource.destination!, r.text));
+      for (const [i, r] of changed.entries()) if (r.resource.haproxy) await this.check(staged[i]!, r.text);
     } catch (error) {
-      await staged.discard();
-      await reload().catch(() => {});
+      await Promise.all(staged.map((s) => s.discard()));
+      if (reload && (this.dirty || afterRuntime)) await this.resync(reload);
       throw error;
     }
-    await staged.commit();
-    this.installed.set(r!.resource.destination!, r!.text);
-    this.deps.log.info(`installed ${staged.path}`, { destination: staged.path });
+    const checkMs = Math.round(performance.now() - checkStarted);
+    for (const [i, s] of staged.entries()) {
+      await s.commit();
+      this.installed.set(changed[i]!.resource.destination!, changed[i]!.text);
+      this.deps.log.info(`installed ${s.path} (render ${renderMs} ms, haproxy -c ${checkMs} ms)`, { destination: s.path, backends, renderMs, checkMs });
+    }
+  }
+
+  /** Reloads HAProxy with the installed files; on failure, the next run reloads again. */
+  private async resync(reload: () => Promise<void>): Promise<void> {
+    try {
+      await reload();
+      this.dirty = false;
+      this.deps.log.info('reloaded HAProxy with the installed config, to undo a runtime change the file could not follow');
+    } catch (again) {
+      this.dirty = true;
+      this.deps.log.error(`could not reload HAProxy to undo a runtime change: ${(again as Error).message}; the next change reloads`);
+    }
   }
 
   /**

@@ -102,7 +102,7 @@ export class Watcher {
 
   private runtimeOnly(snapshot: KvSnapshot): boolean {
     try {
-      return this.parts.applier.runtimeDiff(snapshot)?.kind === 'servers';
+      return this.parts.applier.runtimeOnly(snapshot);
     } catch {
       return false; // the sync reports the render error
     }

@@ -1,67 +1,26 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { showProc } from '../../src/haproxy/master-cli.js';
-import { Backend, namesServed } from '../support/backends.js';
+import { describe, expect, it } from 'vitest';
+import { namesServed } from '../support/backends.js';
 import { ROOT } from '../support/cli.js';
-import { ConsulKvServer } from '../support/consul-kv-server.js';
-import { continuousLoad, freePort, httpGet, waitFor } from '../support/haproxy-process.js';
-import { makeTempDir } from '../support/temp.js';
-import { WatchProcess } from '../support/watch-process.js';
+import { continuousLoad, waitFor } from '../support/haproxy-process.js';
+import type { WatchProcess } from '../support/watch-process.js';
+import { PREFIX, useWatchRig } from '../support/watch-rig.js';
 
-const PREFIX = 'apps/web/containers';
-
-let backends: Backend[];
-let store: ConsulKvServer;
-let watch: WatchProcess | undefined;
-let ports: { frontend: number; stats: number; status: number };
-let dir: string;
-
-beforeEach(async () => {
-  backends = await Promise.all(['a', 'b', 'c', 'd'].map((name) => new Backend(name).start()));
-  store = await new ConsulKvServer().start();
-  ports = { frontend: await freePort(), stats: await freePort(), status: await freePort() };
-  dir = makeTempDir();
-});
-
-afterEach(async () => {
-  await watch?.stop();
-  watch = undefined;
-  await store.stop();
-  await Promise.all(backends.map((b) => b.stop()));
-});
-
-const at = (i: number) => backends[i]!.address;
-const config = () => join(dir, 'haproxy.cfg');
+const rig = useWatchRig();
+const { servedBy, metric, workers, config } = rig;
+const at = (i: number) => rig.address(i);
+const store = { put: (k: string, v: string) => rig.store.put(k, v), delete: (k: string) => rig.store.delete(k) };
 
 async function startWatch(extra: string[] = []): Promise<WatchProcess> {
-  watch = new WatchProcess([
-    '--kv', store.url, '--prefix', PREFIX, '--out', config(), '--exec', `haproxy -W -db -f ${config()}`,
-    '--bind', '127.0.0.1', '--frontend-port', String(ports.frontend), '--stats-port', String(ports.stats),
-    '--admin-socket', join(dir, 'admin.sock'), '--listen', `127.0.0.1:${ports.status}`, '--wait', '0', ...extra,
-  ]);
-  await watch.waitForLog(/^started haproxy/);
-  return watch;
-}
-
-const servedBy = (names: string[], count = 8) =>
-  waitFor(`HAProxy to serve exactly ${names.join(', ')}`, async () => {
-    const seen = new Set(await namesServed(ports.frontend, count));
-    return names.length === seen.size && names.every((n) => seen.has(n));
-  });
-
-const metric = async (name: string) =>
-  Number(new RegExp(`^occs_lb_${name} (\\S+)$`, 'm').exec((await httpGet(ports.status, '/metrics')).body)?.[1]);
-
-/** The current workers of the supervised HAProxy, from the master socket watch gave it. */
-async function workers(w: WatchProcess): Promise<number[]> {
-  const socket = /-S (\S+)/.exec(String((await w.waitForLog(/^started haproxy/)).msg))![1]!;
-  return (await showProc(socket, 2000)).workers.filter((x) => x.current).map((x) => x.pid);
+  const w = rig.startWatch(rig.store.url, extra);
+  await w.waitForLog(/^started haproxy/);
+  return w;
 }
 
 /** A copy of the default template with one more line, driven by the store. */
 function templateWith(line: string, after: RegExp): string {
-  const template = join(dir, 'haproxy.cfg.ejs');
+  const template = join(rig.dir, 'haproxy.cfg.ejs');
   const text = readFileSync(join(ROOT, 'templates/haproxy.cfg.ejs'), 'utf8');
   writeFileSync(template, text.replace(after, (m) => `${m}\n${line}`));
   return template;
@@ -93,7 +52,7 @@ describe('server changes through the runtime API', () => {
     await startWatch(['--wait', '20s:20s']);
     await servedBy(['a']);
     store.put(`${PREFIX}/two`, at(1));
-    await waitFor('the new server, within 10 s', async () => new Set(await namesServed(ports.frontend, 8)).has('b'), 10_000);
+    await waitFor('the new server, within 10 s', async () => new Set(await namesServed(rig.ports.frontend, 8)).has('b'), 10_000);
     await waitFor('the runtime update to be counted', async () => (await metric('runtime_updates_total')) === 1);
     expect(await metric('reloads_total')).toBe(0);
   });
@@ -128,12 +87,33 @@ describe('server changes through the runtime API', () => {
     expect(readFileSync(config(), 'utf8')).toContain(`server two ${at(1)} check cookie two`);
   });
 
+  it('a runtime change the new file cannot follow is undone by a reload: HAProxy serves what the file says', async () => {
+    // A weight over 256 is refused by HAProxy at runtime and by haproxy -c alike.
+    const template = join(rig.dir, 'weights.ejs');
+    writeFileSync(template, readFileSync(join(ROOT, 'templates/haproxy.cfg.ejs'), 'utf8').replace('<%= s.address %> check', '<%= s.address %> check weight <%= getv("/apps/web/weight/" + s.name, "1") %>'));
+    store.put(`${PREFIX}/one`, at(0));
+    store.put('apps/web/weight/three', '999');
+    const w = await startWatch(['--template', template, '--prefix', 'apps/web/weight']);
+    await servedBy(['a']);
+    const from = w.logs.length;
+    store.put(`${PREFIX}/two`, at(1));
+    store.put(`${PREFIX}/three`, at(2));
+    await w.waitForLog(/haproxy -c rejected the new config/, from);
+    await servedBy(['a', 'b']);
+    const file = readFileSync(config(), 'utf8');
+    expect(file).toContain(`server two ${at(1)}`);
+    expect(file).not.toContain('server three');
+    // Whether HAProxy took weight 999 at runtime (then the file's check failed and a reload undid
+    // it) or refused it (then the reload path ran into the same check): a reload set it straight.
+    expect(w.count(/to undo a runtime change|reloading instead/)).toBeGreaterThanOrEqual(1);
+  });
+
   it('100 server changes under continuous load: 0 failed requests, 0 reloads', async () => {
     store.put(`${PREFIX}/one`, at(0));
     const w = await startWatch();
     await servedBy(['a']);
     const before = await workers(w);
-    const load = continuousLoad(ports.frontend, 4);
+    const load = continuousLoad(rig.ports.frontend, 4);
     for (let i = 0; i < 100; i++) {
       // Alternately add a second server and take it away, moving it between backends.
       if (i % 2 === 0) store.put(`${PREFIX}/moving`, at(1 + ((i / 2) % 3)));

@@ -1,70 +1,19 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Backend, namesServed } from '../support/backends.js';
+import { namesServed } from '../support/backends.js';
 import { ROOT } from '../support/cli.js';
-import { ConsulKvServer } from '../support/consul-kv-server.js';
 import { EtcdServer } from '../support/etcd-server.js';
-import { continuousLoad, freePort, httpGet, waitFor } from '../support/haproxy-process.js';
-import { makeTempDir } from '../support/temp.js';
+import { continuousLoad, httpGet, waitFor } from '../support/haproxy-process.js';
 import { WatchProcess } from '../support/watch-process.js';
+import { PREFIX, useWatchRig } from '../support/watch-rig.js';
 
-const PREFIX = 'apps/web/containers';
-
-let backends: Backend[];
-let store: ConsulKvServer;
-let watch: WatchProcess | undefined;
-let ports: { frontend: number; stats: number; status: number };
-let dir: string;
-
-beforeEach(async () => {
-  backends = await Promise.all(['a', 'b', 'c', 'd'].map((name) => new Backend(name).start()));
-  store = await new ConsulKvServer().start();
-  ports = { frontend: await freePort(), stats: await freePort(), status: await freePort() };
-  dir = makeTempDir();
-});
-
-afterEach(async () => {
-  await watch?.stop();
-  watch = undefined;
-  await store.stop();
-  await Promise.all(backends.map((b) => b.stop()));
-});
-
-const backend = (i: number) => () => backends[i]!;
+const rig = useWatchRig();
+const { servedBy, status, metric, config } = rig;
+const backend = (i: number) => () => rig.backends[i]!;
 const [a, b, c, d] = [backend(0), backend(1), backend(2), backend(3)];
-const config = () => join(dir, 'haproxy.cfg');
-
-function startWatch(kv: string, extra: string[] = []): WatchProcess {
-  watch = new WatchProcess([
-    '--kv', kv, '--prefix', PREFIX, '--out', config(),
-    '--exec', `haproxy -W -db -f ${config()}`,
-    '--bind', '127.0.0.1', '--frontend-port', String(ports.frontend), '--stats-port', String(ports.stats), '--admin-socket', join(dir, 'admin.sock'),
-    '--listen', `127.0.0.1:${ports.status}`, '--wait', '0', ...extra,
-  ]);
-  return watch;
-}
-
-/** Waits until `count` requests through HAProxy reach exactly these backends. */
-const servedBy = (names: string[], count = 8) =>
-  waitFor(`HAProxy to serve exactly ${names.join(', ')}`, async () => {
-    const seen = new Set(await namesServed(ports.frontend, count));
-    return names.length === seen.size && names.every((n) => seen.has(n));
-  });
-
-const status = async (path: string) => {
-  const answer = await httpGet(ports.status, path);
-  return { status: answer.status, body: answer.body };
-};
-
-/** The supervised HAProxy's workers, from its master CLI (the -S that watch added). */
-async function workersOf(w: WatchProcess): Promise<number[]> {
-  const socket = /-S (\S+)/.exec(String((await w.waitForLog(/^started haproxy/)).msg))![1]!;
-  const { showProc } = await import('../../src/haproxy/master-cli.js');
-  return (await showProc(socket, 2000)).workers.filter((x) => x.current).map((x) => x.pid);
-}
-
-const metric = async (name: string) => Number(new RegExp(`^occs_lb_${name} (\\S+)$`, 'm').exec((await status('/metrics')).body)?.[1]);
+const startWatch = (kv: string, extra: string[] = []) => rig.startWatch(kv, extra);
+const workersOf = (w: WatchProcess) => rig.workers(w);
 
 /** A store the main watch tests run against: the Consul/OCCS test server, or a real etcd. */
 interface TestStore {
@@ -81,19 +30,19 @@ interface TestStore {
 
 const stores: Array<[string, () => Promise<TestStore>]> = [
   ['the Consul/OCCS store', async () => ({
-    kv: store.url,
-    put: async (k, v) => store.put(k, v),
-    delete: async (k, r) => store.delete(k, r),
+    kv: rig.store.url,
+    put: async (k, v) => rig.store.put(k, v),
+    delete: async (k, r) => rig.store.delete(k, r),
     async outage() {
-      store.fail({ kind: 'status', status: 500, body: 'rpc error: No cluster leader' });
+      rig.store.fail({ kind: 'status', status: 500, body: 'rpc error: No cluster leader' });
       await waitFor('a few failed reads', async () => (await metric('store_errors_total')) >= 2);
-      await store.stop();
+      await rig.store.stop();
     },
     async heal() {
-      store.fail(undefined);
-      await store.start();
+      rig.store.fail(undefined);
+      await rig.store.start();
     },
-    putDuringOutage: async (k, v) => store.put(k, v),
+    putDuringOutage: async (k, v) => rig.store.put(k, v),
     stop: async () => {},
   })],
   ['a real etcd', async () => {
@@ -132,7 +81,7 @@ describe.each(stores)('occs-lb watch --exec haproxy, from %s', (_, makeStore) =>
     await kv.delete(`${PREFIX}/a`);
     await servedBy(['b', 'c']);
     const hits = a().hits;
-    await namesServed(ports.frontend, 20);
+    await namesServed(rig.ports.frontend, 20);
     expect(a().hits).toBe(hits);
 
     await waitFor('both changes to be counted', async () => (await metric('runtime_updates_total')) >= 2);
@@ -167,7 +116,7 @@ describe.each(stores)('occs-lb watch --exec haproxy, from %s', (_, makeStore) =>
     const w = startWatch(kv.kv);
     await w.waitForLog(/^started haproxy/);
     await servedBy(['a', 'b']);
-    const load = continuousLoad(ports.frontend, 2);
+    const load = continuousLoad(rig.ports.frontend, 2);
 
     const before = w.logs.length;
     await kv.outage();
@@ -224,7 +173,7 @@ describe.each(stores)('occs-lb watch --exec haproxy, from %s', (_, makeStore) =>
     await servedBy(['a']);
     w.signal('SIGTERM');
     expect(await w.exited).toBe(0);
-    await expect(httpGet(ports.frontend)).rejects.toThrow(/ECONNREFUSED/);
+    await expect(httpGet(rig.ports.frontend)).rejects.toThrow(/ECONNREFUSED/);
   });
 
   it('HAProxy dying on its own makes watch exit non-zero (so the container restarts)', async () => {
@@ -238,13 +187,13 @@ describe.each(stores)('occs-lb watch --exec haproxy, from %s', (_, makeStore) =>
 
 describe('occs-lb watch: recovery and stopping', () => {
   it('notices the store is back even when nothing changed during the outage', async () => {
-    store.put(`${PREFIX}/a`, a().address);
-    const w = startWatch(store.url);
+    rig.store.put(`${PREFIX}/a`, a().address);
+    const w = startWatch(rig.store.url);
     await w.waitForLog(/^started haproxy/);
-    store.fail({ kind: 'status', status: 500 });
+    rig.store.fail({ kind: 'status', status: 500 });
     await waitFor('/healthz to report the outage', async () => (await status('/healthz')).status === 503);
     const before = w.logs.length;
-    store.fail(undefined);
+    rig.store.fail(undefined);
     await w.waitForLog(/^store reachable again/, before);
     await waitFor('/healthz to be ok again', async () => (await status('/healthz')).status === 200);
     expect(await metric('store_up')).toBe(1);
@@ -253,10 +202,10 @@ describe('occs-lb watch: recovery and stopping', () => {
   it('SIGTERM lets a request in flight finish (HAProxy\'s soft stop), then exits 0', async () => {
     const slow = await new (await import('../support/backends.js')).Backend('slow', 1500).start();
     try {
-      store.put(`${PREFIX}/slow`, slow.address);
-      const w = startWatch(store.url);
+      rig.store.put(`${PREFIX}/slow`, slow.address);
+      const w = startWatch(rig.store.url);
       await w.waitForLog(/^started haproxy/);
-      const inFlight = httpGet(ports.frontend, '/', 10_000);
+      const inFlight = httpGet(rig.ports.frontend, '/', 10_000);
       await waitFor('the request to reach the backend', () => slow.pending > 0);
       w.signal('SIGTERM');
       expect((await inFlight).body).toBe('slow');
@@ -269,18 +218,18 @@ describe('occs-lb watch: recovery and stopping', () => {
   it('runs an --exec command whose path is quoted, and refuses no prefix (exit 2)', async () => {
     const { mkdirSync } = await import('node:fs');
     const { runCli } = await import('../support/cli.js');
-    const spaced = join(dir, 'conf dir');
+    const spaced = join(rig.dir, 'conf dir');
     mkdirSync(spaced);
     const cfg = join(spaced, 'haproxy.cfg');
-    store.put(`${PREFIX}/a`, a().address);
-    watch = new WatchProcess([
-      '--kv', store.url, '--prefix', PREFIX, '--out', cfg, '--exec', `haproxy -W -db -f "${cfg}"`,
-      '--bind', '127.0.0.1', '--frontend-port', String(ports.frontend), '--stats-port', String(ports.stats), '--admin-socket', join(dir, 'admin.sock'), '--wait', '0',
+    rig.store.put(`${PREFIX}/a`, a().address);
+    rig.watch = new WatchProcess([
+      '--kv', rig.store.url, '--prefix', PREFIX, '--out', cfg, '--exec', `haproxy -W -db -f "${cfg}"`,
+      '--bind', '127.0.0.1', '--frontend-port', String(rig.ports.frontend), '--stats-port', String(rig.ports.stats), '--admin-socket', join(rig.dir, 'admin.sock'), '--wait', '0',
     ]);
-    await watch.waitForLog(/^started haproxy/);
+    await rig.watch!.waitForLog(/^started haproxy/);
     await servedBy(['a']);
 
-    const none = await runCli(['watch', '--kv', store.url, '--out', join(dir, 'x.cfg'), '--once']);
+    const none = await runCli(['watch', '--kv', rig.store.url, '--out', join(rig.dir, 'x.cfg'), '--once']);
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('no key prefix');
   });
@@ -289,7 +238,7 @@ describe('occs-lb watch: recovery and stopping', () => {
 describe('occs-lb watch from a file: source', () => {
   it('follows a Kubernetes ConfigMap-style update (a symlink swapped in the directory)', async () => {
     const { mkdirSync, symlinkSync } = await import('node:fs');
-    const mount = join(dir, 'mount');
+    const mount = join(rig.dir, 'mount');
     mkdirSync(join(mount, 'v1'), { recursive: true });
     writeFileSync(join(mount, 'v1', 'kv.properties'), `${PREFIX}/a=${a().address}\n`);
     symlinkSync('v1', join(mount, '..data'));
@@ -305,7 +254,7 @@ describe('occs-lb watch from a file: source', () => {
   });
 
   it('follows the file as it is edited in place and replaced by rename', async () => {
-    const kv = join(dir, 'kv.properties');
+    const kv = join(rig.dir, 'kv.properties');
     writeFileSync(kv, `${PREFIX}/a=${a().address}\n${PREFIX}/b=${b().address}\n`);
     const w = startWatch(`file:${kv}`);
     await w.waitForLog(/^started haproxy/);
@@ -314,8 +263,8 @@ describe('occs-lb watch from a file: source', () => {
     writeFileSync(kv, `${PREFIX}/a=${a().address}\n${PREFIX}/b=${b().address}\n${PREFIX}/c=${c().address}\n`);
     await servedBy(['a', 'b', 'c']);
 
-    writeFileSync(join(dir, 'kv.new'), `${PREFIX}/b=${b().address}\n${PREFIX}/c=${c().address}\n${PREFIX}/d=${d().address}\n`);
-    renameSync(join(dir, 'kv.new'), kv);
+    writeFileSync(join(rig.dir, 'kv.new'), `${PREFIX}/b=${b().address}\n${PREFIX}/c=${c().address}\n${PREFIX}/d=${d().address}\n`);
+    renameSync(join(rig.dir, 'kv.new'), kv);
     await servedBy(['b', 'c', 'd']);
   });
 });
@@ -326,12 +275,12 @@ describe('the container image', () => {
     const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
     expect(cmd.slice(0, 2)).toEqual(['occs-lb', 'watch']);
     const args = cmd.slice(2).map((arg) => arg.replaceAll('/etc/haproxy/haproxy.cfg', config()));
-    store.put(`${PREFIX}/a`, a().address);
-    watch = new WatchProcess(
-      [...args, '--bind', '127.0.0.1', '--frontend-port', String(ports.frontend), '--stats-port', String(ports.stats), '--admin-socket', join(dir, 'admin.sock')],
-      { KV_IP: '127.0.0.1', KV_PORT: String(store.port), OCCS_BACKEND_KEY: PREFIX, OCCS_API_TOKEN: '' },
+    rig.store.put(`${PREFIX}/a`, a().address);
+    rig.watch = new WatchProcess(
+      [...args, '--bind', '127.0.0.1', '--frontend-port', String(rig.ports.frontend), '--stats-port', String(rig.ports.stats), '--admin-socket', join(rig.dir, 'admin.sock')],
+      { KV_IP: '127.0.0.1', KV_PORT: String(rig.store.port), OCCS_BACKEND_KEY: PREFIX, OCCS_API_TOKEN: '' },
     );
-    await watch.waitForLog(/^started haproxy/);
+    await rig.watch!.waitForLog(/^started haproxy/);
     await servedBy(['a']);
   });
 });
@@ -340,13 +289,13 @@ describe('occs-lb watch without --exec, reloading an HAProxy that runs already',
   it('--once renders, checks, installs and reloads once, then exits 0', async () => {
     const { HaproxyProcess } = await import('../support/haproxy-process.js');
     const { runCli } = await import('../support/cli.js');
-    store.put(`${PREFIX}/a`, a().address);
-    const h = new HaproxyProcess(ports.frontend, 'master-worker');
-    const args = ['--kv', store.url, '--prefix', PREFIX, '--out', h.config, '--bind', '127.0.0.1', '--frontend-port', String(ports.frontend), '--stats-port', String(ports.stats), '--admin-socket', join(dir, 'admin.sock')];
+    rig.store.put(`${PREFIX}/a`, a().address);
+    const h = new HaproxyProcess(rig.ports.frontend, 'master-worker');
+    const args = ['--kv', rig.store.url, '--prefix', PREFIX, '--out', h.config, '--bind', '127.0.0.1', '--frontend-port', String(rig.ports.frontend), '--stats-port', String(rig.ports.stats), '--admin-socket', join(rig.dir, 'admin.sock')];
     expect((await runCli(['render', ...args.filter((x) => x !== '--out' && x !== h.config), '--out', h.config])).code).toBe(0);
     await h.start();
     try {
-      store.put(`${PREFIX}/b`, b().address);
+      rig.store.put(`${PREFIX}/b`, b().address);
       const result = await runCli(['watch', ...args, '--master-socket', h.socket, '--once']);
       expect(result.stderr).toMatch(/reloaded|installed/);
       expect(result.code).toBe(0);
@@ -358,39 +307,39 @@ describe('occs-lb watch without --exec, reloading an HAProxy that runs already',
 
   it('follows the store with --master-socket, and a config haproxy -c rejects is never installed', async () => {
     const { HaproxyProcess } = await import('../support/haproxy-process.js');
-    const template = join(dir, 'haproxy.cfg.ejs');
+    const template = join(rig.dir, 'haproxy.cfg.ejs');
     writeFileSync(template, readFileSync(join(ROOT, 'templates/haproxy.cfg.ejs'), 'utf8') + '<% if (exists("/apps/web/broken")) { %>    not_a_directive\n<% } %>');
-    const h = new HaproxyProcess(ports.frontend, 'master-worker');
-    store.put(`${PREFIX}/a`, a().address);
-    watch = new WatchProcess([
-      '--kv', store.url, '--prefix', PREFIX, '--prefix', 'apps/web/broken', '--out', h.config, '--template', template, '--master-socket', h.socket,
-      '--bind', '127.0.0.1', '--frontend-port', String(ports.frontend), '--stats-port', String(ports.stats), '--admin-socket', join(dir, 'admin.sock'), '--wait', '0',
+    const h = new HaproxyProcess(rig.ports.frontend, 'master-worker');
+    rig.store.put(`${PREFIX}/a`, a().address);
+    rig.watch = new WatchProcess([
+      '--kv', rig.store.url, '--prefix', PREFIX, '--prefix', 'apps/web/broken', '--out', h.config, '--template', template, '--master-socket', h.socket,
+      '--bind', '127.0.0.1', '--frontend-port', String(rig.ports.frontend), '--stats-port', String(rig.ports.stats), '--admin-socket', join(rig.dir, 'admin.sock'), '--wait', '0',
     ]);
-    await watch.waitForLog(/^installed /);
+    await rig.watch!.waitForLog(/^installed /);
     await h.start();
-    store.put(`${PREFIX}/b`, b().address);
+    rig.store.put(`${PREFIX}/b`, b().address);
     await servedBy(['a', 'b']);
     await waitFor('the file to follow the change', () => readFileSync(h.config, 'utf8').includes(`server b ${b().address}`));
 
     const good = readFileSync(h.config, 'utf8');
-    const before = watch.logs.length;
-    store.put('apps/web/broken', 'yes');
-    await watch.waitForLog(/haproxy -c rejected the new config .* at line \d+: unknown keyword 'not_a_directive'/, before);
+    const before = rig.watch!.logs.length;
+    rig.store.put('apps/web/broken', 'yes');
+    await rig.watch!.waitForLog(/haproxy -c rejected the new config .* at line \d+: unknown keyword 'not_a_directive'/, before);
     expect(readFileSync(h.config, 'utf8')).toBe(good);
-    store.delete('apps/web/broken');
-    store.put(`${PREFIX}/c`, c().address);
+    rig.store.delete('apps/web/broken');
+    rig.store.put(`${PREFIX}/c`, c().address);
     await servedBy(['a', 'b', 'c']);
-    await watch.stop();
+    await rig.watch!.stop();
     await h.stop();
   });
 
   it('--interval polls the store instead of following it', async () => {
-    store.put(`${PREFIX}/a`, a().address);
-    const w = startWatch(store.url, ['--interval', '300ms']);
+    rig.store.put(`${PREFIX}/a`, a().address);
+    const w = startWatch(rig.store.url, ['--interval', '300ms']);
     await w.waitForLog(/polled every 300ms/);
     await servedBy(['a']);
-    store.put(`${PREFIX}/b`, b().address);
+    rig.store.put(`${PREFIX}/b`, b().address);
     await servedBy(['a', 'b']);
-    expect(store.requests.filter((r) => r.query.has('index'))).toEqual([]);
+    expect(rig.store.requests.filter((r) => r.query.has('index'))).toEqual([]);
   });
 });

@@ -66,3 +66,19 @@ describe('what can reach the runtime API', () => {
     expect(() => masterCommand('/nonexistent.sock', 'show info\nshow proc', 100)).toThrow(/refusing to send/);
   });
 });
+
+describe('diffConfigs reads lines as HAProxy does', () => {
+  it('sees a changed section header (backend … from …) and quoted words with # or spaces', () => {
+    const withHeader = (h: string, servers: string[]) => `defaults fast\n    mode http\n${h}\n${servers.map((s) => `    server ${s}\n`).join('')}`;
+    expect(diffConfigs(withHeader('backend web from fast', ['a 10.0.0.1:80']), withHeader('backend web from slow', ['a 10.0.0.1:80', 'b 10.0.0.2:80'])).kind).toBe('reload');
+    const withHeaderLine = (v: string, servers: string[]) => `backend web\n    http-response set-header X ${v}\n${servers.map((s) => `    server ${s}\n`).join('')}`;
+    expect(diffConfigs(withHeaderLine('"v1 #a"', ['a 10.0.0.1:80']), withHeaderLine('"v1 #b"', ['a 10.0.0.1:80', 'b 10.0.0.2:80'])).kind).toBe('reload');
+    expect(diffConfigs(withHeaderLine('"a  b"', ['a 10.0.0.1:80']), withHeaderLine('"a b"', ['a 10.0.0.1:80', 'b 10.0.0.2:80'])).kind).toBe('reload');
+    expect(diffConfigs(withHeaderLine('"a b" # note', ['a 10.0.0.1:80']), withHeaderLine('"a b"   # other note', ['a 10.0.0.1:80', 'b 10.0.0.2:80'])).kind).toBe('servers');
+  });
+
+  it('compares IPv6 addresses as HAProxy prints them, and sends agent-check servers by reload', () => {
+    expect(diffConfigs(config(['a [0:0::1]:80']), config(['a [::1]:80', 'b 10.0.0.2:80']))).toMatchObject({ kind: 'servers', backends: [{ moved: [] }] });
+    expect(diffConfigs(config(['a 10.0.0.1:80']), config(['a 10.0.0.1:80', 'b 10.0.0.2:80 agent-check agent-port 9000'])).kind).toBe('reload');
+  });
+});
