@@ -9,9 +9,9 @@ import { changeToServing, startRig } from './watch.js';
 
 const KEYS = 10_000;
 
-async function latency(kind: 'consul' | 'etcd', trials: number): Promise<number[]> {
+async function latency(kind: 'consul' | 'etcd', trials: number, extra: string[] = []): Promise<number[]> {
   const etcd = kind === 'etcd' ? await new EtcdServer().start() : undefined;
-  const rig = await startRig({ wait: '0', store: etcd && { store: etcd, kv: etcd.url, stop: () => etcd.stop() } });
+  const rig = await startRig({ wait: '0', extra, store: etcd && { store: etcd, kv: etcd.url, stop: () => etcd.stop() } });
   try {
     return await changeToServing(rig, trials);
   } finally {
@@ -38,12 +38,14 @@ async function fill(put: (key: string, value: string) => Promise<void> | void, p
 }
 
 export async function benchEtcd(): Promise<void> {
-  const consul = await latency('consul', 60);
-  const etcd = await latency('etcd', 60);
-  report('change-to-serving latency, reload path, --wait 0: etcd vs Consul/OCCS (60 trials each, same run)', [
-    ['Consul/OCCS: p50 / p99', `${ms(median(consul))} / ${ms(percentile(consul, 99))}`],
-    ['etcd:        p50 / p99', `${ms(median(etcd))} / ${ms(percentile(etcd, 99))}`],
-  ]);
+  const rows: Array<[string, string]> = [];
+  for (const [path, extra] of [['runtime API', []], ['reload (--no-runtime-api)', ['--no-runtime-api']]] as const) {
+    for (const kind of ['consul', 'etcd'] as const) {
+      const times = await latency(kind, 60, [...extra]);
+      rows.push([`${path}, ${kind === 'consul' ? 'Consul/OCCS' : 'etcd'}: p50 / p99`, `${ms(median(times))} / ${ms(percentile(times, 99))}`]);
+    }
+  }
+  report('change-to-serving latency, --wait 0: etcd vs Consul/OCCS (60 trials each, same run)', rows);
 
   const etcdServer = await new EtcdServer().start();
   const consulServer = await new ConsulKvServer().start();

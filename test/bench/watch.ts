@@ -17,6 +17,8 @@ export interface Rig {
   frontend: number;
   status: number;
   watch: WatchProcess;
+  /** True while watch is parked on the store, waiting for a change (undefined: always, e.g. etcd's stream). */
+  parked?: () => boolean;
   stop(): Promise<void>;
 }
 
@@ -44,6 +46,7 @@ export async function startRig(options: { wait?: string; backends?: number; extr
     frontend,
     status,
     watch,
+    parked: consul && (() => consul.blockedQueries > 0),
     async stop() {
       await watch.stop();
       await consul?.stop();
@@ -53,13 +56,20 @@ export async function startRig(options: { wait?: string; backends?: number; extr
   };
 }
 
-/** PUT a server and time until a request through HAProxy is answered by it, `trials` times. */
-export async function changeToServing(rig: Rig, trials: number): Promise<number[]> {
+/**
+ * PUT a server and time until a request through HAProxy is answered by it, `trials` times.
+ * `isolated` (the default) measures changes that find watch waiting on the store, as a change
+ * to a registry usually does: each PUT waits until watch's next blocking query is parked.
+ * Without it, each PUT follows as soon as the last change is applied (about 10 a second), so a
+ * PUT often lands in the ~100 ms gap watch keeps between two blocking queries of the store.
+ */
+export async function changeToServing(rig: Rig, trials: number, { isolated = true } = {}): Promise<number[]> {
   const latencies: number[] = [];
   const applied = async () => (await metricOf(rig, 'reloads_total')) + (await metricOf(rig, 'runtime_updates_total'));
   const appliedBefore = await applied();
   for (let i = 0; i < trials; i++) {
     const target = rig.backends[1 + (i % (rig.backends.length - 1))]!;
+    if (isolated && rig.parked) await waitFor('watch to wait on the store', rig.parked);
     const started = performance.now();
     await rig.store.put(`${PREFIX}/moving`, target.address);
     for (;;) {
@@ -99,7 +109,7 @@ export async function benchWatch(): Promise<void> {
     ]);
 
     const load = continuousLoad(rig.frontend, 4);
-    await changeToServing(rig, 100).finally(() => load.stop());
+    await changeToServing(rig, 100, { isolated: false }).finally(() => load.stop());
     report('watch: 100 server changes by reload (--no-runtime-api) under continuous new connections (4 clients)', [
       ['failed / answered requests (goal 0)', `${load.stats.failed} / ${load.stats.ok}${load.stats.errors.length ? ` (${[...new Set(load.stats.errors)].slice(0, 3).join('; ')})` : ''}`],
     ]);
