@@ -16,6 +16,8 @@ export interface Rig {
   backends: Backend[];
   frontend: number;
   status: number;
+  /** The haproxy.cfg watch installs. */
+  config: string;
   watch: WatchProcess;
   /** True while watch is parked on the store, waiting for a change (undefined: always, e.g. etcd's stream). */
   parked?: () => boolean;
@@ -45,6 +47,7 @@ export async function startRig(options: { wait?: string; backends?: number; extr
     backends,
     frontend,
     status,
+    config,
     watch,
     parked: consul && (() => consul.blockedQueries > 0),
     async stop() {
@@ -128,7 +131,14 @@ export async function benchWatch(): Promise<void> {
       if (due > performance.now()) await new Promise((r) => setTimeout(r, due - performance.now()));
     }
     const writing = performance.now() - started;
-    await new Promise((r) => setTimeout(r, 3000)); // the last quiescence window and reload
+    // Every key's last write put it on backend 2: wait until that config is installed, and the
+    // reload of every installed config is done (watch logs "installed" before each reload).
+    const final = burst.backends[2]!.address;
+    await waitFor('the last write to be installed and reloaded', () => {
+      const installed = readFileSync(burst.config, 'utf8');
+      const done = Array.from({ length: 50 }, (_, k) => `server s${k} ${final} `).every((line) => installed.includes(line));
+      return done && burst.watch.count(/^installed /) === burst.watch.count(/^reloaded: /) + 1;
+    }, 15_000);
     report('watch: 1,000 KV writes within 10 s, default --wait (200ms:2s), reload path (--no-runtime-api)', [
       ['writes took', ms(writing)],
       ['reloads performed', String((await metricOf(burst, 'reloads_total')) - before)],
