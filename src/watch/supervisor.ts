@@ -26,13 +26,13 @@ export class Supervisor {
   private runtimeDir?: string;
   socket?: string;
   readonly exited: Promise<ChildExit>;
-  private settleExit!: (exit: ChildExit) => void;
+  private resolveExited!: (exit: ChildExit) => void;
 
   private constructor(
     readonly file: string,
     readonly args: string[],
   ) {
-    this.exited = new Promise((resolve) => (this.settleExit = resolve));
+    this.exited = new Promise((resolve) => (this.resolveExited = resolve));
   }
 
   /** Parses `--exec` (shell quoting, no expansion); refuses an haproxy command not in master-worker mode. */
@@ -93,7 +93,7 @@ export class Supervisor {
       const signal = result.signal;
       const status = result.exitCode ?? (signal ? 128 + (constants.signals[signal as keyof typeof constants.signals] ?? 0) : 1);
       this.exit = { status, description: signal ? `killed by ${signal}` : `exit code ${result.exitCode}` };
-      this.settleExit(this.exit);
+      this.resolveExited(this.exit);
     });
     const deadline = Date.now() + timeoutMs;
     const gone = () => this.exit?.description;
