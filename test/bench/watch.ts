@@ -131,8 +131,8 @@ export async function benchWatch(): Promise<void> {
       if (due > performance.now()) await new Promise((r) => setTimeout(r, due - performance.now()));
     }
     const writing = performance.now() - started;
-    // Every key's last write put it on backend 2: wait until that config is installed, and the
-    // reload of every installed config is done (watch logs "installed" before each reload).
+    // Every key's last write put it on backend 2: wait until that config is installed and every
+    // install but the first (which started HAProxy) has logged its reload.
     const final = burst.backends[2]!.address;
     await waitFor('the last write to be installed and reloaded', () => {
       const installed = readFileSync(burst.config, 'utf8');
