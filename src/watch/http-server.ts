@@ -1,27 +1,114 @@
 import http from 'node:http';
+import type { Socket } from 'node:net';
 import { usageError, systemErrorCode } from '../errors.js';
 import type { WatchState } from './state.js';
 
-/** `--listen HOST:PORT`: /healthz (200 or 503 with the reason) and /metrics (Prometheus text). */
+/**
+ * Limits that keep a client from holding the status listener: it may be reachable by anyone
+ * (`--listen 0.0.0.0:9180` in a container), and it shares the process with the one that
+ * supervises HAProxy.
+ */
+const LIMITS = {
+  /** The request line and headers must arrive within this (slow clients are cut). */
+  headersTimeoutMs: 5_000,
+  /** A whole request, body included. */
+  requestTimeoutMs: 10_000,
+  /** An idle keep-alive connection. */
+  keepAliveTimeoutMs: 5_000,
+  /** Headers beyond this answer 431. */
+  maxHeaderSize: 8 * 1024,
+  /** Connections beyond this are refused until others close. */
+  maxConnections: 64,
+} as const;
+
+type Route = 'healthz' | 'metrics' | 'unknown' | 'bad';
+
+/**
+ * The path of a request target, without parsing it as a URL: origin-form (`/healthz?x`) or
+ * absolute-form (`http://host/healthz`). Anything else (`*`, `host:port`, garbage) is 'bad'.
+ */
+export function routeOf(target: string | undefined): Route {
+  if (!target) return 'bad';
+  let path: string;
+  if (target.startsWith('/')) path = target;
+  else {
+    const absolute = /^https?:\/\/(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%-]*)(?::\d*)?(\/[^?#]*)?(?:[?#]|$)/i.exec(target);
+    if (!absolute) return 'bad';
+    path = absolute[1] ?? '/';
+  }
+  path = path.replace(/[?#].*$/s, '');
+  if (path === '/healthz') return 'healthz';
+  if (path === '/metrics') return 'metrics';
+  return 'unknown';
+}
+
+/**
+ * `--listen HOST:PORT`: /healthz (200 or 503 with the reason) and /metrics (Prometheus text).
+ * Nothing a client sends can throw out of here: a request that cannot be answered gets a 4xx
+ * (or, when it cannot even be parsed, a 400 and the connection closed).
+ */
 export async function serveStatus(state: WatchState, host: string, port: number): Promise<http.Server> {
-  const server = http.createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD' }).end();
-    } else if (path === '/healthz') {
-      const { ok, reason } = state.health();
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain; charset=utf-8' }).end(`${reason}\n`);
-    } else if (path === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(state.metrics());
-    } else {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('try /healthz or /metrics\n');
+  const options: http.ServerOptions = {
+    maxHeaderSize: LIMITS.maxHeaderSize,
+    requestTimeout: LIMITS.requestTimeoutMs,
+    headersTimeout: LIMITS.headersTimeoutMs,
+    keepAliveTimeout: LIMITS.keepAliveTimeoutMs,
+    // How often the two timeouts above are enforced (Node's default, 30 s, would let them run long).
+    connectionsCheckingInterval: 1_000,
+  };
+  const server = http.createServer(options, (req, res) => {
+    try {
+      answer(state, req, res);
+    } catch {
+      if (!res.headersSent) send(res, 500, 'internal error\n');
+      else res.destroy();
     }
   });
+  server.maxConnections = LIMITS.maxConnections;
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => refuseClient(error, socket));
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error) =>
       reject(usageError(`cannot listen on ${host}:${port} (${systemErrorCode(error) ?? String(error)})`, { hint: 'choose another --listen address' })),
     );
     server.listen(port, host, () => resolve());
   });
+  // Once listening, a failure of one connection must not reach the process.
+  server.on('error', () => {});
   return server;
+}
+
+function answer(state: WatchState, req: http.IncomingMessage, res: http.ServerResponse): void {
+  res.on('error', () => {});
+  req.on('error', () => {});
+  // Nothing here reads a body: let any that comes go by, so keep-alive and pipelining still work.
+  req.resume();
+  const route = routeOf(req.url);
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    send(res, 405, 'only GET and HEAD\n', { allow: 'GET, HEAD' });
+  } else if (route === 'bad') {
+    send(res, 400, 'bad request target\n', { connection: 'close' });
+  } else if (route === 'healthz') {
+    const { ok, reason } = state.health();
+    send(res, ok ? 200 : 503, `${reason}\n`);
+  } else if (route === 'metrics') {
+    send(res, 200, state.metrics(), { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+  } else {
+    send(res, 404, 'try /healthz or /metrics\n');
+  }
+}
+
+function send(res: http.ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  const bytes = Buffer.from(body, 'utf8');
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(bytes.length), ...headers });
+  res.end(res.req.method === 'HEAD' ? undefined : bytes);
+}
+
+/** A request Node's parser refused (or a socket that failed): answer 4xx if we still can, then close. */
+function refuseClient(error: NodeJS.ErrnoException, socket: Socket): void {
+  socket.on('error', () => {});
+  if (socket.writable && error.code !== 'ECONNRESET') {
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+  }
+  socket.destroySoon();
 }
