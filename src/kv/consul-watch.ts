@@ -1,5 +1,6 @@
 import { Backoff, sleep } from '../util/backoff.js';
-import { toSnapshot } from './keys.js';
+import { reporter } from './keys.js';
+import { withProbes } from './liveness.js';
 import type { KvPair, KvWatchListener } from './source.js';
 
 /** How long Consul may hold a blocking query open. */
@@ -15,7 +16,11 @@ export interface PrefixReading {
 
 export interface ConsulWatchDeps {
   /** One read of a prefix; with `since`, a blocking query from that index. */
-  read(prefix: string, since?: number): Promise<PrefixReading>;
+  read(prefix: string, since?: number, signal?: AbortSignal): Promise<PrefixReading>;
+  /** A tiny request that proves the store answers, asked while a blocking query waits. */
+  probe?(prefix: string, signal: AbortSignal): Promise<void>;
+  /** How often to probe (tests shorten it); PROBE_INTERVAL_MS by default. */
+  probeIntervalMs?: number;
   pollIntervalMs: number;
 }
 
@@ -24,7 +29,8 @@ export interface ConsulWatchDeps {
  * pairs whenever a prefix's index moves. Faithful to Consul's rules: block only when the store
  * sends X-Consul-Index (else poll), treat an unchanged index as "no change", reset to a full
  * read when the index goes backwards, keep ~100 ms between queries, and retry errors with
- * backoff, forever.
+ * backoff, forever. While a query blocks, the store is probed, so a stalled store is an error
+ * within seconds. A report is made only when the merged pairs differ from the last one.
  */
 export async function watchConsul(
   prefixes: readonly string[],
@@ -33,10 +39,11 @@ export async function watchConsul(
   deps: ConsulWatchDeps,
 ): Promise<void> {
   const latest = new Map<string, KvPair[]>();
+  // The first snapshot waits until every prefix has been read once.
+  const merged = reporter(listener, () => (latest.size === prefixes.length ? [...latest.values()].flat() : undefined));
   const report = (prefix: string, pairs: KvPair[]) => {
     latest.set(prefix, pairs);
-    // The first snapshot waits until every prefix has been read once.
-    if (latest.size === prefixes.length) listener.snapshot(toSnapshot([...latest.values()].flat()));
+    merged();
   };
   await Promise.all(prefixes.map((prefix) => watchPrefix(prefix, report, listener, signal, deps)));
 }
@@ -59,8 +66,10 @@ async function watchPrefix(
     if (signal.aborted) return;
     lastQuery = Date.now();
     let reading: PrefixReading;
+    const since = block && index > 0 ? index : undefined;
     try {
-      reading = await deps.read(prefix, block && index > 0 ? index : undefined);
+      const probe = deps.probe;
+      reading = since && probe ? await withProbes((s) => deps.read(prefix, since, s), (s) => probe(prefix, s), signal, deps.probeIntervalMs) : await deps.read(prefix, since);
     } catch (error) {
       if (signal.aborted) return;
       listener.error(error, prefix);
@@ -68,6 +77,7 @@ async function watchPrefix(
       await sleep(backoff.next(), signal);
       continue;
     }
+    const blocked = since !== undefined;
     backoff.reset();
     block = true;
     listener.alive(prefix);
@@ -80,10 +90,11 @@ async function watchPrefix(
       // The index went backwards (the store was rebuilt or restored): start over with a full read.
       index = 0;
       report(prefix, reading.pairs);
-    } else if (reading.index > index) {
+    } else if (reading.index > index || !blocked) {
+      // A new index, or a full read (the first, or after an error): compared with the last report.
       index = reading.index;
       report(prefix, reading.pairs);
     }
-    // An unchanged index: the wait ended with nothing new.
+    // A blocking query that ended with an unchanged index: nothing new.
   }
 }

@@ -40,9 +40,26 @@ export class ConsulSource implements KvSource {
 
   watch(prefixes: readonly string[], listener: KvWatchListener, signal: AbortSignal): Promise<void> {
     return watchConsul(prefixes, listener, signal, {
-      read: (prefix, since) => this.readPrefix(prefix, signal, since),
+      read: (prefix, since, readSignal) => this.readPrefix(prefix, readSignal ?? signal, since),
+      probe: (prefix, probeSignal) => this.probe(prefix, probeSignal),
       pollIntervalMs: this.options.pollIntervalMs ?? 5000,
     });
+  }
+
+  /**
+   * Proves the store answers: a GET of the prefix's own key, not recursive, so the answer is
+   * tiny (usually a 404). Any answer but a refusal or a server error will do.
+   */
+  private async probe(prefix: string, signal: AbortSignal): Promise<void> {
+    const url = new URL(`/v1/kv/${encodePrefix(prefix)}`, this.base);
+    let response: HttpResponse;
+    try {
+      response = await this.http.request(url, { headers: this.headers, timeoutMs: this.options.timeoutMs, signal });
+    } catch (error) {
+      throw this.errors.requestFailed(prefix, error);
+    }
+    if (response.status === 401 || response.status === 403) throw this.unauthorised(prefix, response.status);
+    if (response.status >= 500) throw this.failed(prefix, `answered HTTP ${response.status}${bodySnippet(response.body, [this.options.token])}`);
   }
 
   /**

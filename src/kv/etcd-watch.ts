@@ -1,7 +1,8 @@
 import { kvError, OccsError } from '../errors.js';
 import { Backoff, sleep } from '../util/backoff.js';
 import { toPair, type EtcdKv, type KeyRange } from './etcd-keys.js';
-import { toSnapshot } from './keys.js';
+import { reporter } from './keys.js';
+import { withProbes } from './liveness.js';
 import type { KvPair, KvWatchListener } from './source.js';
 
 /** One line of etcd's watch stream (JSON gateway). */
@@ -19,10 +20,14 @@ export interface EtcdWatchMessage {
 export interface EtcdWatchDeps {
   range(range: KeyRange): Promise<{ pairs: KvPair[]; revision: number }>;
   watch(range: KeyRange, fromRevision: number, signal: AbortSignal): Promise<AsyncIterable<EtcdWatchMessage>>;
+  /** A tiny request (a count of the range) that proves etcd answers, asked while a stream is quiet. */
+  probe?(range: KeyRange, signal: AbortSignal): Promise<void>;
   /** etcd refused the token a watch was created with: forget it, a new one is asked next time. */
   tokenExpired(): void;
   /** How long a stream may stay silent (tests shorten it); STREAM_IDLE_MS by default. */
   idleMs?: number;
+  /** How often to probe (tests shorten it); PROBE_INTERVAL_MS by default. */
+  probeIntervalMs?: number;
 }
 
 /** The least time between two reads of one range. */
@@ -48,12 +53,11 @@ const isPermissionDenied = (error: unknown) => error instanceof OccsError && err
 export async function watchEtcd(ranges: readonly KeyRange[], listener: KvWatchListener, signal: AbortSignal, deps: EtcdWatchDeps): Promise<void> {
   const current = new Map<KeyRange, Map<string, string>>();
   const denied = new Set<KeyRange>();
-  const report = () => {
-    if (current.size < ranges.length) return; // the first snapshot waits for every range
+  const report = reporter(listener, () => {
+    if (current.size < ranges.length) return undefined; // the first snapshot waits for every range
     // In the order of `ranges`, so a slashed key wins over the same key without the slash.
-    const pairs = ranges.flatMap((r) => [...current.get(r)!].map(([key, value]) => ({ key, value })));
-    listener.snapshot(toSnapshot(pairs));
-  };
+    return ranges.flatMap((r) => [...current.get(r)!].map(([key, value]) => ({ key, value })));
+  });
   const ctx = { current, denied, report, listener, signal, deps, siblings: (r: KeyRange) => ranges.filter((x) => x.prefix === r.prefix) };
   await Promise.all(ranges.map((range) => watchRange(range, ctx)));
 }
@@ -71,23 +75,20 @@ interface Context {
 async function watchRange(range: KeyRange, ctx: Context): Promise<void> {
   const { listener, signal, deps } = ctx;
   const backoff = new Backoff();
-  let known: string | undefined;
   while (!signal.aborted) {
     try {
       const { pairs, revision } = await deps.range(range);
       ctx.denied.delete(range);
       listener.alive(range.label);
       const keys = new Map(pairs.map((p) => [p.key, p.value]));
-      const text = JSON.stringify([...keys]);
       ctx.current.set(range, keys);
-      if (text !== known) ctx.report(); // a re-read that changed nothing is not news
-      known = text;
+      // Compared with what was last reported, events included: not with an earlier read.
+      ctx.report();
       const outcome = await follow(range, revision, keys, ctx, () => backoff.reset());
       if (outcome === 'token') {
         deps.tokenExpired();
         continue;
       }
-      known = JSON.stringify([...keys]);
       await sleep(MIN_REREAD_GAP_MS, signal);
     } catch (error) {
       if (signal.aborted) return;
@@ -111,10 +112,19 @@ async function watchRange(range: KeyRange, ctx: Context): Promise<void> {
  * stream has proved itself, by delivering events or by lasting STABLE_MS (only then does the
  * backoff start over: a stream that breaks right after it was made keeps backing off).
  */
-async function follow(range: KeyRange, revision: number, keys: Map<string, string>, ctx: Context, working: () => void): Promise<'compacted' | 'idle' | 'token'> {
+async function follow(range: KeyRange, revision: number, keys: Map<string, string>, ctx: Context, working: () => void): Promise<Outcome> {
+  const probe = ctx.deps.probe;
+  if (!probe) return followStream(range, revision, keys, ctx, working, ctx.signal);
+  // While the stream runs, etcd is probed: one that stalls is an error within seconds.
+  return withProbes((signal) => followStream(range, revision, keys, ctx, working, signal), (signal) => probe(range, signal), ctx.signal, ctx.deps.probeIntervalMs);
+}
+
+type Outcome = 'compacted' | 'idle' | 'token';
+
+async function followStream(range: KeyRange, revision: number, keys: Map<string, string>, ctx: Context, working: () => void, signal: AbortSignal): Promise<Outcome> {
   const stream = new AbortController();
   const stop = () => stream.abort();
-  ctx.signal.addEventListener('abort', stop, { once: true });
+  signal.addEventListener('abort', stop, { once: true });
   const idleMs = ctx.deps.idleMs ?? STREAM_IDLE_MS;
   let idle = false;
   let timer = setTimeout(() => ((idle = true), stop()), idleMs);
@@ -148,11 +158,11 @@ async function follow(range: KeyRange, revision: number, keys: Map<string, strin
     throw kvError('KV_UNREACHABLE', `etcd's watch stream of "${range.label}" ended`);
   } catch (error) {
     if (idle) return 'idle';
-    if (ctx.signal.aborted || error instanceof OccsError) throw error;
+    if (signal.aborted || error instanceof OccsError) throw error;
     throw kvError('KV_UNREACHABLE', `etcd's watch stream of "${range.label}" broke (${(error as Error).message})`, { cause: error });
   } finally {
     clearTimeout(timer);
     clearTimeout(stable);
-    ctx.signal.removeEventListener('abort', stop);
+    signal.removeEventListener('abort', stop);
   }
 }

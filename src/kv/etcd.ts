@@ -57,6 +57,7 @@ export class EtcdSource implements KvSource {
     return watchEtcd(prefixes.flatMap(rangesOf), listener, signal, {
       range: (range) => this.range(range, signal),
       watch: (range, fromRevision, streamSignal) => this.watchStream(range, fromRevision, streamSignal),
+      probe: async (range, probeSignal) => void (await this.post(range.label, '/v3/kv/range', { key: b64(range.key), range_end: b64(range.rangeEnd), count_only: true }, probeSignal)),
       tokenExpired: () => (this.login = undefined),
     });
   }

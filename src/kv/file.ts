@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { kvError, systemErrorCode } from '../errors.js';
 import { Backoff, sleep } from '../util/backoff.js';
 import { parseKvFile } from './file-format.js';
-import { filterSnapshot, toSnapshot } from './keys.js';
+import { filterSnapshot, reporter, toSnapshot } from './keys.js';
 import type { KvSnapshot, KvSource, KvWatchListener } from './source.js';
 
 /** Editors and `mv` produce a few events per save; read once they have been quiet this long. */
@@ -41,14 +41,13 @@ export class FileSource implements KvSource {
    * is reported as a snapshot.
    */
   async watch(prefixes: readonly string[], listener: KvWatchListener, signal: AbortSignal): Promise<void> {
-    let last: string | undefined;
+    let latest: KvSnapshot | undefined;
+    const changed = reporter(listener, () => latest?.pairs);
     const report = async () => {
       try {
-        const snapshot = await this.read(prefixes);
+        latest = await this.read(prefixes);
         listener.alive('');
-        const text = JSON.stringify(snapshot.pairs);
-        if (text !== last) listener.snapshot(snapshot);
-        last = text;
+        changed();
       } catch (error) {
         listener.error(error, '');
       }

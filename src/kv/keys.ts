@@ -1,4 +1,4 @@
-import type { KvPair, KvSnapshot } from './source.js';
+import type { KvPair, KvSnapshot, KvWatchListener } from './source.js';
 
 /** `apps/x/` or `/apps/x` → `apps/x`: the form prefixes are compared and requested in. */
 export function normalizePrefix(prefix: string): string {
@@ -26,4 +26,27 @@ export function toSnapshot(pairs: Iterable<KvPair>): KvSnapshot {
 /** The part of a snapshot under any of the prefixes. */
 export function filterSnapshot(snapshot: KvSnapshot, prefixes: readonly string[]): KvSnapshot {
   return { pairs: snapshot.pairs.filter((p) => prefixes.some((prefix) => isUnderPrefix(p.key, prefix))) };
+}
+
+/** Whether two snapshots hold the same pairs (both are sorted). */
+export function sameSnapshot(a: KvSnapshot, b: KvSnapshot): boolean {
+  if (a.pairs.length !== b.pairs.length) return false;
+  return a.pairs.every((p, i) => p.key === b.pairs[i]!.key && p.value === b.pairs[i]!.value);
+}
+
+/**
+ * Reports the pairs `collect` gathers (undefined: not ready yet) as a snapshot, unless they are
+ * what was last reported. Every source compares with the last report, never with an earlier
+ * read: after a reconnect, a re-read that equals an old read can still be news.
+ */
+export function reporter(listener: KvWatchListener, collect: () => Iterable<KvPair> | undefined): () => void {
+  let last: KvSnapshot | undefined;
+  return () => {
+    const pairs = collect();
+    if (!pairs) return;
+    const snapshot = toSnapshot(pairs);
+    if (last && sameSnapshot(last, snapshot)) return;
+    last = snapshot;
+    listener.snapshot(snapshot);
+  };
 }

@@ -1,6 +1,7 @@
 import { sleep } from '../util/backoff.js';
 import { formatDuration } from '../util/duration.js';
-import type { KvSource } from './source.js';
+import { reporter } from './keys.js';
+import type { KvSnapshot, KvSource } from './source.js';
 
 /** `--interval`: a source watched by reading it at a fixed interval (the old image's 5 s polling). */
 export function pollingSource(source: KvSource, intervalMs: number): KvSource {
@@ -9,11 +10,13 @@ export function pollingSource(source: KvSource, intervalMs: number): KvSource {
     read: (prefixes, signal) => source.read(prefixes, signal),
     close: () => source.close(),
     async watch(prefixes, listener, signal) {
+      let latest: KvSnapshot | undefined;
+      const changed = reporter(listener, () => latest?.pairs);
       while (!signal.aborted) {
         try {
-          const snapshot = await source.read(prefixes, signal);
+          latest = await source.read(prefixes, signal);
           listener.alive('');
-          listener.snapshot(snapshot);
+          changed();
         } catch (error) {
           if (!signal.aborted) listener.error(error, '');
         }

@@ -17,7 +17,7 @@ export interface KvSnapshot {
  * another that works.
  */
 export interface KvWatchListener {
-  /** A reading that changed something (it may hold the same pairs as the last one). */
+  /** The prefixes' contents, whenever they differ from the last snapshot reported (never the same twice in a row). */
   snapshot(snapshot: KvSnapshot): void;
   /** A successful reading, changed or not: the store is reachable. */
   alive(scope: string): void;
@@ -25,7 +25,7 @@ export interface KvWatchListener {
   error(error: unknown, scope: string): void;
 }
 
-/** A key/value store the templates read from. Implementations: consul.ts, file.ts. */
+/** A key/value store the templates read from. Implementations: consul.ts, etcd.ts, file.ts. */
 export interface KvSource {
   /** Where the data comes from, safe to log: never contains a token. */
   readonly description: string;

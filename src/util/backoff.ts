@@ -1,13 +1,15 @@
 /**
- * Exponential backoff with jitter for retrying a store forever: 250 ms, 500 ms, 1 s … capped,
+ * Exponential backoff with jitter for retrying a store forever: 250 ms, 500 ms, 1 s, then 2 s,
  * each delay drawn between half and all of its step so that many watchers do not retry in step.
+ * The cap is low on purpose: a store that comes back after any outage is read again within 2 s,
+ * and a retry every 1–2 s is nothing to a store (one small request per prefix).
  */
 export class Backoff {
   private attempt = 0;
 
   constructor(
     private readonly baseMs = 250,
-    private readonly capMs = 15_000,
+    private readonly capMs = 2_000,
     private readonly random: () => number = Math.random,
   ) {}
 

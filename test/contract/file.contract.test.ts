@@ -37,6 +37,9 @@ describeKvContract({
   },
   goAway: async () => rmSync(path()),
   comeBack: async () => save(),
+  // The file is gone: the data changes, and is saved when it comes back.
+  putWhileAway: async (key, value) => void (data[key] = value),
+  deleteWhileAway: async (key) => void delete data[key],
   source: async () => new FileSource(path()),
   checksCredentials: false,
 });

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KvSnapshot, KvSource } from '../../src/kv/source.js';
 import { failure } from '../support/failure.js';
 import { waitFor } from '../support/haproxy-process.js';
+import type { TcpProxy } from '../support/tcp-proxy.js';
 
 /** What a store must offer the contract suite. Every store runs the same tests. */
 export interface ContractHarness {
@@ -10,9 +11,17 @@ export interface ContractHarness {
   stop(): Promise<void>;
   put(key: string, value: string): Promise<void>;
   delete(key: string): Promise<void>;
-  /** The store goes away (stopped, or its file removed) and comes back with its data. */
+  /** The store goes away (killed, or its file removed) and comes back with its data. */
   goAway(): Promise<void>;
   comeBack(): Promise<void>;
+  /** Writes while the store is away, where it can take them (the Consul test server, a file's data). */
+  putWhileAway?(key: string, value: string): Promise<void>;
+  deleteWhileAway?(key: string): Promise<void>;
+  /**
+   * Network stores: the sources reach the store through a proxy that can keep them cut off
+   * after the store is back, so a change lands before they read again (as while they back off).
+   */
+  proxy?: TcpProxy;
   /** A source on the store; with `badCredentials`, one that holds wrong ones. */
   source(options?: { badCredentials?: boolean }): Promise<KvSource>;
   /** Whether the store checks credentials at all (a file does not). */
@@ -32,6 +41,8 @@ function record(source: KvSource, prefixes: string[]) {
     snapshots,
     errors,
     latest: () => keysOf(snapshots.at(-1)),
+    /** Snapshots equal to the one before: a source reports only what differs from its last report. */
+    repeats: () => snapshots.filter((s, i) => i > 0 && JSON.stringify(s) === JSON.stringify(snapshots[i - 1])).length,
     async stop() {
       abort.abort();
       await done;
@@ -122,6 +133,73 @@ export function describeKvContract(h: ContractHarness): void {
       } finally {
         await w.stop();
       }
+    });
+
+    /**
+     * Across an outage, what counts is the state last reported, not the last full read: these
+     * changes bring the store back to what the watch first read, after events moved it on.
+     */
+    describe('loses no change across an outage', () => {
+      /** The store goes away; `meanwhile` runs once it is back but before the source may reach it. */
+      const outage = async (w: ReturnType<typeof record>, meanwhile: () => Promise<void>) => {
+        const errors = w.errors.length;
+        await h.proxy?.cut();
+        await h.goAway();
+        await waitFor('an error to be reported', () => w.errors.length > errors, 20_000);
+        if (h.putWhileAway) await meanwhile();
+        await h.comeBack();
+        if (!h.putWhileAway) await meanwhile();
+        await h.proxy?.start();
+      };
+      const change = (key: string, value: string) => (h.putWhileAway ?? h.put)(key, value);
+
+      it('a change back to the first read\'s value, made while the source could not read', async () => {
+        const p = prefix();
+        await h.put(`${p}/one`, '1');
+        const w = record(source, [p]);
+        try {
+          await waitFor('the first snapshot', () => w.latest().includes(`/${p}/one=1`));
+          await h.put(`${p}/one`, '2');
+          await waitFor('the change', () => w.latest().includes(`/${p}/one=2`));
+          await outage(w, () => change(`${p}/one`, '1'));
+          await waitFor('the change made during the outage', () => w.latest().join() === `/${p}/one=1`, 20_000);
+          expect(w.repeats()).toBe(0);
+        } finally {
+          await w.stop();
+        }
+      });
+
+      it('a delete, made while the source could not read, of a key the watch saw appear', async () => {
+        const p = prefix();
+        await h.put(`${p}/one`, '1');
+        const w = record(source, [p]);
+        try {
+          await waitFor('the first snapshot', () => w.latest().includes(`/${p}/one=1`));
+          await h.put(`${p}/two`, '2');
+          await waitFor('the new key', () => w.latest().includes(`/${p}/two=2`));
+          await outage(w, async () => (h.putWhileAway ? h.deleteWhileAway!(`${p}/two`) : h.delete(`${p}/two`)));
+          await waitFor('the delete made during the outage', () => w.latest().join() === `/${p}/one=1`, 20_000);
+          expect(w.repeats()).toBe(0);
+        } finally {
+          await w.stop();
+        }
+      });
+
+      it('a key changed during the outage, then changed back after it', async () => {
+        const p = prefix();
+        await h.put(`${p}/one`, '1');
+        const w = record(source, [p]);
+        try {
+          await waitFor('the first snapshot', () => w.latest().includes(`/${p}/one=1`));
+          await outage(w, () => change(`${p}/one`, '2'));
+          await waitFor('the change', () => w.latest().join() === `/${p}/one=2`, 20_000);
+          await h.put(`${p}/one`, '1');
+          await waitFor('the change back', () => w.latest().join() === `/${p}/one=1`, 20_000);
+          expect(w.repeats()).toBe(0);
+        } finally {
+          await w.stop();
+        }
+      });
     });
 
     if (h.checksCredentials) {

@@ -157,6 +157,45 @@ describe('watchEtcd (scripted store)', () => {
     expect(expired).toBe(1);
   });
 
+  it('a stream that goes quiet while etcd stops answering is given up when a probe fails, and read again', async () => {
+    const stalled = new Error('probe: no answer');
+    let reads = 0;
+    let probes = 0;
+    const { snapshots, errors } = await run({
+      probeIntervalMs: 50,
+      async range() {
+        reads += 1;
+        return { pairs: reads === 1 ? [] : [{ key: '/after', value: 'x' }], revision: reads };
+      },
+      watch: async (_r, _from, signal) => parked(signal, [{ result: { created: true } }]),
+      async probe() {
+        probes += 1;
+        if (reads === 1 && probes >= 2) throw stalled;
+      },
+    }, (s) => s.some((x) => x.pairs.length === 1));
+    expect(errors[0]).toBe(stalled);
+    expect(snapshots.map((s) => s.pairs.length)).toEqual([0, 1]);
+  });
+
+  it('after a broken stream, reports a re-read that equals the first read when events had moved on', async () => {
+    let reads = 0;
+    const { snapshots } = await run({
+      async range() {
+        reads += 1;
+        return { pairs: [{ key: '/one', value: '1' }], revision: reads };
+      },
+      async watch(_r, _from, signal) {
+        if (reads > 1) return parked(signal, [{ result: { created: true } }]);
+        return (async function* () {
+          yield { result: { created: true } };
+          yield { result: { events: [{ kv: kv('/one', '2') }] } };
+          throw new Error('etcd went away');
+        })();
+      },
+    }, (s) => s.length >= 3);
+    expect(snapshots.map((s) => s.pairs.map((p) => `${p.key}=${p.value}`).join())).toEqual(['/one=1', '/one=2', '/one=1']);
+  });
+
   it('backs off when streams keep breaking right after they are made', async () => {
     const times: number[] = [];
     const { errors } = await run({

@@ -45,17 +45,51 @@ describe('watchConsul (blocking queries)', () => {
     expect(r.snapshots.map((s) => s.pairs.length)).toEqual([1, 2]);
   });
 
-  it('blocks from the last index, reports only when the index moves, and resets when it goes backwards', async () => {
+  it('blocks from the last index, reports only when the pairs change, and resets when the index goes backwards', async () => {
     const r = await run(
-      [{ pairs: pairs(1), index: 10 }, { pairs: pairs(1), index: 10 }, { pairs: pairs(2), index: 12 }, { pairs: pairs(3), index: 5 }, { pairs: pairs(3), index: 6 }],
+      [
+        { pairs: pairs(1), index: 10 },
+        { pairs: pairs(1), index: 10 },
+        { pairs: pairs(2), index: 12 },
+        { pairs: pairs(3), index: 5 },
+        { pairs: pairs(3), index: 6 },
+        { pairs: pairs(4), index: 7 },
+      ],
       (s) => s.length >= 4,
     );
-    expect(r.queries.slice(0, 5)).toEqual([undefined, 10, 10, 12, undefined]);
-    expect(r.snapshots.map((s) => s.pairs.length)).toEqual([1, 2, 3, 3]);
+    expect(r.queries.slice(0, 6)).toEqual([undefined, 10, 10, 12, undefined, 6]);
+    // index 6 brought the same pairs as index 5: not reported twice.
+    expect(r.snapshots.map((s) => s.pairs.length)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('after an error, reports a re-read that differs from the last report, even at an index seen before', async () => {
+    const down = kvError('KV_UNREACHABLE', 'refused');
+    const r = await run([{ pairs: pairs(2), index: 7 }, { pairs: pairs(3), index: 8 }, down, { pairs: pairs(2), index: 8 }], (s) => s.length >= 3);
+    expect(r.snapshots.map((s) => s.pairs.length)).toEqual([2, 3, 2]);
+  });
+
+  it('a blocking query that hangs while the store stops answering is given up when a probe fails', async () => {
+    const stalled = kvError('KV_TIMEOUT', 'did not answer');
+    const snapshots: KvSnapshot[] = [];
+    const errors: unknown[] = [];
+    const abort = new AbortController();
+    const hang = (signal?: AbortSignal) => new Promise<PrefixReading>((_, reject) => signal?.addEventListener('abort', () => reject(new Error('aborted'))));
+    const done = watchConsul(['a'], { snapshot: (s) => snapshots.push(s), alive: () => {}, error: (e) => errors.push(e) }, abort.signal, {
+      read: async (_prefix, since, signal) => (since ? hang(signal) : { pairs: pairs(1), index: 3 }),
+      probe: async () => {
+        throw stalled;
+      },
+      probeIntervalMs: 100,
+      pollIntervalMs: 1000,
+    });
+    await waitFor('the failed probe to end the blocking query', () => errors.length > 0, 10_000);
+    abort.abort();
+    await done;
+    expect(errors[0]).toBe(stalled);
   });
 
   it('keeps at least ~100 ms between queries, however fast the answers', async () => {
-    const r = await run([{ pairs: pairs(1), index: 1 }, { pairs: pairs(1), index: 2 }, { pairs: pairs(1), index: 3 }, { pairs: pairs(1), index: 4 }], (s) => s.length >= 4);
+    const r = await run([{ pairs: pairs(1), index: 1 }, { pairs: pairs(2), index: 2 }, { pairs: pairs(3), index: 3 }, { pairs: pairs(4), index: 4 }], (s) => s.length >= 4);
     const gaps = r.times.slice(1, 4).map((t, i) => t - r.times[i]!);
     for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(95);
   });
