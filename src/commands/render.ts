@@ -1,7 +1,7 @@
 import type { Settings } from '../config/settings.js';
 import { ExitCode, OccsError, systemErrorCode, usageError } from '../errors.js';
 import { compileTemplates, describeRead, readStore, renderResources } from '../pipeline/render.js';
-import { installFiles, PartialInstallError } from '../util/atomic-write.js';
+import { installFiles, PartialInstallError, removeStaleTemps } from '../util/atomic-write.js';
 import { withSpinner } from '../util/spinner.js';
 import type { CommandContext } from './context.js';
 import { reportRenderDiagnostics } from './report.js';
@@ -26,6 +26,8 @@ export async function render(settings: Readonly<Settings>, { io, log }: CommandC
   const files = rendered.flatMap(({ resource, text }) => (resource.destination ? [{ path: resource.destination, content: text }] : []));
   for (const { resource, text } of rendered) if (!resource.destination) io.stdout.write(text);
   if (files.length === 0) return;
+  // Temp files a killed run left beside the destinations go first: nothing else would remove them.
+  for (const f of files) for (const stale of await removeStaleTemps(f.path)) log.info(`removed ${stale}, left by an earlier run`);
   const results = await installFiles(files).catch((error: unknown) => {
     throw installFailed(files.map((f) => f.path), error);
   });

@@ -12,7 +12,11 @@ import { compileTemplates, sourceOptions, storeLocation } from '../pipeline/rend
 import { Applier } from '../watch/apply.js';
 import { serveStatus } from '../watch/http-server.js';
 import { WatchState } from '../watch/state.js';
-import { Supervisor } from '../watch/supervisor.js';
+import { removeStaleRuntimeDirs, Supervisor } from '../watch/supervisor.js';
+import { WatchRecord } from '../watch/watch-record.js';
+import { removeStaleTemps } from '../util/atomic-write.js';
+import { childEnv } from '../util/run.js';
+import type { Logger } from '../log.js';
 import { Watcher } from '../watch/watcher.js';
 import type { CommandContext } from './context.js';
 
@@ -34,6 +38,8 @@ export async function watch(settings: Readonly<Settings>, { io, log }: CommandCo
   if (options.once && exec) throw usageError('--once and --exec cannot be used together', { hint: '--once runs the pipeline once against an HAProxy that is already running' });
   const location = storeLocation(settings);
   const haproxy = locateHaproxy(settings.haproxy.binary, io.env, 'watch checks every config with haproxy -c before installing it');
+  const record = await WatchRecord.claim(settings.haproxy.config);
+  await removeLeftovers(settings, log);
   const templates = await compileTemplates(settings.resources);
   const supervisor = exec ? Supervisor.prepare(exec) : undefined;
   const strategy = supervisor ? undefined : settings.haproxy.reload;
@@ -56,6 +62,7 @@ export async function watch(settings: Readonly<Settings>, { io, log }: CommandCo
     }
   }
 
+  await record.save();
   const state = new WatchState();
   if (supervisor) state.childAlive = false;
   const status = listen ? await serveStatus(state, listen.host, listen.port) : undefined;
@@ -70,9 +77,23 @@ export async function watch(settings: Readonly<Settings>, { io, log }: CommandCo
     strategy,
     haproxy,
     status,
+    record,
+    childEnv: childEnv(io.env),
     waiting: (text) => (spin ? startSpinner(io.stderr, text) : (log.info(text), { stop() {} })),
   });
   return watcher.run();
+}
+
+/**
+ * What a run killed with SIGKILL left behind: temp files beside the destinations and private
+ * master-socket dirs. Nothing else would ever remove them outside a container.
+ */
+async function removeLeftovers(settings: Readonly<Settings>, log: Logger): Promise<void> {
+  const removed = [
+    ...(await Promise.all(settings.resources.map((r) => removeStaleTemps(r.destination!)))).flat(),
+    ...(await removeStaleRuntimeDirs()),
+  ];
+  if (removed.length > 0) log.info(`removed what an earlier run left: ${removed.join(', ')}`, { removed });
 }
 
 /**

@@ -5,15 +5,34 @@ import { reloadError, systemErrorCode } from '../errors.js';
 
 /** Linux process facts, read from /proc: what reload verification needs without a socket. */
 
-function stat(pid: number): { state: string; ppid: number } | undefined {
+function stat(pid: number): { state: string; ppid: number; start: number } | undefined {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so cut at the last ')'.
     const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0]!, ppid: Number(fields[1]) };
+    // Field 22 of the line (the 20th after comm) is the start time, in clock ticks since boot.
+    return { state: fields[0]!, ppid: Number(fields[1]), start: Number(fields[19]) };
   } catch {
     return undefined;
   }
+}
+
+/** A running process, told apart from a later one that got the same pid. */
+export interface ProcessIdentity {
+  pid: number;
+  /** When it started, in clock ticks since boot (/proc/PID/stat). */
+  start: number;
+}
+
+/** The identity of a running process (undefined when it is gone or a zombie). */
+export function processIdentity(pid: number): ProcessIdentity | undefined {
+  const s = stat(pid);
+  return s && s.state !== 'Z' && s.state !== 'X' ? { pid, start: s.start } : undefined;
+}
+
+/** Whether the very process `id` names still runs (not a later one with its pid). */
+export function stillRunning(id: ProcessIdentity): boolean {
+  return processIdentity(id.pid)?.start === id.start;
 }
 
 /** Running (a zombie counts as gone). */

@@ -1,4 +1,4 @@
-import { chown, lstat, open, readFile, readlink, realpath, rename, stat, unlink } from 'node:fs/promises';
+import { chown, lstat, open, readdir, readFile, readlink, realpath, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { systemErrorCode } from '../errors.js';
 
@@ -46,7 +46,8 @@ export async function stageFile(destination: string, content: string): Promise<S
 
   const dir = dirname(path);
   // Unique enough with the pid; 'wx' refuses a clash. (Not node:crypto: it costs start-up time.)
-  const temp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
+  // The pid also tells removeStaleTemps whose file it is.
+  const temp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2, 10) || '0'}.tmp`);
   const mode = existing ? existing.mode & 0o7777 : 0o644;
   const handle = await open(temp, 'wx', mode);
   try {
@@ -118,4 +119,35 @@ async function syncDirectory(dir: string): Promise<void> {
   if (!handle) return;
   await handle.sync().catch(() => {});
   await handle.close();
+}
+
+/**
+ * Removes the temp files a killed run left beside `destination` (or its symlink's target): ours
+ * by their name, written by a process that is gone, or by this very process id (a run that died
+ * before a restart with the same pid, as PID 1 in a container; this run has written none yet).
+ * Returns the paths removed.
+ */
+export async function removeStaleTemps(destination: string): Promise<string[]> {
+  const path = await resolveTarget(destination);
+  const dir = dirname(path);
+  const name = basename(path);
+  const entries = await readdir(dir).catch(() => [] as string[]);
+  const removed: string[] = [];
+  for (const entry of entries) {
+    if (!entry.startsWith(`.${name}.`) || !entry.endsWith('.tmp')) continue;
+    const pid = /^\.(\d+)\.[a-z0-9]+\.tmp$/.exec(entry.slice(name.length + 1))?.[1];
+    if (!pid || (Number(pid) !== process.pid && processExists(Number(pid)))) continue;
+    await unlink(join(dir, entry)).then(() => removed.push(join(dir, entry)), () => {});
+  }
+  return removed;
+}
+
+/** Whether a process with this id exists (one we may not signal exists too). */
+export function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return systemErrorCode(error) === 'EPERM';
+  }
 }

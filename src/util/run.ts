@@ -1,5 +1,18 @@
 import { spawn } from 'node:child_process';
 
+/**
+ * The variables that hold occs-lb's secrets, or name the files that do. No child gets them:
+ * HAProxy's master CLI shows its environment (`show env`), and /proc/PID/environ keeps it.
+ */
+const SECRET_VARIABLES = ['OCCS_API_TOKEN', 'OCCS_API_TOKEN_FILE', 'KV_PASSWORD', 'KV_PASSWORD_FILE', 'OCCS_LB_STATS_PASSWORD'];
+
+/** `env` without our secrets: the environment every child process is given. */
+export function childEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const copy = { ...env };
+  for (const name of SECRET_VARIABLES) delete copy[name];
+  return copy;
+}
+
 export interface RunResult {
   /** Exit status, or undefined when killed by a signal or the timeout. */
   exitCode?: number;
@@ -24,7 +37,7 @@ export function runCommand(
   options: { timeoutMs: number; shell?: boolean; cwd?: string },
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { shell: options.shell, cwd: options.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { shell: options.shell, cwd: options.cwd, env: childEnv(process.env), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     let timedOut = false;
     child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));

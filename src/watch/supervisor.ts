@@ -1,13 +1,18 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { accessSync, constants as fsConstants } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { constants, tmpdir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { basename, delimiter, join, resolve } from 'node:path';
 import type { ResultPromise } from 'execa';
 import { reloadError, usageError } from '../errors.js';
 import { waitForMaster } from '../haproxy/reload-master.js';
 import { reloadMasterWorker } from '../haproxy/reload-pid-file.js';
 import { pollUntil } from '../util/poll.js';
 import { childPids } from '../haproxy/process.js';
+import { processExists } from '../util/atomic-write.js';
 import { splitShellWords } from '../util/shell-words.js';
+
+/** The private dirs of the master sockets watch adds: `occs-lb-PID-XXXXXX` in the temp dir. */
+const RUNTIME_DIR = /^occs-lb-(\d+)-[A-Za-z0-9]{6}$/;
 
 export interface ChildExit {
   /** The status watch exits with: the exit code, or 128 + the signal's number. */
@@ -65,7 +70,7 @@ export class Supervisor {
       const spec = this.args[s + 1]?.split(',')[0] ?? '';
       return spec.includes('@') && !spec.startsWith('unix@') ? undefined : resolve(spec.replace(/^unix@/, ''));
     }
-    this.runtimeDir = await mkdtemp(join(tmpdir(), 'occs-lb-'));
+    this.runtimeDir = await mkdtemp(join(tmpdir(), `occs-lb-${process.pid}-`));
     const socket = join(this.runtimeDir, 'master.sock');
     this.args.push('-S', socket);
     return socket;
@@ -83,12 +88,19 @@ export class Supervisor {
     return [this.file, ...this.args].join(' ');
   }
 
-  /** Starts HAProxy and waits until it serves (or says why it could not). */
-  async start(timeoutMs: number): Promise<void> {
+  /**
+   * Starts HAProxy and waits until it serves (or says why it could not). `env` is the child's
+   * whole environment; `spawned` learns its pid at once, before it serves. Where util-linux's setpriv is on its PATH, HAProxy is started through it
+   * with a parent-death signal: if watch dies, even by SIGKILL, HAProxy gets SIGUSR1 (its soft
+   * stop; another program gets SIGTERM) instead of running on unsupervised.
+   */
+  async start(timeoutMs: number, env: NodeJS.ProcessEnv, spawned?: (pid: number) => Promise<void>): Promise<void> {
     this.socket = await this.masterSocket();
     const { execa } = await import('execa');
+    const setpriv = findOnPath('setpriv', env);
+    const [file, args] = setpriv ? [setpriv, ['--pdeathsig', this.isHaproxy ? 'SIGUSR1' : 'SIGTERM', '--', this.file, ...this.args]] : [this.file, this.args];
     // No forceKillAfterDelay: stop() decides when HAProxy has had time enough.
-    this.child = execa(this.file, this.args, { stdio: ['ignore', 'inherit', 'inherit'], reject: false, cleanup: true, forceKillAfterDelay: false });
+    this.child = execa(file, args, { stdio: ['ignore', 'inherit', 'inherit'], reject: false, cleanup: true, forceKillAfterDelay: false, env, extendEnv: false });
     void this.child.then((result) => {
       const signal = result.signal;
       const status = result.exitCode ?? (signal ? 128 + (constants.signals[signal as keyof typeof constants.signals] ?? 0) : 1);
@@ -96,6 +108,7 @@ export class Supervisor {
       this.resolveExited(this.exit);
     });
     const deadline = Date.now() + timeoutMs;
+    if (this.child.pid !== undefined) await spawned?.(this.child.pid);
     const gone = () => this.exit?.description;
     if (this.socket) {
       await waitForMaster(this.socket, deadline, gone);
@@ -129,4 +142,32 @@ export class Supervisor {
     if (this.runtimeDir) await rm(this.runtimeDir, { recursive: true, force: true });
     return this.exit ?? { status: 0, description: 'not started' };
   }
+}
+
+/** An executable on the PATH of `env`, or undefined. */
+function findOnPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
+  for (const dir of (env.PATH ?? '').split(delimiter).filter(Boolean)) {
+    try {
+      accessSync(join(dir, name), fsConstants.X_OK);
+      return join(dir, name);
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Removes the private master-socket dirs that watch runs killed before they could clean up left
+ * in the temp dir: those of a process that is gone, or of this very pid (a container's PID 1
+ * before a restart). Returns the dirs removed.
+ */
+export async function removeStaleRuntimeDirs(): Promise<string[]> {
+  const removed: string[] = [];
+  for (const entry of await readdir(tmpdir()).catch(() => [] as string[])) {
+    const pid = RUNTIME_DIR.exec(entry)?.[1];
+    if (!pid || (Number(pid) !== process.pid && processExists(Number(pid)))) continue;
+    await rm(join(tmpdir(), entry), { recursive: true, force: true }).then(() => removed.push(join(tmpdir(), entry)), () => {});
+  }
+  return removed;
 }

@@ -9,6 +9,7 @@ import { Applier } from './apply.js';
 import { Coalescer } from './coalescer.js';
 import type { WatchState } from './state.js';
 import type { Supervisor } from './supervisor.js';
+import type { WatchRecord } from './watch-record.js';
 
 export interface WatcherParts {
   settings: Readonly<Settings>;
@@ -22,6 +23,10 @@ export interface WatcherParts {
   strategy?: ReloadStrategy;
   haproxy: string;
   status?: Server;
+  /** The record beside the config of which watch runs which HAProxy. */
+  record?: WatchRecord;
+  /** The environment children get (none of our secrets). */
+  childEnv: NodeJS.ProcessEnv;
   /** Shown while waiting for the first render (a spinner on a TTY, a log line otherwise). */
   waiting: (text: string) => { stop(): void };
 }
@@ -43,6 +48,8 @@ export class Watcher {
   private stopRequested!: (stop: Stop) => void;
   private readonly stopped = new Promise<Stop>((resolve) => (this.stopRequested = resolve));
   private spinner?: { stop(): void };
+  /** The stop of HAProxy processes an earlier watch left, while under way. */
+  private leftovers?: Promise<void>;
 
   constructor(private readonly parts: WatcherParts) {
     this.started = !parts.supervisor;
@@ -79,6 +86,13 @@ export class Watcher {
   }
 
   private async finish(stop: Stop): Promise<number> {
+    const status = await this.stopHaproxy(stop);
+    await this.leftovers;
+    await this.parts.record?.remove();
+    return status;
+  }
+
+  private async stopHaproxy(stop: Stop): Promise<number> {
     const { supervisor, log, settings } = this.parts;
     if (stop.kind === 'child') {
       // Non-zero even when HAProxy said 0: the service is gone, so the container must restart.
@@ -174,10 +188,13 @@ export class Watcher {
   }
 
   private async startHaproxy(supervisor: Supervisor): Promise<void> {
-    const { state, log, settings } = this.parts;
-    await supervisor.start(settings.haproxy.reloadTimeoutMs);
+    const { state, log, settings, record } = this.parts;
+    // Recorded as soon as it has a pid: a watch killed from then on leaves a record of it.
+    await supervisor.start(settings.haproxy.reloadTimeoutMs, this.parts.childEnv, (pid) => record?.save(pid) ?? Promise.resolve());
     state.childAlive = true;
     log.info(`started haproxy (pid ${supervisor.pid}): ${supervisor.commandLine}`, { pid: supervisor.pid });
+    // Ours serves now: what an earlier, killed watch left running goes (in the background).
+    if (record) this.leftovers = record.stopLeftovers(settings.watch.stopTimeoutMs, log);
     void supervisor.exited.then((exit) => {
       state.childAlive = false;
       this.stopRequested({ kind: 'child', ...exit });

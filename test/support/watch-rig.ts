@@ -24,13 +24,13 @@ export function useWatchRig() {
     config: () => join(rig.dir, 'haproxy.cfg'),
     address: (i: number) => rig.backends[i]!.address,
 
-    /** `occs-lb watch` against `kv`, supervising HAProxy on the rig's ports. */
-    startWatch(kv: string, extra: string[] = []): WatchProcess {
+    /** `occs-lb watch` against `kv`, supervising HAProxy on the rig's ports (`env` adds to ours). */
+    startWatch(kv: string, extra: string[] = [], env: Record<string, string> = {}): WatchProcess {
       rig.watch = new WatchProcess([
         '--kv', kv, '--prefix', PREFIX, '--out', rig.config(), '--exec', `haproxy -W -db -f ${rig.config()}`,
         '--bind', '127.0.0.1', '--frontend-port', String(rig.ports.frontend), '--stats-port', String(rig.ports.stats),
         '--admin-socket', join(rig.dir, 'admin.sock'), '--listen', `127.0.0.1:${rig.ports.status}`, '--wait', '0', ...extra,
-      ]);
+      ], env);
       return rig.watch;
     },
 
