@@ -2,6 +2,14 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { httpGet } from './haproxy-process.js';
 
+export interface BackendOptions {
+  /**
+   * Keep connections open between requests (no `connection: close`), for 60 s of idleness, so
+   * HAProxy can reuse its connections to this backend. Off by default: each answer closes.
+   */
+  keepAlive?: boolean;
+}
+
 /** A real HTTP backend on 127.0.0.1: answers every request (and HAProxy's HEAD checks) with its name. */
 export class Backend {
   private server?: http.Server;
@@ -9,10 +17,16 @@ export class Backend {
   hits = 0;
   /** Requests being answered right now (a slow backend holds them for `delayMs`). */
   pending = 0;
+  /** TCP connections accepted, health checks included. */
+  connections = 0;
+  /** TCP connections that carried at least one request counted in `hits` (health checks left out). */
+  servingConnections = 0;
+  private readonly served = new WeakSet<object>();
 
   constructor(
     readonly name: string,
     private readonly delayMs = 0,
+    private readonly options: BackendOptions = {},
   ) {}
 
   get address(): string {
@@ -22,9 +36,13 @@ export class Backend {
   async start(): Promise<this> {
     this.server = http.createServer((req, res) => {
       const answer = () => {
-        res.writeHead(200, { 'content-type': 'text/plain', 'x-backend': this.name, connection: 'close' });
+        res.writeHead(200, { 'content-type': 'text/plain', 'x-backend': this.name, ...(this.options.keepAlive ? {} : { connection: 'close' }) });
         res.end(req.method === 'HEAD' ? undefined : this.name);
       };
+      if (req.method !== 'HEAD' && !this.served.has(req.socket)) {
+        this.served.add(req.socket);
+        this.servingConnections += 1;
+      }
       if (req.method === 'HEAD' || this.delayMs === 0) {
         if (req.method !== 'HEAD') this.hits += 1;
         return answer();
@@ -36,6 +54,8 @@ export class Backend {
         answer();
       }, this.delayMs);
     });
+    this.server.on('connection', () => (this.connections += 1));
+    if (this.options.keepAlive) this.server.keepAliveTimeout = 60_000;
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', () => resolve()));
     this.port = (this.server.address() as AddressInfo).port;
     return this;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { diffConfigs } from '../../src/haproxy/config-diff.js';
-import { runtimeCommand } from '../../src/haproxy/runtime.js';
+import { addServerWords, runtimeCommand } from '../../src/haproxy/runtime.js';
 import { masterCommand } from '../../src/haproxy/master-cli.js';
 
 const config = (servers: string[], extra = { balance: 'roundrobin', global: '', backend: '' }) =>
@@ -20,6 +20,9 @@ const config = (servers: string[], extra = { balance: 'roundrobin', global: '', 
     '',
   ].join('\n');
 const base = { balance: 'roundrobin', global: '', backend: '' };
+/** A backend with no balance line of its own, under a defaults section that has one. */
+const inheritsBalance = (balance: string, servers: string[]) =>
+  `defaults\n    mode http\n    balance ${balance}\nbackend web\n${servers.map((s) => `    server ${s}\n`).join('')}`;
 
 describe('diffConfigs', () => {
   it('finds servers added, removed and moved, and keeps what the backend must hold', () => {
@@ -49,10 +52,61 @@ describe('diffConfigs', () => {
     ['default-server is set', config(['a 10.0.0.1:80'], { ...base, backend: '    default-server inter 3s' }), config(['a 10.0.0.1:80', 'b 10.0.0.2:80'], { ...base, backend: '    default-server inter 3s' }), 'default-server'],
     ['a server line carries ;', config(['a 10.0.0.1:80']), config(['a 10.0.0.1:80', 'b 10.0.0.2:80;shutdown']), 'contains \';\''],
     ['an option carries ;', config(['a 10.0.0.1:80']), config(['a 10.0.0.1:80', 'b 10.0.0.2:80 check;disable']), 'cannot be sent to the runtime API'],
+    // HAProxy 2.6 gives servers added at runtime the same hash-ring points: some get no traffic.
+    ['the balance is random', config(['a 10.0.0.1:80'], { ...base, balance: 'random' }), config(['a 10.0.0.1:80', 'b 10.0.0.2:80'], { ...base, balance: 'random' }), 'balance random: HAProxy 2.6 puts servers added at runtime on the same hash-ring points'],
+    ['the balance is random(2)', config(['a 10.0.0.1:80'], { ...base, balance: 'random(2)' }), config(['a 10.0.0.1:80', 'b 10.0.0.2:80'], { ...base, balance: 'random(2)' }), 'same hash-ring points'],
+    ['the hash is consistent', config(['a 10.0.0.1:80'], { ...base, balance: 'uri', backend: '    hash-type consistent' }), config(['a 10.0.0.1:80', 'b 10.0.0.2:80'], { ...base, balance: 'uri', backend: '    hash-type consistent' }), 'balance uri with hash-type consistent: HAProxy 2.6'],
+    ['the hash is map-based', config(['a 10.0.0.1:80'], { ...base, balance: 'source' }), config(['a 10.0.0.1:80', 'b 10.0.0.2:80'], { ...base, balance: 'source' }), 'balance source does not take servers at runtime'],
+    ['only a server is removed from a random backend', config(['a 10.0.0.1:80', 'b 10.0.0.2:80'], { ...base, balance: 'random' }), config(['a 10.0.0.1:80'], { ...base, balance: 'random' }), 'balance random'],
+    ['random comes from defaults', inheritsBalance('random', ['a 10.0.0.1:80']), inheritsBalance('random', ['a 10.0.0.1:80', 'b 10.0.0.2:80']), 'balance random'],
+    ['a server may speak HTTP/2 (proto)', config(['a 10.0.0.1:80']), config(['a 10.0.0.1:80', 'b 10.0.0.2:80 check proto h2']), 'uses "proto" and needs a reload: it may select HTTP/2'],
+    ['a server may speak HTTP/2 (alpn)', config(['a 10.0.0.1:80']), config(['a 10.0.0.1:80', 'b 10.0.0.2:443 ssl verify none alpn h2,http/1.1']), 'uses "alpn"'],
+    ['a server sets max-reuse', config(['a 10.0.0.1:80']), config(['a 10.0.0.1:80', 'b 10.0.0.2:80 max-reuse 100']), 'uses "max-reuse"'],
+    ['a server says enabled', config(['a 10.0.0.1:80']), config(['a 10.0.0.1:80', 'b 10.0.0.2:80 check enabled']), 'uses "enabled" and needs a reload: a server added at runtime with it gets no traffic'],
+    ['a server says disabled', config(['a 10.0.0.1:80']), config(['a 10.0.0.1:80', 'b 10.0.0.2:80 disabled']), 'uses "disabled"'],
+    ['a server observes its traffic', config(['a 10.0.0.1:80']), config(['a 10.0.0.1:80', 'b 10.0.0.2:80 check observe layer7']), 'uses "observe"'],
+    ['a server starts slowly', config(['a 10.0.0.1:80']), config(['a 10.0.0.1:80', 'b 10.0.0.2:80 check slowstart 30s']), 'uses "slowstart"'],
   ])('needs a reload when %s', (_, before, after, reason) => {
     const diff = diffConfigs(before, after);
     expect(diff.kind).toBe('reload');
     if (diff.kind === 'reload') expect(diff.reason).toContain(reason);
+  });
+});
+
+describe('backends whose servers change at runtime', () => {
+  it.each([
+    ['roundrobin', base],
+    ['leastconn', { ...base, balance: 'leastconn' }],
+    ['first', { ...base, balance: 'first' }],
+    ['roundrobin beside a hash-type line it does not use', { ...base, backend: '    hash-type consistent' }],
+  ])('%s', (_, extra) => {
+    expect(diffConfigs(config(['a 10.0.0.1:80'], extra), config(['a 10.0.0.1:80', 'b 10.0.0.2:80 check weight 10'], extra)).kind).toBe('servers');
+  });
+
+  it('a defaults section with a dynamic balance leaves the backend dynamic', () => {
+    expect(diffConfigs(inheritsBalance('leastconn', ['a 10.0.0.1:80']), inheritsBalance('leastconn', ['a 10.0.0.1:80', 'b 10.0.0.2:80'])).kind).toBe('servers');
+  });
+});
+
+describe('add server', () => {
+  const line = (options: string[], host = '10.0.0.3', port = 80) => ({ name: 'c', host, port, options });
+
+  it('gives the server the connection-pool settings of a config-file server, which HAProxy 2.6 does not', () => {
+    expect(addServerWords('web', line(['check', 'weight', '10']))).toEqual(['add', 'server', 'web/c', '10.0.0.3:80', 'check', 'weight', '10', 'pool-purge-delay', '5s', 'pool-max-conn', '-1']);
+    expect(addServerWords('web', line([]))).toEqual(['add', 'server', 'web/c', '10.0.0.3:80', 'pool-purge-delay', '5s', 'pool-max-conn', '-1']);
+  });
+
+  it('keeps what the server line sets itself, and brackets IPv6', () => {
+    expect(addServerWords('web', line(['check', 'pool-max-conn', '10']))).toEqual(['add', 'server', 'web/c', '10.0.0.3:80', 'check', 'pool-max-conn', '10', 'pool-purge-delay', '5s']);
+    expect(addServerWords('web', line(['pool-purge-delay', '1s', 'pool-max-conn', '0']))).toEqual(['add', 'server', 'web/c', '10.0.0.3:80', 'pool-purge-delay', '1s', 'pool-max-conn', '0']);
+    expect(addServerWords('web', line([], '2001:db8::1', 8080))[3]).toBe('[2001:db8::1]:8080');
+  });
+
+  it('every word passes the runtime API character check', () => {
+    const diff = diffConfigs(config(['a 10.0.0.1:80']), config(['a 10.0.0.1:80', 'b [2001:db8::2]:80 check inter 2s weight 5']));
+    if (diff.kind !== 'servers') throw new Error(`expected a runtime change, got ${JSON.stringify(diff)}`);
+    const added = diff.backends[0]!.added[0]!;
+    expect(runtimeCommand(...addServerWords('web', added))).toBe('add server web/b [2001:db8::2]:80 check inter 2s weight 5 pool-purge-delay 5s pool-max-conn -1');
   });
 });
 
