@@ -70,8 +70,8 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       if (typeof code === 'number') exitCode = code;
     } catch (error) {
       if (options.format === 'json' && !wrote && error instanceof OccsError) {
-        const failure = { source: errorSource(error), code: error.code, message: redactor.apply(error.message), hint: error.hint };
-        io.stdout.write(`${JSON.stringify({ ok: false, errors: [failure] })}\n`);
+        const failure = { source: errorSource(error), code: error.code, message: error.message, hint: error.hint };
+        io.stdout.write(`${JSON.stringify(redactor.deep({ ok: false, errors: [failure] }))}\n`);
       }
       throw error;
     }
@@ -95,7 +95,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     redactor.add(settings.kvPassword);
     redactor.add(settings.vars.statsPassword);
     log = createLogger({ stream: io.stderr, format: settings.logFormat ?? defaultFormat, verbosity: settings.verbosity, redactor });
-    return (await load())(settings, { io: out, log }, options);
+    return (await load())(settings, { io: out, log, redact: (value) => redactor.deep(value) }, options);
   }
 
   const program = new Command('occs-lb')

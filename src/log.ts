@@ -21,13 +21,32 @@ const shown: Record<Verbosity, ReadonlySet<LogLevel>> = {
 };
 
 /**
- * Text safe to print on one terminal line: control characters (C0, C1, DEL) and the Unicode line
- * separators become `\\uXXXX`, so data (a key, a value) can neither fake a log line nor send
- * terminal escapes.
+ * Characters a terminal would not show as themselves: controls (C0, C1, DEL), format characters
+ * (bidirectional overrides and isolates, zero-width joiners, the BOM, soft hyphens, tags), line
+ * and paragraph separators, spaces other than the plain one, private-use and unassigned code
+ * points, and the Hangul and Braille fillers that draw nothing.
+ */
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\p{Co}\p{Cn}\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\u115f\u1160\u3164\uffa0\u2800]/gu;
+
+/** `\uXXXX` (or `\u{XXXXX}` beyond the BMP) for one character. */
+const escapeChar = (c: string): string => {
+  const code = c.codePointAt(0)!;
+  return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`;
+};
+
+/**
+ * Text safe to print on one terminal line: every invisible character becomes `\uXXXX`, so data
+ * (a key, a value) can neither fake a log line, send terminal escapes, nor reorder what is shown.
  */
 export function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return text.replace(INVISIBLE, escapeChar);
+}
+
+/** JSON text with every invisible character as a JSON escape: the same data to a parser, nothing hidden on a terminal. */
+function visibleJson(value: unknown): string {
+  return JSON.stringify(value).replace(INVISIBLE, (c) =>
+    c.length === 2 ? `\\u${c.charCodeAt(0).toString(16)}\\u${c.charCodeAt(1).toString(16)}` : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 const textPrefix: Record<LogLevel, string> = { error: 'error: ', warn: 'warning: ', info: '', debug: 'debug: ' };
@@ -43,13 +62,14 @@ export function createLogger(options: {
   const write = (level: LogLevel, message: string, fields?: LogFields): void => {
     if (!shown[verbosity].has(level)) return;
     let line: string;
+    // Secrets are masked before anything is encoded or escaped: an escaped secret is still one.
     if (format === 'json') {
-      line = JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...fields });
+      line = visibleJson(redactor.deep({ time: new Date().toISOString(), level, msg: message, ...fields }));
     } else {
-      const extra = [fields?.detail, fields?.stack].filter((f): f is string => typeof f === 'string');
-      line = [`${textPrefix[level]}${printable(message)}`, ...extra].join('\n');
+      const extra = [fields?.detail, fields?.stack].filter((f): f is string => typeof f === 'string').map((f) => redactor.apply(f));
+      line = [`${textPrefix[level]}${printable(redactor.apply(message))}`, ...extra].join('\n');
     }
-    stream.write(`${redactor.apply(line)}\n`);
+    stream.write(`${line}\n`);
   };
   return {
     format,

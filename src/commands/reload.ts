@@ -19,7 +19,7 @@ export interface ReloadOptions {
  * reloaded), then reload the running HAProxy by the chosen strategy and prove it happened.
  * stdout: one line, or one JSON document (the CLI prints the failure document).
  */
-export async function reload(settings: Readonly<Settings>, { io, log }: CommandContext, options: ReloadOptions): Promise<void> {
+export async function reload(settings: Readonly<Settings>, { io, log, redact }: CommandContext, options: ReloadOptions): Promise<void> {
   const { config, reload: strategy } = settings.haproxy;
   if (!strategy) {
     throw usageError('no way to reach HAProxy was given', {
@@ -33,7 +33,7 @@ export async function reload(settings: Readonly<Settings>, { io, log }: CommandC
   const binary = needsBinary ? locateHaproxy(settings.haproxy.binary, io.env, options.check ? 'skip the check with --no-check' : 'use --reload-cmd') : undefined;
   if (options.check) await checkInstalled(binary!, config, log);
   const result = await reloadHaproxy(strategy, { binary, config, timeoutMs: settings.haproxy.reloadTimeoutMs });
-  io.stdout.write(options.format === 'json' ? `${JSON.stringify({ ok: true, ...result })}\n` : `${describeReload(result)}\n`);
+  io.stdout.write(options.format === 'json' ? `${JSON.stringify(redact({ ok: true, ...result }))}\n` : `${redact(describeReload(result))}\n`);
 }
 
 /** `haproxy -c` of the installed file; an ALERT stops the reload with exit 5. */

@@ -38,11 +38,11 @@ export interface ValidationReport {
  * template compiles, every key/value entry parses, --min-servers per backend, `haproxy -c`.
  * The report goes to stdout; a failed check ends with the matching exit code.
  */
-export async function validate(settings: Readonly<Settings>, { io }: CommandContext, options: ValidateOptions): Promise<void> {
+export async function validate(settings: Readonly<Settings>, { io, redact }: CommandContext, options: ValidateOptions): Promise<void> {
   const binary = options.haproxy ? locateHaproxy(settings.haproxy.binary, io.env, 'skip that step with --no-haproxy') : undefined;
   const report: ValidationReport = { ok: false, configs: [], steps: [], errors: [], warnings: [], backends: {}, skipped: [] };
   const version = binary ? haproxyVersion(binary) : undefined;
-  const print = () => io.stdout.write(options.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+  const print = () => io.stdout.write(options.format === 'json' ? `${JSON.stringify(redact(report), null, 2)}\n` : formatReport(redact(report)));
 
   let texts: Array<{ label: string; text: string }>;
   try {

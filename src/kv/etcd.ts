@@ -4,7 +4,7 @@ import { rangesOf, slashedLast, toPair, type EtcdKv, type KeyRange } from './etc
 import { watchEtcd, type EtcdWatchMessage } from './etcd-watch.js';
 import { toSnapshot } from './keys.js';
 import type { KvPair, KvSnapshot, KvSource, KvSourceOptions, KvWatchListener } from './source.js';
-import { bodySnippet, StoreErrors } from './store-errors.js';
+import { bodySnippet, storeText, StoreErrors } from './store-errors.js';
 
 const b64 = (bytes: Buffer): string => bytes.toString('base64');
 
@@ -157,7 +157,8 @@ export class EtcdSource implements KvSource {
   }
 
   private refusal(label: string, status: number, failure: EtcdErrorBody, text: string): OccsError {
-    const message = failure.message ?? failure.error ?? '';
+    const said = failure.message ?? failure.error;
+    const message = typeof said === 'string' ? storeText(said, [this.options.password]) : '';
     if (failure.code === 7 || /permission denied/.test(message)) {
       return kvError('KV_PERMISSION_DENIED', `key/value store at ${this.description} refused to let ${this.options.user ?? 'us'} read "${label}" (permission denied, unauthorised)`, {
         hint: 'grant the user\'s role read access to the prefix (with or without a leading slash)',

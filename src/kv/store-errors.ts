@@ -1,6 +1,7 @@
 import { kvError, systemErrorCode, type OccsError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
 import { HttpTimeoutError } from './http.js';
+import { Redactor } from '../util/redact.js';
 
 const TLS_CODES = /^(CERT_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_|ERR_TLS_CERT)/;
 
@@ -54,19 +55,26 @@ export class StoreErrors {
   }
 }
 
+/** How much of an error body is shown: enough to see what the store said, not a page of it. */
+const SNIPPET_CHARS = 120;
+
 /**
- * The start of an error body, on one line: enough to see what the store said. A store may echo
- * a secret (plainly or JSON-escaped); it is masked before the cut, so no piece of it survives.
+ * The start of an error body, on one line: at most 120 printable ASCII characters (anything
+ * else shown as `?`). A store may echo a secret in any form (split across lines, upper-cased,
+ * JSON-escaped, base64): every form is masked before the cut, so no piece of it survives.
  */
 export function bodySnippet(body: Buffer | string, secrets: ReadonlyArray<string | undefined>): string {
-  let text = typeof body === 'string' ? body.slice(0, 64 * 1024) : body.toString('utf8', 0, 64 * 1024);
-  for (const secret of secrets) {
-    if (!secret) continue;
-    for (const form of new Set([secret, JSON.stringify(secret).slice(1, -1), encodeURIComponent(secret)])) {
-      text = text.split(form).join('***');
-    }
-  }
-  // eslint-disable-next-line no-control-regex
-  text = text.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]+/g, ' ').trim().slice(0, 200);
+  const text = storeText(body, secrets);
   return text ? `: ${text}` : '';
+}
+
+/** Text a store chose (an error body, a message in it), masked and cut as `bodySnippet` says. */
+export function storeText(body: Buffer | string, secrets: ReadonlyArray<string | undefined>): string {
+  const start = typeof body === 'string' ? body.slice(0, 4096) : body.toString('utf8', 0, 4096);
+  const text = new Redactor(secrets)
+    .apply(start)
+    .replace(/[^\x20-\x7e]/g, (c) => (/\s/.test(c) ? ' ' : '?'))
+    .replace(/ {2,}/g, ' ')
+    .trim();
+  return text.length > SNIPPET_CHARS ? `${text.slice(0, SNIPPET_CHARS)}…` : text;
 }

@@ -1,19 +1,99 @@
+/** Secrets shorter than this are only masked as they are: their encodings would match too much. */
+const FUZZY_MIN_LENGTH = 6;
+/** What a store or a terminal may put between the characters of an echoed secret. */
+const FILLER = /[\s\p{Cc}\p{Cf}]/u;
+
 /**
- * Removes secrets (the API token, the stats password) from text bound for a terminal or a log.
- * Secrets are registered once when settings are resolved; every line written to stderr passes here.
+ * The forms a secret can take in text a store echoes or a log prints: as is, JSON-escaped,
+ * URL-encoded, in hex, and in base64 (standard and URL-safe), at each of the three positions it
+ * can hold inside a longer base64 text (only the characters that depend on the secret alone).
+ */
+export function secretForms(secret: string): string[] {
+  const forms = new Set([secret, JSON.stringify(secret).slice(1, -1), encodeURIComponent(secret), encodeURIComponent(secret).replace(/%20/g, '+')]);
+  const bytes = Buffer.from(secret, 'utf8');
+  forms.add(bytes.toString('hex'));
+  for (let shift = 0; shift < 3; shift++) {
+    const encoded = Buffer.concat([Buffer.alloc(shift), bytes]).toString('base64').replace(/=+$/, '');
+    // Characters that mix in bits of the padding before or after are left out.
+    const core = encoded.slice(Math.ceil((shift * 8) / 6), Math.floor(((shift + bytes.length) * 8) / 6));
+    if (core.length >= FUZZY_MIN_LENGTH) {
+      forms.add(core);
+      forms.add(core.replace(/\+/g, '-').replace(/\//g, '_'));
+    }
+  }
+  return [...forms].filter(Boolean);
+}
+
+/**
+ * Removes secrets (the API token, the etcd password, the stats password) from text bound for a
+ * terminal, a log or a report. Secrets are registered once when settings are resolved; every
+ * line written to stderr passes here. A secret is masked in every form `secretForms` gives,
+ * whatever its letter case, and also when line breaks or other invisible characters split it.
  */
 export class Redactor {
   private readonly secrets = new Set<string>();
+  private forms: string[] = [];
+
+  constructor(secrets: Iterable<string | undefined> = []) {
+    for (const secret of secrets) this.add(secret);
+  }
 
   add(secret: string | undefined): void {
-    if (secret) this.secrets.add(secret);
+    if (!secret || this.secrets.has(secret)) return;
+    this.secrets.add(secret);
+    if (secret.length < FUZZY_MIN_LENGTH) return;
+    const compact = (form: string) => [...form].filter((c) => !FILLER.test(c)).map(lower).join('');
+    this.forms = [...new Set([...this.forms, ...secretForms(secret).map(compact)])].filter((f) => f.length >= FUZZY_MIN_LENGTH);
   }
 
   apply(text: string): string {
     let out = text;
-    for (const secret of this.secrets) {
-      if (out.includes(secret)) out = out.split(secret).join('***');
-    }
-    return out;
+    for (const secret of this.secrets) if (secret.length < FUZZY_MIN_LENGTH && out.includes(secret)) out = out.split(secret).join('***');
+    return this.forms.length > 0 ? maskForms(out, this.forms) : out;
   }
+
+  /** A copy of `value` with every string in it (values of objects and arrays) redacted. */
+  deep<T>(value: T): T {
+    if (typeof value === 'string') return this.apply(value) as T;
+    if (Array.isArray(value)) return value.map((v: unknown) => this.deep(v)) as T;
+    if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.deep(v)])) as T;
+    }
+    return value;
+  }
+}
+
+/** One character in lower case, when that keeps it one character (so positions still line up). */
+function lower(c: string): string {
+  const l = c.toLowerCase();
+  return l.length === c.length ? l : c;
+}
+
+/** Replaces each stretch of `text` that holds a form (ignoring case and fillers) with `***`. */
+function maskForms(text: string, forms: readonly string[]): string {
+  const chars = [...text];
+  let compact = '';
+  const origin: number[] = []; // index in `chars` of each unit of `compact`
+  chars.forEach((c, i) => {
+    if (FILLER.test(c)) return;
+    const l = lower(c);
+    compact += l;
+    for (let k = 0; k < l.length; k++) origin.push(i);
+  });
+  const masked: Array<[number, number]> = [];
+  for (const form of forms) {
+    for (let at = compact.indexOf(form); at >= 0; at = compact.indexOf(form, at + 1)) {
+      masked.push([origin[at]!, origin[at + form.length - 1]! + 1]);
+    }
+  }
+  if (masked.length === 0) return text;
+  masked.sort((a, b) => a[0] - b[0]);
+  let out = '';
+  let from = 0;
+  for (const [start, end] of masked) {
+    if (end <= from) continue;
+    out += `${chars.slice(from, Math.max(from, start)).join('')}${start >= from ? '***' : ''}`;
+    from = end;
+  }
+  return out + chars.slice(from).join('');
 }

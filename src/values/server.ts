@@ -30,6 +30,9 @@ export function unsafeCharacterReason(value: string): string | undefined {
   // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f-\x9f]/.test(value)) return 'contains a control character';
   if (/\s/.test(value)) return 'contains whitespace';
+  // Invisible on a screen, they make a config read differently from what HAProxy runs.
+  const invisible = /[\p{Cf}\p{Co}\p{Cn}\p{Cs}]/u.exec(value);
+  if (invisible) return `contains the invisible character U+${invisible[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
   const special = /[#;$"'`\\]/.exec(value);
   if (special) return `contains '${special[0]}'`;
   return undefined;
