@@ -114,6 +114,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     .option('--template <file>', 'EJS template (default: the shipped haproxy.cfg.ejs)')
     .option('--config <file>', 'config file (default: searched in the current directory)')
     .option('--kv-timeout <duration>', 'timeout of each key/value request, e.g. 5s (default: 10s)')
+    .option('--kv-max-size <size>', 'largest answer taken from the store (or file: size), e.g. 64MiB (default: 16MiB)')
     .option('--kv-ca <file>', 'PEM file of one more CA to trust for https key/value stores')
     .option('--kv-cert <file>', 'client certificate (PEM) for the key/value store (with --kv-key)')
     .option('--kv-key <file>', 'key of the client certificate (PEM)')

@@ -1,13 +1,10 @@
 import type { Settings } from '../config/settings.js';
-import { ExitCode, OccsError, systemErrorCode, usageError } from '../errors.js';
-import { compileTemplates, describeRead, readStore, renderResources } from '../pipeline/render.js';
-import { installFiles, PartialInstallError, removeStaleTemps } from '../util/atomic-write.js';
+import { compileTemplates, describeRead, emptyPrefixes, emptyPrefixWarning, readStore, renderResources } from '../pipeline/render.js';
+import { installError } from '../pipeline/install-error.js';
+import { installFiles, removeStaleTemps } from '../util/atomic-write.js';
 import { withSpinner } from '../util/spinner.js';
 import type { CommandContext } from './context.js';
 import { reportRenderDiagnostics } from './report.js';
-
-/** Errors that mean the destination itself is wrong, which the user fixes in the settings. */
-const DESTINATION_CODES = new Set(['ENOENT', 'ENOTDIR', 'EACCES', 'EPERM', 'EROFS', 'EISDIR', 'ELOOP']);
 
 /**
  * `occs-lb render`: read the store once, render every resource, and print the config (no
@@ -22,6 +19,7 @@ export async function render(settings: Readonly<Settings>, { io, log }: CommandC
   const snapshot = await withSpinner(spin, io.stderr, what, () => readStore(settings));
   const rendered = renderResources(settings, templates, snapshot);
   reportRenderDiagnostics(settings, rendered, log);
+  for (const prefix of emptyPrefixes(settings, snapshot)) log.warn(emptyPrefixWarning(settings, prefix, snapshot), { prefix });
 
   const files = rendered.flatMap(({ resource, text }) => (resource.destination ? [{ path: resource.destination, content: text }] : []));
   for (const { resource, text } of rendered) if (!resource.destination) io.stdout.write(text);
@@ -29,25 +27,9 @@ export async function render(settings: Readonly<Settings>, { io, log }: CommandC
   // Temp files a killed run left beside the destinations go first: nothing else would remove them.
   for (const f of files) for (const stale of await removeStaleTemps(f.path)) log.info(`removed ${stale}, left by an earlier run`);
   const results = await installFiles(files).catch((error: unknown) => {
-    throw installFailed(files.map((f) => f.path), error);
+    throw installError(files.map((f) => f.path), error);
   });
   files.forEach(({ path }, i) => {
     log.info(results[i] === 'written' ? `wrote ${path}` : `${path} is unchanged`, { destination: path, result: results[i] });
   });
-}
-
-function installFailed(paths: string[], thrown: unknown): OccsError {
-  const partial = thrown instanceof PartialInstallError ? thrown : undefined;
-  const error = partial ? partial.cause : thrown;
-  const code = systemErrorCode(error);
-  const where = (error as { path?: string }).path ?? paths.join(', ');
-  const changed = partial?.installed.length ? `; ${partial.installed.join(', ')} already replaced` : '; no file was changed';
-  const message = `cannot write ${where} (${code ?? String(error)})${changed}`;
-  if (code && DESTINATION_CODES.has(code)) {
-    return usageError(message, {
-      hint: 'check that the directory exists and is writable, or change --out / the resource\'s "destination"',
-      cause: error,
-    });
-  }
-  return new OccsError('INSTALL_FAILED', ExitCode.unexpected, message, { hint: 'check the disk (space, health)', cause: error });
 }

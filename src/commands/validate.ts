@@ -7,7 +7,7 @@ import { errorSource, OccsError, rejectedError, systemErrorCode, usageError } fr
 import { haproxyVersion, locateHaproxy } from '../haproxy/binary.js';
 import { printable } from '../log.js';
 import { checkConfigText, type Finding } from '../pipeline/check-config.js';
-import { compileTemplates, readStore, renderResources } from '../pipeline/render.js';
+import { compileTemplates, emptyPrefixes, emptyPrefixWarning, readStore, renderResources } from '../pipeline/render.js';
 import type { CommandContext } from './context.js';
 
 export interface ValidateOptions {
@@ -103,6 +103,7 @@ async function renderForCheck(settings: Readonly<Settings>, report: ValidationRe
   }
   const snapshot = await readStore(settings);
   const rendered = renderResources(settings, templates, snapshot);
+  for (const prefix of emptyPrefixes(settings, snapshot)) report.warnings.push({ source: 'kv', message: emptyPrefixWarning(settings, prefix, snapshot) });
   const skipped = rendered.flatMap((r) => r.diagnostics.skipped);
   report.skipped = skipped;
   for (const s of skipped) {

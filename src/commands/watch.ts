@@ -38,7 +38,7 @@ export async function watch(settings: Readonly<Settings>, { io, log }: CommandCo
   if (options.once && exec) throw usageError('--once and --exec cannot be used together', { hint: '--once runs the pipeline once against an HAProxy that is already running' });
   const location = storeLocation(settings);
   const haproxy = locateHaproxy(settings.haproxy.binary, io.env, 'watch checks every config with haproxy -c before installing it');
-  const record = await WatchRecord.claim(settings.haproxy.config);
+  const record = await WatchRecord.claim(settings.haproxy.config, log);
   await removeLeftovers(settings, log);
   const templates = await compileTemplates(settings.resources);
   const supervisor = exec ? Supervisor.prepare(exec) : undefined;

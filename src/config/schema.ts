@@ -20,6 +20,7 @@ export const fileConfigSchema = z
     prefixes: z.array(z.string()).min(1).optional(),
     template: nonEmpty.optional(),
     kvTimeout: z.union([nonEmpty, z.number().nonnegative()]).optional(),
+    kvMaxSize: z.union([nonEmpty, z.number().int().positive()]).optional(),
     kvCa: nonEmpty.optional(),
     kvCert: nonEmpty.optional(),
     kvKey: nonEmpty.optional(),

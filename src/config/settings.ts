@@ -2,7 +2,9 @@ import { dirname, relative, resolve } from 'node:path';
 import { usageError } from '../errors.js';
 import type { ReloadStrategy } from '../haproxy/reload.js';
 import type { LogFormat, Verbosity } from '../log.js';
+import { DEFAULT_MAX_ANSWER_BYTES } from '../kv/source.js';
 import { parseDuration } from '../util/duration.js';
+import { parseSize } from '../util/size.js';
 import { isIP } from '../values/ip.js';
 import { isServerName, parsePort, unsafeCharacterReason } from '../values/server.js';
 import { invalid, pick, type From, type Layers } from './layers.js';
@@ -19,6 +21,7 @@ export interface Flags {
   prefix?: string[];
   template?: string;
   kvTimeout?: string;
+  kvMaxSize?: string;
   kvCa?: string;
   kvCert?: string;
   kvKey?: string;
@@ -98,6 +101,8 @@ export interface Settings {
   kvUser?: string;
   kvPassword?: string;
   kvTimeoutMs: number;
+  /** The largest answer taken from the store (or size of a file: source). */
+  kvMaxBytes: number;
   kvCa?: string;
   /** A client certificate and key for the store (mutual TLS). */
   kvCert?: string;
@@ -157,6 +162,10 @@ export function resolveSettings(input: SettingsInput): Readonly<Settings> {
   const kvTimeoutMs = timeout ? parseDuration(timeout.value) : 10_000;
   if (kvTimeoutMs === undefined || kvTimeoutMs <= 0) throw invalid(timeout!.from, `"${timeout!.value}" is not a duration such as 500ms, 10s or 1m`);
 
+  const maxSize = pick<string | number>(from.flag('kv-max-size', flags.kvMaxSize), from.file('kvMaxSize'));
+  const kvMaxBytes = maxSize ? parseSize(maxSize.value) : DEFAULT_MAX_ANSWER_BYTES;
+  if (kvMaxBytes === undefined) throw invalid(maxSize!.from, `"${maxSize!.value}" is not a size such as 16MiB, 512KiB or a number of bytes`);
+
   const logFormat = pick(from.flag('log-format', flags.logFormat), from.file('logFormat'));
   if (logFormat && logFormat.value !== 'text' && logFormat.value !== 'json') throw invalid(logFormat.from, 'must be text or json');
   if (flags.quiet && flags.verbose) throw usageError('--quiet and --verbose cannot be used together');
@@ -176,6 +185,7 @@ export function resolveSettings(input: SettingsInput): Readonly<Settings> {
     kvUser,
     kvPassword,
     kvTimeoutMs,
+    kvMaxBytes,
     kvCa: path(kvCa),
     kvCert: path(kvCert),
     kvKey: path(kvKey),

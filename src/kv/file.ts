@@ -1,6 +1,8 @@
-import { readFile, watch } from 'node:fs/promises';
+import { open, watch } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { kvError, systemErrorCode } from '../errors.js';
+import { kvError, OccsError, systemErrorCode } from '../errors.js';
+import { formatSize } from '../util/size.js';
+import { DEFAULT_MAX_ANSWER_BYTES } from './source.js';
 import { Backoff, sleep } from '../util/backoff.js';
 import { parseKvFile } from './file-format.js';
 import { filterSnapshot, reporter, toSnapshot } from './keys.js';
@@ -15,15 +17,30 @@ const REREAD_MS = 30_000;
 export class FileSource implements KvSource {
   readonly description: string;
 
-  constructor(private readonly path: string) {
+  constructor(
+    private readonly path: string,
+    /** A file larger than this is refused, not read (DEFAULT_MAX_ANSWER_BYTES by default). */
+    private readonly maxBytes = DEFAULT_MAX_ANSWER_BYTES,
+  ) {
     this.description = `file:${path}`;
   }
 
   async read(prefixes: readonly string[]): Promise<KvSnapshot> {
     let text: string;
     try {
-      text = await readFile(this.path, 'utf8');
+      const handle = await open(this.path, 'r');
+      try {
+        if ((await handle.stat()).size > this.maxBytes) {
+          throw kvError('KV_TOO_LARGE', `key/value file ${this.path} holds more than ${formatSize(this.maxBytes)}`, {
+            hint: 'check that --kv names the right file; if it really holds that much, raise --kv-max-size',
+          });
+        }
+        text = await handle.readFile('utf8');
+      } finally {
+        await handle.close();
+      }
     } catch (error) {
+      if (error instanceof OccsError) throw error;
       const code = systemErrorCode(error);
       const what = code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? String(error)})`;
       throw kvError('KV_FILE_UNREADABLE', `key/value file ${this.path} ${what}`, {

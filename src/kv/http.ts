@@ -3,6 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import { systemErrorCode, usageError } from '../errors.js';
+import { DEFAULT_MAX_ANSWER_BYTES } from './source.js';
 
 export interface HttpResponse {
   status: number;
@@ -17,8 +18,10 @@ export interface HttpStream {
   lines: AsyncIterable<string>;
 }
 
-/** TLS settings of a store, as files (read once, when the client is made). */
+/** TLS settings of a store, as files (read once, when the client is made), and the answer size limit. */
 export interface TlsFiles {
+  /** The largest answer taken (DEFAULT_MAX_ANSWER_BYTES by default). */
+  maxBytes?: number;
   /** One more CA to trust, besides the system's. */
   caFile?: string;
   /** A client certificate and its key (mutual TLS). */
@@ -35,7 +38,14 @@ export class HttpTimeoutError extends Error {
   }
 }
 
-const MAX_BODY_BYTES = 256 * 1024 * 1024;
+/** An answer (or one line of a stream) larger than the client takes: it is cut off, never buffered whole. */
+export class AnswerTooLargeError extends Error {
+  constructor(readonly maxBytes: number) {
+    super(`answer larger than ${maxBytes} bytes`);
+    this.name = 'AnswerTooLargeError';
+  }
+}
+
 
 type RequestOptions = { method?: string; headers?: Record<string, string>; body?: string; timeoutMs: number; signal?: AbortSignal };
 
@@ -46,8 +56,10 @@ type RequestOptions = { method?: string; headers?: Record<string, string>; body?
 export class HttpClient {
   private readonly httpAgent = new http.Agent({ keepAlive: true });
   private readonly httpsAgent: https.Agent;
+  private readonly maxBytes: number;
 
   constructor(files: TlsFiles) {
+    this.maxBytes = files.maxBytes ?? DEFAULT_MAX_ANSWER_BYTES;
     this.httpsAgent = new https.Agent({
       keepAlive: true,
       ca: files.caFile ? [...systemCas(), readPem(files.caFile, '--kv-ca')] : undefined,
@@ -63,9 +75,14 @@ export class HttpClient {
     try {
       const chunks: Buffer[] = [];
       let size = 0;
+      const tooLarge = () => {
+        res.destroy();
+        return new AnswerTooLargeError(this.maxBytes);
+      };
+      if (Number(res.headers['content-length']) > this.maxBytes) throw tooLarge();
       for await (const chunk of res as AsyncIterable<Buffer>) {
         size += chunk.length;
-        if (size > MAX_BODY_BYTES) throw new Error(`answer larger than ${MAX_BODY_BYTES} bytes`);
+        if (size > this.maxBytes) throw tooLarge();
         chunks.push(chunk);
       }
       return { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) };
@@ -78,7 +95,7 @@ export class HttpClient {
   async stream(url: URL, options: RequestOptions): Promise<HttpStream> {
     const { res, timer } = await this.open(url, options);
     clearTimeout(timer);
-    return { status: res.statusCode ?? 0, headers: res.headers, lines: lines(res) };
+    return { status: res.statusCode ?? 0, headers: res.headers, lines: lines(res, this.maxBytes) };
   }
 
   private open(url: URL, options: RequestOptions): Promise<{ res: http.IncomingMessage; timer: NodeJS.Timeout }> {
@@ -106,7 +123,7 @@ export class HttpClient {
   }
 }
 
-async function* lines(res: http.IncomingMessage): AsyncIterable<string> {
+async function* lines(res: http.IncomingMessage, maxBytes: number): AsyncIterable<string> {
   let pending = '';
   for await (const chunk of res as AsyncIterable<Buffer>) {
     const text = chunk.toString('utf8');
@@ -120,7 +137,10 @@ async function* lines(res: http.IncomingMessage): AsyncIterable<string> {
       from = 0;
       if (line) yield line;
     }
-    if (pending.length > MAX_BODY_BYTES) throw new Error(`a line longer than ${MAX_BODY_BYTES} bytes`);
+    if (pending.length > maxBytes) {
+      res.destroy();
+      throw new AnswerTooLargeError(maxBytes);
+    }
   }
   if (pending.trim()) yield pending.trim();
 }

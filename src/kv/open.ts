@@ -66,7 +66,7 @@ export function describeKvLocation(location: KvLocation): string {
 export async function openKvSource(location: KvLocation, options: KvSourceOptions): Promise<KvSource> {
   if (location.kind === 'file') {
     const { FileSource } = await import('./file.js');
-    return new FileSource(location.path);
+    return new FileSource(location.path, options.maxBytes);
   }
   if (location.kind === 'etcd') {
     const { EtcdSource } = await import('./etcd.js');

@@ -1,5 +1,12 @@
 import type { TlsFiles } from './http.js';
 
+/**
+ * The largest answer a store may send by default: 16 MiB, ten times what 10,000 servers take
+ * (about 1.5 MB). A store that sends more is broken or hostile, and buffering it (then decoding
+ * it twice over) would cost the watch many times that in memory.
+ */
+export const DEFAULT_MAX_ANSWER_BYTES = 16 * 1024 * 1024;
+
 /** One key/value entry. Keys always start with `/` (`/apps/myapp/containers/one`), whatever the store. */
 export interface KvPair {
   key: string;

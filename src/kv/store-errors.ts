@@ -1,6 +1,7 @@
 import { kvError, systemErrorCode, type OccsError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
-import { HttpTimeoutError } from './http.js';
+import { formatSize } from '../util/size.js';
+import { AnswerTooLargeError, HttpTimeoutError } from './http.js';
 import { Redactor } from '../util/redact.js';
 
 const TLS_CODES = /^(CERT_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_|ERR_TLS_CERT)/;
@@ -33,6 +34,12 @@ export class StoreErrors {
     if ((error as Error)?.name === 'AbortError') return error;
     if (error instanceof HttpTimeoutError) {
       return this.failed(prefix, `did not answer within ${formatDuration(error.timeoutMs)}`, 'KV_TIMEOUT', error);
+    }
+    if (error instanceof AnswerTooLargeError) {
+      return kvError('KV_TOO_LARGE', `key/value store at ${this.store} answered more than ${formatSize(error.maxBytes)} when reading "${prefix}"`, {
+        hint: 'check the prefix (does it hold more than servers?); if the store really holds that much, raise --kv-max-size',
+        cause: error,
+      });
     }
     const code = systemErrorCode(error) ?? '';
     if (/^ERR_(SSL|OSSL)_/.test(code)) {

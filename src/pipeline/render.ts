@@ -1,6 +1,6 @@
 import { usageError } from '../errors.js';
 import type { Settings, Resource } from '../config/settings.js';
-import { filterSnapshot } from '../kv/keys.js';
+import { filterSnapshot, isUnderPrefix } from '../kv/keys.js';
 import { describeKvLocation, openKvSource, parseKvLocation, type KvLocation } from '../kv/open.js';
 import type { KvSnapshot, KvSourceOptions } from '../kv/source.js';
 import { createHelpers, type RenderDiagnostics } from '../template/helpers.js';
@@ -55,6 +55,7 @@ export function sourceOptions(settings: Readonly<Settings>, extra: Partial<KvSou
     user: settings.kvUser,
     password: settings.kvPassword,
     timeoutMs: settings.kvTimeoutMs,
+    maxBytes: settings.kvMaxBytes,
     caFile: settings.kvCa,
     certFile: settings.kvCert,
     keyFile: settings.kvKey,
@@ -72,6 +73,25 @@ export async function readStore(settings: Readonly<Settings>, signal?: AbortSign
   } finally {
     await source.close();
   }
+}
+
+/** Whether a key is the prefix itself or lies in it as in a directory (`apps/x` holds `/apps/x/one`, not `/apps/xy`). */
+const inDirectory = (key: string, prefix: string) => prefix === '' || key === `/${prefix}` || key.startsWith(`/${prefix}/`);
+
+/** The prefixes in which the snapshot holds no key at all (often a typo in the prefix). */
+export function emptyPrefixes(settings: Readonly<Settings>, snapshot: KvSnapshot): string[] {
+  return allPrefixes(settings.resources).filter((prefix) => !snapshot.pairs.some((p) => inDirectory(p.key, prefix)));
+}
+
+/**
+ * The warning for `emptyPrefixes`: which prefix, at which store, the likely cause, and a near
+ * directory that does hold keys (`apps/myapp/containers` for `apps/myapp/container`).
+ */
+export function emptyPrefixWarning(settings: Readonly<Settings>, prefix: string, snapshot?: KvSnapshot): string {
+  const near = snapshot?.pairs.find((p) => isUnderPrefix(p.key, prefix))?.key;
+  const nearDir = near && near.slice(1, near.indexOf('/', prefix.length + 1) > 0 ? near.indexOf('/', prefix.length + 1) : undefined);
+  const hint = nearDir ? `did you mean "${nearDir}"?` : 'a typo in --prefix or OCCS_BACKEND_KEY?';
+  return `prefix "${prefix}" holds no keys at ${describeKvLocation(storeLocation(settings))}: a backend it fills has no servers (${hint})`;
 }
 
 /** Pure: renders each resource from its part of the snapshot. */

@@ -8,6 +8,7 @@ import { isSummary } from '../haproxy/messages.js';
 import type { KvSnapshot } from '../kv/source.js';
 import { printable, type Logger } from '../log.js';
 import { configContext } from '../pipeline/check-config.js';
+import { installError } from '../pipeline/install-error.js';
 import { renderResources, type RenderedResource } from '../pipeline/render.js';
 import type { CompiledTemplate } from '../template/engine.js';
 import { installFiles, stageFile, type StagedFile } from '../util/atomic-write.js';
@@ -143,11 +144,16 @@ export class Applier {
     } catch (error) {
       await Promise.all(staged.map((s) => s.discard()));
       if (reload && (this.dirty || afterRuntime)) await this.resync(reload);
-      throw error;
+      throw installError(changed.map((r) => r.resource.destination!), error);
     }
     const checkMs = Math.round(performance.now() - checkStarted);
     for (const [i, s] of staged.entries()) {
-      await s.commit();
+      try {
+        await s.commit();
+      } catch (error) {
+        await Promise.all(staged.slice(i).map((rest) => rest.discard()));
+        throw installError([s.path], error);
+      }
       this.installed.set(changed[i]!.resource.destination!, changed[i]!.text);
       this.deps.log.info(`installed ${s.path} (render ${renderMs} ms, haproxy -c ${checkMs} ms)`, { destination: s.path, backends, renderMs, checkMs });
     }
@@ -184,7 +190,9 @@ export class Applier {
   /** After a failed reload: the files go back to what the running HAProxy still serves. */
   private async restore(previous: Array<{ path: string; content: string | undefined }>): Promise<void> {
     const known = previous.filter((p): p is { path: string; content: string } => p.content !== undefined);
-    await installFiles(known);
+    await installFiles(known).catch((error: unknown) => {
+      throw installError(known.map((p) => p.path), error);
+    });
     for (const p of known) this.installed.set(p.path, p.content);
   }
 

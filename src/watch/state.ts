@@ -7,6 +7,7 @@ export class WatchState {
     renders: 0,
     renderFailures: 0,
     installs: 0,
+    installFailures: 0,
     checkFailures: 0,
     reloads: 0,
     reloadFailures: 0,
@@ -31,13 +32,25 @@ export class WatchState {
     this.syncProblem = undefined;
   }
 
-  /** 200 with "ok", or 503 with the reason, for /healthz. */
+  /** Backends of the installed config with no server: HAProxy answers 503 to their requests. */
+  get emptyBackends(): string[] {
+    return Object.entries(this.backends)
+      .filter(([, n]) => n === 0)
+      .map(([name]) => name);
+  }
+
+  /**
+   * 200 with "ok", or 503 with the reason, for /healthz. A backend with no servers is a real
+   * state of the store (an app scaled to zero), so it stays 200, but the text names it.
+   */
   health(): { ok: boolean; reason: string } {
     if (this.childAlive === false) return { ok: false, reason: 'haproxy is not running' };
     const [problem] = this.storeProblems.values();
     if (problem) return { ok: false, reason: `store unreachable since ${new Date(problem.since).toISOString()}: ${problem.message}` };
     if (this.syncProblem) return { ok: false, reason: `last sync failed: ${this.syncProblem}` };
     if (this.lastSyncAt === undefined) return { ok: false, reason: 'no successful sync yet' };
+    const empty = this.emptyBackends;
+    if (empty.length > 0) return { ok: true, reason: `ok, but no servers in backend ${empty.join(', ')} (HAProxy answers 503 there)` };
     return { ok: true, reason: 'ok' };
   }
 
@@ -52,6 +65,7 @@ export class WatchState {
     metric('renders_total', 'counter', 'Renders of the templates.', [['', c.renders]]);
     metric('render_failures_total', 'counter', 'Renders that failed (template errors, refused values).', [['', c.renderFailures]]);
     metric('installs_total', 'counter', 'Configs installed (atomically) after passing the checks.', [['', c.installs]]);
+    metric('install_failures_total', 'counter', 'Configs that could not be written (a full disk, a read-only directory); retried.', [['', c.installFailures]]);
     metric('check_failures_total', 'counter', 'Rendered configs haproxy -c rejected.', [['', c.checkFailures]]);
     metric('refused_total', 'counter', 'Store answers refused by --min-servers or --strict.', [['', c.refused]]);
     metric('reloads_total', 'counter', 'Verified HAProxy reloads.', [['', c.reloads]]);
@@ -65,6 +79,7 @@ export class WatchState {
       ['', this.lastSyncAt === undefined ? -1 : Math.round((now - this.lastSyncAt) / 100) / 10],
     ]);
     metric('backend_servers', 'gauge', 'Servers per backend in the installed config.', Object.entries(this.backends).map(([name, n]) => [`{backend="${name}"}`, n]));
+    metric('empty_backends', 'gauge', 'Backends of the installed config with no server (HAProxy answers 503 to their requests).', [['', this.emptyBackends.length]]);
     return `${lines.join('\n')}\n`;
   }
 }

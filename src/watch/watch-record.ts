@@ -3,6 +3,7 @@ import { basename, dirname, join } from 'node:path';
 import { usageError } from '../errors.js';
 import { processIdentity, stillRunning, type ProcessIdentity } from '../haproxy/process.js';
 import type { Logger } from '../log.js';
+import { installError } from '../pipeline/install-error.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { pollUntil } from '../util/poll.js';
 
@@ -32,6 +33,7 @@ export class WatchRecord {
     readonly path: string,
     /** HAProxy masters an earlier watch left running. */
     private leftovers: ProcessIdentity[],
+    private readonly log: Logger,
   ) {
     this.me = processIdentity(process.pid) ?? { pid: process.pid, start: 0 };
   }
@@ -40,7 +42,7 @@ export class WatchRecord {
    * Reads the record of `config`. Another watch that still runs is a usage error (exit 2); what
    * a dead one left is remembered, to be stopped once this watch's HAProxy serves.
    */
-  static async claim(config: string): Promise<WatchRecord> {
+  static async claim(config: string, log: Logger): Promise<WatchRecord> {
     const path = recordPath(config);
     const previous = await readRecord(path);
     if (previous && previous.watch.pid !== process.pid && stillRunning(previous.watch)) {
@@ -48,7 +50,7 @@ export class WatchRecord {
         hint: `stop it first, or give this watch another config to install (--out); ${path} records it`,
       });
     }
-    return new WatchRecord(path, (previous?.haproxy ?? []).filter(stillRunning));
+    return new WatchRecord(path, (previous?.haproxy ?? []).filter(stillRunning), log);
   }
 
   /** HAProxy processes an earlier watch left running (alive now). */
@@ -56,12 +58,21 @@ export class WatchRecord {
     return this.leftovers.filter(stillRunning);
   }
 
-  /** Writes that this watch looks after the config (and which HAProxy it runs, once it does). */
+  /**
+   * Writes that this watch looks after the config (and which HAProxy it runs, once it does).
+   * Never fails: without the record, watch still works, only a later one could not clean up
+   * after it (a warning says so).
+   */
   async save(haproxyPid?: number): Promise<void> {
     const ours = haproxyPid === undefined ? undefined : processIdentity(haproxyPid);
     if (ours) this.haproxy = [ours];
     const record: RecordFile = { watch: this.me, haproxy: [...this.left, ...this.haproxy] };
-    await writeFileAtomic(this.path, `${JSON.stringify(record)}\n`);
+    try {
+      await writeFileAtomic(this.path, `${JSON.stringify(record)}\n`);
+    } catch (error) {
+      const why = installError([this.path], error);
+      this.log.warn(`${why.message}: if this watch is killed, the next one cannot stop the HAProxy it left`, { code: why.code });
+    }
   }
 
   /**
@@ -79,7 +90,7 @@ export class WatchRecord {
       if (await pollUntil(() => (left.some(stillRunning) ? undefined : true), Date.now() + wait)) break;
     }
     this.leftovers = this.left;
-    await this.save().catch(() => {});
+    await this.save();
   }
 
   /** A clean stop: the record goes (nothing is left to stop). */

@@ -4,8 +4,9 @@ import { ExitCode, OccsError, reloadError } from '../errors.js';
 import { reloadHaproxy, type ReloadStrategy } from '../haproxy/reload.js';
 import type { KvSnapshot, KvSource } from '../kv/source.js';
 import type { Logger } from '../log.js';
-import { allPrefixes } from '../pipeline/render.js';
+import { allPrefixes, emptyPrefixes, emptyPrefixWarning } from '../pipeline/render.js';
 import { Applier } from './apply.js';
+import { Backoff } from '../util/backoff.js';
 import { Coalescer } from './coalescer.js';
 import type { WatchState } from './state.js';
 import type { Supervisor } from './supervisor.js';
@@ -48,6 +49,11 @@ export class Watcher {
   private stopRequested!: (stop: Stop) => void;
   private readonly stopped = new Promise<Stop>((resolve) => (this.stopRequested = resolve));
   private spinner?: { stop(): void };
+  /** The retry of an install that failed (a full disk, say), while one is due. */
+  private retry?: NodeJS.Timeout;
+  private readonly installBackoff = new Backoff(1000, 30_000);
+  /** The empty backends and prefixes last told (undefined: none told yet). */
+  private emptyNote?: string;
   /** The stop of HAProxy processes an earlier watch left, while under way. */
   private leftovers?: Promise<void>;
 
@@ -79,6 +85,7 @@ export class Watcher {
     this.spinner?.stop();
     for (const s of signals) process.off(s, onSignal);
     this.abort.abort();
+    clearTimeout(this.retry);
     await Promise.all([watching, this.coalescer.idle()]);
     await source.close();
     this.parts.status?.close();
@@ -175,22 +182,41 @@ export class Watcher {
     try {
       const result = await applier.apply(snapshot, forced && this.started, this.started ? () => this.reload() : undefined);
       state.backends = result.backends;
+      this.noteEmpty(snapshot);
       state.counters.installs += result.installed.length > 0 ? 1 : 0;
       if (result.path === 'runtime') state.counters.runtimeUpdates += 1;
       if (result.runtimeFallback) state.counters.runtimeFallbacks += 1;
       this.spinner?.stop();
       if (!this.started && supervisor) await this.startHaproxy(supervisor);
       this.started = true;
+      this.installBackoff.reset();
       state.syncSucceeded();
     } catch (error) {
       this.syncFailed(error);
     }
   }
 
+  /**
+   * Says, when it changes, which backends have no servers and which prefixes hold no keys: the
+   * default (--min-servers 0) installs such an answer, and HAProxy then answers 503 there.
+   */
+  private noteEmpty(snapshot: KvSnapshot): void {
+    const { state, log, settings } = this.parts;
+    const empty = state.emptyBackends;
+    const prefixes = emptyPrefixes(settings, snapshot);
+    const note = JSON.stringify([empty, prefixes]);
+    if (note === this.emptyNote) return;
+    const wasEmpty = this.emptyNote !== undefined && (JSON.parse(this.emptyNote) as string[][])[0]!.length > 0;
+    this.emptyNote = note;
+    for (const prefix of prefixes) log.warn(emptyPrefixWarning(settings, prefix, snapshot), { prefix });
+    if (empty.length > 0) log.warn(`no servers in backend ${empty.join(', ')}: HAProxy answers 503 to its requests until the store holds some (--min-servers refuses such answers)`, { backends: empty });
+    else if (wasEmpty) log.info('every backend has servers again');
+  }
+
   private async startHaproxy(supervisor: Supervisor): Promise<void> {
     const { state, log, settings, record } = this.parts;
     // Recorded as soon as it has a pid: a watch killed from then on leaves a record of it.
-    await supervisor.start(settings.haproxy.reloadTimeoutMs, this.parts.childEnv, (pid) => record?.save(pid) ?? Promise.resolve());
+    await supervisor.start(settings.haproxy.reloadTimeoutMs, this.parts.childEnv, async (pid) => record?.save(pid));
     state.childAlive = true;
     log.info(`started haproxy (pid ${supervisor.pid}): ${supervisor.commandLine}`, { pid: supervisor.pid });
     // Ours serves now: what an earlier, killed watch left running goes (in the background).
@@ -218,11 +244,20 @@ export class Watcher {
     const occs = error instanceof OccsError ? error : reloadError('UNEXPECTED', String((error as Error)?.message ?? error), { cause: error });
     const c = state.counters;
     if (occs.exitCode === ExitCode.reload) c.reloadFailures += 1;
+    else if (occs.code.startsWith('INSTALL_')) c.installFailures += 1;
     else if (occs.code === 'CONFIG_REJECTED') c.checkFailures += 1;
     else if (occs.code === 'MIN_SERVERS' || occs.code === 'ENTRIES_REJECTED') c.refused += 1;
     else c.renderFailures += 1;
     state.syncProblem = occs.message;
     log.error(`${occs.message}${occs.hint ? ` (${occs.hint})` : ''}`, { code: occs.code, detail: occs.detail });
+    // A full disk or a directory made read-only gets fixed without the store changing: try the
+    // same snapshot again, less and less often, until it is installed.
+    if (occs.code.startsWith('INSTALL_') && !this.retry && !this.abort.signal.aborted) {
+      this.retry = setTimeout(() => {
+        this.retry = undefined;
+        this.coalescer.request();
+      }, this.installBackoff.next());
+    }
     if (occs.code === 'HAPROXY_EXITED' || (supervisor && !this.started && occs.exitCode === ExitCode.reload)) {
       this.stopRequested({ kind: 'child', status: ExitCode.reload, description: occs.message });
     }

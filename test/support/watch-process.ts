@@ -15,8 +15,11 @@ export class WatchProcess {
   raw = '';
   readonly exited: Promise<number | null>;
 
-  constructor(args: string[], env: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, [BIN, 'watch', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `wrap` runs watch through another command (e.g. in its own mount namespace): it gets watch's argv and returns the command to spawn. */
+  constructor(args: string[], env: Record<string, string> = {}, wrap?: (argv: string[]) => [string, string[]]) {
+    const argv = [process.execPath, BIN, 'watch', ...args];
+    const [file, rest] = wrap ? wrap(argv) : [argv[0]!, argv.slice(1)];
+    this.child = spawn(file, rest, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let pending = '';
     this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
       this.raw += chunk;

@@ -1,0 +1,43 @@
+import { dirname } from 'node:path';
+import { ExitCode, OccsError, systemErrorCode } from '../errors.js';
+import { PartialInstallError } from '../util/atomic-write.js';
+
+/** Per errno: the error code, the exit code, what went wrong (of the destination's directory) and what to do. */
+const CAUSES: Record<string, { code: string; exit: number; what: (dir: string) => string; hint: string }> = {
+  ENOSPC: { code: 'INSTALL_NO_SPACE', exit: ExitCode.unexpected, what: (d) => `the file system of ${d} is full`, hint: 'free some space there' },
+  EDQUOT: { code: 'INSTALL_NO_SPACE', exit: ExitCode.unexpected, what: (d) => `the disk quota for ${d} is used up`, hint: 'free some space there, or raise the quota' },
+  EROFS: { code: 'INSTALL_READ_ONLY', exit: ExitCode.usage, what: (d) => `${d} is on a read-only file system`, hint: 'install it on a writable one (--out, or the resource\'s "destination")' },
+  EACCES: { code: 'INSTALL_DENIED', exit: ExitCode.usage, what: (d) => `${d} may not be written by this user`, hint: 'run as a user who may write there, or change --out / the resource\'s "destination"' },
+  EPERM: { code: 'INSTALL_DENIED', exit: ExitCode.usage, what: (d) => `${d} may not be written by this user`, hint: 'run as a user who may write there, or change --out / the resource\'s "destination"' },
+  ENOENT: { code: 'INSTALL_NO_DIRECTORY', exit: ExitCode.usage, what: (d) => `the directory ${d} does not exist`, hint: 'create it, or change --out / the resource\'s "destination"' },
+  ENOTDIR: { code: 'INSTALL_NO_DIRECTORY', exit: ExitCode.usage, what: (d) => `${d} is not a directory`, hint: 'change --out / the resource\'s "destination"' },
+  EISDIR: { code: 'INSTALL_NOT_A_FILE', exit: ExitCode.usage, what: () => 'the destination is a directory', hint: 'give the path of a file, not of a directory' },
+  ELOOP: { code: 'INSTALL_NOT_A_FILE', exit: ExitCode.usage, what: () => 'the destination is a symlink loop', hint: 'fix the symlink, or change --out' },
+};
+
+/**
+ * What a failed install means to the user: which destination could not be written and why,
+ * said in words (not the errno text of a temp file), with its own code. The destination is
+ * named, never the temp file beside it; what was replaced already (if anything) is said.
+ */
+export function installError(destinations: readonly string[], thrown: unknown): OccsError {
+  if (thrown instanceof OccsError) return thrown;
+  const partial = thrown instanceof PartialInstallError ? thrown : undefined;
+  const error = partial ? partial.cause : thrown;
+  const errno = systemErrorCode(error);
+  const failedPath = (error as { path?: string } | undefined)?.path;
+  // The file being written is the temp file beside a destination, or the destination itself.
+  const destination = destinations.find((d) => failedPath && dirname(failedPath) === dirname(d)) ?? (destinations.join(', ') || failedPath || '(unknown)');
+  const done = partial?.installed.length ? `; ${partial.installed.join(', ')} already replaced` : '; no file was changed';
+  const cause = errno ? CAUSES[errno] : undefined;
+  if (!cause) {
+    return new OccsError('INSTALL_FAILED', ExitCode.unexpected, `cannot install ${destination} (${errno ?? (error as Error)?.message ?? String(error)})${done}`, {
+      hint: 'check the disk and the directory (space, health, permissions)',
+      cause: error,
+    });
+  }
+  return new OccsError(cause.code, cause.exit as OccsError['exitCode'], `cannot install ${destination}: ${cause.what(dirname(destination))} (${errno})${done}`, {
+    hint: cause.hint,
+    cause: error,
+  });
+}

@@ -1,0 +1,71 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.js';
+import { httpGet, waitFor } from '../support/haproxy-process.js';
+import { makeTempDir } from '../support/temp.js';
+import { PREFIX, useWatchRig } from '../support/watch-rig.js';
+
+const rig = useWatchRig();
+const { status, metric } = rig;
+
+describe('a backend with no servers is visible, though it is installed (--min-servers 0)', () => {
+  it('watch: /healthz names it, a metric counts it, the log says so when it empties and refills', async () => {
+    rig.store.put(`${PREFIX}/a`, rig.address(0));
+    const w = rig.startWatch(rig.store.url);
+    await w.waitForLog(/^started haproxy/);
+    await rig.servedBy(['a']);
+    expect(await metric('empty_backends')).toBe(0);
+
+    const before = w.logs.length;
+    rig.store.delete(`${PREFIX}/a`);
+    const warning = await w.waitForLog(/^no servers in backend nginx_80: HAProxy answers 503/, before);
+    expect(warning.level).toBe('warn');
+    await w.waitForLog(new RegExp(`^prefix "${PREFIX}" holds no keys at ${rig.store.url.replace(/[.]/g, '\\.')}: .*\\(a typo in --prefix or OCCS_BACKEND_KEY\\?\\)`), before);
+    await waitFor('HAProxy to answer 503', async () => (await httpGet(rig.ports.frontend)).status === 503);
+    await waitFor('/healthz to name the empty backend', async () => (await status('/healthz')).body.includes('no servers in backend nginx_80'));
+    expect((await status('/healthz')).status).toBe(200);
+    expect(await metric('empty_backends')).toBe(1);
+    expect(await metric('backend_servers\\{backend="nginx_80"\\}')).toBe(0);
+
+    const refilled = w.logs.length;
+    rig.store.put(`${PREFIX}/b`, rig.address(1));
+    await rig.servedBy(['b']);
+    await w.waitForLog(/^every backend has servers again/, refilled);
+    await waitFor('/healthz to be plain ok', async () => (await status('/healthz')).body === 'ok\n');
+    expect(await metric('empty_backends')).toBe(0);
+  });
+});
+
+describe('a prefix that holds no keys at all (a typo, say) is warned about', () => {
+  const kv = () => {
+    const dir = makeTempDir();
+    writeFileSync(join(dir, 'kv.properties'), 'apps/myapp/containers/one=10.9.1.1:32001\n');
+    return `file:${join(dir, 'kv.properties')}`;
+  };
+
+  it('render: a warning naming the prefix and the store, exit 0', async () => {
+    const store = kv();
+    const result = await runCli(['render', '--kv', store, '--prefix', 'apps/myapp/container']);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(`warning: prefix "apps/myapp/container" holds no keys at ${store}: a backend it fills has no servers (did you mean "apps/myapp/containers"?)`);
+  });
+
+  it('validate --format json: a warning in the report, and --min-servers 1 still fails it', async () => {
+    const store = kv();
+    const result = await runCli(['validate', '--format', 'json', '--no-haproxy', '--kv', store, '--prefix', 'apps/myapp/container'], { env: { OCCS_BACKEND_KEY: '' } });
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout) as { ok: boolean; warnings: Array<{ source: string; message: string }> };
+    expect(report.ok).toBe(true);
+    expect(report.warnings).toContainEqual({ source: 'kv', message: expect.stringContaining('prefix "apps/myapp/container" holds no keys') });
+
+    const strict = await runCli(['validate', '--no-haproxy', '--min-servers', '1', '--kv', store, '--prefix', 'apps/myapp/container']);
+    expect(strict.code).toBe(5);
+  });
+
+  it('a prefix that holds keys gets no such warning', async () => {
+    const result = await runCli(['render', '--kv', kv(), '--prefix', 'apps/myapp/containers']);
+    expect(result.code).toBe(0);
+    expect(result.stderr).not.toContain('holds no keys');
+  });
+});
