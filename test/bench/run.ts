@@ -1,5 +1,6 @@
 import { removeTempDirs } from '../support/temp.js';
 import { benchEtcd } from './etcd.js';
+import { benchRecovery } from './recovery.js';
 import { benchReload } from './reload.js';
 import { benchRender10k } from './render-10k.js';
 import { benchRuntime } from './runtime.js';
@@ -14,6 +15,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   watch: () => benchWatch(),
   etcd: () => benchEtcd(),
   runtime: () => benchRuntime(),
+  recovery: () => benchRecovery(),
   'watch-idle': () => benchWatchIdle(),
 };
 
