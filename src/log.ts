@@ -1,4 +1,5 @@
 import type { Redactor } from './util/redact.js';
+import { invisibleCharacters } from './values/invisible.js';
 
 export type LogFormat = 'text' | 'json';
 export type Verbosity = 'quiet' | 'normal' | 'verbose';
@@ -20,13 +21,7 @@ const shown: Record<Verbosity, ReadonlySet<LogLevel>> = {
   verbose: new Set(['error', 'warn', 'info', 'debug']),
 };
 
-/**
- * Characters a terminal would not show as themselves: controls (C0, C1, DEL), format characters
- * (bidirectional overrides and isolates, zero-width joiners, the BOM, soft hyphens, tags), line
- * and paragraph separators, spaces other than the plain one, private-use and unassigned code
- * points, and the Hangul and Braille fillers that draw nothing.
- */
-const INVISIBLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\p{Co}\p{Cn}\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\u115f\u1160\u3164\uffa0\u2800]/gu;
+const INVISIBLE = invisibleCharacters();
 
 /** `\uXXXX` (or `\u{XXXXX}` beyond the BMP) for one character. */
 const escapeChar = (c: string): string => {
@@ -66,7 +61,10 @@ export function createLogger(options: {
     if (format === 'json') {
       line = visibleJson(redactor.deep({ time: new Date().toISOString(), level, msg: message, ...fields }));
     } else {
-      const extra = [fields?.detail, fields?.stack].filter((f): f is string => typeof f === 'string').map((f) => redactor.apply(f));
+      // Extra lines (template context, a stack) keep their line breaks, nothing else invisible.
+      const extra = [fields?.detail, fields?.stack]
+        .filter((f): f is string => typeof f === 'string')
+        .map((f) => redactor.apply(f).split('\n').map(printable).join('\n'));
       line = [`${textPrefix[level]}${printable(redactor.apply(message))}`, ...extra].join('\n');
     }
     stream.write(`${line}\n`);

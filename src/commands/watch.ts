@@ -30,7 +30,7 @@ export interface WatchOptions {
  * render, installs it, starts the --exec HAProxy (or reloads a running one), then follows the
  * store until SIGTERM/SIGINT or HAProxy's exit, whose status it returns.
  */
-export async function watch(settings: Readonly<Settings>, { io, log }: CommandContext, options: WatchOptions): Promise<number> {
+export async function watch(settings: Readonly<Settings>, { io, log, redact }: CommandContext, options: WatchOptions): Promise<number> {
   const { exec, listen, intervalMs } = settings.watch;
   if (settings.resources.some((r) => !r.destination)) {
     throw usageError('watch needs a file to install the config in', { hint: 'pass --out /etc/haproxy/haproxy.cfg (or set each resource\'s "destination")' });
@@ -38,7 +38,7 @@ export async function watch(settings: Readonly<Settings>, { io, log }: CommandCo
   if (options.once && exec) throw usageError('--once and --exec cannot be used together', { hint: '--once runs the pipeline once against an HAProxy that is already running' });
   const location = storeLocation(settings);
   const haproxy = locateHaproxy(settings.haproxy.binary, io.env, 'watch checks every config with haproxy -c before installing it');
-  const record = await WatchRecord.claim(settings.haproxy.config, log);
+  const record = await WatchRecord.claim(settings.haproxy.config, log, { check: options.once });
   await removeLeftovers(settings, log);
   const templates = await compileTemplates(settings.resources);
   const supervisor = exec ? Supervisor.prepare(exec) : undefined;
@@ -65,7 +65,7 @@ export async function watch(settings: Readonly<Settings>, { io, log }: CommandCo
   await record.save();
   const state = new WatchState();
   if (supervisor) state.childAlive = false;
-  const status = listen ? await serveStatus(state, listen.host, listen.port) : undefined;
+  const status = listen ? await serveStatus(state, listen.host, listen.port, redact) : undefined;
   const spin = io.stderrIsTTY && log.format === 'text' && log.verbosity !== 'quiet';
   const watcher = new Watcher({
     settings,

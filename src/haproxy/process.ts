@@ -41,6 +41,16 @@ export function processAlive(pid: number): boolean {
   return s !== undefined && s.state !== 'Z' && s.state !== 'X';
 }
 
+/** The real user id a process runs as (undefined when it cannot be read). */
+export function processUid(pid: number): number | undefined {
+  try {
+    const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return uid === undefined ? undefined : Number(uid);
+  } catch {
+    return undefined;
+  }
+}
+
 export function processName(pid: number): string | undefined {
   try {
     return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();

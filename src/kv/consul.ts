@@ -48,7 +48,8 @@ export class ConsulSource implements KvSource {
 
   /**
    * Proves the store answers: a GET of the prefix's own key, not recursive, so the answer is
-   * tiny (usually a 404). Any answer but a refusal or a server error will do.
+   * tiny (usually a 404). Any answer but a server error will do: a token scoped to the keys
+   * under the prefix may be refused the prefix's own key (403), and is still answered.
    */
   private async probe(prefix: string, signal: AbortSignal): Promise<void> {
     const url = new URL(`/v1/kv/${encodePrefix(prefix)}`, this.base);
@@ -58,7 +59,6 @@ export class ConsulSource implements KvSource {
     } catch (error) {
       throw this.errors.requestFailed(prefix, error);
     }
-    if (response.status === 401 || response.status === 403) throw this.unauthorised(prefix, response.status);
     if (response.status >= 500) throw this.failed(prefix, `answered HTTP ${response.status}${bodySnippet(response.body, [this.options.token])}`);
   }
 

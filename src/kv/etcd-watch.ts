@@ -3,6 +3,9 @@ import { Backoff, sleep } from '../util/backoff.js';
 import { toPair, type EtcdKv, type KeyRange } from './etcd-keys.js';
 import { reporter } from './keys.js';
 import { withProbes } from './liveness.js';
+import { storeText } from './store-errors.js';
+import { AnswerTooLargeError } from './http.js';
+import { formatSize } from '../util/size.js';
 import type { KvPair, KvWatchListener } from './source.js';
 
 /** One line of etcd's watch stream (JSON gateway). */
@@ -136,13 +139,13 @@ async function followStream(range: KeyRange, revision: number, keys: Map<string,
   try {
     for await (const message of await ctx.deps.watch(range, revision + 1, stream.signal)) {
       heard();
-      if (message.error) throw kvError('KV_ERROR', `etcd's watch of "${range.label}" failed: ${message.error.message ?? 'unknown error'}`);
+      if (message.error) throw kvError('KV_ERROR', `etcd's watch of "${range.label}" failed: ${storeText(String(message.error.message ?? ''), []) || 'unknown error'}`);
       const result = message.result;
       if (!result) continue;
       if (result.canceled) {
         if (/auth token|unauthenticated/i.test(result.cancel_reason ?? '')) return 'token';
         if (result.compact_revision !== undefined && result.compact_revision !== '0') return 'compacted';
-        throw kvError('KV_ERROR', `etcd cancelled the watch of "${range.label}"${result.cancel_reason ? `: ${result.cancel_reason}` : ''}`);
+        throw kvError('KV_ERROR', `etcd cancelled the watch of "${range.label}"${result.cancel_reason ? `: ${storeText(String(result.cancel_reason), [])}` : ''}`);
       }
       if (!result.events?.length) continue;
       for (const event of result.events) {
@@ -159,6 +162,12 @@ async function followStream(range: KeyRange, revision: number, keys: Map<string,
   } catch (error) {
     if (idle) return 'idle';
     if (signal.aborted || error instanceof OccsError) throw error;
+    if (error instanceof AnswerTooLargeError) {
+      throw kvError('KV_TOO_LARGE', `etcd's watch stream of "${range.label}" sent an event larger than ${formatSize(error.maxBytes)}`, {
+        hint: 'check the prefix (does it hold more than servers?); if the store really holds that much, raise --kv-max-size',
+        cause: error,
+      });
+    }
     throw kvError('KV_UNREACHABLE', `etcd's watch stream of "${range.label}" broke (${(error as Error).message})`, { cause: error });
   } finally {
     clearTimeout(timer);

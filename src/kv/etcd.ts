@@ -77,14 +77,14 @@ export class EtcdSource implements KvSource {
     const body = {
       create_request: { key: b64(range.key), range_end: b64(range.rangeEnd), start_revision: String(fromRevision), progress_notify: true },
     };
-    const stream = await this.send(range.label, '/v3/watch', body, signal, (url, headers, text) =>
+    const stream = await this.send(range.label, '/v3/watch', body, (url, headers, text) =>
       this.http.stream(url, { method: 'POST', headers, body: text, timeoutMs: this.options.timeoutMs, signal }),
     );
     return parseLines(stream.lines);
   }
 
   private async post(label: string, path: string, body: object, signal?: AbortSignal): Promise<unknown> {
-    const response = await this.send(label, path, body, signal, async (url, headers, text) => {
+    const response = await this.send(label, path, body, async (url, headers, text) => {
       const r = await this.http.request(url, { method: 'POST', headers, body: text, timeoutMs: this.options.timeoutMs, signal });
       return { status: r.status, text: r.body.toString('utf8') };
     });
@@ -103,7 +103,6 @@ export class EtcdSource implements KvSource {
     label: string,
     path: string,
     body: object,
-    signal: AbortSignal | undefined,
     perform: (url: URL, headers: Record<string, string>, text: string) => Promise<R>,
   ): Promise<R> {
     const url = new URL(path, this.base);
@@ -111,7 +110,9 @@ export class EtcdSource implements KvSource {
       const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'occs-lb' };
       if (this.options.user) {
         if (!this.login) {
-          const login = this.authenticate(label, signal);
+          // Not with this request's signal: the login is shared, and one request (a probe) may be
+          // aborted while others wait for the same login.
+          const login = this.authenticate(label);
           this.login = login;
           login.catch(() => {
             if (this.login === login) this.login = undefined; // a failed login is not kept
@@ -136,7 +137,7 @@ export class EtcdSource implements KvSource {
     }
   }
 
-  private async authenticate(label: string, signal?: AbortSignal): Promise<string> {
+  private async authenticate(label: string): Promise<string> {
     const url = new URL('/v3/auth/authenticate', this.base);
     let answer: { status: number; body: Buffer };
     try {
@@ -145,7 +146,6 @@ export class EtcdSource implements KvSource {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ name: this.options.user, password: this.options.password ?? '' }),
         timeoutMs: this.options.timeoutMs,
-        signal,
       });
     } catch (error) {
       throw this.errors.requestFailed(label, error);
@@ -191,10 +191,14 @@ function parseError(text: string): EtcdErrorBody {
   }
 }
 
-async function readAll(lines: AsyncIterable<string>): Promise<string> {
+/** The start of an answer that streams (an error body): enough for a message, never all of it. */
+async function readAll(lines: AsyncIterable<string>, limit = 64 * 1024): Promise<string> {
   let text = '';
-  for await (const line of lines) text += line;
-  return text;
+  for await (const line of lines) {
+    text += line;
+    if (text.length >= limit) break; // ends the stream too
+  }
+  return text.slice(0, limit);
 }
 
 async function* parseLines(lines: AsyncIterable<string>): AsyncIterable<EtcdWatchMessage> {

@@ -60,7 +60,11 @@ export class FileSource implements KvSource {
   async watch(prefixes: readonly string[], listener: KvWatchListener, signal: AbortSignal): Promise<void> {
     let latest: KvSnapshot | undefined;
     const changed = reporter(listener, () => latest?.pairs);
-    const report = async () => {
+    // One read at a time, and one more after it when asked meanwhile: an older read can never
+    // finish after a newer one and be reported in its place.
+    let reading: Promise<void> | undefined;
+    let again = false;
+    const readOnce = async () => {
       try {
         latest = await this.read(prefixes);
         listener.alive('');
@@ -68,6 +72,20 @@ export class FileSource implements KvSource {
       } catch (error) {
         listener.error(error, '');
       }
+    };
+    const report = async (): Promise<void> => {
+      if (reading) {
+        again = true;
+        return reading;
+      }
+      reading = (async () => {
+        do {
+          again = false;
+          await readOnce();
+        } while (again && !signal.aborted);
+      })();
+      await reading;
+      reading = undefined;
     };
     let timer: NodeJS.Timeout | undefined;
     const settle = () => {

@@ -2,9 +2,9 @@
  * How often a store is asked a tiny question while a long request waits on it (a blocking query,
  * a watch stream). A store that takes connections and then answers nothing looks just like one
  * with nothing new to say; the probe tells them apart within this interval plus --kv-timeout
- * (15 s by default), instead of at the end of a 60 s wait.
+ * (13 s by default), instead of at the end of a 60 s wait.
  */
-export const PROBE_INTERVAL_MS = 5_000;
+export const PROBE_INTERVAL_MS = 3_000;
 
 /**
  * Runs `wait` and, every `intervalMs` until it settles, `probe`. When a probe fails, `wait` is

@@ -75,11 +75,21 @@ export function bodySnippet(body: Buffer | string, secrets: ReadonlyArray<string
   return text ? `: ${text}` : '';
 }
 
+/** `text` without its last `count` visible characters (and whatever invisible ones lie between them). */
+function dropLast(text: string, count: number): string {
+  let end = text.length;
+  for (let seen = 0; end > 0 && seen < count; end--) if (!/\s/.test(text[end - 1]!)) seen++;
+  return text.slice(0, end);
+}
+
 /** Text a store chose (an error body, a message in it), masked and cut as `bodySnippet` says. */
 export function storeText(body: Buffer | string, secrets: ReadonlyArray<string | undefined>): string {
   const start = typeof body === 'string' ? body.slice(0, 4096) : body.toString('utf8', 0, 4096);
-  const text = new Redactor(secrets)
-    .apply(start)
+  const redactor = new Redactor(secrets);
+  const masked = redactor.apply(start);
+  // A secret cut by the window is not masked: drop the stretch where such a piece could be.
+  const whole = start.length < 4096 ? masked : dropLast(masked, redactor.longestForm);
+  const text = whole
     .replace(/[^\x20-\x7e]/g, (c) => (/\s/.test(c) ? ' ' : '?'))
     .replace(/ {2,}/g, ' ')
     .trim();

@@ -27,7 +27,9 @@ export function installError(destinations: readonly string[], thrown: unknown): 
   const errno = systemErrorCode(error);
   const failedPath = (error as { path?: string } | undefined)?.path;
   // The file being written is the temp file beside a destination, or the destination itself.
-  const destination = destinations.find((d) => failedPath && dirname(failedPath) === dirname(d)) ?? (destinations.join(', ') || failedPath || '(unknown)');
+  const matched = destinations.find((d) => failedPath && dirname(failedPath) === dirname(d));
+  const destination = matched ?? (destinations.join(', ') || failedPath || '(unknown)');
+  const dir = dirname(matched ?? failedPath ?? destinations[0] ?? '.');
   const done = partial?.installed.length ? `; ${partial.installed.join(', ')} already replaced` : '; no file was changed';
   const cause = errno ? CAUSES[errno] : undefined;
   if (!cause) {
@@ -36,7 +38,7 @@ export function installError(destinations: readonly string[], thrown: unknown): 
       cause: error,
     });
   }
-  return new OccsError(cause.code, cause.exit as OccsError['exitCode'], `cannot install ${destination}: ${cause.what(dirname(destination))} (${errno})${done}`, {
+  return new OccsError(cause.code, cause.exit as OccsError['exitCode'], `cannot install ${destination}: ${cause.what(dir)} (${errno})${done}`, {
     hint: cause.hint,
     cause: error,
   });

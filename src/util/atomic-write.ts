@@ -123,23 +123,40 @@ async function syncDirectory(dir: string): Promise<void> {
 
 /**
  * Removes the temp files a killed run left beside `destination` (or its symlink's target): ours
- * by their name, written by a process that is gone, or by this very process id (a run that died
- * before a restart with the same pid, as PID 1 in a container; this run has written none yet).
- * Returns the paths removed.
+ * by their name, written by a process that is gone, or carrying this very process id but older
+ * than this process (a run that died before a restart with the same pid, as PID 1 in a
+ * container). Best effort: never throws (the install itself reports a destination that is
+ * wrong). Returns the paths removed.
  */
 export async function removeStaleTemps(destination: string): Promise<string[]> {
-  const path = await resolveTarget(destination);
-  const dir = dirname(path);
-  const name = basename(path);
-  const entries = await readdir(dir).catch(() => [] as string[]);
   const removed: string[] = [];
-  for (const entry of entries) {
-    if (!entry.startsWith(`.${name}.`) || !entry.endsWith('.tmp')) continue;
-    const pid = /^\.(\d+)\.[a-z0-9]+\.tmp$/.exec(entry.slice(name.length + 1))?.[1];
-    if (!pid || (Number(pid) !== process.pid && processExists(Number(pid)))) continue;
-    await unlink(join(dir, entry)).then(() => removed.push(join(dir, entry)), () => {});
+  try {
+    const path = await resolveTarget(destination);
+    const dir = dirname(path);
+    const name = basename(path);
+    for (const entry of await readdir(dir)) {
+      if (!entry.startsWith(`.${name}.`) || !entry.endsWith('.tmp')) continue;
+      const pid = /^\.(\d+)\.[a-z0-9]+\.tmp$/.exec(entry.slice(name.length + 1))?.[1];
+      if (!pid || !(await leftByGoneProcess(Number(pid), join(dir, entry)))) continue;
+      await unlink(join(dir, entry)).then(() => removed.push(join(dir, entry)), () => {});
+    }
+  } catch {
+    // nothing to clean, or nothing we may clean
   }
   return removed;
+}
+
+/** When this process started, by the wall clock. */
+const STARTED_AT = Date.now() - process.uptime() * 1000;
+
+/**
+ * Whether `path`, named with the pid of the process that made it, was left by a process that is
+ * gone: that pid runs nothing, or it is ours and the file is older than this process.
+ */
+export async function leftByGoneProcess(pid: number, path: string): Promise<boolean> {
+  if (pid !== process.pid) return !processExists(pid);
+  const info = await lstat(path).catch(() => undefined);
+  return info !== undefined && info.mtimeMs < STARTED_AT;
 }
 
 /** Whether a process with this id exists (one we may not signal exists too). */

@@ -1,15 +1,21 @@
+import { invisibleCharacters } from '../values/invisible.js';
+
 /** Secrets shorter than this are only masked as they are: their encodings would match too much. */
 const FUZZY_MIN_LENGTH = 6;
 /** What a store or a terminal may put between the characters of an echoed secret. */
-const FILLER = /[\s\p{Cc}\p{Cf}]/u;
+const INVISIBLE = invisibleCharacters('u');
+const isFiller = (c: string): boolean => /\s/.test(c) || INVISIBLE.test(c);
 
 /**
- * The forms a secret can take in text a store echoes or a log prints: as is, JSON-escaped,
- * URL-encoded, in hex, and in base64 (standard and URL-safe), at each of the three positions it
- * can hold inside a longer base64 text (only the characters that depend on the secret alone).
+ * The forms a secret can take in text a store echoes or a log prints: as is, JSON-escaped (also
+ * as Go escapes `<`, `>` and `&`, as Consul and etcd do), URL-encoded, in hex, and in base64
+ * (standard and URL-safe), at each of the three positions it can hold inside a longer base64 text
+ * (only the characters that depend on the secret alone).
  */
 export function secretForms(secret: string): string[] {
-  const forms = new Set([secret, JSON.stringify(secret).slice(1, -1), encodeURIComponent(secret), encodeURIComponent(secret).replace(/%20/g, '+')]);
+  const json = JSON.stringify(secret).slice(1, -1);
+  const goJson = json.replace(/[<>&]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`);
+  const forms = new Set([secret, json, goJson, encodeURIComponent(secret), encodeURIComponent(secret).replace(/%20/g, '+')]);
   const bytes = Buffer.from(secret, 'utf8');
   forms.add(bytes.toString('hex'));
   for (let shift = 0; shift < 3; shift++) {
@@ -42,8 +48,13 @@ export class Redactor {
     if (!secret || this.secrets.has(secret)) return;
     this.secrets.add(secret);
     if (secret.length < FUZZY_MIN_LENGTH) return;
-    const compact = (form: string) => [...form].filter((c) => !FILLER.test(c)).map(lower).join('');
+    const compact = (form: string) => [...form].filter((c) => !isFiller(c)).map(lower).join('');
     this.forms = [...new Set([...this.forms, ...secretForms(secret).map(compact)])].filter((f) => f.length >= FUZZY_MIN_LENGTH);
+  }
+
+  /** The length of the longest form masked: a text cut anywhere holds at most that much of a secret. */
+  get longestForm(): number {
+    return Math.max(0, ...[...this.secrets].map((s) => s.length), ...this.forms.map((f) => f.length));
   }
 
   apply(text: string): string {
@@ -75,7 +86,7 @@ function maskForms(text: string, forms: readonly string[]): string {
   let compact = '';
   const origin: number[] = []; // index in `chars` of each unit of `compact`
   chars.forEach((c, i) => {
-    if (FILLER.test(c)) return;
+    if (isFiller(c)) return;
     const l = lower(c);
     compact += l;
     for (let k = 0; k < l.length; k++) origin.push(i);

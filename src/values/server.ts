@@ -1,4 +1,5 @@
 import { isIPv4, isIPv6 } from './ip.js';
+import { invisibleCharacters } from './invisible.js';
 
 /** A server address that passed strict parsing: safe to print into haproxy.cfg or send to a socket. */
 export interface ServerAddress {
@@ -31,7 +32,7 @@ export function unsafeCharacterReason(value: string): string | undefined {
   if (/[\x00-\x1f\x7f-\x9f]/.test(value)) return 'contains a control character';
   if (/\s/.test(value)) return 'contains whitespace';
   // Invisible on a screen, they make a config read differently from what HAProxy runs.
-  const invisible = /[\p{Cf}\p{Co}\p{Cn}\p{Cs}]/u.exec(value);
+  const invisible = invisibleCharacters('u').exec(value);
   if (invisible) return `contains the invisible character U+${invisible[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
   const special = /[#;$"'`\\]/.exec(value);
   if (special) return `contains '${special[0]}'`;

@@ -138,13 +138,20 @@ export class Applier {
   ): Promise<void> {
     const checkStarted = performance.now();
     const staged: StagedFile[] = [];
-    try {
-      for (const r of changed) staged.push(await stageFile(r.resource.destination!, r.text));
-      for (const [i, r] of changed.entries()) if (r.resource.haproxy) await this.check(staged[i]!, r.text);
-    } catch (error) {
+    const abandon = async (error: unknown) => {
       await Promise.all(staged.map((s) => s.discard()));
       if (reload && (this.dirty || afterRuntime)) await this.resync(reload);
-      throw installError(changed.map((r) => r.resource.destination!), error);
+      return error;
+    };
+    try {
+      for (const r of changed) staged.push(await stageFile(r.resource.destination!, r.text));
+    } catch (error) {
+      throw await abandon(installError(changed.map((r) => r.resource.destination!), error));
+    }
+    try {
+      for (const [i, r] of changed.entries()) if (r.resource.haproxy) await this.check(staged[i]!, r.text);
+    } catch (error) {
+      throw await abandon(error);
     }
     const checkMs = Math.round(performance.now() - checkStarted);
     for (const [i, s] of staged.entries()) {

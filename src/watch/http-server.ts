@@ -18,7 +18,9 @@ const LIMITS = {
   /** Headers beyond this answer 431. */
   maxHeaderSize: 8 * 1024,
   /** Connections beyond this are refused until others close. */
-  maxConnections: 64,
+  maxConnections: 256,
+  /** Connections one client address may hold: one client cannot take all of them. */
+  perClient: 8,
 } as const;
 
 type Route = 'healthz' | 'metrics' | 'unknown' | 'bad';
@@ -47,7 +49,7 @@ export function routeOf(target: string | undefined): Route {
  * Nothing a client sends can throw out of here: a request that cannot be answered gets a 4xx
  * (or, when it cannot even be parsed, a 400 and the connection closed).
  */
-export async function serveStatus(state: WatchState, host: string, port: number): Promise<http.Server> {
+export async function serveStatus(state: WatchState, host: string, port: number, redact: (text: string) => string = (t) => t): Promise<http.Server> {
   const options: http.ServerOptions = {
     maxHeaderSize: LIMITS.maxHeaderSize,
     requestTimeout: LIMITS.requestTimeoutMs,
@@ -58,13 +60,25 @@ export async function serveStatus(state: WatchState, host: string, port: number)
   };
   const server = http.createServer(options, (req, res) => {
     try {
-      answer(state, req, res);
+      answer(state, req, res, redact);
     } catch {
       if (!res.headersSent) send(res, 500, 'internal error\n');
       else res.destroy();
     }
   });
   server.maxConnections = LIMITS.maxConnections;
+  const open = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const client = socket.remoteAddress ?? '';
+    const count = (open.get(client) ?? 0) + 1;
+    if (count > LIMITS.perClient) return void socket.destroy();
+    open.set(client, count);
+    socket.once('close', () => {
+      const left = (open.get(client) ?? 1) - 1;
+      if (left > 0) open.set(client, left);
+      else open.delete(client);
+    });
+  });
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => refuseClient(error, socket));
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error) =>
@@ -77,7 +91,7 @@ export async function serveStatus(state: WatchState, host: string, port: number)
   return server;
 }
 
-function answer(state: WatchState, req: http.IncomingMessage, res: http.ServerResponse): void {
+function answer(state: WatchState, req: http.IncomingMessage, res: http.ServerResponse, redact: (text: string) => string): void {
   res.on('error', () => {});
   req.on('error', () => {});
   // Nothing here reads a body: let any that comes go by, so keep-alive and pipelining still work.
@@ -89,7 +103,8 @@ function answer(state: WatchState, req: http.IncomingMessage, res: http.ServerRe
     send(res, 400, 'bad request target\n', { connection: 'close' });
   } else if (route === 'healthz') {
     const { ok, reason } = state.health();
-    send(res, ok ? 200 : 503, `${reason}\n`);
+    // The reason may quote a store's error: masked like every other output.
+    send(res, ok ? 200 : 503, `${redact(reason)}\n`);
   } else if (route === 'metrics') {
     send(res, 200, state.metrics(), { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
   } else {

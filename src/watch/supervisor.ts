@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { constants, tmpdir } from 'node:os';
@@ -8,7 +9,7 @@ import { waitForMaster } from '../haproxy/reload-master.js';
 import { reloadMasterWorker } from '../haproxy/reload-pid-file.js';
 import { pollUntil } from '../util/poll.js';
 import { childPids } from '../haproxy/process.js';
-import { processExists } from '../util/atomic-write.js';
+import { leftByGoneProcess } from '../util/atomic-write.js';
 import { splitShellWords } from '../util/shell-words.js';
 
 /** The private dirs of the master sockets watch adds: `occs-lb-PID-XXXXXX` in the temp dir. */
@@ -84,6 +85,11 @@ export class Supervisor {
     return this.child !== undefined && this.exit === undefined;
   }
 
+  /** The command name the supervised program runs under (/proc/PID/comm: 15 characters at most). */
+  get commandName(): string {
+    return basename(this.file).slice(0, 15);
+  }
+
   get commandLine(): string {
     return [this.file, ...this.args].join(' ');
   }
@@ -97,7 +103,7 @@ export class Supervisor {
   async start(timeoutMs: number, env: NodeJS.ProcessEnv, spawned?: (pid: number) => Promise<void>): Promise<void> {
     this.socket = await this.masterSocket();
     const { execa } = await import('execa');
-    const setpriv = findOnPath('setpriv', env);
+    const setpriv = parentDeathSignaller(env);
     const [file, args] = setpriv ? [setpriv, ['--pdeathsig', this.isHaproxy ? 'SIGUSR1' : 'SIGTERM', '--', this.file, ...this.args]] : [this.file, this.args];
     // No forceKillAfterDelay: stop() decides when HAProxy has had time enough.
     this.child = execa(file, args, { stdio: ['ignore', 'inherit', 'inherit'], reject: false, cleanup: true, forceKillAfterDelay: false, env, extendEnv: false });
@@ -144,6 +150,17 @@ export class Supervisor {
   }
 }
 
+/**
+ * util-linux's setpriv, when it is on the PATH of `env` and knows --pdeathsig (util-linux 2.33
+ * and later; another setpriv, such as busybox's, would keep HAProxy from starting at all).
+ */
+function parentDeathSignaller(env: NodeJS.ProcessEnv): string | undefined {
+  const setpriv = findOnPath('setpriv', env);
+  if (!setpriv) return undefined;
+  const help = spawnSync(setpriv, ['--help'], { encoding: 'utf8', timeout: 2000, env });
+  return `${help.stdout ?? ''}${help.stderr ?? ''}`.includes('--pdeathsig') ? setpriv : undefined;
+}
+
 /** An executable on the PATH of `env`, or undefined. */
 function findOnPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
   for (const dir of (env.PATH ?? '').split(delimiter).filter(Boolean)) {
@@ -159,14 +176,14 @@ function findOnPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
 
 /**
  * Removes the private master-socket dirs that watch runs killed before they could clean up left
- * in the temp dir: those of a process that is gone, or of this very pid (a container's PID 1
- * before a restart). Returns the dirs removed.
+ * in the temp dir: those of a process that is gone, or of this very pid but older than this
+ * process (a container's PID 1 before a restart). Returns the dirs removed.
  */
 export async function removeStaleRuntimeDirs(): Promise<string[]> {
   const removed: string[] = [];
   for (const entry of await readdir(tmpdir()).catch(() => [] as string[])) {
     const pid = RUNTIME_DIR.exec(entry)?.[1];
-    if (!pid || (Number(pid) !== process.pid && processExists(Number(pid)))) continue;
+    if (!pid || !(await leftByGoneProcess(Number(pid), join(tmpdir(), entry)))) continue;
     await rm(join(tmpdir(), entry), { recursive: true, force: true }).then(() => removed.push(join(tmpdir(), entry)), () => {});
   }
   return removed;

@@ -1,17 +1,26 @@
-import { readFile, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { lstat, readFile, realpath, unlink } from 'node:fs/promises';
+import net from 'node:net';
+import { basename, dirname, join, resolve } from 'node:path';
 import { usageError } from '../errors.js';
-import { processIdentity, stillRunning, type ProcessIdentity } from '../haproxy/process.js';
+import { processIdentity, processName, processUid, stillRunning, type ProcessIdentity } from '../haproxy/process.js';
 import type { Logger } from '../log.js';
 import { installError } from '../pipeline/install-error.js';
-import { writeFileAtomic } from '../util/atomic-write.js';
+import { removeStaleTemps, writeFileAtomic } from '../util/atomic-write.js';
 import { pollUntil } from '../util/poll.js';
 
+/** A process the record names, with what it was: its command name. */
+interface Recorded extends ProcessIdentity {
+  comm?: string;
+}
+
 interface RecordFile {
-  /** The watch that owns the config. */
+  /** The boot the pids and start times belong to (they mean nothing after a reboot). */
+  boot: string;
+  /** The watch that looks after the config. */
   watch: ProcessIdentity;
   /** The HAProxy masters it started, and any an earlier watch left that are not stopped yet. */
-  haproxy: ProcessIdentity[];
+  haproxy: Recorded[];
 }
 
 /** `.haproxy.cfg.occs-lb.json` beside the config HAProxy runs. */
@@ -19,55 +28,105 @@ export function recordPath(config: string): string {
   return join(dirname(config), `.${basename(config)}.occs-lb.json`);
 }
 
+const bootId = (): string => {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return 'unknown';
+  }
+};
+
+/** FNV-1a, 32 bits twice: a short, stable name for a path (node:crypto costs start-up time). */
+function pathHash(text: string): string {
+  let a = 0x811c9dc5;
+  let b = 0x01000193;
+  for (let i = 0; i < text.length; i++) {
+    a = Math.imul(a ^ text.charCodeAt(i), 0x01000193) >>> 0;
+    b = Math.imul(b ^ text.charCodeAt(text.length - 1 - i), 0x01000193) >>> 0;
+  }
+  return `${a.toString(16)}${b.toString(16)}`;
+}
+
+/**
+ * Holds the machine-wide lock of a config for as long as this process lives: a listening socket
+ * in Linux's abstract namespace, which the kernel releases when the process dies, however it
+ * dies. No file is left to go stale, and two watches started together cannot both get it.
+ */
+function lockConfig(real: string): Promise<net.Server | 'taken'> {
+  return new Promise((resolvePromise, reject) => {
+    const server = net.createServer((socket) => socket.destroy());
+    server.once('error', (error: NodeJS.ErrnoException) => (error.code === 'EADDRINUSE' ? resolvePromise('taken') : reject(error)));
+    server.listen(`\0occs-lb-watch/${pathHash(real)}`, () => {
+      server.unref();
+      resolvePromise(server);
+    });
+  });
+}
+
 /**
  * Which watch looks after a config, and which HAProxy processes it started: a small file beside
  * the config. A watch killed with SIGKILL cannot stop its HAProxy; the next one reads this file
- * and stops what was left (the process's start time guards against a reused pid). It also keeps
- * two watches from driving the same config.
+ * and stops what was left. What it signals must be the very process recorded (same boot, same
+ * start time, so a reused pid is never hit), still the same program, run by the same user, from
+ * a record this user wrote. A lock keeps two watches from driving the same config.
  */
 export class WatchRecord {
   private readonly me: ProcessIdentity;
-  private haproxy: ProcessIdentity[] = [];
+  private readonly boot = bootId();
+  private haproxy: Recorded[] = [];
 
   private constructor(
     readonly path: string,
     /** HAProxy masters an earlier watch left running. */
-    private leftovers: ProcessIdentity[],
+    private leftovers: Recorded[],
+    private readonly lock: net.Server | undefined,
     private readonly log: Logger,
   ) {
     this.me = processIdentity(process.pid) ?? { pid: process.pid, start: 0 };
   }
 
   /**
-   * Reads the record of `config`. Another watch that still runs is a usage error (exit 2); what
-   * a dead one left is remembered, to be stopped once this watch's HAProxy serves.
+   * Takes the lock of `config` and reads its record. Another watch that holds the lock is a
+   * usage error (exit 2); what a dead one left is remembered, to be stopped once this watch's
+   * HAProxy serves. With `check`, only checks (watch --once): no lock is kept.
    */
-  static async claim(config: string, log: Logger): Promise<WatchRecord> {
-    const path = recordPath(config);
-    const previous = await readRecord(path);
-    if (previous && previous.watch.pid !== process.pid && stillRunning(previous.watch)) {
-      throw usageError(`another occs-lb watch (pid ${previous.watch.pid}) already looks after ${config}`, {
-        hint: `stop it first, or give this watch another config to install (--out); ${path} records it`,
+  static async claim(config: string, log: Logger, { check = false } = {}): Promise<WatchRecord> {
+    const real = join(await realpath(dirname(resolve(config))).catch(() => dirname(resolve(config))), basename(config));
+    const path = recordPath(real);
+    const lock = await lockConfig(real).catch(() => undefined); // no abstract sockets here: go without
+    const previous = await readRecord(path, log);
+    if (lock === 'taken') {
+      const who = previous ? ` (pid ${previous.watch.pid})` : '';
+      throw usageError(`another occs-lb watch${who} already looks after ${config}`, {
+        hint: 'stop it first, or give this watch another config to install (--out)',
       });
     }
-    return new WatchRecord(path, (previous?.haproxy ?? []).filter(stillRunning), log);
+    if (check) lock?.close();
+    const boot = bootId();
+    const left = previous && previous.boot === boot ? previous.haproxy.filter(stillRunning) : [];
+    return new WatchRecord(path, left, check ? undefined : lock, log);
   }
 
   /** HAProxy processes an earlier watch left running (alive now). */
-  get left(): ProcessIdentity[] {
+  get left(): Recorded[] {
     return this.leftovers.filter(stillRunning);
   }
 
   /**
-   * Writes that this watch looks after the config (and which HAProxy it runs, once it does).
-   * Never fails: without the record, watch still works, only a later one could not clean up
-   * after it (a warning says so).
+   * Writes that this watch looks after the config (and which HAProxy it runs, once it does:
+   * `comm` is its command name). Never fails: without the record, watch still works, only a
+   * later one could not clean up after it (a warning says so).
    */
-  async save(haproxyPid?: number): Promise<void> {
-    const ours = haproxyPid === undefined ? undefined : processIdentity(haproxyPid);
-    if (ours) this.haproxy = [ours];
-    const record: RecordFile = { watch: this.me, haproxy: [...this.left, ...this.haproxy] };
+  async save(haproxy?: { pid: number; comm: string }): Promise<void> {
+    const ours = haproxy && processIdentity(haproxy.pid);
+    if (ours) this.haproxy = [{ ...ours, comm: haproxy.comm }];
+    await this.write([...this.left, ...this.haproxy]);
+  }
+
+  private async write(haproxy: Recorded[]): Promise<void> {
+    const record: RecordFile = { boot: this.boot, watch: this.me, haproxy };
     try {
+      await removeStaleTemps(this.path);
       await writeFileAtomic(this.path, `${JSON.stringify(record)}\n`);
     } catch (error) {
       const why = installError([this.path], error);
@@ -77,37 +136,55 @@ export class WatchRecord {
 
   /**
    * Stops the HAProxy processes an earlier watch left: SIGUSR1 (soft stop: listeners close,
-   * requests in flight finish), SIGTERM after `timeoutMs`, SIGKILL 2 s later. Resolves when they
-   * are gone; the record then no longer names them.
+   * requests in flight finish), SIGTERM after `timeoutMs`, SIGKILL 2 s later. A process that is
+   * no longer the program recorded, or not run by this user, is left alone. `except` is this
+   * watch's own HAProxy. Resolves when they are gone; the record then no longer names them.
    */
-  async stopLeftovers(timeoutMs: number, log: Logger): Promise<void> {
-    const left = this.left;
+  async stopLeftovers(timeoutMs: number, except: number | undefined): Promise<void> {
+    const uid = process.getuid?.();
+    const left = this.left.filter((id) => {
+      const same = id.pid !== except && id.pid !== process.pid && (!id.comm || processName(id.pid) === id.comm) && (uid === undefined || processUid(id.pid) === uid);
+      if (!same) this.log.warn(`not stopping pid ${id.pid}: it is no longer the HAProxy an earlier watch recorded`, { pid: id.pid });
+      return same;
+    });
+    this.leftovers = left;
     if (left.length === 0) return;
-    for (const id of left) log.warn(`stopping haproxy (pid ${id.pid}), left running by an earlier watch that did not stop it`, { pid: id.pid });
+    for (const id of left) this.log.warn(`stopping haproxy (pid ${id.pid}), left running by an earlier watch that did not stop it`, { pid: id.pid });
     for (const [signal, wait] of [['SIGUSR1', timeoutMs], ['SIGTERM', 2000], ['SIGKILL', 2000]] as const) {
-      const running = left.filter(stillRunning);
-      for (const id of running) signalProcess(id.pid, signal);
+      for (const id of left.filter(stillRunning)) signalProcess(id.pid, signal);
       if (await pollUntil(() => (left.some(stillRunning) ? undefined : true), Date.now() + wait)) break;
     }
-    this.leftovers = this.left;
-    await this.save();
+    await this.write([...this.left, ...this.haproxy]);
   }
 
-  /** A clean stop: the record goes (nothing is left to stop). */
+  /**
+   * A clean stop: the lock goes, and the record with it, unless it still names HAProxy processes
+   * an earlier watch left (a watch without --exec does not stop them: one may be the HAProxy it
+   * reloads); those stay recorded for the next watch.
+   */
   async remove(): Promise<void> {
-    await unlink(this.path).catch(() => {});
+    const left = this.left;
+    if (left.length > 0) await this.write(left);
+    else await unlink(this.path).catch(() => {});
+    this.lock?.close();
   }
 }
 
-async function readRecord(path: string): Promise<RecordFile | undefined> {
+async function readRecord(path: string, log: Logger): Promise<RecordFile | undefined> {
   try {
+    const info = await lstat(path);
+    // Only a record this user wrote is believed: it says which processes to signal.
+    if (!info.isFile() || (process.getuid && info.uid !== process.getuid())) {
+      log.warn(`ignoring ${path}: it is not a file written by this user`);
+      return undefined;
+    }
     const parsed = JSON.parse(await readFile(path, 'utf8')) as Partial<RecordFile>;
-    const valid = (id: unknown): id is ProcessIdentity =>
-      typeof id === 'object' && id !== null && Number.isInteger((id as ProcessIdentity).pid) && (id as ProcessIdentity).pid >= 1 && Number.isFinite((id as ProcessIdentity).start);
-    if (!valid(parsed.watch)) return undefined;
+    const valid = (id: unknown): id is Recorded =>
+      typeof id === 'object' && id !== null && Number.isInteger((id as Recorded).pid) && (id as Recorded).pid >= 1 && Number.isFinite((id as Recorded).start);
+    if (!valid(parsed.watch) || typeof parsed.boot !== 'string') return undefined;
     // Never pid 1 or ourselves, whatever the file says.
     const haproxy = Array.isArray(parsed.haproxy) ? parsed.haproxy.filter((id) => valid(id) && id.pid > 1 && id.pid !== process.pid) : [];
-    return { watch: parsed.watch, haproxy };
+    return { boot: parsed.boot, watch: parsed.watch, haproxy };
   } catch {
     return undefined; // none, or unreadable: nothing to take over
   }

@@ -216,11 +216,11 @@ export class Watcher {
   private async startHaproxy(supervisor: Supervisor): Promise<void> {
     const { state, log, settings, record } = this.parts;
     // Recorded as soon as it has a pid: a watch killed from then on leaves a record of it.
-    await supervisor.start(settings.haproxy.reloadTimeoutMs, this.parts.childEnv, async (pid) => record?.save(pid));
+    await supervisor.start(settings.haproxy.reloadTimeoutMs, this.parts.childEnv, async (pid) => record?.save({ pid, comm: supervisor.commandName }));
     state.childAlive = true;
     log.info(`started haproxy (pid ${supervisor.pid}): ${supervisor.commandLine}`, { pid: supervisor.pid });
     // Ours serves now: what an earlier, killed watch left running goes (in the background).
-    if (record) this.leftovers = record.stopLeftovers(settings.watch.stopTimeoutMs, log);
+    if (record) this.leftovers = record.stopLeftovers(settings.watch.stopTimeoutMs, supervisor.pid);
     void supervisor.exited.then((exit) => {
       state.childAlive = false;
       this.stopRequested({ kind: 'child', ...exit });

@@ -1,9 +1,9 @@
 import { removeTempDirs } from '../support/temp.js';
 import { benchEtcd } from './etcd.js';
-import { benchRecovery } from './recovery.js';
+import { benchRecovery, benchStall } from './recovery.js';
 import { benchReload } from './reload.js';
 import { benchRender10k } from './render-10k.js';
-import { benchRuntime } from './runtime.js';
+import { benchRuntime, benchRuntimeReuse } from './runtime.js';
 import { benchStartup } from './startup.js';
 import { benchWatch, benchWatchIdle } from './watch.js';
 
@@ -15,7 +15,9 @@ const benches: Record<string, () => void | Promise<void>> = {
   watch: () => benchWatch(),
   etcd: () => benchEtcd(),
   runtime: () => benchRuntime(),
+  'runtime-reuse': () => benchRuntimeReuse(),
   recovery: () => benchRecovery(),
+  stall: () => benchStall(),
   'watch-idle': () => benchWatchIdle(),
 };
 

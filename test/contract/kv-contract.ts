@@ -153,53 +153,43 @@ export function describeKvContract(h: ContractHarness): void {
       };
       const change = (key: string, value: string) => (h.putWhileAway ?? h.put)(key, value);
 
-      it('a change back to the first read\'s value, made while the source could not read', async () => {
+      /** A recording watch of a new prefix whose first snapshot holds `one=1`; it never reports the same twice. */
+      const watching = async (body: (p: string, w: ReturnType<typeof record>) => Promise<void>) => {
         const p = prefix();
         await h.put(`${p}/one`, '1');
         const w = record(source, [p]);
         try {
           await waitFor('the first snapshot', () => w.latest().includes(`/${p}/one=1`));
+          await body(p, w);
+          expect(w.repeats()).toBe(0);
+        } finally {
+          await w.stop();
+        }
+      };
+
+      it('a change back to the first read\'s value, made while the source could not read', () =>
+        watching(async (p, w) => {
           await h.put(`${p}/one`, '2');
           await waitFor('the change', () => w.latest().includes(`/${p}/one=2`));
           await outage(w, () => change(`${p}/one`, '1'));
           await waitFor('the change made during the outage', () => w.latest().join() === `/${p}/one=1`, 20_000);
-          expect(w.repeats()).toBe(0);
-        } finally {
-          await w.stop();
-        }
-      });
+        }));
 
-      it('a delete, made while the source could not read, of a key the watch saw appear', async () => {
-        const p = prefix();
-        await h.put(`${p}/one`, '1');
-        const w = record(source, [p]);
-        try {
-          await waitFor('the first snapshot', () => w.latest().includes(`/${p}/one=1`));
+      it('a delete, made while the source could not read, of a key the watch saw appear', () =>
+        watching(async (p, w) => {
           await h.put(`${p}/two`, '2');
           await waitFor('the new key', () => w.latest().includes(`/${p}/two=2`));
           await outage(w, async () => (h.putWhileAway ? h.deleteWhileAway!(`${p}/two`) : h.delete(`${p}/two`)));
           await waitFor('the delete made during the outage', () => w.latest().join() === `/${p}/one=1`, 20_000);
-          expect(w.repeats()).toBe(0);
-        } finally {
-          await w.stop();
-        }
-      });
+        }));
 
-      it('a key changed during the outage, then changed back after it', async () => {
-        const p = prefix();
-        await h.put(`${p}/one`, '1');
-        const w = record(source, [p]);
-        try {
-          await waitFor('the first snapshot', () => w.latest().includes(`/${p}/one=1`));
+      it('a key changed during the outage, then changed back after it', () =>
+        watching(async (p, w) => {
           await outage(w, () => change(`${p}/one`, '2'));
           await waitFor('the change', () => w.latest().join() === `/${p}/one=2`, 20_000);
           await h.put(`${p}/one`, '1');
           await waitFor('the change back', () => w.latest().join() === `/${p}/one=1`, 20_000);
-          expect(w.repeats()).toBe(0);
-        } finally {
-          await w.stop();
-        }
-      });
+        }));
     });
 
     if (h.checksCredentials) {

@@ -98,6 +98,14 @@ describe('a destination that cannot be written: its own code, the destination na
     expect(result.stderr).toContain(`cannot install ${out}: the file system of ${dir} is full (ENOSPC); no file was changed (free some space there)`);
   });
 
+  it('a destination under a file, not a directory: exit 2 that says so', async () => {
+    const dir = makeTempDir();
+    writeFileSync(join(dir, 'file'), 'not a directory');
+    const result = await runCli(['render', '--kv', kv, '--prefix', 'apps/myapp/containers', '--out', join(dir, 'file', 'haproxy.cfg')]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`cannot install ${join(dir, 'file', 'haproxy.cfg')}: ${join(dir, 'file')} is not a directory (ENOTDIR); no file was changed`);
+  });
+
   it('maps every errno to a code and a sentence, naming the destination and not the temp file', () => {
     const error = (code: string) => Object.assign(new Error(`${code}: open '/etc/haproxy/.haproxy.cfg.1.abc.tmp'`), { code, path: '/etc/haproxy/.haproxy.cfg.1.abc.tmp' });
     const cases: Array<[string, string, number]> = [

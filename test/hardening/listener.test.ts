@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { routeOf } from '../../src/watch/http-server.js';
 import { waitFor } from '../support/haproxy-process.js';
@@ -68,7 +69,8 @@ describe('the --listen status server faces hostile clients', () => {
     await w.waitForLog(/^started haproxy/);
     await waitFor('/healthz to be ok', async () => (await rig.status('/healthz')).status === 200);
 
-    const slow = Array.from({ length: 20 }, () => slowClient(rig.ports.status, 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: '));
+    // From another loopback address, as another host would be (one address may hold 8 connections).
+    const slow = Array.from({ length: 8 }, () => slowClient(rig.ports.status, 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ', '127.0.0.2'));
     try {
       expect((await rig.status('/healthz')).status).toBe(200);
       // Node's header timeout is checked on a timer; the limit is 5 s.
@@ -79,6 +81,24 @@ describe('the --listen status server faces hostile clients', () => {
     }
     expect(w.child.exitCode).toBe(null);
     await rig.servedBy(['a']);
+  });
+});
+
+describe('the --listen status server under a connection flood', () => {
+  it('one client address holding many idle connections does not keep others from /healthz', async () => {
+    rig.store.put(`${PREFIX}/a`, rig.address(0));
+    const w = rig.startWatch(rig.store.url);
+    await w.waitForLog(/^started haproxy/);
+    await waitFor('/healthz to be ok', async () => (await rig.status('/healthz')).status === 200);
+    // Another loopback address, as another host would be.
+    const idle = Array.from({ length: 100 }, () => net.connect({ port: rig.ports.status, host: '127.0.0.1', localAddress: '127.0.0.2' }).on('error', () => {}));
+    try {
+      await waitFor('the flood to be connected or refused', () => idle.every((s) => !s.connecting));
+      expect(await rig.status('/healthz')).toEqual({ status: 200, body: 'ok\n' });
+      expect(await rig.metric('renders_total')).toBeGreaterThan(0);
+    } finally {
+      for (const s of idle) s.destroy();
+    }
   });
 });
 

@@ -3,6 +3,7 @@ import { ConsulSource } from '../../src/kv/consul.js';
 import { parseKvLocation } from '../../src/kv/open.js';
 import { ConsulKvServer } from '../support/consul-kv-server.js';
 import { failure } from '../support/failure.js';
+import { waitFor } from '../support/haproxy-process.js';
 
 const TOKEN = 'tok-0123456789abcdef';
 let server: ConsulKvServer;
@@ -21,6 +22,25 @@ afterEach(async () => {
   await source?.close();
   source = undefined;
   await server?.stop();
+});
+
+describe('ConsulSource probes while a query blocks', () => {
+  it('counts a refused probe as an answer: a token scoped to the keys under the prefix watches quietly', async () => {
+    server = await new ConsulKvServer({ token: TOKEN, readable: 'apps/myapp/containers/' }).start();
+    const location = parseKvLocation(server.url, '/');
+    if (location.kind !== 'consul') throw new Error('expected a consul location');
+    source = new ConsulSource(location.base, { token: TOKEN, timeoutMs: 2000, insecure: false });
+    server.put('apps/myapp/containers/one', '10.9.1.1:32001');
+    const errors: unknown[] = [];
+    const abort = new AbortController();
+    const done = source.watch(['apps/myapp/containers'], { snapshot: () => {}, alive: () => {}, error: (e) => errors.push(e) }, abort.signal);
+    const probes = () => server.requests.filter((r) => r.path === '/v1/kv/apps/myapp/containers' && !r.query.has('recurse'));
+    await waitFor('a probe to be answered (403)', () => probes().length >= 2, 15_000);
+    expect(server.blockedQueries).toBe(1);
+    abort.abort();
+    await done;
+    expect(errors).toEqual([]);
+  });
 });
 
 describe('ConsulSource', () => {

@@ -50,7 +50,16 @@ export class ConsulKvServer {
   readonly requests: RecordedRequest[] = [];
 
   constructor(
-    private readonly options: { token?: string; deniedStatus?: 401 | 403; tls?: { key: string | Buffer; cert: string | Buffer } } = {},
+    private readonly options: {
+      token?: string;
+      deniedStatus?: 401 | 403;
+      tls?: { key: string | Buffer; cert: string | Buffer };
+      /**
+       * The token may read only keys starting with this (Consul's `key_prefix` ACL rule): a plain
+       * GET of another key is refused (403), a recursive GET leaves the others out, as Consul does.
+       */
+      readable?: string;
+    } = {},
   ) {}
 
   get url(): string {
@@ -159,6 +168,8 @@ export class ConsulKvServer {
     if (req.method !== 'GET') return this.send(res, 405, 'method not allowed', 'text/plain');
 
     const recurse = url.searchParams.has('recurse');
+    const readable = this.options.readable;
+    if (readable !== undefined && !recurse && !key.startsWith(readable)) return this.send(res, 403, 'Permission denied', 'text/plain');
     const since = Number(url.searchParams.get('index') ?? '0');
     const wait = parseWait(url.searchParams.get('wait'));
     const answer = (): void => {
@@ -197,6 +208,7 @@ export class ConsulKvServer {
     res.setHeader('X-Consul-KnownLeader', 'true');
     const matches = [...this.entries.values()]
       .filter((e) => (recurse ? e.Key.startsWith(key) : e.Key === key))
+      .filter((e) => this.options.readable === undefined || e.Key.startsWith(this.options.readable))
       .sort((a, b) => (a.Key < b.Key ? -1 : 1));
     if (matches.length === 0) return this.send(res, 404, '', 'text/plain');
     if (raw) return this.send(res, 200, Buffer.from(matches[0]!.Value ?? '', 'base64').toString('utf8'), 'text/plain');

@@ -37,8 +37,8 @@ export function rawRequest(port: number, bytes: string | Buffer, options: { expe
 }
 
 /** A connection that sends part of a request and then nothing, to see when the server cuts it. */
-export function slowClient(port: number, partial: string): { answer(): string | undefined; destroy(): void } {
-  const socket = net.connect(port, '127.0.0.1');
+export function slowClient(port: number, partial: string, localAddress?: string): { answer(): string | undefined; destroy(): void } {
+  const socket = net.connect({ port, host: '127.0.0.1', localAddress });
   let text = '';
   let closed = false;
   socket.on('connect', () => socket.write(partial));

@@ -17,6 +17,7 @@ describe('Redactor', () => {
     ['split by a line break and spaces', `${TOKEN.slice(0, 5)}\n    ${TOKEN.slice(5)}`],
     ['split by an invisible character', `${TOKEN.slice(0, 5)}\u200b${TOKEN.slice(5)}`],
     ['URL-encoded', encodeURIComponent(TOKEN)],
+    ['JSON-escaped the Go way (<, > and & as \\u00XX)', JSON.stringify(`${TOKEN}<&>`).replace(/[<>&]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`)],
     ['hex', Buffer.from(TOKEN).toString('hex')],
     ['base64', b64(TOKEN)],
     ['base64 at each alignment inside a longer text', [b64(`{"t":"${TOKEN}"}`), b64(`{"tk":"${TOKEN}"}`), b64(`{"tok":"${TOKEN}"}`)].join(' ')],
@@ -25,6 +26,12 @@ describe('Redactor', () => {
     const out = redactor.apply(`before ${text} after`);
     expect(out).toMatch(/^before .*\*\*\*.* after$/s);
     expect(out.toLowerCase()).not.toContain('t0ken-8f');
+  });
+
+  it('masks a secret with <, > and & as Go encodes it in JSON', () => {
+    const secret = 'Tr0ub&dor<3>horse';
+    const echoed = JSON.stringify(secret).replace(/[<>&]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`);
+    expect(new Redactor([secret]).apply(`{"error":${echoed}}`)).toBe('{"error":"***"}');
   });
 
   it('leaves other text alone and masks short secrets only as they are', () => {
@@ -54,6 +61,11 @@ describe('bodySnippet', () => {
     expect(snippet).toMatch(/^: x{100} \*\*\* y+…$/);
     expect(snippet.length).toBeLessThanOrEqual(2 + 120 + 1);
     expect(bodySnippet('bad \u202e\u0000 ünï', [])).toBe(': bad ?? ?n?');
+  });
+
+  it('shows no piece of a secret that the cut of a long body split', () => {
+    const secret = 's3cr3t-Tr0ub-horse';
+    for (const pad of [4080, 4085, 4090, 4095]) expect(bodySnippet(`${' '.repeat(pad)}${secret}`, [secret])).not.toMatch(/s3c|horse|tr0ub/i);
   });
 });
 

@@ -1,0 +1,88 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chownSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { processIdentity } from '../../src/haproxy/process.js';
+import { createLogger } from '../../src/log.js';
+import { Redactor } from '../../src/util/redact.js';
+import { recordPath, WatchRecord } from '../../src/watch/watch-record.js';
+import { failure } from '../support/failure.js';
+import { waitFor } from '../support/haproxy-process.js';
+import { makeTempDir } from '../support/temp.js';
+
+const lines: string[] = [];
+const log = createLogger({ stream: { write: (l: string) => lines.push(l) } as unknown as NodeJS.WritableStream, format: 'text', verbosity: 'normal', redactor: new Redactor() });
+const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) c.kill('SIGKILL');
+  lines.length = 0;
+});
+
+/** A live process that is not HAProxy, for a record to name. */
+function bystander(): { pid: number; start: number } {
+  const child = spawn('sleep', ['60'], { stdio: 'ignore' });
+  children.push(child);
+  return processIdentity(child.pid!)!;
+}
+
+/** A record an earlier watch (pid 999999, gone) left, naming `haproxy`. */
+function plant(config: string, haproxy: unknown[], extra: Record<string, unknown> = {}): void {
+  writeFileSync(recordPath(config), JSON.stringify({ boot, watch: { pid: 999_999, start: 1 }, haproxy, ...extra }));
+}
+
+describe('WatchRecord', () => {
+  it('lets one watch at a time look after a config: a second claim is exit 2 until the first lets go', async () => {
+    const config = join(makeTempDir(), 'haproxy.cfg');
+    const first = await WatchRecord.claim(config, log);
+    await first.save();
+    const refused = await failure(WatchRecord.claim(config, log));
+    expect(refused.exitCode).toBe(2);
+    expect(refused.message).toBe(`another occs-lb watch (pid ${process.pid}) already looks after ${config}`);
+    await first.remove();
+    const next = await WatchRecord.claim(config, log);
+    await next.remove();
+  });
+
+  it('never signals a process that is no longer the program recorded (a reused pid)', async () => {
+    const config = join(makeTempDir(), 'haproxy.cfg');
+    const other = bystander();
+    plant(config, [{ ...other, comm: 'haproxy' }]);
+    const record = await WatchRecord.claim(config, log);
+    expect(record.left.map((p) => p.pid)).toEqual([other.pid]);
+    await record.stopLeftovers(100, undefined);
+    expect(processIdentity(other.pid)).toEqual(other); // still running
+    expect(lines.join('')).toContain(`not stopping pid ${other.pid}: it is no longer the HAProxy an earlier watch recorded`);
+    await record.remove();
+  });
+
+  it('stops what it recorded: the same process, the same program, the same user', async () => {
+    const config = join(makeTempDir(), 'haproxy.cfg');
+    const left = bystander();
+    plant(config, [{ ...left, comm: 'sleep' }]);
+    const record = await WatchRecord.claim(config, log);
+    await record.stopLeftovers(5000, undefined);
+    await waitFor('the leftover to be gone', () => processIdentity(left.pid) === undefined);
+    expect(lines.join('')).toContain(`stopping haproxy (pid ${left.pid}), left running by an earlier watch`);
+    await record.remove();
+  });
+
+  it('believes nothing from another boot, nor a record another user wrote', async () => {
+    const other = bystander();
+    const fromAnotherBoot = join(makeTempDir(), 'haproxy.cfg');
+    plant(fromAnotherBoot, [{ ...other, comm: 'sleep' }], { boot: 'another-boot' });
+    const stale = await WatchRecord.claim(fromAnotherBoot, log);
+    expect(stale.left).toEqual([]);
+    await stale.remove();
+
+    const planted = join(makeTempDir(), 'haproxy.cfg');
+    plant(planted, [{ ...other, comm: 'sleep' }]);
+    chownSync(recordPath(planted), 65534, 65534);
+    const untrusted = await WatchRecord.claim(planted, log);
+    expect(untrusted.left).toEqual([]);
+    expect(lines.join('')).toContain(`ignoring ${recordPath(planted)}: it is not a file written by this user`);
+    await untrusted.remove();
+    expect(processIdentity(other.pid)).toEqual(other);
+  });
+});
