@@ -164,7 +164,7 @@ async function followStream(range: KeyRange, revision: number, keys: Map<string,
     if (signal.aborted || error instanceof OccsError) throw error;
     if (error instanceof AnswerTooLargeError) {
       throw kvError('KV_TOO_LARGE', `etcd's watch stream of "${range.label}" sent an event larger than ${formatSize(error.maxBytes)}`, {
-        hint: 'check the prefix (does it hold more than servers?); if the store really holds that much, raise --kv-max-size',
+        hint: 'check the prefix: does it hold more than servers? If the store really holds that much, raise --kv-max-size',
         cause: error,
       });
     }

@@ -37,7 +37,7 @@ export class StoreErrors {
     }
     if (error instanceof AnswerTooLargeError) {
       return kvError('KV_TOO_LARGE', `key/value store at ${this.store} answered more than ${formatSize(error.maxBytes)} when reading "${prefix}"`, {
-        hint: 'check the prefix (does it hold more than servers?); if the store really holds that much, raise --kv-max-size',
+        hint: 'check the prefix: does it hold more than servers? If the store really holds that much, raise --kv-max-size',
         cause: error,
       });
     }
