@@ -44,8 +44,11 @@ function addReloadOptions(command: Command): Command {
   return command
     .option('--master-socket <path>', 'HAProxy master CLI socket (-S): send "reload", verify with "show proc"')
     .option('--pid-file <path>', 'HAProxy pid file (-p): SIGUSR2 to a master-worker master, or a new -sf process')
-    .option('--reload-cmd <command>', 'run this shell command to reload (like confd\'s reload_cmd)')
-    .option('--haproxy-config <file>', 'the installed HAProxy config (default: the single destination, from --out or the config file, else /etc/haproxy/haproxy.cfg)')
+    .option('--reload-cmd <command>', "run this shell command to reload (like confd's reload_cmd)")
+    .option(
+      '--haproxy-config <file>',
+      'the installed HAProxy config (default: the single destination, from --out or the config file, else /etc/haproxy/haproxy.cfg)',
+    )
     .option('--reload-timeout <duration>', 'how long a reload may take before it counts as failed (default: 10s)')
     .option('--haproxy <path>', 'the haproxy executable (default: haproxy on PATH)');
 }
@@ -121,7 +124,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     .option('--kv-user <name>', 'etcd user (a token is asked with the password)')
     .option('--kv-password <password>', 'etcd password (prefer KV_PASSWORD_FILE: flags show in ps)')
     .option('--kv-password-file <file>', 'read the etcd password from a file')
-    .option('--insecure', 'do not verify the key/value store\'s TLS certificate')
+    .option('--insecure', "do not verify the key/value store's TLS certificate")
     .option('--strict', 'fail (exit 5) instead of skipping invalid key/value entries')
     .option('--bind <address>', 'address the frontend and stats listener bind (default: *)')
     .option('--frontend-port <port>', 'frontend port (default: 5000)')
@@ -181,15 +184,18 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       .option('--interval <duration>', 'poll the store at this interval instead of following its changes (the old image: 5s)')
       .option('--min-servers <n>', 'refuse a store answer that leaves a backend with fewer servers (default: 0)')
       .option('--listen <host:port>', 'serve /healthz and /metrics (Prometheus) here')
-      .option('--stop-timeout <duration>', 'on SIGTERM/SIGINT, how long HAProxy\'s soft stop may take before it is terminated (default: 8s)')
-      .option('--no-runtime-api', 'apply every change by reload, never through HAProxy\'s runtime API')
+      .option('--stop-timeout <duration>', "on SIGTERM/SIGINT, how long HAProxy's soft stop may take before it is terminated (default: 8s)")
+      .option('--no-runtime-api', "apply every change by reload, never through HAProxy's runtime API")
       .option('--drain-timeout <duration>', 'runtime API: how long a removed server keeps its sessions before they are shut (default: 5s)')
       .option('--once', 'run the pipeline once (render, check, install, reload) and exit'),
   )
-    .addHelpText('after', `${HELP_AFTER}
+    .addHelpText(
+      'after',
+      `${HELP_AFTER}
 
 Signals: SIGTERM/SIGINT stop watching and HAProxy (watch exits with its status); SIGHUP re-reads
-the store, re-renders and reloads. Logs are JSON lines when stderr is not a terminal.`)
+the store, re-renders and reloads. Logs are JSON lines when stderr is not a terminal.`,
+    )
     .action((opts: { once?: boolean }, command: Command) =>
       run<{ once: boolean; format?: string }>(command, async () => (await import('./commands/watch.js')).watch, { once: Boolean(opts.once) }),
     );

@@ -39,17 +39,13 @@ export class OccsError extends Error {
   }
 }
 
-export const usageError = (message: string, options?: OccsErrorOptions): OccsError =>
-  new OccsError('USAGE', ExitCode.usage, message, options);
+export const usageError = (message: string, options?: OccsErrorOptions): OccsError => new OccsError('USAGE', ExitCode.usage, message, options);
 
-export const kvError = (code: string, message: string, options?: OccsErrorOptions): OccsError =>
-  new OccsError(code, ExitCode.kv, message, options);
+export const kvError = (code: string, message: string, options?: OccsErrorOptions): OccsError => new OccsError(code, ExitCode.kv, message, options);
 
-export const templateError = (message: string, options?: OccsErrorOptions): OccsError =>
-  new OccsError('TEMPLATE', ExitCode.template, message, options);
+export const templateError = (message: string, options?: OccsErrorOptions): OccsError => new OccsError('TEMPLATE', ExitCode.template, message, options);
 
-export const rejectedError = (code: string, message: string, options?: OccsErrorOptions): OccsError =>
-  new OccsError(code, ExitCode.rejected, message, options);
+export const rejectedError = (code: string, message: string, options?: OccsErrorOptions): OccsError => new OccsError(code, ExitCode.rejected, message, options);
 
 /** The code of a Node.js system error (`ENOENT`, `ECONNREFUSED`, …), if it is one. */
 export function systemErrorCode(error: unknown): string | undefined {
@@ -57,8 +53,7 @@ export function systemErrorCode(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
-export const reloadError = (code: string, message: string, options?: OccsErrorOptions): OccsError =>
-  new OccsError(code, ExitCode.reload, message, options);
+export const reloadError = (code: string, message: string, options?: OccsErrorOptions): OccsError => new OccsError(code, ExitCode.reload, message, options);
 
 /** Where a failure came from, for JSON reports: the exit code's meaning in one word. */
 export function errorSource(error: OccsError): 'config' | 'kv' | 'template' | 'haproxy' | 'reload' | 'internal' {

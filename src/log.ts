@@ -47,12 +47,7 @@ function visibleJson(value: unknown): string {
 const textPrefix: Record<LogLevel, string> = { error: 'error: ', warn: 'warning: ', info: '', debug: 'debug: ' };
 
 /** Logs go to stderr only (stdout carries the product), redacted, as text lines or JSON lines. */
-export function createLogger(options: {
-  stream: NodeJS.WritableStream;
-  format: LogFormat;
-  verbosity: Verbosity;
-  redactor: Redactor;
-}): Logger {
+export function createLogger(options: { stream: NodeJS.WritableStream; format: LogFormat; verbosity: Verbosity; redactor: Redactor }): Logger {
   const { stream, format, verbosity, redactor } = options;
   const write = (level: LogLevel, message: string, fields?: LogFields): void => {
     if (!shown[verbosity].has(level)) return;

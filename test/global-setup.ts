@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 
 /** The suite drives the real HAProxy and etcd; say how to get them instead of failing test by test. */
 export default function setup(): () => void {
-  for (const [program, flag] of [['haproxy', '-v'], ['etcd', '--version']] as const) {
+  for (const [program, flag] of [
+    ['haproxy', '-v'],
+    ['etcd', '--version'],
+  ] as const) {
     const run = spawnSync(program, [flag], { encoding: 'utf8' });
     if (run.error || run.status !== 0) {
       throw new Error(`${program} is not installed; the tests run the real one. Install it: apt-get install -y haproxy etcd-server`);

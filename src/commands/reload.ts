@@ -30,7 +30,9 @@ export async function reload(settings: Readonly<Settings>, { io, log, redact }: 
     throw usageError(`the HAProxy config ${config} does not exist`, { hint: 'point --haproxy-config at the installed config' });
   }
   const needsBinary = options.check || strategy.kind === 'pid-file';
-  const binary = needsBinary ? locateHaproxy(settings.haproxy.binary, io.env, options.check ? 'skip the check with --no-check' : 'use --reload-cmd') : undefined;
+  const binary = needsBinary
+    ? locateHaproxy(settings.haproxy.binary, io.env, options.check ? 'skip the check with --no-check' : 'use --reload-cmd')
+    : undefined;
   if (options.check) await checkInstalled(binary!, config, log);
   const result = await reloadHaproxy(strategy, { binary, config, timeoutMs: settings.haproxy.reloadTimeoutMs });
   io.stdout.write(options.format === 'json' ? `${JSON.stringify(redact({ ok: true, ...result }))}\n` : `${redact(describeReload(result))}\n`);
@@ -45,8 +47,12 @@ async function checkInstalled(binary: string, config: string, log: CommandContex
   const alerts = relevant.filter((m) => m.level === 'alert');
   const first = alerts[0];
   const text = readFileSync(config, 'utf8');
-  throw rejectedError('CONFIG_REJECTED', `haproxy -c rejected ${config}${first ? `${first.line ? ` at line ${first.line}` : ''}: ${first.message}` : ''}; nothing was reloaded`, {
-    hint: 'fix the config (occs-lb validate shows every problem), or render it again',
-    detail: first?.line ? configContext(text, first.line) : undefined,
-  });
+  throw rejectedError(
+    'CONFIG_REJECTED',
+    `haproxy -c rejected ${config}${first ? `${first.line ? ` at line ${first.line}` : ''}: ${first.message}` : ''}; nothing was reloaded`,
+    {
+      hint: 'fix the config (occs-lb validate shows every problem), or render it again',
+      detail: first?.line ? configContext(text, first.line) : undefined,
+    },
+  );
 }

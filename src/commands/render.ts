@@ -27,7 +27,10 @@ export async function render(settings: Readonly<Settings>, { io, log }: CommandC
   // Temp files a killed run left beside the destinations go first: nothing else would remove them.
   for (const f of files) for (const stale of await removeStaleTemps(f.path)) log.info(`removed ${stale}, left by an earlier run`);
   const results = await installFiles(files).catch((error: unknown) => {
-    throw installError(files.map((f) => f.path), error);
+    throw installError(
+      files.map((f) => f.path),
+      error,
+    );
   });
   files.forEach(({ path }, i) => {
     log.info(results[i] === 'written' ? `wrote ${path}` : `${path} is unchanged`, { destination: path, result: results[i] });

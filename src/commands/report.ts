@@ -25,7 +25,7 @@ export function reportRenderDiagnostics(settings: Readonly<Settings>, rendered: 
 }
 
 export const DEMO_CREDENTIALS_WARNING =
-  'the stats page uses the old image\'s demo credentials (set OCCS_LB_STATS_USER and OCCS_LB_STATS_PASSWORD, or statsUser/statsPassword in the config file)';
+  "the stats page uses the old image's demo credentials (set OCCS_LB_STATS_USER and OCCS_LB_STATS_PASSWORD, or statsUser/statsPassword in the config file)";
 
 /** The default template renders the stats page with occsdemo/occspass. */
 export function usesDemoCredentials(settings: Readonly<Settings>): boolean {

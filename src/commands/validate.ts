@@ -66,18 +66,22 @@ export async function validate(settings: Readonly<Settings>, { io, redact }: Com
   report.haproxyVersion = await version;
   const failed = (source: Finding['source']): StepStatus => (report.errors.some((e) => e.source === source) ? 'failed' : 'ok');
   report.steps.push(
-    settings.minServers > 0 ? { step: 'min-servers', status: failed('min-servers'), note: `at least ${settings.minServers} per backend` }
-    : { step: 'min-servers', status: 'skipped', note: 'no --min-servers' },
+    settings.minServers > 0
+      ? { step: 'min-servers', status: failed('min-servers'), note: `at least ${settings.minServers} per backend` }
+      : { step: 'min-servers', status: 'skipped', note: 'no --min-servers' },
   );
   report.steps.push(
-    binary ? { step: 'haproxy -c', status: failed('haproxy'), note: report.haproxyVersion && `HAProxy ${report.haproxyVersion}` }
-    : { step: 'haproxy -c', status: 'skipped', note: '--no-haproxy' },
+    binary
+      ? { step: 'haproxy -c', status: failed('haproxy'), note: report.haproxyVersion && `HAProxy ${report.haproxyVersion}` }
+      : { step: 'haproxy -c', status: 'skipped', note: '--no-haproxy' },
   );
   report.ok = report.errors.length === 0;
   print();
   if (!report.ok) {
     throw rejectedError('CONFIG_REJECTED', `the config was rejected: ${report.errors.length} error${report.errors.length === 1 ? '' : 's'} (see the report)`, {
-      hint: report.errors.some((e) => e.source === 'haproxy' && e.message.startsWith('[WARNING]')) ? 'fix the warnings, or pass --allow-warnings' : 'fix the template, the entries or the settings',
+      hint: report.errors.some((e) => e.source === 'haproxy' && e.message.startsWith('[WARNING]'))
+        ? 'fix the warnings, or pass --allow-warnings'
+        : 'fix the template, the entries or the settings',
     });
   }
 }
@@ -99,7 +103,10 @@ async function renderForCheck(settings: Readonly<Settings>, report: ValidationRe
   }
   const socketDir = settings.vars.adminSocket && dirname(settings.vars.adminSocket);
   if (socketDir && !existsSync(socketDir)) {
-    report.warnings.push({ source: 'config', message: `the admin socket's directory ${socketDir} does not exist: HAProxy will not start with this config (haproxy -c does not notice)` });
+    report.warnings.push({
+      source: 'config',
+      message: `the admin socket's directory ${socketDir} does not exist: HAProxy will not start with this config (haproxy -c does not notice)`,
+    });
   }
   const snapshot = await readStore(settings);
   const rendered = renderResources(settings, templates, snapshot);
@@ -114,9 +121,7 @@ async function renderForCheck(settings: Readonly<Settings>, report: ValidationRe
     status: settings.strict && skipped.length > 0 ? 'failed' : 'ok',
     note: `${snapshot.pairs.length} read, ${skipped.length} skipped${settings.strict && skipped.length > 0 ? ' (--strict)' : ''}`,
   });
-  return rendered
-    .filter((r) => r.resource.haproxy)
-    .map((r) => ({ label: r.resource.destination ?? `rendered from ${r.resource.template}`, text: r.text }));
+  return rendered.filter((r) => r.resource.haproxy).map((r) => ({ label: r.resource.destination ?? `rendered from ${r.resource.template}`, text: r.text }));
 }
 
 function formatReport(report: ValidationReport): string {

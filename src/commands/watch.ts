@@ -35,7 +35,8 @@ export async function watch(settings: Readonly<Settings>, { io, log, redact }: C
   if (settings.resources.some((r) => !r.destination)) {
     throw usageError('watch needs a file to install the config in', { hint: 'pass --out /etc/haproxy/haproxy.cfg (or set each resource\'s "destination")' });
   }
-  if (options.once && exec) throw usageError('--once and --exec cannot be used together', { hint: '--once runs the pipeline once against an HAProxy that is already running' });
+  if (options.once && exec)
+    throw usageError('--once and --exec cannot be used together', { hint: '--once runs the pipeline once against an HAProxy that is already running' });
   const location = storeLocation(settings);
   const haproxy = locateHaproxy(settings.haproxy.binary, io.env, 'watch checks every config with haproxy -c before installing it');
   const record = await WatchRecord.claim(settings.haproxy.config, log, { check: options.once });
@@ -53,7 +54,9 @@ export async function watch(settings: Readonly<Settings>, { io, log, redact }: C
   if (options.once) {
     try {
       const snapshot = await source.read([...new Set(settings.resources.flatMap((r) => r.prefixes))]);
-      const reload = strategy ? async () => void (await reloadHaproxy(strategy, { binary: haproxy, config: settings.haproxy.config, timeoutMs: settings.haproxy.reloadTimeoutMs })) : undefined;
+      const reload = strategy
+        ? async () => void (await reloadHaproxy(strategy, { binary: haproxy, config: settings.haproxy.config, timeoutMs: settings.haproxy.reloadTimeoutMs }))
+        : undefined;
       const result = await applier.apply(snapshot, false, reload);
       log.info(result.installed.length > 0 ? `installed ${result.installed.join(', ')}` : 'the installed config is up to date', { backends: result.backends });
       return 0;
@@ -89,10 +92,7 @@ export async function watch(settings: Readonly<Settings>, { io, log, redact }: C
  * master-socket dirs. Nothing else would ever remove them outside a container.
  */
 async function removeLeftovers(settings: Readonly<Settings>, log: Logger): Promise<void> {
-  const removed = [
-    ...(await Promise.all(settings.resources.map((r) => removeStaleTemps(r.destination!)))).flat(),
-    ...(await removeStaleRuntimeDirs()),
-  ];
+  const removed = [...(await Promise.all(settings.resources.map((r) => removeStaleTemps(r.destination!)))).flat(), ...(await removeStaleRuntimeDirs())];
   if (removed.length > 0) log.info(`removed what an earlier run left: ${removed.join(', ')}`, { removed });
 }
 

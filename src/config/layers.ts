@@ -19,4 +19,3 @@ export interface Layers {
 export const pick = <T>(...candidates: Array<From<T> | undefined>): From<T> | undefined => candidates.find(Boolean);
 
 export const invalid = (from: string, what: string, hint?: string) => usageError(`${from}: ${what}`, { hint });
-

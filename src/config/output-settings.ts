@@ -17,8 +17,11 @@ export function resolveHaproxy(flags: Flags, from: Layers, resources: Resource[]
   if (!reloadTimeoutMs) throw invalid(timeout!.from, `"${timeout!.value}" is not a duration such as 5s or 1m`);
 
   // One strategy. Flags replace the config file's choice as a whole, so the two never mix.
-  const layer = (get: (name: string, key: 'masterSocket' | 'pidFile' | 'reloadCmd') => From<string> | undefined) =>
-    [get('master-socket', 'masterSocket'), get('pid-file', 'pidFile'), get('reload-cmd', 'reloadCmd')];
+  const layer = (get: (name: string, key: 'masterSocket' | 'pidFile' | 'reloadCmd') => From<string> | undefined) => [
+    get('master-socket', 'masterSocket'),
+    get('pid-file', 'pidFile'),
+    get('reload-cmd', 'reloadCmd'),
+  ];
   const flagged = layer((name, key) => from.flag(name, flags[key]));
   const chosen = flagged.some(Boolean) ? flagged : layer((_, key) => from.file(key));
   const given = chosen.filter((c): c is From<string> => c !== undefined);
@@ -28,11 +31,13 @@ export function resolveHaproxy(flags: Flags, from: Layers, resources: Resource[]
     });
   }
   const [socket, pidFile, command] = chosen;
-  const reload: ReloadStrategy | undefined =
-    socket ? { kind: 'master-socket', socket: at(socket) }
-    : pidFile ? { kind: 'pid-file', pidFile: at(pidFile) }
-    : command ? { kind: 'command', command: command.value }
-    : undefined;
+  const reload: ReloadStrategy | undefined = socket
+    ? { kind: 'master-socket', socket: at(socket) }
+    : pidFile
+      ? { kind: 'pid-file', pidFile: at(pidFile) }
+      : command
+        ? { kind: 'command', command: command.value }
+        : undefined;
 
   const single = resources.length === 1 ? resources[0]!.destination : undefined;
   return {
@@ -57,10 +62,7 @@ function checkPrefix(prefix: string): string {
 export function resolveResources(input: SettingsInput, fileDir: string, fileLabel: string): Resource[] {
   const { flags, env, file, cwd } = input;
   const normalize = (prefix: string) => checkPrefix(prefix.replace(/^\/+/, '').replace(/\/+$/, ''));
-  const globalPrefixes =
-    flags.prefix?.length ? flags.prefix
-    : env.OCCS_BACKEND_KEY ? [env.OCCS_BACKEND_KEY]
-    : (file?.config.prefixes ?? []);
+  const globalPrefixes = flags.prefix?.length ? flags.prefix : env.OCCS_BACKEND_KEY ? [env.OCCS_BACKEND_KEY] : (file?.config.prefixes ?? []);
   const at = (base: string, path: string) => (isAbsolute(path) ? path : resolve(base, path));
 
   const listed = file?.config.resources;

@@ -60,7 +60,10 @@ export type FileConfig = z.infer<typeof fileConfigSchema>;
 /** One line per problem, each naming the setting: `unknown setting "prefix"`, `statsPort: Expected number…`. */
 export function describeSchemaIssues(error: z.ZodError): string[] {
   return error.issues.map((issue) => {
-    const at = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('').replace(/^\./, '');
+    const at = issue.path
+      .map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`))
+      .join('')
+      .replace(/^\./, '');
     if (issue.code === 'unrecognized_keys') {
       const keys = issue.keys.map((k) => `"${at ? `${at}.` : ''}${k}"`).join(', ');
       return `unknown setting ${keys}`;

@@ -152,8 +152,7 @@ export function resolveSettings(input: SettingsInput): Readonly<Settings> {
   const from: Layers = {
     flag: (name, value) => (value === undefined ? undefined : { value, from: `--${name}`, base: cwd }),
     env: (name) => (env[name] ? { value: env[name]!, from: `environment ${name}`, base: cwd } : undefined),
-    file: (key) =>
-      file?.config[key] === undefined ? undefined : { value: file.config[key]!, from: `${fileLabel}: ${key}`, base: fileDir },
+    file: (key) => (file?.config[key] === undefined ? undefined : { value: file.config[key]!, from: `${fileLabel}: ${key}`, base: fileDir }),
   };
 
   const vars = resolveTemplateVars(flags, from);
@@ -203,7 +202,6 @@ export function resolveSettings(input: SettingsInput): Readonly<Settings> {
   return Object.freeze(settings);
 }
 
-
 /** The values the default template prints: each validated so it is one safe config word. */
 function resolveTemplateVars(flags: Flags, from: Layers): TemplateVars {
   const port = (chosen: From<string | number> | undefined, fallback: number): number => {
@@ -226,11 +224,31 @@ function resolveTemplateVars(flags: Flags, from: Layers): TemplateVars {
     bind: word(pick(from.flag('bind', flags.bind), from.file('bind')), '*', (v) => v === '*' || isIP(v), 'an IP address or *'),
     frontendPort: port(pick<string | number>(from.flag('frontend-port', flags.frontendPort), from.file('frontendPort')), 5000),
     statsPort: port(pick<string | number>(from.flag('stats-port', flags.statsPort), from.file('statsPort')), 1936),
-    statsUser: word(pick(from.env('OCCS_LB_STATS_USER'), from.file('statsUser')), DEMO_STATS_USER, (v) => /^[A-Za-z0-9._-]+$/.test(v), 'a user name of letters, digits, ".", "_" or "-"'),
+    statsUser: word(
+      pick(from.env('OCCS_LB_STATS_USER'), from.file('statsUser')),
+      DEMO_STATS_USER,
+      (v) => /^[A-Za-z0-9._-]+$/.test(v),
+      'a user name of letters, digits, ".", "_" or "-"',
+    ),
     statsPassword: statsPassword?.value ?? DEMO_STATS_PASSWORD,
-    backendName: word(pick(from.flag('backend-name', flags.backendName), from.file('backendName')), 'nginx_80', isServerName, 'a backend name of letters, digits, ".", "_", ":" or "-"'),
-    balance: word(pick(from.flag('balance', flags.balance), from.file('balance')), 'roundrobin', (v) => BALANCE_ALGORITHMS.includes(v), `one of ${BALANCE_ALGORITHMS.join(', ')}`),
-    adminSocket: word(pick(from.flag('admin-socket', flags.adminSocket), from.file('adminSocket')), DEFAULT_ADMIN_SOCKET, (v) => v === '' || /^\/[A-Za-z0-9._/-]+$/.test(v), 'an absolute path of letters, digits, ".", "_", "-" and "/" (or "" for none)'),
+    backendName: word(
+      pick(from.flag('backend-name', flags.backendName), from.file('backendName')),
+      'nginx_80',
+      isServerName,
+      'a backend name of letters, digits, ".", "_", ":" or "-"',
+    ),
+    balance: word(
+      pick(from.flag('balance', flags.balance), from.file('balance')),
+      'roundrobin',
+      (v) => BALANCE_ALGORITHMS.includes(v),
+      `one of ${BALANCE_ALGORITHMS.join(', ')}`,
+    ),
+    adminSocket: word(
+      pick(from.flag('admin-socket', flags.adminSocket), from.file('adminSocket')),
+      DEFAULT_ADMIN_SOCKET,
+      (v) => v === '' || /^\/[A-Za-z0-9._/-]+$/.test(v),
+      'an absolute path of letters, digits, ".", "_", "-" and "/" (or "" for none)',
+    ),
   };
   if (vars.frontendPort === vars.statsPort) {
     throw usageError(`the frontend and the stats listener both use port ${vars.frontendPort}`, { hint: 'give them different ports' });

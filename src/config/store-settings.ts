@@ -64,22 +64,31 @@ function resolveSecret(s: SecretSources, env: NodeJS.ProcessEnv, readSecret: (pa
 /** The Consul/OCCS API token. */
 export function resolveToken(flags: Flags, env: NodeJS.ProcessEnv, file: From<string> | undefined, readSecret: (path: string) => string): string | undefined {
   return resolveSecret(
-    { name: 'token', flag: { option: '--token', value: flags.token }, flagFile: { option: '--token-file', value: flags.tokenFile }, envVar: 'OCCS_API_TOKEN', envFile: 'OCCS_API_TOKEN_FILE', configFile: file },
+    {
+      name: 'token',
+      flag: { option: '--token', value: flags.token },
+      flagFile: { option: '--token-file', value: flags.tokenFile },
+      envVar: 'OCCS_API_TOKEN',
+      envFile: 'OCCS_API_TOKEN_FILE',
+      configFile: file,
+    },
     env,
     readSecret,
   );
 }
 
 /** etcd's user and password (both or neither). */
-export function resolveKvUser(
-  flags: Flags,
-  env: NodeJS.ProcessEnv,
-  from: Layers,
-  readSecret: (path: string) => string,
-): { user?: string; password?: string } {
+export function resolveKvUser(flags: Flags, env: NodeJS.ProcessEnv, from: Layers, readSecret: (path: string) => string): { user?: string; password?: string } {
   const user = pick(from.flag('kv-user', flags.kvUser), from.env('KV_USER'), from.file('kvUser'));
   const password = resolveSecret(
-    { name: 'password', flag: { option: '--kv-password', value: flags.kvPassword }, flagFile: { option: '--kv-password-file', value: flags.kvPasswordFile }, envVar: 'KV_PASSWORD', envFile: 'KV_PASSWORD_FILE', configFile: from.file('kvPasswordFile') },
+    {
+      name: 'password',
+      flag: { option: '--kv-password', value: flags.kvPassword },
+      flagFile: { option: '--kv-password-file', value: flags.kvPasswordFile },
+      envVar: 'KV_PASSWORD',
+      envFile: 'KV_PASSWORD_FILE',
+      configFile: from.file('kvPasswordFile'),
+    },
     env,
     readSecret,
   );

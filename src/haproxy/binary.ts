@@ -8,7 +8,12 @@ import { runCommand } from '../util/run.js';
  * configuration error (exit 2) whose hint says how to point at it or skip what needs it.
  */
 export function locateHaproxy(binary: string, env: NodeJS.ProcessEnv, skipHint: string): string {
-  const candidates = binary.includes('/') ? [binary] : (env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, binary));
+  const candidates = binary.includes('/')
+    ? [binary]
+    : (env.PATH ?? '')
+        .split(delimiter)
+        .filter(Boolean)
+        .map((dir) => join(dir, binary));
   for (const candidate of candidates) {
     try {
       accessSync(candidate, constants.X_OK);

@@ -21,10 +21,7 @@ export interface BackendChanges {
   moved: Array<{ from: ServerLine; to: ServerLine }>;
 }
 
-export type ConfigDiff =
-  | { kind: 'same' }
-  | { kind: 'servers'; backends: BackendChanges[] }
-  | { kind: 'reload'; reason: string };
+export type ConfigDiff = { kind: 'same' } | { kind: 'servers'; backends: BackendChanges[] } | { kind: 'reload'; reason: string };
 
 /**
  * Balance algorithms whose backends share traffic fairly with servers added by `add server` on
@@ -106,7 +103,9 @@ function diffServers(old: ConfigSection, now: ConfigSection, defaults: string[])
   for (const balance of balances) {
     if (balance === 'random' || balance.startsWith('random(')) return { reason: `balance ${balance}: ${RING_BALANCE_REASON}` };
     if (!DYNAMIC_BALANCE.has(balance)) {
-      return { reason: consistent ? `balance ${balance} with hash-type consistent: ${RING_BALANCE_REASON}` : `balance ${balance} does not take servers at runtime` };
+      return {
+        reason: consistent ? `balance ${balance} with hash-type consistent: ${RING_BALANCE_REASON}` : `balance ${balance} does not take servers at runtime`,
+      };
     }
   }
   if (now.lines.some((l) => l.startsWith('default-server'))) return { reason: 'default-server settings do not reach servers added at runtime' };

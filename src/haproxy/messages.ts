@@ -21,16 +21,12 @@ export function parseHaproxyMessages(output: string): HaproxyMessage[] {
     if (!match) continue;
     const level = match[1]!.toLowerCase() as HaproxyMessage['level'];
     const where = WHERE.exec(match[2]!);
-    messages.push(
-      where ? { level, file: where[1]!, line: Number(where[2]), message: where[3]! } : { level, message: match[2]! },
-    );
+    messages.push(where ? { level, file: where[1]!, line: Number(where[2]), message: where[3]! } : { level, message: match[2]! });
   }
   return messages;
 }
 
 /** HAProxy's summary lines, which say nothing the specific messages have not said. */
 export function isSummary(message: HaproxyMessage): boolean {
-  return /^(Error\(s\) found in configuration file|Fatal errors found in configuration|Some warnings were found)/.test(
-    message.message,
-  );
+  return /^(Error\(s\) found in configuration file|Fatal errors found in configuration|Some warnings were found)/.test(message.message);
 }

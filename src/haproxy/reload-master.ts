@@ -66,41 +66,48 @@ export async function verifyMasterReload(socket: string, before: ProcTable, dead
       now = await showProc(socket, QUERY_TIMEOUT_MS);
     } catch {
       // The master re-executes itself during a reload and its socket comes back; unless it died.
-      return processAlive(before.master.pid) ? undefined : { ok: false, code: 'HAPROXY_EXITED', why: `HAProxy's master (${before.master.pid}) exited during the reload: nothing serves now` };
+      return processAlive(before.master.pid)
+        ? undefined
+        : { ok: false, code: 'HAPROXY_EXITED', why: `HAProxy's master (${before.master.pid}) exited during the reload: nothing serves now` };
     }
     if (now.master.reloads <= before.master.reloads) return undefined;
     const current = now.workers.filter((w) => w.current);
     const fresh = current.filter((w) => !known.has(w.pid)).map((w) => w.pid);
     if (fresh.length > 0) return (await workerAnswers(socket, fresh[0]!)) ? { ok: true, workers: fresh } : undefined;
     if (now.master.failed > before.master.failed) {
-      return { ok: false, code: 'RELOAD_REJECTED', why: `HAProxy rejected the reload: its master counted a failed reload, and worker ${current.map((w) => w.pid).join(', ') || '(none)'} still serves the old config` };
+      return {
+        ok: false,
+        code: 'RELOAD_REJECTED',
+        why: `HAProxy rejected the reload: its master counted a failed reload, and worker ${current.map((w) => w.pid).join(', ') || '(none)'} still serves the old config`,
+      };
     }
     // A new worker that dies while starting (a chroot that fails, say) leaves a master with no
     // current worker at all, which `haproxy -c` could not foresee. Seen a few times in a row, it
     // is not the moment between re-exec and fork: nothing serves.
     workerless = current.length === 0 ? workerless + 1 : 0;
-    if (workerless >= 3) return { ok: false, code: 'RELOAD_NO_WORKER', why: 'HAProxy has no running worker after the reload: the new worker exited while starting, and nothing serves now' };
+    if (workerless >= 3)
+      return {
+        ok: false,
+        code: 'RELOAD_NO_WORKER',
+        why: 'HAProxy has no running worker after the reload: the new worker exited while starting, and nothing serves now',
+      };
     return undefined;
   }, deadline);
   if (!outcome) {
     throw reloadError('RELOAD_TIMEOUT', 'HAProxy did not finish the reload in time: no new worker came up', {
-      hint: 'check HAProxy\'s log; raise --reload-timeout if reloads are slow here',
+      hint: "check HAProxy's log; raise --reload-timeout if reloads are slow here",
     });
   }
   if (!outcome.ok) {
     throw reloadError(outcome.code, outcome.why, {
-      hint: 'see the ALERT lines in HAProxy\'s log; `occs-lb validate FILE` shows config problems too',
+      hint: "see the ALERT lines in HAProxy's log; `occs-lb validate FILE` shows config problems too",
     });
   }
   return outcome.workers;
 }
 
 /** A reload over the master CLI (or a signal), verified. Returns the current workers before and after. */
-export async function reloadViaMasterSocket(
-  socket: string,
-  trigger: () => Promise<void>,
-  timeoutMs: number,
-): Promise<{ before: number[]; after: number[] }> {
+export async function reloadViaMasterSocket(socket: string, trigger: () => Promise<void>, timeoutMs: number): Promise<{ before: number[]; after: number[] }> {
   const before = await masterBefore(socket);
   const deadline = Date.now() + timeoutMs;
   await trigger();
@@ -125,7 +132,10 @@ export async function waitForMaster(socket: string, deadline: number, gone: () =
     }
     return undefined;
   }, deadline);
-  if (!result) throw reloadError('START_TIMEOUT', `HAProxy did not come up: its master socket ${socket} gave no running worker in time`, { hint: 'see HAProxy\'s log above' });
-  if ('exited' in result) throw reloadError('HAPROXY_EXITED', `HAProxy exited while starting (${result.exited})`, { hint: 'see HAProxy\'s log above' });
+  if (!result)
+    throw reloadError('START_TIMEOUT', `HAProxy did not come up: its master socket ${socket} gave no running worker in time`, {
+      hint: "see HAProxy's log above",
+    });
+  if ('exited' in result) throw reloadError('HAPROXY_EXITED', `HAProxy exited while starting (${result.exited})`, { hint: "see HAProxy's log above" });
   return result.workers;
 }

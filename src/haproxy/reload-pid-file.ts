@@ -92,12 +92,16 @@ export async function reloadMasterWorker(master: number, socket: string | undefi
     return fresh.length > 0 ? fresh : undefined;
   }, Date.now() + timeoutMs);
   if (after === 'master exited') {
-    throw reloadError('HAPROXY_EXITED', `HAProxy's master (${master}) exited during the reload: nothing serves now`, { hint: 'see HAProxy\'s log' });
+    throw reloadError('HAPROXY_EXITED', `HAProxy's master (${master}) exited during the reload: nothing serves now`, { hint: "see HAProxy's log" });
   }
   if (!after) {
-    throw reloadError('RELOAD_TIMEOUT', `HAProxy's master ${master} started no new worker within ${timeoutMs}ms; worker ${before.join(', ') || '(none)'} still serves`, {
-      hint: 'the new config was probably refused: see HAProxy\'s log, or start it with -S SOCKET so occs-lb can read the reason',
-    });
+    throw reloadError(
+      'RELOAD_TIMEOUT',
+      `HAProxy's master ${master} started no new worker within ${timeoutMs}ms; worker ${before.join(', ') || '(none)'} still serves`,
+      {
+        hint: "the new config was probably refused: see HAProxy's log, or start it with -S SOCKET so occs-lb can read the reason",
+      },
+    );
   }
   return { before, after };
 }
@@ -111,14 +115,22 @@ async function reloadClassic(pidFile: string, running: number[], options: PidFil
   const args = ['-D', '-f', options.config, '-p', pidFile, '-sf', ...running.map(String), ...(socket ? ['-x', socket] : [])];
   const result = await runCommand(options.binary, args, { timeoutMs: options.timeoutMs, cwd });
   if (result.exitCode !== 0) {
-    const alerts = result.output.split('\n').filter((l) => l.includes('[ALERT]')).slice(0, 3).join(' | ');
-    throw reloadError('RELOAD_REJECTED', `HAProxy refused to start the new process (exit ${result.exitCode ?? 'timeout'}${alerts ? `: ${alerts}` : ''}); ${running.join(', ')} still serve${running.length === 1 ? 's' : ''}`, {
-      hint: `check ${options.config} with occs-lb validate`,
-    });
+    const alerts = result.output
+      .split('\n')
+      .filter((l) => l.includes('[ALERT]'))
+      .slice(0, 3)
+      .join(' | ');
+    throw reloadError(
+      'RELOAD_REJECTED',
+      `HAProxy refused to start the new process (exit ${result.exitCode ?? 'timeout'}${alerts ? `: ${alerts}` : ''}); ${running.join(', ')} still serve${running.length === 1 ? 's' : ''}`,
+      {
+        hint: `check ${options.config} with occs-lb validate`,
+      },
+    );
   }
   const after = (await readPidFile(pidFile)).filter((pid) => !running.includes(pid) && processAlive(pid));
   if (after.length === 0) {
-    throw reloadError('RELOAD_FAILED', `HAProxy started but wrote no new process to ${pidFile}`, { hint: 'check HAProxy\'s log' });
+    throw reloadError('RELOAD_FAILED', `HAProxy started but wrote no new process to ${pidFile}`, { hint: "check HAProxy's log" });
   }
   return { mode: 'classic', before: running, after };
 }

@@ -6,10 +6,7 @@ import { reloadViaMasterSocket, unreachable } from './reload-master.js';
 import { reloadViaPidFile } from './reload-pid-file.js';
 
 /** How to reach the running HAProxy (DESIGN.md's reload strategies). */
-export type ReloadStrategy =
-  | { kind: 'master-socket'; socket: string }
-  | { kind: 'pid-file'; pidFile: string }
-  | { kind: 'command'; command: string };
+export type ReloadStrategy = { kind: 'master-socket'; socket: string } | { kind: 'pid-file'; pidFile: string } | { kind: 'command'; command: string };
 
 export interface ReloadResult {
   strategy: ReloadStrategy['kind'];

@@ -55,7 +55,10 @@ const EMPTY = /^$/;
  * throughput). Both must be given; either alone still gives one request per connection. A server
  * line that sets one keeps its own value.
  */
-const POOL_DEFAULTS: ReadonlyArray<readonly [string, string]> = [['pool-purge-delay', '5s'], ['pool-max-conn', '-1']];
+const POOL_DEFAULTS: ReadonlyArray<readonly [string, string]> = [
+  ['pool-purge-delay', '5s'],
+  ['pool-max-conn', '-1'],
+];
 
 /** The words of the `add server` command for a server line: its options, then the pool settings it lacks. */
 export function addServerWords(backend: string, s: ServerLine): string[] {
@@ -84,7 +87,11 @@ export async function applyAtRuntime(channel: RuntimeChannel, backends: BackendC
       await expect(channel, runtimeCommand('set', 'server', id, 'addr', to.host, 'port', String(to.port)), /changed|no need to change/i);
     }
   }
-  await removeAll(channel, backends.flatMap((b) => b.removed.map((s) => ({ backend: b.backend, server: s }))), drainTimeoutMs);
+  await removeAll(
+    channel,
+    backends.flatMap((b) => b.removed.map((s) => ({ backend: b.backend, server: s }))),
+    drainTimeoutMs,
+  );
   for (const b of backends) await verify(channel, b);
 }
 

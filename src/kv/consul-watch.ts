@@ -32,12 +32,7 @@ export interface ConsulWatchDeps {
  * backoff, forever. While a query blocks, the store is probed, so a stalled store is an error
  * within seconds. A report is made only when the merged pairs differ from the last one.
  */
-export async function watchConsul(
-  prefixes: readonly string[],
-  listener: KvWatchListener,
-  signal: AbortSignal,
-  deps: ConsulWatchDeps,
-): Promise<void> {
+export async function watchConsul(prefixes: readonly string[], listener: KvWatchListener, signal: AbortSignal, deps: ConsulWatchDeps): Promise<void> {
   const latest = new Map<string, KvPair[]>();
   // The first snapshot waits until every prefix has been read once.
   const merged = reporter(listener, () => (latest.size === prefixes.length ? [...latest.values()].flat() : undefined));
@@ -69,7 +64,15 @@ async function watchPrefix(
     const since = block && index > 0 ? index : undefined;
     try {
       const probe = deps.probe;
-      reading = since && probe ? await withProbes((s) => deps.read(prefix, since, s), (s) => probe(prefix, s), signal, deps.probeIntervalMs) : await deps.read(prefix, since);
+      reading =
+        since && probe
+          ? await withProbes(
+              (s) => deps.read(prefix, since, s),
+              (s) => probe(prefix, s),
+              signal,
+              deps.probeIntervalMs,
+            )
+          : await deps.read(prefix, since);
     } catch (error) {
       if (signal.aborted) return;
       listener.error(error, prefix);

@@ -119,12 +119,24 @@ async function follow(range: KeyRange, revision: number, keys: Map<string, strin
   const probe = ctx.deps.probe;
   if (!probe) return followStream(range, revision, keys, ctx, working, ctx.signal);
   // While the stream runs, etcd is probed: one that stalls is an error within seconds.
-  return withProbes((signal) => followStream(range, revision, keys, ctx, working, signal), (signal) => probe(range, signal), ctx.signal, ctx.deps.probeIntervalMs);
+  return withProbes(
+    (signal) => followStream(range, revision, keys, ctx, working, signal),
+    (signal) => probe(range, signal),
+    ctx.signal,
+    ctx.deps.probeIntervalMs,
+  );
 }
 
 type Outcome = 'compacted' | 'idle' | 'token';
 
-async function followStream(range: KeyRange, revision: number, keys: Map<string, string>, ctx: Context, working: () => void, signal: AbortSignal): Promise<Outcome> {
+async function followStream(
+  range: KeyRange,
+  revision: number,
+  keys: Map<string, string>,
+  ctx: Context,
+  working: () => void,
+  signal: AbortSignal,
+): Promise<Outcome> {
   const stream = new AbortController();
   const stop = () => stream.abort();
   signal.addEventListener('abort', stop, { once: true });
@@ -139,13 +151,17 @@ async function followStream(range: KeyRange, revision: number, keys: Map<string,
   try {
     for await (const message of await ctx.deps.watch(range, revision + 1, stream.signal)) {
       heard();
-      if (message.error) throw kvError('KV_ERROR', `etcd's watch of "${range.label}" failed: ${storeText(String(message.error.message ?? ''), []) || 'unknown error'}`);
+      if (message.error)
+        throw kvError('KV_ERROR', `etcd's watch of "${range.label}" failed: ${storeText(String(message.error.message ?? ''), []) || 'unknown error'}`);
       const result = message.result;
       if (!result) continue;
       if (result.canceled) {
         if (/auth token|unauthenticated/i.test(result.cancel_reason ?? '')) return 'token';
         if (result.compact_revision !== undefined && result.compact_revision !== '0') return 'compacted';
-        throw kvError('KV_ERROR', `etcd cancelled the watch of "${range.label}"${result.cancel_reason ? `: ${storeText(String(result.cancel_reason), [])}` : ''}`);
+        throw kvError(
+          'KV_ERROR',
+          `etcd cancelled the watch of "${range.label}"${result.cancel_reason ? `: ${storeText(String(result.cancel_reason), [])}` : ''}`,
+        );
       }
       if (!result.events?.length) continue;
       for (const event of result.events) {

@@ -57,7 +57,8 @@ export class EtcdSource implements KvSource {
     return watchEtcd(prefixes.flatMap(rangesOf), listener, signal, {
       range: (range) => this.range(range, signal),
       watch: (range, fromRevision, streamSignal) => this.watchStream(range, fromRevision, streamSignal),
-      probe: async (range, probeSignal) => void (await this.post(range.label, '/v3/kv/range', { key: b64(range.key), range_end: b64(range.rangeEnd), count_only: true }, probeSignal)),
+      probe: async (range, probeSignal) =>
+        void (await this.post(range.label, '/v3/kv/range', { key: b64(range.key), range_end: b64(range.rangeEnd), count_only: true }, probeSignal)),
       tokenExpired: () => (this.login = undefined),
     });
   }
@@ -160,9 +161,13 @@ export class EtcdSource implements KvSource {
     const said = failure.message ?? failure.error;
     const message = typeof said === 'string' ? storeText(said, [this.options.password]) : '';
     if (failure.code === 7 || /permission denied/.test(message)) {
-      return kvError('KV_PERMISSION_DENIED', `key/value store at ${this.description} refused to let ${this.options.user ?? 'us'} read "${label}" (permission denied, unauthorised)`, {
-        hint: 'grant the user\'s role read access to the prefix (with or without a leading slash)',
-      });
+      return kvError(
+        'KV_PERMISSION_DENIED',
+        `key/value store at ${this.description} refused to let ${this.options.user ?? 'us'} read "${label}" (permission denied, unauthorised)`,
+        {
+          hint: "grant the user's role read access to the prefix (with or without a leading slash)",
+        },
+      );
     }
     if (/authentication is not enabled/.test(message)) {
       return kvError('KV_ERROR', `key/value store at ${this.description} does not use authentication, but a user was given`, {
@@ -171,7 +176,7 @@ export class EtcdSource implements KvSource {
     }
     if (status === 401 || status === 403 || failure.code === 16 || /authentication failed|user name is empty/.test(message)) {
       const hint = this.options.user
-        ? 'check --kv-user and --kv-password (or KV_USER, KV_PASSWORD/KV_PASSWORD_FILE) and the user\'s role'
+        ? "check --kv-user and --kv-password (or KV_USER, KV_PASSWORD/KV_PASSWORD_FILE) and the user's role"
         : 'this etcd wants a user: set --kv-user and --kv-password (or KV_USER, KV_PASSWORD/KV_PASSWORD_FILE)';
       return this.errors.unauthorised(label, `refused the request (${message.replace(/^etcdserver: /, '') || `HTTP ${status}`})`, hint);
     }

@@ -46,7 +46,6 @@ export class AnswerTooLargeError extends Error {
   }
 }
 
-
 type RequestOptions = { method?: string; headers?: Record<string, string>; body?: string; timeoutMs: number; signal?: AbortSignal };
 
 /**

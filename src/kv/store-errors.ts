@@ -55,9 +55,11 @@ export class StoreErrors {
       });
     }
     const what =
-      code === 'ECONNREFUSED' ? 'refused the connection'
-      : code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? 'could not be found (DNS)'
-      : `could not be reached (${code || (error as Error).message})`;
+      code === 'ECONNREFUSED'
+        ? 'refused the connection'
+        : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+          ? 'could not be found (DNS)'
+          : `could not be reached (${code || (error as Error).message})`;
     return this.failed(prefix, what, 'KV_UNREACHABLE', error);
   }
 }

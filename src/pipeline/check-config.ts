@@ -51,7 +51,10 @@ export async function checkConfigText(text: string, options: CheckOptions): Prom
   const warnings: Finding[] = [];
   for (const [name, count] of Object.entries(backends)) {
     if (count < options.minServers) {
-      errors.push({ source: 'min-servers', message: `backend ${name} has ${count} server${count === 1 ? '' : 's'}, fewer than --min-servers ${options.minServers}` });
+      errors.push({
+        source: 'min-servers',
+        message: `backend ${name} has ${count} server${count === 1 ? '' : 's'}, fewer than --min-servers ${options.minServers}`,
+      });
     }
   }
   if (!options.binary) return { backends, errors, warnings };

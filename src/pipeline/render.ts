@@ -31,7 +31,7 @@ export async function compileTemplates(resources: readonly Resource[]): Promise<
 export function storeLocation(settings: Readonly<Settings>): KvLocation {
   if (!settings.kv) {
     throw usageError('no key/value store configured', {
-      hint: 'set KV_IP and KV_PORT (the old image\'s variables), or pass --kv URL (e.g. --kv file:examples/kv.properties)',
+      hint: "set KV_IP and KV_PORT (the old image's variables), or pass --kv URL (e.g. --kv file:examples/kv.properties)",
     });
   }
   const location = parseKvLocation(settings.kv.spec, settings.kv.base);
@@ -95,11 +95,7 @@ export function emptyPrefixWarning(settings: Readonly<Settings>, prefix: string,
 }
 
 /** Pure: renders each resource from its part of the snapshot. */
-export function renderResources(
-  settings: Readonly<Settings>,
-  templates: ReadonlyMap<string, CompiledTemplate>,
-  snapshot: KvSnapshot,
-): RenderedResource[] {
+export function renderResources(settings: Readonly<Settings>, templates: ReadonlyMap<string, CompiledTemplate>, snapshot: KvSnapshot): RenderedResource[] {
   return settings.resources.map((resource) => {
     const own = filterSnapshot(snapshot, resource.prefixes);
     const { helpers, diagnostics, keysHolding } = createHelpers(own.pairs, resource.prefixes[0] ?? '');

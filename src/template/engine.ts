@@ -68,11 +68,7 @@ export function compileTemplate(text: string, path: string): CompiledTemplate {
  * Runs a compiled template. Errors come back naming the template's file and line; a value refused
  * by `<%= %>` is a rejected config (exit 5) naming the keys that hold it.
  */
-export function renderTemplate(
-  template: CompiledTemplate,
-  locals: object,
-  keysHolding: (value: string) => string[],
-): string {
+export function renderTemplate(template: CompiledTemplate, locals: object, keysHolding: (value: string) => string[]): string {
   try {
     return template.fn(locals);
   } catch (thrown) {
@@ -169,5 +165,4 @@ function context(text: string, line: number): string {
   return out.join('\n');
 }
 
-const firstLine = (error: unknown): string =>
-  (error instanceof Error ? error.message : String(error)).split('\n')[0]!.replace(/ while compiling ejs$/, '');
+const firstLine = (error: unknown): string => (error instanceof Error ? error.message : String(error)).split('\n')[0]!.replace(/ while compiling ejs$/, '');

@@ -67,10 +67,16 @@ export function createHelpers(pairs: readonly Pair[], defaultPrefix: string) {
       });
     },
     gets,
-    getvs: (pattern: string): string[] => gets(pattern).map((p) => p.value).sort(),
+    getvs: (pattern: string): string[] =>
+      gets(pattern)
+        .map((p) => p.value)
+        .sort(),
     ls: (directory: string): string[] => [...children(directory).keys()].sort(),
     lsdir: (directory: string): string[] =>
-      [...children(directory)].filter(([, isDir]) => isDir).map(([name]) => name).sort(),
+      [...children(directory)]
+        .filter(([, isDir]) => isDir)
+        .map(([name]) => name)
+        .sort(),
     exists: (key: string): boolean => byKey.has(slashed(key)),
     base,
     dir,

@@ -92,7 +92,10 @@ export async function installFiles(files: ReadonlyArray<{ path: string; content:
       results.push(await s.commit());
     } catch (error) {
       await Promise.all(staged.slice(i + 1).map((rest) => rest.discard()));
-      throw new PartialInstallError(staged.slice(0, i).map((done) => done.path), error);
+      throw new PartialInstallError(
+        staged.slice(0, i).map((done) => done.path),
+        error,
+      );
     }
   }
   return results;
@@ -138,7 +141,10 @@ export async function removeStaleTemps(destination: string): Promise<string[]> {
       if (!entry.startsWith(`.${name}.`) || !entry.endsWith('.tmp')) continue;
       const pid = /^\.(\d+)\.[a-z0-9]+\.tmp$/.exec(entry.slice(name.length + 1))?.[1];
       if (!pid || !(await leftByGoneProcess(Number(pid), join(dir, entry)))) continue;
-      await unlink(join(dir, entry)).then(() => removed.push(join(dir, entry)), () => {});
+      await unlink(join(dir, entry)).then(
+        () => removed.push(join(dir, entry)),
+        () => {},
+      );
     }
   } catch {
     // nothing to clean, or nothing we may clean

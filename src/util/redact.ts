@@ -19,7 +19,9 @@ export function secretForms(secret: string): string[] {
   const bytes = Buffer.from(secret, 'utf8');
   forms.add(bytes.toString('hex'));
   for (let shift = 0; shift < 3; shift++) {
-    const encoded = Buffer.concat([Buffer.alloc(shift), bytes]).toString('base64').replace(/=+$/, '');
+    const encoded = Buffer.concat([Buffer.alloc(shift), bytes])
+      .toString('base64')
+      .replace(/=+$/, '');
     // Characters that mix in bits of the padding before or after are left out.
     const core = encoded.slice(Math.ceil((shift * 8) / 6), Math.floor(((shift + bytes.length) * 8) / 6));
     if (core.length >= FUZZY_MIN_LENGTH) {
@@ -48,7 +50,11 @@ export class Redactor {
     if (!secret || this.secrets.has(secret)) return;
     this.secrets.add(secret);
     if (secret.length < FUZZY_MIN_LENGTH) return;
-    const compact = (form: string) => [...form].filter((c) => !isFiller(c)).map(lower).join('');
+    const compact = (form: string) =>
+      [...form]
+        .filter((c) => !isFiller(c))
+        .map(lower)
+        .join('');
     this.forms = [...new Set([...this.forms, ...secretForms(secret).map(compact)])].filter((f) => f.length >= FUZZY_MIN_LENGTH);
   }
 

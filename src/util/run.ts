@@ -31,11 +31,7 @@ export interface RunResult {
  * result comes when the command itself exits, even if something it left in the background
  * (`haproxy -D`, `cmd &`) still holds its output open.
  */
-export function runCommand(
-  file: string,
-  args: readonly string[],
-  options: { timeoutMs: number; shell?: boolean; cwd?: string },
-): Promise<RunResult> {
+export function runCommand(file: string, args: readonly string[], options: { timeoutMs: number; shell?: boolean; cwd?: string }): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { shell: options.shell, cwd: options.cwd, env: childEnv(process.env), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';

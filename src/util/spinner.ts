@@ -2,12 +2,7 @@
  * Runs `task` under an ora spinner on stderr when `enabled` (a TTY, text logs, not quiet);
  * otherwise just runs it. ora is loaded only when a spinner is shown.
  */
-export async function withSpinner<T>(
-  enabled: boolean,
-  stream: NodeJS.WritableStream,
-  text: string,
-  task: () => Promise<T>,
-): Promise<T> {
+export async function withSpinner<T>(enabled: boolean, stream: NodeJS.WritableStream, text: string, task: () => Promise<T>): Promise<T> {
   // A terminal that reports no width (some PTYs without a size) would make ora's clearing loop
   // forever, so those get no spinner either.
   if (!enabled || !((stream as NodeJS.WriteStream).columns > 0)) return task();

@@ -146,7 +146,12 @@ export class Applier {
     try {
       for (const r of changed) staged.push(await stageFile(r.resource.destination!, r.text));
     } catch (error) {
-      throw await abandon(installError(changed.map((r) => r.resource.destination!), error));
+      throw await abandon(
+        installError(
+          changed.map((r) => r.resource.destination!),
+          error,
+        ),
+      );
     }
     try {
       for (const [i, r] of changed.entries()) if (r.resource.haproxy) await this.check(staged[i]!, r.text);
@@ -198,7 +203,10 @@ export class Applier {
   private async restore(previous: Array<{ path: string; content: string | undefined }>): Promise<void> {
     const known = previous.filter((p): p is { path: string; content: string } => p.content !== undefined);
     await installFiles(known).catch((error: unknown) => {
-      throw installError(known.map((p) => p.path), error);
+      throw installError(
+        known.map((p) => p.path),
+        error,
+      );
     });
     for (const p of known) this.installed.set(p.path, p.content);
   }
@@ -210,10 +218,14 @@ export class Applier {
     if (result.valid) return;
     const alert = result.messages.find((m) => m.level === 'alert' && !isSummary(m));
     const line = alert?.file === staged.temp ? alert.line : undefined;
-    throw rejectedError('CONFIG_REJECTED', `haproxy -c rejected the new config of ${staged.path}${line ? ` at line ${line}` : ''}: ${alert?.message.split(staged.temp).join(staged.path) ?? 'see HAProxy\'s output'}`, {
-      hint: 'the installed config stays; fix the template or the entries',
-      detail: line ? configContext(text, line) : undefined,
-    });
+    throw rejectedError(
+      'CONFIG_REJECTED',
+      `haproxy -c rejected the new config of ${staged.path}${line ? ` at line ${line}` : ''}: ${alert?.message.split(staged.temp).join(staged.path) ?? "see HAProxy's output"}`,
+      {
+        hint: 'the installed config stays; fix the template or the entries',
+        detail: line ? configContext(text, line) : undefined,
+      },
+    );
   }
 
   /** --min-servers: an answer that would leave a backend too thin is refused, not installed. */
@@ -223,9 +235,13 @@ export class Applier {
     const min = this.deps.settings.minServers;
     const thin = Object.entries(backends).filter(([, n]) => n < min);
     if (thin.length > 0) {
-      throw rejectedError('MIN_SERVERS', `refused the store's answer: ${thin.map(([b, n]) => `backend ${b} would have ${n} server${n === 1 ? '' : 's'}`).join(', ')}, fewer than --min-servers ${min}`, {
-        hint: 'the installed config stays until the store holds enough servers again',
-      });
+      throw rejectedError(
+        'MIN_SERVERS',
+        `refused the store's answer: ${thin.map(([b, n]) => `backend ${b} would have ${n} server${n === 1 ? '' : 's'}`).join(', ')}, fewer than --min-servers ${min}`,
+        {
+          hint: 'the installed config stays until the store holds enough servers again',
+        },
+      );
     }
     return backends;
   }
@@ -234,7 +250,10 @@ export class Applier {
   private noteSkipped(rendered: RenderedResource[]): void {
     const skipped = rendered.flatMap((r) => r.diagnostics.skipped);
     if (this.deps.settings.strict && skipped.length > 0) {
-      throw rejectedError('ENTRIES_REJECTED', `refused the store's answer: ${skipped.length} invalid entr${skipped.length === 1 ? 'y' : 'ies'} (--strict): ${skipped.map((s) => `${printable(s.key)} (${s.reason})`).join(', ')}`);
+      throw rejectedError(
+        'ENTRIES_REJECTED',
+        `refused the store's answer: ${skipped.length} invalid entr${skipped.length === 1 ? 'y' : 'ies'} (--strict): ${skipped.map((s) => `${printable(s.key)} (${s.reason})`).join(', ')}`,
+      );
     }
     const notes = JSON.stringify(skipped);
     if (notes === this.lastNotes) return;

@@ -122,7 +122,12 @@ function send(res: http.ServerResponse, status: number, body: string, headers: R
 function refuseClient(error: NodeJS.ErrnoException, socket: Socket): void {
   socket.on('error', () => {});
   if (socket.writable && error.code !== 'ECONNRESET') {
-    const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    const status =
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? '431 Request Header Fields Too Large'
+        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? '408 Request Timeout'
+          : '400 Bad Request';
     socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   }
   socket.destroySoon();

@@ -75,11 +75,21 @@ export class WatchState {
     metric('store_errors_total', 'counter', 'Failed reads of the key/value store.', [['', c.storeErrors]]);
     metric('signals_total', 'counter', 'SIGHUPs handled (each forces a re-read, render and reload).', [['', c.signals]]);
     metric('store_up', 'gauge', '1 when the last read of the store succeeded.', [['', this.storeProblems.size > 0 ? 0 : 1]]);
-    metric('seconds_since_last_sync', 'gauge', 'Seconds since the store last confirmed the installed config (a change applied, or a read with nothing new; -1: never).', [
-      ['', this.lastSyncAt === undefined ? -1 : Math.round((now - this.lastSyncAt) / 100) / 10],
+    metric(
+      'seconds_since_last_sync',
+      'gauge',
+      'Seconds since the store last confirmed the installed config (a change applied, or a read with nothing new; -1: never).',
+      [['', this.lastSyncAt === undefined ? -1 : Math.round((now - this.lastSyncAt) / 100) / 10]],
+    );
+    metric(
+      'backend_servers',
+      'gauge',
+      'Servers per backend in the installed config.',
+      Object.entries(this.backends).map(([name, n]) => [`{backend="${name}"}`, n]),
+    );
+    metric('empty_backends', 'gauge', 'Backends of the installed config with no server (HAProxy answers 503 to their requests).', [
+      ['', this.emptyBackends.length],
     ]);
-    metric('backend_servers', 'gauge', 'Servers per backend in the installed config.', Object.entries(this.backends).map(([name, n]) => [`{backend="${name}"}`, n]));
-    metric('empty_backends', 'gauge', 'Backends of the installed config with no server (HAProxy answers 503 to their requests).', [['', this.emptyBackends.length]]);
     return `${lines.join('\n')}\n`;
   }
 }

@@ -106,7 +106,14 @@ export class Supervisor {
     const setpriv = parentDeathSignaller(env);
     const [file, args] = setpriv ? [setpriv, ['--pdeathsig', this.isHaproxy ? 'SIGUSR1' : 'SIGTERM', '--', this.file, ...this.args]] : [this.file, this.args];
     // No forceKillAfterDelay: stop() decides when HAProxy has had time enough.
-    this.child = execa(file, args, { stdio: ['ignore', 'inherit', 'inherit'], reject: false, cleanup: true, forceKillAfterDelay: false, env, extendEnv: false });
+    this.child = execa(file, args, {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      reject: false,
+      cleanup: true,
+      forceKillAfterDelay: false,
+      env,
+      extendEnv: false,
+    });
     void this.child.then((result) => {
       const signal = result.signal;
       const status = result.exitCode ?? (signal ? 128 + (constants.signals[signal as keyof typeof constants.signals] ?? 0) : 1);
@@ -137,7 +144,12 @@ export class Supervisor {
    */
   async stop(signal: NodeJS.Signals, timeoutMs: number): Promise<ChildExit> {
     if (this.alive) {
-      const steps: Array<[NodeJS.Signals, number]> = this.isHaproxy ? [['SIGUSR1', timeoutMs], ['SIGTERM', 2000]] : [[signal, timeoutMs]];
+      const steps: Array<[NodeJS.Signals, number]> = this.isHaproxy
+        ? [
+            ['SIGUSR1', timeoutMs],
+            ['SIGTERM', 2000],
+          ]
+        : [[signal, timeoutMs]];
       for (const [step, wait] of [...steps, ['SIGKILL', 0] as [NodeJS.Signals, number]]) {
         if (!this.alive) break;
         this.child!.kill(step);
@@ -184,7 +196,10 @@ export async function removeStaleRuntimeDirs(): Promise<string[]> {
   for (const entry of await readdir(tmpdir()).catch(() => [] as string[])) {
     const pid = RUNTIME_DIR.exec(entry)?.[1];
     if (!pid || !(await leftByGoneProcess(Number(pid), join(tmpdir(), entry)))) continue;
-    await rm(join(tmpdir(), entry), { recursive: true, force: true }).then(() => removed.push(join(tmpdir(), entry)), () => {});
+    await rm(join(tmpdir(), entry), { recursive: true, force: true }).then(
+      () => removed.push(join(tmpdir(), entry)),
+      () => {},
+    );
   }
   return removed;
 }

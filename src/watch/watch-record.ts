@@ -143,14 +143,19 @@ export class WatchRecord {
   async stopLeftovers(timeoutMs: number, except: number | undefined): Promise<void> {
     const uid = process.getuid?.();
     const left = this.left.filter((id) => {
-      const same = id.pid !== except && id.pid !== process.pid && (!id.comm || processName(id.pid) === id.comm) && (uid === undefined || processUid(id.pid) === uid);
+      const same =
+        id.pid !== except && id.pid !== process.pid && (!id.comm || processName(id.pid) === id.comm) && (uid === undefined || processUid(id.pid) === uid);
       if (!same) this.log.warn(`not stopping pid ${id.pid}: it is no longer the HAProxy an earlier watch recorded`, { pid: id.pid });
       return same;
     });
     this.leftovers = left;
     if (left.length === 0) return;
     for (const id of left) this.log.warn(`stopping haproxy (pid ${id.pid}), left running by an earlier watch that did not stop it`, { pid: id.pid });
-    for (const [signal, wait] of [['SIGUSR1', timeoutMs], ['SIGTERM', 2000], ['SIGKILL', 2000]] as const) {
+    for (const [signal, wait] of [
+      ['SIGUSR1', timeoutMs],
+      ['SIGTERM', 2000],
+      ['SIGKILL', 2000],
+    ] as const) {
       for (const id of left.filter(stillRunning)) signalProcess(id.pid, signal);
       if (await pollUntil(() => (left.some(stillRunning) ? undefined : true), Date.now() + wait)) break;
     }

@@ -71,14 +71,18 @@ export class Watcher {
     const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
     for (const s of signals) process.on(s, onSignal);
     this.spinner = this.parts.waiting(`waiting for the first successful render of ${prefixes.join(', ')} from ${source.description}`);
-    const watching = source.watch(prefixes, {
-      snapshot: (snapshot) => {
-        this.generation += 1;
-        this.storeAnswered(snapshot);
+    const watching = source.watch(
+      prefixes,
+      {
+        snapshot: (snapshot) => {
+          this.generation += 1;
+          this.storeAnswered(snapshot);
+        },
+        alive: (scope) => this.storeAlive(scope),
+        error: (error, scope) => this.storeFailed(error, scope),
       },
-      alive: (scope) => this.storeAlive(scope),
-      error: (error, scope) => this.storeFailed(error, scope),
-    }, this.abort.signal);
+      this.abort.signal,
+    );
     log.info(`watching ${prefixes.join(', ')} on ${source.description}`, { prefixes, store: source.description });
 
     const stop = await this.stopped;
@@ -209,7 +213,11 @@ export class Watcher {
     const wasEmpty = this.emptyNote !== undefined && (JSON.parse(this.emptyNote) as string[][])[0]!.length > 0;
     this.emptyNote = note;
     for (const prefix of prefixes) log.warn(emptyPrefixWarning(settings, prefix, snapshot), { prefix });
-    if (empty.length > 0) log.warn(`no servers in backend ${empty.join(', ')}: HAProxy answers 503 to its requests until the store holds some (--min-servers refuses such answers)`, { backends: empty });
+    if (empty.length > 0)
+      log.warn(
+        `no servers in backend ${empty.join(', ')}: HAProxy answers 503 to its requests until the store holds some (--min-servers refuses such answers)`,
+        { backends: empty },
+      );
     else if (wasEmpty) log.info('every backend has servers again');
   }
 
@@ -232,11 +240,16 @@ export class Watcher {
     const started = performance.now();
     let result: { before: number[]; after: number[] } | undefined;
     if (supervisor) result = await supervisor.reload(settings.haproxy.reloadTimeoutMs);
-    else if (strategy) result = await reloadHaproxy(strategy, { binary: haproxy, config: settings.haproxy.config, timeoutMs: settings.haproxy.reloadTimeoutMs });
+    else if (strategy)
+      result = await reloadHaproxy(strategy, { binary: haproxy, config: settings.haproxy.config, timeoutMs: settings.haproxy.reloadTimeoutMs });
     if (!result) return;
     state.counters.reloads += 1;
     const ms = Math.round(performance.now() - started);
-    log.info(`reloaded: worker ${result.before.join(',') || '(none)'} → ${result.after.join(',')} (${ms} ms)`, { before: result.before, after: result.after, ms });
+    log.info(`reloaded: worker ${result.before.join(',') || '(none)'} → ${result.after.join(',')} (${ms} ms)`, {
+      before: result.before,
+      after: result.after,
+      ms,
+    });
   }
 
   private syncFailed(error: unknown): void {

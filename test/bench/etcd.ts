@@ -33,13 +33,20 @@ async function timeReads(source: KvSource, prefix: string): Promise<number[]> {
 /** Writes `count` keys through `put`, 64 at a time. */
 async function fill(put: (key: string, value: string) => Promise<void> | void, prefix: string): Promise<void> {
   for (let i = 0; i < KEYS; i += 64) {
-    await Promise.all(Array.from({ length: Math.min(64, KEYS - i) }, (_, j) => put(`${prefix}/c${String(i + j).padStart(5, '0')}`, `10.${(i + j) >> 8 & 255}.${(i + j) & 255}.1:8080`)));
+    await Promise.all(
+      Array.from({ length: Math.min(64, KEYS - i) }, (_, j) =>
+        put(`${prefix}/c${String(i + j).padStart(5, '0')}`, `10.${((i + j) >> 8) & 255}.${(i + j) & 255}.1:8080`),
+      ),
+    );
   }
 }
 
 export async function benchEtcd(): Promise<void> {
   const rows: Array<[string, string]> = [];
-  for (const [path, extra] of [['runtime API', []], ['reload (--no-runtime-api)', ['--no-runtime-api']]] as const) {
+  for (const [path, extra] of [
+    ['runtime API', []],
+    ['reload (--no-runtime-api)', ['--no-runtime-api']],
+  ] as const) {
     for (const kind of ['consul', 'etcd'] as const) {
       const times = await latency(kind, 60, [...extra]);
       rows.push([`${path}, ${kind === 'consul' ? 'Consul/OCCS' : 'etcd'}: p50 / p99`, `${ms(median(times))} / ${ms(percentile(times, 99))}`]);

@@ -81,12 +81,18 @@ async function stallDetection(trials: number): Promise<number[]> {
 
 export async function benchRecovery(): Promise<void> {
   const seconds = OUTAGE_MS / 1000;
-  for (const [kind, trials] of [['consul', 3], ['etcd', 2]] as const) {
+  for (const [kind, trials] of [
+    ['consul', 3],
+    ['etcd', 2],
+  ] as const) {
     const times = await recovery(kind, trials);
-    report(`recovery: a server added during a ${seconds} s outage of ${kind === 'etcd' ? 'a real etcd (kill -9, restart)' : 'the Consul/OCCS store'}, default --wait (${trials} trials)`, [
-      ['store answers again → the new server serves: median (goal <= 3 s)', ms(median(times))],
-      ['each', times.map(ms).join(', ')],
-    ]);
+    report(
+      `recovery: a server added during a ${seconds} s outage of ${kind === 'etcd' ? 'a real etcd (kill -9, restart)' : 'the Consul/OCCS store'}, default --wait (${trials} trials)`,
+      [
+        ['store answers again → the new server serves: median (goal <= 3 s)', ms(median(times))],
+        ['each', times.map(ms).join(', ')],
+      ],
+    );
   }
   await benchStall();
 }

@@ -63,7 +63,10 @@ export async function benchReload(): Promise<void> {
   for (const mode of ['master-worker', 'classic'] as const) {
     const stats = await failuresUnderLoad(mode, 100);
     const how = mode === 'master-worker' ? 'master-worker (master socket)' : 'classic -sf without -x (pid file)';
-    rows.push([`${how}: failed / answered`, `${stats.failed} / ${stats.ok}${stats.errors.length ? `  (${[...new Set(stats.errors)].slice(0, 3).join('; ')})` : ''}`]);
+    rows.push([
+      `${how}: failed / answered`,
+      `${stats.failed} / ${stats.ok}${stats.errors.length ? `  (${[...new Set(stats.errors)].slice(0, 3).join('; ')})` : ''}`,
+    ]);
   }
   report('failed requests during 100 reloads under continuous new connections (4 clients)', rows);
 }

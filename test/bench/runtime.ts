@@ -36,7 +36,10 @@ export async function benchRuntime(): Promise<void> {
     ['runtime API: p99 (goal <= 60 ms)', ms(percentile(runtimeLatency, 99))],
     ['reload (100 trials, --no-runtime-api): p50', ms(median(reloadLatency))],
     ['reload: p99', ms(percentile(reloadLatency, 99))],
-    ['runtime API, back-to-back changes (120 trials, ~10/s; the 100 ms query gap shows): p50 / p99', `${ms(median(backToBack))} / ${ms(percentile(backToBack, 99))}`],
+    [
+      'runtime API, back-to-back changes (120 trials, ~10/s; the 100 ms query gap shows): p50 / p99',
+      `${ms(median(backToBack))} / ${ms(percentile(backToBack, 99))}`,
+    ],
   ]);
 
   const rig = await startRig({ wait: '0' });
@@ -47,7 +50,10 @@ export async function benchRuntime(): Promise<void> {
     report('1,000 server changes through the runtime API under continuous new connections (4 clients)', [
       ['reloads (goal 0)', String((await metricOf(rig, 'reloads_total')) - reloadsBefore)],
       ['runtime updates', String(await metricOf(rig, 'runtime_updates_total'))],
-      ['failed / answered requests (goal 0)', `${load.stats.failed} / ${load.stats.ok}${load.stats.errors.length ? ` (${[...new Set(load.stats.errors)].slice(0, 3).join('; ')})` : ''}`],
+      [
+        'failed / answered requests (goal 0)',
+        `${load.stats.failed} / ${load.stats.ok}${load.stats.errors.length ? ` (${[...new Set(load.stats.errors)].slice(0, 3).join('; ')})` : ''}`,
+      ],
     ]);
   } finally {
     await rig.stop();
@@ -76,7 +82,8 @@ export async function benchRuntimeReuse(): Promise<void> {
     await config.stop();
     await runtime?.stop();
   }
-  const row = (r: OneServer): string => `${Math.round(r.rps())} req/s, ${r.perConnection().toFixed(1)} requests per backend connection (${r.requests} / ${r.connections})`;
+  const row = (r: OneServer): string =>
+    `${Math.round(r.rps())} req/s, ${r.perConnection().toFixed(1)} requests per backend connection (${r.requests} / ${r.connections})`;
   report(`one keep-alive backend server added through the runtime API vs a config line (wrk ${WRK.join(' ')} through each HAProxy in turn, ${ROUNDS} rounds)`, [
     ['config server', row(config)],
     ['runtime-added server (empty backend at start, then add server)', row(runtime)],
@@ -106,8 +113,26 @@ async function oneServer(how: 'config' | 'runtime'): Promise<OneServer> {
   const metric = async (name: string) => Number(new RegExp(`^occs_lb_${name} (\\S+)$`, 'm').exec((await httpGet(status, '/metrics')).body)?.[1]);
   if (how === 'config') store.put(`${REUSE_PREFIX}/only`, backend.address);
   const watch = new WatchProcess([
-    '--kv', store.url, '--prefix', REUSE_PREFIX, '--out', config, '--exec', `haproxy -W -db -f ${config}`, '--bind', '127.0.0.1',
-    '--frontend-port', String(frontend), '--stats-port', String(stats), '--admin-socket', join(dir, 'admin.sock'), '--listen', `127.0.0.1:${status}`, '--wait', '0',
+    '--kv',
+    store.url,
+    '--prefix',
+    REUSE_PREFIX,
+    '--out',
+    config,
+    '--exec',
+    `haproxy -W -db -f ${config}`,
+    '--bind',
+    '127.0.0.1',
+    '--frontend-port',
+    String(frontend),
+    '--stats-port',
+    String(stats),
+    '--admin-socket',
+    join(dir, 'admin.sock'),
+    '--listen',
+    `127.0.0.1:${status}`,
+    '--wait',
+    '0',
   ]);
   const stop = async () => {
     await watch.stop();

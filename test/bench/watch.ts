@@ -25,7 +25,9 @@ export interface Rig {
 }
 
 /** Starts a rig on the Consul/OCCS test server (another store can be passed by `kv` + `store`). */
-export async function startRig(options: { wait?: string; backends?: number; extra?: string[]; store?: Pick<Rig, 'store' | 'kv'> & { stop?: () => Promise<void> } } = {}): Promise<Rig> {
+export async function startRig(
+  options: { wait?: string; backends?: number; extra?: string[]; store?: Pick<Rig, 'store' | 'kv'> & { stop?: () => Promise<void> } } = {},
+): Promise<Rig> {
   const consul = options.store ? undefined : await new ConsulKvServer().start();
   const store = options.store?.store ?? consul!;
   const kv = options.store?.kv ?? consul!.url;
@@ -35,9 +37,26 @@ export async function startRig(options: { wait?: string; backends?: number; extr
   const config = join(dir, 'haproxy.cfg');
   await store.put(`${PREFIX}/base`, backends[0]!.address);
   const watch = new WatchProcess([
-    '--kv', kv, '--prefix', PREFIX, '--out', config, '--exec', `haproxy -W -db -f ${config}`,
-    '--bind', '127.0.0.1', '--frontend-port', String(frontend), '--stats-port', String(stats), '--admin-socket', join(dir, 'admin.sock'),
-    '--listen', `127.0.0.1:${status}`, ...(options.wait ? ['--wait', options.wait] : []), ...(options.extra ?? []),
+    '--kv',
+    kv,
+    '--prefix',
+    PREFIX,
+    '--out',
+    config,
+    '--exec',
+    `haproxy -W -db -f ${config}`,
+    '--bind',
+    '127.0.0.1',
+    '--frontend-port',
+    String(frontend),
+    '--stats-port',
+    String(stats),
+    '--admin-socket',
+    join(dir, 'admin.sock'),
+    '--listen',
+    `127.0.0.1:${status}`,
+    ...(options.wait ? ['--wait', options.wait] : []),
+    ...(options.extra ?? []),
   ]);
   await watch.waitForLog(/^started haproxy/, 0, 30_000);
   await waitFor('HAProxy to serve', async () => (await httpGet(frontend)).status === 200);
@@ -114,7 +133,10 @@ export async function benchWatch(): Promise<void> {
     const load = continuousLoad(rig.frontend, 4);
     await changeToServing(rig, 100, { isolated: false }).finally(() => load.stop());
     report('watch: 100 server changes by reload (--no-runtime-api) under continuous new connections (4 clients)', [
-      ['failed / answered requests (goal 0)', `${load.stats.failed} / ${load.stats.ok}${load.stats.errors.length ? ` (${[...new Set(load.stats.errors)].slice(0, 3).join('; ')})` : ''}`],
+      [
+        'failed / answered requests (goal 0)',
+        `${load.stats.failed} / ${load.stats.ok}${load.stats.errors.length ? ` (${[...new Set(load.stats.errors)].slice(0, 3).join('; ')})` : ''}`,
+      ],
     ]);
   } finally {
     await rig.stop();
@@ -134,11 +156,15 @@ export async function benchWatch(): Promise<void> {
     // Every key's last write put it on backend 2: wait until that config is installed and every
     // install but the first (which started HAProxy) has logged its reload.
     const final = burst.backends[2]!.address;
-    await waitFor('the last write to be installed and reloaded', () => {
-      const installed = readFileSync(burst.config, 'utf8');
-      const done = Array.from({ length: 50 }, (_, k) => `server s${k} ${final} `).every((line) => installed.includes(line));
-      return done && burst.watch.count(/^installed /) === burst.watch.count(/^reloaded: /) + 1;
-    }, 15_000);
+    await waitFor(
+      'the last write to be installed and reloaded',
+      () => {
+        const installed = readFileSync(burst.config, 'utf8');
+        const done = Array.from({ length: 50 }, (_, k) => `server s${k} ${final} `).every((line) => installed.includes(line));
+        return done && burst.watch.count(/^installed /) === burst.watch.count(/^reloaded: /) + 1;
+      },
+      15_000,
+    );
     report('watch: 1,000 KV writes within 10 s, default --wait (200ms:2s), reload path (--no-runtime-api)', [
       ['writes took', ms(writing)],
       ['reloads performed', String((await metricOf(burst, 'reloads_total')) - before)],

@@ -167,7 +167,7 @@ export function describeKvContract(h: ContractHarness): void {
         }
       };
 
-      it('a change back to the first read\'s value, made while the source could not read', () =>
+      it("a change back to the first read's value, made while the source could not read", () =>
         watching(async (p, w) => {
           await h.put(`${p}/one`, '2');
           await waitFor('the change', () => w.latest().includes(`/${p}/one=2`));

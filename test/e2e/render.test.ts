@@ -36,7 +36,9 @@ describe('occs-lb render', () => {
     const result = await runCli(['render'], { env: seedEnv() });
     expect(result.code).toBe(0);
     expect(serverLines(result.stdout)).toEqual(SEED_SERVERS);
-    expect(result.stdout).toMatch(/backend nginx_80\n    balance roundrobin\n    mode http\n    option httpchk\n    http-check send meth HEAD uri \/ ver HTTP\/1.1 hdr Host localhost\n    server one/);
+    expect(result.stdout).toMatch(
+      /backend nginx_80\n    balance roundrobin\n    mode http\n    option httpchk\n    http-check send meth HEAD uri \/ ver HTTP\/1.1 hdr Host localhost\n    server one/,
+    );
     expect(result.stdout).toMatch(/frontend main\n    bind \*:5000\n    default_backend nginx_80/);
     expect(result.stdout).toContain('stats uri /haproxy?stats');
     expect(result.stdout).toContain('bind *:1936');
@@ -147,7 +149,10 @@ describe('occs-lb render', () => {
     it('a custom template that prints a raw value with <%= %> is refused (exit 5), naming the key', async () => {
       const dir = makeTempDir();
       const template = join(dir, 'raw.ejs');
-      writeFileSync(template, 'backend b\n<% for (const p of gets("/apps/myapp/containers/*")) { -%>\n    server <%= base(p.key) %> <%= p.value %>\n<% } -%>\n');
+      writeFileSync(
+        template,
+        'backend b\n<% for (const p of gets("/apps/myapp/containers/*")) { -%>\n    server <%= base(p.key) %> <%= p.value %>\n<% } -%>\n',
+      );
       const result = await runCli(['render', '--template', template, '--kv', 'file:test/fixtures/hostile.json', '--prefix', 'apps/myapp/containers']);
       expect(result.code).toBe(5);
       expect(result.stdout).toBe('');
@@ -168,7 +173,7 @@ describe('occs-lb render', () => {
   });
 
   describe('--out', () => {
-    it('installs the complete config, keeping the file\'s mode, and leaves no temp file', async () => {
+    it("installs the complete config, keeping the file's mode, and leaves no temp file", async () => {
       const dir = makeTempDir();
       const out = join(dir, 'haproxy.cfg');
       writeFileSync(out, 'old config\n');
@@ -204,16 +209,19 @@ describe('occs-lb render', () => {
   it('writes each destination of a config file with several resources', async () => {
     const dir = makeTempDir();
     writeFileSync(join(dir, 'status.ejs'), '<% for (const s of servers()) { -%>\n<%= s.name %> <%= s.address %>\n<% } -%>\n');
-    writeFileSync(join(dir, 'occs-lb.config.json'), JSON.stringify({
-      kv: `file:${join(ROOT, 'examples/kv.properties')}`,
-      prefixes: ['apps/myapp/containers'],
-      statsUser: 'admin',
-      statsPassword: 'long-random-password',
-      resources: [
-        { template: join(ROOT, 'templates/haproxy.cfg.ejs'), destination: 'haproxy.cfg' },
-        { template: 'status.ejs', destination: 'servers.txt' },
-      ],
-    }));
+    writeFileSync(
+      join(dir, 'occs-lb.config.json'),
+      JSON.stringify({
+        kv: `file:${join(ROOT, 'examples/kv.properties')}`,
+        prefixes: ['apps/myapp/containers'],
+        statsUser: 'admin',
+        statsPassword: 'long-random-password',
+        resources: [
+          { template: join(ROOT, 'templates/haproxy.cfg.ejs'), destination: 'haproxy.cfg' },
+          { template: 'status.ejs', destination: 'servers.txt' },
+        ],
+      }),
+    );
     const result = await runCli(['render'], { cwd: dir });
     expect(result.code).toBe(0);
     expect(result.stdout).toBe('');
@@ -308,7 +316,11 @@ describe('occs-lb render keeps secrets and streams clean', () => {
     const big = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`apps/big/containers/c${i}`, `10.1.${i >> 8}.${i & 255}:80`]));
     writeFileSync(join(dir, 'big.json'), JSON.stringify(big));
     const { spawn } = await import('node:child_process');
-    const child = spawn(process.execPath, [join(ROOT, 'bin/occs-lb.js'), 'render', '--kv', `file:${join(dir, 'big.json')}`, '--prefix', 'apps/big/containers'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [join(ROOT, 'bin/occs-lb.js'), 'render', '--kv', `file:${join(dir, 'big.json')}`, '--prefix', 'apps/big/containers'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.stdout.once('data', () => child.stdout.destroy());
@@ -321,14 +333,17 @@ describe('occs-lb render keeps secrets and streams clean', () => {
   it('installs several destinations all-or-nothing', async () => {
     const dir = makeTempDir();
     writeFileSync(join(dir, 'a.cfg'), 'old a\n');
-    writeFileSync(join(dir, 'occs-lb.config.json'), JSON.stringify({
-      kv: `file:${join(ROOT, 'examples/kv.properties')}`,
-      prefixes: ['apps/myapp/containers'],
-      resources: [
-        { template: join(ROOT, 'templates/haproxy.cfg.ejs'), destination: 'a.cfg' },
-        { template: join(ROOT, 'templates/haproxy.cfg.ejs'), destination: 'missing-dir/b.cfg' },
-      ],
-    }));
+    writeFileSync(
+      join(dir, 'occs-lb.config.json'),
+      JSON.stringify({
+        kv: `file:${join(ROOT, 'examples/kv.properties')}`,
+        prefixes: ['apps/myapp/containers'],
+        resources: [
+          { template: join(ROOT, 'templates/haproxy.cfg.ejs'), destination: 'a.cfg' },
+          { template: join(ROOT, 'templates/haproxy.cfg.ejs'), destination: 'missing-dir/b.cfg' },
+        ],
+      }),
+    );
     const result = await runCli(['render'], { cwd: dir });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('no file was changed');

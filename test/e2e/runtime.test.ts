@@ -22,7 +22,10 @@ async function startWatch(extra: string[] = []): Promise<WatchProcess> {
 function templateWith(line: string, after: RegExp): string {
   const template = join(rig.dir, 'haproxy.cfg.ejs');
   const text = readFileSync(join(ROOT, 'templates/haproxy.cfg.ejs'), 'utf8');
-  writeFileSync(template, text.replace(after, (m) => `${m}\n${line}`));
+  writeFileSync(
+    template,
+    text.replace(after, (m) => `${m}\n${line}`),
+  );
   return template;
 }
 
@@ -44,7 +47,10 @@ describe('server changes through the runtime API', () => {
     await waitFor('three runtime updates', async () => (await metric('runtime_updates_total')) === 3);
     expect(await metric('reloads_total')).toBe(0);
     expect(w.count(/^applied through the runtime API, no reload/)).toBe(3);
-    await waitFor('the file to follow', () => readFileSync(config(), 'utf8').includes(`server one ${at(2)} check`) && !readFileSync(config(), 'utf8').includes('server two'));
+    await waitFor(
+      'the file to follow',
+      () => readFileSync(config(), 'utf8').includes(`server one ${at(2)} check`) && !readFileSync(config(), 'utf8').includes('server two'),
+    );
   });
 
   it('skips the quiescence window: served long before a 20 s --wait would have allowed', async () => {
@@ -90,7 +96,13 @@ describe('server changes through the runtime API', () => {
   it('a runtime change the new file cannot follow is undone by a reload: HAProxy serves what the file says', async () => {
     // A weight over 256 is refused by HAProxy at runtime and by haproxy -c alike.
     const template = join(rig.dir, 'weights.ejs');
-    writeFileSync(template, readFileSync(join(ROOT, 'templates/haproxy.cfg.ejs'), 'utf8').replace('<%= s.address %> check', '<%= s.address %> check weight <%= getv("/apps/web/weight/" + s.name, "1") %>'));
+    writeFileSync(
+      template,
+      readFileSync(join(ROOT, 'templates/haproxy.cfg.ejs'), 'utf8').replace(
+        '<%= s.address %> check',
+        '<%= s.address %> check weight <%= getv("/apps/web/weight/" + s.name, "1") %>',
+      ),
+    );
     store.put(`${PREFIX}/one`, at(0));
     store.put('apps/web/weight/three', '999');
     const w = await startWatch(['--template', template, '--prefix', 'apps/web/weight']);

@@ -26,15 +26,28 @@ describe('occs-lb validate', () => {
     expect(result.stdout).toContain('result: ok');
   });
 
-  it('a template that yields an invalid directive: exit 5 with the rendered line and HAProxy\'s message', async () => {
+  it("a template that yields an invalid directive: exit 5 with the rendered line and HAProxy's message", async () => {
     const dir = makeTempDir();
     const template = join(dir, 'bad.ejs');
-    writeFileSync(template, [
-      'defaults', '    mode http', '    timeout connect 1s', '    timeout client 1s', '    timeout server 1s',
-      'frontend main', '    bind 127.0.0.1:1', '    default_backend web',
-      'backend web', '    bogus_directive on',
-      '<% for (const s of servers()) { -%>', '    server <%= s.name %> <%= s.address %>', '<% } -%>', '',
-    ].join('\n'));
+    writeFileSync(
+      template,
+      [
+        'defaults',
+        '    mode http',
+        '    timeout connect 1s',
+        '    timeout client 1s',
+        '    timeout server 1s',
+        'frontend main',
+        '    bind 127.0.0.1:1',
+        '    default_backend web',
+        'backend web',
+        '    bogus_directive on',
+        '<% for (const s of servers()) { -%>',
+        '    server <%= s.name %> <%= s.address %>',
+        '<% } -%>',
+        '',
+      ].join('\n'),
+    );
     const result = await runCli(['validate', ...seed, '--template', template]);
     expect(result.code).toBe(5);
     expect(result.stdout).toContain("error   [haproxy] line 10: [ALERT] unknown keyword 'bogus_directive' in 'backend' section");
@@ -58,7 +71,10 @@ describe('occs-lb validate', () => {
   it('checks a given FILE; HAProxy warnings fail it unless --allow-warnings', async () => {
     const dir = makeTempDir();
     const file = join(dir, 'haproxy.cfg');
-    writeFileSync(file, 'defaults\n    mode http\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n    option httplog\nfrontend f\n    bind 127.0.0.1:1\n');
+    writeFileSync(
+      file,
+      'defaults\n    mode http\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n    option httplog\nfrontend f\n    bind 127.0.0.1:1\n',
+    );
     const strict = await runCli(['validate', file]);
     expect(strict.code).toBe(5);
     expect(strict.stdout).toMatch(/error +\[haproxy\] \[WARNING\] log format ignored for frontend 'f'/);

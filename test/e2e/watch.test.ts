@@ -29,33 +29,39 @@ interface TestStore {
 }
 
 const stores: Array<[string, () => Promise<TestStore>]> = [
-  ['the Consul/OCCS store', async () => ({
-    kv: rig.store.url,
-    put: async (k, v) => rig.store.put(k, v),
-    delete: async (k, r) => rig.store.delete(k, r),
-    async outage() {
-      rig.store.fail({ kind: 'status', status: 500, body: 'rpc error: No cluster leader' });
-      await waitFor('a few failed reads', async () => (await metric('store_errors_total')) >= 2);
-      await rig.store.stop();
+  [
+    'the Consul/OCCS store',
+    async () => ({
+      kv: rig.store.url,
+      put: async (k, v) => rig.store.put(k, v),
+      delete: async (k, r) => rig.store.delete(k, r),
+      async outage() {
+        rig.store.fail({ kind: 'status', status: 500, body: 'rpc error: No cluster leader' });
+        await waitFor('a few failed reads', async () => (await metric('store_errors_total')) >= 2);
+        await rig.store.stop();
+      },
+      async heal() {
+        rig.store.fail(undefined);
+        await rig.store.start();
+      },
+      putDuringOutage: async (k, v) => rig.store.put(k, v),
+      stop: async () => {},
+    }),
+  ],
+  [
+    'a real etcd',
+    async () => {
+      const etcd = await new EtcdServer().start();
+      return {
+        kv: etcd.url,
+        put: (k, v) => etcd.put(k, v),
+        delete: (k, r) => etcd.delete(k, r),
+        outage: () => etcd.stop(),
+        heal: async () => void (await etcd.start()),
+        stop: () => etcd.stop(),
+      };
     },
-    async heal() {
-      rig.store.fail(undefined);
-      await rig.store.start();
-    },
-    putDuringOutage: async (k, v) => rig.store.put(k, v),
-    stop: async () => {},
-  })],
-  ['a real etcd', async () => {
-    const etcd = await new EtcdServer().start();
-    return {
-      kv: etcd.url,
-      put: (k, v) => etcd.put(k, v),
-      delete: (k, r) => etcd.delete(k, r),
-      outage: () => etcd.stop(),
-      heal: async () => void (await etcd.start()),
-      stop: () => etcd.stop(),
-    };
-  }],
+  ],
 ];
 
 describe.each(stores)('occs-lb watch --exec haproxy, from %s', (_, makeStore) => {
@@ -199,7 +205,7 @@ describe('occs-lb watch: recovery and stopping', () => {
     expect(await metric('store_up')).toBe(1);
   });
 
-  it('SIGTERM lets a request in flight finish (HAProxy\'s soft stop), then exits 0', async () => {
+  it("SIGTERM lets a request in flight finish (HAProxy's soft stop), then exits 0", async () => {
     const slow = await new (await import('../support/backends.js')).Backend('slow', 1500).start();
     try {
       rig.store.put(`${PREFIX}/slow`, slow.address);
@@ -223,8 +229,24 @@ describe('occs-lb watch: recovery and stopping', () => {
     const cfg = join(spaced, 'haproxy.cfg');
     rig.store.put(`${PREFIX}/a`, a().address);
     rig.watch = new WatchProcess([
-      '--kv', rig.store.url, '--prefix', PREFIX, '--out', cfg, '--exec', `haproxy -W -db -f "${cfg}"`,
-      '--bind', '127.0.0.1', '--frontend-port', String(rig.ports.frontend), '--stats-port', String(rig.ports.stats), '--admin-socket', join(rig.dir, 'admin.sock'), '--wait', '0',
+      '--kv',
+      rig.store.url,
+      '--prefix',
+      PREFIX,
+      '--out',
+      cfg,
+      '--exec',
+      `haproxy -W -db -f "${cfg}"`,
+      '--bind',
+      '127.0.0.1',
+      '--frontend-port',
+      String(rig.ports.frontend),
+      '--stats-port',
+      String(rig.ports.stats),
+      '--admin-socket',
+      join(rig.dir, 'admin.sock'),
+      '--wait',
+      '0',
     ]);
     await rig.watch!.waitForLog(/^started haproxy/);
     await servedBy(['a']);
@@ -270,14 +292,24 @@ describe('occs-lb watch from a file: source', () => {
 });
 
 describe('the container image', () => {
-  it('runs its Dockerfile CMD (paths and ports moved to the test\'s temp dir and free ports)', async () => {
+  it("runs its Dockerfile CMD (paths and ports moved to the test's temp dir and free ports)", async () => {
     const dockerfile = readFileSync(join(ROOT, 'examples/container/Dockerfile'), 'utf8');
     const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
     expect(cmd.slice(0, 2)).toEqual(['occs-lb', 'watch']);
     const args = cmd.slice(2).map((arg) => arg.replaceAll('/etc/haproxy/haproxy.cfg', config()));
     rig.store.put(`${PREFIX}/a`, a().address);
     rig.watch = new WatchProcess(
-      [...args, '--bind', '127.0.0.1', '--frontend-port', String(rig.ports.frontend), '--stats-port', String(rig.ports.stats), '--admin-socket', join(rig.dir, 'admin.sock')],
+      [
+        ...args,
+        '--bind',
+        '127.0.0.1',
+        '--frontend-port',
+        String(rig.ports.frontend),
+        '--stats-port',
+        String(rig.ports.stats),
+        '--admin-socket',
+        join(rig.dir, 'admin.sock'),
+      ],
       { KV_IP: '127.0.0.1', KV_PORT: String(rig.store.port), OCCS_BACKEND_KEY: PREFIX, OCCS_API_TOKEN: '' },
     );
     await rig.watch!.waitForLog(/^started haproxy/);
@@ -291,7 +323,22 @@ describe('occs-lb watch without --exec, reloading an HAProxy that runs already',
     const { runCli } = await import('../support/cli.js');
     rig.store.put(`${PREFIX}/a`, a().address);
     const h = new HaproxyProcess(rig.ports.frontend, 'master-worker');
-    const args = ['--kv', rig.store.url, '--prefix', PREFIX, '--out', h.config, '--bind', '127.0.0.1', '--frontend-port', String(rig.ports.frontend), '--stats-port', String(rig.ports.stats), '--admin-socket', join(rig.dir, 'admin.sock')];
+    const args = [
+      '--kv',
+      rig.store.url,
+      '--prefix',
+      PREFIX,
+      '--out',
+      h.config,
+      '--bind',
+      '127.0.0.1',
+      '--frontend-port',
+      String(rig.ports.frontend),
+      '--stats-port',
+      String(rig.ports.stats),
+      '--admin-socket',
+      join(rig.dir, 'admin.sock'),
+    ];
     expect((await runCli(['render', ...args.filter((x) => x !== '--out' && x !== h.config), '--out', h.config])).code).toBe(0);
     await h.start();
     try {
@@ -308,12 +355,35 @@ describe('occs-lb watch without --exec, reloading an HAProxy that runs already',
   it('follows the store with --master-socket, and a config haproxy -c rejects is never installed', async () => {
     const { HaproxyProcess } = await import('../support/haproxy-process.js');
     const template = join(rig.dir, 'haproxy.cfg.ejs');
-    writeFileSync(template, readFileSync(join(ROOT, 'templates/haproxy.cfg.ejs'), 'utf8') + '<% if (exists("/apps/web/broken")) { %>    not_a_directive\n<% } %>');
+    writeFileSync(
+      template,
+      readFileSync(join(ROOT, 'templates/haproxy.cfg.ejs'), 'utf8') + '<% if (exists("/apps/web/broken")) { %>    not_a_directive\n<% } %>',
+    );
     const h = new HaproxyProcess(rig.ports.frontend, 'master-worker');
     rig.store.put(`${PREFIX}/a`, a().address);
     rig.watch = new WatchProcess([
-      '--kv', rig.store.url, '--prefix', PREFIX, '--prefix', 'apps/web/broken', '--out', h.config, '--template', template, '--master-socket', h.socket,
-      '--bind', '127.0.0.1', '--frontend-port', String(rig.ports.frontend), '--stats-port', String(rig.ports.stats), '--admin-socket', join(rig.dir, 'admin.sock'), '--wait', '0',
+      '--kv',
+      rig.store.url,
+      '--prefix',
+      PREFIX,
+      '--prefix',
+      'apps/web/broken',
+      '--out',
+      h.config,
+      '--template',
+      template,
+      '--master-socket',
+      h.socket,
+      '--bind',
+      '127.0.0.1',
+      '--frontend-port',
+      String(rig.ports.frontend),
+      '--stats-port',
+      String(rig.ports.stats),
+      '--admin-socket',
+      join(rig.dir, 'admin.sock'),
+      '--wait',
+      '0',
     ]);
     await rig.watch!.waitForLog(/^installed /);
     await h.start();

@@ -21,7 +21,10 @@ describe('a backend with no servers is visible, though it is installed (--min-se
     rig.store.delete(`${PREFIX}/a`);
     const warning = await w.waitForLog(/^no servers in backend nginx_80: HAProxy answers 503/, before);
     expect(warning.level).toBe('warn');
-    await w.waitForLog(new RegExp(`^prefix "${PREFIX}" holds no keys at ${rig.store.url.replace(/[.]/g, '\\.')}: .*\\(a typo in --prefix or OCCS_BACKEND_KEY\\?\\)`), before);
+    await w.waitForLog(
+      new RegExp(`^prefix "${PREFIX}" holds no keys at ${rig.store.url.replace(/[.]/g, '\\.')}: .*\\(a typo in --prefix or OCCS_BACKEND_KEY\\?\\)`),
+      before,
+    );
     await waitFor('HAProxy to answer 503', async () => (await httpGet(rig.ports.frontend)).status === 503);
     await waitFor('/healthz to name the empty backend', async () => (await status('/healthz')).body.includes('no servers in backend nginx_80'));
     expect((await status('/healthz')).status).toBe(200);
@@ -48,12 +51,16 @@ describe('a prefix that holds no keys at all (a typo, say) is warned about', () 
     const store = kv();
     const result = await runCli(['render', '--kv', store, '--prefix', 'apps/myapp/container']);
     expect(result.code).toBe(0);
-    expect(result.stderr).toContain(`warning: prefix "apps/myapp/container" holds no keys at ${store}: a backend it fills has no servers (did you mean "apps/myapp/containers"?)`);
+    expect(result.stderr).toContain(
+      `warning: prefix "apps/myapp/container" holds no keys at ${store}: a backend it fills has no servers (did you mean "apps/myapp/containers"?)`,
+    );
   });
 
   it('validate --format json: a warning in the report, and --min-servers 1 still fails it', async () => {
     const store = kv();
-    const result = await runCli(['validate', '--format', 'json', '--no-haproxy', '--kv', store, '--prefix', 'apps/myapp/container'], { env: { OCCS_BACKEND_KEY: '' } });
+    const result = await runCli(['validate', '--format', 'json', '--no-haproxy', '--kv', store, '--prefix', 'apps/myapp/container'], {
+      env: { OCCS_BACKEND_KEY: '' },
+    });
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout) as { ok: boolean; warnings: Array<{ source: string; message: string }> };
     expect(report.ok).toBe(true);

@@ -75,7 +75,17 @@ describe('a destination that cannot be written: its own code, the destination na
   it('read-only: exit 2, INSTALL_READ_ONLY', () => {
     const dir = join(makeTempDir(), 'ro');
     mkdirSync(dir);
-    const result = runInTmpfs(dir, { sizeKiB: 64, readOnly: true }, ['render', '--kv', kv, '--prefix', 'apps/myapp/containers', '--out', `${dir}/haproxy.cfg`, '--log-format', 'json']);
+    const result = runInTmpfs(dir, { sizeKiB: 64, readOnly: true }, [
+      'render',
+      '--kv',
+      kv,
+      '--prefix',
+      'apps/myapp/containers',
+      '--out',
+      `${dir}/haproxy.cfg`,
+      '--log-format',
+      'json',
+    ]);
     expect(result.code).toBe(2);
     const error = JSON.parse(result.stderr.trim().split('\n').at(-1)!) as { code: string; msg: string };
     expect(error.code).toBe('INSTALL_READ_ONLY');
@@ -88,10 +98,16 @@ describe('a destination that cannot be written: its own code, the destination na
     mkdirSync(dir);
     const out = `${dir}/haproxy.cfg`;
     // The old config is there; what is left of the tmpfs cannot hold the new one.
-    const script = [
-      'render', '--kv', kv, '--prefix', 'apps/myapp/containers', '--out', out, '--backend-name', 'second',
-    ];
-    const [file, rest] = inTmpfs(dir, { sizeKiB: 16, ballast: 8192 })(['sh', '-c', `printf 'old\\n' > '${out}' && head -c 4096 /dev/zero > '${dir}/more' && "$@"; echo "exit=$?"; cat '${out}'`, 'sh', process.execPath, BIN, ...script]);
+    const script = ['render', '--kv', kv, '--prefix', 'apps/myapp/containers', '--out', out, '--backend-name', 'second'];
+    const [file, rest] = inTmpfs(dir, { sizeKiB: 16, ballast: 8192 })([
+      'sh',
+      '-c',
+      `printf 'old\\n' > '${out}' && head -c 4096 /dev/zero > '${dir}/more' && "$@"; echo "exit=$?"; cat '${out}'`,
+      'sh',
+      process.execPath,
+      BIN,
+      ...script,
+    ]);
     const result = spawnSync(file, rest, { encoding: 'utf8' });
     expect(result.stdout).toContain('exit=1');
     expect(result.stdout.split('exit=1\n')[1]).toBe('old\n');
@@ -103,11 +119,14 @@ describe('a destination that cannot be written: its own code, the destination na
     writeFileSync(join(dir, 'file'), 'not a directory');
     const result = await runCli(['render', '--kv', kv, '--prefix', 'apps/myapp/containers', '--out', join(dir, 'file', 'haproxy.cfg')]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain(`cannot install ${join(dir, 'file', 'haproxy.cfg')}: ${join(dir, 'file')} is not a directory (ENOTDIR); no file was changed`);
+    expect(result.stderr).toContain(
+      `cannot install ${join(dir, 'file', 'haproxy.cfg')}: ${join(dir, 'file')} is not a directory (ENOTDIR); no file was changed`,
+    );
   });
 
   it('maps every errno to a code and a sentence, naming the destination and not the temp file', () => {
-    const error = (code: string) => Object.assign(new Error(`${code}: open '/etc/haproxy/.haproxy.cfg.1.abc.tmp'`), { code, path: '/etc/haproxy/.haproxy.cfg.1.abc.tmp' });
+    const error = (code: string) =>
+      Object.assign(new Error(`${code}: open '/etc/haproxy/.haproxy.cfg.1.abc.tmp'`), { code, path: '/etc/haproxy/.haproxy.cfg.1.abc.tmp' });
     const cases: Array<[string, string, number]> = [
       ['EACCES', 'INSTALL_DENIED', 2],
       ['EPERM', 'INSTALL_DENIED', 2],
@@ -147,7 +166,9 @@ describe('watch on a full disk', () => {
     expect(failed.msg).toContain(`cannot install ${config}: the file system of ${dir} is full (ENOSPC)`);
     // The file is the last config installed, whole: the failed one never replaced it.
     const last = w.logs.filter((l) => /^installed /.test(l.msg)).at(-1)!.backends as Record<string, number>;
-    const servers = readFileSync(seen(config), 'utf8').split('\n').filter((l) => /^\s+server /.test(l));
+    const servers = readFileSync(seen(config), 'utf8')
+      .split('\n')
+      .filter((l) => /^\s+server /.test(l));
     expect(servers).toHaveLength(last.nginx_80!);
     expect(servers.length).toBeLessThan(201);
     expect(await rig.metric('install_failures_total')).toBeGreaterThanOrEqual(1);

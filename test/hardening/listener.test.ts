@@ -39,7 +39,10 @@ describe('the --listen status server faces hostile clients', () => {
     for (const [what, bytes] of HOSTILE) {
       const outcome = await rawRequest(port, bytes);
       // A 4xx, or a connection closed without an answer: never a 2xx/5xx, never a hang.
-      expect(outcome.statuses.every((s) => s >= 400 && s < 500), `${what}: ${outcome.text.slice(0, 200)}`).toBe(true);
+      expect(
+        outcome.statuses.every((s) => s >= 400 && s < 500),
+        `${what}: ${outcome.text.slice(0, 200)}`,
+      ).toBe(true);
       expect(outcome.statuses.length > 0 || outcome.closed, `${what}: neither answered nor closed`).toBe(true);
       expect(w.child.exitCode, `watch exited after ${what}`).toBe(null);
     }

@@ -135,7 +135,8 @@ describe('reload --reload-cmd', () => {
       expect(result.code).toBe(0);
       const environ = readFileSync(dump, 'utf8');
       expect(environ).toContain('PATH=');
-      for (const secret of ['OCCS_API_TOKEN', 'reload-token-abcdef', '/run/secrets/t', 'KV_PASSWORD', 'kv-password-abcdef']) expect(environ).not.toContain(secret);
+      for (const secret of ['OCCS_API_TOKEN', 'reload-token-abcdef', '/run/secrets/t', 'KV_PASSWORD', 'kv-password-abcdef'])
+        expect(environ).not.toContain(secret);
     } finally {
       await h.stop();
     }

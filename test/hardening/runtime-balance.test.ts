@@ -45,7 +45,10 @@ function templateWith(from: string, to: string): string {
 }
 
 /** `count` GETs through HAProxy from `clients` concurrent clients; the bodies (backend names). */
-async function spread(count: number, { clients = 3, path = (_: number) => '/', agent }: { clients?: number; path?: (i: number) => string; agent?: http.Agent } = {}): Promise<string[]> {
+async function spread(
+  count: number,
+  { clients = 3, path = (_: number) => '/', agent }: { clients?: number; path?: (i: number) => string; agent?: http.Agent } = {},
+): Promise<string[]> {
   const names: string[] = [];
   let next = 0;
   const get = (p: string) =>
@@ -103,7 +106,9 @@ describe('servers added through the runtime API serve like config servers (HAPro
       return { hits, connections, perConnection: hits / Math.max(1, connections) };
     });
     const [c, a] = [used[0]!, used[1]!];
-    console.log(`requests per backend connection: config server ${c.hits}/${c.connections} = ${c.perConnection.toFixed(1)}, runtime-added ${a.hits}/${a.connections} = ${a.perConnection.toFixed(1)}`);
+    console.log(
+      `requests per backend connection: config server ${c.hits}/${c.connections} = ${c.perConnection.toFixed(1)}, runtime-added ${a.hits}/${a.connections} = ${a.perConnection.toFixed(1)}`,
+    );
     expect(a.hits).toBeGreaterThan(100);
     expect(a.perConnection).toBeGreaterThan(10);
     expect(a.perConnection).toBeGreaterThanOrEqual(c.perConnection / 2);
@@ -131,7 +136,12 @@ describe('servers added through the runtime API serve like config servers (HAPro
 
   it.each([
     ['balance random', () => ['--balance', 'random'], 600, (n: number) => n >= 130 && n <= 270],
-    ['a consistent uri hash', () => ['--template', templateWith('balance <%= settings.balance %>', 'balance uri\n    hash-type consistent')], 600, (n: number) => n > 60],
+    [
+      'a consistent uri hash',
+      () => ['--template', templateWith('balance <%= settings.balance %>', 'balance uri\n    hash-type consistent')],
+      600,
+      (n: number) => n > 60,
+    ],
   ])('%s: an added server goes by a verified reload, and every server gets a fair share', async (what, args, count, fair) => {
     put('one', at(0));
     const w = await startWatch(args());

@@ -67,37 +67,47 @@ describe('watch loses no change across an etcd crash (kill -9, restart on the sa
 
 describe('a store that stalls (takes connections, answers nothing) is noticed, not mistaken for a quiet one', () => {
   const stores = [
-    ['the Consul/OCCS store', async () => {
-      proxy = await new TcpProxy(() => rig.store.port).start();
-      return { kv: `http://${proxy.url}`, put: async (k: string, v: string) => rig.store.put(k, v) };
-    }],
-    ['a real etcd', async () => {
-      const { etcd } = await etcdBehindProxy();
-      return { kv: `etcd://${proxy!.url}`, put: (k: string, v: string) => etcd.put(k, v) };
-    }],
+    [
+      'the Consul/OCCS store',
+      async () => {
+        proxy = await new TcpProxy(() => rig.store.port).start();
+        return { kv: `http://${proxy.url}`, put: async (k: string, v: string) => rig.store.put(k, v) };
+      },
+    ],
+    [
+      'a real etcd',
+      async () => {
+        const { etcd } = await etcdBehindProxy();
+        return { kv: `etcd://${proxy!.url}`, put: (k: string, v: string) => etcd.put(k, v) };
+      },
+    ],
   ] as const;
 
-  it.each(stores)('%s: /healthz says so while HAProxy keeps serving, and a change made meanwhile is applied once it answers', async (_, make) => {
-    const store = await make();
-    await store.put(`${PREFIX}/a`, at(0));
-    // A short --kv-timeout keeps the test short; the benchmark measures the default (10 s).
-    const w = rig.startWatch(store.kv, ['--kv-timeout', '2s']);
-    await w.waitForLog(/^started haproxy/);
-    await servedBy(['a']);
-    await waitFor('/healthz to be ok', async () => (await status('/healthz')).status === 200);
+  it.each(stores)(
+    '%s: /healthz says so while HAProxy keeps serving, and a change made meanwhile is applied once it answers',
+    async (_, make) => {
+      const store = await make();
+      await store.put(`${PREFIX}/a`, at(0));
+      // A short --kv-timeout keeps the test short; the benchmark measures the default (10 s).
+      const w = rig.startWatch(store.kv, ['--kv-timeout', '2s']);
+      await w.waitForLog(/^started haproxy/);
+      await servedBy(['a']);
+      await waitFor('/healthz to be ok', async () => (await status('/healthz')).status === 200);
 
-    const before = w.logs.length;
-    proxy!.stall();
-    // Probes every 3 s, each allowed --kv-timeout: the stall is an error long before a 60 s wait ends.
-    await waitFor('/healthz to report the stalled store', async () => (await status('/healthz')).status === 503, 30_000);
-    expect((await status('/healthz')).body).toMatch(/store unreachable since .*did not answer within 2s/);
-    expect(await metric('store_up')).toBe(0);
-    await w.waitForLog(/keeping the installed config/, before);
-    await servedBy(['a']);
+      const before = w.logs.length;
+      proxy!.stall();
+      // Probes every 3 s, each allowed --kv-timeout: the stall is an error long before a 60 s wait ends.
+      await waitFor('/healthz to report the stalled store', async () => (await status('/healthz')).status === 503, 30_000);
+      expect((await status('/healthz')).body).toMatch(/store unreachable since .*did not answer within 2s/);
+      expect(await metric('store_up')).toBe(0);
+      await w.waitForLog(/keeping the installed config/, before);
+      await servedBy(['a']);
 
-    await store.put(`${PREFIX}/b`, at(1));
-    proxy!.unstall();
-    await servedBy(['a', 'b']);
-    await waitFor('/healthz to be ok again', async () => (await status('/healthz')).status === 200);
-  }, 60_000);
+      await store.put(`${PREFIX}/b`, at(1));
+      proxy!.unstall();
+      await servedBy(['a', 'b']);
+      await waitFor('/healthz to be ok again', async () => (await status('/healthz')).status === 200);
+    },
+    60_000,
+  );
 });

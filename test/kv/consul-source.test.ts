@@ -17,7 +17,6 @@ async function open(options: { token?: string; timeoutMs?: number } = {}) {
   return source;
 }
 
-
 afterEach(async () => {
   await source?.close();
   source = undefined;

@@ -101,7 +101,10 @@ describe('watchEtcd (scripted store)', () => {
     const snapshots: KvSnapshot[] = [];
     const errors: unknown[] = [];
     const abort = new AbortController();
-    const done = watchEtcd([range!], { snapshot: (s) => snapshots.push(s), alive: () => {}, error: (e) => errors.push(e) }, abort.signal, { tokenExpired: () => {}, ...deps });
+    const done = watchEtcd([range!], { snapshot: (s) => snapshots.push(s), alive: () => {}, error: (e) => errors.push(e) }, abort.signal, {
+      tokenExpired: () => {},
+      ...deps,
+    });
     await waitFor('the scripted outcome', () => until(snapshots), 10_000);
     abort.abort();
     await done;
@@ -111,32 +114,38 @@ describe('watchEtcd (scripted store)', () => {
   it('re-reads and re-watches when the watch revision was compacted', async () => {
     const watches: number[] = [];
     let reads = 0;
-    const { snapshots } = await run({
-      async range() {
-        reads += 1;
-        return reads === 1 ? { pairs: [], revision: 5 } : { pairs: [{ key: '/a', value: '1' }], revision: 9 };
+    const { snapshots } = await run(
+      {
+        async range() {
+          reads += 1;
+          return reads === 1 ? { pairs: [], revision: 5 } : { pairs: [{ key: '/a', value: '1' }], revision: 9 };
+        },
+        async watch(_r, from, signal) {
+          watches.push(from);
+          return from === 6
+            ? parked(signal, [{ result: { created: true } }, { result: { canceled: true, compact_revision: '8' } }])
+            : parked(signal, [{ result: { created: true } }, { result: { events: [{ kv: kv('b', '2') }] } }]);
+        },
       },
-      async watch(_r, from, signal) {
-        watches.push(from);
-        return from === 6
-          ? parked(signal, [{ result: { created: true } }, { result: { canceled: true, compact_revision: '8' } }])
-          : parked(signal, [{ result: { created: true } }, { result: { events: [{ kv: kv('b', '2') }] } }]);
-      },
-    }, (s) => s.some((x) => x.pairs.length === 2));
+      (s) => s.some((x) => x.pairs.length === 2),
+    );
     expect(watches).toEqual([6, 10]);
     expect(snapshots.map((s) => s.pairs.map((p) => p.key))).toEqual([[], ['/a'], ['/a', '/b']]);
   });
 
   it('closes a stream that stays silent and reads again (a cut nobody announced cannot hide changes)', async () => {
     let reads = 0;
-    const { snapshots } = await run({
-      idleMs: 200,
-      async range() {
-        reads += 1;
-        return { pairs: reads < 3 ? [] : [{ key: '/late', value: 'x' }], revision: reads };
+    const { snapshots } = await run(
+      {
+        idleMs: 200,
+        async range() {
+          reads += 1;
+          return { pairs: reads < 3 ? [] : [{ key: '/late', value: 'x' }], revision: reads };
+        },
+        watch: async (_r, _from, signal) => parked(signal, [{ result: { created: true } }]),
       },
-      watch: async (_r, _from, signal) => parked(signal, [{ result: { created: true } }]),
-    }, (s) => s.some((x) => x.pairs.length === 1));
+      (s) => s.some((x) => x.pairs.length === 1),
+    );
     // Re-reads that found nothing new were not reported.
     expect(snapshots.map((s) => s.pairs.length)).toEqual([0, 1]);
   });
@@ -144,16 +153,19 @@ describe('watchEtcd (scripted store)', () => {
   it('asks for a new token at once when etcd cancels a watch for its token', async () => {
     let expired = 0;
     let watches = 0;
-    await run({
-      tokenExpired: () => void (expired += 1),
-      range: async () => ({ pairs: [], revision: 1 }),
-      async watch(_r, _from, signal) {
-        watches += 1;
-        return watches === 1
-          ? parked(signal, [{ result: { canceled: true, cancel_reason: 'rpc error: code = Unauthenticated desc = etcdserver: invalid auth token' } }])
-          : parked(signal, [{ result: { created: true } }, { result: { events: [{ kv: kv('k', 'v') }] } }]);
+    await run(
+      {
+        tokenExpired: () => void (expired += 1),
+        range: async () => ({ pairs: [], revision: 1 }),
+        async watch(_r, _from, signal) {
+          watches += 1;
+          return watches === 1
+            ? parked(signal, [{ result: { canceled: true, cancel_reason: 'rpc error: code = Unauthenticated desc = etcdserver: invalid auth token' } }])
+            : parked(signal, [{ result: { created: true } }, { result: { events: [{ kv: kv('k', 'v') }] } }]);
+        },
       },
-    }, (s) => s.some((x) => x.pairs.length === 1));
+      (s) => s.some((x) => x.pairs.length === 1),
+    );
     expect(expired).toBe(1);
   });
 
@@ -161,53 +173,63 @@ describe('watchEtcd (scripted store)', () => {
     const stalled = new Error('probe: no answer');
     let reads = 0;
     let probes = 0;
-    const { snapshots, errors } = await run({
-      probeIntervalMs: 50,
-      async range() {
-        reads += 1;
-        return { pairs: reads === 1 ? [] : [{ key: '/after', value: 'x' }], revision: reads };
+    const { snapshots, errors } = await run(
+      {
+        probeIntervalMs: 50,
+        async range() {
+          reads += 1;
+          return { pairs: reads === 1 ? [] : [{ key: '/after', value: 'x' }], revision: reads };
+        },
+        watch: async (_r, _from, signal) => parked(signal, [{ result: { created: true } }]),
+        async probe() {
+          probes += 1;
+          if (reads === 1 && probes >= 2) throw stalled;
+        },
       },
-      watch: async (_r, _from, signal) => parked(signal, [{ result: { created: true } }]),
-      async probe() {
-        probes += 1;
-        if (reads === 1 && probes >= 2) throw stalled;
-      },
-    }, (s) => s.some((x) => x.pairs.length === 1));
+      (s) => s.some((x) => x.pairs.length === 1),
+    );
     expect(errors[0]).toBe(stalled);
     expect(snapshots.map((s) => s.pairs.length)).toEqual([0, 1]);
   });
 
   it('after a broken stream, reports a re-read that equals the first read when events had moved on', async () => {
     let reads = 0;
-    const { snapshots } = await run({
-      async range() {
-        reads += 1;
-        return { pairs: [{ key: '/one', value: '1' }], revision: reads };
+    const { snapshots } = await run(
+      {
+        async range() {
+          reads += 1;
+          return { pairs: [{ key: '/one', value: '1' }], revision: reads };
+        },
+        async watch(_r, _from, signal) {
+          if (reads > 1) return parked(signal, [{ result: { created: true } }]);
+          return (async function* () {
+            yield { result: { created: true } };
+            yield { result: { events: [{ kv: kv('/one', '2') }] } };
+            throw new Error('etcd went away');
+          })();
+        },
       },
-      async watch(_r, _from, signal) {
-        if (reads > 1) return parked(signal, [{ result: { created: true } }]);
-        return (async function* () {
-          yield { result: { created: true } };
-          yield { result: { events: [{ kv: kv('/one', '2') }] } };
-          throw new Error('etcd went away');
-        })();
-      },
-    }, (s) => s.length >= 3);
+      (s) => s.length >= 3,
+    );
     expect(snapshots.map((s) => s.pairs.map((p) => `${p.key}=${p.value}`).join())).toEqual(['/one=1', '/one=2', '/one=1']);
   });
 
   it('backs off when streams keep breaking right after they are made', async () => {
     const times: number[] = [];
-    const { errors } = await run({
-      async range() {
-        times.push(Date.now());
-        return { pairs: [], revision: 1 };
+    const { errors } = await run(
+      {
+        async range() {
+          times.push(Date.now());
+          return { pairs: [], revision: 1 };
+        },
+        watch: async () =>
+          (async function* () {
+            yield { result: { created: true } };
+            throw new Error('socket hang up');
+          })(),
       },
-      watch: async () => (async function* () {
-        yield { result: { created: true } };
-        throw new Error('socket hang up');
-      })(),
-    }, () => times.length >= 4);
+      () => times.length >= 4,
+    );
     const gaps = times.slice(1, 4).map((t, i) => t - times[i]!);
     expect(gaps[2]!).toBeGreaterThan(gaps[0]!);
     expect(String((errors[0] as Error).message)).toContain('watch stream of "" broke (socket hang up)');

@@ -15,10 +15,7 @@ export interface CliResult {
 const SCRUBBED = ['KV_IP', 'KV_PORT', 'OCCS_API_TOKEN', 'OCCS_API_TOKEN_FILE', 'OCCS_BACKEND_KEY', 'OCCS_LB_STATS_USER', 'OCCS_LB_STATS_PASSWORD'];
 
 /** Runs the built CLI as a user would (a separate process), with a clean environment. */
-export function runCli(
-  args: string[],
-  options: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {},
-): Promise<CliResult> {
+export function runCli(args: string[], options: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of SCRUBBED) delete env[name];
   Object.assign(env, options.env);

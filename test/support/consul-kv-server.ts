@@ -19,10 +19,7 @@ export interface ConsulEntry {
   ModifyIndex: number;
 }
 
-export type Failure =
-  | { kind: 'status'; status: number; body?: string }
-  | { kind: 'malformed'; body: string }
-  | { kind: 'hang' };
+export type Failure = { kind: 'status'; status: number; body?: string } | { kind: 'malformed'; body: string } | { kind: 'hang' };
 
 export interface RecordedRequest {
   method: string;

@@ -43,18 +43,38 @@ export class EtcdServer {
   async start(): Promise<this> {
     if (!this.clientPort) [this.clientPort, this.peerPort] = [await freePort(), await freePort()];
     const peer = `http://127.0.0.1:${this.peerPort}`;
-    this.child = spawn('etcd', [
-      '--name', 'test', '--data-dir', join(this.dir, 'data'),
-      '--listen-client-urls', this.endpoint, '--advertise-client-urls', this.endpoint,
-      '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `test=${peer}`,
-      '--log-level', 'error',
-      ...(this.options.tls ? ['--cert-file', this.options.tls.cert, '--key-file', this.options.tls.key, '--trusted-ca-file', this.options.tls.ca, '--client-cert-auth'] : []),
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(
+      'etcd',
+      [
+        '--name',
+        'test',
+        '--data-dir',
+        join(this.dir, 'data'),
+        '--listen-client-urls',
+        this.endpoint,
+        '--advertise-client-urls',
+        this.endpoint,
+        '--listen-peer-urls',
+        peer,
+        '--initial-advertise-peer-urls',
+        peer,
+        '--initial-cluster',
+        `test=${peer}`,
+        '--log-level',
+        'error',
+        ...(this.options.tls
+          ? ['--cert-file', this.options.tls.cert, '--key-file', this.options.tls.key, '--trusted-ca-file', this.options.tls.ca, '--client-cert-auth']
+          : []),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     this.child.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
     this.child.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
-    await waitFor('etcd to answer', () => this.child!.exitCode === null && new Promise((r) => setTimeout(r, 50)).then(() => this.healthy()), 20_000).catch((error) => {
-      throw new Error(`${(error as Error).message}\n${this.log.slice(-2000)}`);
-    });
+    await waitFor('etcd to answer', () => this.child!.exitCode === null && new Promise((r) => setTimeout(r, 50)).then(() => this.healthy()), 20_000).catch(
+      (error) => {
+        throw new Error(`${(error as Error).message}\n${this.log.slice(-2000)}`);
+      },
+    );
     return this;
   }
 
@@ -66,10 +86,16 @@ export class EtcdServer {
     const tls = this.options.tls;
     const dir = tls.ca.slice(0, tls.ca.lastIndexOf('/'));
     return new Promise((resolve) => {
-      request(`${this.endpoint}/health`, { ca: readFileSync(tls.ca), cert: readFileSync(`${dir}/client.pem`), key: readFileSync(`${dir}/client.key`) }, (res) => {
-        res.resume();
-        resolve(res.statusCode === 200);
-      }).on('error', () => resolve(false)).end();
+      request(
+        `${this.endpoint}/health`,
+        { ca: readFileSync(tls.ca), cert: readFileSync(`${dir}/client.pem`), key: readFileSync(`${dir}/client.key`) },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode === 200);
+        },
+      )
+        .on('error', () => resolve(false))
+        .end();
     });
   }
 
@@ -117,7 +143,15 @@ export class EtcdServer {
   private async call(path: string, body: object, retry = true): Promise<Record<string, unknown>> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (this.auth) {
-      this.auth.token ??= ((await (await fetch(`${this.endpoint}/v3/auth/authenticate`, { method: 'POST', headers, body: JSON.stringify({ name: 'root', password: this.auth.password }) })).json()) as { token: string }).token;
+      this.auth.token ??= (
+        (await (
+          await fetch(`${this.endpoint}/v3/auth/authenticate`, {
+            method: 'POST',
+            headers,
+            body: JSON.stringify({ name: 'root', password: this.auth.password }),
+          })
+        ).json()) as { token: string }
+      ).token;
       headers.authorization = this.auth.token;
     }
     const response = await fetch(`${this.endpoint}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });

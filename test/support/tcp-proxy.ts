@@ -27,7 +27,8 @@ export class TcpProxy {
         this.pairs.delete(pair);
         pair.upstream?.destroy();
       });
-      if (this.stalled) client.pause(); // accepted, and never answered
+      if (this.stalled)
+        client.pause(); // accepted, and never answered
       else this.connect(pair);
     });
     await new Promise<void>((resolve, reject) => {

@@ -26,11 +26,33 @@ export function useWatchRig() {
 
     /** `occs-lb watch` against `kv`, supervising HAProxy on the rig's ports (`env` adds to ours). */
     startWatch(kv: string, extra: string[] = [], env: Record<string, string> = {}, wrap?: ConstructorParameters<typeof WatchProcess>[2]): WatchProcess {
-      rig.watch = new WatchProcess([
-        '--kv', kv, '--prefix', PREFIX, '--out', rig.config(), '--exec', `haproxy -W -db -f ${rig.config()}`,
-        '--bind', '127.0.0.1', '--frontend-port', String(rig.ports.frontend), '--stats-port', String(rig.ports.stats),
-        '--admin-socket', join(rig.dir, 'admin.sock'), '--listen', `127.0.0.1:${rig.ports.status}`, '--wait', '0', ...extra,
-      ], env, wrap);
+      rig.watch = new WatchProcess(
+        [
+          '--kv',
+          kv,
+          '--prefix',
+          PREFIX,
+          '--out',
+          rig.config(),
+          '--exec',
+          `haproxy -W -db -f ${rig.config()}`,
+          '--bind',
+          '127.0.0.1',
+          '--frontend-port',
+          String(rig.ports.frontend),
+          '--stats-port',
+          String(rig.ports.stats),
+          '--admin-socket',
+          join(rig.dir, 'admin.sock'),
+          '--listen',
+          `127.0.0.1:${rig.ports.status}`,
+          '--wait',
+          '0',
+          ...extra,
+        ],
+        env,
+        wrap,
+      );
       return rig.watch;
     },
 

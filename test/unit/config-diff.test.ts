@@ -29,12 +29,14 @@ describe('diffConfigs', () => {
     const diff = diffConfigs(config(['a 10.0.0.1:80 check', 'b 10.0.0.2:80 check']), config(['b 10.0.0.9:81 check', 'c 10.0.0.3:80 check']));
     expect(diff).toMatchObject({
       kind: 'servers',
-      backends: [{
-        backend: 'web',
-        added: [{ name: 'c', host: '10.0.0.3', port: 80, options: ['check'] }],
-        removed: [{ name: 'a' }],
-        moved: [{ from: { name: 'b', host: '10.0.0.2' }, to: { name: 'b', host: '10.0.0.9', port: 81 } }],
-      }],
+      backends: [
+        {
+          backend: 'web',
+          added: [{ name: 'c', host: '10.0.0.3', port: 80, options: ['check'] }],
+          removed: [{ name: 'a' }],
+          moved: [{ from: { name: 'b', host: '10.0.0.2' }, to: { name: 'b', host: '10.0.0.9', port: 81 } }],
+        },
+      ],
     });
     if (diff.kind === 'servers') expect(diff.backends[0]!.servers.map((s) => s.name)).toEqual(['b', 'c']);
   });
@@ -47,22 +49,77 @@ describe('diffConfigs', () => {
     ['a directive changes', config(['a 10.0.0.1:80']), config(['a 10.0.0.1:80'], { ...base, backend: '    timeout server 5s' }), 'a directive changed'],
     ['a backend is added', config(['a 10.0.0.1:80']), `${config(['a 10.0.0.1:80'])}backend api\n    server x 10.0.0.5:80\n`, 'sections were added'],
     ['server options change', config(['a 10.0.0.1:80']), config(['a 10.0.0.1:80 check']), 'the options of server a changed'],
-    ['the balance is not dynamic', config(['a 10.0.0.1:80'], { ...base, balance: 'static-rr' }), config(['a 10.0.0.1:80', 'b 10.0.0.2:80'], { ...base, balance: 'static-rr' }), 'balance static-rr'],
+    [
+      'the balance is not dynamic',
+      config(['a 10.0.0.1:80'], { ...base, balance: 'static-rr' }),
+      config(['a 10.0.0.1:80', 'b 10.0.0.2:80'], { ...base, balance: 'static-rr' }),
+      'balance static-rr',
+    ],
     ['a server is a host name', config(['a 10.0.0.1:80']), config(['a 10.0.0.1:80', 'b web.internal:80 check init-addr last,libc,none']), 'host name'],
-    ['default-server is set', config(['a 10.0.0.1:80'], { ...base, backend: '    default-server inter 3s' }), config(['a 10.0.0.1:80', 'b 10.0.0.2:80'], { ...base, backend: '    default-server inter 3s' }), 'default-server'],
-    ['a server line carries ;', config(['a 10.0.0.1:80']), config(['a 10.0.0.1:80', 'b 10.0.0.2:80;shutdown']), 'contains \';\''],
+    [
+      'default-server is set',
+      config(['a 10.0.0.1:80'], { ...base, backend: '    default-server inter 3s' }),
+      config(['a 10.0.0.1:80', 'b 10.0.0.2:80'], { ...base, backend: '    default-server inter 3s' }),
+      'default-server',
+    ],
+    ['a server line carries ;', config(['a 10.0.0.1:80']), config(['a 10.0.0.1:80', 'b 10.0.0.2:80;shutdown']), "contains ';'"],
     ['an option carries ;', config(['a 10.0.0.1:80']), config(['a 10.0.0.1:80', 'b 10.0.0.2:80 check;disable']), 'cannot be sent to the runtime API'],
     // HAProxy 2.6 gives servers added at runtime the same hash-ring points: some get no traffic.
-    ['the balance is random', config(['a 10.0.0.1:80'], { ...base, balance: 'random' }), config(['a 10.0.0.1:80', 'b 10.0.0.2:80'], { ...base, balance: 'random' }), 'balance random: HAProxy 2.6 puts servers added at runtime on the same hash-ring points'],
-    ['the balance is random(2)', config(['a 10.0.0.1:80'], { ...base, balance: 'random(2)' }), config(['a 10.0.0.1:80', 'b 10.0.0.2:80'], { ...base, balance: 'random(2)' }), 'same hash-ring points'],
-    ['the hash is consistent', config(['a 10.0.0.1:80'], { ...base, balance: 'uri', backend: '    hash-type consistent' }), config(['a 10.0.0.1:80', 'b 10.0.0.2:80'], { ...base, balance: 'uri', backend: '    hash-type consistent' }), 'balance uri with hash-type consistent: HAProxy 2.6'],
-    ['the hash is map-based', config(['a 10.0.0.1:80'], { ...base, balance: 'source' }), config(['a 10.0.0.1:80', 'b 10.0.0.2:80'], { ...base, balance: 'source' }), 'balance source does not take servers at runtime'],
-    ['only a server is removed from a random backend', config(['a 10.0.0.1:80', 'b 10.0.0.2:80'], { ...base, balance: 'random' }), config(['a 10.0.0.1:80'], { ...base, balance: 'random' }), 'balance random'],
-    ['random comes from defaults', inheritsBalance('random', ['a 10.0.0.1:80']), inheritsBalance('random', ['a 10.0.0.1:80', 'b 10.0.0.2:80']), 'balance random'],
-    ['a server may speak HTTP/2 (proto)', config(['a 10.0.0.1:80']), config(['a 10.0.0.1:80', 'b 10.0.0.2:80 check proto h2']), 'uses "proto" and needs a reload: it may select HTTP/2'],
-    ['a server may speak HTTP/2 (alpn)', config(['a 10.0.0.1:80']), config(['a 10.0.0.1:80', 'b 10.0.0.2:443 ssl verify none alpn h2,http/1.1']), 'uses "alpn"'],
+    [
+      'the balance is random',
+      config(['a 10.0.0.1:80'], { ...base, balance: 'random' }),
+      config(['a 10.0.0.1:80', 'b 10.0.0.2:80'], { ...base, balance: 'random' }),
+      'balance random: HAProxy 2.6 puts servers added at runtime on the same hash-ring points',
+    ],
+    [
+      'the balance is random(2)',
+      config(['a 10.0.0.1:80'], { ...base, balance: 'random(2)' }),
+      config(['a 10.0.0.1:80', 'b 10.0.0.2:80'], { ...base, balance: 'random(2)' }),
+      'same hash-ring points',
+    ],
+    [
+      'the hash is consistent',
+      config(['a 10.0.0.1:80'], { ...base, balance: 'uri', backend: '    hash-type consistent' }),
+      config(['a 10.0.0.1:80', 'b 10.0.0.2:80'], { ...base, balance: 'uri', backend: '    hash-type consistent' }),
+      'balance uri with hash-type consistent: HAProxy 2.6',
+    ],
+    [
+      'the hash is map-based',
+      config(['a 10.0.0.1:80'], { ...base, balance: 'source' }),
+      config(['a 10.0.0.1:80', 'b 10.0.0.2:80'], { ...base, balance: 'source' }),
+      'balance source does not take servers at runtime',
+    ],
+    [
+      'only a server is removed from a random backend',
+      config(['a 10.0.0.1:80', 'b 10.0.0.2:80'], { ...base, balance: 'random' }),
+      config(['a 10.0.0.1:80'], { ...base, balance: 'random' }),
+      'balance random',
+    ],
+    [
+      'random comes from defaults',
+      inheritsBalance('random', ['a 10.0.0.1:80']),
+      inheritsBalance('random', ['a 10.0.0.1:80', 'b 10.0.0.2:80']),
+      'balance random',
+    ],
+    [
+      'a server may speak HTTP/2 (proto)',
+      config(['a 10.0.0.1:80']),
+      config(['a 10.0.0.1:80', 'b 10.0.0.2:80 check proto h2']),
+      'uses "proto" and needs a reload: it may select HTTP/2',
+    ],
+    [
+      'a server may speak HTTP/2 (alpn)',
+      config(['a 10.0.0.1:80']),
+      config(['a 10.0.0.1:80', 'b 10.0.0.2:443 ssl verify none alpn h2,http/1.1']),
+      'uses "alpn"',
+    ],
     ['a server sets max-reuse', config(['a 10.0.0.1:80']), config(['a 10.0.0.1:80', 'b 10.0.0.2:80 max-reuse 100']), 'uses "max-reuse"'],
-    ['a server says enabled', config(['a 10.0.0.1:80']), config(['a 10.0.0.1:80', 'b 10.0.0.2:80 check enabled']), 'uses "enabled" and needs a reload: a server added at runtime with it gets no traffic'],
+    [
+      'a server says enabled',
+      config(['a 10.0.0.1:80']),
+      config(['a 10.0.0.1:80', 'b 10.0.0.2:80 check enabled']),
+      'uses "enabled" and needs a reload: a server added at runtime with it gets no traffic',
+    ],
     ['a server says disabled', config(['a 10.0.0.1:80']), config(['a 10.0.0.1:80', 'b 10.0.0.2:80 disabled']), 'uses "disabled"'],
     ['a server observes its traffic', config(['a 10.0.0.1:80']), config(['a 10.0.0.1:80', 'b 10.0.0.2:80 check observe layer7']), 'uses "observe"'],
     ['a server starts slowly', config(['a 10.0.0.1:80']), config(['a 10.0.0.1:80', 'b 10.0.0.2:80 check slowstart 30s']), 'uses "slowstart"'],
@@ -92,13 +149,44 @@ describe('add server', () => {
   const line = (options: string[], host = '10.0.0.3', port = 80) => ({ name: 'c', host, port, options });
 
   it('gives the server the connection-pool settings of a config-file server, which HAProxy 2.6 does not', () => {
-    expect(addServerWords('web', line(['check', 'weight', '10']))).toEqual(['add', 'server', 'web/c', '10.0.0.3:80', 'check', 'weight', '10', 'pool-purge-delay', '5s', 'pool-max-conn', '-1']);
+    expect(addServerWords('web', line(['check', 'weight', '10']))).toEqual([
+      'add',
+      'server',
+      'web/c',
+      '10.0.0.3:80',
+      'check',
+      'weight',
+      '10',
+      'pool-purge-delay',
+      '5s',
+      'pool-max-conn',
+      '-1',
+    ]);
     expect(addServerWords('web', line([]))).toEqual(['add', 'server', 'web/c', '10.0.0.3:80', 'pool-purge-delay', '5s', 'pool-max-conn', '-1']);
   });
 
   it('keeps what the server line sets itself, and brackets IPv6', () => {
-    expect(addServerWords('web', line(['check', 'pool-max-conn', '10']))).toEqual(['add', 'server', 'web/c', '10.0.0.3:80', 'check', 'pool-max-conn', '10', 'pool-purge-delay', '5s']);
-    expect(addServerWords('web', line(['pool-purge-delay', '1s', 'pool-max-conn', '0']))).toEqual(['add', 'server', 'web/c', '10.0.0.3:80', 'pool-purge-delay', '1s', 'pool-max-conn', '0']);
+    expect(addServerWords('web', line(['check', 'pool-max-conn', '10']))).toEqual([
+      'add',
+      'server',
+      'web/c',
+      '10.0.0.3:80',
+      'check',
+      'pool-max-conn',
+      '10',
+      'pool-purge-delay',
+      '5s',
+    ]);
+    expect(addServerWords('web', line(['pool-purge-delay', '1s', 'pool-max-conn', '0']))).toEqual([
+      'add',
+      'server',
+      'web/c',
+      '10.0.0.3:80',
+      'pool-purge-delay',
+      '1s',
+      'pool-max-conn',
+      '0',
+    ]);
     expect(addServerWords('web', line([], '2001:db8::1', 8080))[3]).toBe('[2001:db8::1]:8080');
   });
 
@@ -106,7 +194,9 @@ describe('add server', () => {
     const diff = diffConfigs(config(['a 10.0.0.1:80']), config(['a 10.0.0.1:80', 'b [2001:db8::2]:80 check inter 2s weight 5']));
     if (diff.kind !== 'servers') throw new Error(`expected a runtime change, got ${JSON.stringify(diff)}`);
     const added = diff.backends[0]!.added[0]!;
-    expect(runtimeCommand(...addServerWords('web', added))).toBe('add server web/b [2001:db8::2]:80 check inter 2s weight 5 pool-purge-delay 5s pool-max-conn -1');
+    expect(runtimeCommand(...addServerWords('web', added))).toBe(
+      'add server web/b [2001:db8::2]:80 check inter 2s weight 5 pool-purge-delay 5s pool-max-conn -1',
+    );
   });
 });
 
@@ -124,11 +214,16 @@ describe('what can reach the runtime API', () => {
 describe('diffConfigs reads lines as HAProxy does', () => {
   it('sees a changed section header (backend … from …) and quoted words with # or spaces', () => {
     const withHeader = (h: string, servers: string[]) => `defaults fast\n    mode http\n${h}\n${servers.map((s) => `    server ${s}\n`).join('')}`;
-    expect(diffConfigs(withHeader('backend web from fast', ['a 10.0.0.1:80']), withHeader('backend web from slow', ['a 10.0.0.1:80', 'b 10.0.0.2:80'])).kind).toBe('reload');
-    const withHeaderLine = (v: string, servers: string[]) => `backend web\n    http-response set-header X ${v}\n${servers.map((s) => `    server ${s}\n`).join('')}`;
+    expect(
+      diffConfigs(withHeader('backend web from fast', ['a 10.0.0.1:80']), withHeader('backend web from slow', ['a 10.0.0.1:80', 'b 10.0.0.2:80'])).kind,
+    ).toBe('reload');
+    const withHeaderLine = (v: string, servers: string[]) =>
+      `backend web\n    http-response set-header X ${v}\n${servers.map((s) => `    server ${s}\n`).join('')}`;
     expect(diffConfigs(withHeaderLine('"v1 #a"', ['a 10.0.0.1:80']), withHeaderLine('"v1 #b"', ['a 10.0.0.1:80', 'b 10.0.0.2:80'])).kind).toBe('reload');
     expect(diffConfigs(withHeaderLine('"a  b"', ['a 10.0.0.1:80']), withHeaderLine('"a b"', ['a 10.0.0.1:80', 'b 10.0.0.2:80'])).kind).toBe('reload');
-    expect(diffConfigs(withHeaderLine('"a b" # note', ['a 10.0.0.1:80']), withHeaderLine('"a b"   # other note', ['a 10.0.0.1:80', 'b 10.0.0.2:80'])).kind).toBe('servers');
+    expect(
+      diffConfigs(withHeaderLine('"a b" # note', ['a 10.0.0.1:80']), withHeaderLine('"a b"   # other note', ['a 10.0.0.1:80', 'b 10.0.0.2:80'])).kind,
+    ).toBe('servers');
   });
 
   it('compares IPv6 addresses as HAProxy prints them, and sends agent-check servers by reload', () => {

@@ -4,7 +4,7 @@ import { parseHaproxyMessages } from '../../src/haproxy/messages.js';
 import { parseShowProc } from '../../src/haproxy/show-proc.js';
 
 describe('parseHaproxyMessages', () => {
-  it('reads level, file, line and message, in both of HAProxy\'s spellings', () => {
+  it("reads level, file, line and message, in both of HAProxy's spellings", () => {
     const output = [
       '[NOTICE]   (991) : haproxy version is 2.6.12-1+deb12u4',
       "[ALERT]    (991) : config : parsing [/tmp/x.cfg:11] : unknown keyword 'bogus' in 'frontend' section",

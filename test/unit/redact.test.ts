@@ -48,7 +48,7 @@ describe('Redactor', () => {
     expect(report.errors[0]!.message).toContain(TOKEN); // the original is not changed
   });
 
-  it('derives the base64 forms that hold only the secret\'s own bits', () => {
+  it("derives the base64 forms that hold only the secret's own bits", () => {
     const forms = secretForms('abcdefgh');
     expect(forms).toContain('YWJjZGVmZ2');
     for (const prefix of ['', 'x', 'xy']) expect(forms.some((f) => b64(`${prefix}abcdefgh`).includes(f) && f.length >= 6)).toBe(true);
@@ -56,7 +56,7 @@ describe('Redactor', () => {
 });
 
 describe('bodySnippet', () => {
-  it('keeps at most 120 printable ASCII characters of a store\'s answer, secrets masked first', () => {
+  it("keeps at most 120 printable ASCII characters of a store's answer, secrets masked first", () => {
     const snippet = bodySnippet(`${'x'.repeat(100)} ${TOKEN.toUpperCase()} ${'y'.repeat(500)}`, [TOKEN]);
     expect(snippet).toMatch(/^: x{100} \*\*\* y+…$/);
     expect(snippet.length).toBeLessThanOrEqual(2 + 120 + 1);

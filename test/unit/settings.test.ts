@@ -15,7 +15,6 @@ const io = (cwd: string, env: Record<string, string> = {}): Io => ({
   stderrIsTTY: false,
 });
 
-
 describe('settings', () => {
   it('defaults to the seed: port 5000, stats 1936, nginx_80, roundrobin, the shipped template', async () => {
     const s = await loadSettings({}, io(makeTempDir()));
@@ -27,10 +26,13 @@ describe('settings', () => {
     expect(s.kvTimeoutMs).toBe(10_000);
   });
 
-  it('reads the old image\'s variables', async () => {
+  it("reads the old image's variables", async () => {
     const dir = makeTempDir();
     writeFileSync(join(dir, 'token'), 's3cret-token\n');
-    const s = await loadSettings({}, io(dir, { KV_IP: '172.17.0.1', KV_PORT: '9109', OCCS_API_TOKEN_FILE: 'token', OCCS_BACKEND_KEY: '/apps/myapp/containers/' }));
+    const s = await loadSettings(
+      {},
+      io(dir, { KV_IP: '172.17.0.1', KV_PORT: '9109', OCCS_API_TOKEN_FILE: 'token', OCCS_BACKEND_KEY: '/apps/myapp/containers/' }),
+    );
     expect(s.kv?.spec).toBe('http://172.17.0.1:9109');
     expect(s.token).toBe('s3cret-token');
     expect(s.resources[0]!.prefixes).toEqual(['apps/myapp/containers']);
@@ -38,7 +40,10 @@ describe('settings', () => {
 
   it('takes flags over environment over the config file over defaults', async () => {
     const dir = makeTempDir();
-    writeFileSync(join(dir, 'occs-lb.config.json'), JSON.stringify({ kv: 'file:from-file.kv', prefixes: ['file/prefix'], frontendPort: 7000, statsPort: 7001, backendName: 'from_file' }));
+    writeFileSync(
+      join(dir, 'occs-lb.config.json'),
+      JSON.stringify({ kv: 'file:from-file.kv', prefixes: ['file/prefix'], frontendPort: 7000, statsPort: 7001, backendName: 'from_file' }),
+    );
     const env = { KV_IP: '10.0.0.1', KV_PORT: '9109', OCCS_BACKEND_KEY: 'env/prefix' };
     const s = await loadSettings({ kv: 'file:flag.kv', frontendPort: '8000' }, io(dir, env));
     expect(s.kv).toMatchObject({ spec: 'file:flag.kv', from: '--kv' });
@@ -98,11 +103,15 @@ describe('settings', () => {
     expect(error.message).toContain(name);
   });
 
-  it('chooses one reload strategy; flags replace the config file\'s choice; two in one layer are refused', async () => {
+  it("chooses one reload strategy; flags replace the config file's choice; two in one layer are refused", async () => {
     const dir = makeTempDir();
     writeFileSync(join(dir, 'occs-lb.config.json'), JSON.stringify({ pidFile: 'run/haproxy.pid', haproxyConfig: 'haproxy.cfg', reloadTimeout: '3s' }));
     const fromFile = await loadSettings({}, io(dir));
-    expect(fromFile.haproxy).toMatchObject({ reload: { kind: 'pid-file', pidFile: join(dir, 'run/haproxy.pid') }, config: join(dir, 'haproxy.cfg'), reloadTimeoutMs: 3000 });
+    expect(fromFile.haproxy).toMatchObject({
+      reload: { kind: 'pid-file', pidFile: join(dir, 'run/haproxy.pid') },
+      config: join(dir, 'haproxy.cfg'),
+      reloadTimeoutMs: 3000,
+    });
     const flagged = await loadSettings({ masterSocket: 'm.sock' }, io(dir));
     expect(flagged.haproxy.reload).toEqual({ kind: 'master-socket', socket: join(dir, 'm.sock') });
     const both = await failure(loadSettings({ masterSocket: 'm.sock', reloadCmd: 'true' }, io(dir)));
@@ -114,13 +123,16 @@ describe('settings', () => {
   it('resolves several resources relative to the config file', async () => {
     const dir = makeTempDir();
     mkdirSync(join(dir, 'conf'));
-    writeFileSync(join(dir, 'conf', 'lb.json'), JSON.stringify({
-      prefixes: ['apps/a'],
-      resources: [
-        { template: 'a.ejs', destination: 'out/a.cfg' },
-        { template: '/abs/b.ejs', destination: 'b.cfg', prefixes: ['apps/b'], haproxy: false },
-      ],
-    }));
+    writeFileSync(
+      join(dir, 'conf', 'lb.json'),
+      JSON.stringify({
+        prefixes: ['apps/a'],
+        resources: [
+          { template: 'a.ejs', destination: 'out/a.cfg' },
+          { template: '/abs/b.ejs', destination: 'b.cfg', prefixes: ['apps/b'], haproxy: false },
+        ],
+      }),
+    );
     const s = await loadSettings({ config: 'conf/lb.json' }, io(dir));
     expect(s.resources).toEqual([
       { template: join(dir, 'conf/a.ejs'), destination: join(dir, 'conf/out/a.cfg'), prefixes: ['apps/a'], haproxy: true },

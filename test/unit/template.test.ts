@@ -17,7 +17,6 @@ function render(text: string, data = pairs, prefix = 'apps/a/containers') {
   return { out, diagnostics: diagnostics() };
 }
 
-
 describe('helpers (confd names)', () => {
   it('gets/getv/getvs/ls/lsdir/exists/base/dir/json behave like confd', () => {
     const t = [

@@ -12,8 +12,7 @@ import { Applier } from '../../src/watch/apply.js';
 import { makeTempDir } from '../support/temp.js';
 import { failure } from '../support/failure.js';
 
-const snapshot = (...names: string[]) =>
-  toSnapshot(names.map((name, i) => ({ key: `/apps/x/${name}`, value: `10.0.0.${i + 1}:80` })));
+const snapshot = (...names: string[]) => toSnapshot(names.map((name, i) => ({ key: `/apps/x/${name}`, value: `10.0.0.${i + 1}:80` })));
 
 async function applier(extraFlags: Record<string, string> = {}) {
   const dir = makeTempDir();
@@ -26,12 +25,16 @@ async function applier(extraFlags: Record<string, string> = {}) {
     readSecret: () => '',
   });
   const lines: string[] = [];
-  const log = createLogger({ stream: { write: (l: string) => lines.push(l) } as unknown as NodeJS.WritableStream, format: 'text', verbosity: 'normal', redactor: new Redactor() });
+  const log = createLogger({
+    stream: { write: (l: string) => lines.push(l) } as unknown as NodeJS.WritableStream,
+    format: 'text',
+    verbosity: 'normal',
+    redactor: new Redactor(),
+  });
   const a = new Applier({ settings, templates: await compileTemplates(settings.resources), haproxy: 'haproxy', log });
   await a.init();
   return { a, out, dir, lines };
 }
-
 
 describe('Applier (the install half of watch)', () => {
   it('installs a change, skips an identical render, and reloads only when the config changed', async () => {
@@ -50,10 +53,12 @@ describe('Applier (the install half of watch)', () => {
     const { a, out, dir } = await applier();
     await a.apply(snapshot('one'), false, async () => {});
     const good = readFileSync(out, 'utf8');
-    const error = await failure(a.apply(snapshot('one', 'two'), false, async () => {
-      expect(readFileSync(out, 'utf8')).toContain('server two');
-      throw reloadError('RELOAD_REJECTED', 'HAProxy rejected the reload');
-    }));
+    const error = await failure(
+      a.apply(snapshot('one', 'two'), false, async () => {
+        expect(readFileSync(out, 'utf8')).toContain('server two');
+        throw reloadError('RELOAD_REJECTED', 'HAProxy rejected the reload');
+      }),
+    );
     expect(error.code).toBe('RELOAD_REJECTED');
     expect(readFileSync(out, 'utf8')).toBe(good);
     expect(readdirSync(dir)).toEqual(['haproxy.cfg']);
@@ -72,7 +77,10 @@ describe('Applier (the install half of watch)', () => {
 
   it('tells skipped entries once per change of the set, not on every render', async () => {
     const { a, lines } = await applier();
-    const bad = toSnapshot([{ key: '/apps/x/bad', value: '10.0.0.1:80 backup' }, { key: '/apps/x/ok', value: '10.0.0.2:80' }]);
+    const bad = toSnapshot([
+      { key: '/apps/x/bad', value: '10.0.0.1:80 backup' },
+      { key: '/apps/x/ok', value: '10.0.0.2:80' },
+    ]);
     await a.apply(bad, false, async () => {});
     await a.apply(bad, true, async () => {});
     expect(lines.filter((l) => l.includes('skipped /apps/x/bad'))).toHaveLength(1);

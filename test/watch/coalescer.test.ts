@@ -10,13 +10,17 @@ describe('Coalescer', () => {
     const runs: boolean[] = [];
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    const coalescer = new Coalescer(async (forced) => {
-      running += 1;
-      maxRunning = Math.max(maxRunning, running);
-      runs.push(forced);
-      if (runs.length === 1) await gate;
-      running -= 1;
-    }, { minMs: 0, maxMs: 0 }, new AbortController().signal);
+    const coalescer = new Coalescer(
+      async (forced) => {
+        running += 1;
+        maxRunning = Math.max(maxRunning, running);
+        runs.push(forced);
+        if (runs.length === 1) await gate;
+        running -= 1;
+      },
+      { minMs: 0, maxMs: 0 },
+      new AbortController().signal,
+    );
 
     coalescer.request();
     await waitFor('the first run to start', () => runs.length === 1);
@@ -61,10 +65,14 @@ describe('Coalescer under a request that lands as a run ends', () => {
     let runs = 0;
     let coalescer!: Coalescer;
     const later = (n: number, fn: () => void): void => (n === 0 ? fn() : queueMicrotask(() => later(n - 1, fn)));
-    coalescer = new Coalescer(async () => {
-      runs += 1;
-      if (runs === 1) Promise.resolve().then(() => later(depth, () => coalescer.request()));
-    }, { minMs: 0, maxMs: 0 }, new AbortController().signal);
+    coalescer = new Coalescer(
+      async () => {
+        runs += 1;
+        if (runs === 1) Promise.resolve().then(() => later(depth, () => coalescer.request()));
+      },
+      { minMs: 0, maxMs: 0 },
+      new AbortController().signal,
+    );
     coalescer.request();
     await waitFor('the second run', () => runs === 2, 2000);
     await coalescer.idle();

@@ -30,7 +30,10 @@ async function run(answers: Array<PrefixReading | Error>, until: (s: KvSnapshot[
   const snapshots: KvSnapshot[] = [];
   const errors: unknown[] = [];
   const abort = new AbortController();
-  const done = watchConsul(['a'], { snapshot: (s) => snapshots.push(s), alive: () => {}, error: (e) => errors.push(e) }, abort.signal, { read: store.read, pollIntervalMs });
+  const done = watchConsul(['a'], { snapshot: (s) => snapshots.push(s), alive: () => {}, error: (e) => errors.push(e) }, abort.signal, {
+    read: store.read,
+    pollIntervalMs,
+  });
   await waitFor('the scripted answers', () => until(snapshots, errors), 10_000);
   abort.abort();
   await done;
@@ -89,7 +92,15 @@ describe('watchConsul (blocking queries)', () => {
   });
 
   it('keeps at least ~100 ms between queries, however fast the answers', async () => {
-    const r = await run([{ pairs: pairs(1), index: 1 }, { pairs: pairs(2), index: 2 }, { pairs: pairs(3), index: 3 }, { pairs: pairs(4), index: 4 }], (s) => s.length >= 4);
+    const r = await run(
+      [
+        { pairs: pairs(1), index: 1 },
+        { pairs: pairs(2), index: 2 },
+        { pairs: pairs(3), index: 3 },
+        { pairs: pairs(4), index: 4 },
+      ],
+      (s) => s.length >= 4,
+    );
     const gaps = r.times.slice(1, 4).map((t, i) => t - r.times[i]!);
     for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(95);
   });

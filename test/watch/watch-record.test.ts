@@ -11,7 +11,12 @@ import { waitFor } from '../support/haproxy-process.js';
 import { makeTempDir } from '../support/temp.js';
 
 const lines: string[] = [];
-const log = createLogger({ stream: { write: (l: string) => lines.push(l) } as unknown as NodeJS.WritableStream, format: 'text', verbosity: 'normal', redactor: new Redactor() });
+const log = createLogger({
+  stream: { write: (l: string) => lines.push(l) } as unknown as NodeJS.WritableStream,
+  format: 'text',
+  verbosity: 'normal',
+  redactor: new Redactor(),
+});
 const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
 
 const children: ChildProcess[] = [];
