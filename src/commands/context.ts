@@ -6,5 +6,5 @@ export interface CommandContext {
   io: Io;
   log: Logger;
   /** Masks our secrets in a report (every string in it) before it is encoded and printed. */
-  redact<T>(value: T): T;
+  redact: <T>(value: T) => T;
 }

@@ -50,8 +50,7 @@ export function resolveHaproxy(flags: Flags, from: Layers, resources: Resource[]
 
 /** A prefix is a key path: no `.`/`..` segments (they would walk the store's URL) or control characters. */
 function checkPrefix(prefix: string): string {
-  // eslint-disable-next-line no-control-regex
-  if (prefix.split('/').some((segment) => segment === '.' || segment === '..') || /[\x00-\x1f\x7f]/.test(prefix)) {
+  if (prefix.split('/').some((segment) => segment === '.' || segment === '..') || /\p{Cc}/u.test(prefix)) {
     throw usageError(`the key prefix ${JSON.stringify(prefix)} has a "." or ".." segment or a control character`, {
       hint: 'give the prefix as a plain key path such as apps/myapp/containers',
     });

@@ -151,8 +151,8 @@ export function resolveSettings(input: SettingsInput): Readonly<Settings> {
   const fileLabel = file ? relative(cwd, file.path) || file.path : '';
   const from: Layers = {
     flag: (name, value) => (value === undefined ? undefined : { value, from: `--${name}`, base: cwd }),
-    env: (name) => (env[name] ? { value: env[name]!, from: `environment ${name}`, base: cwd } : undefined),
-    file: (key) => (file?.config[key] === undefined ? undefined : { value: file.config[key]!, from: `${fileLabel}: ${key}`, base: fileDir }),
+    env: (name) => (env[name] ? { value: env[name], from: `environment ${name}`, base: cwd } : undefined),
+    file: (key) => (file?.config[key] === undefined ? undefined : { value: file.config[key], from: `${fileLabel}: ${key}`, base: fileDir }),
   };
 
   const vars = resolveTemplateVars(flags, from);

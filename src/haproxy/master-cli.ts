@@ -20,8 +20,7 @@ export class MasterSocketError extends Error {
  * a command holding one is refused here, whatever built it.
  */
 export function masterCommand(socket: string, command: string, timeoutMs: number): Promise<string> {
-  // eslint-disable-next-line no-control-regex
-  if (/[;\x00-\x1f\x7f]/.test(command)) throw new Error(`refusing to send a command with ';' or a control character: ${JSON.stringify(command)}`);
+  if (/[;\p{Cc}]/u.test(command)) throw new Error(`refusing to send a command with ';' or a control character: ${JSON.stringify(command)}`);
   return new Promise((resolve, reject) => {
     const conn = net.createConnection({ path: socket });
     const chunks: Buffer[] = [];

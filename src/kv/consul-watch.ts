@@ -16,9 +16,9 @@ export interface PrefixReading {
 
 export interface ConsulWatchDeps {
   /** One read of a prefix; with `since`, a blocking query from that index. */
-  read(prefix: string, since?: number, signal?: AbortSignal): Promise<PrefixReading>;
+  read: (prefix: string, since?: number, signal?: AbortSignal) => Promise<PrefixReading>;
   /** A tiny request that proves the store answers, asked while a blocking query waits. */
-  probe?(prefix: string, signal: AbortSignal): Promise<void>;
+  probe?: (prefix: string, signal: AbortSignal) => Promise<void>;
   /** How often to probe (tests shorten it); PROBE_INTERVAL_MS by default. */
   probeIntervalMs?: number;
   pollIntervalMs: number;

@@ -24,7 +24,7 @@ export interface EtcdWatchDeps {
   range(range: KeyRange): Promise<{ pairs: KvPair[]; revision: number }>;
   watch(range: KeyRange, fromRevision: number, signal: AbortSignal): Promise<AsyncIterable<EtcdWatchMessage>>;
   /** A tiny request (a count of the range) that proves etcd answers, asked while a stream is quiet. */
-  probe?(range: KeyRange, signal: AbortSignal): Promise<void>;
+  probe?: (range: KeyRange, signal: AbortSignal) => Promise<void>;
   /** etcd refused the token a watch was created with: forget it, a new one is asked next time. */
   tokenExpired(): void;
   /** How long a stream may stay silent (tests shorten it); STREAM_IDLE_MS by default. */

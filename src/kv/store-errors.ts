@@ -30,7 +30,7 @@ export class StoreErrors {
   }
 
   /** A request that got no answer: refused, unknown host, timeout, untrusted certificate… */
-  requestFailed(prefix: string, error: unknown): OccsError | unknown {
+  requestFailed(prefix: string, error: unknown): unknown {
     if ((error as Error)?.name === 'AbortError') return error;
     if (error instanceof HttpTimeoutError) {
       return this.failed(prefix, `did not answer within ${formatDuration(error.timeoutMs)}`, 'KV_TIMEOUT', error);

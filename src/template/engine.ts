@@ -22,10 +22,21 @@ export class UnsafeValueError extends Error {
  */
 export function configWord(value: unknown): string {
   if (value === undefined || value === null) return '';
-  const text = String(value);
+  const text = wordText(value);
   const reason = unsafeCharacterReason(text);
   if (reason) throw new UnsafeValueError(text, reason);
   return text;
+}
+
+/**
+ * The text of a printed value: strings, numbers and booleans as they are; an object as its JSON
+ * (which the word check then refuses), not "[object Object]"; a function is refused outright.
+ */
+function wordText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (typeof value === 'object') return JSON.stringify(value);
+  throw new UnsafeValueError(`(${typeof value})`, `is a ${typeof value}, not a value`);
 }
 
 export interface CompiledTemplate {

@@ -7,7 +7,7 @@ export async function withSpinner<T>(enabled: boolean, stream: NodeJS.WritableSt
   // forever, so those get no spinner either.
   if (!enabled || !((stream as NodeJS.WriteStream).columns > 0)) return task();
   const { default: ora } = await import('ora');
-  const spinner = ora({ text, stream: stream as NodeJS.WriteStream }).start();
+  const spinner = ora({ text, stream: stream }).start();
   try {
     const result = await task();
     spinner.stop();
@@ -24,7 +24,7 @@ export function startSpinner(stream: NodeJS.WritableStream, text: string): { sto
   let stopped = false;
   let spinner: { stop(): void } | undefined;
   void import('ora').then(({ default: ora }) => {
-    if (!stopped) spinner = ora({ text, stream: stream as NodeJS.WriteStream }).start();
+    if (!stopped) spinner = ora({ text, stream: stream }).start();
   });
   return {
     stop() {

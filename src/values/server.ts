@@ -28,8 +28,7 @@ export function isHostname(text: string): boolean {
 /** Why a value can never be a single config word, or undefined when it has none of those bytes. */
 export function unsafeCharacterReason(value: string): string | undefined {
   if (/[\r\n\u2028\u2029\x85]/.test(value)) return 'contains a line break';
-  // eslint-disable-next-line no-control-regex
-  if (/[\x00-\x1f\x7f-\x9f]/.test(value)) return 'contains a control character';
+  if (/\p{Cc}/u.test(value)) return 'contains a control character';
   if (/\s/.test(value)) return 'contains whitespace';
   // Invisible on a screen, they make a config read differently from what HAProxy runs.
   const invisible = invisibleCharacters('u').exec(value);

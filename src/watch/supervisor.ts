@@ -116,7 +116,7 @@ export class Supervisor {
     });
     void this.child.then((result) => {
       const signal = result.signal;
-      const status = result.exitCode ?? (signal ? 128 + (constants.signals[signal as keyof typeof constants.signals] ?? 0) : 1);
+      const status = result.exitCode ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1);
       this.exit = { status, description: signal ? `killed by ${signal}` : `exit code ${result.exitCode}` };
       this.resolveExited(this.exit);
     });

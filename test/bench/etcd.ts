@@ -34,7 +34,7 @@ async function timeReads(source: KvSource, prefix: string): Promise<number[]> {
 async function fill(put: (key: string, value: string) => Promise<void> | void, prefix: string): Promise<void> {
   for (let i = 0; i < KEYS; i += 64) {
     await Promise.all(
-      Array.from({ length: Math.min(64, KEYS - i) }, (_, j) =>
+      Array.from({ length: Math.min(64, KEYS - i) }, async (_, j) =>
         put(`${prefix}/c${String(i + j).padStart(5, '0')}`, `10.${((i + j) >> 8) & 255}.${(i + j) & 255}.1:8080`),
       ),
     );

@@ -148,7 +148,7 @@ export async function benchWatch(): Promise<void> {
     const started = performance.now();
     for (let i = 0; i < 1000; i++) {
       // Every write changes the config: 50 keys, each flipping between two backends.
-      burst.store.put(`${PREFIX}/s${i % 50}`, burst.backends[1 + (Math.floor(i / 50) % 2)]!.address);
+      void burst.store.put(`${PREFIX}/s${i % 50}`, burst.backends[1 + (Math.floor(i / 50) % 2)]!.address);
       const due = started + (i + 1) * 10;
       if (due > performance.now()) await new Promise((r) => setTimeout(r, due - performance.now()));
     }

@@ -37,9 +37,9 @@ describe('occs-lb render', () => {
     expect(result.code).toBe(0);
     expect(serverLines(result.stdout)).toEqual(SEED_SERVERS);
     expect(result.stdout).toMatch(
-      /backend nginx_80\n    balance roundrobin\n    mode http\n    option httpchk\n    http-check send meth HEAD uri \/ ver HTTP\/1.1 hdr Host localhost\n    server one/,
+      /backend nginx_80\n {4}balance roundrobin\n {4}mode http\n {4}option httpchk\n {4}http-check send meth HEAD uri \/ ver HTTP\/1.1 hdr Host localhost\n {4}server one/,
     );
-    expect(result.stdout).toMatch(/frontend main\n    bind \*:5000\n    default_backend nginx_80/);
+    expect(result.stdout).toMatch(/frontend main\n {4}bind \*:5000\n {4}default_backend nginx_80/);
     expect(result.stdout).toContain('stats uri /haproxy?stats');
     expect(result.stdout).toContain('bind *:1936');
     expect(result.stdout).toContain('stats auth occsdemo:occspass');

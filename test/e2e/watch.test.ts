@@ -248,7 +248,7 @@ describe('occs-lb watch: recovery and stopping', () => {
       '--wait',
       '0',
     ]);
-    await rig.watch!.waitForLog(/^started haproxy/);
+    await rig.watch.waitForLog(/^started haproxy/);
     await servedBy(['a']);
 
     const none = await runCli(['watch', '--kv', rig.store.url, '--out', join(rig.dir, 'x.cfg'), '--once']);
@@ -312,7 +312,7 @@ describe('the container image', () => {
       ],
       { KV_IP: '127.0.0.1', KV_PORT: String(rig.store.port), OCCS_BACKEND_KEY: PREFIX, OCCS_API_TOKEN: '' },
     );
-    await rig.watch!.waitForLog(/^started haproxy/);
+    await rig.watch.waitForLog(/^started haproxy/);
     await servedBy(['a']);
   });
 });
@@ -385,21 +385,21 @@ describe('occs-lb watch without --exec, reloading an HAProxy that runs already',
       '--wait',
       '0',
     ]);
-    await rig.watch!.waitForLog(/^installed /);
+    await rig.watch.waitForLog(/^installed /);
     await h.start();
     rig.store.put(`${PREFIX}/b`, b().address);
     await servedBy(['a', 'b']);
     await waitFor('the file to follow the change', () => readFileSync(h.config, 'utf8').includes(`server b ${b().address}`));
 
     const good = readFileSync(h.config, 'utf8');
-    const before = rig.watch!.logs.length;
+    const before = rig.watch.logs.length;
     rig.store.put('apps/web/broken', 'yes');
-    await rig.watch!.waitForLog(/haproxy -c rejected the new config .* at line \d+: unknown keyword 'not_a_directive'/, before);
+    await rig.watch.waitForLog(/haproxy -c rejected the new config .* at line \d+: unknown keyword 'not_a_directive'/, before);
     expect(readFileSync(h.config, 'utf8')).toBe(good);
     rig.store.delete('apps/web/broken');
     rig.store.put(`${PREFIX}/c`, c().address);
     await servedBy(['a', 'b', 'c']);
-    await rig.watch!.stop();
+    await rig.watch.stop();
     await h.stop();
   });
 

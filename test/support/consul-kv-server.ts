@@ -67,7 +67,7 @@ export class ConsulKvServer {
   async start(): Promise<this> {
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => this.handle(req, res);
     const server = this.options.tls ? https.createServer(this.options.tls, handler) : http.createServer(handler);
-    server.on('connection', (socket) => {
+    server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });

@@ -25,34 +25,20 @@ export function useWatchRig() {
     address: (i: number) => rig.backends[i]!.address,
 
     /** `occs-lb watch` against `kv`, supervising HAProxy on the rig's ports (`env` adds to ours). */
-    startWatch(kv: string, extra: string[] = [], env: Record<string, string> = {}, wrap?: ConstructorParameters<typeof WatchProcess>[2]): WatchProcess {
-      rig.watch = new WatchProcess(
-        [
-          '--kv',
-          kv,
-          '--prefix',
-          PREFIX,
-          '--out',
-          rig.config(),
-          '--exec',
-          `haproxy -W -db -f ${rig.config()}`,
-          '--bind',
-          '127.0.0.1',
-          '--frontend-port',
-          String(rig.ports.frontend),
-          '--stats-port',
-          String(rig.ports.stats),
-          '--admin-socket',
-          join(rig.dir, 'admin.sock'),
-          '--listen',
-          `127.0.0.1:${rig.ports.status}`,
-          '--wait',
-          '0',
-          ...extra,
-        ],
-        env,
-        wrap,
-      );
+    startWatch: (kv: string, extra: string[] = [], env: Record<string, string> = {}, wrap?: ConstructorParameters<typeof WatchProcess>[2]): WatchProcess => {
+      const args = [
+        ['--kv', kv],
+        ['--prefix', PREFIX],
+        ['--out', rig.config()],
+        ['--exec', `haproxy -W -db -f ${rig.config()}`],
+        ['--bind', '127.0.0.1'],
+        ['--frontend-port', String(rig.ports.frontend)],
+        ['--stats-port', String(rig.ports.stats)],
+        ['--admin-socket', join(rig.dir, 'admin.sock')],
+        ['--listen', `127.0.0.1:${rig.ports.status}`],
+        ['--wait', '0'],
+      ].flat();
+      rig.watch = new WatchProcess([...args, ...extra], env, wrap);
       return rig.watch;
     },
 
@@ -63,17 +49,17 @@ export function useWatchRig() {
         return names.length === seen.size && names.every((n) => seen.has(n));
       }),
 
-    async status(path: string): Promise<{ status: number; body: string }> {
+    status: async (path: string): Promise<{ status: number; body: string }> => {
       const answer = await httpGet(rig.ports.status, path);
       return { status: answer.status, body: answer.body };
     },
 
-    async metric(name: string): Promise<number> {
+    metric: async (name: string): Promise<number> => {
       return Number(new RegExp(`^occs_lb_${name} (\\S+)$`, 'm').exec((await rig.status('/metrics')).body)?.[1]);
     },
 
     /** The supervised HAProxy's current workers, from its master CLI (the -S that watch added). */
-    async workers(w: WatchProcess): Promise<number[]> {
+    workers: async (w: WatchProcess): Promise<number[]> => {
       const socket = /-S (\S+)/.exec(String((await w.waitForLog(/^started haproxy/)).msg))![1]!;
       return (await showProc(socket, 2000)).workers.filter((x) => x.current).map((x) => x.pid);
     },

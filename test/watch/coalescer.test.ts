@@ -63,12 +63,11 @@ describe('Backoff', () => {
 describe('Coalescer under a request that lands as a run ends', () => {
   it.each([0, 1, 2, 3, 4, 5])('is never lost (request %i microtasks after the run resolves)', async (depth) => {
     let runs = 0;
-    let coalescer!: Coalescer;
     const later = (n: number, fn: () => void): void => (n === 0 ? fn() : queueMicrotask(() => later(n - 1, fn)));
-    coalescer = new Coalescer(
+    const coalescer: Coalescer = new Coalescer(
       async () => {
         runs += 1;
-        if (runs === 1) Promise.resolve().then(() => later(depth, () => coalescer.request()));
+        if (runs === 1) void Promise.resolve().then(() => later(depth, () => coalescer.request()));
       },
       { minMs: 0, maxMs: 0 },
       new AbortController().signal,
