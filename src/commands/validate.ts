@@ -49,9 +49,7 @@ export async function validate(settings: Readonly<Settings>, { io, redact }: Com
     texts = options.file ? [await readConfigFile(options.file)] : await renderForCheck(settings, report);
   } catch (error) {
     if (!(error instanceof OccsError)) throw error;
-    // A value refused by <%= %> (exit 5) is the template's doing; other sources by exit code.
-    const source = error.code === 'VALUE_REFUSED' ? 'template' : errorSource(error);
-    report.errors.push({ source, message: error.message, context: error.detail });
+    report.errors.push({ source: errorSource(error), message: error.message, context: error.detail });
     print();
     throw error;
   }

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { parseShowProc, type ProcTable } from './show-proc.js';
+import { OccsError } from '../errors.js';
 
 /** Why a master socket did not give an answer; reload verification retries some of these. */
 export class MasterSocketError extends Error {
@@ -20,7 +21,9 @@ export class MasterSocketError extends Error {
  * a command holding one is refused here, whatever built it.
  */
 export function masterCommand(socket: string, command: string, timeoutMs: number): Promise<string> {
-  if (/[;\p{Cc}]/u.test(command)) throw new Error(`refusing to send a command with ';' or a control character: ${JSON.stringify(command)}`);
+  if (/[;\p{Cc}]/u.test(command)) {
+    throw new OccsError('UNEXPECTED', `refusing to send a command with ';' or a control character: ${JSON.stringify(command)}`);
+  }
   return new Promise((resolve, reject) => {
     const conn = net.createConnection({ path: socket });
     const chunks: Buffer[] = [];

@@ -49,7 +49,7 @@ async function workerAnswers(socket: string, pid: number): Promise<boolean> {
   return new RegExp(`^Pid: ${pid}$`, 'm').test(answer);
 }
 
-type Outcome = { ok: true; workers: number[] } | { ok: false; code: string; why: string };
+type Outcome = { ok: true; workers: number[] } | { ok: false; code: 'HAPROXY_EXITED' | 'RELOAD_REJECTED' | 'RELOAD_NO_WORKER'; why: string };
 
 /**
  * Waits until the master has processed a reload triggered after `before`, and proves it: a worker

@@ -1,5 +1,5 @@
 import { readFileSync, realpathSync } from 'node:fs';
-import { reloadError } from '../errors.js';
+import { OccsError, reloadError } from '../errors.js';
 import { pollUntil } from '../util/poll.js';
 import { runCommand } from '../util/run.js';
 import { exposedListenersSocket, parseSections } from './config-sections.js';
@@ -107,7 +107,10 @@ export async function reloadMasterWorker(master: number, socket: string | undefi
 }
 
 async function reloadClassic(pidFile: string, running: number[], options: PidFileOptions): Promise<PidFileReload> {
-  if (!options.binary) throw new Error('a classic reload needs the haproxy binary');
+  if (!options.binary)
+    throw new OccsError('HAPROXY_UNRUNNABLE', 'a classic HAProxy is reloaded by starting a new one, and no haproxy executable was given', {
+      hint: 'pass --haproxy PATH',
+    });
   const oldest = running[0]!;
   const cwd = await processCwd(oldest);
   const exposed = exposedListenersSocket(parseSections(readConfig(options.config)));

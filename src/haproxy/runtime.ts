@@ -1,3 +1,4 @@
+import { OccsError } from '../errors.js';
 import { pollUntil } from '../util/poll.js';
 import { canonicalHost, type BackendChanges, type ServerLine } from './config-diff.js';
 import { masterCommand } from './master-cli.js';
@@ -11,19 +12,19 @@ export interface RuntimeChannel {
 const COMMAND_TIMEOUT_MS = 2000;
 
 export function runtimeChannel(kind: 'master' | 'admin', socket: string): RuntimeChannel {
+  const description = kind === 'master' ? `the master CLI ${socket} (@1)` : `the admin socket ${socket}`;
   return {
-    description: kind === 'master' ? `the master CLI ${socket} (@1)` : `the admin socket ${socket}`,
-    send: (command) => masterCommand(socket, kind === 'master' ? `@1 ${command}` : command, COMMAND_TIMEOUT_MS),
+    description,
+    send: (command) =>
+      masterCommand(socket, kind === 'master' ? `@1 ${command}` : command, COMMAND_TIMEOUT_MS).catch((error: unknown) => {
+        throw runtimeRefused(`${description} cannot be used (${(error as Error).message})`, error);
+      }),
   };
 }
 
 /** HAProxy refused a runtime command, or its state afterwards is not what was asked. */
-export class RuntimeRefused extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RuntimeRefused';
-  }
-}
+export const runtimeRefused = (message: string, cause?: unknown): OccsError =>
+  new OccsError('RUNTIME_REFUSED', message, { hint: 'the change goes by a verified reload instead', cause });
 
 const WORD = /^[A-Za-z0-9._:/[\]@,-]+$/;
 
@@ -33,7 +34,7 @@ const WORD = /^[A-Za-z0-9._:/[\]@,-]+$/;
  */
 export function runtimeCommand(...words: string[]): string {
   for (const word of words) {
-    if (!WORD.test(word)) throw new RuntimeRefused(`refusing to send ${JSON.stringify(word)} to the runtime API`);
+    if (!WORD.test(word)) throw runtimeRefused(`refusing to send ${JSON.stringify(word)} to the runtime API`);
   }
   return words.join(' ');
 }
@@ -42,7 +43,7 @@ const address = (s: ServerLine): string => (s.host.includes(':') ? `[${s.host}]:
 
 async function expect(channel: RuntimeChannel, command: string, ok: RegExp): Promise<void> {
   const answer = (await channel.send(command)).trim();
-  if (!ok.test(answer)) throw new RuntimeRefused(`HAProxy refused "${command}": ${answer || '(no answer)'}`);
+  if (!ok.test(answer)) throw runtimeRefused(`HAProxy refused "${command}": ${answer || '(no answer)'}`);
 }
 
 const EMPTY = /^$/;
@@ -72,7 +73,7 @@ export function addServerWords(backend: string, s: ServerLine): string[] {
  * checked, `enable server`), then new addresses (`set server … addr … port …`), then removals
  * (drain, wait for the sessions to end within `drainTimeoutMs`, maintenance, `del server`), so a
  * backend is never emptier than both its before and after. Then reads back `show servers state`
- * and compares. Throws RuntimeRefused.
+ * and compares. Throws RUNTIME_REFUSED.
  */
 export async function applyAtRuntime(channel: RuntimeChannel, backends: BackendChanges[], drainTimeoutMs: number): Promise<void> {
   for (const b of backends) {
@@ -133,7 +134,7 @@ async function removeAll(channel: RuntimeChannel, servers: Removal[], drainTimeo
       }
       return undefined;
     }, Date.now() + 1000);
-    if (!deleted) throw new RuntimeRefused(`HAProxy refused "del server ${id(s)}": ${last}`);
+    if (!deleted) throw runtimeRefused(`HAProxy refused "del server ${id(s)}": ${last}`);
   }
 }
 
@@ -164,5 +165,5 @@ async function verify(channel: RuntimeChannel, b: BackendChanges): Promise<void>
     else if (r.admin & MAINT) problems.push(`${s.name} is in maintenance`);
   }
   for (const name of running.keys()) if (!b.servers.some((s) => s.name === name)) problems.push(`${name} should be gone`);
-  if (problems.length > 0) throw new RuntimeRefused(`backend ${b.backend} is not as asked after the runtime changes: ${problems.join('; ')}`);
+  if (problems.length > 0) throw runtimeRefused(`backend ${b.backend} is not as asked after the runtime changes: ${problems.join('; ')}`);
 }

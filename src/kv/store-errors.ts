@@ -18,7 +18,7 @@ export class StoreErrors {
     private readonly setting: string,
   ) {}
 
-  failed(prefix: string, what: string, code = 'KV_ERROR', cause?: unknown): OccsError {
+  failed(prefix: string, what: string, code: Parameters<typeof kvError>[0] = 'KV_ERROR', cause?: unknown): OccsError {
     return kvError(code, `key/value store at ${this.store} ${what} when reading "${prefix}"`, {
       hint: `check that the store is running and that ${this.setting} point${this.setting.includes(' or ') ? '' : 's'} at it`,
       cause,

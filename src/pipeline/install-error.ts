@@ -1,48 +1,42 @@
 import { dirname } from 'node:path';
-import { ExitCode, OccsError, systemErrorCode } from '../errors.js';
+import { OccsError, systemErrorCode, type ErrorCode } from '../errors.js';
 import { PartialInstallError } from '../util/atomic-write.js';
 
-/** Per errno: the error code, the exit code, what went wrong (of the destination's directory) and what to do. */
-const CAUSES: Record<string, { code: string; exit: number; what: (dir: string) => string; hint: string }> = {
-  ENOSPC: { code: 'INSTALL_NO_SPACE', exit: ExitCode.unexpected, what: (d) => `the file system of ${d} is full`, hint: 'free some space there' },
+/** Per errno: the error code (its exit code is in errors.ts), what went wrong (of the destination's directory) and what to do. */
+const CAUSES: Record<string, { code: ErrorCode; what: (dir: string) => string; hint: string }> = {
+  ENOSPC: { code: 'INSTALL_NO_SPACE', what: (d) => `the file system of ${d} is full`, hint: 'free some space there' },
   EDQUOT: {
     code: 'INSTALL_NO_SPACE',
-    exit: ExitCode.unexpected,
     what: (d) => `the disk quota for ${d} is used up`,
     hint: 'free some space there, or raise the quota',
   },
   EROFS: {
     code: 'INSTALL_READ_ONLY',
-    exit: ExitCode.usage,
     what: (d) => `${d} is on a read-only file system`,
     hint: 'install it on a writable one (--out, or the resource\'s "destination")',
   },
   EACCES: {
     code: 'INSTALL_DENIED',
-    exit: ExitCode.usage,
     what: (d) => `${d} may not be written by this user`,
     hint: 'run as a user who may write there, or change --out / the resource\'s "destination"',
   },
   EPERM: {
     code: 'INSTALL_DENIED',
-    exit: ExitCode.usage,
     what: (d) => `${d} may not be written by this user`,
     hint: 'run as a user who may write there, or change --out / the resource\'s "destination"',
   },
   ENOENT: {
     code: 'INSTALL_NO_DIRECTORY',
-    exit: ExitCode.usage,
     what: (d) => `the directory ${d} does not exist`,
     hint: 'create it, or change --out / the resource\'s "destination"',
   },
-  ENOTDIR: { code: 'INSTALL_NO_DIRECTORY', exit: ExitCode.usage, what: (d) => `${d} is not a directory`, hint: 'change --out / the resource\'s "destination"' },
+  ENOTDIR: { code: 'INSTALL_NO_DIRECTORY', what: (d) => `${d} is not a directory`, hint: 'change --out / the resource\'s "destination"' },
   EISDIR: {
     code: 'INSTALL_NOT_A_FILE',
-    exit: ExitCode.usage,
     what: () => 'the destination is a directory',
     hint: 'give the path of a file, not of a directory',
   },
-  ELOOP: { code: 'INSTALL_NOT_A_FILE', exit: ExitCode.usage, what: () => 'the destination is a symlink loop', hint: 'fix the symlink, or change --out' },
+  ELOOP: { code: 'INSTALL_NOT_A_FILE', what: () => 'the destination is a symlink loop', hint: 'fix the symlink, or change --out' },
 };
 
 /**
@@ -63,17 +57,12 @@ export function installError(destinations: readonly string[], thrown: unknown): 
   const done = partial?.installed.length ? `; ${partial.installed.join(', ')} already replaced` : '; no file was changed';
   const cause = errno ? CAUSES[errno] : undefined;
   if (!cause) {
-    return new OccsError(
-      'INSTALL_FAILED',
-      ExitCode.unexpected,
-      `cannot install ${destination} (${errno ?? (error as Error)?.message ?? String(error)})${done}`,
-      {
-        hint: 'check the disk and the directory (space, health, permissions)',
-        cause: error,
-      },
-    );
+    return new OccsError('INSTALL_FAILED', `cannot install ${destination} (${errno ?? (error as Error)?.message ?? String(error)})${done}`, {
+      hint: 'check the disk and the directory (space, health, permissions)',
+      cause: error,
+    });
   }
-  return new OccsError(cause.code, cause.exit as OccsError['exitCode'], `cannot install ${destination}: ${cause.what(dir)} (${errno})${done}`, {
+  return new OccsError(cause.code, `cannot install ${destination}: ${cause.what(dir)} (${errno})${done}`, {
     hint: cause.hint,
     cause: error,
   });

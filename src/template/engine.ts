@@ -92,7 +92,7 @@ export function renderTemplate(template: CompiledTemplate, locals: object, keysH
       return rejectedOnValue(where, of, thrown, detail);
     }
     if (thrown instanceof OccsError) {
-      throw new OccsError(thrown.code, thrown.exitCode, `${where}: ${message}`, { hint: thrown.hint, detail, cause: thrown });
+      throw new OccsError(thrown.code, `${where}: ${message}`, { hint: thrown.hint, detail, cause: thrown });
     }
     throw templateError(`${where}: ${message}`, { hint: 'fix the template', detail, cause: thrown });
   }

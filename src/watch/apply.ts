@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Settings } from '../config/settings.js';
-import { rejectedError, systemErrorCode } from '../errors.js';
+import { OccsError, rejectedError, systemErrorCode } from '../errors.js';
 import { checkConfigFile } from '../haproxy/check.js';
 import type { RuntimeChannel } from '../haproxy/runtime.js';
 import { parseSections, serverCounts } from '../haproxy/config-sections.js';
@@ -189,8 +189,7 @@ export class Applier {
    * rejection needs none: the old worker still serves what the restored files say.
    */
   private async recover(error: unknown, reload: () => Promise<void>): Promise<void> {
-    const code = (error as { code?: string }).code;
-    if (code !== 'RELOAD_TIMEOUT' && code !== 'RELOAD_NO_WORKER') return;
+    if (!(error instanceof OccsError) || (error.code !== 'RELOAD_TIMEOUT' && error.code !== 'RELOAD_NO_WORKER')) return;
     try {
       await reload();
       this.deps.log.info('reloaded the previous config after the failed reload');

@@ -1,6 +1,6 @@
 import type { Settings } from '../config/settings.js';
 import { diffConfigs, type BackendChanges } from '../haproxy/config-diff.js';
-import { applyAtRuntime, type RuntimeChannel } from '../haproxy/runtime.js';
+import { applyAtRuntime, runtimeRefused, type RuntimeChannel } from '../haproxy/runtime.js';
 import type { Logger } from '../log.js';
 import type { RenderedResource } from '../pipeline/render.js';
 
@@ -26,10 +26,10 @@ export class RuntimePath {
     return diff.kind === 'servers' ? diff.backends : undefined;
   }
 
-  /** Applies them and reads them back; throws (RuntimeRefused) when HAProxy does not take them all. */
+  /** Applies them and reads them back; throws RUNTIME_REFUSED when HAProxy does not take them all. */
   async apply(backends: BackendChanges[]): Promise<void> {
     const channel = this.channel();
-    if (!channel) throw new Error('the runtime API went away');
+    if (!channel) throw runtimeRefused('the runtime API went away');
     const started = performance.now();
     await applyAtRuntime(channel, backends, this.settings.watch.drainTimeoutMs);
     const count = (k: 'added' | 'removed' | 'moved') => backends.reduce((n, b) => n + b[k].length, 0);

@@ -1,3 +1,17 @@
+import { ExitCode, INSTALL_CODES, type OccsError } from '../errors.js';
+
+type Counter = keyof WatchState['counters'];
+
+/** Which counter a failed sync adds to: each failure is counted once, by what failed. */
+export function failureCounter(error: OccsError): Counter {
+  if (error.code === 'UNEXPECTED') return 'unexpectedFailures';
+  if (INSTALL_CODES.has(error.code)) return 'installFailures';
+  if (error.code === 'CONFIG_REJECTED') return 'checkFailures';
+  if (error.code === 'MIN_SERVERS' || error.code === 'ENTRIES_REJECTED') return 'refused';
+  if (error.exitCode === ExitCode.reload) return 'reloadFailures';
+  return 'renderFailures';
+}
+
 /**
  * What `watch` has done and how it is doing: counters for /metrics, the reason for /healthz.
  * Plain data plus a Prometheus text rendering; the loop updates it, the HTTP server reads it.
@@ -15,6 +29,7 @@ export class WatchState {
     runtimeFallbacks: 0,
     storeErrors: 0,
     refused: 0,
+    unexpectedFailures: 0,
     signals: 0,
   };
   /** Servers per backend in the installed config. */
@@ -73,6 +88,7 @@ export class WatchState {
     metric('runtime_updates_total', 'counter', 'Changes applied through the runtime API, with no reload.', [['', c.runtimeUpdates]]);
     metric('runtime_fallbacks_total', 'counter', 'Changes the runtime API refused, applied by reload instead.', [['', c.runtimeFallbacks]]);
     metric('store_errors_total', 'counter', 'Failed reads of the key/value store.', [['', c.storeErrors]]);
+    metric('unexpected_failures_total', 'counter', 'Failures nobody foresaw (a bug, or the system failing): see the log.', [['', c.unexpectedFailures]]);
     metric('signals_total', 'counter', 'SIGHUPs handled (each forces a re-read, render and reload).', [['', c.signals]]);
     metric('store_up', 'gauge', '1 when the last read of the store succeeded.', [['', this.storeProblems.size > 0 ? 0 : 1]]);
     metric(

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { Settings } from '../config/settings.js';
-import { ExitCode, OccsError, reloadError } from '../errors.js';
+import { asOccsError, ExitCode, INSTALL_CODES, OccsError } from '../errors.js';
 import { reloadHaproxy, type ReloadStrategy } from '../haproxy/reload.js';
 import type { KvSnapshot, KvSource } from '../kv/source.js';
 import type { Logger } from '../log.js';
@@ -8,7 +8,7 @@ import { allPrefixes, emptyPrefixes, emptyPrefixWarning } from '../pipeline/rend
 import { Applier } from './apply.js';
 import { Backoff } from '../util/backoff.js';
 import { Coalescer } from './coalescer.js';
-import type { WatchState } from './state.js';
+import { failureCounter, type WatchState } from './state.js';
 import type { Supervisor } from './supervisor.js';
 import type { WatchRecord } from './watch-record.js';
 
@@ -254,18 +254,13 @@ export class Watcher {
 
   private syncFailed(error: unknown): void {
     const { state, log, supervisor } = this.parts;
-    const occs = error instanceof OccsError ? error : reloadError('UNEXPECTED', String((error as Error)?.message ?? error), { cause: error });
-    const c = state.counters;
-    if (occs.exitCode === ExitCode.reload) c.reloadFailures += 1;
-    else if (occs.code.startsWith('INSTALL_')) c.installFailures += 1;
-    else if (occs.code === 'CONFIG_REJECTED') c.checkFailures += 1;
-    else if (occs.code === 'MIN_SERVERS' || occs.code === 'ENTRIES_REJECTED') c.refused += 1;
-    else c.renderFailures += 1;
+    const occs = asOccsError(error);
+    state.counters[failureCounter(occs)] += 1;
     state.syncProblem = occs.message;
     log.error(`${occs.message}${occs.hint ? ` (${occs.hint})` : ''}`, { code: occs.code, detail: occs.detail });
     // A full disk or a directory made read-only gets fixed without the store changing: try the
     // same snapshot again, less and less often, until it is installed.
-    if (occs.code.startsWith('INSTALL_') && !this.retry && !this.abort.signal.aborted) {
+    if (INSTALL_CODES.has(occs.code) && !this.retry && !this.abort.signal.aborted) {
       this.retry = setTimeout(() => {
         this.retry = undefined;
         this.coalescer.request();
