@@ -3,7 +3,8 @@ import { join, resolve } from 'node:path';
 import { systemErrorCode, usageError } from '../errors.js';
 import type { Io } from '../io.js';
 import { DEFAULT_TEMPLATE } from '../paths.js';
-import { resolveSettings, type Flags, type LoadedFile, type Settings } from './settings.js';
+import { resolveSettings } from './settings.js';
+import type { Flags, LoadedFile, Settings } from './types.js';
 
 const MODULE = 'occs-lb';
 
@@ -15,7 +16,7 @@ export const SEARCH_PLACES = [
 ];
 
 /** Finds and validates the config file (or the one --config names), then merges everything. */
-export async function loadSettings(flags: Flags & { config?: string }, io: Io): Promise<Readonly<Settings>> {
+export async function loadSettings(flags: Flags, io: Io): Promise<Readonly<Settings>> {
   const file = await loadConfigFile(flags.config, io.cwd);
   const readSecret = (path: string): string => {
     const full = resolve(io.cwd, path);

@@ -3,7 +3,7 @@ import { usageError } from '../errors.js';
 import type { ReloadStrategy } from '../haproxy/reload.js';
 import { parseDuration } from '../util/duration.js';
 import { invalid, pick, type From, type Layers } from './layers.js';
-import type { Flags, HaproxySettings, Resource, SettingsInput } from './settings.js';
+import type { Flags, HaproxySettings, Resource, SettingsInput } from './types.js';
 
 /** What gets rendered where, and how the HAProxy that reads it is checked and reloaded. */
 

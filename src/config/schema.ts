@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SETTINGS, type SettingEntry } from './table.js';
 
 const nonEmpty = z.string().min(1);
 
@@ -12,48 +13,21 @@ const resourceSchema = z
   })
   .strict();
 
-/** The config file (occs-lb.config.*, .occs-lbrc*, package.json#occs-lb). Unknown keys are errors. */
-export const fileConfigSchema = z
-  .object({
-    kv: nonEmpty.optional(),
-    tokenFile: nonEmpty.optional(),
-    prefixes: z.array(z.string()).min(1).optional(),
-    template: nonEmpty.optional(),
-    kvTimeout: z.union([nonEmpty, z.number().nonnegative()]).optional(),
-    kvMaxSize: z.union([nonEmpty, z.number().int().positive()]).optional(),
-    kvCa: nonEmpty.optional(),
-    kvCert: nonEmpty.optional(),
-    kvKey: nonEmpty.optional(),
-    kvUser: nonEmpty.optional(),
-    kvPasswordFile: nonEmpty.optional(),
-    insecure: z.boolean().optional(),
-    strict: z.boolean().optional(),
-    logFormat: z.enum(['text', 'json']).optional(),
-    bind: nonEmpty.optional(),
-    frontendPort: z.number().int().optional(),
-    statsPort: z.number().int().optional(),
-    statsUser: nonEmpty.optional(),
-    statsPassword: nonEmpty.optional(),
-    backendName: nonEmpty.optional(),
-    balance: nonEmpty.optional(),
-    adminSocket: z.string().optional(),
-    runtimeApi: z.boolean().optional(),
-    drainTimeout: z.union([nonEmpty, z.number().nonnegative()]).optional(),
-    resources: z.array(resourceSchema).min(1).optional(),
-    haproxyBinary: nonEmpty.optional(),
-    haproxyConfig: nonEmpty.optional(),
-    masterSocket: nonEmpty.optional(),
-    pidFile: nonEmpty.optional(),
-    reloadCmd: nonEmpty.optional(),
-    reloadTimeout: z.union([nonEmpty, z.number().positive()]).optional(),
-    minServers: z.number().int().nonnegative().optional(),
-    wait: nonEmpty.optional(),
-    interval: z.union([nonEmpty, z.number().positive()]).optional(),
-    exec: nonEmpty.optional(),
-    listen: nonEmpty.optional(),
-    stopTimeout: z.union([nonEmpty, z.number().positive()]).optional(),
-  })
-  .strict();
+type FileEntry = Extract<(typeof SETTINGS)[number], { file: object }>;
+type ZodOf<T> = T extends (zod: typeof z) => infer Z ? (Z extends z.ZodTypeAny ? Z : never) : never;
+/** Each config-file key of the table, optional, with its zod type. */
+type TableShape = { [E in FileEntry as keyof E['file'] & string]: z.ZodOptional<ZodOf<E['file'][keyof E['file']]>> };
+
+function tableShape(): TableShape {
+  const shape: Record<string, z.ZodTypeAny> = {};
+  for (const entry of SETTINGS as readonly SettingEntry[]) {
+    for (const [key, type] of Object.entries(entry.file ?? {})) shape[key] = type(z).optional();
+  }
+  return shape as TableShape;
+}
+
+/** The config file (occs-lb.config.*, .occs-lbrc*, package.json#occs-lb): the table's keys and the resources. Unknown keys are errors. */
+export const fileConfigSchema = z.object({ ...tableShape(), resources: z.array(resourceSchema).min(1).optional() }).strict();
 
 export type FileConfig = z.infer<typeof fileConfigSchema>;
 

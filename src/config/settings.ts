@@ -1,7 +1,6 @@
 import { dirname, relative, resolve } from 'node:path';
 import { usageError } from '../errors.js';
-import type { ReloadStrategy } from '../haproxy/reload.js';
-import type { LogFormat, Verbosity } from '../log.js';
+import type { LogFormat } from '../log.js';
 import { DEFAULT_MAX_ANSWER_BYTES } from '../kv/source.js';
 import { parseDuration } from '../util/duration.js';
 import { parseSize } from '../util/size.js';
@@ -9,117 +8,11 @@ import { isIP } from '../values/ip.js';
 import { isServerName, parsePort, unsafeCharacterReason } from '../values/server.js';
 import { invalid, pick, type From, type Layers } from './layers.js';
 import { resolveHaproxy, resolveResources } from './output-settings.js';
-import type { FileConfig } from './schema.js';
 import { resolveKv, resolveKvUser, resolveToken } from './store-settings.js';
-import { resolveWatch, type WatchSettings } from './watch-settings.js';
+import type { Flags, Settings, SettingsInput, TemplateVars } from './types.js';
+import { resolveWatch } from './watch-settings.js';
 
-/** Options as commander hands them over (strings, booleans and the repeatable --prefix). */
-export interface Flags {
-  kv?: string;
-  token?: string;
-  tokenFile?: string;
-  prefix?: string[];
-  template?: string;
-  kvTimeout?: string;
-  kvMaxSize?: string;
-  kvCa?: string;
-  kvCert?: string;
-  kvKey?: string;
-  kvUser?: string;
-  kvPassword?: string;
-  kvPasswordFile?: string;
-  insecure?: boolean;
-  strict?: boolean;
-  logFormat?: string;
-  quiet?: boolean;
-  verbose?: boolean;
-  bind?: string;
-  frontendPort?: string;
-  statsPort?: string;
-  backendName?: string;
-  balance?: string;
-  adminSocket?: string;
-  runtimeApi?: boolean;
-  drainTimeout?: string;
-  out?: string;
-  haproxy?: string;
-  haproxyConfig?: string;
-  masterSocket?: string;
-  pidFile?: string;
-  reloadCmd?: string;
-  reloadTimeout?: string;
-  minServers?: string;
-  wait?: string;
-  interval?: string;
-  exec?: string;
-  listen?: string;
-  stopTimeout?: string;
-}
-
-export interface LoadedFile {
-  path: string;
-  config: FileConfig;
-}
-
-/** The values the default template prints besides servers; all strictly validated. */
-export interface TemplateVars {
-  bind: string;
-  frontendPort: number;
-  statsPort: number;
-  statsUser: string;
-  statsPassword: string;
-  backendName: string;
-  balance: string;
-  /** The admin `stats socket` path ('' leaves it out): the runtime API watch uses. */
-  adminSocket: string;
-}
-
-/** One template → destination pair (confd's template resource). */
-export interface Resource {
-  template: string;
-  /** Absent: print to stdout. */
-  destination?: string;
-  /** Key prefixes read for this resource, normalised; the first is the default of servers(). */
-  prefixes: string[];
-  /** Whether the output is an HAProxy config (checked with haproxy -c, servers counted). */
-  haproxy: boolean;
-}
-
-/** How occs-lb reaches HAProxy: the binary for checks, the installed config, the reload path. */
-export interface HaproxySettings {
-  binary: string;
-  config: string;
-  reload?: ReloadStrategy;
-  reloadTimeoutMs: number;
-}
-
-export interface Settings {
-  /** The --kv spec (or the URL made of KV_IP/KV_PORT) and where it came from. */
-  kv?: { spec: string; from: string; base: string };
-  token?: string;
-  /** etcd: user and password. */
-  kvUser?: string;
-  kvPassword?: string;
-  kvTimeoutMs: number;
-  /** The largest answer taken from the store (or size of a file: source). */
-  kvMaxBytes: number;
-  kvCa?: string;
-  /** A client certificate and key for the store (mutual TLS). */
-  kvCert?: string;
-  kvKey?: string;
-  insecure: boolean;
-  strict: boolean;
-  resources: Resource[];
-  vars: TemplateVars;
-  haproxy: HaproxySettings;
-  /** Refuse an answer with fewer servers than this in any backend (0: no minimum). */
-  minServers: number;
-  watch: WatchSettings;
-  /** Undefined: the command's default (text for one-shot commands). */
-  logFormat?: LogFormat;
-  verbosity: Verbosity;
-  configFile?: string;
-}
+export type { Flags, HaproxySettings, LoadedFile, Resource, Settings, SettingsInput, TemplateVars } from './types.js';
 
 /**
  * No admin socket unless asked for: HAProxy will not start when the socket's directory is
@@ -133,16 +26,6 @@ export const DEMO_STATS_USER = 'occsdemo';
 export const DEMO_STATS_PASSWORD = 'occspass';
 
 export const BALANCE_ALGORITHMS = ['roundrobin', 'static-rr', 'leastconn', 'first', 'source', 'random'];
-
-export interface SettingsInput {
-  flags: Flags;
-  env: NodeJS.ProcessEnv;
-  file?: LoadedFile;
-  cwd: string;
-  defaultTemplate: string;
-  /** Reads a token file; I/O is the caller's. */
-  readSecret: (path: string) => string;
-}
 
 /** Merges defaults < config file < environment < flags into one frozen, validated Settings. */
 export function resolveSettings(input: SettingsInput): Readonly<Settings> {

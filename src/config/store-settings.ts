@@ -3,7 +3,7 @@ import { usageError } from '../errors.js';
 import { isIPv6 } from '../values/ip.js';
 import { parsePort } from '../values/server.js';
 import { invalid, pick, type From, type Layers } from './layers.js';
-import type { Flags, Settings } from './settings.js';
+import type { Flags, Settings } from './types.js';
 
 /** Where the store is and how to authenticate: the settings of the key/value side. */
 

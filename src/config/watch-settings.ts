@@ -2,27 +2,7 @@ import { parseDuration } from '../util/duration.js';
 import { isIP } from '../values/ip.js';
 import { parsePort } from '../values/server.js';
 import { invalid, pick, type Layers } from './layers.js';
-import type { Flags } from './settings.js';
-
-/** How `watch` waits, polls, supervises and reports. */
-export interface WatchSettings {
-  /** Quiescence: act after this much quiet… */
-  waitMinMs: number;
-  /** …or at the latest this long after the first change of a burst. */
-  waitMaxMs: number;
-  /** Poll the store at this interval instead of using its change notification. */
-  intervalMs?: number;
-  /** The HAProxy command to run and supervise (master-worker mode). */
-  exec?: string;
-  /** Where /healthz and /metrics are served. */
-  listen?: { host: string; port: number };
-  /** How long HAProxy's soft stop may take (after SIGTERM to watch) before it is terminated. */
-  stopTimeoutMs: number;
-  /** Apply server-only changes through HAProxy's runtime API, without a reload. */
-  runtimeApi: boolean;
-  /** How long a removed server may keep its sessions before they are shut. */
-  drainTimeoutMs: number;
-}
+import type { Flags, WatchSettings } from './types.js';
 
 /**
  * The default quiescence window, 200ms:2s. A deploy registers its containers within moments of

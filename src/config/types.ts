@@ -1,0 +1,113 @@
+import type { ReloadStrategy } from '../haproxy/reload.js';
+import type { LogFormat, Verbosity } from '../log.js';
+import type { FileConfig } from './schema.js';
+import type { SETTINGS } from './table.js';
+
+/**
+ * The types the config files share. It imports only types, and in src/config only from table.ts
+ * and schema.ts, which import nothing back: settings.ts and the resolve* files import from here.
+ */
+
+type FlagEntry = Extract<(typeof SETTINGS)[number], { flag: string }>;
+type FlagValue<E> = E extends { repeatable: true } ? string[] : E extends { flag: `${string}<${string}>` } ? string : boolean;
+
+/**
+ * Options as commander hands them over, one per entry of the table: `<value>` flags are strings,
+ * repeatable ones arrays, the others booleans (`--no-haproxy` and `--haproxy <path>` share `haproxy`).
+ */
+export type Flags = { [E in FlagEntry as E['name']]?: FlagValue<E> };
+
+export interface LoadedFile {
+  path: string;
+  config: FileConfig;
+}
+
+/** The values the default template prints besides servers; all strictly validated. */
+export interface TemplateVars {
+  bind: string;
+  frontendPort: number;
+  statsPort: number;
+  statsUser: string;
+  statsPassword: string;
+  backendName: string;
+  balance: string;
+  /** The admin `stats socket` path ('' leaves it out): the runtime API watch uses. */
+  adminSocket: string;
+}
+
+/** One template → destination pair (confd's template resource). */
+export interface Resource {
+  template: string;
+  /** Absent: print to stdout. */
+  destination?: string;
+  /** Key prefixes read for this resource, normalised; the first is the default of servers(). */
+  prefixes: string[];
+  /** Whether the output is an HAProxy config (checked with haproxy -c, servers counted). */
+  haproxy: boolean;
+}
+
+/** How occs-lb reaches HAProxy: the binary for checks, the installed config, the reload path. */
+export interface HaproxySettings {
+  binary: string;
+  config: string;
+  reload?: ReloadStrategy;
+  reloadTimeoutMs: number;
+}
+
+export interface Settings {
+  /** The --kv spec (or the URL made of KV_IP/KV_PORT) and where it came from. */
+  kv?: { spec: string; from: string; base: string };
+  token?: string;
+  /** etcd: user and password. */
+  kvUser?: string;
+  kvPassword?: string;
+  kvTimeoutMs: number;
+  /** The largest answer taken from the store (or size of a file: source). */
+  kvMaxBytes: number;
+  kvCa?: string;
+  /** A client certificate and key for the store (mutual TLS). */
+  kvCert?: string;
+  kvKey?: string;
+  insecure: boolean;
+  strict: boolean;
+  resources: Resource[];
+  vars: TemplateVars;
+  haproxy: HaproxySettings;
+  /** Refuse an answer with fewer servers than this in any backend (0: no minimum). */
+  minServers: number;
+  watch: WatchSettings;
+  /** Undefined: the command's default (text for one-shot commands). */
+  logFormat?: LogFormat;
+  verbosity: Verbosity;
+  configFile?: string;
+}
+
+/** How `watch` waits, polls, supervises and reports. */
+export interface WatchSettings {
+  /** Quiescence: act after this much quiet… */
+  waitMinMs: number;
+  /** …or at the latest this long after the first change of a burst. */
+  waitMaxMs: number;
+  /** Poll the store at this interval instead of using its change notification. */
+  intervalMs?: number;
+  /** The HAProxy command to run and supervise (master-worker mode). */
+  exec?: string;
+  /** Where /healthz and /metrics are served. */
+  listen?: { host: string; port: number };
+  /** How long HAProxy's soft stop may take (after SIGTERM to watch) before it is terminated. */
+  stopTimeoutMs: number;
+  /** Apply server-only changes through HAProxy's runtime API, without a reload. */
+  runtimeApi: boolean;
+  /** How long a removed server may keep its sessions before they are shut. */
+  drainTimeoutMs: number;
+}
+
+export interface SettingsInput {
+  flags: Flags;
+  env: NodeJS.ProcessEnv;
+  file?: LoadedFile;
+  cwd: string;
+  defaultTemplate: string;
+  /** Reads a token file; I/O is the caller's. */
+  readSecret: (path: string) => string;
+}
