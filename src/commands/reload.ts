@@ -1,11 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Settings } from '../config/settings.js';
-import { rejectedError, usageError } from '../errors.js';
+import { usageError } from '../errors.js';
 import { locateHaproxy } from '../haproxy/binary.js';
-import { checkConfigFile } from '../haproxy/check.js';
+import { configRejected } from '../haproxy/check.js';
+import { haproxyControl, type HaproxyControl } from '../haproxy/control.js';
 import { isSummary } from '../haproxy/messages.js';
-import { describeReload, reloadHaproxy } from '../haproxy/reload.js';
-import { configContext } from '../pipeline/check-config.js';
+import { describeReload } from '../haproxy/reload.js';
 import type { CommandContext } from './context.js';
 
 export interface ReloadOptions {
@@ -32,27 +32,23 @@ export async function reload(settings: Readonly<Settings>, { io, log, redact }: 
   const needsBinary = options.check || strategy.kind === 'pid-file';
   const binary = needsBinary
     ? locateHaproxy(settings.haproxy.binary, io.env, options.check ? 'skip the check with --no-check' : 'use --reload-cmd')
-    : undefined;
-  if (options.check) await checkInstalled(binary!, config, log);
-  const result = await reloadHaproxy(strategy, { binary, config, timeoutMs: settings.haproxy.reloadTimeoutMs });
+    : settings.haproxy.binary;
+  const control = haproxyControl({ binary, config, reloadTimeoutMs: settings.haproxy.reloadTimeoutMs, strategy });
+  if (options.check) await checkInstalled(control, config, log);
+  const result = (await control.reload())!;
   io.stdout.write(options.format === 'json' ? `${JSON.stringify(redact({ ok: true, ...result }))}\n` : `${redact(describeReload(result))}\n`);
 }
 
 /** `haproxy -c` of the installed file; an ALERT stops the reload with exit 5. */
-async function checkInstalled(binary: string, config: string, log: CommandContext['log']): Promise<void> {
-  const result = await checkConfigFile(binary, config);
-  const relevant = result.messages.filter((m) => m.level !== 'notice' && !isSummary(m));
-  for (const w of relevant.filter((m) => m.level === 'warning')) log.warn(`haproxy -c: ${w.message}`);
+async function checkInstalled(control: HaproxyControl, config: string, log: CommandContext['log']): Promise<void> {
+  const result = await control.check(config);
+  for (const w of result.messages.filter((m) => m.level === 'warning' && !isSummary(m))) log.warn(`haproxy -c: ${w.message}`);
   if (result.valid) return;
-  const alerts = relevant.filter((m) => m.level === 'alert');
-  const first = alerts[0];
-  const text = readFileSync(config, 'utf8');
-  throw rejectedError(
-    'CONFIG_REJECTED',
-    `haproxy -c rejected ${config}${first ? `${first.line ? ` at line ${first.line}` : ''}: ${first.message}` : ''}; nothing was reloaded`,
-    {
-      hint: 'fix the config (occs-lb validate shows every problem), or render it again',
-      detail: first?.line ? configContext(text, first.line) : undefined,
-    },
-  );
+  throw configRejected(result, {
+    file: config,
+    shownAs: config,
+    text: readFileSync(config, 'utf8'),
+    consequence: 'nothing was reloaded',
+    hint: 'fix the config (occs-lb validate shows every problem), or render it again',
+  });
 }

@@ -1,10 +1,12 @@
 import type { Settings } from '../config/settings.js';
-import { compileTemplates, describeRead, emptyPrefixes, emptyPrefixWarning, readStore, renderResources } from '../pipeline/render.js';
-import { installError } from '../pipeline/install-error.js';
+import { renderSnapshot } from '../plan/plan.js';
 import { installFiles, removeStaleTemps } from '../util/atomic-write.js';
+import { installError } from '../util/install-error.js';
 import { withSpinner } from '../util/spinner.js';
+import { describeRead, readStore, storeName } from '../wiring/store.js';
+import { compileTemplates } from '../wiring/templates.js';
 import type { CommandContext } from './context.js';
-import { reportRenderDiagnostics } from './report.js';
+import { reportRendering } from './report.js';
 
 /**
  * `occs-lb render`: read the store once, render every resource, and print the config (no
@@ -17,12 +19,11 @@ export async function render(settings: Readonly<Settings>, { io, log }: CommandC
   const what = describeRead(settings);
   log.debug(what);
   const snapshot = await withSpinner(spin, io.stderr, what, () => readStore(settings));
-  const rendered = renderResources(settings, templates, snapshot);
-  reportRenderDiagnostics(settings, rendered, log);
-  for (const prefix of emptyPrefixes(settings, snapshot)) log.warn(emptyPrefixWarning(settings, prefix, snapshot), { prefix });
+  const rendering = renderSnapshot(settings, templates, snapshot);
+  reportRendering(settings, rendering, storeName(settings), log);
 
-  const files = rendered.flatMap(({ resource, text }) => (resource.destination ? [{ path: resource.destination, content: text }] : []));
-  for (const { resource, text } of rendered) if (!resource.destination) io.stdout.write(text);
+  const files = rendering.resources.flatMap(({ resource, text }) => (resource.destination ? [{ path: resource.destination, content: text }] : []));
+  for (const { resource, text } of rendering.resources) if (!resource.destination) io.stdout.write(text);
   if (files.length === 0) return;
   // Temp files a killed run left beside the destinations go first: nothing else would remove them.
   for (const f of files) for (const stale of await removeStaleTemps(f.path)) log.info(`removed ${stale}, left by an earlier run`);

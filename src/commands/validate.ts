@@ -2,13 +2,17 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Settings } from '../config/settings.js';
-import { DEMO_CREDENTIALS_WARNING, usesDemoCredentials } from './report.js';
 import { errorSource, OccsError, rejectedError, systemErrorCode, usageError } from '../errors.js';
 import { haproxyVersion, locateHaproxy } from '../haproxy/binary.js';
-import { printable } from '../log.js';
-import { checkConfigText, type Finding } from '../pipeline/check-config.js';
-import { compileTemplates, emptyPrefixes, emptyPrefixWarning, readStore, renderResources } from '../pipeline/render.js';
+import { checkConfigText } from '../haproxy/check.js';
+import { parseSections, serverCounts } from '../haproxy/config-sections.js';
+import { renderSnapshot } from '../plan/plan.js';
+import { emptyPrefixLine, shortfallFinding, shortfalls, skippedLine } from '../plan/rules.js';
+import { readStore, storeName } from '../wiring/store.js';
+import { compileTemplates } from '../wiring/templates.js';
 import type { CommandContext } from './context.js';
+import { DEMO_CREDENTIALS_WARNING, usesDemoCredentials } from './report.js';
+import { formatReport, haproxyFindings, type Finding, type StepStatus, type ValidationReport } from './validate-report.js';
 
 export interface ValidateOptions {
   /** Check this file instead of rendering. */
@@ -17,20 +21,6 @@ export interface ValidateOptions {
   allowWarnings: boolean;
   /** false with --no-haproxy: skip `haproxy -c` (and say so). */
   haproxy: boolean;
-}
-
-type StepStatus = 'ok' | 'failed' | 'skipped';
-
-/** What `validate` found; `--format json` prints exactly this. */
-export interface ValidationReport {
-  ok: boolean;
-  configs: string[];
-  steps: Array<{ step: string; status: StepStatus; note?: string }>;
-  errors: Finding[];
-  warnings: Finding[];
-  backends: Record<string, number>;
-  skipped: Array<{ key: string; reason: string }>;
-  haproxyVersion?: string;
 }
 
 /**
@@ -53,26 +43,9 @@ export async function validate(settings: Readonly<Settings>, { io, redact }: Com
     print();
     throw error;
   }
-
-  for (const { label, text } of texts) {
-    report.configs.push(label);
-    const check = await checkConfigText(text, { binary, allowWarnings: options.allowWarnings, minServers: settings.minServers });
-    Object.assign(report.backends, check.backends);
-    report.errors.push(...check.errors);
-    report.warnings.push(...check.warnings);
-  }
+  for (const { label, text } of texts) await checkText(report, label, text, settings.minServers, binary, options.allowWarnings);
   report.haproxyVersion = await version;
-  const failed = (source: Finding['source']): StepStatus => (report.errors.some((e) => e.source === source) ? 'failed' : 'ok');
-  report.steps.push(
-    settings.minServers > 0
-      ? { step: 'min-servers', status: failed('min-servers'), note: `at least ${settings.minServers} per backend` }
-      : { step: 'min-servers', status: 'skipped', note: 'no --min-servers' },
-  );
-  report.steps.push(
-    binary
-      ? { step: 'haproxy -c', status: failed('haproxy'), note: report.haproxyVersion && `HAProxy ${report.haproxyVersion}` }
-      : { step: 'haproxy -c', status: 'skipped', note: '--no-haproxy' },
-  );
+  addCheckSteps(report, settings.minServers, binary !== undefined);
   report.ok = report.errors.length === 0;
   print();
   if (!report.ok) {
@@ -84,6 +57,33 @@ export async function validate(settings: Readonly<Settings>, { io, redact }: Com
   }
 }
 
+/** One config text: servers per backend against --min-servers, then the real `haproxy -c`. */
+async function checkText(report: ValidationReport, label: string, text: string, minServers: number, binary: string | undefined, allowWarnings: boolean) {
+  report.configs.push(label);
+  const backends = serverCounts(parseSections(text));
+  Object.assign(report.backends, backends);
+  for (const s of shortfalls(backends, minServers)) report.errors.push({ source: 'min-servers', message: shortfallFinding(s) });
+  if (!binary) return;
+  const { result, file } = await checkConfigText(binary, text);
+  const found = haproxyFindings(result, file, text, allowWarnings);
+  report.errors.push(...found.errors);
+  report.warnings.push(...found.warnings);
+}
+
+function addCheckSteps(report: ValidationReport, minServers: number, checked: boolean): void {
+  const failed = (source: Finding['source']): StepStatus => (report.errors.some((e) => e.source === source) ? 'failed' : 'ok');
+  report.steps.push(
+    minServers > 0
+      ? { step: 'min-servers', status: failed('min-servers'), note: `at least ${minServers} per backend` }
+      : { step: 'min-servers', status: 'skipped', note: 'no --min-servers' },
+  );
+  report.steps.push(
+    checked
+      ? { step: 'haproxy -c', status: failed('haproxy'), note: report.haproxyVersion && `HAProxy ${report.haproxyVersion}` }
+      : { step: 'haproxy -c', status: 'skipped', note: '--no-haproxy' },
+  );
+}
+
 async function readConfigFile(file: string): Promise<{ label: string; text: string }> {
   try {
     return { label: file, text: await readFile(file, 'utf8') };
@@ -92,7 +92,7 @@ async function readConfigFile(file: string): Promise<{ label: string; text: stri
   }
 }
 
-/** Renders every resource as `render` would, recording each step in the report. */
+/** Renders every resource as `render` would, recording each step and what the rules found in the report. */
 async function renderForCheck(settings: Readonly<Settings>, report: ValidationReport): Promise<Array<{ label: string; text: string }>> {
   const templates = await compileTemplates(settings.resources);
   report.steps.push({ step: 'template', status: 'ok', note: [...templates.keys()].join(', ') });
@@ -107,32 +107,16 @@ async function renderForCheck(settings: Readonly<Settings>, report: ValidationRe
     });
   }
   const snapshot = await readStore(settings);
-  const rendered = renderResources(settings, templates, snapshot);
-  for (const prefix of emptyPrefixes(settings, snapshot)) report.warnings.push({ source: 'kv', message: emptyPrefixWarning(settings, prefix, snapshot) });
-  const skipped = rendered.flatMap((r) => r.diagnostics.skipped);
-  report.skipped = skipped;
-  for (const s of skipped) {
-    (settings.strict ? report.errors : report.warnings).push({ source: 'kv', key: s.key, message: `skipped ${s.key}: ${s.reason}` });
-  }
+  const rendering = renderSnapshot(settings, templates, snapshot);
+  for (const empty of rendering.emptyPrefixes) report.warnings.push({ source: 'kv', message: emptyPrefixLine(storeName(settings), empty) });
+  report.skipped = rendering.skipped;
+  for (const s of rendering.skipped) (rendering.strict ? report.errors : report.warnings).push({ source: 'kv', key: s.key, message: skippedLine(s) });
   report.steps.push({
     step: 'key/value entries',
-    status: settings.strict && skipped.length > 0 ? 'failed' : 'ok',
-    note: `${snapshot.pairs.length} read, ${skipped.length} skipped${settings.strict && skipped.length > 0 ? ' (--strict)' : ''}`,
+    status: rendering.strict ? 'failed' : 'ok',
+    note: `${snapshot.pairs.length} read, ${rendering.skipped.length} skipped${rendering.strict ? ' (--strict)' : ''}`,
   });
-  return rendered.filter((r) => r.resource.haproxy).map((r) => ({ label: r.resource.destination ?? `rendered from ${r.resource.template}`, text: r.text }));
-}
-
-function formatReport(report: ValidationReport): string {
-  const out: string[] = [`config: ${report.configs.join(', ') || '(not rendered)'}`];
-  for (const s of report.steps) out.push(`${s.status.padEnd(7)} ${s.step}${s.note ? ` (${s.note})` : ''}`);
-  const backends = Object.entries(report.backends).map(([name, n]) => `${name}: ${n} server${n === 1 ? '' : 's'}`);
-  if (backends.length > 0) out.push(`backends ${backends.join(', ')}`);
-  const finding = (label: string, f: Finding) => {
-    out.push(`${label.padEnd(7)} [${f.source}]${f.line ? ` line ${f.line}:` : ''} ${printable(f.message)}`);
-    if (f.context) out.push(...f.context.split('\n').map((l) => `          ${l}`));
-  };
-  for (const f of report.errors) finding('error', f);
-  for (const f of report.warnings) finding('warning', f);
-  out.push(report.ok ? 'result: ok' : `result: rejected (${report.errors.length} error${report.errors.length === 1 ? '' : 's'})`);
-  return `${out.join('\n')}\n`;
+  return rendering.resources
+    .filter((r) => r.resource.haproxy)
+    .map((r) => ({ label: r.resource.destination ?? `rendered from ${r.resource.template}`, text: r.text }));
 }

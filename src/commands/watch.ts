@@ -1,23 +1,26 @@
-import { readFileSync } from 'node:fs';
 import type { Settings } from '../config/settings.js';
-import { adminSocket, parseSections } from '../haproxy/config-sections.js';
-import { runtimeChannel, type RuntimeChannel } from '../haproxy/runtime.js';
 import { usageError } from '../errors.js';
 import { locateHaproxy } from '../haproxy/binary.js';
-import { reloadHaproxy } from '../haproxy/reload.js';
-import { openKvSource } from '../kv/open.js';
+import { haproxyControl, type HaproxyControl } from '../haproxy/control.js';
+import { describeReload } from '../haproxy/reload.js';
+import { removeStaleRuntimeDirs, Supervisor } from '../haproxy/supervisor.js';
 import { pollingSource } from '../kv/polling.js';
-import { startSpinner } from '../util/spinner.js';
-import { compileTemplates, sourceOptions, storeLocation } from '../pipeline/render.js';
-import { Applier } from '../watch/apply.js';
-import { serveStatus } from '../watch/http-server.js';
-import { WatchState } from '../watch/state.js';
-import { removeStaleRuntimeDirs, Supervisor } from '../watch/supervisor.js';
-import { WatchRecord } from '../watch/watch-record.js';
+import type { KvSource } from '../kv/source.js';
+import type { Logger } from '../log.js';
+import { decideChange, refusalOf, renderSnapshot } from '../plan/plan.js';
+import { allPrefixes } from '../plan/render.js';
+import type { CompiledTemplate } from '../template/engine.js';
 import { removeStaleTemps } from '../util/atomic-write.js';
 import { childEnv } from '../util/run.js';
-import type { Logger } from '../log.js';
+import { startSpinner } from '../util/spinner.js';
+import { Executor } from '../watch/executor.js';
+import { serveStatus } from '../watch/http-server.js';
+import { RenderingNotes } from '../watch/notes.js';
+import { WatchState } from '../watch/state.js';
+import { WatchRecord } from '../watch/watch-record.js';
 import { Watcher } from '../watch/watcher.js';
+import { openStore, storeName } from '../wiring/store.js';
+import { compileTemplates } from '../wiring/templates.js';
 import type { CommandContext } from './context.js';
 
 export interface WatchOptions {
@@ -35,35 +38,21 @@ export async function watch(settings: Readonly<Settings>, { io, log, redact }: C
   if (settings.resources.some((r) => !r.destination)) {
     throw usageError('watch needs a file to install the config in', { hint: 'pass --out /etc/haproxy/haproxy.cfg (or set each resource\'s "destination")' });
   }
-  if (options.once && exec)
+  if (options.once && exec) {
     throw usageError('--once and --exec cannot be used together', { hint: '--once runs the pipeline once against an HAProxy that is already running' });
-  const location = storeLocation(settings);
-  const haproxy = locateHaproxy(settings.haproxy.binary, io.env, 'watch checks every config with haproxy -c before installing it');
+  }
+  const store = storeName(settings);
+  const binary = locateHaproxy(settings.haproxy.binary, io.env, 'watch checks every config with haproxy -c before installing it');
   const record = await WatchRecord.claim(settings.haproxy.config, log, { check: options.once });
   await removeLeftovers(settings, log);
   const templates = await compileTemplates(settings.resources);
+  // How HAProxy is reached is decided here, once.
   const supervisor = exec ? Supervisor.prepare(exec) : undefined;
-  const strategy = supervisor ? undefined : settings.haproxy.reload;
-  if (!supervisor && !strategy) log.warn('no --exec and no reload strategy: configs are installed, but no HAProxy is reloaded');
-
-  const runtime = settings.watch.runtimeApi ? runtimeFor(settings, supervisor) : undefined;
-  const applier = new Applier({ settings, templates, haproxy, log, runtime });
-  await applier.init();
-  const source = await openKvSource(location, sourceOptions(settings, { pollIntervalMs: intervalMs }));
-
-  if (options.once) {
-    try {
-      const snapshot = await source.read([...new Set(settings.resources.flatMap((r) => r.prefixes))]);
-      const reload = strategy
-        ? async () => void (await reloadHaproxy(strategy, { binary: haproxy, config: settings.haproxy.config, timeoutMs: settings.haproxy.reloadTimeoutMs }))
-        : undefined;
-      const result = await applier.apply(snapshot, false, reload);
-      log.info(result.installed.length > 0 ? `installed ${result.installed.join(', ')}` : 'the installed config is up to date', { backends: result.backends });
-      return 0;
-    } finally {
-      await source.close();
-    }
-  }
+  const { config, reloadTimeoutMs } = settings.haproxy;
+  const control = haproxyControl({ binary, config, reloadTimeoutMs, supervisor, strategy: supervisor ? undefined : settings.haproxy.reload });
+  if (!supervisor && !settings.haproxy.reload) log.warn('no --exec and no reload strategy: configs are installed, but no HAProxy is reloaded');
+  const source = await openStore(settings, { pollIntervalMs: intervalMs });
+  if (options.once) return once({ settings, templates, source, control, log, store });
 
   await record.save();
   const state = new WatchState();
@@ -73,18 +62,49 @@ export async function watch(settings: Readonly<Settings>, { io, log, redact }: C
   const watcher = new Watcher({
     settings,
     source: intervalMs ? pollingSource(source, intervalMs) : source,
-    applier,
+    templates,
+    control,
+    store,
     state,
     log,
     supervisor,
-    strategy,
-    haproxy,
     status,
     record,
     childEnv: childEnv(io.env),
     waiting: (text) => (spin ? startSpinner(io.stderr, text) : (log.info(text), { stop() {} })),
   });
   return watcher.run();
+}
+
+interface OnceParts {
+  settings: Readonly<Settings>;
+  templates: ReadonlyMap<string, CompiledTemplate>;
+  source: KvSource;
+  control: HaproxyControl;
+  log: Logger;
+  store: string;
+}
+
+/** `watch --once`: one read, one plan, carried out against an HAProxy that runs already. */
+async function once({ settings, templates, source, control, log, store }: OnceParts): Promise<number> {
+  const executor = new Executor({ settings, control, log, reloaded: (r) => log.info(describeReload(r), { before: r.before, after: r.after, ms: r.ms }) });
+  try {
+    await executor.init();
+    const rendering = renderSnapshot(settings, templates, await source.read(allPrefixes(settings.resources)));
+    const notes = new RenderingNotes(log, store);
+    notes.entriesOf(rendering);
+    notes.emptinessOf(rendering);
+    const refusal = refusalOf(rendering);
+    if (refusal) throw refusal;
+    const runtime = settings.watch.runtimeApi && executor.runtimeChannel() !== undefined;
+    const outcome = await executor.execute(decideChange(settings, rendering, executor.installedTexts, { runtime }), true, rendering.backends);
+    log.info(outcome.installed.length > 0 ? `installed ${outcome.installed.join(', ')}` : 'the installed config is up to date', {
+      backends: rendering.backends,
+    });
+    return 0;
+  } finally {
+    await source.close();
+  }
 }
 
 /**
@@ -94,28 +114,4 @@ export async function watch(settings: Readonly<Settings>, { io, log, redact }: C
 async function removeLeftovers(settings: Readonly<Settings>, log: Logger): Promise<void> {
   const removed = [...(await Promise.all(settings.resources.map((r) => removeStaleTemps(r.destination!)))).flat(), ...(await removeStaleRuntimeDirs())];
   if (removed.length > 0) log.info(`removed what an earlier run left: ${removed.join(', ')}`, { removed });
-}
-
-/**
- * Where the runtime API of the HAProxy that watch reloads is: the master CLI (`@1`) of the
- * supervised HAProxy or of --master-socket, else the admin `stats socket` of the installed
- * config. Asked at each change, so it follows what is running and installed.
- */
-function runtimeFor(settings: Readonly<Settings>, supervisor: Supervisor | undefined): () => RuntimeChannel | undefined {
-  return () => {
-    if (supervisor) return supervisor.socket ? runtimeChannel('master', supervisor.socket) : undefined;
-    const strategy = settings.haproxy.reload;
-    if (strategy?.kind === 'master-socket') return runtimeChannel('master', strategy.socket);
-    const installed = readInstalled(settings.haproxy.config);
-    const admin = installed && adminSocket(parseSections(installed));
-    return admin ? runtimeChannel('admin', admin) : undefined;
-  };
-}
-
-function readInstalled(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
 }

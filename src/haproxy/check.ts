@@ -1,6 +1,9 @@
-import { systemErrorCode, usageError } from '../errors.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { OccsError, rejectedError, systemErrorCode } from '../errors.js';
 import { runCommand } from '../util/run.js';
-import { parseHaproxyMessages, type HaproxyMessage } from './messages.js';
+import { isSummary, parseHaproxyMessages, type HaproxyMessage } from './messages.js';
 
 export interface CheckResult {
   /** HAProxy's own verdict: exit status 0. Warnings may still be present. */
@@ -15,7 +18,7 @@ export interface CheckResult {
  */
 export async function checkConfigFile(binary: string, file: string, timeoutMs = 30_000): Promise<CheckResult> {
   const result = await runCommand(binary, ['-c', '-f', file], { timeoutMs }).catch((error: unknown) => {
-    throw usageError(`cannot run ${binary} to check the config (${systemErrorCode(error) ?? String(error)})`, {
+    throw new OccsError('HAPROXY_UNRUNNABLE', `cannot run ${binary} to check the config (${systemErrorCode(error) ?? String(error)})`, {
       hint: 'install HAProxy, or point --haproxy at its executable',
       cause: error,
     });
@@ -24,4 +27,57 @@ export async function checkConfigFile(binary: string, file: string, timeoutMs = 
   const messages = parseHaproxyMessages(output);
   if (result.timedOut) messages.push({ level: 'alert', message: `haproxy -c did not finish within ${timeoutMs}ms` });
   return { valid: result.exitCode === 0 && !result.timedOut, messages, output };
+}
+
+/** `haproxy -c` on a text (through a temp file of its own): what `validate` checks. */
+export async function checkConfigText(binary: string, text: string): Promise<{ result: CheckResult; file: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'occs-lb-check-'));
+  const file = join(dir, 'haproxy.cfg');
+  try {
+    await writeFile(file, text);
+    return { result: await checkConfigFile(binary, file), file };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Lines `line - 2 … line + 2` of a config, the named one marked. */
+export function configContext(text: string, line: number): string {
+  const lines = text.split('\n');
+  const out: string[] = [];
+  for (let n = Math.max(1, line - 2); n <= Math.min(lines.length, line + 2); n++) {
+    out.push(`${n === line ? '>>' : '  '} ${String(n).padStart(4)} | ${lines[n - 1]}`);
+  }
+  return out.join('\n');
+}
+
+/** What a check is about: the file HAProxy read, the name to show for it, its text, and what it means. */
+export interface Checked {
+  /** The file given to `haproxy -c` (maybe a staged copy). */
+  file: string;
+  /** How the user knows it: "the new config of /etc/haproxy/haproxy.cfg", say. */
+  shownAs: string;
+  text: string;
+  /** What follows from a rejection, e.g. "nothing was reloaded". */
+  consequence?: string;
+  hint: string;
+}
+
+/**
+ * The one place a rejection by `haproxy -c` becomes an error (exit 5): the first ALERT, at the
+ * line of the config it names (shown with the lines around it), the file called as the user
+ * knows it, not by a temp path.
+ */
+export function configRejected(result: CheckResult, checked: Checked): OccsError {
+  const alert = result.messages.find((m) => m.level === 'alert' && !isSummary(m));
+  const line = alert?.file === checked.file ? alert.line : undefined;
+  const said = alert ? alert.message.split(checked.file).join(checked.shownAs) : "see HAProxy's output";
+  return rejectedError(
+    'CONFIG_REJECTED',
+    `haproxy -c rejected ${checked.shownAs}${line ? ` at line ${line}` : ''}: ${said}${checked.consequence ? `; ${checked.consequence}` : ''}`,
+    {
+      hint: checked.hint,
+      detail: line ? configContext(checked.text, line) : undefined,
+    },
+  );
 }

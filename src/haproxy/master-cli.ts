@@ -51,3 +51,16 @@ export async function showProc(socket: string, timeoutMs: number): Promise<ProcT
   if (!table) throw new MasterSocketError(socket, 'garbled', `"show proc" answered no process table: ${JSON.stringify(answer.slice(0, 120))}`);
   return table;
 }
+
+/**
+ * The master CLI socket an HAProxy command line names with `-S [unix@]PATH[,options]`: its path
+ * (relative paths are the process's own), null when -S names no file (`ipv4@…`, `abns@…`), or
+ * undefined when there is no -S at all.
+ */
+export function masterSocketArgument(args: readonly string[]): string | null | undefined {
+  const i = args.indexOf('-S');
+  if (i < 0) return undefined;
+  const spec = args[i + 1]?.split(',')[0] ?? '';
+  if (!spec || (spec.includes('@') && !spec.startsWith('unix@'))) return null;
+  return spec.replace(/^unix@/, '');
+}

@@ -1,7 +1,7 @@
 import { reloadError, type OccsError } from '../errors.js';
 import { pollUntil } from '../util/poll.js';
 import { masterCommand, MasterSocketError, showProc } from './master-cli.js';
-import { processAlive } from './process.js';
+import { childPids, processAlive } from './process.js';
 import type { ProcTable } from './show-proc.js';
 
 const QUERY_TIMEOUT_MS = 2000;
@@ -138,4 +138,43 @@ export async function waitForMaster(socket: string, deadline: number, gone: () =
     });
   if ('exited' in result) throw reloadError('HAPROXY_EXITED', `HAProxy exited while starting (${result.exited})`, { hint: "see HAProxy's log above" });
   return result.workers;
+}
+
+function signalMaster(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw reloadError(code === 'EPERM' ? 'RELOAD_NOT_PERMITTED' : 'HAPROXY_NOT_RUNNING', `cannot signal HAProxy's master ${pid} (${code})`, {
+      hint: code === 'EPERM' ? 'run occs-lb as the user HAProxy runs as (or root)' : 'is HAProxy still running?',
+    });
+  }
+}
+
+/**
+ * SIGUSR2 to a master-worker master, verified over its master socket when there is one, else by
+ * a new child process (slower to call a failure: only the deadline can).
+ */
+export async function reloadMasterWorker(master: number, socket: string | undefined, timeoutMs: number): Promise<{ before: number[]; after: number[] }> {
+  if (socket) return reloadViaMasterSocket(socket, async () => signalMaster(master, 'SIGUSR2'), timeoutMs);
+  const before = childPids(master);
+  signalMaster(master, 'SIGUSR2');
+  const after = await pollUntil(() => {
+    if (!processAlive(master)) return 'master exited' as const;
+    const fresh = childPids(master).filter((pid) => !before.includes(pid));
+    return fresh.length > 0 ? fresh : undefined;
+  }, Date.now() + timeoutMs);
+  if (after === 'master exited') {
+    throw reloadError('HAPROXY_EXITED', `HAProxy's master (${master}) exited during the reload: nothing serves now`, { hint: "see HAProxy's log" });
+  }
+  if (!after) {
+    throw reloadError(
+      'RELOAD_TIMEOUT',
+      `HAProxy's master ${master} started no new worker within ${timeoutMs}ms; worker ${before.join(', ') || '(none)'} still serves`,
+      {
+        hint: "the new config was probably refused: see HAProxy's log, or start it with -S SOCKET so occs-lb can read the reason",
+      },
+    );
+  }
+  return { before, after };
 }

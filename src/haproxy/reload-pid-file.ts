@@ -1,10 +1,10 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { OccsError, reloadError } from '../errors.js';
-import { pollUntil } from '../util/poll.js';
 import { runCommand } from '../util/run.js';
 import { exposedListenersSocket, parseSections } from './config-sections.js';
-import { childPids, processAlive, processArgs, processCwd, processEnv, processName, processPath, readPidFile } from './process.js';
-import { reloadViaMasterSocket } from './reload-master.js';
+import { processAlive, processArgs, processCwd, processEnv, processName, processPath, readPidFile } from './process.js';
+import { masterSocketArgument } from './master-cli.js';
+import { reloadMasterWorker } from './reload-master.js';
 
 export interface PidFileReload {
   mode: 'master-worker' | 'classic';
@@ -40,26 +40,6 @@ async function runningFromPidFile(pidFile: string, binary: string | undefined): 
   return live;
 }
 
-/** The master CLI socket a master was started with (`-S [unix@]PATH[,opts]`), if it is a path. */
-async function masterSocketOf(pid: number, args: string[]): Promise<string | undefined> {
-  const i = args.indexOf('-S');
-  const spec = i >= 0 ? args[i + 1]?.split(',')[0] : undefined;
-  if (!spec) return undefined;
-  if (spec.includes('@') && !spec.startsWith('unix@')) return undefined; // ipv4@, abns@…: not a file
-  return processPath(pid, spec.replace(/^unix@/, ''));
-}
-
-function signal(pid: number, name: NodeJS.Signals): void {
-  try {
-    process.kill(pid, name);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw reloadError(code === 'EPERM' ? 'RELOAD_NOT_PERMITTED' : 'HAPROXY_NOT_RUNNING', `cannot signal HAProxy's master ${pid} (${code})`, {
-      hint: code === 'EPERM' ? 'run occs-lb as the user HAProxy runs as (or root)' : 'is HAProxy still running?',
-    });
-  }
-}
-
 /**
  * Reloads the HAProxy a pid file names. A master-worker master (started with -W/-Ws, which
  * leaves HAPROXY_MWORKER in its environment) gets SIGUSR2, verified over its master socket when
@@ -74,36 +54,9 @@ export async function reloadViaPidFile(pidFile: string, options: PidFileOptions)
   const masterWorker = args.includes('-W') || args.includes('-Ws') || (await processEnv(master)).HAPROXY_MWORKER !== undefined;
   if (!masterWorker) return reloadClassic(pidFile, running, options);
 
-  const socket = await masterSocketOf(master, args);
+  const spec = masterSocketArgument(args);
+  const socket = spec ? await processPath(master, spec) : undefined;
   return { mode: 'master-worker', ...(await reloadMasterWorker(master, socket, options.timeoutMs)) };
-}
-
-/**
- * SIGUSR2 to a master-worker master, verified over its master socket when there is one, else by
- * a new child process (slower to call a failure: only the deadline can).
- */
-export async function reloadMasterWorker(master: number, socket: string | undefined, timeoutMs: number): Promise<{ before: number[]; after: number[] }> {
-  if (socket) return reloadViaMasterSocket(socket, async () => signal(master, 'SIGUSR2'), timeoutMs);
-  const before = childPids(master);
-  signal(master, 'SIGUSR2');
-  const after = await pollUntil(() => {
-    if (!processAlive(master)) return 'master exited' as const;
-    const fresh = childPids(master).filter((pid) => !before.includes(pid));
-    return fresh.length > 0 ? fresh : undefined;
-  }, Date.now() + timeoutMs);
-  if (after === 'master exited') {
-    throw reloadError('HAPROXY_EXITED', `HAProxy's master (${master}) exited during the reload: nothing serves now`, { hint: "see HAProxy's log" });
-  }
-  if (!after) {
-    throw reloadError(
-      'RELOAD_TIMEOUT',
-      `HAProxy's master ${master} started no new worker within ${timeoutMs}ms; worker ${before.join(', ') || '(none)'} still serves`,
-      {
-        hint: "the new config was probably refused: see HAProxy's log, or start it with -S SOCKET so occs-lb can read the reason",
-      },
-    );
-  }
-  return { before, after };
 }
 
 async function reloadClassic(pidFile: string, running: number[], options: PidFileOptions): Promise<PidFileReload> {

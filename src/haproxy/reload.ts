@@ -9,7 +9,8 @@ import { reloadViaPidFile } from './reload-pid-file.js';
 export type ReloadStrategy = { kind: 'master-socket'; socket: string } | { kind: 'pid-file'; pidFile: string } | { kind: 'command'; command: string };
 
 export interface ReloadResult {
-  strategy: ReloadStrategy['kind'];
+  /** How it was reloaded: a strategy, or SIGUSR2 to the child watch supervises. */
+  strategy: ReloadStrategy['kind'] | 'supervised';
   mode?: 'master-worker' | 'classic';
   /** Worker (or classic process) pids before and after; empty for a reload command. */
   before: number[];

@@ -5,10 +5,10 @@ import { constants, tmpdir } from 'node:os';
 import { basename, delimiter, join, resolve } from 'node:path';
 import type { ResultPromise } from 'execa';
 import { reloadError, usageError } from '../errors.js';
-import { waitForMaster } from '../haproxy/reload-master.js';
-import { reloadMasterWorker } from '../haproxy/reload-pid-file.js';
+import { masterSocketArgument } from './master-cli.js';
+import { reloadMasterWorker, waitForMaster } from './reload-master.js';
 import { pollUntil } from '../util/poll.js';
-import { childPids } from '../haproxy/process.js';
+import { childPids } from './process.js';
 import { leftByGoneProcess } from '../util/atomic-write.js';
 import { splitShellWords } from '../util/shell-words.js';
 
@@ -66,11 +66,8 @@ export class Supervisor {
    */
   private async masterSocket(): Promise<string | undefined> {
     if (!this.isHaproxy) return undefined;
-    const s = this.args.indexOf('-S');
-    if (s >= 0) {
-      const spec = this.args[s + 1]?.split(',')[0] ?? '';
-      return spec.includes('@') && !spec.startsWith('unix@') ? undefined : resolve(spec.replace(/^unix@/, ''));
-    }
+    const given = masterSocketArgument(this.args);
+    if (given !== undefined) return given === null ? undefined : resolve(given);
     this.runtimeDir = await mkdtemp(join(tmpdir(), `occs-lb-${process.pid}-`));
     const socket = join(this.runtimeDir, 'master.sock');
     this.args.push('-S', socket);

@@ -1,6 +1,6 @@
 import { dirname } from 'node:path';
 import { OccsError, systemErrorCode, type ErrorCode } from '../errors.js';
-import { PartialInstallError } from '../util/atomic-write.js';
+import { PartialInstallError } from './atomic-write.js';
 
 /** Per errno: the error code (its exit code is in errors.ts), what went wrong (of the destination's directory) and what to do. */
 const CAUSES: Record<string, { code: ErrorCode; what: (dir: string) => string; hint: string }> = {

@@ -5,7 +5,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { usageError } from '../errors.js';
 import { processIdentity, processName, processUid, stillRunning, type ProcessIdentity } from '../haproxy/process.js';
 import type { Logger } from '../log.js';
-import { installError } from '../pipeline/install-error.js';
+import { installError } from '../util/install-error.js';
 import { removeStaleTemps, writeFileAtomic } from '../util/atomic-write.js';
 import { pollUntil } from '../util/poll.js';
 

@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { resolveSettings } from '../../src/config/settings.js';
 import { toSnapshot } from '../../src/kv/keys.js';
 import { DEFAULT_TEMPLATE } from '../../src/paths.js';
-import { compileTemplates, renderResources } from '../../src/pipeline/render.js';
+import { renderResources } from '../../src/plan/render.js';
+import { compileTemplates } from '../../src/wiring/templates.js';
 import { median, ms, report } from './stats.js';
 
 const SERVERS = 10_000;

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installError } from '../../src/pipeline/install-error.js';
+import { installError } from '../../src/util/install-error.js';
 import { BIN, ROOT, runCli } from '../support/cli.js';
 import { ConsulKvServer } from '../support/consul-kv-server.js';
 import { masterCommand } from '../../src/haproxy/master-cli.js';

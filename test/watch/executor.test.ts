@@ -3,18 +3,23 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveSettings } from '../../src/config/settings.js';
 import { reloadError } from '../../src/errors.js';
+import { checkConfigFile } from '../../src/haproxy/check.js';
+import type { HaproxyControl } from '../../src/haproxy/control.js';
 import { toSnapshot } from '../../src/kv/keys.js';
 import { createLogger } from '../../src/log.js';
 import { DEFAULT_TEMPLATE } from '../../src/paths.js';
-import { compileTemplates } from '../../src/pipeline/render.js';
+import { decideChange, refusalOf, renderSnapshot } from '../../src/plan/plan.js';
 import { Redactor } from '../../src/util/redact.js';
-import { Applier } from '../../src/watch/apply.js';
-import { makeTempDir } from '../support/temp.js';
+import { Executor } from '../../src/watch/executor.js';
+import { RenderingNotes } from '../../src/watch/notes.js';
+import { compileTemplates } from '../../src/wiring/templates.js';
 import { failure } from '../support/failure.js';
+import { makeTempDir } from '../support/temp.js';
 
 const snapshot = (...names: string[]) => toSnapshot(names.map((name, i) => ({ key: `/apps/x/${name}`, value: `10.0.0.${i + 1}:80` })));
 
-async function applier(extraFlags: Record<string, string> = {}) {
+/** An executor over a temp dir, checking with the real haproxy -c; `reload` is what a reload does. */
+async function executor(extraFlags: Record<string, string> = {}) {
   const dir = makeTempDir();
   const out = join(dir, 'haproxy.cfg');
   const settings = resolveSettings({
@@ -31,58 +36,88 @@ async function applier(extraFlags: Record<string, string> = {}) {
     verbosity: 'normal',
     redactor: new Redactor(),
   });
-  const a = new Applier({ settings, templates: await compileTemplates(settings.resources), haproxy: 'haproxy', log });
-  await a.init();
-  return { a, out, dir, lines };
+  const templates = await compileTemplates(settings.resources);
+  let reload = async (): Promise<void> => {};
+  let reloads = 0;
+  const control: HaproxyControl = {
+    description: 'a test HAProxy',
+    check: (file) => checkConfigFile('haproxy', file),
+    reload: async () => {
+      await reload();
+      reloads += 1;
+      return { strategy: 'command', before: [], after: [], ms: 0 };
+    },
+    runtime: () => undefined,
+  };
+  const e = new Executor({ settings, control, log, reloaded: () => {} });
+  await e.init();
+  /** Plans `snap` against what is installed and carries it out. */
+  const apply = (snap: ReturnType<typeof snapshot>, force?: string) => {
+    const rendering = renderSnapshot(settings, templates, snap);
+    const refusal = refusalOf(rendering);
+    if (refusal) return Promise.reject(refusal);
+    return e.execute(decideChange(settings, rendering, e.installedTexts, { force, runtime: false }), true);
+  };
+  return {
+    e,
+    out,
+    dir,
+    lines,
+    log,
+    settings,
+    templates,
+    apply,
+    reloads: () => reloads,
+    onReload: (fn: () => Promise<void>) => (reload = fn),
+  };
 }
 
-describe('Applier (the install half of watch)', () => {
+describe('Executor (the install half of watch)', () => {
   it('installs a change, skips an identical render, and reloads only when the config changed', async () => {
-    const { a, out } = await applier();
-    let reloads = 0;
-    const reload = async () => void (reloads += 1);
-    expect((await a.apply(snapshot('one'), false, reload)).installed).toEqual([out]);
-    expect((await a.apply(snapshot('one'), false, reload)).installed).toEqual([]);
-    expect(reloads).toBe(1);
-    await a.apply(snapshot('one'), true, reload);
-    expect(reloads).toBe(2);
-    expect(readFileSync(out, 'utf8')).toContain('server one 10.0.0.1:80 check');
+    const x = await executor();
+    expect((await x.apply(snapshot('one'))).installed).toEqual([x.out]);
+    expect((await x.apply(snapshot('one'))).installed).toEqual([]);
+    expect(x.reloads()).toBe(1);
+    await x.apply(snapshot('one'), 'asked for');
+    expect(x.reloads()).toBe(2);
+    expect(readFileSync(x.out, 'utf8')).toContain('server one 10.0.0.1:80 check');
   });
 
   it('puts the previous file back when the reload fails', async () => {
-    const { a, out, dir } = await applier();
-    await a.apply(snapshot('one'), false, async () => {});
-    const good = readFileSync(out, 'utf8');
-    const error = await failure(
-      a.apply(snapshot('one', 'two'), false, async () => {
-        expect(readFileSync(out, 'utf8')).toContain('server two');
-        throw reloadError('RELOAD_REJECTED', 'HAProxy rejected the reload');
-      }),
-    );
+    const x = await executor();
+    await x.apply(snapshot('one'));
+    const good = readFileSync(x.out, 'utf8');
+    x.onReload(async () => {
+      expect(readFileSync(x.out, 'utf8')).toContain('server two');
+      throw reloadError('RELOAD_REJECTED', 'HAProxy rejected the reload');
+    });
+    const error = await failure(x.apply(snapshot('one', 'two')));
     expect(error.code).toBe('RELOAD_REJECTED');
-    expect(readFileSync(out, 'utf8')).toBe(good);
-    expect(readdirSync(dir)).toEqual(['haproxy.cfg']);
+    expect(readFileSync(x.out, 'utf8')).toBe(good);
+    expect(readdirSync(x.dir)).toEqual(['haproxy.cfg']);
     // The next change is tried afresh.
-    expect((await a.apply(snapshot('one', 'two'), false, async () => {})).installed).toEqual([out]);
+    x.onReload(async () => {});
+    expect((await x.apply(snapshot('one', 'two'))).installed).toEqual([x.out]);
   });
 
   it('--min-servers refuses a thin answer and leaves the file alone', async () => {
-    const { a, out } = await applier({ minServers: '2' });
-    await a.apply(snapshot('one', 'two'), false, async () => {});
-    const good = readFileSync(out, 'utf8');
-    const error = await failure(a.apply(snapshot('one'), false, async () => {}));
+    const x = await executor({ minServers: '2' });
+    await x.apply(snapshot('one', 'two'));
+    const good = readFileSync(x.out, 'utf8');
+    const error = await failure(x.apply(snapshot('one')));
     expect(error.code).toBe('MIN_SERVERS');
-    expect(readFileSync(out, 'utf8')).toBe(good);
+    expect(readFileSync(x.out, 'utf8')).toBe(good);
   });
 
   it('tells skipped entries once per change of the set, not on every render', async () => {
-    const { a, lines } = await applier();
+    const x = await executor();
     const bad = toSnapshot([
       { key: '/apps/x/bad', value: '10.0.0.1:80 backup' },
       { key: '/apps/x/ok', value: '10.0.0.2:80' },
     ]);
-    await a.apply(bad, false, async () => {});
-    await a.apply(bad, true, async () => {});
-    expect(lines.filter((l) => l.includes('skipped /apps/x/bad'))).toHaveLength(1);
+    const notes = new RenderingNotes(x.log, 'file:kv');
+    notes.entriesOf(renderSnapshot(x.settings, x.templates, bad));
+    notes.entriesOf(renderSnapshot(x.settings, x.templates, bad));
+    expect(x.lines.filter((l) => l.includes('skipped /apps/x/bad'))).toHaveLength(1);
   });
 });

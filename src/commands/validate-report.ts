@@ -1,0 +1,65 @@
+import { configContext, type CheckResult } from '../haproxy/check.js';
+import { isSummary } from '../haproxy/messages.js';
+import { printable } from '../log.js';
+
+/** One problem (or warning) found while checking, in the shape `validate --format json` prints. */
+export interface Finding {
+  source: 'template' | 'kv' | 'min-servers' | 'haproxy' | 'config' | 'reload' | 'internal';
+  message: string;
+  /** Line in the checked config (the rendered text), when known. */
+  line?: number;
+  /** The key/value entry concerned, when there is one. */
+  key?: string;
+  /** A few lines of the config around `line`. */
+  context?: string;
+}
+
+export type StepStatus = 'ok' | 'failed' | 'skipped';
+
+/** What `validate` found; `--format json` prints exactly this. */
+export interface ValidationReport {
+  ok: boolean;
+  configs: string[];
+  steps: Array<{ step: string; status: StepStatus; note?: string }>;
+  errors: Finding[];
+  warnings: Finding[];
+  backends: Record<string, number>;
+  skipped: Array<{ key: string; reason: string }>;
+  haproxyVersion?: string;
+}
+
+/**
+ * `haproxy -c`'s messages as findings, mapped back to lines of `text` (the file it read was a temp
+ * copy, whose path means nothing to the user). HAProxy's warnings are errors unless `allowWarnings`.
+ */
+export function haproxyFindings(result: CheckResult, file: string, text: string, allowWarnings: boolean): { errors: Finding[]; warnings: Finding[] } {
+  const errors: Finding[] = [];
+  const warnings: Finding[] = [];
+  for (const m of result.messages) {
+    if (m.level === 'notice' || isSummary(m)) continue;
+    const line = m.file === file ? m.line : undefined;
+    const message = `[${m.level.toUpperCase()}] ${m.message.split(file).join('the config')}`;
+    const finding: Finding = { source: 'haproxy', message, line, context: line ? configContext(text, line) : undefined };
+    (m.level === 'alert' || !allowWarnings ? errors : warnings).push(finding);
+  }
+  if (!result.valid && errors.length === 0) {
+    errors.push({ source: 'haproxy', message: `haproxy -c rejected the config: ${result.output.trim().split('\n').pop() ?? ''}` });
+  }
+  return { errors, warnings };
+}
+
+/** The text report: one line per step, the backends, then each error and warning. */
+export function formatReport(report: ValidationReport): string {
+  const out: string[] = [`config: ${report.configs.join(', ') || '(not rendered)'}`];
+  for (const s of report.steps) out.push(`${s.status.padEnd(7)} ${s.step}${s.note ? ` (${s.note})` : ''}`);
+  const backends = Object.entries(report.backends).map(([name, n]) => `${name}: ${n} server${n === 1 ? '' : 's'}`);
+  if (backends.length > 0) out.push(`backends ${backends.join(', ')}`);
+  const finding = (label: string, f: Finding) => {
+    out.push(`${label.padEnd(7)} [${f.source}]${f.line ? ` line ${f.line}:` : ''} ${printable(f.message)}`);
+    if (f.context) out.push(...f.context.split('\n').map((l) => `          ${l}`));
+  };
+  for (const f of report.errors) finding('error', f);
+  for (const f of report.warnings) finding('warning', f);
+  out.push(report.ok ? 'result: ok' : `result: rejected (${report.errors.length} error${report.errors.length === 1 ? '' : 's'})`);
+  return `${out.join('\n')}\n`;
+}

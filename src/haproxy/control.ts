@@ -1,0 +1,68 @@
+import { checkConfigFile, type CheckResult } from './check.js';
+import { adminSocket, parseSections } from './config-sections.js';
+import { reloadHaproxy, type ReloadResult, type ReloadStrategy } from './reload.js';
+import { runtimeChannel, type RuntimeChannel } from './runtime.js';
+import type { Supervisor } from './supervisor.js';
+
+/**
+ * The one way a command reaches HAProxy, chosen once at start-up: check a file with `haproxy -c`,
+ * reload and verify, find the runtime API. One implementation per way HAProxy runs: a child
+ * watch supervises (--exec), one reached by its master socket, its pid file or a reload command,
+ * or none at all (files are only written). Nothing else decides how to reload.
+ */
+export interface HaproxyControl {
+  /** How HAProxy is reached, for logs. */
+  readonly description: string;
+  /** The supervised child, when watch runs HAProxy itself (it is started after the first install). */
+  readonly supervisor?: Supervisor;
+  /** `haproxy -c` of a file. */
+  check(file: string): Promise<CheckResult>;
+  /** Reloads HAProxy and proves the reload happened (exit 6 otherwise); undefined: there is no HAProxy to reload. */
+  reload(): Promise<ReloadResult | undefined>;
+  /** The runtime API of the running HAProxy (`installed`: the config it runs, which may name an admin socket). */
+  runtime(installed: string | undefined): RuntimeChannel | undefined;
+}
+
+export interface ControlOptions {
+  /** The haproxy executable that checks configs. */
+  binary: string;
+  /** The config HAProxy runs. */
+  config: string;
+  reloadTimeoutMs: number;
+  /** --exec: the supervised child. */
+  supervisor?: Supervisor;
+  /** Without --exec: how to reload an HAProxy that runs already (none: only files are written). */
+  strategy?: ReloadStrategy;
+}
+
+/** Picks the control for the settings: supervised child, a running HAProxy's strategy, or none. */
+export function haproxyControl(options: ControlOptions): HaproxyControl {
+  const check = (file: string) => checkConfigFile(options.binary, file);
+  const { supervisor, strategy } = options;
+  if (supervisor) {
+    return {
+      description: `the supervised ${supervisor.commandLine}`,
+      supervisor,
+      check,
+      reload: async () => {
+        const started = performance.now();
+        const { before, after } = await supervisor.reload(options.reloadTimeoutMs);
+        return { strategy: 'supervised', mode: 'master-worker', before, after, ms: Math.round(performance.now() - started) };
+      },
+      runtime: () => (supervisor.socket ? runtimeChannel('master', supervisor.socket) : undefined),
+    };
+  }
+  if (strategy) {
+    return {
+      description: strategy.kind === 'command' ? 'the reload command' : `HAProxy by its ${strategy.kind}`,
+      check,
+      reload: () => reloadHaproxy(strategy, { binary: options.binary, config: options.config, timeoutMs: options.reloadTimeoutMs }),
+      runtime: (installed) => {
+        if (strategy.kind === 'master-socket') return runtimeChannel('master', strategy.socket);
+        const admin = installed === undefined ? undefined : adminSocket(parseSections(installed));
+        return admin ? runtimeChannel('admin', admin) : undefined;
+      },
+    };
+  }
+  return { description: 'no HAProxy (files only)', check, reload: async () => undefined, runtime: () => undefined };
+}

@@ -1,0 +1,49 @@
+import type { Resource, Settings } from '../config/settings.js';
+import { filterSnapshot, isUnderPrefix } from '../kv/keys.js';
+import type { KvSnapshot } from '../kv/source.js';
+import { renderTemplate, type CompiledTemplate } from '../template/engine.js';
+import { createHelpers, type RenderDiagnostics } from '../template/helpers.js';
+
+/** One resource's text, rendered from its part of a snapshot. */
+export interface RenderedResource {
+  resource: Resource;
+  text: string;
+  diagnostics: RenderDiagnostics;
+}
+
+/** Every prefix any resource reads, each once. */
+export function allPrefixes(resources: readonly Resource[]): string[] {
+  return [...new Set(resources.flatMap((r) => r.prefixes))];
+}
+
+/** Renders each resource from its part of the snapshot. Pure: the templates run on data alone. */
+export function renderResources(settings: Readonly<Settings>, templates: ReadonlyMap<string, CompiledTemplate>, snapshot: KvSnapshot): RenderedResource[] {
+  return settings.resources.map((resource) => {
+    const own = filterSnapshot(snapshot, resource.prefixes);
+    const { helpers, diagnostics, keysHolding } = createHelpers(own.pairs, resource.prefixes[0] ?? '');
+    const locals = { ...helpers, settings: settings.vars, prefixes: resource.prefixes };
+    const text = renderTemplate(templates.get(resource.template)!, locals, keysHolding);
+    return { resource, text, diagnostics: diagnostics() };
+  });
+}
+
+/** Whether a key is the prefix itself or lies in it as in a directory (`apps/x` holds `/apps/x/one`, not `/apps/xy`). */
+const inDirectory = (key: string, prefix: string) => prefix === '' || key === `/${prefix}` || key.startsWith(`/${prefix}/`);
+
+/** A prefix that holds no key at all (often a typo), and a near directory that does hold keys. */
+export interface EmptyPrefix {
+  prefix: string;
+  /** `apps/myapp/containers` for `apps/myapp/container`, when the store has one. */
+  near?: string;
+}
+
+/** The prefixes in which the snapshot holds no key at all. */
+export function emptyPrefixes(resources: readonly Resource[], snapshot: KvSnapshot): EmptyPrefix[] {
+  return allPrefixes(resources)
+    .filter((prefix) => !snapshot.pairs.some((p) => inDirectory(p.key, prefix)))
+    .map((prefix) => {
+      const key = snapshot.pairs.find((p) => isUnderPrefix(p.key, prefix))?.key;
+      const cut = key?.indexOf('/', prefix.length + 1) ?? -1;
+      return { prefix, near: key?.slice(1, cut > 0 ? cut : undefined) };
+    });
+}

@@ -1,0 +1,59 @@
+import type { Settings } from '../config/settings.js';
+import { rejectedError, type OccsError } from '../errors.js';
+import { printable } from '../log.js';
+import type { RenamedEntry, SkippedEntry } from '../values/servers.js';
+import type { EmptyPrefix } from './render.js';
+
+/**
+ * The rules a store's answer must meet, each written and worded once, for every command:
+ * `--strict` (no entry may be skipped) and `--min-servers` (no backend thinner than that).
+ */
+
+/** The line that names one skipped entry and why (a log line, or a report's finding). */
+export const skippedLine = (s: SkippedEntry): string => `skipped ${s.key}: ${s.reason}`;
+
+/** The line that says a server got another name than its key's. */
+export const renamedLine = (r: RenamedEntry): string => `server name "${r.from}" of ${r.key} is not [A-Za-z0-9._:-]+; using "${r.to}"`;
+
+/** The warning for a prefix that holds no keys: which, at which store, and the likely cause. */
+export function emptyPrefixLine(store: string, empty: EmptyPrefix): string {
+  const hint = empty.near ? `did you mean "${empty.near}"?` : 'a typo in --prefix or OCCS_BACKEND_KEY?';
+  return `prefix "${empty.prefix}" holds no keys at ${store}: a backend it fills has no servers (${hint})`;
+}
+
+/** `--strict`: an answer with skipped entries is refused (exit 5), every entry listed. */
+export function strictRefusal(settings: Readonly<Settings>, skipped: readonly SkippedEntry[]): OccsError | undefined {
+  if (!settings.strict || skipped.length === 0) return undefined;
+  return rejectedError('ENTRIES_REJECTED', `${skipped.length} key/value ${skipped.length === 1 ? 'entry was' : 'entries were'} rejected (--strict)`, {
+    hint: 'fix or delete the entries, or drop --strict to skip them with a warning',
+    detail: skipped.map((s) => `  ${printable(s.key)}: ${s.reason}`).join('\n'),
+  });
+}
+
+/** A backend with fewer servers than `--min-servers`. */
+export interface Shortfall {
+  backend: string;
+  servers: number;
+  min: number;
+}
+
+/** The backends below `--min-servers` (none when it is 0). */
+export function shortfalls(backends: Readonly<Record<string, number>>, min: number): Shortfall[] {
+  return Object.entries(backends)
+    .filter(([, n]) => n < min)
+    .map(([backend, servers]) => ({ backend, servers, min }));
+}
+
+const servers = (n: number) => `${n} server${n === 1 ? '' : 's'}`;
+
+/** A config that is too thin, as `validate` reports it. */
+export const shortfallFinding = (s: Shortfall): string => `backend ${s.backend} has ${servers(s.servers)}, fewer than --min-servers ${s.min}`;
+
+/** A store answer that would make a backend too thin: refused, the installed config stays. */
+export function minServersRefusal(found: readonly Shortfall[]): OccsError | undefined {
+  if (found.length === 0) return undefined;
+  const which = found.map((s) => `backend ${s.backend} would have ${servers(s.servers)}`).join(', ');
+  return rejectedError('MIN_SERVERS', `refused the store's answer: ${which}, fewer than --min-servers ${found[0]!.min}`, {
+    hint: 'the installed config stays until the store holds enough servers again',
+  });
+}

@@ -1,0 +1,69 @@
+import type { Settings } from '../config/settings.js';
+import { ExitCode } from '../errors.js';
+import type { ChildExit, Supervisor } from '../haproxy/supervisor.js';
+import type { Logger } from '../log.js';
+import type { WatchState } from './state.js';
+import type { WatchRecord } from './watch-record.js';
+
+/** Why watch stops: a signal, or HAProxy exiting on its own. */
+export type Stop = { kind: 'signal'; signal: NodeJS.Signals } | { kind: 'child'; status: number; description: string };
+
+export interface ChildParts {
+  settings: Readonly<Settings>;
+  supervisor?: Supervisor;
+  state: WatchState;
+  log: Logger;
+  /** The record beside the config of which watch runs which HAProxy. */
+  record?: WatchRecord;
+  /** The environment children get (none of our secrets). */
+  childEnv: NodeJS.ProcessEnv;
+}
+
+/**
+ * The HAProxy watch runs itself (--exec), from its start after the first install to its stop,
+ * with the record that lets a later watch clean up after a killed one.
+ */
+export class HaproxyChild {
+  /** The stop of HAProxy processes an earlier watch left, while under way. */
+  private leftovers?: Promise<void>;
+
+  constructor(private readonly parts: ChildParts) {}
+
+  /** Starts the supervised HAProxy; `exited` learns when it exits on its own. */
+  async start(supervisor: Supervisor, exited: (stop: Stop) => void): Promise<void> {
+    const { state, log, settings, record } = this.parts;
+    // Recorded as soon as it has a pid: a watch killed from then on leaves a record of it.
+    await supervisor.start(settings.haproxy.reloadTimeoutMs, this.parts.childEnv, async (pid) => record?.save({ pid, comm: supervisor.commandName }));
+    state.childAlive = true;
+    log.info(`started haproxy (pid ${supervisor.pid}): ${supervisor.commandLine}`, { pid: supervisor.pid });
+    // Ours serves now: what an earlier, killed watch left running goes (in the background).
+    if (record) this.leftovers = record.stopLeftovers(settings.watch.stopTimeoutMs, supervisor.pid);
+    void supervisor.exited.then((exit: ChildExit) => {
+      state.childAlive = false;
+      exited({ kind: 'child', ...exit });
+    });
+  }
+
+  /** Stops HAProxy as `stop` asks and returns the status watch exits with; the record goes. */
+  async finish(stop: Stop): Promise<number> {
+    const status = await this.stopHaproxy(stop);
+    await this.leftovers;
+    await this.parts.record?.remove();
+    return status;
+  }
+
+  private async stopHaproxy(stop: Stop): Promise<number> {
+    const { supervisor, log, settings } = this.parts;
+    if (stop.kind === 'child') {
+      // Non-zero even when HAProxy said 0: the service is gone, so the container must restart.
+      log.error(`haproxy exited on its own (${stop.description}); stopping`, { status: stop.status });
+      await supervisor?.stop('SIGTERM', settings.watch.stopTimeoutMs);
+      return stop.status === 0 ? ExitCode.unexpected : stop.status;
+    }
+    log.info(`${stop.signal}: stopping${supervisor?.alive ? ' haproxy' : ''}`);
+    if (!supervisor) return ExitCode.ok;
+    const exit = await supervisor.stop(stop.signal, settings.watch.stopTimeoutMs);
+    log.info(`haproxy stopped (${exit.description})`, { status: exit.status });
+    return exit.status;
+  }
+}
