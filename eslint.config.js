@@ -24,8 +24,8 @@ export default tseslint.config(
   {
     files: ['src/**/*.ts'],
     rules: {
-      'max-lines': ['warn', { max: 250, skipBlankLines: false, skipComments: false }],
-      'max-lines-per-function': ['warn', { max: 60, skipBlankLines: false, skipComments: false }],
+      'max-lines': ['error', { max: 250, skipBlankLines: false, skipComments: false }],
+      'max-lines-per-function': ['error', { max: 60, skipBlankLines: false, skipComments: false }],
     },
   },
   {

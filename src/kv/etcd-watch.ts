@@ -151,43 +151,55 @@ async function followStream(
   try {
     for await (const message of await ctx.deps.watch(range, revision + 1, stream.signal)) {
       heard();
-      if (message.error)
-        throw kvError('KV_ERROR', `etcd's watch of "${range.label}" failed: ${storeText(String(message.error.message ?? ''), []) || 'unknown error'}`);
-      const result = message.result;
-      if (!result) continue;
-      if (result.canceled) {
-        if (/auth token|unauthenticated/i.test(result.cancel_reason ?? '')) return 'token';
-        if (result.compact_revision !== undefined && result.compact_revision !== '0') return 'compacted';
-        throw kvError(
-          'KV_ERROR',
-          `etcd cancelled the watch of "${range.label}"${result.cancel_reason ? `: ${storeText(String(result.cancel_reason), [])}` : ''}`,
-        );
-      }
-      if (!result.events?.length) continue;
-      for (const event of result.events) {
-        const pair = event.kv && toPair(event.kv);
-        if (!pair) continue;
-        if (event.type === 'DELETE') keys.delete(pair.key);
-        else keys.set(pair.key, pair.value);
-      }
-      working();
-      ctx.listener.alive(range.label);
-      ctx.report();
+      const outcome = applyMessage(message, range, keys);
+      if (outcome === 'events') {
+        working();
+        ctx.listener.alive(range.label);
+        ctx.report();
+      } else if (outcome) return outcome;
     }
     throw kvError('KV_UNREACHABLE', `etcd's watch stream of "${range.label}" ended`);
   } catch (error) {
     if (idle) return 'idle';
     if (signal.aborted || error instanceof OccsError) throw error;
-    if (error instanceof AnswerTooLargeError) {
-      throw kvError('KV_TOO_LARGE', `etcd's watch stream of "${range.label}" sent an event larger than ${formatSize(error.maxBytes)}`, {
-        hint: 'check the prefix: does it hold more than servers? If the store really holds that much, raise --kv-max-size',
-        cause: error,
-      });
-    }
-    throw kvError('KV_UNREACHABLE', `etcd's watch stream of "${range.label}" broke (${(error as Error).message})`, { cause: error });
+    throw streamFailure(error, range);
   } finally {
     clearTimeout(timer);
     clearTimeout(stable);
     signal.removeEventListener('abort', stop);
   }
+}
+
+/** One message of a watch stream applied to `keys`: events, the stream's end, or nothing (a progress note). */
+function applyMessage(message: EtcdWatchMessage, range: KeyRange, keys: Map<string, string>): Outcome | 'events' | undefined {
+  if (message.error) {
+    throw kvError('KV_ERROR', `etcd's watch of "${range.label}" failed: ${storeText(String(message.error.message ?? ''), []) || 'unknown error'}`);
+  }
+  const result = message.result;
+  if (!result) return undefined;
+  if (result.canceled) {
+    if (/auth token|unauthenticated/i.test(result.cancel_reason ?? '')) return 'token';
+    if (result.compact_revision !== undefined && result.compact_revision !== '0') return 'compacted';
+    const reason = result.cancel_reason ? `: ${storeText(String(result.cancel_reason), [])}` : '';
+    throw kvError('KV_ERROR', `etcd cancelled the watch of "${range.label}"${reason}`);
+  }
+  if (!result.events?.length) return undefined;
+  for (const event of result.events) {
+    const pair = event.kv && toPair(event.kv);
+    if (!pair) continue;
+    if (event.type === 'DELETE') keys.delete(pair.key);
+    else keys.set(pair.key, pair.value);
+  }
+  return 'events';
+}
+
+/** A stream that broke: too large a message (the user can raise the limit), or cut. */
+function streamFailure(error: unknown, range: KeyRange): OccsError {
+  if (error instanceof AnswerTooLargeError) {
+    return kvError('KV_TOO_LARGE', `etcd's watch stream of "${range.label}" sent an event larger than ${formatSize(error.maxBytes)}`, {
+      hint: 'check the prefix: does it hold more than servers? If the store really holds that much, raise --kv-max-size',
+      cause: error,
+    });
+  }
+  return kvError('KV_UNREACHABLE', `etcd's watch stream of "${range.label}" broke (${(error as Error).message})`, { cause: error });
 }

@@ -3,7 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import { systemErrorCode, usageError } from '../errors.js';
-import { DEFAULT_MAX_ANSWER_BYTES } from './source.js';
+import { DEFAULT_MAX_ANSWER_BYTES, type TlsFiles } from './source.js';
 
 export interface HttpResponse {
   status: number;
@@ -16,19 +16,6 @@ export interface HttpStream {
   status: number;
   headers: http.IncomingHttpHeaders;
   lines: AsyncIterable<string>;
-}
-
-/** TLS settings of a store, as files (read once, when the client is made), and the answer size limit. */
-export interface TlsFiles {
-  /** The largest answer taken (DEFAULT_MAX_ANSWER_BYTES by default). */
-  maxBytes?: number;
-  /** One more CA to trust, besides the system's. */
-  caFile?: string;
-  /** A client certificate and its key (mutual TLS). */
-  certFile?: string;
-  keyFile?: string;
-  /** Skip certificate verification (explicit opt-out). */
-  insecure: boolean;
 }
 
 export class HttpTimeoutError extends Error {

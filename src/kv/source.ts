@@ -1,5 +1,3 @@
-import type { TlsFiles } from './http.js';
-
 /**
  * The largest answer a store may send by default: 16 MiB, ten times what 10,000 servers take
  * (about 1.5 MB). A store that sends more is broken or hostile, and buffering it (then decoding
@@ -57,4 +55,17 @@ export interface KvSourceOptions extends TlsFiles {
   timeoutMs: number;
   /** How often to poll a store that offers no change notification (Consul without X-Consul-Index). */
   pollIntervalMs?: number;
+}
+
+/** TLS settings of a store, as files (read once, when the client is made), and the answer size limit. */
+export interface TlsFiles {
+  /** The largest answer taken (DEFAULT_MAX_ANSWER_BYTES by default). */
+  maxBytes?: number;
+  /** One more CA to trust, besides the system's. */
+  caFile?: string;
+  /** A client certificate and its key (mutual TLS). */
+  certFile?: string;
+  keyFile?: string;
+  /** Skip certificate verification (explicit opt-out). */
+  insecure: boolean;
 }

@@ -30,6 +30,34 @@ export function dir(path: string): string {
   return i === 0 ? '/' : clean.slice(0, i);
 }
 
+/** The pairs whose key matches a glob, copied (a template cannot change the snapshot). */
+function matching(pairs: readonly Pair[], pattern: string): Pair[] {
+  const re = globToRegExp(slashed(pattern));
+  return pairs.filter((p) => re.test(p.key)).map((p) => ({ key: p.key, value: p.value }));
+}
+
+/** The names directly under a directory, each with whether it has keys below it (a directory itself). */
+function childrenOf(pairs: readonly Pair[], directory: string): Map<string, boolean> {
+  const start = `${trimmed(directory)}/`;
+  const names = new Map<string, boolean>();
+  for (const { key } of pairs) {
+    if (!key.startsWith(start)) continue;
+    const rest = key.slice(start.length);
+    const slash = rest.indexOf('/');
+    const name = slash < 0 ? rest : rest.slice(0, slash);
+    if (name) names.set(name, (names.get(name) ?? false) || slash >= 0);
+  }
+  return names;
+}
+
+function parseJson(value: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch (error) {
+    throw templateError(`json: the value is not JSON (${(error as Error).message})`);
+  }
+}
+
 /**
  * The functions a template calls, over one sorted snapshot. Names follow confd's so confd
  * templates translate line by line; `servers()` is the validated path for backend servers.
@@ -38,24 +66,8 @@ export function createHelpers(pairs: readonly Pair[], defaultPrefix: string) {
   const byKey = new Map(pairs.map((p) => [p.key, p.value]));
   const skipped = new Map<string, string>();
   const renamed = new Map<string, RenamedEntry>();
-
-  const gets = (pattern: string): Pair[] => {
-    const re = globToRegExp(slashed(pattern));
-    return pairs.filter((p) => re.test(p.key)).map((p) => ({ key: p.key, value: p.value }));
-  };
-
-  const children = (directory: string): Map<string, boolean> => {
-    const start = `${trimmed(directory)}/`;
-    const names = new Map<string, boolean>();
-    for (const { key } of pairs) {
-      if (!key.startsWith(start)) continue;
-      const rest = key.slice(start.length);
-      const slash = rest.indexOf('/');
-      const name = slash < 0 ? rest : rest.slice(0, slash);
-      if (name) names.set(name, (names.get(name) ?? false) || slash >= 0);
-    }
-    return names;
-  };
+  const gets = (pattern: string): Pair[] => matching(pairs, pattern);
+  const children = (directory: string): Map<string, boolean> => childrenOf(pairs, directory);
 
   const helpers = {
     getv(key: string, ...fallback: [string?]): string {
@@ -80,13 +92,7 @@ export function createHelpers(pairs: readonly Pair[], defaultPrefix: string) {
     exists: (key: string): boolean => byKey.has(slashed(key)),
     base,
     dir,
-    json(value: string): unknown {
-      try {
-        return JSON.parse(value);
-      } catch (error) {
-        throw templateError(`json: the value is not JSON (${(error as Error).message})`);
-      }
-    },
+    json: parseJson,
     /** Validated servers directly under `prefix` (default: the first prefix), in key order. */
     servers(prefix: string = defaultPrefix): ServerEntry[] {
       const list = parseServers(gets(`${trimmed(prefix)}/*`));

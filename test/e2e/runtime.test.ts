@@ -53,6 +53,18 @@ describe('server changes through the runtime API', () => {
     );
   });
 
+  it('renders each store change once: the plan that skips the quiescence window is the one carried out', async () => {
+    store.put(`${PREFIX}/one`, at(0));
+    await startWatch();
+    await servedBy(['a']);
+    for (const [i, key] of ['two', 'three'].entries()) {
+      const renders = await metric('renders_total');
+      store.put(`${PREFIX}/${key}`, at(i + 1));
+      await waitFor('the change to be applied', async () => (await metric('runtime_updates_total')) === i + 1);
+      expect(await metric('renders_total')).toBe(renders + 1);
+    }
+  });
+
   it('skips the quiescence window: served long before a 20 s --wait would have allowed', async () => {
     store.put(`${PREFIX}/one`, at(0));
     await startWatch(['--wait', '20s:20s']);
