@@ -8,6 +8,7 @@ import { makeTempDir } from '../support/temp.js';
 import { WatchProcess } from '../support/watch-process.js';
 import { median, ms, percentile, report } from './stats.js';
 import { changeToServing, metricOf, startRig } from './watch.js';
+import { localHaproxyArgs } from '../support/watch-args.js';
 
 /**
  * Backend connection reuse of a runtime-added server against a config server; the runtime API
@@ -121,14 +122,7 @@ async function oneServer(how: 'config' | 'runtime'): Promise<OneServer> {
     config,
     '--exec',
     `haproxy -W -db -f ${config}`,
-    '--bind',
-    '127.0.0.1',
-    '--frontend-port',
-    String(frontend),
-    '--stats-port',
-    String(stats),
-    '--admin-socket',
-    join(dir, 'admin.sock'),
+    ...localHaproxyArgs({ frontend, stats }, dir),
     '--listen',
     `127.0.0.1:${status}`,
     '--wait',

@@ -6,6 +6,7 @@ import { continuousLoad, freePort, httpGet, waitFor } from '../support/haproxy-p
 import { makeTempDir } from '../support/temp.js';
 import { WatchProcess } from '../support/watch-process.js';
 import { median, ms, percentile, report } from './stats.js';
+import { localHaproxyArgs } from '../support/watch-args.js';
 
 const PREFIX = 'apps/bench/containers';
 
@@ -45,14 +46,7 @@ export async function startRig(
     config,
     '--exec',
     `haproxy -W -db -f ${config}`,
-    '--bind',
-    '127.0.0.1',
-    '--frontend-port',
-    String(frontend),
-    '--stats-port',
-    String(stats),
-    '--admin-socket',
-    join(dir, 'admin.sock'),
+    ...localHaproxyArgs({ frontend, stats }, dir),
     '--listen',
     `127.0.0.1:${status}`,
     ...(options.wait ? ['--wait', options.wait] : []),

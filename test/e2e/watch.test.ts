@@ -7,6 +7,7 @@ import { EtcdServer } from '../support/etcd-server.js';
 import { continuousLoad, httpGet, waitFor } from '../support/haproxy-process.js';
 import { WatchProcess } from '../support/watch-process.js';
 import { PREFIX, useWatchRig } from '../support/watch-rig.js';
+import { localHaproxyArgs } from '../support/watch-args.js';
 
 const rig = useWatchRig();
 const { servedBy, status, metric, config } = rig;
@@ -237,14 +238,7 @@ describe('occs-lb watch: recovery and stopping', () => {
       cfg,
       '--exec',
       `haproxy -W -db -f "${cfg}"`,
-      '--bind',
-      '127.0.0.1',
-      '--frontend-port',
-      String(rig.ports.frontend),
-      '--stats-port',
-      String(rig.ports.stats),
-      '--admin-socket',
-      join(rig.dir, 'admin.sock'),
+      ...localHaproxyArgs(rig.ports, rig.dir),
       '--wait',
       '0',
     ]);
@@ -298,20 +292,12 @@ describe('the container image', () => {
     expect(cmd.slice(0, 2)).toEqual(['occs-lb', 'watch']);
     const args = cmd.slice(2).map((arg) => arg.replaceAll('/etc/haproxy/haproxy.cfg', config()));
     rig.store.put(`${PREFIX}/a`, a().address);
-    rig.watch = new WatchProcess(
-      [
-        ...args,
-        '--bind',
-        '127.0.0.1',
-        '--frontend-port',
-        String(rig.ports.frontend),
-        '--stats-port',
-        String(rig.ports.stats),
-        '--admin-socket',
-        join(rig.dir, 'admin.sock'),
-      ],
-      { KV_IP: '127.0.0.1', KV_PORT: String(rig.store.port), OCCS_BACKEND_KEY: PREFIX, OCCS_API_TOKEN: '' },
-    );
+    rig.watch = new WatchProcess([...args, ...localHaproxyArgs(rig.ports, rig.dir)], {
+      KV_IP: '127.0.0.1',
+      KV_PORT: String(rig.store.port),
+      OCCS_BACKEND_KEY: PREFIX,
+      OCCS_API_TOKEN: '',
+    });
     await rig.watch.waitForLog(/^started haproxy/);
     await servedBy(['a']);
   });
@@ -323,22 +309,7 @@ describe('occs-lb watch without --exec, reloading an HAProxy that runs already',
     const { runCli } = await import('../support/cli.js');
     rig.store.put(`${PREFIX}/a`, a().address);
     const h = new HaproxyProcess(rig.ports.frontend, 'master-worker');
-    const args = [
-      '--kv',
-      rig.store.url,
-      '--prefix',
-      PREFIX,
-      '--out',
-      h.config,
-      '--bind',
-      '127.0.0.1',
-      '--frontend-port',
-      String(rig.ports.frontend),
-      '--stats-port',
-      String(rig.ports.stats),
-      '--admin-socket',
-      join(rig.dir, 'admin.sock'),
-    ];
+    const args = ['--kv', rig.store.url, '--prefix', PREFIX, '--out', h.config, ...localHaproxyArgs(rig.ports, rig.dir)];
     expect((await runCli(['render', ...args.filter((x) => x !== '--out' && x !== h.config), '--out', h.config])).code).toBe(0);
     await h.start();
     try {
@@ -374,14 +345,7 @@ describe('occs-lb watch without --exec, reloading an HAProxy that runs already',
       template,
       '--master-socket',
       h.socket,
-      '--bind',
-      '127.0.0.1',
-      '--frontend-port',
-      String(rig.ports.frontend),
-      '--stats-port',
-      String(rig.ports.stats),
-      '--admin-socket',
-      join(rig.dir, 'admin.sock'),
+      ...localHaproxyArgs(rig.ports, rig.dir),
       '--wait',
       '0',
     ]);
