@@ -1,7 +1,7 @@
 import { checkConfigFile, type CheckResult } from './check.js';
 import { adminSocket, parseSections } from './config-sections.js';
 import { reloadHaproxy, type ReloadResult, type ReloadStrategy } from './reload.js';
-import { runtimeChannel, type RuntimeChannel } from './runtime.js';
+import { runtimeChannel, type RuntimeChannel } from './runtime-channel.js';
 import type { Supervisor } from './supervisor.js';
 
 /**
@@ -53,14 +53,19 @@ export function haproxyControl(options: ControlOptions): HaproxyControl {
     };
   }
   if (strategy) {
+    let known: { config: string | undefined; channel: RuntimeChannel | undefined } | undefined;
     return {
       description: strategy.kind === 'command' ? 'the reload command' : `HAProxy by its ${strategy.kind}`,
       check,
       reload: () => reloadHaproxy(strategy, { binary: options.binary, config: options.config, timeoutMs: options.reloadTimeoutMs }),
       runtime: (installed) => {
         if (strategy.kind === 'master-socket') return runtimeChannel('master', strategy.socket);
-        const admin = installed === undefined ? undefined : adminSocket(parseSections(installed));
-        return admin ? runtimeChannel('admin', admin) : undefined;
+        // Asked on every change: the socket is looked up once per installed config, not per call.
+        if (!known || installed !== known.config) {
+          const admin = installed === undefined ? undefined : adminSocket(parseSections(installed));
+          known = { config: installed, channel: admin ? runtimeChannel('admin', admin) : undefined };
+        }
+        return known.channel;
       },
     };
   }

@@ -1,52 +1,9 @@
-import { OccsError } from '../errors.js';
 import { pollUntil } from '../util/poll.js';
 import { canonicalHost, type BackendChanges, type ServerLine } from './config-diff.js';
-import { masterCommand } from './master-cli.js';
-
-/** A way to reach the running worker's CLI: an admin `stats socket`, or the master's with `@1`. */
-export interface RuntimeChannel {
-  readonly description: string;
-  send(command: string): Promise<string>;
-}
-
-const COMMAND_TIMEOUT_MS = 2000;
-
-export function runtimeChannel(kind: 'master' | 'admin', socket: string): RuntimeChannel {
-  const description = kind === 'master' ? `the master CLI ${socket} (@1)` : `the admin socket ${socket}`;
-  return {
-    description,
-    send: (command) =>
-      masterCommand(socket, kind === 'master' ? `@1 ${command}` : command, COMMAND_TIMEOUT_MS).catch((error: unknown) => {
-        throw runtimeRefused(`${description} cannot be used (${(error as Error).message})`, error);
-      }),
-  };
-}
-
-/** HAProxy refused a runtime command, or its state afterwards is not what was asked. */
-export const runtimeRefused = (message: string, cause?: unknown): OccsError =>
-  new OccsError('RUNTIME_REFUSED', message, { hint: 'the change goes by a verified reload instead', cause });
-
-const WORD = /^[A-Za-z0-9._:/[\]@,-]+$/;
-
-/**
- * A runtime command from words, each held to a strict character set: the runtime API chains
- * commands with `;`, so no word with `;`, a space or a line break can ever be sent.
- */
-export function runtimeCommand(...words: string[]): string {
-  for (const word of words) {
-    if (!WORD.test(word)) throw runtimeRefused(`refusing to send ${JSON.stringify(word)} to the runtime API`);
-  }
-  return words.join(' ');
-}
+import { expectAll, runtimeCommand, runtimeRefused, said, type RuntimeChannel } from './runtime-channel.js';
+import { escaped, ServerIds } from './server-ids.js';
 
 const address = (s: ServerLine): string => (s.host.includes(':') ? `[${s.host}]:${s.port}` : `${s.host}:${s.port}`);
-
-async function expect(channel: RuntimeChannel, command: string, ok: RegExp): Promise<void> {
-  const answer = (await channel.send(command)).trim();
-  if (!ok.test(answer)) throw runtimeRefused(`HAProxy refused "${command}": ${answer || '(no answer)'}`);
-}
-
-const EMPTY = /^$/;
 
 /**
  * The idle-connection pool settings every config-file server gets by default (purge delay 5 s,
@@ -61,109 +18,148 @@ const POOL_DEFAULTS: ReadonlyArray<readonly [string, string]> = [
   ['pool-max-conn', '-1'],
 ];
 
-/** The words of the `add server` command for a server line: its options, then the pool settings it lacks. */
-export function addServerWords(backend: string, s: ServerLine): string[] {
+/**
+ * The words of the `add server` command for a server line: its options, then the pool settings it
+ * lacks, then `id` when one is given and the line sets none.
+ */
+export function addServerWords(backend: string, s: ServerLine, id?: number): string[] {
   const pool = POOL_DEFAULTS.filter(([keyword]) => !s.options.includes(keyword)).flat();
-  return ['add', 'server', `${backend}/${s.name}`, address(s), ...s.options, ...pool];
+  const own = id !== undefined && !s.options.includes('id') ? ['id', String(id)] : [];
+  return ['add', 'server', `${backend}/${s.name}`, address(s), ...s.options, ...pool, ...own];
 }
+
+/** Below this many servers added to a backend whose ids are not known, HAProxy numbers them (reading the state costs more). */
+const LEARN_IDS_FROM = 8;
+
+type Touched = { backend: string; server: ServerLine };
+const idOf = (t: Touched) => `${t.backend}/${t.server.name}`;
 
 /**
  * Applies server changes to the running HAProxy, with no reload: new servers first (`add server`
  * with the file's options and the pool settings of a config-file server, `enable health` when
  * checked, `enable server`), then new addresses (`set server … addr … port …`), then removals
  * (drain, wait for the sessions to end within `drainTimeoutMs`, maintenance, `del server`), so a
- * backend is never emptier than both its before and after. Then reads back `show servers state`
- * and compares. Throws RUNTIME_REFUSED.
+ * backend is never emptier than both its before and after. Each step goes in as few requests as
+ * the CLI takes, however many servers. Then reads back the servers touched and compares. Throws
+ * RUNTIME_REFUSED.
  */
-export async function applyAtRuntime(channel: RuntimeChannel, backends: BackendChanges[], drainTimeoutMs: number): Promise<void> {
+export async function applyAtRuntime(channel: RuntimeChannel, backends: BackendChanges[], drainTimeoutMs: number, ids = new ServerIds()): Promise<void> {
   for (const b of backends) {
-    for (const s of b.added) {
-      const id = `${b.backend}/${s.name}`;
-      await expect(channel, runtimeCommand(...addServerWords(b.backend, s)), /^New server registered\./);
-      if (s.options.includes('check')) await expect(channel, runtimeCommand('enable', 'health', id), EMPTY);
-      await expect(channel, runtimeCommand('enable', 'server', id), EMPTY);
-    }
-    for (const { to } of b.moved) {
-      const id = `${b.backend}/${to.name}`;
-      await expect(channel, runtimeCommand('set', 'server', id, 'addr', to.host, 'port', String(to.port)), /changed|no need to change/i);
-    }
+    if (b.added.length >= LEARN_IDS_FROM && !ids.known(b.backend))
+      ids.learn(b.backend, await channel.send(runtimeCommand('show', 'servers', 'state', b.backend)));
   }
+  const added = backends.flatMap((b) => b.added.map((server) => ({ backend: b.backend, server })));
+  const adds = added.flatMap((t) => [
+    runtimeCommand(...addServerWords(t.backend, t.server, ids.take(t.backend))),
+    ...(t.server.options.includes('check') ? [runtimeCommand('enable', 'health', idOf(t))] : []),
+    runtimeCommand('enable', 'server', idOf(t)),
+  ]);
+  await expectAll(channel, adds, /^New server registered\.$/, added.length, `add ${added.length} servers`);
+  const moved = backends.flatMap((b) => b.moved.map((m) => ({ backend: b.backend, server: m.to })));
+  const moves = moved.map((t) => runtimeCommand('set', 'server', idOf(t), 'addr', t.server.host, 'port', String(t.server.port)));
+  await expectAll(channel, moves, /changed|no need to change/i, moved.length, `move ${moved.length} servers`);
   await removeAll(
     channel,
-    backends.flatMap((b) => b.removed.map((s) => ({ backend: b.backend, server: s }))),
+    backends.flatMap((b) => b.removed.map((server) => ({ backend: b.backend, server }))),
     drainTimeoutMs,
   );
-  for (const b of backends) await verify(channel, b);
+  for (const b of backends) await verify(channel, b, ids);
 }
-
-type Removal = { backend: string; server: ServerLine };
 
 /**
- * Removes servers: all are set to drain at once and given one shared `drainTimeoutMs` for their
- * sessions to end (then the rest are shut), then maintenance and `del server`.
+ * Removes servers, all together: maintenance at once (no new requests; those in flight go on),
+ * then `del server` until HAProxy takes it — it refuses while a server still has sessions —
+ * for at most `drainTimeoutMs`; then the sessions left are shut and the rest deleted. Every
+ * step is one batch for all the servers, so its cost does not grow with the size of the backend.
  */
-async function removeAll(channel: RuntimeChannel, servers: Removal[], drainTimeoutMs: number): Promise<void> {
+async function removeAll(channel: RuntimeChannel, servers: Touched[], drainTimeoutMs: number): Promise<void> {
   if (servers.length === 0) return;
-  const id = (s: Removal) => `${s.backend}/${s.server.name}`;
-  for (const s of servers) await expect(channel, runtimeCommand('set', 'server', id(s), 'state', 'drain'), EMPTY);
-  let busy = servers;
+  const maint = servers.map((t) => runtimeCommand('set', 'server', idOf(t), 'state', 'maint'));
+  await expectAll(channel, maint, /^$/, 0, 'put the servers removed in maintenance');
+  let left = servers;
+  let flushed = false;
   await pollUntil(async () => {
-    const left: Removal[] = [];
-    for (const s of busy) if ((await sessions(channel, s.backend, s.server.name)) > 0) left.push(s);
-    busy = left;
-    return busy.length === 0 ? true : undefined;
+    left = await deleteSome(channel, left);
+    if (left.length > 0 && !flushed) {
+      // Idle pooled connections keep a server from going too (see deleteOne): close them.
+      flushed = true;
+      await channel.sendAll(left.map((t) => runtimeCommand('set', 'server', idOf(t), 'addr', t.server.host, 'port', t.server.port === 1 ? '2' : '1')));
+    }
+    return left.length === 0 ? true : undefined;
   }, Date.now() + drainTimeoutMs);
-  for (const s of busy) await expect(channel, runtimeCommand('shutdown', 'sessions', 'server', id(s)), EMPTY);
-  for (const s of servers) {
-    await expect(channel, runtimeCommand('set', 'server', id(s), 'state', 'maint'), EMPTY);
-    // `del server` is refused while the server has sessions or pooled idle connections. Going
-    // from UP to maintenance closes the idle ones, and a session that just ended is gone within
-    // moments: retry for a second. But HAProxy 2.6 does not close them for a server that was
-    // already DOWN (failed checks) when put in maintenance, nor those a session hands back to
-    // the pool just after: those go only as the pool is purged, half the surplus every
-    // pool-purge-delay (measured: 28 s). An address change closes a server's idle connections
-    // at once: on the first refusal, point the server (in maintenance, about to go) elsewhere.
-    let last = '';
-    let flushed = false;
-    const deleted = await pollUntil(async () => {
-      last = (await channel.send(runtimeCommand('del', 'server', id(s)))).trim();
-      if (/^Server deleted\./.test(last)) return true;
-      if (!flushed && /connections/i.test(last)) {
-        flushed = true;
-        await channel.send(runtimeCommand('set', 'server', id(s), 'addr', s.server.host, 'port', s.server.port === 1 ? '2' : '1'));
-      }
-      return undefined;
-    }, Date.now() + 1000);
-    if (!deleted) throw runtimeRefused(`HAProxy refused "del server ${id(s)}": ${last}`);
-  }
+  if (left.length === 0) return;
+  const shut = left.map((t) => runtimeCommand('shutdown', 'sessions', 'server', idOf(t)));
+  await expectAll(channel, shut, /^$/, 0, 'shut the sessions of the servers removed');
+  for (const t of left) await deleteOne(channel, t);
 }
 
-/** Current sessions on one server, from `show stat BACKEND 4 -1` (CSV; 4 = servers). */
-async function sessions(channel: RuntimeChannel, backend: string, name: string): Promise<number> {
-  const [header, ...rows] = (await channel.send(runtimeCommand('show', 'stat', backend, '4', '-1'))).trim().split('\n');
-  const columns = (header ?? '').replace(/^# /, '').split(',');
-  const scur = columns.indexOf('scur');
-  const row = rows.map((r) => r.split(',')).find((r) => r[0] === backend && r[1] === name);
-  return row && scur >= 0 ? Number(row[scur]) : 0;
+/** One batch of `del server`; returns the servers HAProxy did not delete yet (one answer line per command). */
+async function deleteSome(channel: RuntimeChannel, servers: Touched[]): Promise<Touched[]> {
+  const answers = said(await channel.sendAll(servers.map((t) => runtimeCommand('del', 'server', idOf(t)))));
+  if (answers.length !== servers.length) return servers;
+  return servers.filter((_, i) => !/^Server deleted\.|^No such server/.test(answers[i]!));
 }
 
-/** `show servers state BACKEND` must list exactly the new config's servers, at their addresses, not in maintenance. */
-async function verify(channel: RuntimeChannel, b: BackendChanges): Promise<void> {
+/**
+ * `del server` for one server that would not go. HAProxy 2.6 keeps the pooled idle connections
+ * of a server that was already DOWN (failed checks) when put in maintenance, and those a session
+ * hands back to the pool just after: they go only as the pool is purged, half the surplus every
+ * pool-purge-delay (measured: 28 s). An address change closes a server's idle connections at
+ * once: on the first refusal, the server (in maintenance, about to go) is pointed elsewhere. A
+ * server already gone counts as deleted.
+ */
+async function deleteOne(channel: RuntimeChannel, t: Touched): Promise<void> {
+  let last = '';
+  let flushed = false;
+  const deleted = await pollUntil(async () => {
+    last = (await channel.send(runtimeCommand('del', 'server', idOf(t)))).trim();
+    if (/^Server deleted\.|^No such server/.test(last)) return true;
+    if (!flushed && /connections/i.test(last)) {
+      flushed = true;
+      await channel.send(runtimeCommand('set', 'server', idOf(t), 'addr', t.server.host, 'port', t.server.port === 1 ? '2' : '1'));
+    }
+    return undefined;
+  }, Date.now() + 1000);
+  if (!deleted) throw runtimeRefused(`HAProxy refused "del server ${idOf(t)}": ${last}`);
+}
+
+/**
+ * Reads back what the change touched: `show servers state BACKEND`, of which only the servers
+ * added, moved or removed are looked at. Each added or moved one must be there, at its address,
+ * out of maintenance; each removed one gone.
+ */
+async function verify(channel: RuntimeChannel, b: BackendChanges, ids: ServerIds): Promise<void> {
+  const expected = new Map<string, ServerLine | undefined>([
+    ...b.added.map((s) => [s.name, s] as const),
+    ...b.moved.map((m) => [m.to.name, m.to] as const),
+    ...b.removed.map((s) => [s.name, undefined] as const),
+  ]);
   const answer = await channel.send(runtimeCommand('show', 'servers', 'state', b.backend));
+  if (!ids.known(b.backend)) ids.learn(b.backend, answer);
   const running = new Map<string, { addr: string; port: number; admin: number }>();
-  for (const line of answer.split('\n')) {
-    const f = line.trim().split(' ');
-    if (f.length < 19 || f[1] !== b.backend || !/^\d+$/.test(f[0]!)) continue;
+  for (const line of stateLines(answer, b.backend, [...expected.keys()])) {
+    const f = line.split(' ', 19);
+    if (f.length < 19 || f[1] !== b.backend || !expected.has(f[3]!)) continue;
     running.set(f[3]!, { addr: f[4]!, port: Number(f[18]), admin: Number(f[6]) });
   }
   const MAINT = 0x01 | 0x02 | 0x04 | 0x20;
   const problems: string[] = [];
-  for (const s of b.servers) {
-    const r = running.get(s.name);
-    if (!r) problems.push(`${s.name} is missing`);
-    else if (r.addr !== canonicalHost(s.host) || r.port !== s.port) problems.push(`${s.name} is at ${r.addr}:${r.port}, not ${address(s)}`);
-    else if (r.admin & MAINT) problems.push(`${s.name} is in maintenance`);
+  for (const [name, s] of expected) {
+    const r = running.get(name);
+    if (!s) {
+      if (r) problems.push(`${name} should be gone`);
+    } else if (!r) problems.push(`${name} is missing`);
+    else if (r.addr !== canonicalHost(s.host) || r.port !== s.port) problems.push(`${name} is at ${r.addr}:${r.port}, not ${address(s)}`);
+    else if (r.admin & MAINT) problems.push(`${name} is in maintenance`);
   }
-  for (const name of running.keys()) if (!b.servers.some((s) => s.name === name)) problems.push(`${name} should be gone`);
   if (problems.length > 0) throw runtimeRefused(`backend ${b.backend} is not as asked after the runtime changes: ${problems.join('; ')}`);
+}
+
+/**
+ * The lines of a `show servers state` answer that may be about `names`: a few servers are found
+ * by search, so reading back one server of 10,000 does not split 10,000 lines.
+ */
+function stateLines(answer: string, backend: string, names: string[]): string[] {
+  if (names.length > 64) return answer.split('\n');
+  return names.flatMap((name) => new RegExp(`^\\d+ ${escaped(backend)} \\d+ ${escaped(name)} .*$`, 'm').exec(answer)?.[0] ?? []);
 }
