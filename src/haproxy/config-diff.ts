@@ -1,6 +1,6 @@
 import { isIPv4 } from '../values/ip.js';
 import { isServerName, parseServerAddress } from '../values/server.js';
-import { parseSections, type ConfigSection } from './config-sections.js';
+import { configWords, HEADER_START, SECTION_HEADER } from './config-sections.js';
 
 /** A `server` line of a backend, parsed strictly (anything odd makes the change need a reload). */
 export interface ServerLine {
@@ -13,8 +13,6 @@ export interface ServerLine {
 
 export interface BackendChanges {
   backend: string;
-  /** Every server the backend has in the new config: what HAProxy must hold afterwards. */
-  servers: ServerLine[];
   added: ServerLine[];
   removed: ServerLine[];
   /** Same name and options, another address or port. */
@@ -67,71 +65,168 @@ const reload = (reason: string): ConfigDiff => ({ kind: 'reload', reason });
  * Compares the installed config with a new one. When they differ only in the `server` lines of
  * backends that can change at runtime, returns those changes; anything else — another directive,
  * a new backend, a server line that is not plain — needs a reload, with the reason why.
+ *
+ * The work follows the size of the change: the two texts are compared line by line (a string
+ * comparison, no parsing), and only the lines that differ are read as HAProxy would (words,
+ * quotes, comments) and parsed; of the rest, only the sections a change touches are looked at.
  */
 export function diffConfigs(installed: string, next: string): ConfigDiff {
   if (installed === next) return { kind: 'same' };
-  const before = parseSections(installed);
-  const after = parseSections(next);
-  const header = (s: ConfigSection) => `${s.kind} ${s.name}`;
-  if (before.length !== after.length || before.some((s, i) => s.header !== after[i]!.header)) {
-    return reload('sections were added, removed, renamed or re-parented');
-  }
-  const defaults = after.filter((s) => s.kind === 'defaults').flatMap((s) => s.lines);
+  const before = splitLines(installed);
+  const after = splitLines(next);
+  const headers = (c: ConfigLines) => c.sections.map((s) => s.header);
+  if (headers(before).join('\n') !== headers(after).join('\n')) return reload('sections were added, removed, renamed or re-parented');
+  const changed = changedLines(before, after);
+  const defaults = after.sections.filter((s) => s.kind === 'defaults').flatMap((s) => sectionLines(after, s));
   const backends: BackendChanges[] = [];
-  for (const [i, old] of before.entries()) {
-    const now = after[i]!;
-    const rest = (s: ConfigSection) => s.lines.filter((l) => !/^server\s/.test(l));
-    if (rest(old).join('\n') !== rest(now).join('\n')) return reload(`${header(old)}: a directive changed`);
-    if (old.servers.length === 0 && now.servers.length === 0) continue;
-    const changes = diffServers(old, now, defaults);
-    if ('reason' in changes) return reload(`${header(old)}: ${changes.reason}`);
-    if (changes.added.length + changes.removed.length + changes.moved.length > 0) backends.push(changes);
+  for (const [index, lines] of changed) {
+    const section = after.sections[index];
+    if (!section) return reload('lines outside any section changed');
+    const name = `${section.kind} ${section.name}`;
+    if (lines.removed.some((l) => !isServer(l)) || lines.added.some((l) => !isServer(l))) return reload(`${name}: a directive changed`);
+    const changes = diffServers(section, sectionLines(after, section), lines, defaults);
+    if ('reason' in changes) return reload(`${name}: ${changes.reason}`);
+    backends.push(changes);
   }
   if (backends.length === 0) return reload('the configs differ in whitespace or comments only');
   if (defaults.some((l) => l.startsWith('default-server'))) return reload('default-server settings do not reach servers added at runtime');
   return { kind: 'servers', backends };
 }
 
-function diffServers(old: ConfigSection, now: ConfigSection, defaults: string[]): BackendChanges | { reason: string } {
-  if (old.kind !== 'backend' && old.kind !== 'listen') return { reason: 'servers outside a backend' };
-  // The backend's own balance, else what a defaults section may give it (every one of them,
-  // to be safe: which defaults a backend takes depends on order and `from`).
-  const own = now.lines.filter((l) => l.startsWith('balance '));
-  const inherited = defaults.filter((l) => l.startsWith('balance '));
-  const balances = (own.length > 0 ? own : inherited.length > 0 ? inherited : ['balance roundrobin']).map((l) => l.split(' ')[1]!);
-  const consistent = [...now.lines, ...defaults].some((l) => l === 'hash-type consistent' || l.startsWith('hash-type consistent '));
-  for (const balance of balances) {
-    if (balance === 'random' || balance.startsWith('random(')) return { reason: `balance ${balance}: ${RING_BALANCE_REASON}` };
-    if (!DYNAMIC_BALANCE.has(balance)) {
-      return {
-        reason: consistent ? `balance ${balance} with hash-type consistent: ${RING_BALANCE_REASON}` : `balance ${balance} does not take servers at runtime`,
-      };
-    }
-  }
-  if (now.lines.some((l) => l.startsWith('default-server'))) return { reason: 'default-server settings do not reach servers added at runtime' };
+const isServer = (line: string) => line.startsWith('server ') || line.startsWith('server-template ');
 
-  const parse = (section: ConfigSection): Map<string, ServerLine> | string => {
+/** A config's raw lines, and where each section starts. */
+interface ConfigLines {
+  lines: string[];
+  sections: Array<{ kind: string; name: string; header: string; start: number; end: number }>;
+}
+
+function splitLines(text: string): ConfigLines {
+  const lines = text.split('\n');
+  const sections: ConfigLines['sections'] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (!HEADER_START.test(line)) continue;
+    const header = SECTION_HEADER.exec(line);
+    if (!header) continue;
+    if (sections.length > 0) sections[sections.length - 1]!.end = i;
+    sections.push({ kind: header[1]!, name: header[2] ?? '', header: configWords(line).join(' '), start: i, end: lines.length });
+  }
+  return { lines, sections };
+}
+
+/** A raw line that HAProxy reads as a `server` or `server-template` line. */
+const SERVER_RAW = /^\s*server(?:-template)?\s/;
+
+/**
+ * The lines of a section but its servers (without its header), as HAProxy reads them: words
+ * joined, comments and blanks gone. Server lines are passed over unread: a backend of 10,000
+ * servers costs a scan, and what decides its runtime policy is in its other lines.
+ */
+function sectionLines(config: ConfigLines, section: ConfigLines['sections'][number]): string[] {
+  const out: string[] = [];
+  for (let i = section.start + 1; i < section.end; i++) {
+    if (SERVER_RAW.test(config.lines[i]!)) continue;
+    const w = configWords(config.lines[i]!);
+    if (w.length > 0) out.push(w.join(' '));
+  }
+  return out;
+}
+
+/**
+ * The lines that differ, per section of the new config, read as HAProxy reads them: the common
+ * start and end are skipped by plain comparison, and what is left is compared as multisets (a
+ * line that moved within the section is no change).
+ */
+function changedLines(before: ConfigLines, after: ConfigLines): Map<number, { removed: string[]; added: string[] }> {
+  const a = before.lines;
+  const b = after.lines;
+  let head = 0;
+  while (head < a.length && head < b.length && a[head] === b[head]) head++;
+  let tailA = a.length;
+  let tailB = b.length;
+  while (tailA > head && tailB > head && a[tailA - 1] === b[tailB - 1]) [tailA, tailB] = [tailA - 1, tailB - 1];
+  const counts = new Map<number, Map<string, number>>();
+  const tally = (config: ConfigLines, from: number, to: number, sign: number) => {
+    const headers = new Set(config.sections.map((s) => s.start));
+    for (let i = from; i < to; i++) {
+      const words = configWords(config.lines[i]!);
+      if (words.length === 0 || headers.has(i)) continue;
+      const section = sectionAt(config, i);
+      const lines = counts.get(section) ?? new Map<string, number>();
+      counts.set(section, lines);
+      const line = words.join(' ');
+      lines.set(line, (lines.get(line) ?? 0) + sign);
+    }
+  };
+  tally(before, head, tailA, -1);
+  tally(after, head, tailB, 1);
+  const changed = new Map<number, { removed: string[]; added: string[] }>();
+  for (const [section, lines] of counts) {
+    const removed = [...lines].filter(([, n]) => n < 0).flatMap(([l, n]) => Array<string>(-n).fill(l));
+    const added = [...lines].filter(([, n]) => n > 0).flatMap(([l, n]) => Array<string>(n).fill(l));
+    if (removed.length + added.length > 0) changed.set(section, { removed, added });
+  }
+  return changed;
+}
+
+/** The index of the section a line lies in (-1: before the first section). Sections are few: a scan is enough. */
+function sectionAt(config: ConfigLines, line: number): number {
+  for (let i = config.sections.length - 1; i >= 0; i--) if (config.sections[i]!.start <= line) return i;
+  return -1;
+}
+
+function diffServers(
+  section: ConfigLines['sections'][number],
+  lines: string[],
+  changed: { removed: string[]; added: string[] },
+  defaults: string[],
+): BackendChanges | { reason: string } {
+  if (section.kind !== 'backend' && section.kind !== 'listen') return { reason: 'servers outside a backend' };
+  const policy = runtimePolicy(lines, defaults);
+  if (policy) return { reason: policy };
+  if ([...changed.removed, ...changed.added].some((l) => l.startsWith('server-template '))) return { reason: 'server-template lines change only by reload' };
+  const parse = (list: string[]): Map<string, ServerLine> | string => {
     const servers = new Map<string, ServerLine>();
-    for (const line of section.lines.filter((l) => /^server-template\s/.test(l))) return `${line.split(' ')[0]} lines change only by reload`;
-    for (const line of section.lines.filter((l) => /^server\s/.test(l))) {
+    for (const line of list) {
       const parsed = parseServerLine(line);
       if (typeof parsed === 'string') return parsed;
       servers.set(parsed.name, parsed);
     }
     return servers;
   };
-  const a = parse(old);
-  const b = parse(now);
-  if (typeof a === 'string' || typeof b === 'string') return { reason: (typeof a === 'string' ? a : b) as string };
-  const changes: BackendChanges = { backend: now.name, servers: [...b.values()], added: [], removed: [], moved: [] };
-  for (const [name, line] of b) {
-    const was = a.get(name);
-    if (!was) changes.added.push(line);
-    else if (was.options.join(' ') !== line.options.join(' ')) return { reason: `the options of server ${name} changed` };
-    else if (canonicalHost(was.host) !== canonicalHost(line.host) || was.port !== line.port) changes.moved.push({ from: was, to: line });
+  const was = parse(changed.removed);
+  const now = parse(changed.added);
+  if (typeof was === 'string' || typeof now === 'string') return { reason: (typeof was === 'string' ? was : now) as string };
+  const changes: BackendChanges = { backend: section.name, added: [], removed: [], moved: [] };
+  for (const [name, line] of now) {
+    const old = was.get(name);
+    if (!old) changes.added.push(line);
+    else if (old.options.join(' ') !== line.options.join(' ')) return { reason: `the options of server ${name} changed` };
+    else if (canonicalHost(old.host) !== canonicalHost(line.host) || old.port !== line.port) changes.moved.push({ from: old, to: line });
   }
-  for (const [name, line] of a) if (!b.has(name)) changes.removed.push(line);
+  for (const [name, line] of was) if (!now.has(name)) changes.removed.push(line);
   return changes;
+}
+
+/**
+ * Why a backend cannot change at runtime, if it cannot: its balance (its own, else what a
+ * defaults section may give it: every one of them, to be safe, as which one applies depends on
+ * order and `from`), or `default-server` settings, which servers added at runtime do not get.
+ */
+function runtimePolicy(lines: string[], defaults: string[]): string | undefined {
+  const own = lines.filter((l) => l.startsWith('balance '));
+  const inherited = defaults.filter((l) => l.startsWith('balance '));
+  const balances = (own.length > 0 ? own : inherited.length > 0 ? inherited : ['balance roundrobin']).map((l) => l.split(' ')[1]!);
+  const consistent = [...lines, ...defaults].some((l) => l === 'hash-type consistent' || l.startsWith('hash-type consistent '));
+  for (const balance of balances) {
+    if (balance === 'random' || balance.startsWith('random(')) return `balance ${balance}: ${RING_BALANCE_REASON}`;
+    if (!DYNAMIC_BALANCE.has(balance)) {
+      return consistent ? `balance ${balance} with hash-type consistent: ${RING_BALANCE_REASON}` : `balance ${balance} does not take servers at runtime`;
+    }
+  }
+  if (lines.some((l) => l.startsWith('default-server'))) return 'default-server settings do not reach servers added at runtime';
+  return undefined;
 }
 
 /** `server NAME ADDRESS [OPTIONS…]`, with every word held to what the runtime API may receive. */

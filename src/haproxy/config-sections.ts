@@ -13,7 +13,9 @@ export interface ConfigSection {
   lines: string[];
 }
 
-const SECTION = /^\s*(global|defaults|frontend|backend|listen|resolvers|peers|userlist|mailers|program|cache|http-errors|ring)(?=\s|$)\s*([^\s#]*)/;
+/** A section header line: its keyword and its name. */
+export const SECTION_HEADER =
+  /^\s*(global|defaults|frontend|backend|listen|resolvers|peers|userlist|mailers|program|cache|http-errors|ring)(?=\s|$)\s*([^\s#]*)/;
 
 /**
  * Words of a config line as HAProxy splits them: whitespace separates, but not inside '…' or
@@ -50,7 +52,7 @@ export function parseSections(text: string): ConfigSection[] {
   const sections: ConfigSection[] = [];
   let current: ConfigSection | undefined;
   text.split('\n').forEach((raw, index) => {
-    const header = SECTION.exec(raw);
+    const header = SECTION_HEADER.exec(raw);
     if (header) {
       current = { kind: header[1]!, name: header[2] ?? '', header: configWords(raw).join(' '), line: index + 1, servers: [], lines: [] };
       sections.push(current);
@@ -103,4 +105,38 @@ export function adminSocket(sections: ConfigSection[]): string | undefined {
     if (w[0] === 'stats' && w[1] === 'socket' && w[2] && / level admin( |$)/.test(line)) return w[2].replace(/^unix@/, '');
   }
   return undefined;
+}
+
+/** Section keywords start with one of these letters: most lines (servers, options) are passed over at once. */
+export const HEADER_START = /^\s*[gdfblrpumch]/;
+const SERVER_LINE = /^\s*server\s+[^\s#]/;
+const TEMPLATE_LINE = /^\s*server-template\s/;
+
+/**
+ * `serverCounts(parseSections(text))`, in one cheap pass: only header and server lines are looked
+ * at, so a config of 10,000 servers costs a string scan, not a parse.
+ */
+export function countServers(text: string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  let current: { kind: string; name: string; servers: number } | undefined;
+  const close = () => {
+    if (current && (current.kind === 'backend' || (current.kind === 'listen' && current.servers > 0))) counts[current.name] = current.servers;
+  };
+  for (const raw of text.split('\n')) {
+    if (SERVER_LINE.test(raw)) {
+      if (current) current.servers += 1;
+      continue;
+    }
+    if (TEMPLATE_LINE.test(raw)) {
+      const slots = /^(?:(\d+)|(\d+)-(\d+))$/.exec(configWords(raw)[2] ?? '');
+      if (current && slots) current.servers += slots[1] ? Number(slots[1]) : Number(slots[3]) - Number(slots[2]) + 1;
+      continue;
+    }
+    const header = HEADER_START.test(raw) ? SECTION_HEADER.exec(raw) : null;
+    if (!header) continue;
+    close();
+    current = { kind: header[1]!, name: header[2] ?? '', servers: 0 };
+  }
+  close();
+  return counts;
 }

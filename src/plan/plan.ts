@@ -1,7 +1,7 @@
 import type { Settings } from '../config/settings.js';
 import type { OccsError } from '../errors.js';
 import { diffConfigs, type BackendChanges } from '../haproxy/config-diff.js';
-import { parseSections, serverCounts } from '../haproxy/config-sections.js';
+import { countServers } from '../haproxy/config-sections.js';
 import type { KvSnapshot } from '../kv/source.js';
 import type { CompiledTemplate } from '../template/engine.js';
 import type { RenamedEntry, SkippedEntry } from '../values/servers.js';
@@ -52,7 +52,7 @@ export function renderSnapshot(settings: Readonly<Settings>, templates: Readonly
   const resources = renderResources(settings, templates, snapshot);
   const skipped = resources.flatMap((r) => r.diagnostics.skipped);
   const backends: Record<string, number> = {};
-  for (const r of resources.filter((x) => x.resource.haproxy)) Object.assign(backends, serverCounts(parseSections(r.text)));
+  for (const r of resources.filter((x) => x.resource.haproxy)) Object.assign(backends, countServers(r.text));
   return {
     resources,
     skipped,

@@ -25,13 +25,18 @@ export function isHostname(text: string): boolean {
   return !/^\d+$/.test(labels[labels.length - 1]!);
 }
 
+/** Plain printable ASCII with none of the special characters: the common case, checked in one go. */
+const PLAIN_WORD = /^[!%&()*+,\-./0-9:<=>?@A-Z[\]^_a-z{|}~]*$/;
+const INVISIBLE = invisibleCharacters('u');
+
 /** Why a value can never be a single config word, or undefined when it has none of those bytes. */
 export function unsafeCharacterReason(value: string): string | undefined {
+  if (PLAIN_WORD.test(value)) return undefined;
   if (/[\r\n\u2028\u2029\x85]/.test(value)) return 'contains a line break';
   if (/\p{Cc}/u.test(value)) return 'contains a control character';
   if (/\s/.test(value)) return 'contains whitespace';
   // Invisible on a screen, they make a config read differently from what HAProxy runs.
-  const invisible = invisibleCharacters('u').exec(value);
+  const invisible = INVISIBLE.exec(value);
   if (invisible) return `contains the invisible character U+${invisible[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
   const special = /[#;$"'`\\]/.exec(value);
   if (special) return `contains '${special[0]}'`;
