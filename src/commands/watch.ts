@@ -1,5 +1,5 @@
 import type { Settings } from '../config/settings.js';
-import { usageError } from '../errors.js';
+import { asOccsError, usageError } from '../errors.js';
 import { locateHaproxy } from '../haproxy/binary.js';
 import { haproxyControl, type HaproxyControl } from '../haproxy/control.js';
 import { describeReload } from '../haproxy/reload.js';
@@ -87,7 +87,14 @@ interface OnceParts {
 
 /** `watch --once`: one read, one plan, carried out against an HAProxy that runs already. */
 async function once({ settings, templates, source, control, log, store }: OnceParts): Promise<number> {
-  const executor = new Executor({ settings, control, log, reloaded: (r) => log.info(describeReload(r), { before: r.before, after: r.after, ms: r.ms }) });
+  let fileFailure: unknown;
+  const executor = new Executor({
+    settings,
+    control,
+    log,
+    reloaded: (r) => log.info(describeReload(r), { before: r.before, after: r.after, ms: r.ms }),
+    fileFailed: (error) => (fileFailure = error),
+  });
   try {
     await executor.init();
     const rendering = renderSnapshot(settings, templates, await source.read(allPrefixes(settings.resources)));
@@ -97,10 +104,12 @@ async function once({ settings, templates, source, control, log, store }: OncePa
     const refusal = refusalOf(rendering);
     if (refusal) throw refusal;
     const runtime = settings.watch.runtimeApi && executor.runtimeChannel() !== undefined;
-    const outcome = await executor.execute(decideChange(settings, rendering, executor.installedTexts, { runtime }), true, rendering.backends);
-    log.info(outcome.installed.length > 0 ? `installed ${outcome.installed.join(', ')}` : 'the installed config is up to date', {
-      backends: rendering.backends,
-    });
+    const change = decideChange(settings, rendering, executor.installedTexts, { runtime });
+    const outcome = await executor.execute(change, true, rendering.backends);
+    await executor.settled();
+    if (fileFailure) throw asOccsError(fileFailure);
+    const installed = change.kind === 'none' ? [] : outcome.path === 'runtime' ? change.files.map((f) => f.resource.destination!) : outcome.installed;
+    log.info(installed.length > 0 ? `installed ${installed.join(', ')}` : 'the installed config is up to date', { backends: rendering.backends });
     return 0;
   } finally {
     await source.close();

@@ -37,6 +37,8 @@ type Latest = { snapshot: KvSnapshot; rendering: Rendering } | { snapshot: KvSna
 export class Watcher {
   private readonly abort = new AbortController();
   private latest?: Latest;
+  /** The last plan made, and what it was made from (see changeFor). */
+  private planned?: { inputs: unknown[]; change: Change };
   /** Counts the watch's snapshots, so a slower SIGHUP read never replaces a newer one. */
   private generation = 0;
   private started: boolean;
@@ -56,7 +58,14 @@ export class Watcher {
     this.started = !parts.control.supervisor;
     const { waitMinMs, waitMaxMs } = parts.settings.watch;
     this.coalescer = new Coalescer((forced) => this.sync(forced), { minMs: waitMinMs, maxMs: waitMaxMs }, this.abort.signal);
-    this.executor = new Executor({ settings: parts.settings, control: parts.control, log: parts.log, reloaded: (r) => this.reloaded(r) });
+    this.executor = new Executor({
+      settings: parts.settings,
+      control: parts.control,
+      log: parts.log,
+      reloaded: (r) => this.reloaded(r),
+      filed: () => (parts.state.counters.installs += 1),
+      fileFailed: (error) => this.syncFailed(error),
+    });
     this.notes = new RenderingNotes(parts.log, parts.store);
     this.child = new HaproxyChild(parts);
     this.health = new StoreHealth(parts.state, parts.log);
@@ -88,6 +97,7 @@ export class Watcher {
     this.abort.abort();
     clearTimeout(this.retry);
     await Promise.all([watching, this.coalescer.idle()]);
+    await this.executor.settled();
     await source.close();
     this.parts.status?.close();
     return this.child.finish(stop);
@@ -110,12 +120,22 @@ export class Watcher {
     }
   }
 
-  /** What a rendering asks of HAProxy now, against what is installed. */
+  /**
+   * What a rendering asks of HAProxy now, against what is installed. The answer is kept: a
+   * snapshot is planned when it arrives (is it cheap enough to act on at once?) and again when
+   * acted on, and planning compares whole configs.
+   */
   private changeFor(rendering: Rendering, forced: boolean): Change {
     const { settings } = this.parts;
     const force = this.started ? (forced ? 'a reload was asked for (SIGHUP)' : this.executor.mustReload) : undefined;
     const runtime = settings.watch.runtimeApi && this.started && this.executor.runtimeChannel() !== undefined;
-    return decideChange(settings, rendering, this.executor.installedTexts, { force, runtime });
+    const installed = this.executor.installedTexts;
+    const inputs = [rendering, force, runtime, ...installed.keys(), ...installed.values()];
+    const last = this.planned;
+    if (last && last.inputs.length === inputs.length && last.inputs.every((x, i) => x === inputs[i])) return last.change;
+    const change = decideChange(settings, rendering, installed, { force, runtime });
+    this.planned = { inputs, change };
+    return change;
   }
 
   /**

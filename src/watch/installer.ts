@@ -1,0 +1,95 @@
+import { readFile } from 'node:fs/promises';
+import type { Settings } from '../config/settings.js';
+import { systemErrorCode } from '../errors.js';
+import { configRejected } from '../haproxy/check.js';
+import type { HaproxyControl } from '../haproxy/control.js';
+import type { Logger } from '../log.js';
+import type { RenderedResource } from '../plan/render.js';
+import { installFiles, stageFile, type StagedFile } from '../util/atomic-write.js';
+import { installError } from '../util/install-error.js';
+
+/**
+ * Writes files the safe way and remembers what is on disk: each one staged beside its
+ * destination, HAProxy configs checked with `haproxy -c`, then renamed into place, all or none;
+ * a failure leaves the files as they were.
+ */
+export class Installer {
+  private readonly disk = new Map<string, string | undefined>();
+
+  constructor(private readonly deps: { settings: Readonly<Settings>; control: HaproxyControl; log: Logger }) {}
+
+  /** Reads what is installed now (undefined: no file). */
+  async init(): Promise<void> {
+    for (const { destination } of this.deps.settings.resources) {
+      const content = await readFile(destination!, 'utf8').catch((error: unknown) => {
+        if (systemErrorCode(error) === 'ENOENT') return undefined;
+        throw error;
+      });
+      this.disk.set(destination!, content);
+    }
+  }
+
+  /** What is on disk at each destination. */
+  get onDisk(): ReadonlyMap<string, string | undefined> {
+    return this.disk;
+  }
+
+  /** Stages, checks (HAProxy configs) and renames the files; returns their destinations. */
+  async install(files: readonly RenderedResource[], backends: Readonly<Record<string, number>> = {}): Promise<string[]> {
+    if (files.length === 0) return [];
+    const started = performance.now();
+    const staged: StagedFile[] = [];
+    try {
+      for (const r of files) staged.push(await stageFile(r.resource.destination!, r.text));
+    } catch (error) {
+      await Promise.all(staged.map((s) => s.discard()));
+      throw installError(
+        files.map((r) => r.resource.destination!),
+        error,
+      );
+    }
+    try {
+      for (const [i, r] of files.entries()) if (r.resource.haproxy) await this.check(staged[i]!, r.text);
+    } catch (error) {
+      await Promise.all(staged.map((s) => s.discard()));
+      throw error;
+    }
+    const checkMs = Math.round(performance.now() - started);
+    for (const [i, s] of staged.entries()) {
+      try {
+        await s.commit();
+      } catch (error) {
+        await Promise.all(staged.slice(i).map((rest) => rest.discard()));
+        throw installError([s.path], error);
+      }
+      this.disk.set(files[i]!.resource.destination!, files[i]!.text);
+      this.deps.log.info(`installed ${s.path} (haproxy -c ${checkMs} ms)`, { destination: s.path, backends, checkMs });
+    }
+    return files.map((r) => r.resource.destination!);
+  }
+
+  /** After a failed reload: the files go back to what the running HAProxy still serves. */
+  async restore(previous: ReadonlyArray<{ path: string; content: string | undefined }>): Promise<void> {
+    const known = previous.filter((p): p is { path: string; content: string } => p.content !== undefined);
+    await installFiles(known).catch((error: unknown) => {
+      throw installError(
+        known.map((p) => p.path),
+        error,
+      );
+    });
+    for (const p of known) this.disk.set(p.path, p.content);
+  }
+
+  /** `haproxy -c` on the staged file; a rejection names the rendered line. */
+  private async check(staged: StagedFile, text: string): Promise<void> {
+    if (!staged.temp) return;
+    const result = await this.deps.control.check(staged.temp);
+    if (result.valid) return;
+    throw configRejected(result, {
+      file: staged.temp,
+      shownAs: `the new config of ${staged.path}`,
+      text,
+      hint: 'the installed config stays; fix the template or the entries',
+    });
+  }
+}

@@ -1,0 +1,150 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { resolveSettings } from '../../src/config/settings.js';
+import { checkConfigFile, type CheckResult } from '../../src/haproxy/check.js';
+import type { HaproxyControl } from '../../src/haproxy/control.js';
+import { masterCommand } from '../../src/haproxy/master-cli.js';
+import { reloadViaMasterSocket } from '../../src/haproxy/reload-master.js';
+import { runtimeChannel } from '../../src/haproxy/runtime-channel.js';
+import { toSnapshot } from '../../src/kv/keys.js';
+import { createLogger } from '../../src/log.js';
+import { DEFAULT_TEMPLATE } from '../../src/paths.js';
+import { decideChange, renderSnapshot } from '../../src/plan/plan.js';
+import { Redactor } from '../../src/util/redact.js';
+import { Executor } from '../../src/watch/executor.js';
+import { compileTemplates } from '../../src/wiring/templates.js';
+import { Backend, namesServed } from '../support/backends.js';
+import { freePort, HaproxyProcess, waitFor } from '../support/haproxy-process.js';
+
+/**
+ * The file that records a runtime change follows in the background: a change reaches HAProxy
+ * without waiting for `haproxy -c` of an earlier file, changes that come during one check are
+ * checked as one (the newest), and a file that fails its check sets HAProxy back to the installed
+ * file. Against a real HAProxy (master-worker, its admin socket for the runtime API) and real
+ * backends; only the check is held, with a gate, to make "during a check" happen on purpose.
+ */
+describe('the file of a runtime change follows in the background', () => {
+  const cleanup: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const step of cleanup.splice(0).reverse()) await step();
+  });
+
+  async function rig() {
+    const backends = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((name) => new Backend(name).start()));
+    cleanup.push(async () => void (await Promise.all(backends.map((b) => b.stop()))));
+    const port = await freePort();
+    const haproxy = new HaproxyProcess(port, 'master-worker');
+    const settings = resolveSettings({
+      flags: {
+        prefix: ['apps/x'],
+        out: haproxy.config,
+        bind: '127.0.0.1',
+        frontendPort: String(port),
+        statsPort: String(await freePort()),
+        adminSocket: join(haproxy.dir, 'admin.sock'),
+      },
+      env: {},
+      cwd: haproxy.dir,
+      defaultTemplate: DEFAULT_TEMPLATE,
+      readSecret: () => '',
+    });
+    const templates = await compileTemplates(settings.resources);
+    /** The text of each file given to `haproxy -c`, in order. */
+    const checked: string[] = [];
+    let gate: Promise<void> = Promise.resolve();
+    let verdict: (text: string) => CheckResult | undefined = () => undefined;
+    let reloads = 0;
+    const control: HaproxyControl = {
+      description: 'a test HAProxy',
+      check: async (file) => {
+        const text = readFileSync(file, 'utf8');
+        checked.push(text);
+        await gate;
+        return verdict(text) ?? checkConfigFile('haproxy', file);
+      },
+      reload: async () => {
+        const result = await reloadViaMasterSocket(haproxy.socket, async () => void (await masterCommand(haproxy.socket, 'reload', 5000)), 20_000);
+        reloads += 1;
+        return { strategy: 'master-socket', ...result, ms: 0 };
+      },
+      runtime: () => runtimeChannel('admin', join(haproxy.dir, 'admin.sock')),
+    };
+    const failed: unknown[] = [];
+    const e = new Executor({ settings, control, log: quietLog(), reloaded: () => {}, fileFailed: (error) => failed.push(error) });
+    await e.init();
+    /** The store holding servers `names` (each at its backend), planned against what HAProxy runs. */
+    const plan = (names: string[]) => {
+      const snap = toSnapshot(names.map((name) => ({ key: `/apps/x/${name}`, value: backends.find((b) => b.name === name)!.address })));
+      return decideChange(settings, renderSnapshot(settings, templates, snap), e.installedTexts, { runtime: true });
+    };
+    const apply = (...names: string[]) => e.execute(plan(names), true);
+    await e.execute(plan(['a']), false); // the first file, before HAProxy runs
+    await haproxy.start();
+    cleanup.push(() => haproxy.stop());
+    checked.length = 0; // from here on: the files of runtime changes
+    /** The pid of HAProxy's worker (a reload changes it); the master's CLI may take a moment to come up. */
+    const worker = () =>
+      waitFor('the master CLI to answer', async () => /^(\d+)\s+worker/m.exec(await masterCommand(haproxy.socket, 'show proc', 5000).catch(() => ''))?.[1]);
+    return {
+      e,
+      apply,
+      checked,
+      failed,
+      config: haproxy.config,
+      reloads: () => reloads,
+      worker,
+      served: async () => new Set(await namesServed(port, 12)),
+      /** Holds every check from now until the returned function is called. */
+      hold(): () => void {
+        let open!: () => void;
+        gate = new Promise<void>((resolve) => (open = resolve));
+        return open;
+      },
+      rejectWhen: (fn: (text: string) => CheckResult | undefined) => (verdict = fn),
+    };
+  }
+
+  it('a change is served while the check of an earlier file is still running, and changes made meanwhile are checked as one', async () => {
+    const x = await rig();
+    const worker = await x.worker();
+    const open = x.hold();
+    expect((await x.apply('a', 'b')).path).toBe('runtime');
+    // The check of the file with b is held; c and d still reach HAProxy at once, one after the other.
+    expect((await x.apply('a', 'b', 'c')).path).toBe('runtime');
+    expect((await x.apply('a', 'b', 'c', 'd')).path).toBe('runtime');
+    expect(await x.served()).toEqual(new Set(['a', 'b', 'c', 'd']));
+    expect(readFileSync(x.config, 'utf8')).not.toMatch(/server [bcd] /);
+    expect(x.checked).toHaveLength(1);
+    open();
+    await x.e.settled();
+    // Two checks in all: the file with b (under way), then only the newest (c's file was never checked).
+    expect(x.checked).toHaveLength(2);
+    expect(x.checked[1]).toMatch(/server d /);
+    expect(readFileSync(x.config, 'utf8')).toMatch(/server d 127\.0\.0\.1:\d+ check/);
+    expect((await checkConfigFile('haproxy', x.config)).valid).toBe(true);
+    expect(x.reloads()).toBe(0);
+    expect(await x.worker()).toBe(worker);
+  }, 60_000);
+
+  it('a file that fails its check is not installed, and HAProxy is reloaded with the installed file', async () => {
+    const x = await rig();
+    await x.apply('a', 'b');
+    await x.e.settled();
+    const installed = readFileSync(x.config, 'utf8');
+    x.rejectWhen((text) => (/server e /.test(text) ? { valid: false, messages: [{ level: 'alert', message: 'rejected on purpose' }], output: '' } : undefined));
+    expect((await x.apply('a', 'b', 'e')).path).toBe('runtime');
+    expect(await x.served()).toEqual(new Set(['a', 'b', 'e']));
+    await x.e.settled();
+    expect(x.failed).toHaveLength(1);
+    expect(x.reloads()).toBe(1);
+    expect(readFileSync(x.config, 'utf8')).toBe(installed);
+    // HAProxy serves what the file says again: e is gone.
+    await waitFor('HAProxy to serve the installed file', async () => ((await x.served()).has('e') ? undefined : true), 10_000);
+    expect(await x.served()).toEqual(new Set(['a', 'b']));
+  }, 60_000);
+});
+
+function quietLog() {
+  return createLogger({ stream: { write: () => true } as unknown as NodeJS.WritableStream, format: 'text', verbosity: 'normal', redactor: new Redactor() });
+}
