@@ -17,8 +17,11 @@ export function isUnderPrefix(key: string, prefix: string): boolean {
 
 /** Merges pairs from several reads: keys unique (last one wins), sorted by key. */
 export function toSnapshot(pairs: Iterable<KvPair>): KvSnapshot {
+  const list = [...pairs];
+  // Stores answer in key order: then there is nothing to merge or sort.
+  if (list.every((p, i) => i === 0 || list[i - 1]!.key < p.key)) return { pairs: list };
   const byKey = new Map<string, string>();
-  for (const pair of pairs) byKey.set(pair.key, pair.value);
+  for (const pair of list) byKey.set(pair.key, pair.value);
   const keys = [...byKey.keys()].sort();
   return { pairs: keys.map((key) => ({ key, value: byKey.get(key)! })) };
 }

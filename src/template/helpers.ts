@@ -63,7 +63,9 @@ function parseJson(value: string): unknown {
  * templates translate line by line; `servers()` is the validated path for backend servers.
  */
 export function createHelpers(pairs: readonly Pair[], defaultPrefix: string) {
-  const byKey = new Map(pairs.map((p) => [p.key, p.value]));
+  let map: Map<string, string> | undefined;
+  /** Built on first use: many templates never look a key up, and the snapshot may hold 10,000. */
+  const byKey = () => (map ??= new Map(pairs.map((p) => [p.key, p.value])));
   const skipped = new Map<string, string>();
   const renamed = new Map<string, RenamedEntry>();
   const gets = (pattern: string): Pair[] => matching(pairs, pattern);
@@ -71,7 +73,7 @@ export function createHelpers(pairs: readonly Pair[], defaultPrefix: string) {
 
   const helpers = {
     getv(key: string, ...fallback: [string?]): string {
-      const value = byKey.get(slashed(key));
+      const value = byKey().get(slashed(key));
       if (value !== undefined) return value;
       if (fallback.length > 0) return fallback[0] ?? '';
       throw templateError(`getv: key ${slashed(key)} does not exist`, {
@@ -89,7 +91,7 @@ export function createHelpers(pairs: readonly Pair[], defaultPrefix: string) {
         .filter(([, isDir]) => isDir)
         .map(([name]) => name)
         .sort(),
-    exists: (key: string): boolean => byKey.has(slashed(key)),
+    exists: (key: string): boolean => byKey().has(slashed(key)),
     base,
     dir,
     json: parseJson,

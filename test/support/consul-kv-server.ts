@@ -41,6 +41,11 @@ export class ConsulKvServer {
   private server?: http.Server | https.Server;
   private readonly sockets = new Set<Socket>();
   private waiters = new Set<Waiter>();
+  /**
+   * Answers to reads, until the next write: a write wakes every watcher of its prefix at once,
+   * and Consul serves them all from its in-memory tree, not by sorting and encoding each time.
+   */
+  private readonly answers = new Map<string, { index: number; body?: string }>();
   private failure?: Failure;
   port = 0;
   /** Every request received, newest last. */
@@ -96,18 +101,7 @@ export class ConsulKvServer {
   }
 
   put(key: string, value: string, flags = 0): void {
-    const k = key.replace(/^\/+/, '');
-    const previous = this.entries.get(k);
-    this.index += 1;
-    this.entries.set(k, {
-      Key: k,
-      Value: value === '' ? null : Buffer.from(value, 'utf8').toString('base64'),
-      Flags: flags,
-      LockIndex: 0,
-      CreateIndex: previous?.CreateIndex ?? this.index,
-      ModifyIndex: this.index,
-    });
-    this.notify(k);
+    this.putMany([[key, value]], flags);
   }
 
   delete(key: string, recurse = false): void {
@@ -121,12 +115,33 @@ export class ConsulKvServer {
     for (const d of doomed) this.notify(d);
   }
 
+  /** Several keys set in one Consul transaction (`PUT /v1/txn`): one index, one wake-up. */
+  putMany(pairs: ReadonlyArray<readonly [string, string]>, flags = 0): void {
+    this.index += 1;
+    for (const [key, value] of pairs) {
+      const k = key.replace(/^\/+/, '');
+      const previous = this.entries.get(k);
+      const encoded = value === '' ? null : Buffer.from(value, 'utf8').toString('base64');
+      this.entries.set(k, { Key: k, Value: encoded, Flags: flags, LockIndex: 0, CreateIndex: previous?.CreateIndex ?? this.index, ModifyIndex: this.index });
+    }
+    for (const [key] of pairs) this.notify(key.replace(/^\/+/, ''));
+  }
+
+  /** Several keys deleted in one Consul transaction: one index, one wake-up. */
+  deleteMany(keys: readonly string[]): void {
+    this.index += 1;
+    const doomed = keys.map((key) => key.replace(/^\/+/, ''));
+    for (const d of doomed) if (this.entries.delete(d)) this.tombstones.set(d, this.index);
+    for (const d of doomed) this.notify(d);
+  }
+
   /** Blocking queries waiting right now (lets tests wait until a watcher is parked). */
   get blockedQueries(): number {
     return this.waiters.size;
   }
 
   private notify(key: string): void {
+    this.answers.clear();
     for (const waiter of [...this.waiters]) if (key.startsWith(waiter.prefix)) waiter.wake();
   }
 
@@ -172,7 +187,7 @@ export class ConsulKvServer {
     const answer = (): void => {
       if (!this.answerFailure(res)) this.answerGet(res, key, recurse, url.searchParams.has('raw'));
     };
-    if (!(since > 0) || this.prefixIndex(key, recurse) > since) return answer();
+    if (!(since > 0) || this.read(key, recurse, url.searchParams.has('raw')).index > since) return answer();
 
     // Blocking query: answer on the first change under the prefix, or when the wait is over.
     const waiter: Waiter = {
@@ -200,16 +215,26 @@ export class ConsulKvServer {
   }
 
   private answerGet(res: http.ServerResponse, key: string, recurse: boolean, raw: boolean): void {
-    const index = this.prefixIndex(key, recurse);
+    const { index, body } = this.read(key, recurse, raw);
     res.setHeader('X-Consul-Index', String(index));
     res.setHeader('X-Consul-KnownLeader', 'true');
+    if (body === undefined) return this.send(res, 404, '', 'text/plain');
+    this.send(res, 200, body, raw ? 'text/plain' : 'application/json');
+  }
+
+  /** A read's index and body (undefined: no key), computed once per write. */
+  private read(key: string, recurse: boolean, raw: boolean): { index: number; body?: string } {
+    const id = `${recurse}:${raw}:${key}`;
+    const known = this.answers.get(id);
+    if (known) return known;
     const matches = [...this.entries.values()]
       .filter((e) => (recurse ? e.Key.startsWith(key) : e.Key === key))
       .filter((e) => this.options.readable === undefined || e.Key.startsWith(this.options.readable))
       .sort((a, b) => (a.Key < b.Key ? -1 : 1));
-    if (matches.length === 0) return this.send(res, 404, '', 'text/plain');
-    if (raw) return this.send(res, 200, Buffer.from(matches[0]!.Value ?? '', 'base64').toString('utf8'), 'text/plain');
-    this.send(res, 200, JSON.stringify(matches));
+    const body = matches.length === 0 ? undefined : raw ? Buffer.from(matches[0]!.Value ?? '', 'base64').toString('utf8') : JSON.stringify(matches);
+    const answer = { index: this.prefixIndex(key, recurse), body };
+    this.answers.set(id, answer);
+    return answer;
   }
 
   private readBody(req: http.IncomingMessage, then: (body: string) => void): void {
