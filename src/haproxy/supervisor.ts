@@ -1,9 +1,8 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { constants, tmpdir } from 'node:os';
 import { basename, delimiter, join, resolve } from 'node:path';
-import type { ResultPromise } from 'execa';
 import { reloadError, usageError } from '../errors.js';
 import { masterSocketArgument } from './master-cli.js';
 import { reloadMasterWorker, waitForMaster } from './reload-master.js';
@@ -27,7 +26,7 @@ export interface ChildExit {
  * dir) so every reload can be verified, and a rejected one told apart from a slow one.
  */
 export class Supervisor {
-  private child?: ResultPromise<{ stdio: ['ignore', 'inherit', 'inherit']; reject: false }>;
+  private child?: ChildProcess;
   private exit?: ChildExit;
   private runtimeDir?: string;
   socket?: string;
@@ -99,23 +98,26 @@ export class Supervisor {
    */
   async start(timeoutMs: number, env: NodeJS.ProcessEnv, spawned?: (pid: number) => Promise<void>): Promise<void> {
     this.socket = await this.masterSocket();
-    const { execa } = await import('execa');
     const setpriv = parentDeathSignaller(env);
     const [file, args] = setpriv ? [setpriv, ['--pdeathsig', this.isHaproxy ? 'SIGUSR1' : 'SIGTERM', '--', this.file, ...this.args]] : [this.file, this.args];
-    // No forceKillAfterDelay: stop() decides when HAProxy has had time enough.
-    this.child = execa(file, args, {
-      stdio: ['ignore', 'inherit', 'inherit'],
-      reject: false,
-      cleanup: true,
-      forceKillAfterDelay: false,
-      env,
-      extendEnv: false,
-    });
-    void this.child.then((result) => {
-      const signal = result.signal;
-      const status = result.exitCode ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1);
-      this.exit = { status, description: signal ? `killed by ${signal}` : `exit code ${result.exitCode}` };
+    const child = spawn(file, args, { stdio: ['ignore', 'inherit', 'inherit'], env });
+    this.child = child;
+    // Should watch exit without stopping it (an uncaught error), HAProxy is not left behind.
+    const cleanup = () => child.kill();
+    process.once('exit', cleanup);
+    const ended = (exit: ChildExit) => {
+      process.removeListener('exit', cleanup);
+      this.exit ??= exit;
       this.resolveExited(this.exit);
+    };
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      // Only a failed start ends it (a signal that could not be sent leaves it running).
+      if (child.pid === undefined)
+        ended({ status: error.code === 'ENOENT' ? 127 : 126, description: `it could not be started (${error.code ?? error.message})` });
+    });
+    child.once('exit', (code, signal) => {
+      const status = code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1);
+      ended({ status, description: signal ? `killed by ${signal}` : `exit code ${code}` });
     });
     const deadline = Date.now() + timeoutMs;
     if (this.child.pid !== undefined) await spawned?.(this.child.pid);
