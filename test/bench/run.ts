@@ -2,6 +2,7 @@ import { removeTempDirs } from '../support/temp.js';
 import { benchEtcd } from './etcd.js';
 import { benchRecovery, benchStall } from './recovery.js';
 import { benchReload } from './reload.js';
+import { benchScale } from './scale.js';
 import { benchRender10k } from './render-10k.js';
 import { benchRuntime, benchRuntimeReuse } from './runtime.js';
 import { benchStartup } from './startup.js';
@@ -18,6 +19,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   'runtime-reuse': () => benchRuntimeReuse(),
   recovery: () => benchRecovery(),
   stall: () => benchStall(),
+  scale: () => benchScale(),
   'watch-idle': () => benchWatchIdle(),
 };
 

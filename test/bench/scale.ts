@@ -1,0 +1,148 @@
+import { readFileSync } from 'node:fs';
+import { cliCommands, masterCommand } from '../../src/haproxy/master-cli.js';
+import { reloadViaMasterSocket } from '../../src/haproxy/reload-master.js';
+import { checkConfigFile } from '../../src/haproxy/check.js';
+import { waitFor } from '../support/haproxy-process.js';
+import { ScaleRig } from '../support/scale-rig.js';
+import { median, ms, percentile, report } from './stats.js';
+
+const SERVERS = Number(process.env.OCCS_LB_BENCH_SERVERS ?? 10_000);
+
+/** Resident memory of a process, in MiB. */
+export function rssMiB(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024;
+}
+
+/** PUT (or DELETE) → the log line that says HAProxy has the change (runtime read-back done, or reload verified). */
+async function timeChange(rig: ScaleRig, change: () => void): Promise<number> {
+  const from = rig.watch!.logs.length;
+  const started = Date.now();
+  change();
+  const line = await rig.applied(from);
+  return Date.parse(String(line.time)) - started;
+}
+
+/** Waits until HAProxy runs `count` ready servers in the backend; returns when, by the clock. */
+async function readyServers(rig: ScaleRig, count: number, backend = rig.backend()): Promise<number> {
+  await waitFor(`${count} ready servers`, async () => [...(await rig.servers(backend)).values()].filter((s) => s.ready).length >= count, 120_000);
+  return Date.now();
+}
+
+interface PathFigures {
+  add: number[];
+  remove: number[];
+  bulk: number;
+  rss: number;
+}
+
+/** One server added, one removed (8 each), then 1,000 added at once, on one path. */
+async function pathFigures(extra: string[], layout = { backends: 1, servers: SERVERS }): Promise<PathFigures> {
+  const rig = await new ScaleRig(layout, extra).start();
+  try {
+    const add: number[] = [];
+    const remove: number[] = [];
+    for (let i = 0; i < 8; i++) add.push(await timeChange(rig, () => rig.store.put(rig.key(90_000 + i, 0), rig.address)));
+    for (let i = 0; i < 8; i++) remove.push(await timeChange(rig, () => rig.store.delete(rig.key(90_000 + i, 0))));
+    // Let the file of the last change settle before the burst.
+    await waitFor('the file to follow', () => !readFileSync(rig.config, 'utf8').includes(`s${90_007}`), 60_000);
+    const started = Date.now();
+    for (let i = 0; i < 1000; i++) rig.store.put(rig.key(80_000 + i, 0), rig.address);
+    const bulk = (await readyServers(rig, layout.servers + 1000)) - started;
+    return { add, remove, bulk, rss: rssMiB(rig.watch!.child.pid!) };
+  } finally {
+    await rig.stop();
+  }
+}
+
+/** What HAProxy itself takes at this size: the floor under any of the figures. */
+async function haproxyFloor(): Promise<Array<[string, string]>> {
+  const rig = await new ScaleRig({ backends: 1, servers: SERVERS }).start();
+  try {
+    const socket = await rig.socket();
+    const timed = async (what: () => Promise<unknown>) => {
+      const started = performance.now();
+      await what();
+      return performance.now() - started;
+    };
+    const adds: number[] = [];
+    const states: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      adds.push(
+        await timed(async () => {
+          await masterCommand(socket, `@1 add server nginx_80/floor${i} ${rig.address} check inter 30s`, 10_000);
+          await masterCommand(socket, `@1 enable health nginx_80/floor${i}`, 10_000);
+          await masterCommand(socket, `@1 enable server nginx_80/floor${i}`, 10_000);
+        }),
+      );
+      states.push(await timed(() => masterCommand(socket, '@1 show servers state nginx_80', 10_000)));
+    }
+    const [add, state] = [median(adds), median(states)];
+    // 1,000 servers as watch adds them: with ids, three commands each, in requests of 8 KiB.
+    const bulk: string[][] = [[]];
+    for (let i = 0; i < 1000; i++) {
+      const server = `nginx_80/bulk${i}`;
+      if (bulk.at(-1)!.length >= 150) bulk.push([]);
+      bulk.at(-1)!.push(`add server ${server} ${rig.address} check inter 30s id ${900_000 + i}`, `enable health ${server}`, `enable server ${server}`);
+    }
+    const batched = await timed(async () => {
+      for (const commands of bulk) await cliCommands(socket, commands, 'master', 60_000);
+    });
+    const check = await timed(() => checkConfigFile('haproxy', rig.config));
+    const reload = await timed(() => reloadViaMasterSocket(socket, async () => void (await masterCommand(socket, 'reload', 10_000)), 60_000));
+    return [
+      ['HAProxy: add server + enable health + enable server, one request each', ms(add)],
+      ['HAProxy: 1,000 servers added with ids, 3 commands each, batched', ms(batched)],
+      ['HAProxy: show servers state of the backend', ms(state)],
+      ['HAProxy: haproxy -c of the file', ms(check)],
+      ['HAProxy: reload (master CLI) until the new worker answers', ms(reload)],
+    ];
+  } finally {
+    await rig.stop();
+  }
+}
+
+/** Memory of watch: idle with 2 servers, after a burst of 1,000 writes, and at 10,000 servers. */
+async function memoryFigures(): Promise<Array<[string, string]>> {
+  const rig = await new ScaleRig({ backends: 1, servers: 2 }).start();
+  try {
+    const pid = rig.watch!.child.pid!;
+    await new Promise((r) => setTimeout(r, 5000)); // start-up settles
+    const idle = rssMiB(pid);
+    for (let i = 0; i < 1000; i++) {
+      rig.store.put(rig.key(i % 50, 0), `127.0.0.1:${20_000 + i}`);
+      if (i % 100 === 99) await new Promise((r) => setTimeout(r, 100));
+    }
+    const peak = rssMiB(pid);
+    await waitFor('the burst to be applied', async () => (await rig.metric('backend_servers\\{backend="nginx_80"\\}')) === 50, 60_000);
+    await new Promise((r) => setTimeout(r, 10_000)); // what the process keeps, once idle again
+    return [
+      ['watch RSS idle, 2 servers (goal <= 45 MB)', `${idle.toFixed(1)} MiB`],
+      ['watch RSS right after a burst of 1,000 writes', `${peak.toFixed(1)} MiB`],
+      ['watch RSS 10 s after the burst (goal: within 10 % of idle)', `${rssMiB(pid).toFixed(1)} MiB`],
+    ];
+  } finally {
+    await rig.stop();
+  }
+}
+
+export async function benchScale(): Promise<void> {
+  const runtime = await pathFigures([]);
+  const reload = await pathFigures(['--no-runtime-api']);
+  const row = (what: string, f: (p: PathFigures) => string): [string, string] => [what, `${f(runtime)}   (--no-runtime-api: ${f(reload)})`];
+  report(`scale: ${SERVERS} servers in one backend, --wait 0 (PUT → HAProxy has it: runtime read-back done, or reload verified)`, [
+    row('one server added: p50 (goal <= 30 ms)', (p) => `${ms(median(p.add))} (${ms(Math.min(...p.add))}–${ms(Math.max(...p.add))})`),
+    row('one server removed: p50 (goal <= 30 ms + drain)', (p) => `${ms(median(p.remove))} (${ms(Math.min(...p.remove))}–${ms(Math.max(...p.remove))})`),
+    row('1,000 servers written at once → all ready in HAProxy (goal <= 1 s)', (p) => ms(p.bulk)),
+    row(`watch RSS at ${SERVERS} + 1,000 servers`, (p) => `${p.rss.toFixed(1)} MiB`),
+  ]);
+  report(`scale: HAProxy's own floor at ${SERVERS} servers`, await haproxyFloor());
+  const layout = { backends: 100, servers: 100 };
+  const [many, manyReload] = [await pathFigures([], layout), await pathFigures(['--no-runtime-api'], layout)];
+  const both = (what: string, f: (p: PathFigures) => string): [string, string] => [what, `${f(many)}   (--no-runtime-api: ${f(manyReload)})`];
+  report('scale: 100 backends × 100 servers (a template looping lsdir), one change touches one backend', [
+    both('one server added: p50 / p99', (p) => `${ms(median(p.add))} / ${ms(percentile(p.add, 99))}`),
+    both('one server removed: p50 / p99', (p) => `${ms(median(p.remove))} / ${ms(percentile(p.remove, 99))}`),
+    both('1,000 servers written at once into one backend → all ready', (p) => ms(p.bulk)),
+  ]);
+  report('scale: memory of watch', await memoryFigures());
+}

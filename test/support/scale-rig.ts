@@ -1,0 +1,118 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { masterCommand } from '../../src/haproxy/master-cli.js';
+import { ROOT } from './cli.js';
+import { ConsulKvServer } from './consul-kv-server.js';
+import { freePort, httpGet, waitFor } from './haproxy-process.js';
+import { makeTempDir } from './temp.js';
+import { localHaproxyArgs } from './watch-args.js';
+import { WatchProcess, type LogLine } from './watch-process.js';
+
+export const SCALE_PREFIX = 'apps/scale';
+
+/**
+ * `occs-lb watch --exec haproxy` over many servers: every server points at one closed
+ * 127.0.0.1 port (HAProxy only needs them to exist), checked every 30 s so the checks cost
+ * nothing. One backend of N servers (`apps/scale/containers/sNNNNN`), or B backends of N each
+ * (`apps/scale/appBBB/containers/sNNNNN`, a template that loops `lsdir`).
+ */
+export class ScaleRig {
+  readonly store = new ConsulKvServer();
+  readonly dir = makeTempDir();
+  readonly config = join(this.dir, 'haproxy.cfg');
+  ports = { frontend: 0, stats: 0, status: 0 };
+  closedPort = 0;
+  watch?: WatchProcess;
+
+  constructor(
+    readonly layout: { backends: number; servers: number },
+    private readonly extra: string[] = [],
+    /** Runs watch through another command (a profiler, say). */
+    private readonly wrap?: ConstructorParameters<typeof WatchProcess>[2],
+  ) {}
+
+  /** The key of server `i` of backend `b` (b is ignored with one backend). */
+  key(i: number, b = 0): string {
+    const name = `s${String(i).padStart(5, '0')}`;
+    return this.layout.backends === 1 ? `${SCALE_PREFIX}/containers/${name}` : `${SCALE_PREFIX}/app${String(b).padStart(3, '0')}/containers/${name}`;
+  }
+
+  /** The backend HAProxy has for backend `b`. */
+  backend(b = 0): string {
+    return this.layout.backends === 1 ? 'nginx_80' : `app${String(b).padStart(3, '0')}`;
+  }
+
+  get address(): string {
+    return `127.0.0.1:${this.closedPort}`;
+  }
+
+  async start(): Promise<this> {
+    await this.store.start();
+    this.ports = { frontend: await freePort(), stats: await freePort(), status: await freePort() };
+    this.closedPort = await freePort();
+    for (let b = 0; b < this.layout.backends; b++) for (let i = 0; i < this.layout.servers; i++) this.store.put(this.key(i, b), this.address);
+    const prefix = this.layout.backends === 1 ? `${SCALE_PREFIX}/containers` : SCALE_PREFIX;
+    this.watch = new WatchProcess(
+      [
+        ...['--kv', this.store.url, '--prefix', prefix, '--out', this.config, '--exec', `haproxy -W -db -f ${this.config}`],
+        ...['--template', this.template(), '--listen', `127.0.0.1:${this.ports.status}`, '--wait', '0'],
+        ...localHaproxyArgs(this.ports, this.dir),
+        ...this.extra,
+      ],
+      {},
+      this.wrap,
+    );
+    await this.watch.waitForLog(/^started haproxy/, 0, 120_000);
+    await waitFor('/healthz to be ok', async () => (await httpGet(this.ports.status, '/healthz')).status === 200, 30_000);
+    return this;
+  }
+
+  /** The default template with slow checks; with several backends, one backend per app under the prefix. */
+  private template(): string {
+    const path = join(this.dir, 'scale.cfg.ejs');
+    const text = readFileSync(join(ROOT, 'templates/haproxy.cfg.ejs'), 'utf8').replace('<%= s.address %> check', '<%= s.address %> check inter 30s');
+    if (this.layout.backends === 1) {
+      writeFileSync(path, text);
+      return path;
+    }
+    const at = text.indexOf('\nbackend <%= settings.backendName %>') + 1;
+    const loop = text
+      .slice(at)
+      .replace('backend <%= settings.backendName %>', `<% for (const app of lsdir('/${SCALE_PREFIX}')) { -%>\nbackend <%= app %>`)
+      .replace('servers()', `servers('/${SCALE_PREFIX}/' + app + '/containers')`);
+    const head = text.slice(0, at).replace('default_backend <%= settings.backendName %>', 'default_backend app000');
+    writeFileSync(path, `${head}${loop}<% } -%>\n`);
+    return path;
+  }
+
+  /** The supervised HAProxy's master socket. */
+  async socket(): Promise<string> {
+    return /-S (\S+)/.exec((await this.watch!.waitForLog(/^started haproxy/)).msg)![1]!;
+  }
+
+  /** Servers HAProxy runs in a backend, and how many of them are ready (not in maintenance). */
+  async servers(backend = this.backend()): Promise<Map<string, { addr: string; port: number; ready: boolean }>> {
+    const answer = await masterCommand(await this.socket(), `@1 show servers state ${backend}`, 10_000);
+    const servers = new Map<string, { addr: string; port: number; ready: boolean }>();
+    for (const line of answer.split('\n')) {
+      const f = line.trim().split(' ');
+      if (f.length < 19 || f[1] !== backend) continue;
+      servers.set(f[3]!, { addr: f[4]!, port: Number(f[18]), ready: (Number(f[6]) & 0x27) === 0 });
+    }
+    return servers;
+  }
+
+  /** The next log line after `from` that says a change reached HAProxy (runtime API or verified reload). */
+  applied(from: number, timeoutMs = 60_000): Promise<LogLine> {
+    return this.watch!.waitForLog(/^applied through the runtime API|^reloaded: /, from, timeoutMs);
+  }
+
+  async metric(name: string): Promise<number> {
+    return Number(new RegExp(`^occs_lb_${name} (\\S+)$`, 'm').exec((await httpGet(this.ports.status, '/metrics')).body)?.[1]);
+  }
+
+  async stop(): Promise<void> {
+    await this.watch?.stop();
+    await this.store.stop();
+  }
+}
