@@ -7,6 +7,7 @@ import { decideChange, refusalOf, renderSnapshot, type Change, type Rendering } 
 import { allPrefixes } from '../plan/render.js';
 import type { CompiledTemplate } from '../template/engine.js';
 import { Backoff } from '../util/backoff.js';
+import { IdleCollector, keepSmall } from '../util/memory.js';
 import { HaproxyChild, type ChildParts, type Stop } from './child.js';
 import { Coalescer } from './coalescer.js';
 import { Executor } from './executor.js';
@@ -53,6 +54,7 @@ export class Watcher {
   /** The retry of an install that failed (a full disk, say), while one is due. */
   private retry?: NodeJS.Timeout;
   private readonly installBackoff = new Backoff(1000, 30_000);
+  private readonly memory = new IdleCollector();
 
   constructor(private readonly parts: WatcherParts) {
     this.started = !parts.control.supervisor;
@@ -63,7 +65,10 @@ export class Watcher {
       control: parts.control,
       log: parts.log,
       reloaded: (r) => this.reloaded(r),
-      filed: () => (parts.state.counters.installs += 1),
+      filed: () => {
+        parts.state.counters.installs += 1;
+        this.memory.busy();
+      },
       fileFailed: (error) => this.syncFailed(error),
     });
     this.notes = new RenderingNotes(parts.log, parts.store);
@@ -89,6 +94,7 @@ export class Watcher {
       error: (error: unknown, scope: string) => this.health.failed(error, scope),
     };
     const watching = source.watch(prefixes, listener, this.abort.signal);
+    keepSmall();
     log.info(`watching ${prefixes.join(', ')} on ${source.description}`, { prefixes, store: source.description });
 
     const stop = await this.stopped;
@@ -96,6 +102,7 @@ export class Watcher {
     for (const s of signals) process.off(s, onSignal);
     this.abort.abort();
     clearTimeout(this.retry);
+    this.memory.stop();
     await Promise.all([watching, this.coalescer.idle()]);
     await this.executor.settled();
     await source.close();
@@ -181,6 +188,7 @@ export class Watcher {
     } catch (error) {
       this.syncFailed(error);
     }
+    this.memory.busy();
   }
 
   private reloaded(result: ReloadResult): void {
