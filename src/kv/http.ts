@@ -33,6 +33,13 @@ export class AnswerTooLargeError extends Error {
   }
 }
 
+/** A request failed because the kept-alive connection it was sent on had just been closed. */
+class ReusedSocketReset extends Error {
+  constructor(readonly reset: NodeJS.ErrnoException) {
+    super(reset.message);
+  }
+}
+
 type RequestOptions = { method?: string; headers?: Record<string, string>; body?: string; timeoutMs: number; signal?: AbortSignal };
 
 /**
@@ -84,7 +91,23 @@ export class HttpClient {
     return { status: res.statusCode ?? 0, headers: res.headers, lines: lines(res, this.maxBytes) };
   }
 
-  private open(url: URL, options: RequestOptions): Promise<{ res: http.IncomingMessage; timer: NodeJS.Timeout }> {
+  /**
+   * Sends a request. A kept-alive connection the store closed as it was being reused (the store's
+   * idle timeout and ours crossing: ECONNRESET before any answer) is retried once on a new
+   * connection: every request occs-lb makes only reads, so sending it again is safe.
+   */
+  private async open(url: URL, options: RequestOptions): Promise<{ res: http.IncomingMessage; timer: NodeJS.Timeout }> {
+    try {
+      return await this.openOnce(url, options);
+    } catch (error) {
+      if (!(error instanceof ReusedSocketReset)) throw error;
+      return this.openOnce(url, options).catch((again: unknown) => {
+        throw again instanceof ReusedSocketReset ? again.reset : again;
+      });
+    }
+  }
+
+  private openOnce(url: URL, options: RequestOptions): Promise<{ res: http.IncomingMessage; timer: NodeJS.Timeout }> {
     const isHttps = url.protocol === 'https:';
     return new Promise((resolve, reject) => {
       const req = (isHttps ? https : http).request(url, {
@@ -94,9 +117,9 @@ export class HttpClient {
         signal: options.signal,
       });
       const timer = setTimeout(() => req.destroy(new HttpTimeoutError(options.timeoutMs)), options.timeoutMs);
-      req.on('error', (error) => {
+      req.on('error', (error: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        reject(error);
+        reject(req.reusedSocket && error.code === 'ECONNRESET' && !options.signal?.aborted ? new ReusedSocketReset(error) : error);
       });
       req.on('response', (res) => resolve({ res, timer }));
       req.end(options.body);
