@@ -1,5 +1,6 @@
 import { removeTempDirs } from '../support/temp.js';
 import { benchEtcd } from './etcd.js';
+import { benchFleet } from './fleet.js';
 import { benchRecovery, benchStall } from './recovery.js';
 import { benchReload } from './reload.js';
 import { benchScale } from './scale.js';
@@ -20,14 +21,18 @@ const benches: Record<string, () => void | Promise<void>> = {
   recovery: () => benchRecovery(),
   stall: () => benchStall(),
   scale: () => benchScale(),
+  fleet: () => benchFleet(),
   'watch-idle': () => benchWatchIdle(),
 };
+
+/** Run only when named: scale runs it too. */
+const partOfAnother = new Set(['fleet']);
 
 const wanted = process.argv.slice(2);
 for (const name of wanted) if (!(name in benches)) throw new Error(`unknown benchmark ${name}; known: ${Object.keys(benches).join(', ')}`);
 console.log(`# occs-lb benchmarks — node ${process.version}, ${new Date().toISOString()}`);
 try {
-  for (const [name, run] of Object.entries(benches)) if (wanted.length === 0 || wanted.includes(name)) await run();
+  for (const [name, run] of Object.entries(benches)) if (wanted.includes(name) || (wanted.length === 0 && !partOfAnother.has(name))) await run();
 } finally {
   removeTempDirs();
 }

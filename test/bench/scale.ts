@@ -4,6 +4,7 @@ import { reloadViaMasterSocket } from '../../src/haproxy/reload-master.js';
 import { checkConfigFile } from '../../src/haproxy/check.js';
 import { waitFor } from '../support/haproxy-process.js';
 import { ScaleRig } from '../support/scale-rig.js';
+import { benchFleet } from './fleet.js';
 import { median, ms, percentile, report } from './stats.js';
 
 const SERVERS = Number(process.env.OCCS_LB_BENCH_SERVERS ?? 10_000);
@@ -153,4 +154,5 @@ export async function benchScale(): Promise<void> {
     both('1,000 servers written at once into one backend → all ready', (p) => ms(p.bulk)),
   ]);
   report('scale: memory of watch', await memoryFigures());
+  await benchFleet();
 }
