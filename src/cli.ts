@@ -98,8 +98,9 @@ function addCommand(program: Command, name: CommandName, usage: string, descript
 }
 
 function addCommands(program: Command, cli: CliRun): void {
-  addCommand(program, 'render', 'render', 'read the store once and print the config, or install it atomically with --out').action((_, command: Command) =>
-    cli.run(command, async () => (await import('./commands/render.js')).render, {}),
+  addCommand(program, 'render', 'render', 'read the store once and print the config, or check and install it with --out').action(
+    (opts: { check: boolean }, command: Command) =>
+      cli.run<{ check: boolean; format?: string }>(command, async () => (await import('./commands/render.js')).render, { check: opts.check }),
   );
 
   addCommand(program, 'validate', 'validate [file]', 'render (or read FILE) and check it: template, key/value entries, --min-servers, haproxy -c').action(

@@ -1,6 +1,10 @@
 import type { Settings } from '../config/settings.js';
 import { renderSnapshot } from '../plan/plan.js';
-import { installFiles, removeStaleTemps } from '../util/atomic-write.js';
+import { checkConfigFile, configRejected } from '../haproxy/check.js';
+import { locateHaproxy } from '../haproxy/binary.js';
+import type { Logger } from '../log.js';
+import type { RenderedResource } from '../plan/render.js';
+import { commitAll, removeStaleTemps, stageFile, type StagedFile, type WriteResult } from '../util/atomic-write.js';
 import { installError } from '../util/install-error.js';
 import { withSpinner } from '../util/spinner.js';
 import { describeRead, readStore, storeName } from '../wiring/store.js';
@@ -8,13 +12,24 @@ import { compileTemplates } from '../wiring/templates.js';
 import type { CommandContext } from './context.js';
 import { reportRendering } from './report.js';
 
+export interface RenderOptions {
+  /** false with --no-check: install with --out without `haproxy -c` of the new config. */
+  check: boolean;
+}
+
 /**
  * `occs-lb render`: read the store once, render every resource, and print the config (no
- * destination) or install the files atomically, all of them or none. Nothing is written when any
- * step fails.
+ * destination) or install the files: each staged beside its destination, HAProxy configs checked
+ * with `haproxy -c` (a rejection is exit 5), then renamed into place, all of them or none.
+ * Nothing is written when any step fails.
  */
-export async function render(settings: Readonly<Settings>, { io, log }: CommandContext): Promise<void> {
+export async function render(settings: Readonly<Settings>, { io, log }: CommandContext, options: RenderOptions = { check: true }): Promise<void> {
   const templates = await compileTemplates(settings.resources);
+  const installing = settings.resources.some((r) => r.destination);
+  const binary =
+    installing && options.check && settings.resources.some((r) => r.destination && r.haproxy)
+      ? locateHaproxy(settings.haproxy.binary, io.env, 'install without the check with --no-check')
+      : undefined;
   const spin = io.stderrIsTTY && log.format === 'text' && log.verbosity !== 'quiet';
   const what = describeRead(settings);
   log.debug(what);
@@ -22,18 +37,44 @@ export async function render(settings: Readonly<Settings>, { io, log }: CommandC
   const rendering = renderSnapshot(settings, templates, snapshot);
   reportRendering(settings, rendering, storeName(settings), log);
 
-  const files = rendering.resources.flatMap(({ resource, text }) => (resource.destination ? [{ path: resource.destination, content: text }] : []));
   for (const { resource, text } of rendering.resources) if (!resource.destination) io.stdout.write(text);
+  const files = rendering.resources.filter((r) => r.resource.destination);
   if (files.length === 0) return;
   // Temp files a killed run left beside the destinations go first: nothing else would remove them.
-  for (const f of files) for (const stale of await removeStaleTemps(f.path)) log.info(`removed ${stale}, left by an earlier run`);
-  const results = await installFiles(files).catch((error: unknown) => {
-    throw installError(
-      files.map((f) => f.path),
-      error,
-    );
-  });
-  files.forEach(({ path }, i) => {
+  for (const f of files) for (const stale of await removeStaleTemps(f.resource.destination!)) log.info(`removed ${stale}, left by an earlier run`);
+  const results = await install(files, binary, log);
+  files.forEach(({ resource }, i) => {
+    const path = resource.destination!;
     log.info(results[i] === 'written' ? `wrote ${path}` : `${path} is unchanged`, { destination: path, result: results[i] });
+  });
+}
+
+/** Stages every file, checks the HAProxy configs among them (when `binary` is given), then renames them all into place. */
+async function install(files: RenderedResource[], binary: string | undefined, log: Logger): Promise<WriteResult[]> {
+  const destinations = files.map((f) => f.resource.destination!);
+  const staged: StagedFile[] = [];
+  try {
+    for (const f of files) staged.push(await stageFile(f.resource.destination!, f.text));
+  } catch (error) {
+    await Promise.all(staged.map((s) => s.discard()));
+    throw installError(destinations, error);
+  }
+  try {
+    for (const [i, f] of files.entries()) {
+      const temp = staged[i]!.temp;
+      if (!binary || !f.resource.haproxy || !temp) continue;
+      const result = await checkConfigFile(binary, temp);
+      if (!result.valid) {
+        const shownAs = `the new config of ${staged[i]!.path}`;
+        throw configRejected(result, { file: temp, shownAs, text: f.text, hint: 'nothing was written; fix the template or the entries (or --no-check)' });
+      }
+      log.debug(`haproxy -c passed for the new config of ${staged[i]!.path}`);
+    }
+  } catch (error) {
+    await Promise.all(staged.map((s) => s.discard()));
+    throw error;
+  }
+  return commitAll(staged).catch((error: unknown) => {
+    throw installError(destinations, error);
   });
 }

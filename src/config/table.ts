@@ -118,13 +118,18 @@ export const SETTINGS = [
 
   // The commands' own options.
   { name: 'format', flag: '--format <format>', commands: ['validate', 'reload'], choices: formats, initial: 'text', help: 'report format on stdout' },
-  { name: 'check', flag: '--no-check', commands: ['reload'], help: 'skip haproxy -c of the installed config' },
+  {
+    name: 'check',
+    flag: '--no-check',
+    commands: ['render', 'reload'],
+    help: { render: 'install with --out without haproxy -c of the new config first', reload: 'skip haproxy -c of the installed config' },
+  },
   {
     name: 'out',
     flag: '-o, --out <file>',
     commands: ['render', 'watch'],
     help: {
-      render: 'write the config to FILE atomically (temp file, fsync, rename) instead of stdout',
+      render: 'install the config at FILE instead of printing it: checked with haproxy -c, then written atomically',
       watch: 'the installed HAProxy config (written atomically, checked with haproxy -c first)',
     },
   },
@@ -224,7 +229,7 @@ export const SETTINGS = [
   {
     name: 'haproxy',
     flag: '--haproxy <path>',
-    commands: ['validate', ...reloading],
+    commands: ['render', 'validate', ...reloading],
     file: { haproxyBinary: text },
     help: 'the haproxy executable',
     default: 'haproxy on PATH',

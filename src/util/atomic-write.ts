@@ -86,6 +86,11 @@ export async function installFiles(files: ReadonlyArray<{ path: string; content:
     await Promise.all(staged.map((s) => s.discard()));
     throw error;
   }
+  return commitAll(staged);
+}
+
+/** Renames staged files into place, in order; a failure discards the rest and names those already in place. */
+export async function commitAll(staged: readonly StagedFile[]): Promise<WriteResult[]> {
   const results: WriteResult[] = [];
   for (const [i, s] of staged.entries()) {
     try {

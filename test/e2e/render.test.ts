@@ -1,5 +1,5 @@
 import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli, ROOT } from '../support/cli.js';
 import { ConsulKvServer } from '../support/consul-kv-server.js';
@@ -206,6 +206,56 @@ describe('occs-lb render', () => {
     });
   });
 
+  describe('--out checks the new config with haproxy -c before installing it', () => {
+    /** A template HAProxy rejects (an unknown keyword in the backend), valid EJS otherwise. */
+    function rejectedTemplate(): string {
+      const path = join(makeTempDir(), 'rejected.cfg.ejs');
+      const text = readFileSync(join(ROOT, 'templates/haproxy.cfg.ejs'), 'utf8');
+      writeFileSync(path, text.replace('backend <%= settings.backendName %>', 'backend <%= settings.backendName %>\n    no-such-keyword on'));
+      return path;
+    }
+
+    it('a config HAProxy rejects is exit 5, naming the line, and the installed file stays as it was', async () => {
+      const dir = makeTempDir();
+      const out = join(dir, 'haproxy.cfg');
+      writeFileSync(out, 'old config\n');
+      const result = await runCli(['render', '--template', rejectedTemplate(), '--out', out], { env: seedEnv() });
+      expect(result.code).toBe(5);
+      expect(result.stderr).toMatch(
+        new RegExp(`haproxy -c rejected the new config of ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} at line \\d+: .*no-such-keyword`),
+      );
+      expect(result.stderr).toContain('nothing was written');
+      expect(readFileSync(out, 'utf8')).toBe('old config\n');
+      expect(readdirSync(dir)).toEqual(['haproxy.cfg']);
+    });
+
+    it('--no-check installs it unchecked', async () => {
+      const out = join(makeTempDir(), 'haproxy.cfg');
+      const result = await runCli(['render', '--template', rejectedTemplate(), '--out', out, '--no-check'], { env: seedEnv() });
+      expect(result.code).toBe(0);
+      expect(readFileSync(out, 'utf8')).toContain('no-such-keyword on');
+    });
+
+    it('without HAProxy on PATH: exit 2 saying so and how to go on, nothing written; --no-check installs', async () => {
+      const dir = makeTempDir();
+      const out = join(dir, 'haproxy.cfg');
+      const env = seedEnv({ PATH: dirname(process.execPath) });
+      const result = await runCli(['render', '--out', out], { env });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(/HAProxy is not installed here.*--no-check/s);
+      expect(readdirSync(dir)).toEqual([]);
+      const unchecked = await runCli(['render', '--out', out, '--no-check'], { env });
+      expect(unchecked.code).toBe(0);
+      expect(serverLines(readFileSync(out, 'utf8'))).toEqual(SEED_SERVERS);
+    });
+
+    it('printing to stdout needs no HAProxy', async () => {
+      const result = await runCli(['render'], { env: seedEnv({ PATH: dirname(process.execPath) }) });
+      expect(result.code).toBe(0);
+      expect(serverLines(result.stdout)).toEqual(SEED_SERVERS);
+    });
+  });
+
   it('writes each destination of a config file with several resources', async () => {
     const dir = makeTempDir();
     writeFileSync(join(dir, 'status.ejs'), '<% for (const s of servers()) { -%>\n<%= s.name %> <%= s.address %>\n<% } -%>\n');
@@ -218,7 +268,7 @@ describe('occs-lb render', () => {
         statsPassword: 'long-random-password',
         resources: [
           { template: join(ROOT, 'templates/haproxy.cfg.ejs'), destination: 'haproxy.cfg' },
-          { template: 'status.ejs', destination: 'servers.txt' },
+          { template: 'status.ejs', destination: 'servers.txt', haproxy: false },
         ],
       }),
     );
