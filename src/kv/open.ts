@@ -23,12 +23,16 @@ const badKv = (spec: string, why: string) =>
 /** Parses a `--kv` value. Relative `file:` paths are resolved against `cwd`. */
 export function parseKvLocation(spec: string, cwd: string): KvLocation {
   if (spec.startsWith('file:')) return { kind: 'file', path: parseFileSpec(spec, cwd) };
+  const givenPort = /^[a-z][a-z0-9+.-]*:\/\/(?:\[[^\]]*\]|[^/?#:]*):(\d+)(?:[/?#]|$)/i.exec(spec)?.[1];
+  if (givenPort !== undefined && !(Number(givenPort) >= 1 && Number(givenPort) <= 65535)) throw badKv(spec, `has port ${givenPort}, out of range (1 to 65535)`);
+  if (/^[a-z][a-z0-9+.-]*:\/\/(?::\d*)?(?:[/?#]|$)/i.test(spec)) throw badKv(spec, 'names no host');
   let url: URL;
   try {
     url = new URL(spec);
   } catch {
     throw badKv(spec, 'is not a URL');
   }
+  if (!url.hostname) throw badKv(spec, 'names no host');
   if (url.username || url.password) throw badKv(spec, 'carries credentials; use the token settings instead');
   if (!['http:', 'https:', 'occs:', 'consul:', 'etcd:', 'etcds:'].includes(url.protocol)) {
     throw badKv(spec, `has an unknown scheme "${url.protocol}"`);

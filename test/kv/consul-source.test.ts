@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConsulSource } from '../../src/kv/consul.js';
 import { parseKvLocation } from '../../src/kv/open.js';
 import { ConsulKvServer } from '../support/consul-kv-server.js';
-import { failure } from '../support/failure.js';
+import { failure, thrown } from '../support/failure.js';
 import { waitFor } from '../support/haproxy-process.js';
 
 const TOKEN = 'tok-0123456789abcdef';
@@ -131,6 +131,21 @@ describe('parseKvLocation', () => {
   it('resolves file: paths against the working directory', () => {
     expect(parseKvLocation('file:kv.json', '/work')).toEqual({ kind: 'file', path: '/work/kv.json' });
     expect(parseKvLocation('file:///etc/kv.json', '/work')).toEqual({ kind: 'file', path: '/etc/kv.json' });
+  });
+
+  it.each([
+    ['consul://', 'names no host'],
+    ['occs://', 'names no host'],
+    ['etcd://', 'names no host'],
+    ['etcds://:2379', 'names no host'],
+    ['http://127.0.0.1:99999', 'has port 99999, out of range (1 to 65535)'],
+    ['http://[::1]:0', 'has port 0, out of range (1 to 65535)'],
+    ['consul://127.0.0.1:70000/', 'has port 70000, out of range (1 to 65535)'],
+    ['http://exa mple', 'is not a URL'],
+  ])('%s is a usage error (exit 2) that says it %s', (spec, why) => {
+    const error = thrown(() => parseKvLocation(spec, '/'));
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toBe(`--kv "${spec}" ${why}`);
   });
 
   it('refuses credentials in the URL without echoing them', () => {
