@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { systemErrorCode, usageError } from '../errors.js';
+import { configContext } from '../haproxy/check.js';
 import type { Io } from '../io.js';
 import { DEFAULT_TEMPLATE } from '../paths.js';
 import { resolveSettings } from './settings.js';
@@ -62,9 +63,11 @@ async function loadConfigFile(explicit: string | undefined, cwd: string): Promis
     found = await explorer.load(path);
   } catch (error) {
     const code = systemErrorCode(error);
-    const what = code === 'ENOENT' ? 'does not exist' : `cannot be read: ${(error as Error).message.split('\n')[0]}`;
+    const syntax = code ? undefined : syntaxError(error, path);
+    const what = code === 'ENOENT' ? 'does not exist' : (syntax?.what ?? `cannot be read: ${(error as Error).message.split('\n')[0]}`);
     throw usageError(`config file ${path} ${what}`, {
       hint: explicit ? 'fix --config' : 'fix the file or remove it',
+      detail: syntax?.context,
       cause: error,
     });
   }
@@ -78,4 +81,40 @@ async function loadConfigFile(explicit: string | undefined, cwd: string): Promis
     });
   }
   return { path: found.filepath, config: parsed.data };
+}
+
+/**
+ * Where and why a JSON or YAML config file does not parse: "is not valid JSON at line 3, column
+ * 21: Expected double-quoted property name", with the lines around it.
+ */
+function syntaxError(error: unknown, path: string): { what: string; context?: string } | undefined {
+  const e = error as { name?: string; reason?: string; mark?: { line: number; column: number } };
+  if (e.name === 'YAMLException' && e.reason && e.mark) {
+    return { what: `is not valid YAML at line ${e.mark.line + 1}, column ${e.mark.column + 1}: ${e.reason}`, context: around(path, e.mark.line + 1) };
+  }
+  if (e.name !== 'JSONError') return undefined;
+  let text = '';
+  try {
+    text = readFileSync(path, 'utf8');
+    JSON.parse(text);
+    return undefined;
+  } catch (parseError) {
+    const message = (parseError as Error).message;
+    const at = /at position (\d+)/.exec(message);
+    const reason = message.replace(/ in JSON at position \d+.*$/s, '').replace(/^Unexpected end of JSON input$/, 'the file ends too early');
+    if (!at) return { what: `is not valid JSON: ${reason}` };
+    const before = text.slice(0, Number(at[1]));
+    const line = before.split('\n').length;
+    const column = Number(at[1]) - before.lastIndexOf('\n');
+    return { what: `is not valid JSON at line ${line}, column ${column}: ${reason}`, context: around(path, line) };
+  }
+}
+
+/** Lines `line - 2 … line + 2` of a file, the named one marked. */
+function around(path: string, line: number): string | undefined {
+  try {
+    return configContext(readFileSync(path, 'utf8'), line);
+  } catch {
+    return undefined;
+  }
 }

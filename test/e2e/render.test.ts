@@ -286,7 +286,33 @@ describe('occs-lb render', () => {
     const result = await runCli(['render'], { cwd: dir });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(join(dir, '.occs-lbrc.json'));
-    expect(result.stderr).toContain('unknown setting "backend_name"');
+    expect(result.stderr).toContain('unknown setting "backend_name", did you mean "backendName"?');
+  });
+
+  it.each([
+    [
+      'occs-lb.config.json',
+      '{\n  "kv": "file:x",\n  "prefixes": ["a"],,\n}\n',
+      /is not valid JSON at line 3, column 21: Expected double-quoted property name/,
+      '>>    3 |   "prefixes": ["a"],,',
+    ],
+    ['.occs-lbrc.yaml', 'kv: file:x\nprefixes:\n  - a\n - b\n', /is not valid YAML at line 4, column 2: bad indentation of a mapping entry/, '>>    4 |  - b'],
+  ])('a config file that does not parse (%s) exits 2 with the line, the column, the reason and the lines around', async (name, text, said, marked) => {
+    const dir = makeTempDir();
+    writeFileSync(join(dir, name), text);
+    const result = await runCli(['render'], { cwd: dir });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`config file ${join(dir, name)} `);
+    expect(result.stderr).toMatch(said);
+    expect(result.stderr).toContain(marked);
+  });
+
+  it('an unknown key in a resource suggests the known one', async () => {
+    const dir = makeTempDir();
+    writeFileSync(join(dir, '.occs-lbrc.json'), JSON.stringify({ kv: 'file:x', resources: [{ template: 't.ejs', destinaton: 'x.cfg' }] }));
+    const result = await runCli(['render'], { cwd: dir });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('unknown setting "resources[0].destinaton", did you mean "destination"?');
   });
 
   it('--help documents the environment and the exit codes', async () => {
