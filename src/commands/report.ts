@@ -10,6 +10,7 @@ import { emptyPrefixLine, renamedLine, skippedLine } from '../plan/rules.js';
  */
 export function reportRendering(settings: Readonly<Settings>, rendering: Rendering, store: string, log: Logger): void {
   if (rendering.strict) throw rendering.strict;
+  for (const notice of settings.notices) log.warn(notice);
   for (const s of rendering.skipped) log.warn(skippedLine(s), { key: s.key, reason: s.reason });
   for (const r of rendering.renamed) log.warn(renamedLine(r), { key: r.key, name: r.to });
   for (const empty of rendering.emptyPrefixes) log.warn(emptyPrefixLine(store, empty), { prefix: empty.prefix });

@@ -96,6 +96,7 @@ async function readConfigFile(file: string): Promise<{ label: string; text: stri
 async function renderForCheck(settings: Readonly<Settings>, report: ValidationReport): Promise<Array<{ label: string; text: string }>> {
   const templates = await compileTemplates(settings.resources);
   report.steps.push({ step: 'template', status: 'ok', note: [...templates.keys()].join(', ') });
+  for (const message of settings.notices) report.warnings.push({ source: 'config', message });
   if (usesDemoCredentials(settings)) {
     report.warnings.push({ source: 'config', message: DEMO_CREDENTIALS_WARNING });
   }

@@ -41,6 +41,7 @@ export async function watch(settings: Readonly<Settings>, { io, log, redact }: C
   if (options.once && exec) {
     throw usageError('--once and --exec cannot be used together', { hint: '--once runs the pipeline once against an HAProxy that is already running' });
   }
+  for (const notice of settings.notices) log.warn(notice);
   const store = storeName(settings);
   const binary = locateHaproxy(settings.haproxy.binary, io.env, 'watch checks every config with haproxy -c before installing it');
   const record = await WatchRecord.claim(settings.haproxy.config, log, { check: options.once });

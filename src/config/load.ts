@@ -19,13 +19,13 @@ export const SEARCH_PLACES = [
 /** Finds and validates the config file (or the one --config names), then merges everything. */
 export async function loadSettings(flags: Flags, io: Io): Promise<Readonly<Settings>> {
   const file = await loadConfigFile(flags.config, io.cwd);
-  const readSecret = (path: string): string => {
+  const readSecret = (path: string, setting: string): string => {
     const full = resolve(io.cwd, path);
     try {
       return readFileSync(full, 'utf8');
     } catch (error) {
-      throw usageError(`cannot read the token file ${full} (${systemErrorCode(error) ?? String(error)})`, {
-        hint: 'fix OCCS_API_TOKEN_FILE / --token-file, or the config file\'s "tokenFile"',
+      throw usageError(`cannot read ${full}, named by ${setting} (${systemErrorCode(error) ?? String(error)})`, {
+        hint: `point ${setting} at a readable file`,
       });
     }
   };

@@ -57,13 +57,14 @@ export function resolveSettings(input: SettingsInput): Readonly<Settings> {
   const kvCert = pick(from.flag('kv-cert', flags.kvCert), from.file('kvCert'));
   const kvKey = pick(from.flag('kv-key', flags.kvKey), from.file('kvKey'));
   if (Boolean(kvCert) !== Boolean(kvKey)) throw usageError('--kv-cert and --kv-key go together', { hint: 'give both, or neither' });
-  const { user: kvUser, password: kvPassword } = resolveKvUser(flags, env, from, input.readSecret);
+  const notices: string[] = [];
+  const { user: kvUser, password: kvPassword } = resolveKvUser(flags, env, from, input.readSecret, notices);
   const resources = resolveResources(input, fileDir, fileLabel);
   const minServers = pick<string | number>(from.flag('min-servers', flags.minServers), from.file('minServers'));
   if (minServers && !/^\d+$/.test(String(minServers.value))) throw invalid(minServers.from, `"${minServers.value}" is not a whole number`);
   const settings: Settings = {
     kv: resolveKv(flags, env, cwd, from.file('kv')),
-    token: resolveToken(flags, env, from.file('tokenFile'), input.readSecret),
+    token: resolveToken(flags, env, from.file('tokenFile'), input.readSecret, notices),
     kvUser,
     kvPassword,
     kvTimeoutMs,
@@ -81,6 +82,7 @@ export function resolveSettings(input: SettingsInput): Readonly<Settings> {
     logFormat: logFormat?.value as LogFormat | undefined,
     verbosity: flags.quiet ? 'quiet' : flags.verbose ? 'verbose' : 'normal',
     configFile: file?.path,
+    notices,
   };
   return Object.freeze(settings);
 }

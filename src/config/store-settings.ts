@@ -25,6 +25,8 @@ export function resolveKv(flags: Flags, env: NodeJS.ProcessEnv, cwd: string, fil
   return file && { spec: file.value, from: file.from, base: file.base };
 }
 
+type SecretReader = (path: string, setting: string) => string;
+
 /** Where one secret may come from, in precedence order: a flag and its file flag, then variables. */
 interface SecretSources {
   name: string;
@@ -41,16 +43,17 @@ interface SecretSources {
  * refused unless it is visible ASCII, the only thing an HTTP header or a JSON login can carry
  * without surprises.
  */
-function resolveSecret(s: SecretSources, env: NodeJS.ProcessEnv, readSecret: (path: string) => string): string | undefined {
+function resolveSecret(s: SecretSources, env: NodeJS.ProcessEnv, readSecret: SecretReader, notices: string[]): string | undefined {
   if (s.flag.value !== undefined && s.flagFile.value !== undefined) {
     throw usageError(`${s.flag.option} and ${s.flagFile.option} cannot be used together`);
   }
-  const candidates: Array<[from: string, read: () => string] | undefined> = [
-    s.flag.value !== undefined ? [s.flag.option, () => s.flag.value!] : undefined,
-    s.flagFile.value !== undefined ? [s.flagFile.option, () => readSecret(s.flagFile.value!)] : undefined,
-    env[s.envVar] ? [`environment ${s.envVar}`, () => env[s.envVar]!] : undefined,
-    env[s.envFile] ? [`environment ${s.envFile}`, () => readSecret(env[s.envFile]!)] : undefined,
-    s.configFile ? [s.configFile.from, () => readSecret(resolve(s.configFile!.base, s.configFile!.value))] : undefined,
+  const fromFile = (path: string, setting: string): [string, () => string, boolean] => [setting, () => readSecret(path, setting), true];
+  const candidates: Array<[from: string, read: () => string, isFile: boolean] | undefined> = [
+    s.flag.value !== undefined ? [s.flag.option, () => s.flag.value!, false] : undefined,
+    s.flagFile.value !== undefined ? fromFile(s.flagFile.value, s.flagFile.option) : undefined,
+    env[s.envVar] ? [`environment ${s.envVar}`, () => env[s.envVar]!, false] : undefined,
+    env[s.envFile] ? fromFile(env[s.envFile]!, `environment ${s.envFile}`) : undefined,
+    s.configFile ? fromFile(resolve(s.configFile.base, s.configFile.value), s.configFile.from) : undefined,
   ];
   const chosen = candidates.find(Boolean);
   if (!chosen) return undefined;
@@ -58,11 +61,18 @@ function resolveSecret(s: SecretSources, env: NodeJS.ProcessEnv, readSecret: (pa
   if (!/^[\x21-\x7e]*$/.test(value)) {
     throw invalid(chosen[0], `the ${s.name} contains whitespace, control or non-ASCII characters`, `check the ${s.name} file or variable`);
   }
+  if (value === '' && chosen[2]) notices.push(`the ${s.name} file named by ${chosen[0]} is empty: no ${s.name} is sent`);
   return value === '' ? undefined : value;
 }
 
 /** The Consul/OCCS API token. */
-export function resolveToken(flags: Flags, env: NodeJS.ProcessEnv, file: From<string> | undefined, readSecret: (path: string) => string): string | undefined {
+export function resolveToken(
+  flags: Flags,
+  env: NodeJS.ProcessEnv,
+  file: From<string> | undefined,
+  readSecret: SecretReader,
+  notices: string[],
+): string | undefined {
   return resolveSecret(
     {
       name: 'token',
@@ -74,11 +84,18 @@ export function resolveToken(flags: Flags, env: NodeJS.ProcessEnv, file: From<st
     },
     env,
     readSecret,
+    notices,
   );
 }
 
 /** etcd's user and password (both or neither). */
-export function resolveKvUser(flags: Flags, env: NodeJS.ProcessEnv, from: Layers, readSecret: (path: string) => string): { user?: string; password?: string } {
+export function resolveKvUser(
+  flags: Flags,
+  env: NodeJS.ProcessEnv,
+  from: Layers,
+  readSecret: SecretReader,
+  notices: string[],
+): { user?: string; password?: string } {
   const user = pick(from.flag('kv-user', flags.kvUser), from.env('KV_USER'), from.file('kvUser'));
   const password = resolveSecret(
     {
@@ -91,6 +108,7 @@ export function resolveKvUser(flags: Flags, env: NodeJS.ProcessEnv, from: Layers
     },
     env,
     readSecret,
+    notices,
   );
   if (password !== undefined && !user) {
     throw usageError('a key/value password was given without a user', { hint: 'set --kv-user (or KV_USER)' });

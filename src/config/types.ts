@@ -80,6 +80,8 @@ export interface Settings {
   logFormat?: LogFormat;
   verbosity: Verbosity;
   configFile?: string;
+  /** What is odd about the settings themselves (an empty secret file, say): each command warns of it. */
+  notices: string[];
 }
 
 /** How `watch` waits, polls, supervises and reports. */
@@ -108,6 +110,6 @@ export interface SettingsInput {
   file?: LoadedFile;
   cwd: string;
   defaultTemplate: string;
-  /** Reads a token file; I/O is the caller's. */
-  readSecret: (path: string) => string;
+  /** Reads a secret's file (`setting`: where its path came from, for the error); I/O is the caller's. */
+  readSecret: (path: string, setting: string) => string;
 }

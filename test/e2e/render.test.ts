@@ -315,6 +315,30 @@ describe('occs-lb render', () => {
     expect(result.stderr).toContain('unknown setting "resources[0].destinaton", did you mean "destination"?');
   });
 
+  it('a secret file that cannot be read is exit 2 naming the setting that named it', async () => {
+    const missing = join(makeTempDir(), 'missing');
+    const password = await runCli(['render', '--kv', 'etcd://127.0.0.1:1', '--prefix', 'x', '--kv-user', 'u', '--kv-password-file', missing]);
+    expect(password.code).toBe(2);
+    expect(password.stderr).toContain(`cannot read ${missing}, named by --kv-password-file (ENOENT)`);
+    expect(password.stderr).not.toMatch(/token|OCCS_API_TOKEN_FILE/);
+    const token = await runCli(['render', '--prefix', 'x'], { env: { ...seedEnv(), OCCS_API_TOKEN: '', OCCS_API_TOKEN_FILE: missing } });
+    expect(token.code).toBe(2);
+    expect(token.stderr).toContain(`named by environment OCCS_API_TOKEN_FILE`);
+  });
+
+  it('an empty token file is a warning (no token is sent), not silence', async () => {
+    const empty = join(makeTempDir(), 'token');
+    writeFileSync(empty, '\n');
+    const kv = `file:${join(ROOT, 'examples/kv.properties')}`;
+    const result = await runCli(['render', '--kv', kv, '--prefix', 'apps/myapp/containers', '--token-file', empty]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain('warning: the token file named by --token-file is empty: no token is sent');
+    const json = JSON.parse(
+      (await runCli(['validate', '--kv', kv, '--prefix', 'apps/myapp/containers', '--token-file', empty, '--no-haproxy', '--format', 'json'])).stdout,
+    );
+    expect(json.warnings).toContainEqual({ source: 'config', message: 'the token file named by --token-file is empty: no token is sent' });
+  });
+
   it('--help documents the environment and the exit codes', async () => {
     const result = await runCli(['render', '--help']);
     expect(result.code).toBe(0);
