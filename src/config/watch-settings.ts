@@ -24,10 +24,18 @@ export function parseWait(text: string): { minMs: number; maxMs: number } | unde
   return { minMs, maxMs };
 }
 
+/** Why a --wait value is refused. */
+function waitProblem(text: string): string {
+  const [minText, maxText] = text.split(':');
+  const [minMs, maxMs] = [parseDuration(minText ?? ''), parseDuration(maxText ?? '')];
+  if (minMs !== undefined && maxMs !== undefined && maxMs < minMs) return `"${text}": MAX (${maxText}) is below MIN (${minText})`;
+  return `"${text}" is not MIN[:MAX], e.g. 200ms:2s, 1s:1m30s or 0`;
+}
+
 export function resolveWatch(flags: Flags, from: Layers): WatchSettings {
   const waitChoice = pick<string>(from.flag('wait', flags.wait), from.file('wait'));
   const wait = parseWait(waitChoice?.value ?? DEFAULT_WAIT);
-  if (!wait) throw invalid(waitChoice!.from, `"${waitChoice!.value}" is not MIN[:MAX], e.g. 200ms:2s or 0`);
+  if (!wait) throw invalid(waitChoice!.from, waitProblem(waitChoice!.value));
 
   const interval = pick<string | number>(from.flag('interval', flags.interval), from.file('interval'));
   const intervalMs = interval ? parseDuration(interval.value) : undefined;

@@ -1,14 +1,18 @@
 const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /**
- * Parses a duration like `500ms`, `5s`, `1.5m` or a bare number of seconds (confd's and the
- * seed's habit) into milliseconds. Returns undefined when the text is not a duration.
+ * Parses a duration into milliseconds: `500ms`, `5s`, `1.5m`, Go's form that confd and
+ * consul-template users write (`1m30s`, `1h5m`), or a bare number of seconds (confd's and the
+ * seed's habit). Returns undefined when the text is not a duration.
  */
 export function parseDuration(text: string | number): number | undefined {
   if (typeof text === 'number') return Number.isFinite(text) && text >= 0 ? text * 1000 : undefined;
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!match) return undefined;
-  return Math.round(Number(match[1]) * units[match[2] ?? 's']!);
+  const trimmed = text.trim();
+  if (/^\d+(?:\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
+  if (!/^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/.test(trimmed)) return undefined;
+  let ms = 0;
+  for (const [, amount, unit] of trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) ms += Number(amount) * units[unit!]!;
+  return Math.round(ms);
 }
 
 export function formatDuration(ms: number): string {

@@ -142,4 +142,25 @@ describe('settings', () => {
     expect(ambiguous.exitCode).toBe(2);
     expect(ambiguous.message).toContain('--out is ambiguous');
   });
+
+  it.each([
+    ['1m30s', { minMs: 90_000, maxMs: 360_000 }],
+    ['1s:1m30s', { minMs: 1000, maxMs: 90_000 }],
+    ['1h5m', { minMs: 3_900_000, maxMs: 15_600_000 }],
+    ['1.5s:2', { minMs: 1500, maxMs: 2000 }],
+    ['0', { minMs: 0, maxMs: 0 }],
+  ])('--wait %s: durations as confd and consul-template write them (Go style)', async (wait, expected) => {
+    expect((await loadSettings({ wait }, io(makeTempDir()))).watch).toMatchObject({ waitMinMs: expected.minMs, waitMaxMs: expected.maxMs });
+  });
+
+  it.each([
+    ['2s:1s', '--wait: "2s:1s": MAX (1s) is below MIN (2s)'],
+    ['1m:30s', '--wait: "1m:30s": MAX (30s) is below MIN (1m)'],
+    ['soon', '--wait: "soon" is not MIN[:MAX], e.g. 200ms:2s, 1s:1m30s or 0'],
+    ['1m30', '--wait: "1m30" is not MIN[:MAX], e.g. 200ms:2s, 1s:1m30s or 0'],
+  ])('--wait %s is exit 2 saying what is wrong', async (wait, message) => {
+    const error = await failure(loadSettings({ wait }, io(makeTempDir())));
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toBe(message);
+  });
 });
