@@ -7,7 +7,7 @@ import { haproxyVersion, locateHaproxy } from '../haproxy/binary.js';
 import { checkConfigText } from '../haproxy/check.js';
 import { parseSections, serverCounts } from '../haproxy/config-sections.js';
 import { renderSnapshot } from '../plan/plan.js';
-import { emptyPrefixLine, shortfallFinding, shortfalls, skippedLine } from '../plan/rules.js';
+import { emptyPrefixLine, rejectedLine, shortfallFinding, shortfalls, skippedLine } from '../plan/rules.js';
 import { readStore, storeName } from '../wiring/store.js';
 import { compileTemplates } from '../wiring/templates.js';
 import type { CommandContext } from './context.js';
@@ -49,11 +49,15 @@ export async function validate(settings: Readonly<Settings>, { io, redact }: Com
   report.ok = report.errors.length === 0;
   print();
   if (!report.ok) {
-    throw rejectedError('CONFIG_REJECTED', `the config was rejected: ${report.errors.length} error${report.errors.length === 1 ? '' : 's'} (see the report)`, {
-      hint: report.errors.some((e) => e.source === 'haproxy' && e.message.startsWith('[WARNING]'))
-        ? 'fix the warnings, or pass --allow-warnings'
-        : 'fix the template, the entries or the settings',
-    });
+    throw rejectedError(
+      'CONFIG_REJECTED',
+      `the config was rejected: ${report.errors.length} error${report.errors.length === 1 ? '' : 's'}, listed in the report`,
+      {
+        hint: report.errors.some((e) => e.source === 'haproxy' && e.message.startsWith('[WARNING]'))
+          ? 'fix the warnings, or pass --allow-warnings'
+          : 'fix the template, the entries or the settings',
+      },
+    );
   }
 }
 
@@ -111,11 +115,14 @@ async function renderForCheck(settings: Readonly<Settings>, report: ValidationRe
   const rendering = renderSnapshot(settings, templates, snapshot);
   for (const empty of rendering.emptyPrefixes) report.warnings.push({ source: 'kv', message: emptyPrefixLine(storeName(settings), empty) });
   report.skipped = rendering.skipped;
-  for (const s of rendering.skipped) (rendering.strict ? report.errors : report.warnings).push({ source: 'kv', key: s.key, message: skippedLine(s) });
+  for (const s of rendering.skipped) {
+    if (rendering.strict) report.errors.push({ source: 'kv', key: s.key, message: rejectedLine(s) });
+    else report.warnings.push({ source: 'kv', key: s.key, message: skippedLine(s) });
+  }
   report.steps.push({
     step: 'key/value entries',
     status: rendering.strict ? 'failed' : 'ok',
-    note: `${snapshot.pairs.length} read, ${rendering.skipped.length} skipped${rendering.strict ? ' (--strict)' : ''}`,
+    note: `${snapshot.pairs.length} read, ${rendering.skipped.length} ${rendering.strict ? 'rejected by --strict' : 'skipped'}`,
   });
   return rendering.resources
     .filter((r) => r.resource.haproxy)

@@ -12,6 +12,9 @@ import type { EmptyPrefix } from './render.js';
 /** The line that names one skipped entry and why (a log line, or a report's finding). */
 export const skippedLine = (s: SkippedEntry): string => `skipped ${s.key}: ${s.reason}`;
 
+/** The same for an entry --strict refuses: it fails the run instead of being left out. */
+export const rejectedLine = (s: SkippedEntry): string => `rejected ${s.key} by --strict: ${s.reason}`;
+
 /** The line that says a server got another name than its key's. */
 export const renamedLine = (r: RenamedEntry): string => `server name "${r.from}" of ${r.key} is not [A-Za-z0-9._:-]+; using "${r.to}"`;
 

@@ -16,6 +16,18 @@ export function failureCounter(error: OccsError): Counter {
  * What `watch` has done and how it is doing: counters for /metrics, the reason for /healthz.
  * Plain data plus a Prometheus text rendering; the loop updates it, the HTTP server reads it.
  */
+/** How /healthz names a store's trouble, by error code (anything else: "store failing"). */
+const STORE_PROBLEMS: Record<string, string> = {
+  KV_UNREACHABLE: 'store unreachable',
+  KV_ERROR: 'store answering errors',
+  KV_TIMEOUT: 'store not answering',
+  KV_TLS: 'store unreachable',
+  KV_UNAUTHORISED: 'store refuses the credentials',
+  KV_PERMISSION_DENIED: 'store refuses the credentials',
+  KV_FILE_UNREADABLE: 'store file unreadable',
+  KV_FILE_MALFORMED: 'store file malformed',
+};
+
 export class WatchState {
   readonly counters = {
     renders: 0,
@@ -38,7 +50,7 @@ export class WatchState {
   /** Why the last sync did not succeed (undefined: it did). */
   syncProblem?: string;
   /** What fails to be read right now, by scope (a prefix): the message and since when. */
-  readonly storeProblems = new Map<string, { message: string; since: number }>();
+  readonly storeProblems = new Map<string, { message: string; code: string; since: number }>();
   /** Whether the supervised HAProxy runs (undefined: watch supervises none). */
   childAlive?: boolean;
 
@@ -61,7 +73,8 @@ export class WatchState {
   health(): { ok: boolean; reason: string } {
     if (this.childAlive === false) return { ok: false, reason: 'haproxy is not running' };
     const [problem] = this.storeProblems.values();
-    if (problem) return { ok: false, reason: `store unreachable since ${new Date(problem.since).toISOString()}: ${problem.message}` };
+    if (problem)
+      return { ok: false, reason: `${STORE_PROBLEMS[problem.code] ?? 'store failing'} since ${new Date(problem.since).toISOString()}: ${problem.message}` };
     if (this.syncProblem) return { ok: false, reason: `last sync failed: ${this.syncProblem}` };
     if (this.lastSyncAt === undefined) return { ok: false, reason: 'no successful sync yet' };
     const empty = this.emptyBackends;

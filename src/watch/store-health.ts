@@ -35,6 +35,6 @@ export class StoreHealth {
     if (state.storeProblems.size === 0) {
       log.error(`${occs.message}; keeping the installed config and HAProxy as they are, retrying with backoff`, { code: occs.code });
     } else log.debug(occs.message);
-    state.storeProblems.set(scope, { message: occs.message, since: state.storeProblems.get(scope)?.since ?? Date.now() });
+    state.storeProblems.set(scope, { message: occs.message, code: occs.code, since: state.storeProblems.get(scope)?.since ?? Date.now() });
   }
 }

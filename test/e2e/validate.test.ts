@@ -68,6 +68,20 @@ describe('occs-lb validate', () => {
     expect(report.errors).toEqual([{ source: 'min-servers', message: 'backend nginx_80 has 2 servers, fewer than --min-servers 3' }]);
   });
 
+  it('--strict: an entry it refuses is "rejected" (not "skipped") in the report, and the error has one set of parentheses', async () => {
+    const kv = join(makeTempDir(), 'kv.properties');
+    writeFileSync(kv, 'apps/x/a=10.0.0.1:80\napps/x/bad=10.0.0.1:80 backup\n');
+    const text = await runCli(['validate', '--kv', `file:${kv}`, '--prefix', 'apps/x', '--strict', '--no-haproxy']);
+    expect(text.code).toBe(5);
+    expect(text.stdout).toMatch(/^failed +key\/value entries \(2 read, 1 rejected by --strict\)$/m);
+    expect(text.stdout).toMatch(/^error +\[kv\] rejected \/apps\/x\/bad by --strict: value contains whitespace$/m);
+    expect(text.stdout).not.toMatch(/skipped \/apps/);
+    expect(text.stderr).toContain('error: the config was rejected: 1 error, listed in the report (fix the template, the entries or the settings)');
+    const lenient = await runCli(['validate', '--kv', `file:${kv}`, '--prefix', 'apps/x', '--no-haproxy']);
+    expect(lenient.code).toBe(0);
+    expect(lenient.stdout).toMatch(/^warning +\[kv\] skipped \/apps\/x\/bad: value contains whitespace$/m);
+  });
+
   it('checks a given FILE; HAProxy warnings fail it unless --allow-warnings', async () => {
     const dir = makeTempDir();
     const file = join(dir, 'haproxy.cfg');

@@ -129,7 +129,7 @@ describe.each(stores)('occs-lb watch --exec haproxy, from %s', (_, makeStore) =>
     await kv.outage();
     await w.waitForLog(/keeping the installed config/, before);
     await waitFor('/healthz to report the outage', async () => (await status('/healthz')).status === 503);
-    expect((await status('/healthz')).body).toContain('store unreachable since');
+    expect((await status('/healthz')).body).toMatch(/^store (unreachable|answering errors) since /);
     await waitFor('a few failed reads', async () => (await metric('store_errors_total')) >= 3);
     await kv.putDuringOutage?.(`${PREFIX}/c`, c().address);
 
@@ -282,6 +282,21 @@ describe('occs-lb watch from a file: source', () => {
     writeFileSync(join(rig.dir, 'kv.new'), `${PREFIX}/b=${b().address}\n${PREFIX}/c=${c().address}\n${PREFIX}/d=${d().address}\n`);
     renameSync(join(rig.dir, 'kv.new'), kv);
     await servedBy(['b', 'c', 'd']);
+  });
+
+  it('a file that becomes malformed: /healthz says so (not "unreachable"), HAProxy keeps serving, and a fixed file is followed', async () => {
+    const kv = join(rig.dir, 'kv.json');
+    writeFileSync(kv, JSON.stringify({ [`${PREFIX}/a`]: a().address }));
+    const w = startWatch(`file:${kv}`);
+    await w.waitForLog(/^started haproxy/);
+    await servedBy(['a']);
+    writeFileSync(kv, `{"${PREFIX}/a": "${a().address}", `);
+    await waitFor('/healthz to say the file is malformed', async () => (await status('/healthz')).status === 503 || undefined);
+    expect((await status('/healthz')).body).toMatch(/^store file malformed since \S+: /);
+    await servedBy(['a']);
+    writeFileSync(kv, JSON.stringify({ [`${PREFIX}/a`]: a().address, [`${PREFIX}/b`]: b().address }));
+    await servedBy(['a', 'b']);
+    await waitFor('/healthz to be ok again', async () => (await status('/healthz')).status === 200 || undefined);
   });
 });
 
