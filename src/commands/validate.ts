@@ -36,7 +36,7 @@ export async function validate(settings: Readonly<Settings>, { io, redact }: Com
 
   let texts: Array<{ label: string; text: string }>;
   try {
-    texts = options.file ? [await readConfigFile(options.file)] : await renderForCheck(settings, report);
+    texts = options.file ? [await readConfigFile(options.file)] : await renderForCheck(settings, report, options.allowWarnings);
   } catch (error) {
     if (!(error instanceof OccsError)) throw error;
     report.errors.push({ source: errorSource(error), message: error.message, context: error.detail });
@@ -97,7 +97,7 @@ async function readConfigFile(file: string): Promise<{ label: string; text: stri
 }
 
 /** Renders every resource as `render` would, recording each step and what the rules found in the report. */
-async function renderForCheck(settings: Readonly<Settings>, report: ValidationReport): Promise<Array<{ label: string; text: string }>> {
+async function renderForCheck(settings: Readonly<Settings>, report: ValidationReport, allowWarnings: boolean): Promise<Array<{ label: string; text: string }>> {
   const templates = await compileTemplates(settings.resources);
   report.steps.push({ step: 'template', status: 'ok', note: [...templates.keys()].join(', ') });
   for (const message of settings.notices) report.warnings.push({ source: 'config', message });
@@ -106,7 +106,8 @@ async function renderForCheck(settings: Readonly<Settings>, report: ValidationRe
   }
   const socketDir = settings.vars.adminSocket && dirname(settings.vars.adminSocket);
   if (socketDir && !existsSync(socketDir)) {
-    report.warnings.push({
+    // HAProxy fails to start with it, so it fails the check as HAProxy's own warnings do.
+    (allowWarnings ? report.warnings : report.errors).push({
       source: 'config',
       message: `the admin socket's directory ${socketDir} does not exist: HAProxy will not start with this config (haproxy -c does not notice)`,
     });

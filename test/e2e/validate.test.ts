@@ -82,6 +82,19 @@ describe('occs-lb validate', () => {
     expect(lenient.stdout).toMatch(/^warning +\[kv\] skipped \/apps\/x\/bad: value contains whitespace$/m);
   });
 
+  it('an admin socket in a directory that does not exist fails the check (HAProxy would not start), unless --allow-warnings', async () => {
+    const socket = join(makeTempDir(), 'missing', 'admin.sock');
+    const failed = await runCli(['validate', ...seed, '--admin-socket', socket]);
+    expect(failed.code).toBe(5);
+    expect(failed.stdout).toContain(
+      `error   [config] the admin socket's directory ${join(socket, '..')} does not exist: HAProxy will not start with this config`,
+    );
+    expect(failed.stdout).toMatch(/^result: rejected/m);
+    const allowed = await runCli(['validate', ...seed, '--admin-socket', socket, '--allow-warnings']);
+    expect(allowed.code).toBe(0);
+    expect(allowed.stdout).toContain(`warning [config] the admin socket's directory`);
+  });
+
   it('checks a given FILE; HAProxy warnings fail it unless --allow-warnings', async () => {
     const dir = makeTempDir();
     const file = join(dir, 'haproxy.cfg');
