@@ -2,12 +2,52 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import type { CommandContext } from './commands/context.js';
 import { addOptions } from './config/options.js';
-import type { CommandName } from './config/table.js';
+import type { CommandName } from './config/setting-entry.js';
 import type { Flags, Settings } from './config/types.js';
 import { errorSource, ExitCode, OccsError } from './errors.js';
 import { processIo, type Io } from './io.js';
 import { createLogger, type Logger } from './log.js';
 import { Redactor } from './util/redact.js';
+
+/** Two or three examples per help page: the top level's are the three ways occs-lb is used. */
+export const EXAMPLES: Record<CommandName | 'program', string[]> = {
+  program: [
+    '# render once, then start HAProxy on it:',
+    'occs-lb render --kv consul://127.0.0.1 --prefix apps/web/containers --out /etc/haproxy/haproxy.cfg',
+    "# keep HAProxy in step, as a container's CMD:",
+    'occs-lb watch --kv file:/etc/occs-lb/kv.properties --prefix apps/web/containers --out /etc/haproxy/haproxy.cfg --exec "haproxy -W -db -f /etc/haproxy/haproxy.cfg"',
+    '# check the template and the entries in CI:',
+    'occs-lb validate --kv file:examples/kv.properties --prefix apps/myapp/containers --strict --format json',
+  ],
+  render: [
+    'occs-lb render --kv file:examples/kv.properties --prefix apps/myapp/containers',
+    'OCCS_API_TOKEN_FILE=/run/secrets/occs-token KV_IP=172.17.0.1 KV_PORT=9109 OCCS_BACKEND_KEY=apps/web/containers occs-lb render --out /etc/haproxy/haproxy.cfg',
+    'occs-lb render --kv etcd://127.0.0.1:2379 --prefix apps/web/containers --template my.cfg.ejs',
+  ],
+  validate: [
+    'occs-lb validate --kv file:examples/kv.properties --prefix apps/myapp/containers',
+    'occs-lb validate --kv consul://127.0.0.1 --prefix apps/web/containers --strict --min-servers 2 --format json',
+    'occs-lb validate /etc/haproxy/haproxy.cfg',
+  ],
+  reload: [
+    'occs-lb reload --master-socket /run/haproxy/master.sock --haproxy-config /etc/haproxy/haproxy.cfg',
+    'occs-lb reload --pid-file /run/haproxy.pid',
+    'occs-lb reload --reload-cmd "systemctl reload haproxy" --format json',
+  ],
+  watch: [
+    'occs-lb watch --kv consul://127.0.0.1 --prefix apps/web/containers --out /etc/haproxy/haproxy.cfg --exec "haproxy -W -db -f /etc/haproxy/haproxy.cfg" --listen 127.0.0.1:8080',
+    'occs-lb watch --kv etcd://127.0.0.1:2379 --prefix apps/web/containers --out /etc/haproxy/haproxy.cfg --master-socket /run/haproxy/master.sock',
+    'occs-lb watch --once --kv consul://127.0.0.1 --prefix apps/web/containers --out /etc/haproxy/haproxy.cfg --reload-cmd "systemctl reload haproxy"',
+  ],
+};
+
+const examples = (scope: CommandName | 'program') => `\nExamples:\n${EXAMPLES[scope].map((line) => `  ${line}`).join('\n')}\n`;
+
+const EXIT_CODES = `
+Exit codes:
+  0 success   1 unexpected failure   2 usage or configuration error
+  3 key/value store unreachable or unauthorised   4 template error
+  5 rendered config rejected   6 reload failed`;
 
 const HELP_AFTER = `
 Environment (the old confd image's variables):
@@ -23,11 +63,7 @@ Key/value sources (--kv):
   etcd://HOST:PORT, etcds://HOST:PORT (etcd v3, port 2379), file:PATH
 
 Precedence: flags > environment > config file (occs-lb.config.*, .occs-lbrc*, package.json#occs-lb) > defaults.
-
-Exit codes:
-  0 success   1 unexpected failure   2 usage or configuration error
-  3 key/value store unreachable or unauthorised   4 template error
-  5 rendered config rejected   6 reload failed`;
+${EXIT_CODES}`;
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -94,7 +130,9 @@ class CliRun {
 
 /** A command with its options from the settings table and the shared help epilog; the caller adds the action. */
 function addCommand(program: Command, name: CommandName, usage: string, description: string, helpAfter = HELP_AFTER): Command {
-  return addOptions(program.command(usage).description(description), name).addHelpText('after', helpAfter);
+  return addOptions(program.command(usage).description(description), name)
+    .addHelpText('after', `${examples(name)}${helpAfter}`)
+    .showHelpAfterError(`(occs-lb ${name} --help lists the options it takes)`);
 }
 
 function addCommands(program: Command, cli: CliRun): void {
@@ -113,7 +151,7 @@ function addCommands(program: Command, cli: CliRun): void {
       }),
   );
 
-  addCommand(program, 'reload', 'reload', 'haproxy -c the installed config, then reload the running HAProxy and verify it').action(
+  addCommand(program, 'reload', 'reload', 'haproxy -c the installed config, then reload the running HAProxy and verify it', EXIT_CODES).action(
     (opts: { format: 'text' | 'json'; check: boolean }, command: Command) =>
       cli.run(command, async () => (await import('./commands/reload.js')).reload, { format: opts.format, check: opts.check }),
   );
@@ -142,7 +180,7 @@ function createProgram(io: Io, cli: CliRun): Command {
       writeErr: (text) => io.stderr.write(cli.redactor.apply(text)),
     })
     .exitOverride();
-  addOptions(program, 'program').addHelpText('after', HELP_AFTER);
+  addOptions(program, 'program').addHelpText('after', `${examples('program')}${HELP_AFTER}`);
   addCommands(program, cli);
   return program;
 }

@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
-import { SETTINGS, type CommandName, type SettingEntry } from './table.js';
+import type { CommandName, SettingEntry } from './setting-entry.js';
+import { SETTINGS } from './table.js';
 
 /** Where options go: the program itself (the options every command takes), or one command. */
 export type OptionScope = CommandName | 'program';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { SETTINGS, type SettingEntry } from './table.js';
+import type { SettingEntry } from './setting-entry.js';
+import { SETTINGS } from './table.js';
 
 const nonEmpty = z.string().min(1);
 

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { text, anyText, yesNo, texts, port, count, formats, textOrJson, duration, positiveDuration, size, type SettingEntry } from './setting-entry.js';
 
 /**
  * Every setting and option, once: the commander options (options.ts), the config file's zod
@@ -7,94 +7,93 @@ import type { z } from 'zod';
  * is settings.ts's work.
  */
 
-export type CommandName = 'render' | 'validate' | 'reload' | 'watch';
-
-/** The zod type of a config-file key, built only when a config file is read (zod loads lazily). */
-export type FileType = (zod: typeof z) => z.ZodTypeAny;
-
-export interface SettingEntry {
-  /** The key in `Flags`: commander's attribute name of the flag (`--no-x` sets `x`). */
-  readonly name: string;
-  /** commander's flags: `--name <value>`, a boolean `--name`, a negation `--no-name`; none: no flag. */
-  readonly flag?: string;
-  /** The environment variables it reads (their precedence is settings.ts's). */
-  readonly env?: readonly string[];
-  /** Its config-file key with that key's zod type, e.g. `{ kvTimeout: duration }` (one key). */
-  readonly file?: { readonly [key: string]: FileType };
-  /** The commands that take it; absent: every command (an option of the program itself). */
-  readonly commands?: readonly CommandName[];
-  /** One text, or one per command. */
-  readonly help: string | { readonly [C in CommandName]?: string };
-  /** Shown in the help as "(default: …)"; the value itself comes from settings.ts. */
-  readonly default?: string;
-  readonly choices?: readonly string[];
-  /** A value commander sets when the flag is absent (and shows with the choices). */
-  readonly initial?: string;
-  /** Repeatable: the values collect into an array. */
-  readonly repeatable?: true;
-}
-
-const text = (zod: typeof z) => zod.string().min(1);
-const anyText = (zod: typeof z) => zod.string();
-const yesNo = (zod: typeof z) => zod.boolean();
-const texts = (zod: typeof z) => zod.array(zod.string()).min(1);
-const port = (zod: typeof z) => zod.number().int();
-const count = (zod: typeof z) => zod.number().int().nonnegative();
-const formats = ['text', 'json'] as const;
-const textOrJson = (zod: typeof z) => zod.enum(formats);
-/** A duration: text such as `5s`, or milliseconds. */
-const duration = (zod: typeof z) => zod.union([zod.string().min(1), zod.number().nonnegative()]);
-const positiveDuration = (zod: typeof z) => zod.union([zod.string().min(1), zod.number().positive()]);
-const size = (zod: typeof z) => zod.union([zod.string().min(1), zod.number().int().positive()]);
-
 const reloading = ['reload', 'watch'] as const;
+/** The commands that read the store and render: reload only reloads what is installed. */
+const rendering = ['render', 'validate', 'watch'] as const;
 
 // The order is the help's: options appear in it in this order, in each command.
 export const SETTINGS = [
   {
     name: 'kv',
+    commands: rendering,
     flag: '--kv <url>',
     env: ['KV_IP', 'KV_PORT'],
     file: { kv: text },
     help: 'key/value source: http(s)://, occs://, consul://, etcd(s):// or file:PATH',
   },
-  { name: 'token', flag: '--token <token>', env: ['OCCS_API_TOKEN'], help: 'API token (prefer OCCS_API_TOKEN_FILE: flags show in ps)' },
-  { name: 'tokenFile', flag: '--token-file <file>', env: ['OCCS_API_TOKEN_FILE'], file: { tokenFile: text }, help: 'read the API token from a file' },
+  { name: 'token', commands: rendering, flag: '--token <token>', env: ['OCCS_API_TOKEN'], help: 'API token (prefer OCCS_API_TOKEN_FILE: flags show in ps)' },
+  {
+    name: 'tokenFile',
+    commands: rendering,
+    flag: '--token-file <file>',
+    env: ['OCCS_API_TOKEN_FILE'],
+    file: { tokenFile: text },
+    help: 'read the API token from a file',
+  },
   {
     name: 'prefix',
+    commands: rendering,
     flag: '--prefix <key>',
     env: ['OCCS_BACKEND_KEY'],
     file: { prefixes: texts },
     repeatable: true,
     help: 'key prefix to read (repeatable; the first one holds the servers)',
   },
-  { name: 'template', flag: '--template <file>', file: { template: text }, help: 'EJS template', default: 'the shipped haproxy.cfg.ejs' },
+  { name: 'template', commands: rendering, flag: '--template <file>', file: { template: text }, help: 'EJS template', default: 'the shipped haproxy.cfg.ejs' },
   { name: 'config', flag: '--config <file>', help: 'config file', default: 'searched in the current directory' },
-  { name: 'kvTimeout', flag: '--kv-timeout <duration>', file: { kvTimeout: duration }, help: 'timeout of each key/value request, e.g. 5s', default: '10s' },
+  {
+    name: 'kvTimeout',
+    commands: rendering,
+    flag: '--kv-timeout <duration>',
+    file: { kvTimeout: duration },
+    help: 'timeout of each key/value request, e.g. 5s',
+    default: '10s',
+  },
   {
     name: 'kvMaxSize',
+    commands: rendering,
     flag: '--kv-max-size <size>',
     file: { kvMaxSize: size },
     help: 'largest answer taken from the store (or file: size), e.g. 64MiB',
     default: '16MiB',
   },
-  { name: 'kvCa', flag: '--kv-ca <file>', file: { kvCa: text }, help: 'PEM file of one more CA to trust for https key/value stores' },
-  { name: 'kvCert', flag: '--kv-cert <file>', file: { kvCert: text }, help: 'client certificate (PEM) for the key/value store (with --kv-key)' },
-  { name: 'kvKey', flag: '--kv-key <file>', file: { kvKey: text }, help: 'key of the client certificate (PEM)' },
-  { name: 'kvUser', flag: '--kv-user <name>', env: ['KV_USER'], file: { kvUser: text }, help: 'etcd user (a token is asked with the password)' },
-  { name: 'kvPassword', flag: '--kv-password <password>', env: ['KV_PASSWORD'], help: 'etcd password (prefer KV_PASSWORD_FILE: flags show in ps)' },
+  { name: 'kvCa', commands: rendering, flag: '--kv-ca <file>', file: { kvCa: text }, help: 'PEM file of one more CA to trust for https key/value stores' },
+  {
+    name: 'kvCert',
+    commands: rendering,
+    flag: '--kv-cert <file>',
+    file: { kvCert: text },
+    help: 'client certificate (PEM) for the key/value store (with --kv-key)',
+  },
+  { name: 'kvKey', commands: rendering, flag: '--kv-key <file>', file: { kvKey: text }, help: 'key of the client certificate (PEM)' },
+  {
+    name: 'kvUser',
+    commands: rendering,
+    flag: '--kv-user <name>',
+    env: ['KV_USER'],
+    file: { kvUser: text },
+    help: 'etcd user (a token is asked with the password)',
+  },
+  {
+    name: 'kvPassword',
+    commands: rendering,
+    flag: '--kv-password <password>',
+    env: ['KV_PASSWORD'],
+    help: 'etcd password (prefer KV_PASSWORD_FILE: flags show in ps)',
+  },
   {
     name: 'kvPasswordFile',
+    commands: rendering,
     flag: '--kv-password-file <file>',
     env: ['KV_PASSWORD_FILE'],
     file: { kvPasswordFile: text },
     help: 'read the etcd password from a file',
   },
-  { name: 'insecure', flag: '--insecure', file: { insecure: yesNo }, help: "do not verify the key/value store's TLS certificate" },
-  { name: 'strict', flag: '--strict', file: { strict: yesNo }, help: 'fail (exit 5) instead of skipping invalid key/value entries' },
-  { name: 'bind', flag: '--bind <address>', file: { bind: text }, help: 'address the frontend and stats listener bind', default: '*' },
-  { name: 'frontendPort', flag: '--frontend-port <port>', file: { frontendPort: port }, help: 'frontend port', default: '5000' },
-  { name: 'statsPort', flag: '--stats-port <port>', file: { statsPort: port }, help: 'stats page port', default: '1936' },
+  { name: 'insecure', commands: rendering, flag: '--insecure', file: { insecure: yesNo }, help: "do not verify the key/value store's TLS certificate" },
+  { name: 'strict', commands: rendering, flag: '--strict', file: { strict: yesNo }, help: 'fail (exit 5) instead of skipping invalid key/value entries' },
+  { name: 'bind', commands: rendering, flag: '--bind <address>', file: { bind: text }, help: 'address the frontend and stats listener bind', default: '*' },
+  { name: 'frontendPort', commands: rendering, flag: '--frontend-port <port>', file: { frontendPort: port }, help: 'frontend port', default: '5000' },
+  { name: 'statsPort', commands: rendering, flag: '--stats-port <port>', file: { statsPort: port }, help: 'stats page port', default: '1936' },
   { name: 'statsUser', env: ['OCCS_LB_STATS_USER'], file: { statsUser: text }, help: 'stats page user (the demo one warns)', default: 'occsdemo' },
   {
     name: 'statsPassword',
@@ -103,10 +102,11 @@ export const SETTINGS = [
     help: 'stats page password (the demo one warns)',
     default: 'occspass',
   },
-  { name: 'backendName', flag: '--backend-name <name>', file: { backendName: text }, help: 'name of the backend', default: 'nginx_80' },
-  { name: 'balance', flag: '--balance <algorithm>', file: { balance: text }, help: 'balance algorithm', default: 'roundrobin' },
+  { name: 'backendName', commands: rendering, flag: '--backend-name <name>', file: { backendName: text }, help: 'name of the backend', default: 'nginx_80' },
+  { name: 'balance', commands: rendering, flag: '--balance <algorithm>', file: { balance: text }, help: 'balance algorithm', default: 'roundrobin' },
   {
     name: 'adminSocket',
+    commands: rendering,
     flag: '--admin-socket <path>',
     file: { adminSocket: anyText },
     help: 'put an admin stats socket (the runtime API) in the config at PATH',

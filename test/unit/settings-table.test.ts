@@ -3,7 +3,8 @@ import { Option } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { helpText, takes } from '../../src/config/options.js';
 import { fileConfigSchema } from '../../src/config/schema.js';
-import { SETTINGS, type CommandName, type SettingEntry } from '../../src/config/table.js';
+import type { CommandName, SettingEntry } from '../../src/config/setting-entry.js';
+import { SETTINGS } from '../../src/config/table.js';
 
 const COMMANDS: CommandName[] = ['render', 'validate', 'reload', 'watch'];
 const entries = SETTINGS as readonly SettingEntry[];

@@ -1,0 +1,43 @@
+import type { z } from 'zod';
+
+/** What one row of the settings table (table.ts) says about a setting, and the config-file types its rows use. */
+
+export type CommandName = 'render' | 'validate' | 'reload' | 'watch';
+
+/** The zod type of a config-file key, built only when a config file is read (zod loads lazily). */
+export type FileType = (zod: typeof z) => z.ZodTypeAny;
+
+export interface SettingEntry {
+  /** The key in `Flags`: commander's attribute name of the flag (`--no-x` sets `x`). */
+  readonly name: string;
+  /** commander's flags: `--name <value>`, a boolean `--name`, a negation `--no-name`; none: no flag. */
+  readonly flag?: string;
+  /** The environment variables it reads (their precedence is settings.ts's). */
+  readonly env?: readonly string[];
+  /** Its config-file key with that key's zod type, e.g. `{ kvTimeout: duration }` (one key). */
+  readonly file?: { readonly [key: string]: FileType };
+  /** The commands that take it; absent: every command (an option of the program itself). */
+  readonly commands?: readonly CommandName[];
+  /** One text, or one per command. */
+  readonly help: string | { readonly [C in CommandName]?: string };
+  /** Shown in the help as "(default: …)"; the value itself comes from settings.ts. */
+  readonly default?: string;
+  readonly choices?: readonly string[];
+  /** A value commander sets when the flag is absent (and shows with the choices). */
+  readonly initial?: string;
+  /** Repeatable: the values collect into an array. */
+  readonly repeatable?: true;
+}
+
+export const text = (zod: typeof z) => zod.string().min(1);
+export const anyText = (zod: typeof z) => zod.string();
+export const yesNo = (zod: typeof z) => zod.boolean();
+export const texts = (zod: typeof z) => zod.array(zod.string()).min(1);
+export const port = (zod: typeof z) => zod.number().int();
+export const count = (zod: typeof z) => zod.number().int().nonnegative();
+export const formats = ['text', 'json'] as const;
+export const textOrJson = (zod: typeof z) => zod.enum(formats);
+/** A duration: text such as `5s`, or milliseconds. */
+export const duration = (zod: typeof z) => zod.union([zod.string().min(1), zod.number().nonnegative()]);
+export const positiveDuration = (zod: typeof z) => zod.union([zod.string().min(1), zod.number().positive()]);
+export const size = (zod: typeof z) => zod.union([zod.string().min(1), zod.number().int().positive()]);
