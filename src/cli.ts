@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import type { CommandContext } from './commands/context.js';
 import { addOptions } from './config/options.js';
@@ -7,6 +6,7 @@ import type { Flags, Settings } from './config/types.js';
 import { errorSource, ExitCode, OccsError } from './errors.js';
 import { processIo, type Io } from './io.js';
 import { createLogger, type Logger } from './log.js';
+import { packageVersion } from './paths.js';
 import { Redactor } from './util/redact.js';
 
 /** Two or three examples per help page: the top level's are the three ways occs-lb is used. */
@@ -64,11 +64,6 @@ Key/value sources (--kv):
 
 Precedence: flags > environment > config file (occs-lb.config.*, .occs-lbrc*, package.json#occs-lb) > defaults.
 ${EXIT_CODES}`;
-
-function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 /** A command's function: an exit code when it has one of its own (watch), else success. */
 type CommandFunction<O> = (settings: Readonly<Settings>, ctx: CommandContext, options: O) => Promise<number | void>;

@@ -1,3 +1,4 @@
+import { packageVersion } from '../paths.js';
 import type { OccsError } from '../errors.js';
 import { HttpClient, type HttpResponse } from './http.js';
 import { normalizeKey, toSnapshot } from './keys.js';
@@ -26,7 +27,7 @@ export class ConsulSource implements KvSource {
     this.description = base.origin;
     this.errors = new StoreErrors(base.origin, 'KV_IP/KV_PORT (or --kv)');
     this.http = new HttpClient(options);
-    this.headers = { accept: 'application/json', 'user-agent': 'occs-lb' };
+    this.headers = { accept: 'application/json', 'user-agent': `occs-lb/${packageVersion()}` };
     if (options.token) {
       this.headers.authorization = `Bearer ${options.token}`;
       this.headers['x-consul-token'] = options.token;

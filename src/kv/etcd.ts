@@ -1,3 +1,4 @@
+import { packageVersion } from '../paths.js';
 import { kvError, OccsError } from '../errors.js';
 import { HttpClient, type HttpStream } from './http.js';
 import { rangesOf, slashedLast, toPair, type EtcdKv, type KeyRange } from './etcd-keys.js';
@@ -108,7 +109,7 @@ export class EtcdSource implements KvSource {
   ): Promise<R> {
     const url = new URL(path, this.base);
     for (let attempt = 0; ; attempt++) {
-      const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'occs-lb' };
+      const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': `occs-lb/${packageVersion()}` };
       if (this.options.user) {
         if (!this.login) {
           // Not with this request's signal: the login is shared, and one request (a probe) may be

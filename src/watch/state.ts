@@ -1,4 +1,5 @@
 import { ExitCode, INSTALL_CODES, type OccsError } from '../errors.js';
+import { packageVersion } from '../paths.js';
 
 type Counter = keyof WatchState['counters'];
 
@@ -83,7 +84,7 @@ export class WatchState {
   }
 
   /** The Prometheus text exposition of the counters and gauges. */
-  metrics(now = Date.now()): string {
+  metrics(): string {
     const c = this.counters;
     const lines: string[] = [];
     const metric = (name: string, type: 'counter' | 'gauge', help: string, samples: Array<[string, number]>) => {
@@ -105,11 +106,12 @@ export class WatchState {
     metric('signals_total', 'counter', 'SIGHUPs handled (each forces a re-read, render and reload).', [['', c.signals]]);
     metric('store_up', 'gauge', '1 when the last read of the store succeeded.', [['', this.storeProblems.size > 0 ? 0 : 1]]);
     metric(
-      'seconds_since_last_sync',
+      'last_sync_timestamp_seconds',
       'gauge',
-      'Seconds since the store last confirmed the installed config (a change applied, or a read with nothing new; -1: never).',
-      [['', this.lastSyncAt === undefined ? -1 : Math.round((now - this.lastSyncAt) / 100) / 10]],
+      'When the store last confirmed the installed config (a change applied, or a read with nothing new), in Unix seconds; 0: never.',
+      [['', this.lastSyncAt === undefined ? 0 : this.lastSyncAt / 1000]],
     );
+    metric('build_info', 'gauge', 'Always 1; the labels say which occs-lb runs.', [[`{version="${packageVersion()}"}`, 1]]);
     metric(
       'backend_servers',
       'gauge',

@@ -10,6 +10,7 @@ import { PREFIX, useWatchRig } from '../support/watch-rig.js';
 import { localHaproxyArgs } from '../support/watch-args.js';
 
 const rig = useWatchRig();
+const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 const { servedBy, status, metric, config } = rig;
 const backend = (i: number) => () => rig.backends[i]!;
 const [a, b, c, d] = [backend(0), backend(1), backend(2), backend(3)];
@@ -97,6 +98,9 @@ describe.each(stores)('occs-lb watch --exec haproxy, from %s', (_, makeStore) =>
     expect(await workersOf(w)).toEqual(workers);
     expect(await status('/healthz')).toEqual({ status: 200, body: 'ok\n' });
     expect(await metric('backend_servers\\{backend="nginx_80"\\}')).toBe(2);
+    // When the store last confirmed the config, as a timestamp (not an ever-changing "seconds since"), and which occs-lb runs.
+    expect(Math.abs((await metric('last_sync_timestamp_seconds')) - Date.now() / 1000)).toBeLessThan(60);
+    expect(await metric(`build_info\\{version="${VERSION}"\\}`)).toBe(1);
     // The file follows, so a later reload keeps the same servers.
     await waitFor('the file to follow', () => !readFileSync(config(), 'utf8').includes(`server a `));
     expect(readFileSync(config(), 'utf8')).toContain(`server c ${c().address} check`);

@@ -1,9 +1,12 @@
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConsulSource } from '../../src/kv/consul.js';
 import { parseKvLocation } from '../../src/kv/open.js';
 import { ConsulKvServer } from '../support/consul-kv-server.js';
 import { failure, thrown } from '../support/failure.js';
 import { waitFor } from '../support/haproxy-process.js';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const TOKEN = 'tok-0123456789abcdef';
 let server: ConsulKvServer;
@@ -66,6 +69,7 @@ describe('ConsulSource', () => {
     expect(request.query.has('recurse')).toBe(true);
     expect(request.headers.authorization).toBe(`Bearer ${TOKEN}`);
     expect(request.headers['x-consul-token']).toBe(TOKEN);
+    expect(request.headers['user-agent']).toBe(`occs-lb/${VERSION}`);
   });
 
   it('treats 404 as "no keys", not as an error', async () => {
