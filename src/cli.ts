@@ -6,6 +6,7 @@ import type { Flags, Settings } from './config/types.js';
 import { errorSource, ExitCode, OccsError } from './errors.js';
 import { processIo, type Io } from './io.js';
 import { createLogger, type Logger } from './log.js';
+import { jsonDocument } from './commands/json-document.js';
 import { packageVersion } from './paths.js';
 import { Redactor } from './util/redact.js';
 
@@ -94,7 +95,7 @@ class CliRun {
     } catch (error) {
       if (options.format === 'json' && !wrote && error instanceof OccsError) {
         const failure = { source: errorSource(error), code: error.code, message: error.message, hint: error.hint };
-        io.stdout.write(`${JSON.stringify(redactor.deep({ ok: false, errors: [failure] }))}\n`);
+        io.stdout.write(jsonDocument(redactor.deep({ ok: false, errors: [failure] })));
       }
       throw error;
     }
@@ -187,9 +188,17 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     await createProgram(io, cli).parseAsync(argv);
     return cli.exitCode;
   } catch (error) {
+    if (error instanceof CommanderError && error.exitCode !== 0 && wantsJson(argv)) {
+      // commander refused the command line before any command ran: the document still comes.
+      const message = error.message.replace(/^error: /, '');
+      io.stdout.write(jsonDocument({ ok: false, errors: [{ source: 'config', code: 'USAGE', message }] }));
+    }
     return exitCodeOf(error, cli.log);
   }
 }
+
+/** `--format json` (or `--format=json`) on the command line. */
+const wantsJson = (argv: readonly string[]) => argv.some((arg, i) => arg === '--format=json' || (arg === '--format' && argv[i + 1] === 'json'));
 
 function exitCodeOf(error: unknown, log: Logger): number {
   if (error instanceof CommanderError) {

@@ -7,6 +7,7 @@ import { haproxyControl, type HaproxyControl } from '../haproxy/control.js';
 import { isSummary } from '../haproxy/messages.js';
 import { describeReload } from '../haproxy/reload.js';
 import type { CommandContext } from './context.js';
+import { jsonDocument } from './json-document.js';
 
 export interface ReloadOptions {
   /** false with --no-check: skip `haproxy -c` of the installed config. */
@@ -36,7 +37,11 @@ export async function reload(settings: Readonly<Settings>, { io, log, redact }: 
   const control = haproxyControl({ binary, config, reloadTimeoutMs: settings.haproxy.reloadTimeoutMs, strategy });
   if (options.check) await checkInstalled(control, config, log);
   const result = (await control.reload())!;
-  io.stdout.write(options.format === 'json' ? `${JSON.stringify(redact({ ok: true, ...result }))}\n` : `${redact(describeReload(result))}\n`);
+  const steps = [
+    options.check ? { step: 'haproxy -c', status: 'ok', note: config } : { step: 'haproxy -c', status: 'skipped', note: '--no-check' },
+    { step: 'reload', status: 'ok', note: result.strategy },
+  ];
+  io.stdout.write(options.format === 'json' ? jsonDocument(redact({ ok: true, steps, ...result })) : `${redact(describeReload(result))}\n`);
 }
 
 /** `haproxy -c` of the installed file; an ALERT stops the reload with exit 5. */

@@ -11,6 +11,7 @@ import { emptyPrefixLine, rejectedLine, shortfallFinding, shortfalls, skippedLin
 import { readStore, storeName } from '../wiring/store.js';
 import { compileTemplates } from '../wiring/templates.js';
 import type { CommandContext } from './context.js';
+import { jsonDocument } from './json-document.js';
 import { DEMO_CREDENTIALS_WARNING, usesDemoCredentials } from './report.js';
 import { formatReport, haproxyFindings, type Finding, type StepStatus, type ValidationReport } from './validate-report.js';
 
@@ -32,7 +33,7 @@ export async function validate(settings: Readonly<Settings>, { io, redact }: Com
   const binary = options.haproxy ? locateHaproxy(settings.haproxy.binary, io.env, 'skip that step with --no-haproxy') : undefined;
   const report: ValidationReport = { ok: false, configs: [], steps: [], errors: [], warnings: [], backends: {}, skipped: [] };
   const version = binary ? haproxyVersion(binary) : undefined;
-  const print = () => io.stdout.write(options.format === 'json' ? `${JSON.stringify(redact(report), null, 2)}\n` : formatReport(redact(report)));
+  const print = () => io.stdout.write(options.format === 'json' ? jsonDocument(redact({ ...report })) : formatReport(redact(report)));
 
   let texts: Array<{ label: string; text: string }>;
   try {

@@ -20,11 +20,15 @@ const badKv = (spec: string, why: string) =>
     hint: 'use http(s)://HOST:PORT, occs://HOST:PORT, consul://HOST:PORT, etcd(s)://HOST:PORT or file:PATH',
   });
 
+const SCHEMES = ['http:', 'https:', 'occs:', 'consul:', 'etcd:', 'etcds:'];
+
 /** Parses a `--kv` value. Relative `file:` paths are resolved against `cwd`. */
 export function parseKvLocation(spec: string, cwd: string): KvLocation {
   if (spec.startsWith('file:')) return { kind: 'file', path: parseFileSpec(spec, cwd) };
   const givenPort = /^[a-z][a-z0-9+.-]*:\/\/(?:\[[^\]]*\]|[^/?#:]*):(\d+)(?:[/?#]|$)/i.exec(spec)?.[1];
   if (givenPort !== undefined && !(Number(givenPort) >= 1 && Number(givenPort) <= 65535)) throw badKv(spec, `has port ${givenPort}, out of range (1 to 65535)`);
+  const scheme = /^([a-z][a-z0-9+.-]*:)\/\//i.exec(spec)?.[1]?.toLowerCase();
+  if (scheme && !SCHEMES.includes(scheme)) throw badKv(spec, `has an unknown scheme "${scheme}"`);
   if (/^[a-z][a-z0-9+.-]*:\/\/(?::\d*)?(?:[/?#]|$)/i.test(spec)) throw badKv(spec, 'names no host');
   let url: URL;
   try {
@@ -34,7 +38,7 @@ export function parseKvLocation(spec: string, cwd: string): KvLocation {
   }
   if (!url.hostname) throw badKv(spec, 'names no host');
   if (url.username || url.password) throw badKv(spec, 'carries credentials; use the token settings instead');
-  if (!['http:', 'https:', 'occs:', 'consul:', 'etcd:', 'etcds:'].includes(url.protocol)) {
+  if (!SCHEMES.includes(url.protocol)) {
     throw badKv(spec, `has an unknown scheme "${url.protocol}"`);
   }
   if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EXAMPLES } from '../../src/cli.js';
 import { runCli, ROOT } from '../support/cli.js';
@@ -45,5 +47,28 @@ describe('help', () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain("error: unknown option '--template'");
     expect(refused.stderr).toContain('occs-lb reload --help lists the options it takes');
+  });
+
+  it('--format json: one document shape for every outcome and both commands (version, ok, errors, warnings, steps, backends), pretty-printed', async () => {
+    const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+    const seed = ['--kv', 'file:examples/kv.properties', '--prefix', 'apps/myapp/containers'];
+    const outcomes = [
+      ['validate', ...seed, '--format', 'json'],
+      ['validate', ...seed, '--min-servers', '3', '--format', 'json'],
+      ['validate', '--kv', 'consul://', '--prefix', 'x', '--format', 'json'],
+      ['validate', ...seed, '--kv-timeout', 'soon', '--format', 'json'],
+      ['validate', ...seed, '--wait', '1s', '--format', 'json'],
+      ['reload', '--format', 'json'],
+      ['reload', '--master-socket', '/nonexistent/master.sock', '--no-check', '--haproxy-config', join(ROOT, 'README.md'), '--format', 'json'],
+    ];
+    for (const args of outcomes) {
+      const result = await runCli(args, { cwd: ROOT });
+      expect(result.stdout, args.join(' ')).toMatch(/^\{\n {2}"version": /);
+      const doc = JSON.parse(result.stdout) as Record<string, unknown>;
+      expect(Object.keys(doc).slice(0, 6), args.join(' ')).toEqual(['version', 'ok', 'errors', 'warnings', 'steps', 'backends']);
+      expect(doc.version).toBe(version);
+      expect(doc.ok).toBe(result.code === 0);
+      expect((doc.errors as unknown[]).length > 0).toBe(result.code !== 0);
+    }
   });
 });

@@ -82,6 +82,11 @@ describe('occs-lb reload over the master socket', () => {
     expect(result.code).toBe(0);
     const doc = JSON.parse(result.stdout);
     expect(doc).toMatchObject({ ok: true, strategy: 'master-socket', mode: 'master-worker' });
+    expect(Object.keys(doc).slice(0, 6)).toEqual(['version', 'ok', 'errors', 'warnings', 'steps', 'backends']);
+    expect(doc.steps).toEqual([
+      { step: 'haproxy -c', status: 'ok', note: h.config },
+      { step: 'reload', status: 'ok', note: 'master-socket' },
+    ]);
     expect(doc.after[0]).not.toBe(doc.before[0]);
     expect(typeof doc.ms).toBe('number');
   });
