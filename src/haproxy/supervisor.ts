@@ -3,6 +3,7 @@ import { accessSync, constants as fsConstants } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { constants, tmpdir } from 'node:os';
 import { basename, delimiter, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { reloadError, usageError } from '../errors.js';
 import { masterSocketArgument } from './master-cli.js';
 import { reloadMasterWorker, waitForMaster } from './reload-master.js';
@@ -96,11 +97,13 @@ export class Supervisor {
    * with a parent-death signal: if watch dies, even by SIGKILL, HAProxy gets SIGUSR1 (its soft
    * stop; another program gets SIGTERM) instead of running on unsupervised.
    */
-  async start(timeoutMs: number, env: NodeJS.ProcessEnv, spawned?: (pid: number) => Promise<void>): Promise<void> {
+  async start(timeoutMs: number, env: NodeJS.ProcessEnv, spawned?: (pid: number) => Promise<void>, output?: (line: string) => void): Promise<void> {
     this.socket = await this.masterSocket();
     const setpriv = parentDeathSignaller(env);
     const [file, args] = setpriv ? [setpriv, ['--pdeathsig', this.isHaproxy ? 'SIGUSR1' : 'SIGTERM', '--', this.file, ...this.args]] : [this.file, this.args];
-    const child = spawn(file, args, { stdio: ['ignore', 'inherit', 'inherit'], env });
+    // With `output`, what HAProxy prints comes to it line by line; else it goes straight to ours.
+    const child = spawn(file, args, { stdio: output ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'], env });
+    if (output) for (const stream of [child.stdout, child.stderr]) createInterface({ input: stream!, crlfDelay: Infinity }).on('line', output);
     this.child = child;
     // Should watch exit without stopping it (an uncaught error), HAProxy is not left behind.
     const cleanup = () => child.kill();

@@ -33,7 +33,9 @@ export class HaproxyChild {
   async start(supervisor: Supervisor, exited: (stop: Stop) => void): Promise<void> {
     const { state, log, settings, record } = this.parts;
     // Recorded as soon as it has a pid: a watch killed from then on leaves a record of it.
-    await supervisor.start(settings.haproxy.reloadTimeoutMs, this.parts.childEnv, async (pid) => record?.save({ pid, comm: supervisor.commandName }));
+    // With JSON logs every line on stderr is JSON: HAProxy's own lines are wrapped, at their level.
+    const output = log.format === 'json' ? (line: string) => haproxyLine(log, line) : undefined;
+    await supervisor.start(settings.haproxy.reloadTimeoutMs, this.parts.childEnv, async (pid) => record?.save({ pid, comm: supervisor.commandName }), output);
     state.childAlive = true;
     log.info(`started haproxy (pid ${supervisor.pid}): ${supervisor.commandLine}`, { pid: supervisor.pid });
     // Ours serves now: what an earlier, killed watch left running goes (in the background).
@@ -66,4 +68,11 @@ export class HaproxyChild {
     log.info(`haproxy stopped (${exit.description})`, { status: exit.status });
     return exit.status;
   }
+}
+
+/** One line HAProxy printed, logged at the level it says (`[ALERT]`, `[WARNING]`, `[NOTICE]`), source haproxy. */
+function haproxyLine(log: Logger, line: string): void {
+  if (!line.trim()) return;
+  const level = /\[(ALERT|EMERG)\]/.test(line) ? 'error' : /\[WARNING\]/.test(line) ? 'warn' : 'info';
+  log[level](line, { source: 'haproxy' });
 }

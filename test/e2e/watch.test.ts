@@ -197,6 +197,21 @@ describe.each(stores)('occs-lb watch --exec haproxy, from %s', (_, makeStore) =>
 });
 
 describe('occs-lb watch: recovery and stopping', () => {
+  it("with JSON logs every line on stderr is JSON: HAProxy's own lines come wrapped, at their level, source haproxy", async () => {
+    rig.store.put(`${PREFIX}/a`, a().address);
+    const w = startWatch(rig.store.url, ['--no-runtime-api']);
+    await w.waitForLog(/^started haproxy/);
+    const before = w.logs.length;
+    rig.store.put(`${PREFIX}/b`, b().address); // a reload: HAProxy says so itself
+    await w.waitForLog(/^reloaded: /, before);
+    await waitFor("HAProxy's own lines", () => w.logs.some((l) => l.source === 'haproxy' && /New worker/.test(l.msg)) || undefined);
+    const lines = w.raw.split('\n').filter(Boolean);
+    expect(lines.filter((l) => !l.startsWith('{'))).toEqual([]);
+    for (const line of lines) expect(() => JSON.parse(line) as unknown, line).not.toThrow();
+    const notice = w.logs.find((l) => l.source === 'haproxy' && /\[NOTICE\]/.test(l.msg));
+    expect(notice?.level).toBe('info');
+  });
+
   it('notices the store is back even when nothing changed during the outage', async () => {
     rig.store.put(`${PREFIX}/a`, a().address);
     const w = startWatch(rig.store.url);
