@@ -1,7 +1,11 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { splitShellWords } from '../../src/util/shell-words.js';
 import { ROOT, runCli } from '../support/cli.js';
+import { freePort, waitFor } from '../support/haproxy-process.js';
+import { makeTempDir } from '../support/temp.js';
 
 /** Every `npx occs-lb …` line of the README that needs no server (a file: source) runs as written. */
 const commands = readFileSync(join(ROOT, 'README.md'), 'utf8')
@@ -19,5 +23,30 @@ describe('README commands', () => {
     const result = await runCli(args);
     expect(result.stderr).not.toMatch(/^error:/m);
     expect(result.code).toBe(0);
+  });
+});
+
+describe("the README's etcd quick start", () => {
+  const section = readFileSync(join(ROOT, 'README.md'), 'utf8').split('\n### Trying the live path with etcd\n')[1]!;
+  const lines = /```sh\n([\s\S]*?)```/.exec(section)![1]!.trim().split('\n');
+
+  it('runs as written (on free ports and a temp data dir, etcd stopped by pid)', async () => {
+    const [client, peer] = [await freePort(), await freePort()];
+    const dataDir = join(makeTempDir(), 'etcd');
+    const local = (line: string) => line.replaceAll('2379', String(client)).replaceAll('2380', String(peer)).replaceAll('/tmp/occs-lb-etcd', dataDir);
+    expect(lines).toHaveLength(3);
+    const [etcdLine, putLine, renderLine] = lines.map(local) as [string, string, string];
+    expect(etcdLine.endsWith(' &')).toBe(true);
+    const [etcd, ...etcdArgs] = splitShellWords(etcdLine.slice(0, -2))!;
+    const child = spawn(etcd!, etcdArgs, { stdio: 'ignore' });
+    try {
+      const [etcdctl, ...putArgs] = splitShellWords(putLine)!;
+      await waitFor('etcdctl put to succeed', () => spawnSync(etcdctl!, putArgs).status === 0 || undefined, 20_000);
+      const result = await runCli(renderLine.replace(/^npx occs-lb /, '').split(/\s+/));
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain('    server one 10.9.1.1:32001 check');
+    } finally {
+      child.kill('SIGTERM');
+    }
   });
 });
