@@ -28,7 +28,14 @@ function tableShape(): TableShape {
 }
 
 /** The config file (occs-lb.config.*, .occs-lbrc*, package.json#occs-lb): the table's keys and the resources. Unknown keys are errors. */
-export const fileConfigSchema = z.object({ ...tableShape(), resources: z.array(resourceSchema).min(1).optional() }).strict();
+export const fileConfigSchema = z
+  .object({
+    /** Where an editor finds the file's JSON Schema (dist/occs-lb.schema.json); not a setting. */
+    $schema: z.string().optional(),
+    ...tableShape(),
+    resources: z.array(resourceSchema).min(1).optional(),
+  })
+  .strict();
 
 export type FileConfig = z.infer<typeof fileConfigSchema>;
 

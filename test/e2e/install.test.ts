@@ -24,7 +24,16 @@ describe('the packed package', () => {
       files: Array<{ path: string }>;
     }>;
     const files = packed[0]!.files.map((f) => f.path).sort();
-    expect(files).toEqual(['LICENSE', 'README.md', 'bin/occs-lb.js', 'dist/cli.cjs', 'dist/cli.cjs.map', 'package.json', 'templates/haproxy.cfg.ejs']);
+    expect(files).toEqual([
+      'LICENSE',
+      'README.md',
+      'bin/occs-lb.js',
+      'dist/cli.cjs',
+      'dist/cli.cjs.map',
+      'dist/occs-lb.schema.json',
+      'package.json',
+      'templates/haproxy.cfg.ejs',
+    ]);
     // The source map carries its sources: nothing it names is missing from the package.
     const map = JSON.parse(
       execFileSync('tar', ['-xzOf', join(dir, packed[0]!.filename), 'package/dist/cli.cjs.map'], { encoding: 'utf8', maxBuffer: 64 << 20 }),
