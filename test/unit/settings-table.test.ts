@@ -67,11 +67,11 @@ describe('the settings table', () => {
     for (const entry of entries) if (entry.flag) expect(new Option(entry.flag).attributeName(), entry.flag).toBe(entry.name);
   });
 
-  it('gives every entry at most one config-file key, each key once, and the schema exactly those keys and resources', () => {
+  it('gives every entry at most one config-file key, each key once, and the schema exactly those keys, resources and $schema', () => {
     const keys = entries.flatMap((e) => Object.keys(e.file ?? {}));
     for (const entry of entries) expect(Object.keys(entry.file ?? {}).length, entry.name).toBeLessThanOrEqual(1);
     expect(new Set(keys).size).toBe(keys.length);
-    expect(Object.keys(fileConfigSchema.shape).sort()).toEqual([...keys, 'resources'].sort());
+    expect(Object.keys(fileConfigSchema.shape).sort()).toEqual([...keys, 'resources', '$schema'].sort());
   });
 
   it('has a help text for each command that takes an option, and no flag twice in one command', () => {
