@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, readFileSync, symlinkSync } from 'node:fs';
+import { cpSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../support/cli.js';
@@ -70,5 +70,17 @@ describe('the packed package', () => {
     const fromClone = spawnSync('npm', ['install', '-g', '--prefix', linked, '.'], { cwd: clone, encoding: 'utf8' });
     expect(fromClone.status, fromClone.stderr).toBe(0);
     expect(execFileSync(join(linked, 'bin/occs-lb'), ['--version'], { encoding: 'utf8' }).trim()).toBe(version);
-  }, 120_000);
+
+    // As a git dependency: npm clones it, installs its development dependencies and builds it.
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@localhost', ...args], { cwd: clone, stdio: 'ignore' });
+    git('init', '-q');
+    writeFileSync(join(clone, '.git/info/exclude'), 'node_modules\n'); // the symlink too: npm installs its own
+    git('add', '-A');
+    git('commit', '-qm', 'the clone');
+    const project = join(dir, 'project');
+    const dependency = spawnSync('npm', ['install', '--prefix', project, `git+file://${clone}`], { encoding: 'utf8' });
+    expect(dependency.status, dependency.stderr).toBe(0);
+    expect(execFileSync(join(project, 'node_modules/.bin/occs-lb'), ['--version'], { encoding: 'utf8' }).trim()).toBe(version);
+  }, 240_000);
 });
