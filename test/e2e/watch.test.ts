@@ -102,6 +102,10 @@ describe.each(stores)('occs-lb watch --exec haproxy, from %s', (_, makeStore) =>
     // When the store last confirmed the config, as a timestamp (not an ever-changing "seconds since"), and which occs-lb runs.
     expect(Math.abs((await metric('last_sync_timestamp_seconds')) - Date.now() / 1000)).toBeLessThan(60);
     expect(await metric(`build_info\\{version="${VERSION}"\\}`)).toBe(1);
+    // Prometheus's own linter accepts the exposition.
+    const lint = spawnSync('promtool', ['check', 'metrics'], { input: (await status('/metrics')).body, encoding: 'utf8' });
+    expect(lint.status, `${lint.stdout}${lint.stderr}`).toBe(0);
+    expect(`${lint.stdout}${lint.stderr}`.trim()).toBe('');
     // The file follows, so a later reload keeps the same servers.
     await waitFor('the file to follow', () => !readFileSync(config(), 'utf8').includes(`server a `));
     expect(readFileSync(config(), 'utf8')).toContain(`server c ${c().address} check`);
