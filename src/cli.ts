@@ -3,7 +3,7 @@ import type { CommandContext } from './commands/context.js';
 import { addOptions } from './config/options.js';
 import type { CommandName } from './config/setting-entry.js';
 import type { Flags, Settings } from './config/types.js';
-import { errorSource, ExitCode, OccsError } from './errors.js';
+import { errorSource, ExitCode, OccsError, withHint } from './errors.js';
 import { processIo, type Io } from './io.js';
 import { createLogger, type Logger } from './log.js';
 import { jsonDocument } from './commands/json-document.js';
@@ -206,8 +206,7 @@ function exitCodeOf(error: unknown, log: Logger): number {
     return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
   }
   if (error instanceof OccsError) {
-    const hint = error.hint ? ` (${error.hint})` : '';
-    log.error(`${error.message}${hint}`, { code: error.code, detail: error.detail, ...stackField(error, log) });
+    log.error(withHint(error), { code: error.code, detail: error.detail, ...stackField(error, log) });
     return error.exitCode;
   }
   log.error(`unexpected failure: ${(error as Error)?.message ?? String(error)} (run with --verbose for a stack trace)`, stackField(error, log));

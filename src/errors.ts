@@ -137,3 +137,12 @@ export function errorSource(error: OccsError): 'config' | 'kv' | 'template' | 'h
   };
   return sources[error.exitCode] ?? 'internal';
 }
+
+/**
+ * An error as one line: the message, then what to do in parentheses; after a semicolon instead
+ * when either holds parentheses of its own, so they never nest or pile up (") (").
+ */
+export function withHint(error: OccsError): string {
+  if (!error.hint) return error.message;
+  return error.message.endsWith(')') || error.hint.includes('(') ? `${error.message}; ${error.hint}` : `${error.message} (${error.hint})`;
+}

@@ -66,7 +66,12 @@ async function install(files: RenderedResource[], binary: string | undefined, lo
       const result = await checkConfigFile(binary, temp);
       if (!result.valid) {
         const shownAs = `the new config of ${staged[i]!.path}`;
-        throw configRejected(result, { file: temp, shownAs, text: f.text, hint: 'nothing was written; fix the template or the entries (or --no-check)' });
+        throw configRejected(result, {
+          file: temp,
+          shownAs,
+          text: f.text,
+          hint: 'nothing was written; fix the template or the entries, or install it unchecked with --no-check',
+        });
       }
       log.debug(`haproxy -c passed for the new config of ${staged[i]!.path}`);
     }

@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { asOccsError, ExitCode, INSTALL_CODES } from '../errors.js';
+import { asOccsError, ExitCode, INSTALL_CODES, withHint } from '../errors.js';
 import type { HaproxyControl } from '../haproxy/control.js';
 import { describeReload, type ReloadResult } from '../haproxy/reload.js';
 import type { KvSnapshot, KvSource } from '../kv/source.js';
@@ -201,7 +201,7 @@ export class Watcher {
     const occs = asOccsError(error);
     state.counters[failureCounter(occs)] += 1;
     state.syncProblem = occs.message;
-    log.error(`${occs.message}${occs.hint ? ` (${occs.hint})` : ''}`, { code: occs.code, detail: occs.detail });
+    log.error(withHint(occs), { code: occs.code, detail: occs.detail });
     // A full disk or a directory made read-only gets fixed without the store changing: try the
     // same snapshot again, less and less often, until it is installed.
     if (INSTALL_CODES.has(occs.code) && !this.retry && !this.abort.signal.aborted) {

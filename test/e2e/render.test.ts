@@ -224,7 +224,7 @@ describe('occs-lb render', () => {
       expect(result.stderr).toMatch(
         new RegExp(`haproxy -c rejected the new config of ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} at line \\d+: .*no-such-keyword`),
       );
-      expect(result.stderr).toContain('nothing was written');
+      expect(result.stderr).toContain('(nothing was written; fix the template or the entries, or install it unchecked with --no-check)');
       expect(readFileSync(out, 'utf8')).toBe('old config\n');
       expect(readdirSync(dir)).toEqual(['haproxy.cfg']);
     });
@@ -319,7 +319,8 @@ describe('occs-lb render', () => {
     const missing = join(makeTempDir(), 'missing');
     const password = await runCli(['render', '--kv', 'etcd://127.0.0.1:1', '--prefix', 'x', '--kv-user', 'u', '--kv-password-file', missing]);
     expect(password.code).toBe(2);
-    expect(password.stderr).toContain(`cannot read ${missing}, named by --kv-password-file (ENOENT)`);
+    expect(password.stderr).toContain(`cannot read ${missing}, named by --kv-password-file (ENOENT); point --kv-password-file at a readable file`);
+    expect(password.stderr).not.toContain(') (');
     expect(password.stderr).not.toMatch(/token|OCCS_API_TOKEN_FILE/);
     const token = await runCli(['render', '--prefix', 'x'], { env: { ...seedEnv(), OCCS_API_TOKEN: '', OCCS_API_TOKEN_FILE: missing } });
     expect(token.code).toBe(2);
