@@ -4,8 +4,8 @@ import { checkConfigFile, configRejected } from '../haproxy/check.js';
 import { locateHaproxy } from '../haproxy/binary.js';
 import type { Logger } from '../log.js';
 import type { RenderedResource } from '../plan/render.js';
-import { commitAll, removeStaleTemps, stageFile, type StagedFile, type WriteResult } from '../util/atomic-write.js';
-import { installError } from '../util/install-error.js';
+import { commitAll, removeStaleTemps, type WriteResult } from '../util/atomic-write.js';
+import { installError, stageChecked } from '../util/install-error.js';
 import { withSpinner } from '../util/spinner.js';
 import { describeRead, readStore, storeName } from '../wiring/store.js';
 import { compileTemplates } from '../wiring/templates.js';
@@ -51,35 +51,26 @@ export async function render(settings: Readonly<Settings>, { io, log }: CommandC
 
 /** Stages every file, checks the HAProxy configs among them (when `binary` is given), then renames them all into place. */
 async function install(files: RenderedResource[], binary: string | undefined, log: Logger): Promise<WriteResult[]> {
-  const destinations = files.map((f) => f.resource.destination!);
-  const staged: StagedFile[] = [];
-  try {
-    for (const f of files) staged.push(await stageFile(f.resource.destination!, f.text));
-  } catch (error) {
-    await Promise.all(staged.map((s) => s.discard()));
-    throw installError(destinations, error);
-  }
-  try {
-    for (const [i, f] of files.entries()) {
-      const temp = staged[i]!.temp;
-      if (!binary || !f.resource.haproxy || !temp) continue;
-      const result = await checkConfigFile(binary, temp);
+  const staged = await stageChecked(
+    files.map((f) => ({ path: f.resource.destination!, content: f.text })),
+    async (s, i) => {
+      if (!binary || !files[i]!.resource.haproxy) return;
+      const result = await checkConfigFile(binary, s.temp!);
       if (!result.valid) {
-        const shownAs = `the new config of ${staged[i]!.path}`;
         throw configRejected(result, {
-          file: temp,
-          shownAs,
-          text: f.text,
+          file: s.temp!,
+          shownAs: `the new config of ${s.path}`,
+          text: files[i]!.text,
           hint: 'nothing was written; fix the template or the entries, or install it unchecked with --no-check',
         });
       }
-      log.debug(`haproxy -c passed for the new config of ${staged[i]!.path}`);
-    }
-  } catch (error) {
-    await Promise.all(staged.map((s) => s.discard()));
-    throw error;
-  }
+      log.debug(`haproxy -c passed for the new config of ${s.path}`);
+    },
+  );
   return commitAll(staged).catch((error: unknown) => {
-    throw installError(destinations, error);
+    throw installError(
+      files.map((f) => f.resource.destination!),
+      error,
+    );
   });
 }

@@ -34,6 +34,9 @@ const LEARN_IDS_FROM = 8;
 type Touched = { backend: string; server: ServerLine };
 const idOf = (t: Touched) => `${t.backend}/${t.server.name}`;
 
+/** An address change (to another port) closes a server's idle pooled connections at once: for a server in maintenance, about to go. */
+const closeIdle = (t: Touched) => runtimeCommand('set', 'server', idOf(t), 'addr', t.server.host, 'port', t.server.port === 1 ? '2' : '1');
+
 /**
  * Applies server changes to the running HAProxy, with no reload: new servers first (`add server`
  * with the file's options and the pool settings of a config-file server, `enable health` when
@@ -83,7 +86,7 @@ async function removeAll(channel: RuntimeChannel, servers: Touched[], drainTimeo
     if (left.length > 0 && !flushed) {
       // Idle pooled connections keep a server from going too (see deleteOne): close them.
       flushed = true;
-      await channel.sendAll(left.map((t) => runtimeCommand('set', 'server', idOf(t), 'addr', t.server.host, 'port', t.server.port === 1 ? '2' : '1')));
+      await channel.sendAll(left.map(closeIdle));
     }
     return left.length === 0 ? true : undefined;
   }, Date.now() + drainTimeoutMs);
@@ -116,7 +119,7 @@ async function deleteOne(channel: RuntimeChannel, t: Touched): Promise<void> {
     if (/^Server deleted\.|^No such server/.test(last)) return true;
     if (!flushed && /connections/i.test(last)) {
       flushed = true;
-      await channel.send(runtimeCommand('set', 'server', idOf(t), 'addr', t.server.host, 'port', t.server.port === 1 ? '2' : '1'));
+      await channel.send(closeIdle(t));
     }
     return undefined;
   }, Date.now() + 1000);

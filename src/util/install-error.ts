@@ -1,6 +1,6 @@
 import { dirname } from 'node:path';
 import { OccsError, systemErrorCode, type ErrorCode } from '../errors.js';
-import { PartialInstallError } from './atomic-write.js';
+import { PartialInstallError, stageFile, type StagedFile } from './atomic-write.js';
 
 /** Per errno: the error code (its exit code is in errors.ts), what went wrong (of the destination's directory) and what to do. */
 const CAUSES: Record<string, { code: ErrorCode; what: (dir: string) => string; hint: string }> = {
@@ -66,4 +66,33 @@ export function installError(destinations: readonly string[], thrown: unknown): 
     hint: cause.hint,
     cause: error,
   });
+}
+
+/**
+ * Stages every file beside its destination, then runs `check` on each staged copy (a file whose
+ * content is unchanged has none and is not checked). Any failure discards them all; a file that
+ * cannot be staged is an install error naming the destinations.
+ */
+export async function stageChecked(
+  files: ReadonlyArray<{ path: string; content: string }>,
+  check: (staged: StagedFile, i: number) => Promise<void>,
+): Promise<StagedFile[]> {
+  const staged: StagedFile[] = [];
+  const discardAll = () => Promise.all(staged.map((s) => s.discard()));
+  try {
+    for (const file of files) staged.push(await stageFile(file.path, file.content));
+  } catch (error) {
+    await discardAll();
+    throw installError(
+      files.map((f) => f.path),
+      error,
+    );
+  }
+  try {
+    for (const [i, s] of staged.entries()) if (s.temp) await check(s, i);
+  } catch (error) {
+    await discardAll();
+    throw error;
+  }
+  return staged;
 }

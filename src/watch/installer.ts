@@ -5,8 +5,8 @@ import { configRejected } from '../haproxy/check.js';
 import type { HaproxyControl } from '../haproxy/control.js';
 import type { Logger } from '../log.js';
 import type { RenderedResource } from '../plan/render.js';
-import { installFiles, stageFile, type StagedFile } from '../util/atomic-write.js';
-import { installError } from '../util/install-error.js';
+import { installFiles, type StagedFile } from '../util/atomic-write.js';
+import { installError, stageChecked } from '../util/install-error.js';
 
 /**
  * Writes files the safe way and remembers what is on disk: each one staged beside its
@@ -38,22 +38,10 @@ export class Installer {
   async install(files: readonly RenderedResource[], backends: Readonly<Record<string, number>> = {}): Promise<string[]> {
     if (files.length === 0) return [];
     const started = performance.now();
-    const staged: StagedFile[] = [];
-    try {
-      for (const r of files) staged.push(await stageFile(r.resource.destination!, r.text));
-    } catch (error) {
-      await Promise.all(staged.map((s) => s.discard()));
-      throw installError(
-        files.map((r) => r.resource.destination!),
-        error,
-      );
-    }
-    try {
-      for (const [i, r] of files.entries()) if (r.resource.haproxy) await this.check(staged[i]!, r.text);
-    } catch (error) {
-      await Promise.all(staged.map((s) => s.discard()));
-      throw error;
-    }
+    const staged = await stageChecked(
+      files.map((r) => ({ path: r.resource.destination!, content: r.text })),
+      async (s, i) => (files[i]!.resource.haproxy ? this.check(s, files[i]!.text) : undefined),
+    );
     const checkMs = Math.round(performance.now() - started);
     for (const [i, s] of staged.entries()) {
       try {
@@ -82,11 +70,10 @@ export class Installer {
 
   /** `haproxy -c` on the staged file; a rejection names the rendered line. */
   private async check(staged: StagedFile, text: string): Promise<void> {
-    if (!staged.temp) return;
-    const result = await this.deps.control.check(staged.temp);
+    const result = await this.deps.control.check(staged.temp!);
     if (result.valid) return;
     throw configRejected(result, {
-      file: staged.temp,
+      file: staged.temp!,
       shownAs: `the new config of ${staged.path}`,
       text,
       hint: 'the installed config stays; fix the template or the entries',

@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { packageVersion } from '../../src/paths.js';
 import { EXAMPLES } from '../../src/cli.js';
 import { runCli, ROOT } from '../support/cli.js';
 import { splitShellWords } from '../../src/util/shell-words.js';
@@ -50,7 +50,7 @@ describe('help', () => {
   });
 
   it('--format json: one document shape for every outcome and both commands (version, ok, errors, warnings, steps, backends), pretty-printed', async () => {
-    const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+    const version = packageVersion();
     const seed = ['--kv', 'file:examples/kv.properties', '--prefix', 'apps/myapp/containers'];
     const outcomes = [
       ['validate', ...seed, '--format', 'json'],

@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { packageVersion } from '../../src/paths.js';
 import { ROOT } from '../support/cli.js';
 import { makeTempDir } from '../support/temp.js';
 
@@ -16,7 +17,7 @@ describe('the packed package', () => {
     const clone = join(dir, 'clone');
     cpSync(ROOT, clone, { recursive: true, filter: (path) => !/\/(node_modules|\.git|dist)$/.test(path) });
     symlinkSync(join(ROOT, 'node_modules'), join(clone, 'node_modules'));
-    const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+    const version = packageVersion();
     const packed = JSON.parse(
       execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: clone, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }),
     ) as Array<{

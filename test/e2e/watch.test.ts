@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { packageVersion } from '../../src/paths.js';
 import { namesServed } from '../support/backends.js';
 import { ROOT } from '../support/cli.js';
 import { EtcdServer } from '../support/etcd-server.js';
@@ -11,7 +12,7 @@ import { PREFIX, useWatchRig } from '../support/watch-rig.js';
 import { localHaproxyArgs } from '../support/watch-args.js';
 
 const rig = useWatchRig();
-const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+const VERSION = packageVersion();
 const { servedBy, status, metric, config } = rig;
 const backend = (i: number) => () => rig.backends[i]!;
 const [a, b, c, d] = [backend(0), backend(1), backend(2), backend(3)];

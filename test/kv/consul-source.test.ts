@@ -1,12 +1,12 @@
-import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { packageVersion } from '../../src/paths.js';
 import { ConsulSource } from '../../src/kv/consul.js';
 import { parseKvLocation } from '../../src/kv/open.js';
 import { ConsulKvServer } from '../support/consul-kv-server.js';
 import { failure, thrown } from '../support/failure.js';
 import { waitFor } from '../support/haproxy-process.js';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const VERSION = packageVersion();
 
 const TOKEN = 'tok-0123456789abcdef';
 let server: ConsulKvServer;
