@@ -6,6 +6,9 @@ export const TEMPLATES_DIR = fileURLToPath(new URL('../templates/', import.meta.
 
 export const DEFAULT_TEMPLATE = `${TEMPLATES_DIR}haproxy.cfg.ejs`;
 
+/** Stack mode's template: one backend per app, routed by host and path through map files. */
+export const STACK_TEMPLATE = `${TEMPLATES_DIR}stack.cfg.ejs`;
+
 let version: string | undefined;
 
 /** occs-lb's version, from the package.json beside `dist/` (or `src/` under test); read once. */

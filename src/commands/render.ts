@@ -1,11 +1,13 @@
 import type { Settings } from '../config/settings.js';
+import { usageError } from '../errors.js';
 import { renderSnapshot } from '../plan/plan.js';
 import { checkConfigFile, configRejected } from '../haproxy/check.js';
 import { locateHaproxy } from '../haproxy/binary.js';
 import type { Logger } from '../log.js';
 import type { RenderedResource } from '../plan/render.js';
 import { commitAll, removeStaleTemps, type WriteResult } from '../util/atomic-write.js';
-import { installError, stageChecked } from '../util/install-error.js';
+import { installError } from '../util/install-error.js';
+import { installUnits, stageRendered } from '../wiring/stage.js';
 import { withSpinner } from '../util/spinner.js';
 import { describeRead, readStore, storeName } from '../wiring/store.js';
 import { compileTemplates } from '../wiring/templates.js';
@@ -24,6 +26,11 @@ export interface RenderOptions {
  * Nothing is written when any step fails.
  */
 export async function render(settings: Readonly<Settings>, { io, log }: CommandContext, options: RenderOptions = { check: true }): Promise<void> {
+  if (settings.stack && !settings.resources[0]!.destination) {
+    throw usageError('stack mode keeps its routes in map files beside the config, so render cannot print it alone', {
+      hint: 'give --out FILE: render writes the config there and its map files beside it (.hosts.map and .paths.map)',
+    });
+  }
   const templates = await compileTemplates(settings.resources);
   const installing = settings.resources.some((r) => r.destination);
   const binary =
@@ -41,36 +48,33 @@ export async function render(settings: Readonly<Settings>, { io, log }: CommandC
   const files = rendering.resources.filter((r) => r.resource.destination);
   if (files.length === 0) return;
   // Temp files a killed run left beside the destinations go first: nothing else would remove them.
-  for (const f of files) for (const stale of await removeStaleTemps(f.resource.destination!)) log.info(`removed ${stale}, left by an earlier run`);
-  const results = await install(files, binary, log);
-  files.forEach(({ resource }, i) => {
-    const path = resource.destination!;
-    log.info(results[i] === 'written' ? `wrote ${path}` : `${path} is unchanged`, { destination: path, result: results[i] });
-  });
+  for (const { path } of installUnits(files)) for (const stale of await removeStaleTemps(path)) log.info(`removed ${stale}, left by an earlier run`);
+  for (const { path, result } of await install(files, binary, log)) {
+    log.info(result === 'written' ? `wrote ${path}` : `${path} is unchanged`, { destination: path, result });
+  }
 }
 
-/** Stages every file, checks the HAProxy configs among them (when `binary` is given), then renames them all into place. */
-async function install(files: RenderedResource[], binary: string | undefined, log: Logger): Promise<WriteResult[]> {
-  const staged = await stageChecked(
-    files.map((f) => ({ path: f.resource.destination!, content: f.text })),
-    async (s, i) => {
-      if (!binary || !files[i]!.resource.haproxy) return;
-      const result = await checkConfigFile(binary, s.temp!);
-      if (!result.valid) {
-        throw configRejected(result, {
-          file: s.temp!,
-          shownAs: `the new config of ${s.path}`,
-          text: files[i]!.text,
-          hint: 'nothing was written; fix the template or the entries, or install it unchecked with --no-check',
-        });
-      }
-      log.debug(`haproxy -c passed for the new config of ${s.path}`);
-    },
-  );
-  return commitAll(staged).catch((error: unknown) => {
+/** Stages every file (map files too), checks the HAProxy configs among them (when `binary` is given), then renames them all into place. */
+async function install(files: RenderedResource[], binary: string | undefined, log: Logger): Promise<Array<{ path: string; result: WriteResult }>> {
+  const { units, staged } = await stageRendered(files, async (file, r) => {
+    if (!binary) return;
+    const shownAs = `the new config of ${r.resource.destination!}`;
+    const result = await checkConfigFile(binary, file);
+    if (!result.valid) {
+      throw configRejected(result, {
+        file,
+        shownAs,
+        text: r.text,
+        hint: 'nothing was written; fix the template or the entries, or install it unchecked with --no-check',
+      });
+    }
+    log.debug(`haproxy -c passed for ${shownAs}`);
+  });
+  const results = await commitAll(staged).catch((error: unknown) => {
     throw installError(
-      files.map((f) => f.resource.destination!),
+      units.map((u) => u.path),
       error,
     );
   });
+  return units.map((u, i) => ({ path: u.path, result: results[i]! }));
 }

@@ -14,6 +14,7 @@ import { removeStaleTemps } from '../util/atomic-write.js';
 import { childEnv } from '../util/run.js';
 import { startSpinner } from '../util/spinner.js';
 import { Executor } from '../watch/executor.js';
+import { installedPaths } from '../watch/installer.js';
 import { serveStatus } from '../watch/http-server.js';
 import { RenderingNotes } from '../watch/notes.js';
 import { WatchState } from '../watch/state.js';
@@ -122,6 +123,6 @@ async function once({ settings, templates, source, control, log, store }: OncePa
  * master-socket dirs. Nothing else would ever remove them outside a container.
  */
 async function removeLeftovers(settings: Readonly<Settings>, log: Logger): Promise<void> {
-  const removed = [...(await Promise.all(settings.resources.map((r) => removeStaleTemps(r.destination!)))).flat(), ...(await removeStaleRuntimeDirs())];
+  const removed = [...(await Promise.all(installedPaths(settings).map((path) => removeStaleTemps(path)))).flat(), ...(await removeStaleRuntimeDirs())];
   if (removed.length > 0) log.info(`removed what an earlier run left: ${removed.join(', ')}`, { removed });
 }

@@ -1,9 +1,10 @@
 import { isAbsolute, resolve } from 'node:path';
 import { usageError } from '../errors.js';
 import type { ReloadStrategy } from '../haproxy/reload.js';
+import { STACK_TEMPLATE } from '../paths.js';
 import { parseDuration } from '../util/duration.js';
 import { invalid, pick, type From, type Layers } from './layers.js';
-import type { Flags, HaproxySettings, Resource, SettingsInput } from './types.js';
+import type { Flags, HaproxySettings, Resource, SettingsInput, StackSettings } from './types.js';
 
 /** What gets rendered where, and how the HAProxy that reads it is checked and reloaded. */
 
@@ -58,12 +59,27 @@ function checkPrefix(prefix: string): string {
   return prefix;
 }
 
+/** A key prefix as the store is asked for it: no leading or trailing `/`, checked. */
+export const normalizePrefix = (prefix: string): string => checkPrefix(prefix.replace(/^\/+/, '').replace(/\/+$/, ''));
+
+const at = (base: string, path: string) => (isAbsolute(path) ? path : resolve(base, path));
+
+/** Stack mode's one resource: the stack template (or --template), reading the apps, the control prefix and each service's prefix. */
+export function stackResource(input: SettingsInput, stack: Omit<StackSettings, 'maps'>, fileDir: string): Resource {
+  const { flags, file, cwd } = input;
+  const template = flags.template
+    ? at(cwd, flags.template)
+    : file?.config.template
+      ? at(fileDir, file.config.template)
+      : (input.stackTemplate ?? STACK_TEMPLATE);
+  const prefixes = [...new Set([...(stack.apps ? [stack.apps] : []), stack.control, ...stack.services.map((s) => s.prefix)])];
+  return { template, destination: flags.out && at(cwd, flags.out), prefixes, haproxy: true };
+}
+
 export function resolveResources(input: SettingsInput, fileDir: string, fileLabel: string): Resource[] {
   const { flags, env, file, cwd } = input;
-  const normalize = (prefix: string) => checkPrefix(prefix.replace(/^\/+/, '').replace(/\/+$/, ''));
+  const normalize = normalizePrefix;
   const globalPrefixes = flags.prefix?.length ? flags.prefix : env.OCCS_BACKEND_KEY ? [env.OCCS_BACKEND_KEY] : (file?.config.prefixes ?? []);
-  const at = (base: string, path: string) => (isAbsolute(path) ? path : resolve(base, path));
-
   const listed = file?.config.resources;
   if (!listed) {
     const template = flags.template ? at(cwd, flags.template) : file?.config.template ? at(fileDir, file.config.template) : input.defaultTemplate;

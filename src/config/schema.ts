@@ -47,7 +47,7 @@ export function describeSchemaIssues(error: z.ZodError): string[] {
       .join('')
       .replace(/^\./, '');
     if (issue.code === 'unrecognized_keys') {
-      const known = at ? Object.keys(resourceSchema.shape) : [...Object.keys(fileConfigSchema.shape)];
+      const known = knownKeys(at);
       return issue.keys
         .map((k) => {
           const near = nearest(k, known);
@@ -57,6 +57,14 @@ export function describeSchemaIssues(error: z.ZodError): string[] {
     }
     return `${at || '(top level)'}: ${issue.message}`;
   });
+}
+
+/** The keys an object in the config file may hold, by where it is (`resources[0]`, `stack`, `stack.services[1]`). */
+function knownKeys(at: string): string[] {
+  if (at === '') return Object.keys(fileConfigSchema.shape);
+  if (at.startsWith('resources')) return Object.keys(resourceSchema.shape);
+  if (at.startsWith('stack.services')) return ['name', 'prefix', 'routes', 'balance', 'check'];
+  return at === 'stack' ? ['apps', 'control', 'defaultService', 'services'] : [];
 }
 
 /** The known key closest to `key` (case aside, at most a third of its letters apart), if any. */

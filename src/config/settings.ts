@@ -7,12 +7,13 @@ import { parseSize } from '../util/size.js';
 import { isIP } from '../values/ip.js';
 import { isServerName, parsePort, unsafeCharacterReason } from '../values/server.js';
 import { invalid, pick, type From, type Layers } from './layers.js';
-import { resolveHaproxy, resolveResources } from './output-settings.js';
+import { normalizePrefix, resolveHaproxy, resolveResources, stackResource } from './output-settings.js';
+import { mapPaths, resolveStack } from './stack-settings.js';
 import { resolveKv, resolveKvUser, resolveToken } from './store-settings.js';
 import type { Flags, Settings, SettingsInput, TemplateVars } from './types.js';
 import { resolveWatch } from './watch-settings.js';
 
-export type { Flags, HaproxySettings, LoadedFile, Resource, Settings, SettingsInput, TemplateVars } from './types.js';
+export type { Flags, HaproxySettings, LoadedFile, Resource, ServiceSpec, Settings, SettingsInput, StackSettings, TemplateVars } from './types.js';
 
 /**
  * No admin socket unless asked for: HAProxy will not start when the socket's directory is
@@ -59,7 +60,7 @@ export function resolveSettings(input: SettingsInput): Readonly<Settings> {
   if (Boolean(kvCert) !== Boolean(kvKey)) throw usageError('--kv-cert and --kv-key go together', { hint: 'give both, or neither' });
   const notices: string[] = [];
   const { user: kvUser, password: kvPassword } = resolveKvUser(flags, env, from, input.readSecret, notices);
-  const resources = resolveResources(input, fileDir, fileLabel);
+  const { stack, resources, haproxy } = resolveOutput(input, from, fileDir, fileLabel);
   const minServers = pick<string | number>(from.flag('min-servers', flags.minServers), from.file('minServers'));
   if (minServers && !/^\d+$/.test(String(minServers.value))) throw invalid(minServers.from, `"${minServers.value}" is not a whole number`);
   const settings: Settings = {
@@ -76,15 +77,24 @@ export function resolveSettings(input: SettingsInput): Readonly<Settings> {
     strict: flags.strict ?? file?.config.strict ?? false,
     resources,
     vars,
-    haproxy: resolveHaproxy(flags, from, resources),
+    haproxy,
     minServers: minServers ? Number(minServers.value) : 0,
     watch: resolveWatch(flags, from),
     logFormat: logFormat?.value as LogFormat | undefined,
     verbosity: flags.quiet ? 'quiet' : flags.verbose ? 'verbose' : 'normal',
     configFile: file?.path,
     notices,
+    stack,
   };
   return Object.freeze(settings);
+}
+
+/** What is rendered where (stack mode's one config and its map files, or the resources) and the HAProxy that reads it. */
+function resolveOutput(input: SettingsInput, from: Layers, fileDir: string, fileLabel: string) {
+  const stack = resolveStack(input.flags, from, input.file, normalizePrefix, BALANCE_ALGORITHMS);
+  const resources = stack ? [stackResource(input, stack, fileDir)] : resolveResources(input, fileDir, fileLabel);
+  const haproxy = resolveHaproxy(input.flags, from, resources);
+  return { resources, haproxy, stack: stack && { ...stack, maps: mapPaths(resources[0]!.destination ?? haproxy.config) } };
 }
 
 /** The values the default template prints: each validated so it is one safe config word. */

@@ -1,4 +1,5 @@
 import { text, anyText, yesNo, texts, port, count, formats, textOrJson, duration, positiveDuration, size, type SettingEntry } from './setting-entry.js';
+import { stackSpec } from './stack-spec.js';
 
 /**
  * Every setting and option, once: the commander options (options.ts), the config file's zod
@@ -112,6 +113,15 @@ export const SETTINGS = [
     help: 'put an admin stats socket (the runtime API) in the config at PATH',
     default: 'none',
   },
+  {
+    name: 'stack',
+    commands: rendering,
+    flag: '--stack <prefix>',
+    file: { stack: stackSpec },
+    help: 'stack mode: a backend per app under PREFIX, routed by host and path',
+  },
+  { name: 'controlPrefix', commands: rendering, flag: '--control-prefix <prefix>', help: 'stack mode: where routes, weights and states are', default: 'lb' },
+  { name: 'defaultService', commands: rendering, flag: '--default-service <app>', help: 'stack mode: the app for requests no route matches', default: 'a 404' },
   { name: 'logFormat', flag: '--log-format <format>', file: { logFormat: textOrJson }, choices: formats, help: 'log format on stderr' },
   { name: 'quiet', flag: '-q, --quiet', help: 'print errors only' },
   { name: 'verbose', flag: '-v, --verbose', help: 'print debug logs and stack traces' },

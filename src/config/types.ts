@@ -1,5 +1,6 @@
 import type { ReloadStrategy } from '../haproxy/reload.js';
 import type { LogFormat, Verbosity } from '../log.js';
+import type { Route } from '../values/routes.js';
 import type { FileConfig } from './schema.js';
 import type { SETTINGS } from './table.js';
 
@@ -82,6 +83,32 @@ export interface Settings {
   configFile?: string;
   /** What is odd about the settings themselves (an empty secret file, say): each command warns of it. */
   notices: string[];
+  /** Stack mode: every app a service, routed by host and path (none: the one-service default). */
+  stack?: StackSettings;
+}
+
+/** A service the config file lists: its servers are the keys directly under `prefix`. */
+export interface ServiceSpec {
+  name: string;
+  prefix: string;
+  routes: Route[];
+  /** Undefined: --balance. */
+  balance?: string;
+  /** A health-check path, or false for none; undefined: `HEAD /`. */
+  check?: string | false;
+}
+
+/** Stack mode: where apps, routes, weights and states are, and the map files the routes go to. */
+export interface StackSettings {
+  /** Every directory under it is an app: `<apps>/<app>/containers/<name> = ip:port`. */
+  apps?: string;
+  /** `<control>/routes/<app>`, `<control>/weights/<app>/<name>`, `<control>/state/<app>/<name>`. */
+  control: string;
+  services: ServiceSpec[];
+  /** The app for requests no route matches (none: a 404 from HAProxy). */
+  defaultService?: string;
+  /** The map files beside the config: routes with a host, and routes on any host. */
+  maps: { hosts: string; paths: string };
 }
 
 /** How `watch` waits, polls, supervises and reports. */
@@ -110,6 +137,8 @@ export interface SettingsInput {
   file?: LoadedFile;
   cwd: string;
   defaultTemplate: string;
+  /** The template stack mode renders unless --template names another (default: the shipped stack.cfg.ejs). */
+  stackTemplate?: string;
   /** Reads a secret's file (`setting`: where its path came from, for the error); I/O is the caller's. */
   readSecret: (path: string, setting: string) => string;
 }

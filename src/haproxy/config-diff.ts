@@ -1,15 +1,7 @@
-import { isIPv4 } from '../values/ip.js';
-import { isServerName, parseServerAddress } from '../values/server.js';
 import { configWords, HEADER_START, SECTION_HEADER } from './config-sections.js';
+import { canonicalHost, NOT_DYNAMIC, parseServerLine, unshaped, type ServerLine } from './server-line.js';
 
-/** A `server` line of a backend, parsed strictly (anything odd makes the change need a reload). */
-export interface ServerLine {
-  name: string;
-  host: string;
-  port: number;
-  /** The options after the address, as written (`check`, `weight 10`…). */
-  options: string[];
-}
+export type { ServerLine } from './server-line.js';
 
 export interface BackendChanges {
   backend: string;
@@ -17,6 +9,8 @@ export interface BackendChanges {
   removed: ServerLine[];
   /** Same name and options, another address or port. */
   moved: Array<{ from: ServerLine; to: ServerLine }>;
+  /** Same name, another weight or `disabled` (maintenance) and nothing else: the new lines (absent: none). */
+  shaped?: ServerLine[];
 }
 
 export type ConfigDiff = { kind: 'same' } | { kind: 'servers'; backends: BackendChanges[] } | { kind: 'reload'; reason: string };
@@ -32,32 +26,6 @@ export type ConfigDiff = { kind: 'same' } | { kind: 'servers'; backends: Backend
  */
 const DYNAMIC_BALANCE = new Set(['roundrobin', 'leastconn', 'first']);
 const RING_BALANCE_REASON = 'HAProxy 2.6 puts servers added at runtime on the same hash-ring points, so some would get no traffic';
-
-/**
- * Server options that make a change need a reload, and why: refused by `add server` on 2.6, tying
- * a server to others, or accepted but not working as in a config file on 2.6.
- */
-const NOT_DYNAMIC = new Map<string, string>([
-  ['init-addr', 'servers added at runtime cannot have it'],
-  ['resolvers', 'servers added at runtime cannot have it'],
-  ['track', 'servers added at runtime cannot have it'],
-  ['agent-check', 'servers added at runtime cannot have it'],
-  // `add server` refuses max-reuse, and leaves it at 0 on 2.6 (before 2.6.18 it copies no
-  // defaults): HTTP/2 and FastCGI connections then carry one request each. proto/alpn may
-  // select those.
-  ['max-reuse', '`add server` refuses it'],
-  ['proto', 'it may select HTTP/2 or FastCGI, which a server added at runtime on 2.6 limits to one request per connection'],
-  ['alpn', 'it may select HTTP/2, which a server added at runtime on 2.6 limits to one request per connection'],
-  // On 2.6.12 `enabled` makes an added server UP that still gets no traffic; watch enables servers itself.
-  ['enabled', 'a server added at runtime with it gets no traffic on 2.6'],
-  ['disabled', 'the file keeps the server in maintenance, but watch enables the servers it adds'],
-  // Without the defaults copy, observe gets a zero error limit, and slowstart does not work for
-  // servers added at runtime before 2.6.18.
-  ['observe', 'a server added at runtime gets no error limits with it on 2.6'],
-  ['slowstart', 'it does not work for servers added at runtime on 2.6'],
-]);
-/** What an option word may look like to be sent to the runtime API. */
-const OPTION_WORD = /^[A-Za-z0-9._:/,-]+$/;
 
 const reload = (reason: string): ConfigDiff => ({ kind: 'reload', reason });
 
@@ -189,7 +157,7 @@ function diffServers(
   const parse = (list: string[]): Map<string, ServerLine> | string => {
     const servers = new Map<string, ServerLine>();
     for (const line of list) {
-      const parsed = parseServerLine(line);
+      const parsed = parseServerLine(line, true);
       if (typeof parsed === 'string') return parsed;
       servers.set(parsed.name, parsed);
     }
@@ -201,9 +169,16 @@ function diffServers(
   const changes: BackendChanges = { backend: section.name, added: [], removed: [], moved: [] };
   for (const [name, line] of now) {
     const old = was.get(name);
-    if (!old) changes.added.push(line);
-    else if (old.options.join(' ') !== line.options.join(' ')) return { reason: `the options of server ${name} changed` };
-    else if (canonicalHost(old.host) !== canonicalHost(line.host) || old.port !== line.port) changes.moved.push({ from: old, to: line });
+    if (!old) {
+      if (line.options.includes('disabled')) return { reason: `server ${name} uses "disabled" and needs a reload: ${NOT_DYNAMIC.get('disabled')!}` };
+      changes.added.push(line);
+      continue;
+    }
+    if (old.options.join(' ') !== line.options.join(' ')) {
+      if (unshaped(old.options) !== unshaped(line.options)) return { reason: `the options of server ${name} changed` };
+      (changes.shaped ??= []).push(line);
+    }
+    if (canonicalHost(old.host) !== canonicalHost(line.host) || old.port !== line.port) changes.moved.push({ from: old, to: line });
   }
   for (const [name, line] of was) if (!now.has(name)) changes.removed.push(line);
   return changes;
@@ -227,24 +202,4 @@ function runtimePolicy(lines: string[], defaults: string[]): string | undefined 
   }
   if (lines.some((l) => l.startsWith('default-server'))) return 'default-server settings do not reach servers added at runtime';
   return undefined;
-}
-
-/** `server NAME ADDRESS [OPTIONS…]`, with every word held to what the runtime API may receive. */
-export function parseServerLine(line: string): ServerLine | string {
-  const [, name, address, ...options] = line.split(' ');
-  if (!name || !isServerName(name)) return `server name ${JSON.stringify(name)} cannot be sent to the runtime API`;
-  const parsed = parseServerAddress(address ?? '');
-  if (!parsed.ok) return `server ${name}: ${parsed.reason}`;
-  if (!isIPv4(parsed.value.host) && !parsed.value.address.startsWith('[')) return `server ${name} is given by host name (runtime servers need an IP address)`;
-  for (const option of options) {
-    if (!OPTION_WORD.test(option)) return `server ${name} has an option ${JSON.stringify(option)} that cannot be sent to the runtime API`;
-    const why = NOT_DYNAMIC.get(option);
-    if (why) return `server ${name} uses "${option}" and needs a reload: ${why}`;
-  }
-  return { name, host: parsed.value.host, port: parsed.value.port, options };
-}
-
-/** An address as HAProxy prints it back: IPv6 in its shortest, lower-case form. */
-export function canonicalHost(host: string): string {
-  return host.includes(':') ? new URL(`http://[${host}]/`).hostname.slice(1, -1) : host;
 }

@@ -54,7 +54,7 @@ function batches(commands: readonly string[]): string[][] {
 export const runtimeRefused = (message: string, cause?: unknown): OccsError =>
   new OccsError('RUNTIME_REFUSED', message, { hint: 'the change goes by a verified reload instead', cause });
 
-const WORD = /^[A-Za-z0-9._:/[\]@,-]+$/;
+const WORD = /^[A-Za-z0-9._:/[\]@,%~-]+$/;
 
 /**
  * A runtime command from words, each held to a strict character set: the runtime API chains

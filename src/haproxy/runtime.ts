@@ -1,5 +1,6 @@
 import { pollUntil } from '../util/poll.js';
-import { canonicalHost, type BackendChanges, type ServerLine } from './config-diff.js';
+import type { BackendChanges } from './config-diff.js';
+import { canonicalHost, weightOf, type ServerLine } from './server-line.js';
 import { expectAll, runtimeCommand, runtimeRefused, said, type RuntimeChannel } from './runtime-channel.js';
 import { escaped, ServerIds } from './server-ids.js';
 
@@ -40,13 +41,20 @@ const closeIdle = (t: Touched) => runtimeCommand('set', 'server', idOf(t), 'addr
 /**
  * Applies server changes to the running HAProxy, with no reload: new servers first (`add server`
  * with the file's options and the pool settings of a config-file server, `enable health` when
- * checked, `enable server`), then new addresses (`set server … addr … port …`), then removals
- * (drain, wait for the sessions to end within `drainTimeoutMs`, maintenance, `del server`), so a
- * backend is never emptier than both its before and after. Each step goes in as few requests as
- * the CLI takes, however many servers. Then reads back the servers touched and compares. Throws
- * RUNTIME_REFUSED.
+ * checked, `enable server`), then new addresses (`set server … addr … port …`), then new weights
+ * and states (`set server … weight`, `set server … state ready|maint`), then `beforeRemovals`
+ * (the routes), then removals (maintenance, wait for the sessions to end within
+ * `drainTimeoutMs`, `del server`), so a backend is never emptier than both its before and after.
+ * Each step goes in as few requests as the CLI takes, however many servers. Then reads back the
+ * servers touched and compares. Throws RUNTIME_REFUSED.
  */
-export async function applyAtRuntime(channel: RuntimeChannel, backends: BackendChanges[], drainTimeoutMs: number, ids = new ServerIds()): Promise<void> {
+export async function applyAtRuntime(
+  channel: RuntimeChannel,
+  backends: BackendChanges[],
+  drainTimeoutMs: number,
+  ids = new ServerIds(),
+  beforeRemovals: () => Promise<void> = async () => {},
+): Promise<void> {
   for (const b of backends) {
     if (b.added.length >= LEARN_IDS_FROM && !ids.known(b.backend))
       ids.learn(b.backend, await channel.send(runtimeCommand('show', 'servers', 'state', b.backend)));
@@ -61,6 +69,13 @@ export async function applyAtRuntime(channel: RuntimeChannel, backends: BackendC
   const moved = backends.flatMap((b) => b.moved.map((m) => ({ backend: b.backend, server: m.to })));
   const moves = moved.map((t) => runtimeCommand('set', 'server', idOf(t), 'addr', t.server.host, 'port', String(t.server.port)));
   await expectAll(channel, moves, /changed|no need to change/i, moved.length, `move ${moved.length} servers`);
+  const shaped = backends.flatMap((b) => (b.shaped ?? []).map((server) => ({ backend: b.backend, server })));
+  const shapes = shaped.flatMap((t) => [
+    runtimeCommand('set', 'server', idOf(t), 'weight', String(weightOf(t.server))),
+    runtimeCommand('set', 'server', idOf(t), 'state', t.server.options.includes('disabled') ? 'maint' : 'ready'),
+  ]);
+  await expectAll(channel, shapes, /^$/, 0, `set the weight and state of ${shaped.length} servers`);
+  await beforeRemovals();
   await removeAll(
     channel,
     backends.flatMap((b) => b.removed.map((server) => ({ backend: b.backend, server }))),
@@ -128,22 +143,24 @@ async function deleteOne(channel: RuntimeChannel, t: Touched): Promise<void> {
 
 /**
  * Reads back what the change touched: `show servers state BACKEND`, of which only the servers
- * added, moved or removed are looked at. Each added or moved one must be there, at its address,
- * out of maintenance; each removed one gone.
+ * added, moved, reshaped or removed are looked at. Each added, moved or reshaped one must be
+ * there, at its address, with its weight, in maintenance only when its line says `disabled`;
+ * each removed one gone.
  */
 async function verify(channel: RuntimeChannel, b: BackendChanges, ids: ServerIds): Promise<void> {
   const expected = new Map<string, ServerLine | undefined>([
     ...b.added.map((s) => [s.name, s] as const),
     ...b.moved.map((m) => [m.to.name, m.to] as const),
+    ...(b.shaped ?? []).map((s) => [s.name, s] as const),
     ...b.removed.map((s) => [s.name, undefined] as const),
   ]);
   const answer = await channel.send(runtimeCommand('show', 'servers', 'state', b.backend));
   if (!ids.known(b.backend)) ids.learn(b.backend, answer);
-  const running = new Map<string, { addr: string; port: number; admin: number }>();
+  const running = new Map<string, { addr: string; port: number; admin: number; weight: number }>();
   for (const line of stateLines(answer, b.backend, [...expected.keys()])) {
     const f = line.split(' ', 19);
     if (f.length < 19 || f[1] !== b.backend || !expected.has(f[3]!)) continue;
-    running.set(f[3]!, { addr: f[4]!, port: Number(f[18]), admin: Number(f[6]) });
+    running.set(f[3]!, { addr: f[4]!, port: Number(f[18]), admin: Number(f[6]), weight: Number(f[7]) });
   }
   const MAINT = 0x01 | 0x02 | 0x04 | 0x20;
   const problems: string[] = [];
@@ -153,7 +170,8 @@ async function verify(channel: RuntimeChannel, b: BackendChanges, ids: ServerIds
       if (r) problems.push(`${name} should be gone`);
     } else if (!r) problems.push(`${name} is missing`);
     else if (r.addr !== canonicalHost(s.host) || r.port !== s.port) problems.push(`${name} is at ${r.addr}:${r.port}, not ${address(s)}`);
-    else if (r.admin & MAINT) problems.push(`${name} is in maintenance`);
+    else if (Boolean(r.admin & MAINT) !== s.options.includes('disabled')) problems.push(`${name} is ${r.admin & MAINT ? '' : 'not '}in maintenance`);
+    else if (r.weight !== weightOf(s)) problems.push(`${name} has weight ${r.weight}, not ${weightOf(s)}`);
   }
   if (problems.length > 0) throw runtimeRefused(`backend ${b.backend} is not as asked after the runtime changes: ${problems.join('; ')}`);
 }

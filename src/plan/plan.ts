@@ -1,7 +1,10 @@
 import type { Settings } from '../config/settings.js';
+import { NO_ROUTE_BACKEND } from '../config/stack-settings.js';
 import type { OccsError } from '../errors.js';
 import { diffConfigs, type BackendChanges } from '../haproxy/config-diff.js';
 import { countServers } from '../haproxy/config-sections.js';
+import { mapEntries } from '../haproxy/map-file.js';
+import type { MapChange } from '../haproxy/runtime-maps.js';
 import type { KvSnapshot } from '../kv/source.js';
 import type { CompiledTemplate } from '../template/engine.js';
 import type { RenamedEntry, SkippedEntry } from '../values/servers.js';
@@ -35,7 +38,9 @@ export type Change =
       kind: 'runtime';
       files: RenderedResource[];
       backends: BackendChanges[];
-      /** Only additions and moves: cheap, so the quiescence window may be skipped. */
+      /** Map files (stack mode's routes) to swap whole. */
+      maps: MapChange[];
+      /** No server removed: cheap, so the quiescence window may be skipped. */
       immediate: boolean;
     }
   | { kind: 'reload'; files: RenderedResource[]; reason: string };
@@ -53,11 +58,14 @@ export function renderSnapshot(settings: Readonly<Settings>, templates: Readonly
   const skipped = resources.flatMap((r) => r.diagnostics.skipped);
   const backends: Record<string, number> = {};
   for (const r of resources.filter((x) => x.resource.haproxy)) Object.assign(backends, countServers(r.text));
+  // Stack mode's 404 backend answers by itself: it has no servers by design.
+  if (settings.stack) delete backends[NO_ROUTE_BACKEND];
   return {
     resources,
     skipped,
     renamed: resources.flatMap((r) => r.diagnostics.renamed),
-    emptyPrefixes: emptyPrefixes(settings.resources, snapshot),
+    // The control prefix of stack mode is empty until a route, weight or state is set: nothing is missing.
+    emptyPrefixes: emptyPrefixes(settings.resources, snapshot).filter((e) => e.prefix !== settings.stack?.control),
     backends,
     strict: strictRefusal(settings, skipped),
     shortfalls: shortfalls(backends, settings.minServers),
@@ -79,30 +87,34 @@ export function decideChange(
   installed: ReadonlyMap<string, string | undefined>,
   options: DecideOptions,
 ): Change {
-  const files = rendering.resources.filter((r) => r.text !== installed.get(r.resource.destination!));
+  const files = rendering.resources.filter(
+    (r) => r.text !== installed.get(r.resource.destination!) || r.companions?.some((c) => c.text !== installed.get(c.path)),
+  );
   if (options.force) return { kind: 'reload', files, reason: options.force };
   if (files.length === 0) return { kind: 'none' };
   if (!files.some((r) => r.resource.haproxy)) return { kind: 'files', files };
   const runtime = options.runtime ? runtimeChanges(settings, files, installed) : { reason: 'the runtime API is not used' };
   if ('backends' in runtime) {
-    return { kind: 'runtime', files, backends: runtime.backends, immediate: runtime.backends.every((b) => b.removed.length === 0) };
+    return { kind: 'runtime', files, ...runtime, immediate: runtime.backends.every((b) => b.removed.length === 0) };
   }
   return { kind: 'reload', files, reason: runtime.reason };
 }
 
 /**
- * The server changes the runtime API can apply, or why it cannot: only the config HAProxy runs
- * qualifies, alone, and only when nothing but its server lines changed.
+ * The server and map changes the runtime API can apply, or why it cannot: only the config HAProxy
+ * runs qualifies, alone, and only when nothing but its server lines and its map files changed.
  */
 function runtimeChanges(
   settings: Readonly<Settings>,
   files: RenderedResource[],
   installed: ReadonlyMap<string, string | undefined>,
-): { backends: BackendChanges[] } | { reason: string } {
+): { backends: BackendChanges[]; maps: MapChange[] } | { reason: string } {
   const [only] = files;
   if (files.length !== 1) return { reason: 'more than one file changed' };
   if (only!.resource.destination !== settings.haproxy.config) return { reason: 'the config that changed is not the one HAProxy runs' };
+  const maps = (only!.companions ?? []).filter((c) => c.text !== installed.get(c.path));
+  if (maps.some((c) => installed.get(c.path) === undefined)) return { reason: 'a map file is new' };
   const diff = diffConfigs(installed.get(only!.resource.destination) ?? '', only!.text);
-  if (diff.kind === 'servers') return { backends: diff.backends };
-  return { reason: diff.kind === 'reload' ? diff.reason : 'the configs are the same' };
+  if (diff.kind === 'reload') return { reason: diff.reason };
+  return { backends: diff.kind === 'servers' ? diff.backends : [], maps: maps.map((c) => ({ path: c.path, entries: mapEntries(c.text) })) };
 }

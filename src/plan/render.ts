@@ -1,6 +1,8 @@
 import type { Resource, Settings } from '../config/settings.js';
 import { filterSnapshot, isUnderPrefix } from '../kv/keys.js';
 import type { KvSnapshot } from '../kv/source.js';
+import { stackMaps, type Companion } from '../stack/maps.js';
+import { buildStack, type Stack } from '../stack/model.js';
 import { renderTemplate, type CompiledTemplate } from '../template/engine.js';
 import { createHelpers, type RenderDiagnostics } from '../template/helpers.js';
 
@@ -9,6 +11,9 @@ export interface RenderedResource {
   resource: Resource;
   text: string;
   diagnostics: RenderDiagnostics;
+  /** Stack mode: what was rendered (services, routes), and the map files installed with the config. */
+  stack?: Stack;
+  companions?: Companion[];
 }
 
 /** Every prefix any resource reads, each once. */
@@ -21,9 +26,13 @@ export function renderResources(settings: Readonly<Settings>, templates: Readonl
   return settings.resources.map((resource) => {
     const own = filterSnapshot(snapshot, resource.prefixes);
     const { helpers, diagnostics, keysHolding } = createHelpers(own.pairs, resource.prefixes[0] ?? '');
-    const locals = { ...helpers, settings: settings.vars, prefixes: resource.prefixes };
+    const stack = settings.stack && resource.haproxy ? buildStack(own.pairs, settings.stack, settings.vars.balance) : undefined;
+    const locals = { ...helpers, settings: settings.vars, prefixes: resource.prefixes, ...(stack && { stack }) };
     const text = renderTemplate(templates.get(resource.template)!, locals, keysHolding);
-    return { resource, text, diagnostics: diagnostics() };
+    if (!stack) return { resource, text, diagnostics: diagnostics() };
+    const found = diagnostics();
+    const merged = { skipped: [...stack.skipped, ...found.skipped], renamed: [...stack.renamed, ...found.renamed] };
+    return { resource, text, diagnostics: merged, stack, companions: stackMaps(stack) };
   });
 }
 

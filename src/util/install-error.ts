@@ -69,13 +69,13 @@ export function installError(destinations: readonly string[], thrown: unknown): 
 }
 
 /**
- * Stages every file beside its destination, then runs `check` on each staged copy (a file whose
- * content is unchanged has none and is not checked). Any failure discards them all; a file that
- * cannot be staged is an install error naming the destinations.
+ * Stages every file beside its destination, then runs `check` on them all (a file whose content
+ * is unchanged has no temp copy). Any failure discards them all; a file that cannot be staged is
+ * an install error naming the destinations.
  */
 export async function stageChecked(
   files: ReadonlyArray<{ path: string; content: string }>,
-  check: (staged: StagedFile, i: number) => Promise<void>,
+  check: (staged: readonly StagedFile[]) => Promise<void>,
 ): Promise<StagedFile[]> {
   const staged: StagedFile[] = [];
   const discardAll = () => Promise.all(staged.map((s) => s.discard()));
@@ -89,7 +89,7 @@ export async function stageChecked(
     );
   }
   try {
-    for (const [i, s] of staged.entries()) if (s.temp) await check(s, i);
+    await check(staged);
   } catch (error) {
     await discardAll();
     throw error;

@@ -1,8 +1,10 @@
+import { basename } from 'node:path';
 import type { Settings } from '../config/settings.js';
 import { asOccsError, OccsError } from '../errors.js';
 import type { HaproxyControl } from '../haproxy/control.js';
 import type { ReloadResult } from '../haproxy/reload.js';
 import { applyAtRuntime } from '../haproxy/runtime.js';
+import { applyMaps } from '../haproxy/runtime-maps.js';
 import { runtimeRefused, type RuntimeChannel } from '../haproxy/runtime-channel.js';
 import { ServerIds } from '../haproxy/server-ids.js';
 import type { Logger } from '../log.js';
@@ -74,7 +76,8 @@ export class Executor {
   /** What HAProxy runs (or will after a reload) at each destination: what a plan compares with. */
   get installedTexts(): ReadonlyMap<string, string | undefined> {
     if (!this.ahead) return this.installer.onDisk;
-    return new Map([...this.installer.onDisk, [this.ahead.resource.destination!, this.ahead.text]]);
+    const companions = (this.ahead.companions ?? []).map((c) => [c.path, c.text] as const);
+    return new Map([...this.installer.onDisk, ...companions, [this.ahead.resource.destination!, this.ahead.text]]);
   }
 
   /** Why the next change must reload even if nothing changed (HAProxy may not run what the files say). */
@@ -140,12 +143,16 @@ export class Executor {
     const channel = this.runtimeChannel();
     if (!channel) throw runtimeRefused('the runtime API went away');
     const started = performance.now();
-    await applyAtRuntime(channel, change.backends, this.deps.settings.watch.drainTimeoutMs, this.ids);
-    const count = (k: 'added' | 'removed' | 'moved') => change.backends.reduce((n, b) => n + b[k].length, 0);
+    await applyAtRuntime(channel, change.backends, this.deps.settings.watch.drainTimeoutMs, this.ids, () => applyMaps(channel, change.maps));
+    const count = (k: 'added' | 'removed' | 'moved' | 'shaped') => change.backends.reduce((n, b) => n + (b[k]?.length ?? 0), 0);
     const ms = Math.round(performance.now() - started);
-    this.deps.log.info(`applied through the runtime API, no reload: ${count('added')} added, ${count('removed')} removed, ${count('moved')} moved (${ms} ms)`, {
+    const what = [`${count('added')} added`, `${count('removed')} removed`, `${count('moved')} moved`];
+    if (count('shaped') > 0) what.push(`${count('shaped')} with a new weight or state`);
+    if (change.maps.length > 0) what.push(`routes swapped (${change.maps.map((m) => `${basename(m.path)}: ${m.entries.length}`).join(', ')})`);
+    this.deps.log.info(`applied through the runtime API, no reload: ${what.join(', ')} (${ms} ms)`, {
       path: 'runtime',
       backends: change.backends.map((b) => b.backend),
+      maps: change.maps.map((m) => m.path),
       ms,
     });
   }

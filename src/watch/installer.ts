@@ -5,8 +5,15 @@ import { configRejected } from '../haproxy/check.js';
 import type { HaproxyControl } from '../haproxy/control.js';
 import type { Logger } from '../log.js';
 import type { RenderedResource } from '../plan/render.js';
-import { installFiles, type StagedFile } from '../util/atomic-write.js';
-import { installError, stageChecked } from '../util/install-error.js';
+import { installFiles } from '../util/atomic-write.js';
+import { installError } from '../util/install-error.js';
+import { stageRendered } from '../wiring/stage.js';
+
+/** Every file watch installs: each resource's destination, and stack mode's map files. */
+export function installedPaths(settings: Readonly<Settings>): string[] {
+  const maps = settings.stack ? [settings.stack.maps.hosts, settings.stack.maps.paths] : [];
+  return [...settings.resources.map((r) => r.destination!), ...maps];
+}
 
 /**
  * Writes files the safe way and remembers what is on disk: each one staged beside its
@@ -20,12 +27,12 @@ export class Installer {
 
   /** Reads what is installed now (undefined: no file). */
   async init(): Promise<void> {
-    for (const { destination } of this.deps.settings.resources) {
-      const content = await readFile(destination!, 'utf8').catch((error: unknown) => {
+    for (const destination of installedPaths(this.deps.settings)) {
+      const content = await readFile(destination, 'utf8').catch((error: unknown) => {
         if (systemErrorCode(error) === 'ENOENT') return undefined;
         throw error;
       });
-      this.disk.set(destination!, content);
+      this.disk.set(destination, content);
     }
   }
 
@@ -34,14 +41,11 @@ export class Installer {
     return this.disk;
   }
 
-  /** Stages, checks (HAProxy configs) and renames the files; returns their destinations. */
+  /** Stages, checks (HAProxy configs, with their map files) and renames the files; returns their destinations. */
   async install(files: readonly RenderedResource[], backends: Readonly<Record<string, number>> = {}): Promise<string[]> {
     if (files.length === 0) return [];
     const started = performance.now();
-    const staged = await stageChecked(
-      files.map((r) => ({ path: r.resource.destination!, content: r.text })),
-      async (s, i) => (files[i]!.resource.haproxy ? this.check(s, files[i]!.text) : undefined),
-    );
+    const { units, staged } = await stageRendered(files, (file, r) => this.check(file, r));
     const checkMs = Math.round(performance.now() - started);
     for (const [i, s] of staged.entries()) {
       try {
@@ -50,10 +54,12 @@ export class Installer {
         await Promise.all(staged.slice(i).map((rest) => rest.discard()));
         throw installError([s.path], error);
       }
-      this.disk.set(files[i]!.resource.destination!, files[i]!.text);
-      this.deps.log.info(`installed ${s.path} (haproxy -c ${checkMs} ms)`, { destination: s.path, backends, checkMs });
+      this.disk.set(units[i]!.path, units[i]!.content);
+      if (units[i]!.path === units[i]!.resource.resource.destination) {
+        this.deps.log.info(`installed ${s.path} (haproxy -c ${checkMs} ms)`, { destination: s.path, backends, checkMs });
+      }
     }
-    return files.map((r) => r.resource.destination!);
+    return units.map((u) => u.path);
   }
 
   /** After a failed reload: the files go back to what the running HAProxy still serves. */
@@ -69,13 +75,13 @@ export class Installer {
   }
 
   /** `haproxy -c` on the staged file; a rejection names the rendered line. */
-  private async check(staged: StagedFile, text: string): Promise<void> {
-    const result = await this.deps.control.check(staged.temp!);
+  private async check(file: string, r: RenderedResource): Promise<void> {
+    const result = await this.deps.control.check(file);
     if (result.valid) return;
     throw configRejected(result, {
-      file: staged.temp!,
-      shownAs: `the new config of ${staged.path}`,
-      text,
+      file,
+      shownAs: `the new config of ${r.resource.destination!}`,
+      text: r.text,
       hint: 'the installed config stays; fix the template or the entries',
     });
   }

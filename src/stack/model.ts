@@ -1,0 +1,181 @@
+import { RESERVED_NAMES } from '../config/stack-settings.js';
+import type { StackSettings } from '../config/types.js';
+import { parseRoutes, parseServerState, parseWeight, routeKey, type Route, type ServerState } from '../values/routes.js';
+import { isServerName } from '../values/server.js';
+import { parseServers, type RenamedEntry, type ServerEntry, type SkippedEntry } from '../values/servers.js';
+
+/** A server's weight when no `weights/` key gives one: so 10 is a tenth of a share beside the others. */
+export const DEFAULT_WEIGHT = 100;
+
+export interface StackServer extends ServerEntry {
+  /** What HAProxy is given: the weight key's (or DEFAULT_WEIGHT), 0 while draining. */
+  weight: number;
+  state: ServerState;
+}
+
+export interface StackService {
+  name: string;
+  /** Where its servers are: the keys directly under it. */
+  prefix: string;
+  servers: StackServer[];
+  balance: string;
+  /** The health-check path, or false for none. */
+  check: string | false;
+}
+
+export interface StackRoute extends Route {
+  service: string;
+  /** Where it was given: a key, or the config file. */
+  from: string;
+}
+
+/** Everything stack mode renders: the services, the routes, and the entries it left out (each with its key). */
+export interface Stack {
+  services: StackService[];
+  /** In key order: the order of the map files. */
+  routes: StackRoute[];
+  /** The app for requests no route matches, when it is one of the services. */
+  defaultService?: string;
+  /** The default service asked for, when no app has that name (requests no route matches then get a 404). */
+  missingDefault?: string;
+  maps: StackSettings['maps'];
+  skipped: SkippedEntry[];
+  renamed: RenamedEntry[];
+}
+
+interface Pair {
+  key: string;
+  value: string;
+}
+
+const lastSegment = (key: string) => key.slice(key.lastIndexOf('/') + 1);
+
+/**
+ * Reads a stack from a snapshot (keys start with `/`): every app under the apps prefix and every
+ * service of the config file, each with the servers directly under its prefix; their weights and
+ * states; and the routes. Every entry is parsed strictly: a bad one is left out with its key and
+ * the reason, and nothing in a value reaches the config but a checked host, path, weight or state.
+ */
+export function buildStack(pairs: readonly Pair[], settings: StackSettings, balance: string): Stack {
+  const skipped = new Map<string, string[]>();
+  const skip = (key: string, reason: string) => skipped.set(key, [...(skipped.get(key) ?? []), reason]);
+  const byDirectory = new Map<string, Pair[]>();
+  for (const p of pairs) {
+    const dir = p.key.slice(0, p.key.lastIndexOf('/'));
+    const list = byDirectory.get(dir);
+    if (list) list.push(p);
+    else byDirectory.set(dir, [p]);
+  }
+
+  const prefixes = appPrefixes(pairs, settings, skip);
+  const control = readControl(pairs, settings.control, skip);
+  const renamed: RenamedEntry[] = [];
+  const services: StackService[] = [...prefixes].map(([name, prefix]) => {
+    const spec = settings.services.find((s) => s.name === name);
+    const list = parseServers(byDirectory.get(`/${prefix}`) ?? []);
+    for (const s of list.skipped) skip(s.key, s.reason);
+    renamed.push(...list.renamed);
+    const servers = list.servers.map((s): StackServer => {
+      const id = `${name}/${lastSegment(s.key)}`;
+      const state = control.states.get(id) ?? 'ready';
+      return { ...s, state, weight: state === 'drain' ? 0 : (control.weights.get(id) ?? DEFAULT_WEIGHT) };
+    });
+    return { name, prefix, servers, balance: spec?.balance ?? balance, check: spec?.check ?? '/' };
+  });
+
+  const routes = claimRoutes(settings, control.routes, new Set(prefixes.keys()), skip);
+  const fallback = settings.defaultService;
+  return {
+    services,
+    routes,
+    defaultService: fallback && prefixes.has(fallback) ? fallback : undefined,
+    missingDefault: fallback && !prefixes.has(fallback) ? fallback : undefined,
+    maps: settings.maps,
+    skipped: [...skipped].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, reasons]) => ({ key, reason: reasons.join('; ') })),
+    renamed,
+  };
+}
+
+/** Each app's server prefix, by name: the apps found under the apps prefix, then the config file's services (which win). */
+function appPrefixes(pairs: readonly Pair[], settings: StackSettings, skip: (key: string, reason: string) => void): Map<string, string> {
+  const prefixes = new Map<string, string>();
+  if (settings.apps) {
+    const start = `/${settings.apps}/`;
+    const refused = new Set<string>();
+    for (const { key } of pairs) {
+      if (!key.startsWith(start)) continue;
+      const slash = key.indexOf('/', start.length);
+      const app = key.slice(start.length, slash);
+      if (slash < 0 || !app || prefixes.has(app) || refused.has(app)) continue;
+      if (isServerName(app) && !RESERVED_NAMES.includes(app)) prefixes.set(app, `${settings.apps}/${app}/containers`);
+      else {
+        refused.add(app);
+        const why = isServerName(app) ? `is the name of a section of the stack's config` : 'cannot name a backend: use letters, digits, ".", "_", ":" or "-"';
+        skip(`${start}${app}`, `app "${app.slice(0, 80)}" ${why}`);
+      }
+    }
+  }
+  for (const s of settings.services) prefixes.set(s.name, s.prefix);
+  return prefixes;
+}
+
+interface Control {
+  /** `app/server` → weight or state. */
+  weights: Map<string, number>;
+  states: Map<string, ServerState>;
+  /** `routes/<app>` entries, in key order. */
+  routes: Array<{ key: string; app: string; value: string }>;
+}
+
+/** The control prefix's entries: `routes/<app>`, `weights/<app>/<server>`, `state/<app>/<server>`; anything else is left out, named. */
+function readControl(pairs: readonly Pair[], control: string, skip: (key: string, reason: string) => void): Control {
+  const out: Control = { weights: new Map(), states: new Map(), routes: [] };
+  const start = `/${control}/`;
+  for (const { key, value } of pairs) {
+    if (!key.startsWith(start)) continue;
+    const [kind, app, server, ...more] = key.slice(start.length).split('/');
+    const shape = (want: string) => skip(key, `expected ${control}/${want}`);
+    if (kind === 'routes') {
+      if (!app || server !== undefined) shape('routes/<app>');
+      else out.routes.push({ key, app, value });
+    } else if (kind === 'weights' || kind === 'state') {
+      if (!app || !server || more.length > 0) {
+        shape(`${kind}/<app>/<server>`);
+        continue;
+      }
+      const parsed = kind === 'weights' ? parseWeight(value) : parseServerState(value);
+      if (!parsed.ok) skip(key, parsed.reason);
+      else if (kind === 'weights') out.weights.set(`${app}/${server}`, parsed.value as number);
+      else out.states.set(`${app}/${server}`, parsed.value as ServerState);
+    } else skip(key, `is not a route, weight or state: expected ${control}/routes/, ${control}/weights/ or ${control}/state/`);
+  }
+  return out;
+}
+
+/** The routes, each held by one service: the config file's first, then the store's in key order; a route already held is left out, named. */
+function claimRoutes(settings: StackSettings, entries: Control['routes'], apps: Set<string>, skip: (key: string, reason: string) => void): StackRoute[] {
+  const held = new Map<string, StackRoute>();
+  const claim = (route: Route, service: string, from: string): string | undefined => {
+    const owner = held.get(routeKey(route));
+    if (!owner) held.set(routeKey(route), { ...route, service, from });
+    else if (owner.service !== service) return `route "${routeKey(route)}" is already routed to ${owner.service} (by ${owner.from})`;
+    return undefined;
+  };
+  for (const s of settings.services) for (const r of s.routes) claim(r, s.name, 'the config file');
+  for (const { key, app, value } of entries) {
+    if (!apps.has(app)) {
+      skip(
+        key,
+        `no app "${app.slice(0, 80)}": nothing under ${settings.apps ? `${settings.apps}/${app}/` : 'the apps prefix'} and no such service in the config file`,
+      );
+      continue;
+    }
+    const { routes, problems } = parseRoutes(value);
+    for (const p of problems) skip(key, p);
+    for (const r of routes) {
+      const taken = claim(r, app, key);
+      if (taken) skip(key, taken);
+    }
+  }
+  return [...held.values()].sort((a, b) => (routeKey(a) < routeKey(b) ? -1 : 1));
+}
