@@ -162,7 +162,9 @@ async function verify(channel: RuntimeChannel, b: BackendChanges, ids: ServerIds
     if (f.length < 19 || f[1] !== b.backend || !expected.has(f[3]!)) continue;
     running.set(f[3]!, { addr: f[4]!, port: Number(f[18]), admin: Number(f[6]), weight: Number(f[7]) });
   }
-  const MAINT = 0x01 | 0x02 | 0x04 | 0x20;
+  // Forced, inherited, resolution and hostname maintenance. Not 0x04 (a server the file says
+  // `disabled` keeps that flag after `set server … state ready`, serving).
+  const MAINT = 0x01 | 0x02 | 0x20 | 0x40;
   const problems: string[] = [];
   for (const [name, s] of expected) {
     const r = running.get(name);

@@ -34,6 +34,7 @@ describe('the packed package', () => {
       'dist/occs-lb.schema.json',
       'package.json',
       'templates/haproxy.cfg.ejs',
+      'templates/stack.cfg.ejs',
     ]);
     // The source map carries its sources: nothing it names is missing from the package.
     const map = JSON.parse(

@@ -23,10 +23,10 @@ export interface HttpAnswer {
   headers: http.IncomingHttpHeaders;
 }
 
-/** One GET on a new connection (no keep-alive), as a fresh client would. */
-export function httpGet(port: number, path = '/', timeoutMs = 3000): Promise<HttpAnswer> {
+/** One GET on a new connection (no keep-alive), as a fresh client would; `headers` such as Host go with it. */
+export function httpGet(port: number, path = '/', timeoutMs = 3000, headers: Record<string, string> = {}): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path, agent: false, timeout: timeoutMs }, (res) => {
+    const req = http.get({ host: '127.0.0.1', port, path, agent: false, timeout: timeoutMs, headers }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));
