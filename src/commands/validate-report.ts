@@ -1,6 +1,9 @@
 import { configContext, type CheckResult } from '../haproxy/check.js';
 import { isSummary } from '../haproxy/messages.js';
 import { printable } from '../log.js';
+import { missingDefaultLine } from '../plan/rules.js';
+import type { Stack } from '../stack/model.js';
+import { routeKey } from '../values/routes.js';
 
 /** One problem (or warning) found while checking, in the shape `validate --format json` prints. */
 export interface Finding {
@@ -26,6 +29,19 @@ export interface ValidationReport {
   backends: Record<string, number>;
   skipped: Array<{ key: string; reason: string }>;
   haproxyVersion?: string;
+  /** Stack mode: each service, its servers and the routes to it. */
+  services?: Array<{ name: string; servers: number; routes: string[] }>;
+}
+
+/** Stack mode: the services with their servers and routes, and a default service that is no app. */
+export function reportStack(report: ValidationReport, stack: Stack): void {
+  report.services = stack.services.map((s) => ({
+    name: s.name,
+    servers: s.servers.length,
+    routes: stack.routes.filter((r) => r.service === s.name).map(routeKey),
+  }));
+  const missing = missingDefaultLine([{ stack }]);
+  if (missing) report.warnings.push({ source: 'config', message: missing });
 }
 
 /**
@@ -54,6 +70,9 @@ export function formatReport(report: ValidationReport): string {
   for (const s of report.steps) out.push(`${s.status.padEnd(7)} ${s.step}${s.note ? ` (${s.note})` : ''}`);
   const backends = Object.entries(report.backends).map(([name, n]) => `${name}: ${n} server${n === 1 ? '' : 's'}`);
   if (backends.length > 0) out.push(`backends ${backends.join(', ')}`);
+  for (const s of report.services ?? []) {
+    out.push(`service ${s.name}: ${s.servers} server${s.servers === 1 ? '' : 's'}, ${s.routes.length > 0 ? `routes ${s.routes.join(' ')}` : 'no route'}`);
+  }
   const finding = (label: string, f: Finding) => {
     out.push(`${label.padEnd(7)} [${f.source}]${f.line ? ` line ${f.line}:` : ''} ${printable(f.message)}`);
     if (f.context) out.push(...f.context.split('\n').map((l) => `          ${l}`));

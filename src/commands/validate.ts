@@ -10,10 +10,12 @@ import { renderSnapshot } from '../plan/plan.js';
 import { emptyPrefixLine, rejectedLine, shortfallFinding, shortfalls, skippedLine } from '../plan/rules.js';
 import { readStore, storeName } from '../wiring/store.js';
 import { compileTemplates } from '../wiring/templates.js';
+import { NO_ROUTE_BACKEND } from '../config/stack-settings.js';
+import type { Companion } from '../stack/maps.js';
 import type { CommandContext } from './context.js';
 import { jsonDocument } from './json-document.js';
 import { DEMO_CREDENTIALS_WARNING, usesDemoCredentials } from './report.js';
-import { formatReport, haproxyFindings, type Finding, type StepStatus, type ValidationReport } from './validate-report.js';
+import { formatReport, haproxyFindings, reportStack, type Finding, type StepStatus, type ValidationReport } from './validate-report.js';
 
 export interface ValidateOptions {
   /** Check this file instead of rendering. */
@@ -35,7 +37,7 @@ export async function validate(settings: Readonly<Settings>, { io, redact }: Com
   const version = binary ? haproxyVersion(binary) : undefined;
   const print = () => io.stdout.write(options.format === 'json' ? jsonDocument(redact({ ...report })) : formatReport(redact(report)));
 
-  let texts: Array<{ label: string; text: string }>;
+  let texts: Checked[];
   try {
     texts = options.file ? [await readConfigFile(options.file)] : await renderForCheck(settings, report, options.allowWarnings);
   } catch (error) {
@@ -44,7 +46,7 @@ export async function validate(settings: Readonly<Settings>, { io, redact }: Com
     print();
     throw error;
   }
-  for (const { label, text } of texts) await checkText(report, label, text, settings.minServers, binary, options.allowWarnings);
+  for (const checked of texts) await checkText(report, checked, settings.minServers, binary, options.allowWarnings);
   report.haproxyVersion = await version;
   addCheckSteps(report, settings.minServers, binary !== undefined);
   report.ok = report.errors.length === 0;
@@ -62,14 +64,23 @@ export async function validate(settings: Readonly<Settings>, { io, redact }: Com
   }
 }
 
+/** A config to check: how the report names it, its text, and the map files it reads (stack mode). */
+interface Checked {
+  label: string;
+  text: string;
+  maps?: Companion[];
+}
+
 /** One config text: servers per backend against --min-servers, then the real `haproxy -c`. */
-async function checkText(report: ValidationReport, label: string, text: string, minServers: number, binary: string | undefined, allowWarnings: boolean) {
+async function checkText(report: ValidationReport, { label, text, maps }: Checked, minServers: number, binary: string | undefined, allowWarnings: boolean) {
   report.configs.push(label);
   const backends = serverCounts(parseSections(text));
+  // Stack mode's 404 backend answers by itself: it has no servers by design.
+  if (maps) delete backends[NO_ROUTE_BACKEND];
   Object.assign(report.backends, backends);
   for (const s of shortfalls(backends, minServers)) report.errors.push({ source: 'min-servers', message: shortfallFinding(s) });
   if (!binary) return;
-  const { result, file } = await checkConfigText(binary, text);
+  const { result, file } = await checkConfigText(binary, text, maps);
   const found = haproxyFindings(result, file, text, allowWarnings);
   report.errors.push(...found.errors);
   report.warnings.push(...found.warnings);
@@ -89,7 +100,7 @@ function addCheckSteps(report: ValidationReport, minServers: number, checked: bo
   );
 }
 
-async function readConfigFile(file: string): Promise<{ label: string; text: string }> {
+async function readConfigFile(file: string): Promise<Checked> {
   try {
     return { label: file, text: await readFile(file, 'utf8') };
   } catch (error) {
@@ -98,7 +109,7 @@ async function readConfigFile(file: string): Promise<{ label: string; text: stri
 }
 
 /** Renders every resource as `render` would, recording each step and what the rules found in the report. */
-async function renderForCheck(settings: Readonly<Settings>, report: ValidationReport, allowWarnings: boolean): Promise<Array<{ label: string; text: string }>> {
+async function renderForCheck(settings: Readonly<Settings>, report: ValidationReport, allowWarnings: boolean): Promise<Checked[]> {
   const templates = await compileTemplates(settings.resources);
   report.steps.push({ step: 'template', status: 'ok', note: [...templates.keys()].join(', ') });
   for (const message of settings.notices) report.warnings.push({ source: 'config', message });
@@ -126,7 +137,8 @@ async function renderForCheck(settings: Readonly<Settings>, report: ValidationRe
     status: rendering.strict ? 'failed' : 'ok',
     note: `${snapshot.pairs.length} read, ${rendering.skipped.length} ${rendering.strict ? 'rejected by --strict' : 'skipped'}`,
   });
+  for (const r of rendering.resources) if (r.stack) reportStack(report, r.stack);
   return rendering.resources
     .filter((r) => r.resource.haproxy)
-    .map((r) => ({ label: r.resource.destination ?? `rendered from ${r.resource.template}`, text: r.text }));
+    .map((r) => ({ label: r.resource.destination ?? `rendered from ${r.resource.template}`, text: r.text, maps: r.companions }));
 }

@@ -29,12 +29,25 @@ export async function checkConfigFile(binary: string, file: string, timeoutMs = 
   return { valid: result.exitCode === 0 && !result.timedOut, messages, output };
 }
 
-/** `haproxy -c` on a text (through a temp file of its own): what `validate` checks. */
-export async function checkConfigText(binary: string, text: string): Promise<{ result: CheckResult; file: string }> {
+/**
+ * `haproxy -c` on a text (through a temp file of its own): what `validate` checks. `maps`: the map
+ * files it reads, written beside the temp copy, which reads them there instead.
+ */
+export async function checkConfigText(
+  binary: string,
+  text: string,
+  maps: ReadonlyArray<{ path: string; text: string }> = [],
+): Promise<{ result: CheckResult; file: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'occs-lb-check-'));
   const file = join(dir, 'haproxy.cfg');
   try {
-    await writeFile(file, text);
+    let checked = text;
+    for (const [i, map] of maps.entries()) {
+      const copy = join(dir, `map-${i}.map`);
+      await writeFile(copy, map.text);
+      checked = checked.split(map.path).join(copy);
+    }
+    await writeFile(file, checked);
     return { result: await checkConfigFile(binary, file), file };
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -60,3 +60,9 @@ export function minServersRefusal(found: readonly Shortfall[]): OccsError | unde
     hint: 'the installed config stays until the store holds enough servers again',
   });
 }
+
+/** Stack mode: the default service asked for, when no app has that name. */
+export function missingDefaultLine(resources: ReadonlyArray<{ stack?: { missingDefault?: string } }>): string | undefined {
+  const missing = resources.find((r) => r.stack?.missingDefault)?.stack?.missingDefault;
+  return missing && `the default service "${missing}" is no app: requests no route matches get a 404 until it appears`;
+}

@@ -1,6 +1,6 @@
 import type { Logger } from '../log.js';
 import type { Rendering } from '../plan/plan.js';
-import { emptyPrefixLine, renamedLine, skippedLine } from '../plan/rules.js';
+import { emptyPrefixLine, missingDefaultLine, renamedLine, skippedLine } from '../plan/rules.js';
 
 /**
  * What watch tells about the renderings it installs, each only when it changes (not on every
@@ -20,9 +20,11 @@ export class RenderingNotes {
 
   /** Skipped and renamed entries, told once per change of their set. */
   entriesOf(rendering: Rendering): void {
-    const note = JSON.stringify([rendering.skipped, rendering.renamed]);
+    const missing = missingDefaultLine(rendering.resources);
+    const note = JSON.stringify([rendering.skipped, rendering.renamed, missing]);
     if (note === this.entries) return;
     this.entries = note;
+    if (missing) this.log.warn(missing);
     for (const s of rendering.skipped) this.log.warn(skippedLine(s), { key: s.key, reason: s.reason });
     for (const r of rendering.renamed) this.log.warn(renamedLine(r), { key: r.key, name: r.to });
   }

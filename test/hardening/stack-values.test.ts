@@ -1,0 +1,69 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.js';
+import { waitFor } from '../support/haproxy-process.js';
+import { useStackRig } from '../support/stack-rig.js';
+
+const stack = useStackRig();
+const { rig } = stack;
+
+/** Route values with no route in them that may pass: each tries to reach the config, a map or the runtime API as something else. */
+const HOSTILE_ROUTES: Array<[string, string]> = [
+  ['lb/routes/api', 'evil.test/;del evil.test:80 *.evil.test evil.test/a?b=1 ex\u00e4mple.test evil\u202e.test'],
+  ['lb/routes/admin', `evil.test/"x\\ ${'x'.repeat(64)}.test evil.test/\u0000 /a#b`],
+  ['lb/routes/ghost', 'ghost.test'], // no such app
+];
+const HOSTILE_WEIGHTS = ['1e2', '-1', '257', '10 check', '10\nserver evil 10.0.0.1:80', '0x10', ''];
+const HOSTILE_STATES = ['up', 'MAINT', 'drain;', 'maint\n', 'ready check', ''];
+
+const files = () => ['haproxy.cfg', 'haproxy.hosts.map', 'haproxy.paths.map'].map((f) => readFileSync(join(rig.dir, f), 'utf8'));
+
+describe('stack mode with hostile routes, weights and states', () => {
+  it('skips each with a warning naming its key: the config, the maps and HAProxy stay as they were', async () => {
+    rig.store.putMany([
+      ['apps/web/containers/w1', rig.address(0)],
+      ['apps/api/containers/a1', rig.address(1)],
+      ['apps/admin/containers/m1', rig.address(2)],
+      ['lb/routes/web', 'www.example.test'],
+    ]);
+    const w = await stack.start(rig.store.url);
+    await stack.servedAs('www.example.test', '/', ['a']);
+    await waitFor('the first files', () => files().every(Boolean));
+    const before = files();
+    const routes = await stack.map('hosts');
+
+    rig.store.putMany([
+      ...HOSTILE_ROUTES,
+      ...HOSTILE_WEIGHTS.map((v, i) => [`lb/weights/web/w${i === 0 ? 1 : `x${i}`}`, v] as const),
+      ...HOSTILE_STATES.map((v, i) => [`lb/state/web/w${i === 0 ? 1 : `x${i}`}`, v] as const),
+      ['lb/weights/web/w1/deeper', '10'],
+      ['lb/other', 'x'],
+    ]);
+    const keys = [
+      ...HOSTILE_ROUTES.map(([k]) => k),
+      ...HOSTILE_WEIGHTS.map((_, i) => `lb/weights/web/w${i === 0 ? 1 : `x${i}`}`),
+      ...HOSTILE_STATES.map((_, i) => `lb/state/web/w${i === 0 ? 1 : `x${i}`}`),
+      'lb/weights/web/w1/deeper',
+      'lb/other',
+    ];
+    for (const key of keys) await w.waitForLog(new RegExp(`^skipped /${key.replace(/\//g, '\\/')}: `));
+
+    expect(files()).toEqual(before);
+    expect(await stack.map('hosts')).toEqual(routes);
+    expect(await stack.map('paths')).toEqual([]);
+    expect(await stack.servers('web')).toEqual({ w1: { weight: 100, maint: false } });
+    await stack.servedAs('www.example.test', '/', ['a']);
+    await stack.servedAs('evil.test', '/', []);
+    expect(await rig.metric('reloads_total')).toBe(0);
+    expect(await rig.metric('runtime_updates_total')).toBe(0);
+    // Named in the warnings escaped, never as a line of their own.
+    expect(rig.watch!.raw).not.toMatch(/^server evil/m);
+
+    // --strict refuses the same answer outright, every key named (exit 5), and writes nothing.
+    const strict = await runCli(['render', '--kv', rig.store.url, '--stack', 'apps', '--strict', '--out', join(rig.dir, 'strict.cfg')]);
+    expect(strict.code).toBe(5);
+    for (const key of keys) expect(strict.stderr).toContain(`/${key}`);
+    expect(() => readFileSync(join(rig.dir, 'strict.cfg'))).toThrow();
+  });
+});

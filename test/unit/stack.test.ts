@@ -1,0 +1,168 @@
+import { describe, expect, it } from 'vitest';
+import { resolveSettings, type Flags } from '../../src/config/settings.js';
+import { diffConfigs } from '../../src/haproxy/config-diff.js';
+import { toSnapshot } from '../../src/kv/keys.js';
+import { DEFAULT_TEMPLATE } from '../../src/paths.js';
+import { decideChange, renderSnapshot } from '../../src/plan/plan.js';
+import { stackMaps } from '../../src/stack/maps.js';
+import { buildStack } from '../../src/stack/model.js';
+import { parseRoutes, parseServerState, parseWeight } from '../../src/values/routes.js';
+import { compileTemplates } from '../../src/wiring/templates.js';
+
+const OUT = '/etc/haproxy/haproxy.cfg';
+const MAPS = { hosts: '/etc/haproxy/haproxy.hosts.map', paths: '/etc/haproxy/haproxy.paths.map' };
+const settingsOf = (flags: Flags, config?: Record<string, unknown>) =>
+  resolveSettings({
+    flags: { out: OUT, ...flags },
+    env: {},
+    cwd: '/',
+    defaultTemplate: DEFAULT_TEMPLATE,
+    readSecret: () => '',
+    file: config && { path: '/etc/occs-lb.config.json', config },
+  });
+const pairs = (entries: Record<string, string>) => Object.entries(entries).map(([key, value]) => ({ key: `/${key}`, value }));
+const stackOf = (entries: Record<string, string>, services: unknown[] = []) =>
+  buildStack(pairs(entries), { apps: 'apps', control: 'lb', services: services as never[], maps: MAPS }, 'roundrobin');
+
+describe('route, weight and state values', () => {
+  it('takes hosts (lower-cased), host/path and /path routes', () => {
+    expect(parseRoutes(' WWW.Example.com\texample.com/api\n/status 10.0.0.1 ')).toEqual({
+      routes: [{ host: 'www.example.com', path: '/' }, { host: 'example.com', path: '/api' }, { path: '/status' }, { host: '10.0.0.1', path: '/' }],
+      problems: [],
+    });
+  });
+
+  it.each([
+    ['example.com:8080', 'names a port'],
+    ['*.example.com', 'wildcard'],
+    ['example.com/a?b', 'query'],
+    ['example.com/a;b', 'holds ";"'],
+    ['/a"b', 'holds """'],
+    ['exa_mple.com', 'not a host name'],
+    ['ex\u00e4mple.com', 'not a host name'],
+    ['/a\u202eb', 'U+202E'],
+    [`/${'a'.repeat(1100)}`, 'longer than 1024'],
+  ])('refuses %s, saying why', (route, why) => {
+    const parsed = parseRoutes(route);
+    expect(parsed.routes).toEqual([]);
+    expect(parsed.problems[0]).toContain(why);
+  });
+
+  it('refuses an empty value, weights outside 0-256 and unknown states', () => {
+    expect(parseRoutes('  ').problems[0]).toContain('holds no route');
+    expect([parseWeight('0'), parseWeight('256')]).toEqual([
+      { ok: true, value: 0 },
+      { ok: true, value: 256 },
+    ]);
+    for (const bad of ['257', '-1', '1e2', '10 ', '', '0x1']) expect(parseWeight(bad).ok, bad).toBe(false);
+    for (const bad of ['up', 'MAINT', 'drain ', '']) expect(parseServerState(bad).ok, bad).toBe(false);
+  });
+});
+
+describe('reading a stack from the store', () => {
+  it('makes every app a service with its servers, weights and states; drain is weight 0', () => {
+    const stack = stackOf({
+      'apps/web/containers/w1': '10.0.0.1:80',
+      'apps/web/containers/w2': '10.0.0.2:80',
+      'apps/api/containers/a1': '10.0.0.3:80',
+      'lb/weights/web/w2': '10',
+      'lb/state/web/w1': 'maint',
+      'lb/state/api/a1': 'drain',
+      'lb/weights/web/gone': '5', // kept for when w "gone" appears: no warning
+    });
+    expect(stack.services.map((s) => [s.name, s.servers.map((x) => `${x.name}:${x.weight}:${x.state}`)])).toEqual([
+      ['web', ['w1:100:maint', 'w2:10:ready']],
+      ['api', ['a1:0:drain']],
+    ]);
+    expect(stack.skipped).toEqual([]);
+  });
+
+  it('routes each host/path to one app: the config file first, then the store in key order; the rest is skipped, named', () => {
+    const stack = stackOf(
+      {
+        'apps/api/containers/a1': '10.0.0.3:80',
+        'apps/web/containers/w1': '10.0.0.1:80',
+        'lb/routes/api': 'example.com/api shop.example.com',
+        'lb/routes/web': 'example.com example.com/api',
+        'lb/routes/ghost': 'ghost.example.com',
+        'lb/route/web': 'x.example.com',
+      },
+      [{ name: 'shop', prefix: 'shop/servers', routes: [{ host: 'shop.example.com', path: '/' }] }],
+    );
+    expect(stack.routes.map((r) => `${r.host ?? ''}${r.path} ${r.service}`)).toEqual(['example.com/ web', 'example.com/api api', 'shop.example.com/ shop']);
+    expect(stack.skipped.map((s) => s.key)).toEqual(['/lb/route/web', '/lb/routes/api', '/lb/routes/ghost', '/lb/routes/web']);
+    expect(stack.skipped[1]!.reason).toContain('already routed to shop (by the config file)');
+    expect(stack.skipped[3]!.reason).toContain('already routed to api (by /lb/routes/api)');
+    expect(stackMaps(stack).map((m) => m.text.split('\n').slice(1).join('|'))).toEqual(['example.com/ web|example.com/api api|shop.example.com/ shop|', '']);
+  });
+
+  it('refuses app names that cannot name a backend or are the template own', () => {
+    const stack = stackOf({ 'apps/stats/containers/x': '10.0.0.1:80', 'apps/a b/containers/x': '10.0.0.1:80' });
+    expect(stack.services).toEqual([]);
+    expect(stack.skipped.map((s) => s.key)).toEqual(['/apps/a b', '/apps/stats']);
+  });
+});
+
+describe('stack mode settings', () => {
+  it('puts the map files beside the config and reads the apps and the control prefix', () => {
+    const s = settingsOf({ stack: '/apps/' });
+    expect(s.stack).toMatchObject({ apps: 'apps', control: 'lb', maps: MAPS });
+    expect(s.resources[0]!.prefixes).toEqual(['apps', 'lb']);
+  });
+
+  it.each([
+    [{ controlPrefix: 'ctl' }, undefined, '--control-prefix is a setting of stack mode'],
+    [{ stack: 'apps', prefix: ['apps/web/containers'] }, undefined, '--prefix has no place'],
+    [{ stack: 'apps', out: '/etc/ha proxy/haproxy.cfg' }, undefined, 'runtime API cannot name'],
+    [{}, { stack: { services: [{ name: 'web', prefix: 'x', routes: ['a.com:80'] }] } }, 'stack.services[0].routes[0]: route "a.com:80": it names a port'],
+    [{}, { stack: { services: [{ name: 'stats', prefix: 'x' }] } }, '"stats" cannot name a backend'],
+    [{}, { stack: {} }, 'needs an apps prefix or services'],
+  ])('refuses %j %j', (flags, config, message) => {
+    expect(() => settingsOf(flags as Flags, config)).toThrow(message);
+  });
+});
+
+describe('planning stack changes', () => {
+  it('a route change swaps the maps at runtime; a weight or state change sets the server; a new app reloads', async () => {
+    const settings = settingsOf({ stack: 'apps' });
+    const templates = await compileTemplates(settings.resources);
+    const render = (entries: Record<string, string>) => renderSnapshot(settings, templates, toSnapshot(pairs(entries)));
+    const base = { 'apps/web/containers/w1': '10.0.0.1:80', 'lb/routes/web': 'example.com' };
+    const installed = render(base).resources[0]!;
+    const on = new Map([[OUT, installed.text], ...installed.companions!.map((c) => [c.path, c.text] as const)]);
+    const change = (entries: Record<string, string>) => decideChange(settings, render({ ...base, ...entries }), on, { runtime: true });
+
+    expect(change({ 'lb/routes/web': 'example.com /api' })).toMatchObject({
+      kind: 'runtime',
+      backends: [],
+      maps: [{ path: MAPS.paths, entries: [['/api', 'web']] }],
+    });
+    expect(change({ 'lb/weights/web/w1': '7' })).toMatchObject({
+      kind: 'runtime',
+      maps: [],
+      backends: [{ shaped: [{ name: 'w1', options: ['check', 'weight', '7'] }] }],
+    });
+    expect(change({ 'lb/state/web/w1': 'maint' })).toMatchObject({
+      kind: 'runtime',
+      backends: [{ shaped: [{ options: ['check', 'weight', '100', 'disabled'] }] }],
+    });
+    expect(change({ 'apps/api/containers/a1': '10.0.0.2:80' })).toMatchObject({ kind: 'reload', reason: expect.stringContaining('sections') });
+    expect(decideChange(settings, render(base), new Map([[OUT, installed.text]]), { runtime: true })).toMatchObject({
+      kind: 'reload',
+      reason: 'a map file is new',
+    });
+  });
+
+  it('a server changing weight or maintenance alone is no new server; another option still reloads', () => {
+    const cfg = (line: string) => `backend b\n    balance roundrobin\n    server s ${line}\n`;
+    expect(diffConfigs(cfg('10.0.0.1:80 check weight 100'), cfg('10.0.0.1:80 check weight 100 disabled'))).toMatchObject({
+      kind: 'servers',
+      backends: [{ shaped: [{ name: 's' }] }],
+    });
+    expect(diffConfigs(cfg('10.0.0.1:80 check weight 1'), cfg('10.0.0.2:80 check weight 9'))).toMatchObject({
+      kind: 'servers',
+      backends: [{ shaped: [{ name: 's' }], moved: [{ to: { host: '10.0.0.2' } }] }],
+    });
+    expect(diffConfigs(cfg('10.0.0.1:80 weight 1'), cfg('10.0.0.1:80 check weight 9'))).toMatchObject({ kind: 'reload' });
+  });
+});
