@@ -1,5 +1,5 @@
 import { configWords, HEADER_START, SECTION_HEADER } from './config-sections.js';
-import { canonicalHost, NOT_DYNAMIC, parseServerLine, unshaped, type ServerLine } from './server-line.js';
+import { canonicalHost, parseServerLine, unshaped, type ServerLine } from './server-line.js';
 
 export type { ServerLine } from './server-line.js';
 
@@ -157,7 +157,7 @@ function diffServers(
   const parse = (list: string[]): Map<string, ServerLine> | string => {
     const servers = new Map<string, ServerLine>();
     for (const line of list) {
-      const parsed = parseServerLine(line, true);
+      const parsed = parseServerLine(line);
       if (typeof parsed === 'string') return parsed;
       servers.set(parsed.name, parsed);
     }
@@ -170,7 +170,6 @@ function diffServers(
   for (const [name, line] of now) {
     const old = was.get(name);
     if (!old) {
-      if (line.options.includes('disabled')) return { reason: `server ${name} uses "disabled" and needs a reload: ${NOT_DYNAMIC.get('disabled')!}` };
       changes.added.push(line);
       continue;
     }

@@ -26,7 +26,9 @@ const POOL_DEFAULTS: ReadonlyArray<readonly [string, string]> = [
 export function addServerWords(backend: string, s: ServerLine, id?: number): string[] {
   const pool = POOL_DEFAULTS.filter(([keyword]) => !s.options.includes(keyword)).flat();
   const own = id !== undefined && !s.options.includes('id') ? ['id', String(id)] : [];
-  return ['add', 'server', `${backend}/${s.name}`, address(s), ...s.options, ...pool, ...own];
+  // A server added at runtime starts in maintenance; `disabled` would mark it as the config does, a mark `state ready` leaves.
+  const options = s.options.filter((o) => o !== 'disabled');
+  return ['add', 'server', `${backend}/${s.name}`, address(s), ...options, ...pool, ...own];
 }
 
 /** Below this many servers added to a backend whose ids are not known, HAProxy numbers them (reading the state costs more). */
@@ -41,7 +43,7 @@ const closeIdle = (t: Touched) => runtimeCommand('set', 'server', idOf(t), 'addr
 /**
  * Applies server changes to the running HAProxy, with no reload: new servers first (`add server`
  * with the file's options and the pool settings of a config-file server, `enable health` when
- * checked, `enable server`), then new addresses (`set server … addr … port …`), then new weights
+ * checked, `enable server` unless the file says `disabled`), then new addresses (`set server … addr … port …`), then new weights
  * and states (`set server … weight`, `set server … state ready|maint`), then `beforeRemovals`
  * (the routes), then removals (maintenance, wait for the sessions to end within
  * `drainTimeoutMs`, `del server`), so a backend is never emptier than both its before and after.
@@ -63,7 +65,7 @@ export async function applyAtRuntime(
   const adds = added.flatMap((t) => [
     runtimeCommand(...addServerWords(t.backend, t.server, ids.take(t.backend))),
     ...(t.server.options.includes('check') ? [runtimeCommand('enable', 'health', idOf(t))] : []),
-    runtimeCommand('enable', 'server', idOf(t)),
+    ...(t.server.options.includes('disabled') ? [] : [runtimeCommand('enable', 'server', idOf(t))]),
   ]);
   await expectAll(channel, adds, /^New server registered\.$/, added.length, `add ${added.length} servers`);
   const moved = backends.flatMap((b) => b.moved.map((m) => ({ backend: b.backend, server: m.to })));

@@ -27,7 +27,6 @@ export const NOT_DYNAMIC = new Map<string, string>([
   ['alpn', 'it may select HTTP/2, which a server added at runtime on 2.6 limits to one request per connection'],
   // On 2.6.12 `enabled` makes an added server UP that still gets no traffic; watch enables servers itself.
   ['enabled', 'a server added at runtime with it gets no traffic on 2.6'],
-  ['disabled', 'the file keeps the server in maintenance, but watch enables the servers it adds'],
   // Without the defaults copy, observe gets a zero error limit, and slowstart does not work for
   // servers added at runtime before 2.6.18.
   ['observe', 'a server added at runtime gets no error limits with it on 2.6'],
@@ -47,11 +46,8 @@ export const weightOf = (s: ServerLine): number => {
   return i < 0 ? 1 : Number(s.options[i + 1]);
 };
 
-/**
- * `server NAME ADDRESS [OPTIONS…]`, with every word held to what the runtime API may receive.
- * `disabled` (maintenance) is taken when `shaping`: a server changing its state is no new server.
- */
-export function parseServerLine(line: string, shaping = false): ServerLine | string {
+/** `server NAME ADDRESS [OPTIONS…]`, with every word held to what the runtime API may receive. */
+export function parseServerLine(line: string): ServerLine | string {
   const [, name, address, ...options] = line.split(' ');
   if (!name || !isServerName(name)) return `server name ${JSON.stringify(name)} cannot be sent to the runtime API`;
   const parsed = parseServerAddress(address ?? '');
@@ -60,7 +56,7 @@ export function parseServerLine(line: string, shaping = false): ServerLine | str
   for (const option of options) {
     if (!OPTION_WORD.test(option)) return `server ${name} has an option ${JSON.stringify(option)} that cannot be sent to the runtime API`;
     const why = NOT_DYNAMIC.get(option);
-    if (why && !(shaping && option === 'disabled')) return `server ${name} uses "${option}" and needs a reload: ${why}`;
+    if (why) return `server ${name} uses "${option}" and needs a reload: ${why}`;
   }
   return { name, host: parsed.value.host, port: parsed.value.port, options };
 }

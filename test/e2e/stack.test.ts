@@ -121,7 +121,7 @@ describe.each(stores)('occs-lb watch --stack, from %s', (_, makeStore) => {
 });
 
 describe('occs-lb watch --stack: drain and maintenance', () => {
-  it('drain lets the request in flight finish and takes no new ones; maint takes nothing; a state key removed puts the server back', async () => {
+  it('drain lets the request in flight finish and takes no new ones; maint takes nothing, also for a server added in it; a state key removed puts the server back', async () => {
     const slow = await new Backend('slow', 1500).start();
     try {
       rig.store.putMany([
@@ -152,6 +152,14 @@ describe('occs-lb watch --stack: drain and maintenance', () => {
       await waitFor('the file to keep it', () => /server w2 \S+ check weight 100 disabled\n/.test(readFileSync(rig.config(), 'utf8')));
       rig.store.delete('lb/state/web/w2');
       await stack.servedAs('www.example.test', '/', ['a', 'slow'], 4);
+
+      // A server whose state is maint before it appears is added in maintenance, with no reload.
+      rig.store.put('lb/state/web/w3', 'maint');
+      rig.store.put('apps/web/containers/w3', at(1));
+      await waitFor('w3 added in maintenance', async () => (await stack.servers('web')).w3?.maint === true);
+      expect(new Set(await Promise.all(Array.from({ length: 12 }, () => stack.get('www.example.test').then((a) => a.body))))).not.toContain('b');
+      rig.store.delete('lb/state/web/w3');
+      await stack.servedAs('www.example.test', '/', ['a', 'b', 'slow'], 6);
       expect(await rig.workers(w)).toEqual(before);
       expect(await rig.metric('reloads_total')).toBe(0);
     } finally {

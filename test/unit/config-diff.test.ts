@@ -152,7 +152,6 @@ describe('diffConfigs', () => {
       config(['a 10.0.0.1:80', 'b 10.0.0.2:80 check enabled']),
       'uses "enabled" and needs a reload: a server added at runtime with it gets no traffic',
     ],
-    ['a server says disabled', config(['a 10.0.0.1:80']), config(['a 10.0.0.1:80', 'b 10.0.0.2:80 disabled']), 'uses "disabled"'],
     ['a server observes its traffic', config(['a 10.0.0.1:80']), config(['a 10.0.0.1:80', 'b 10.0.0.2:80 check observe layer7']), 'uses "observe"'],
     ['a server starts slowly', config(['a 10.0.0.1:80']), config(['a 10.0.0.1:80', 'b 10.0.0.2:80 check slowstart 30s']), 'uses "slowstart"'],
   ])('needs a reload when %s', (_, before, after, reason) => {
@@ -170,6 +169,11 @@ describe('backends whose servers change at runtime', () => {
     ['roundrobin beside a hash-type line it does not use', { ...base, backend: '    hash-type consistent' }],
   ])('%s', (_, extra) => {
     expect(diffConfigs(config(['a 10.0.0.1:80'], extra), config(['a 10.0.0.1:80', 'b 10.0.0.2:80 check weight 10'], extra)).kind).toBe('servers');
+  });
+
+  it('a server added in maintenance (disabled) is added at runtime and left there', () => {
+    const diff = diffConfigs(config(['a 10.0.0.1:80']), config(['a 10.0.0.1:80', 'b 10.0.0.2:80 check disabled']));
+    expect(diff).toMatchObject({ kind: 'servers', backends: [{ added: [{ name: 'b', options: ['check', 'disabled'] }] }] });
   });
 
   it('a defaults section with a dynamic balance leaves the backend dynamic', () => {
@@ -195,6 +199,13 @@ describe('add server', () => {
       '-1',
     ]);
     expect(addServerWords('web', line([]))).toEqual(['add', 'server', 'web/c', '10.0.0.3:80', 'pool-purge-delay', '5s', 'pool-max-conn', '-1']);
+  });
+
+  it('leaves out disabled: a server added at runtime starts in maintenance, and watch does not enable it', () => {
+    expect(addServerWords('web', line(['weight', '100', 'disabled']))).toEqual([
+      ...['add', 'server', 'web/c', '10.0.0.3:80', 'weight', '100'],
+      ...['pool-purge-delay', '5s', 'pool-max-conn', '-1'],
+    ]);
   });
 
   it('keeps what the server line sets itself, and brackets IPv6', () => {
