@@ -6,6 +6,7 @@ import { benchReload } from './reload.js';
 import { benchScale } from './scale.js';
 import { benchRender10k } from './render-10k.js';
 import { benchRuntime, benchRuntimeReuse } from './runtime.js';
+import { benchStack } from './stack.js';
 import { benchStartup } from './startup.js';
 import { benchWatch, benchWatchIdle } from './watch.js';
 
@@ -23,6 +24,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   scale: () => benchScale(),
   fleet: () => benchFleet(),
   'watch-idle': () => benchWatchIdle(),
+  stack: () => benchStack(),
 };
 
 /** Run only when named: scale runs it too. */
