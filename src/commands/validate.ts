@@ -6,7 +6,7 @@ import { errorSource, OccsError, rejectedError, systemErrorCode, usageError } fr
 import { haproxyVersion, locateHaproxy } from '../haproxy/binary.js';
 import { checkConfigText } from '../haproxy/check.js';
 import { parseSections, serverCounts } from '../haproxy/config-sections.js';
-import { renderSnapshot } from '../plan/plan.js';
+import { gone, renderSnapshot } from '../plan/plan.js';
 import { emptyPrefixLine, rejectedLine, shortfallFinding, shortfalls, skippedLine } from '../plan/rules.js';
 import { readStore, storeName } from '../wiring/store.js';
 import { compileTemplates } from '../wiring/templates.js';
@@ -138,6 +138,9 @@ async function renderForCheck(settings: Readonly<Settings>, report: ValidationRe
     note: `${snapshot.pairs.length} read, ${rendering.skipped.length} ${rendering.strict ? 'rejected by --strict' : 'skipped'}`,
   });
   for (const r of rendering.resources) if (r.stack) reportStack(report, r.stack);
+  // Stack mode: apps a route names that have no server, and a stack of no app, are backends with none.
+  for (const s of shortfalls(gone(rendering.resources, settings.stack?.apps), settings.minServers))
+    report.errors.push({ source: 'min-servers', message: shortfallFinding(s) });
   return rendering.resources
     .filter((r) => r.resource.haproxy)
     .map((r) => ({ label: r.resource.destination ?? `rendered from ${r.resource.template}`, text: r.text, maps: r.companions }));

@@ -68,8 +68,21 @@ export function renderSnapshot(settings: Readonly<Settings>, templates: Readonly
     emptyPrefixes: emptyPrefixes(settings.resources, snapshot).filter((e) => e.prefix !== settings.stack?.control),
     backends,
     strict: strictRefusal(settings, skipped),
-    shortfalls: shortfalls(backends, settings.minServers),
+    shortfalls: shortfalls({ ...gone(resources, settings.stack?.apps), ...backends }, settings.minServers),
   };
+}
+
+/**
+ * Stack mode's backends that are not there, for `--min-servers`: an app a route names that has
+ * no server left, and any app at all when there is none (the store lost the apps prefix).
+ */
+export function gone(resources: readonly RenderedResource[], apps = 'apps'): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const { stack } of resources) {
+    for (const app of stack?.routedAway ?? []) out[app] = 0;
+    if (stack?.services.length === 0) out[`${apps}/*`] = 0;
+  }
+  return out;
 }
 
 /** Why a rendering must not be installed at all (`--strict`, then `--min-servers`), if it must not. */

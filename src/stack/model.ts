@@ -38,6 +38,8 @@ export interface Stack {
   defaultService?: string;
   /** The default service asked for, when no app has that name (requests no route matches then get a 404). */
   missingDefault?: string;
+  /** Apps a route key names that have no server (all gone, or never there): `--min-servers` counts each as a backend with none. */
+  routedAway: string[];
   maps: StackSettings['maps'];
   skipped: SkippedEntry[];
   renamed: RenamedEntry[];
@@ -84,12 +86,14 @@ export function buildStack(pairs: readonly Pair[], settings: StackSettings, bala
   });
 
   const routes = claimRoutes(settings, control.routes, new Set(prefixes.keys()), skip);
+  const routedAway = [...new Set(control.routes.map((r) => r.app))].filter((app) => !prefixes.has(app) && isServerName(app));
   const fallback = settings.defaultService;
   return {
     services,
     routes,
     defaultService: fallback && prefixes.has(fallback) ? fallback : undefined,
     missingDefault: fallback && !prefixes.has(fallback) ? fallback : undefined,
+    routedAway,
     maps: settings.maps,
     skipped: [...skipped].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, reasons]) => ({ key, reason: reasons.join('; ') })),
     renamed,

@@ -58,3 +58,17 @@ describe('render and validate in stack mode', () => {
     });
   });
 });
+
+describe('validate --min-servers in stack mode', () => {
+  it('fails (exit 5) when an app a route names has no server left, naming it', async () => {
+    const passes = await runCli(['validate', '--kv', kv, '--stack', 'apps', '--min-servers', '1']);
+    expect(passes.code, passes.stdout + passes.stderr).toBe(0);
+    writeFileSync(join(dir, 'kv.properties'), ['apps/web/containers/w1=10.0.0.1:8080', 'lb/routes/web=example.com', 'lb/routes/api=/status'].join('\n'));
+    const json = await runCli(['validate', '--kv', kv, '--stack', 'apps', '--min-servers', '1', '--format', 'json']);
+    expect(json.code).toBe(5);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      ok: false,
+      errors: [{ source: 'min-servers', message: 'backend api has 0 servers, fewer than --min-servers 1' }],
+    });
+  });
+});

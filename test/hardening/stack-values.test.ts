@@ -67,3 +67,33 @@ describe('stack mode with hostile routes, weights and states', () => {
     expect(() => readFileSync(join(rig.dir, 'strict.cfg'))).toThrow();
   });
 });
+
+describe('stack mode when the store loses the apps', () => {
+  it('--min-servers 1 refuses an answer whose routed app has no server, or that has no app: the stack stays served, same worker', async () => {
+    rig.store.putMany([
+      ['apps/web/containers/w1', rig.address(0)],
+      ['apps/api/containers/a1', rig.address(1)],
+      ['lb/routes/web', 'www.example.test'],
+      ['lb/routes/api', 'api.example.test'],
+    ]);
+    const w = await stack.start(rig.store.url, ['--min-servers', '1']);
+    await stack.servedAs('api.example.test', '/', ['b']);
+    const [workers, before] = [await rig.workers(w), files()];
+
+    let logged = w.logs.length;
+    rig.store.delete('apps/api', true);
+    await w.waitForLog(/^refused the store's answer: backend api would have 0 servers, fewer than --min-servers 1/, logged);
+    logged = w.logs.length;
+    rig.store.delete('apps', true);
+    await w.waitForLog(
+      /^refused the store's answer: backend api would have 0 servers, backend web would have 0 servers, backend apps\/\* would have 0 servers/,
+      logged,
+    );
+
+    await stack.servedAs('www.example.test', '/', ['a']);
+    await stack.servedAs('api.example.test', '/', ['b']);
+    expect(files()).toEqual(before);
+    expect(await rig.workers(w)).toEqual(workers);
+    expect(await rig.metric('refused_total')).toBe(2);
+  });
+});

@@ -3,7 +3,7 @@ import { resolveSettings, type Flags } from '../../src/config/settings.js';
 import { diffConfigs } from '../../src/haproxy/config-diff.js';
 import { toSnapshot } from '../../src/kv/keys.js';
 import { DEFAULT_TEMPLATE } from '../../src/paths.js';
-import { decideChange, renderSnapshot } from '../../src/plan/plan.js';
+import { decideChange, refusalOf, renderSnapshot } from '../../src/plan/plan.js';
 import { stackMaps } from '../../src/stack/maps.js';
 import { buildStack } from '../../src/stack/model.js';
 import { parseRoutes, parseServerState, parseWeight } from '../../src/values/routes.js';
@@ -151,6 +151,20 @@ describe('planning stack changes', () => {
       kind: 'reload',
       reason: 'a map file is new',
     });
+  });
+
+  it('--min-servers counts an app a route names but that has no server, and a stack of no app, as backends with none', async () => {
+    const settings = settingsOf({ stack: 'apps', minServers: '1' });
+    const templates = await compileTemplates(settings.resources);
+    const refused = (entries: Record<string, string>) => refusalOf(renderSnapshot(settings, templates, toSnapshot(pairs(entries))))?.message;
+    const web = { 'apps/web/containers/w1': '10.0.0.1:80', 'lb/routes/web': 'example.com' };
+    expect(refused(web)).toBeUndefined();
+    expect(refused({ ...web, 'lb/routes/api': 'api.example.com' })).toBe(
+      "refused the store's answer: backend api would have 0 servers, fewer than --min-servers 1",
+    );
+    expect(refused({ 'lb/routes/web': 'example.com' })).toContain('backend web would have 0 servers');
+    expect(refused({})).toBe("refused the store's answer: backend apps/* would have 0 servers, fewer than --min-servers 1");
+    expect(refused({ ...web, 'lb/routes/bad name': 'x.example.com' })).toBeUndefined();
   });
 
   it('a server changing weight or maintenance alone is no new server; another option still reloads', () => {
