@@ -16,7 +16,7 @@ export function rssMiB(pid: number): { rss: number; anon: number } {
   return { rss: field('VmRSS'), anon: field('RssAnon') };
 }
 
-const mib = (m: { rss: number; anon: number }) => `${m.rss.toFixed(1)} MiB (private ${m.anon.toFixed(1)})`;
+export const mib = (m: { rss: number; anon: number }) => `${m.rss.toFixed(1)} MiB (private ${m.anon.toFixed(1)})`;
 
 /** PUT (or DELETE) → the log line that says HAProxy has the change (runtime read-back done, or reload verified). */
 async function timeChange(rig: ScaleRig, change: () => void): Promise<number> {

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { runtimeChannel, said } from '../../src/haproxy/runtime-channel.js';
 import { freePort, HaproxyProcess, waitFor } from '../support/haproxy-process.js';
 import { applied, hostGet, hostLoad, metric, Mix, serverStates, startStack, type StackRig } from './stack-rig.js';
+import { mib, rssMiB } from './scale.js';
+import { routingThroughput, WRK } from './stack-throughput.js';
 import { median, ms, percentile, report } from './stats.js';
 
 /** Polls `probe` back to back (a failed probe is a no) until it holds; the ms since `started`. */
@@ -132,6 +134,7 @@ async function mixedChanges(changes: number): Promise<Array<[string, string]>> {
       (await Promise.all(TARGETS.map((t) => hostGet(rig.frontend, t.host, t.path)))).every((a) => a.status === 200),
     );
     const [reloads, updates, logged] = [await metric(rig, 'reloads_total'), await metric(rig, 'runtime_updates_total'), rig.watch.logs.length];
+    const memory = rssMiB(rig.watch.child.pid!);
     const load = hostLoad(rig.frontend, TARGETS, 4);
     const [done, reloadedBy] = [new Map<string, number>(), new Map<string, number>()];
     const count = (m: Map<string, number>, what: string) => m.set(what, (m.get(what) ?? 0) + 1);
@@ -148,6 +151,8 @@ async function mixedChanges(changes: number): Promise<Array<[string, string]>> {
       await load.stop();
     }
     const took = performance.now() - started;
+    const after = rssMiB(rig.watch.child.pid!);
+    await new Promise((r) => setTimeout(r, 10_000)); // what watch keeps, once idle again
     const list = (m: Map<string, number>) => [...m].map(([what, n]) => `${what} ${n}`).join(', ');
     const warnings = rig.watch.logs
       .slice(logged)
@@ -160,6 +165,7 @@ async function mixedChanges(changes: number): Promise<Array<[string, string]>> {
       ['runtime updates', String((await metric(rig, 'runtime_updates_total')) - updates)],
       ['requests ok / failed (goal 0 failed)', `${load.stats.ok} / ${load.stats.failed}`],
       ...(reasons.length > 0 ? [['failures', reasons.slice(0, 5).join('; ')] satisfies [string, string]] : []),
+      ['watch memory, RSS (private): before → right after → 10 s idle', [memory, after, rssMiB(rig.watch.child.pid!)].map(mib).join(' → ')],
       ['watch warnings and errors (goal 0)', `${warnings.length}${warnings.length > 0 ? `: ${warnings.map((l) => l.msg).join(' | ')}` : ''}`],
     ];
   } finally {
@@ -179,6 +185,7 @@ export async function benchStack(): Promise<void> {
     ['reload (--no-runtime-api, 50 trials): p50 / p99', row(weightReload)],
   ]);
   report('stack mode: one map entry changed in a running HAProxy over its admin socket (60 trials each)', await mapMethods([10, 100, 1000], 60));
+  report(`stack mode: what routing costs a request (wrk ${WRK.join(' ')}, one keep-alive Node backend, 4 rounds each)`, await routingThroughput());
   report(
     'stack mode: 200 mixed changes under continuous load (3 apps × 2 servers, routes by host and path, 4 clients, new connection per request)',
     await mixedChanges(200),

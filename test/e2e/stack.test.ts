@@ -90,6 +90,10 @@ describe.each(stores)('occs-lb watch --stack, from %s', (_, makeStore) => {
     // Verified: watch names the worker that took over, the one HAProxy's master CLI now lists.
     const reload = await w.waitForLog(/^reloaded: worker/);
     expect(reload.after).toEqual(await rig.workers(w));
+    // /metrics: servers per app, the 404 backend no app.
+    const metrics = (await rig.status('/metrics')).body;
+    for (const app of ['web', 'api', 'admin', 'shop']) expect(metrics).toContain(`occs_lb_backend_servers{backend="${app}"} 1\n`);
+    expect(metrics).not.toContain('occs_lb_no_route');
   });
 
   it('splits traffic 1:3 by weight within 10 % over 400 requests, with no reload', async () => {
