@@ -127,6 +127,9 @@ function runtimeChanges(
   if (only!.resource.destination !== settings.haproxy.config) return { reason: 'the config that changed is not the one HAProxy runs' };
   const maps = (only!.companions ?? []).filter((c) => c.text !== installed.get(c.path));
   if (maps.some((c) => installed.get(c.path) === undefined)) return { reason: 'a map file is new' };
+  // A template of one's own may leave a map out: HAProxy has not loaded it, so there is nothing to swap.
+  const unused = maps.find((c) => !only!.text.includes(c.path));
+  if (unused) return { reason: `the config does not load ${unused.path}` };
   const diff = diffConfigs(installed.get(only!.resource.destination) ?? '', only!.text);
   if (diff.kind === 'reload') return { reason: diff.reason };
   return { backends: diff.kind === 'servers' ? diff.backends : [], maps: maps.map((c) => ({ path: c.path, entries: mapEntries(c.text) })) };

@@ -151,6 +151,14 @@ describe('planning stack changes', () => {
       kind: 'reload',
       reason: 'a map file is new',
     });
+    // A template of one's own that does not load the paths map: HAProxy has no such map to swap.
+    const noPaths = installed.text.replaceAll(MAPS.paths, '/elsewhere.map');
+    const changed = render({ ...base, 'lb/routes/web': 'example.com /api' });
+    const mine = { ...changed, resources: [{ ...changed.resources[0]!, text: noPaths }] };
+    expect(decideChange(settings, mine, new Map([...on, [OUT, noPaths]]), { runtime: true })).toMatchObject({
+      kind: 'reload',
+      reason: `the config does not load ${MAPS.paths}`,
+    });
   });
 
   it('--min-servers counts an app a route names but that has no server, and a stack of no app, as backends with none', async () => {
