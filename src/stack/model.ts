@@ -1,4 +1,4 @@
-import { RESERVED_NAMES } from '../config/stack-settings.js';
+import { NO_ROUTE_BACKEND, RESERVED_NAMES } from '../config/stack-settings.js';
 import type { StackSettings } from '../config/types.js';
 import { parseRoutes, parseServerState, parseWeight, routeKey, type Route, type ServerState } from '../values/routes.js';
 import { isServerName } from '../values/server.js';
@@ -156,7 +156,12 @@ function readControl(pairs: readonly Pair[], control: string, skip: (key: string
   return out;
 }
 
-/** The routes, each held by one service: the config file's first, then the store's in key order; a route already held is left out, named. */
+/**
+ * The routes, each held by one service: the config file's first, then the store's in key order;
+ * a route already held is left out, named. The routes of an app with no server (gone, or a typo)
+ * go to the 404 backend where no app holds them, so a request for them never falls through to
+ * a shorter route of another app.
+ */
 function claimRoutes(settings: StackSettings, entries: Control['routes'], apps: Set<string>, skip: (key: string, reason: string) => void): StackRoute[] {
   const held = new Map<string, StackRoute>();
   const claim = (route: Route, service: string, from: string): string | undefined => {
@@ -166,12 +171,13 @@ function claimRoutes(settings: StackSettings, entries: Control['routes'], apps: 
     return undefined;
   };
   for (const s of settings.services) for (const r of s.routes) claim(r, s.name, 'the config file');
+  const away: typeof entries = [];
   for (const { key, app, value } of entries) {
     if (!apps.has(app)) {
-      skip(
-        key,
-        `no app "${app.slice(0, 80)}": nothing under ${settings.apps ? `${settings.apps}/${app}/` : 'the apps prefix'} and no such service in the config file`,
-      );
+      const where = settings.apps ? `${settings.apps}/${app}/` : 'the apps prefix';
+      const answer = isServerName(app) ? ': its routes answer 404 until it has servers' : '';
+      skip(key, `no app "${app.slice(0, 80)}": nothing under ${where} and no such service in the config file${answer}`);
+      if (isServerName(app)) away.push({ key, app, value });
       continue;
     }
     const { routes, problems } = parseRoutes(value);
@@ -181,5 +187,6 @@ function claimRoutes(settings: StackSettings, entries: Control['routes'], apps: 
       if (taken) skip(key, taken);
     }
   }
+  for (const { key, value } of away) for (const r of parseRoutes(value).routes) if (!held.has(routeKey(r))) claim(r, NO_ROUTE_BACKEND, key);
   return [...held.values()].sort((a, b) => (routeKey(a) < routeKey(b) ? -1 : 1));
 }

@@ -21,6 +21,7 @@ const fail = (reason: string): { ok: false; reason: string } => ({ ok: false, re
 
 function parsePath(path: string): Parsed<string> {
   if (path.length > MAX_PATH) return fail(`its path is longer than ${MAX_PATH} characters`);
+  if (/%(?![0-9A-Fa-f]{2})/.test(path)) return fail('its path holds a "%" that is not an escape such as %2F');
   if (PATH.test(path)) return { ok: true, value: path };
   if (path.includes('?')) return fail('a path prefix cannot hold a query ("?")');
   const bad = /[^A-Za-z0-9._~%:@,/-]/u.exec(path)![0];
@@ -30,6 +31,7 @@ function parsePath(path: string): Parsed<string> {
 
 function parseHost(host: string): Parsed<string> {
   const lower = host.toLowerCase();
+  if (lower.startsWith('[')) return fail('IPv6 hosts are not supported: route by name, or by path on any host');
   if (lower.includes(':')) return fail('it names a port: requests are matched by host with the port stripped, so give the host alone');
   if (lower.includes('*')) return fail('wildcard hosts are not supported: list each host');
   if (!isHostname(lower) && !isIPv4(lower)) return fail(`"${host.slice(0, 80)}" is not a host name`);

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../support/cli.js';
+import { ROOT, runCli } from '../support/cli.js';
 import { makeTempDir } from '../support/temp.js';
 
 let dir = '';
@@ -54,6 +54,22 @@ describe('render and validate in stack mode', () => {
       services: [
         { name: 'api', servers: 1, routes: ['/status', 'example.com/api'] },
         { name: 'web', servers: 2, routes: ['example.com/', 'www.example.com/'] },
+      ],
+    });
+  });
+});
+
+describe('the stack example (examples/stack.properties)', () => {
+  it('validates as the README shows, every app reachable by one of its routes', async () => {
+    const result = await runCli(['validate', '--kv', 'file:examples/stack.properties', '--stack', 'apps', '--format', 'json'], { cwd: ROOT });
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      ok: true,
+      skipped: [],
+      services: [
+        { name: 'admin', servers: 1, routes: ['/admin', 'example.com/admin'] },
+        { name: 'api', servers: 2, routes: ['api.example.com/', 'example.com/api'] },
+        { name: 'web', servers: 3, routes: ['example.com/', 'www.example.com/'] },
       ],
     });
   });

@@ -12,7 +12,7 @@ const { rig } = stack;
 const HOSTILE_ROUTES: Array<[string, string]> = [
   ['lb/routes/api', 'evil.test/;del evil.test:80 *.evil.test evil.test/a?b=1 ex\u00e4mple.test evil\u202e.test'],
   ['lb/routes/admin', `evil.test/"x\\ ${'x'.repeat(64)}.test evil.test/\u0000 /a#b`],
-  ['lb/routes/ghost', 'ghost.test'], // no such app
+  ['lb/routes/ghost', 'ghost.test/;del'], // no such app, and no route either
 ];
 const HOSTILE_WEIGHTS = ['1e2', '-1', '257', '10 check', '10\nserver evil 10.0.0.1:80', '0x10', ''];
 const HOSTILE_STATES = ['up', 'MAINT', 'drain;', 'maint\n', 'ready check', ''];
@@ -95,5 +95,36 @@ describe('stack mode when the store loses the apps', () => {
     expect(files()).toEqual(before);
     expect(await rig.workers(w)).toEqual(workers);
     expect(await rig.metric('refused_total')).toBe(2);
+  });
+});
+
+describe('stack routing against hostile requests', () => {
+  it('a Host that is no name cannot pose as a route path; an app with no server leaves its routes to 404, never to a shorter route', async () => {
+    rig.store.putMany([
+      ['apps/web/containers/w1', rig.address(0)],
+      ['apps/api/containers/a1', rig.address(1)],
+      ['apps/admin/containers/m1', rig.address(2)],
+      ['lb/routes/web', 'example.com'],
+      ['lb/routes/api', 'api.example.com example.com/api'],
+      ['lb/routes/admin', 'example.com/admin/'],
+    ]);
+    await stack.start(rig.store.url);
+    await stack.servedAs('example.com', '/admin/x', ['c']);
+    await stack.servedAs('EXAMPLE.com:8080', '/api/x', ['b']);
+    // A "/" in Host would otherwise make example.com/admin/ + /etc/secret a match for admin's route.
+    await stack.servedAs('example.com/admin/', '/etc/secret', []);
+    await stack.servedAs('example.com/api', '/x', []);
+    // A comma list is no host: HAProxy must not route by one element while the app sees the other.
+    await stack.servedAs('example.com, api.example.com', '/', []);
+    await stack.servedAs('[::1]:80', '/', []);
+
+    // api's last server goes: its routes answer 404; web's shorter example.com/ never takes /api.
+    rig.store.delete('apps/api', true);
+    await stack.servedAs('example.com', '/api/secret', []);
+    await stack.servedAs('api.example.com', '/', []);
+    await stack.servedAs('example.com', '/', ['a']);
+    expect(await stack.map('hosts')).toContain('example.com/api occs_lb_no_route');
+    rig.store.put('apps/api/containers/a1', rig.address(1));
+    await stack.servedAs('example.com', '/api/secret', ['b']);
   });
 });

@@ -42,6 +42,9 @@ describe('route, weight and state values', () => {
     ['ex\u00e4mple.com', 'not a host name'],
     ['/a\u202eb', 'U+202E'],
     [`/${'a'.repeat(1100)}`, 'longer than 1024'],
+    ['/a%zz', 'not an escape'],
+    ['example.com/100%', 'not an escape'],
+    ['[::1]/x', 'IPv6 hosts are not supported'],
   ])('refuses %s, saying why', (route, why) => {
     const parsed = parseRoutes(route);
     expect(parsed.routes).toEqual([]);
@@ -84,16 +87,30 @@ describe('reading a stack from the store', () => {
         'apps/web/containers/w1': '10.0.0.1:80',
         'lb/routes/api': 'example.com/api shop.example.com',
         'lb/routes/web': 'example.com example.com/api',
-        'lb/routes/ghost': 'ghost.example.com',
+        'lb/routes/ghost': 'ghost.example.com example.com/',
+        'lb/routes/aaa': 'example.com/api',
         'lb/route/web': 'x.example.com',
       },
       [{ name: 'shop', prefix: 'shop/servers', routes: [{ host: 'shop.example.com', path: '/' }] }],
     );
-    expect(stack.routes.map((r) => `${r.host ?? ''}${r.path} ${r.service}`)).toEqual(['example.com/ web', 'example.com/api api', 'shop.example.com/ shop']);
-    expect(stack.skipped.map((s) => s.key)).toEqual(['/lb/route/web', '/lb/routes/api', '/lb/routes/ghost', '/lb/routes/web']);
-    expect(stack.skipped[1]!.reason).toContain('already routed to shop (by the config file)');
-    expect(stack.skipped[3]!.reason).toContain('already routed to api (by /lb/routes/api)');
-    expect(stackMaps(stack).map((m) => m.text.split('\n').slice(1).join('|'))).toEqual(['example.com/ web|example.com/api api|shop.example.com/ shop|', '']);
+    // An app with no server (ghost, aaa) keeps its routes from falling through to another app's
+    // shorter route: they answer 404, unless an app that is there holds them.
+    expect(stack.routes.map((r) => `${r.host ?? ''}${r.path} ${r.service}`)).toEqual([
+      'example.com/ web',
+      'example.com/api api',
+      'ghost.example.com/ occs_lb_no_route',
+      'shop.example.com/ shop',
+    ]);
+    expect(stack.skipped.map((s) => s.key)).toEqual(['/lb/route/web', '/lb/routes/aaa', '/lb/routes/api', '/lb/routes/ghost', '/lb/routes/web']);
+    expect(stack.skipped[2]!.reason).toContain('already routed to shop (by the config file)');
+    expect(stack.skipped[3]!.reason).toBe(
+      'no app "ghost": nothing under apps/ghost/ and no such service in the config file: its routes answer 404 until it has servers',
+    );
+    expect(stack.skipped[4]!.reason).toContain('already routed to api (by /lb/routes/api)');
+    expect(stackMaps(stack).map((m) => m.text.split('\n').slice(1).join('|'))).toEqual([
+      'example.com/ web|example.com/api api|ghost.example.com/ occs_lb_no_route|shop.example.com/ shop|',
+      '',
+    ]);
   });
 
   it('refuses app names that cannot name a backend or are the template own', () => {
