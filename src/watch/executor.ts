@@ -188,7 +188,8 @@ export class Executor {
     this.pending = undefined;
     await this.settled();
     this.ahead = undefined;
-    const previous = files.map((r) => ({ path: r.resource.destination!, content: this.installer.onDisk.get(r.resource.destination!) }));
+    const paths = files.flatMap((r) => [r.resource.destination!, ...(r.companions ?? []).map((c) => c.path)]);
+    const previous = paths.map((path) => ({ path, content: this.installer.onDisk.get(path) }));
     const installed = await this.installer.install(files, this.backends);
     if (!canReload) return { installed, path: 'none' };
     return this.exclusive(async () => {

@@ -54,6 +54,12 @@ export class Watcher {
   /** The retry of an install that failed (a full disk, say), while one is due. */
   private retry?: NodeJS.Timeout;
   private readonly installBackoff = new Backoff(1000, 30_000);
+  /**
+   * An install failed (a full disk, say) and has not succeeded since: the next changes install
+   * first and then reload, so HAProxy never takes through its runtime API a change that would be
+   * undone again when its file fails.
+   */
+  private installFailing = false;
   private readonly memory = new IdleCollector();
 
   constructor(private readonly parts: WatcherParts) {
@@ -67,6 +73,7 @@ export class Watcher {
       reloaded: (r) => this.reloaded(r),
       filed: () => {
         parts.state.counters.installs += 1;
+        this.installBackoff.reset();
         this.memory.busy();
       },
       fileFailed: (error) => this.syncFailed(error),
@@ -135,7 +142,7 @@ export class Watcher {
   private changeFor(rendering: Rendering, forced: boolean): Change {
     const { settings } = this.parts;
     const force = this.started ? (forced ? 'a reload was asked for (SIGHUP)' : this.executor.mustReload) : undefined;
-    const runtime = settings.watch.runtimeApi && this.started && this.executor.runtimeChannel() !== undefined;
+    const runtime = settings.watch.runtimeApi && this.started && !this.installFailing && this.executor.runtimeChannel() !== undefined;
     const installed = this.executor.installedTexts;
     const inputs = [rendering, force, runtime, ...installed.keys(), ...installed.values()];
     const last = this.planned;
@@ -183,7 +190,11 @@ export class Watcher {
       this.spinner?.stop();
       if (!this.started && control.supervisor) await this.child.start(control.supervisor, (stop) => this.stopRequested(stop));
       this.started = true;
-      this.installBackoff.reset();
+      if (outcome.path !== 'runtime') {
+        // A runtime change's file is still to be installed: its success is told by `filed`.
+        this.installBackoff.reset();
+        this.installFailing = false;
+      }
       state.syncSucceeded();
     } catch (error) {
       this.syncFailed(error);
@@ -204,6 +215,7 @@ export class Watcher {
     log.error(withHint(occs), { code: occs.code, detail: occs.detail });
     // A full disk or a directory made read-only gets fixed without the store changing: try the
     // same snapshot again, less and less often, until it is installed.
+    if (INSTALL_CODES.has(occs.code)) this.installFailing = true;
     if (INSTALL_CODES.has(occs.code) && !this.retry && !this.abort.signal.aborted) {
       this.retry = setTimeout(() => {
         this.retry = undefined;

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Backend } from '../support/backends.js';
@@ -169,5 +169,29 @@ describe('occs-lb watch --stack: drain and maintenance', () => {
     } finally {
       await slow.stop();
     }
+  });
+});
+
+describe('occs-lb watch --stack: SIGHUP', () => {
+  it('writes the map files again, so one edited or deleted by hand never reaches HAProxy', async () => {
+    rig.store.putMany([
+      ['apps/web/containers/w1', at(0)],
+      ['apps/api/containers/a1', at(1)],
+      ['lb/routes/web', 'www.example.test'],
+      ['lb/routes/api', '/api'],
+    ]);
+    const w = await stack.start(rig.store.url);
+    await stack.servedAs('www.example.test', '/', ['a']);
+    const [hosts, paths] = [fileOf('hosts'), fileOf('paths')];
+    writeFileSync(join(rig.dir, 'haproxy.hosts.map'), hosts.replace('www.example.test/ web', 'www.example.test/ api'));
+    rmSync(join(rig.dir, 'haproxy.paths.map'));
+
+    const before = w.logs.length;
+    w.signal('SIGHUP');
+    await w.waitForLog(/^reloaded: worker/, before);
+    expect([fileOf('hosts'), fileOf('paths')]).toEqual([hosts, paths]);
+    await stack.servedAs('www.example.test', '/', ['a']);
+    await stack.servedAs('other.example.test', '/api', ['b']);
+    expect(await stack.map('hosts')).toEqual(['www.example.test/ web']);
   });
 });

@@ -180,6 +180,15 @@ describe('watch on a full disk', () => {
       return state.split('\n').filter((l) => / nginx_80 /.test(l)).length === servers.length;
     });
 
+    // The retries install first, less and less often, and HAProxy is not flipped to the change and back each time.
+    await waitFor('two retries', () => w.logs.slice(before).filter((l) => /^cannot install /.test(l.msg)).length >= 3, 20_000);
+    const after = w.logs.slice(w.logs.indexOf(failed));
+    expect(after.filter((l) => /^applied through the runtime API/.test(l.msg))).toEqual([]);
+    const failures = after.filter((l) => /^cannot install /.test(l.msg)).map((l) => Date.parse(String(l.time)));
+    expect(failures[2]! - failures[1]!).toBeGreaterThan(failures[1]! - failures[0]!);
+    const reloads = await rig.metric('reloads_total');
+    expect(reloads).toBeLessThanOrEqual(1); // the one that set HAProxy back to the installed file
+
     rmSync(seen(`${dir}/ballast`));
     await waitFor('the file to be installed', () => readFileSync(seen(config), 'utf8').includes('server s199 '), 40_000);
     await rig.servedBy(['a', 'b'], 250);

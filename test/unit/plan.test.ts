@@ -38,10 +38,10 @@ describe('the planner: one rendering, the rules, one decision', () => {
     expect([r.skipped, r.renamed, r.emptyPrefixes, r.shortfalls, r.strict]).toEqual([[], [], [], [], undefined]);
   });
 
-  it('nothing changed: none; a forced run reloads anyway, saying why', () => {
+  it('nothing changed: none; a forced run writes every file again and reloads anyway, saying why', () => {
     const r = p.render(...servers('10.0.0.1:80'));
     expect(p.change(r, r)).toEqual({ kind: 'none' });
-    expect(p.change(r, r, { force: 'asked for (SIGHUP)' })).toMatchObject({ kind: 'reload', reason: 'asked for (SIGHUP)', files: [] });
+    expect(p.change(r, r, { force: 'asked for (SIGHUP)' })).toMatchObject({ kind: 'reload', reason: 'asked for (SIGHUP)', files: r.resources });
   });
 
   it('servers added or moved: runtime, and cheap enough to skip the quiescence window', () => {

@@ -23,7 +23,7 @@ async function executor(extraFlags: Record<string, string> = {}) {
   const dir = makeTempDir();
   const out = join(dir, 'haproxy.cfg');
   const settings = resolveSettings({
-    flags: { prefix: ['apps/x'], out, bind: '127.0.0.1', ...extraFlags },
+    flags: { ...(extraFlags.stack ? {} : { prefix: ['apps/x'] }), out, bind: '127.0.0.1', ...extraFlags },
     env: {},
     cwd: dir,
     defaultTemplate: DEFAULT_TEMPLATE,
@@ -98,6 +98,24 @@ describe('Executor (the install half of watch)', () => {
     // The next change is tried afresh.
     x.onReload(async () => {});
     expect((await x.apply(snapshot('one', 'two'))).installed).toEqual([x.out]);
+  });
+
+  it('stack mode: puts the previous map files back too when the reload fails', async () => {
+    const x = await executor({ stack: 'apps' });
+    const routed = (route: string) =>
+      toSnapshot([
+        { key: '/apps/web/containers/w1', value: '10.0.0.1:80' },
+        { key: '/lb/routes/web', value: route },
+      ]);
+    await x.apply(routed('one.example.com'));
+    const hosts = join(x.dir, 'haproxy.hosts.map');
+    const good = readFileSync(hosts, 'utf8');
+    x.onReload(async () => {
+      expect(readFileSync(hosts, 'utf8')).toContain('two.example.com/ web');
+      throw reloadError('RELOAD_REJECTED', 'HAProxy rejected the reload');
+    });
+    expect((await failure(x.apply(routed('two.example.com')))).code).toBe('RELOAD_REJECTED');
+    expect(readFileSync(hosts, 'utf8')).toBe(good);
   });
 
   it('--min-servers refuses a thin answer and leaves the file alone', async () => {
