@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { reloadError, type OccsError } from '../errors.js';
 import { pollUntil } from '../util/poll.js';
 import { masterCommand, MasterSocketError, showProc } from './master-cli.js';
@@ -153,10 +154,12 @@ function signalMaster(pid: number, name: NodeJS.Signals): void {
 
 /**
  * SIGUSR2 to a master-worker master, verified over its master socket when there is one, else by
- * a new child process (slower to call a failure: only the deadline can).
+ * a new child process (slower to call a failure: only the deadline can). A socket file deleted
+ * under a running master (a cleaner of /tmp, say) counts as none: the master binds it again as
+ * it re-executes, so the next reload and the runtime API have it back.
  */
 export async function reloadMasterWorker(master: number, socket: string | undefined, timeoutMs: number): Promise<{ before: number[]; after: number[] }> {
-  if (socket) return reloadViaMasterSocket(socket, async () => signalMaster(master, 'SIGUSR2'), timeoutMs);
+  if (socket && existsSync(socket)) return reloadViaMasterSocket(socket, async () => signalMaster(master, 'SIGUSR2'), timeoutMs);
   const before = childPids(master);
   signalMaster(master, 'SIGUSR2');
   const after = await pollUntil(() => {

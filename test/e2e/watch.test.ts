@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { packageVersion } from '../../src/paths.js';
@@ -439,5 +439,27 @@ describe('occs-lb watch without --exec, reloading an HAProxy that runs already',
     rig.store.put(`${PREFIX}/b`, b().address);
     await servedBy(['a', 'b']);
     expect(rig.store.requests.filter((r) => r.query.has('index'))).toEqual([]);
+  });
+});
+
+describe('watch when its master socket is deleted (a cleaner of /tmp, say)', () => {
+  it('still reloads, by signal, which makes HAProxy bind the socket again; later changes take the runtime API again', async () => {
+    rig.store.put(`${PREFIX}/a`, a().address);
+    const w = startWatch(rig.store.url);
+    const socket = /-S (\S+)/.exec((await w.waitForLog(/^started haproxy/)).msg)![1]!;
+    await servedBy(['a']);
+    rmSync(socket);
+
+    // A server change needs the runtime API, which is gone with the socket: it goes by reload.
+    const before = w.logs.length;
+    rig.store.put(`${PREFIX}/b`, b().address);
+    await w.waitForLog(/^reloaded: /, before);
+    await servedBy(['a', 'b']);
+    await waitFor('the master socket to be back', () => existsSync(socket));
+    const reloads = await metric('reloads_total');
+    rig.store.put(`${PREFIX}/c`, c().address);
+    await servedBy(['a', 'b', 'c']);
+    expect(await metric('reloads_total')).toBe(reloads);
+    expect((await status('/healthz')).status).toBe(200);
   });
 });
