@@ -15,6 +15,9 @@ import { RenderingNotes } from './notes.js';
 import { failureCounter } from './state.js';
 import { StoreHealth } from './store-health.js';
 
+/** Reload failures where HAProxy did not answer in time, not a config it refused: worth trying again. */
+const TRANSIENT_RELOAD_CODES: ReadonlySet<string> = new Set(['MASTER_SOCKET', 'RELOAD_TIMEOUT', 'HAPROXY_NOT_RUNNING']);
+
 export interface WatcherParts extends ChildParts {
   source: KvSource;
   templates: ReadonlyMap<string, CompiledTemplate>;
@@ -213,10 +216,11 @@ export class Watcher {
     state.counters[failureCounter(occs)] += 1;
     state.syncProblem = occs.message;
     log.error(withHint(occs), { code: occs.code, detail: occs.detail });
-    // A full disk or a directory made read-only gets fixed without the store changing: try the
-    // same snapshot again, less and less often, until it is installed.
+    // A full disk or a directory made read-only gets fixed without the store changing, and so
+    // does an HAProxy that did not answer (stalled, busy): try the same snapshot again, less and
+    // less often, until HAProxy has it.
     if (INSTALL_CODES.has(occs.code)) this.installFailing = true;
-    if (INSTALL_CODES.has(occs.code) && !this.retry && !this.abort.signal.aborted) {
+    if ((INSTALL_CODES.has(occs.code) || TRANSIENT_RELOAD_CODES.has(occs.code)) && !this.retry && !this.abort.signal.aborted) {
       this.retry = setTimeout(() => {
         this.retry = undefined;
         this.coalescer.request();

@@ -442,8 +442,27 @@ describe('occs-lb watch without --exec, reloading an HAProxy that runs already',
   });
 });
 
-describe('watch when its master socket is deleted (a cleaner of /tmp, say)', () => {
-  it('still reloads, by signal, which makes HAProxy bind the socket again; later changes take the runtime API again', async () => {
+describe('watch when HAProxy stalls or its master socket goes', () => {
+  it('a change that found the master stalled is tried again once it answers, with no other store change', async () => {
+    rig.store.put(`${PREFIX}/a`, a().address);
+    const w = startWatch(rig.store.url);
+    const master = Number((await w.waitForLog(/^started haproxy/)).pid);
+    await servedBy(['a']);
+    process.kill(master, 'SIGSTOP');
+    try {
+      const before = w.logs.length;
+      rig.store.put(`${PREFIX}/b`, b().address);
+      await w.waitForLog(/does not answer/, before);
+      await servedBy(['a']); // the worker serves on; the files are what it runs
+      expect(readFileSync(config(), 'utf8')).not.toContain('server b ');
+    } finally {
+      process.kill(master, 'SIGCONT');
+    }
+    await servedBy(['a', 'b']);
+    await waitFor('the file to record it', () => readFileSync(config(), 'utf8').includes('server b '));
+  });
+
+  it('its master socket deleted (a cleaner of /tmp, say): still reloads, by signal, which makes HAProxy bind the socket again; later changes take the runtime API again', async () => {
     rig.store.put(`${PREFIX}/a`, a().address);
     const w = startWatch(rig.store.url);
     const socket = /-S (\S+)/.exec((await w.waitForLog(/^started haproxy/)).msg)![1]!;
