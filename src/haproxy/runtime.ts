@@ -43,10 +43,11 @@ const closeIdle = (t: Touched) => runtimeCommand('set', 'server', idOf(t), 'addr
 /**
  * Applies server changes to the running HAProxy, with no reload: new servers first (`add server`
  * with the file's options and the pool settings of a config-file server, `enable health` when
- * checked, `enable server` unless the file says `disabled`), then new addresses (`set server … addr … port …`), then new weights
- * and states (`set server … weight`, `set server … state ready|maint`), then `beforeRemovals`
- * (the routes), then removals (maintenance, wait for the sessions to end within
- * `drainTimeoutMs`, `del server`), so a backend is never emptier than both its before and after.
+ * checked, `enable server` unless the file says `disabled`), then new addresses (`set server …
+ * addr … port …`), then new weights and states (`set server … weight`, `set server … state
+ * ready|maint`), then `beforeRemovals` (the routes), then removals (maintenance, wait for the
+ * sessions to end within `drainTimeoutMs`, `del server`), so a backend is never emptier than
+ * both its before and after.
  * Each step goes in as few requests as the CLI takes, however many servers. Then reads back the
  * servers touched and compares. Throws RUNTIME_REFUSED.
  */

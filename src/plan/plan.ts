@@ -100,12 +100,12 @@ export function decideChange(
   installed: ReadonlyMap<string, string | undefined>,
   options: DecideOptions,
 ): Change {
-  const files = rendering.resources.filter(
-    (r) => r.text !== installed.get(r.resource.destination!) || r.companions?.some((c) => c.text !== installed.get(c.path)),
-  );
   // Forced (SIGHUP, or HAProxy may run something else): every file is written again, so one
   // edited or deleted by hand is set right before HAProxy reads it.
   if (options.force) return { kind: 'reload', files: [...rendering.resources], reason: options.force };
+  const files = rendering.resources.filter(
+    (r) => r.text !== installed.get(r.resource.destination!) || r.companions?.some((c) => c.text !== installed.get(c.path)),
+  );
   if (files.length === 0) return { kind: 'none' };
   if (!files.some((r) => r.resource.haproxy)) return { kind: 'files', files };
   const runtime = options.runtime ? runtimeChanges(settings, files, installed) : { reason: 'the runtime API is not used' };

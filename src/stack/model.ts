@@ -85,8 +85,7 @@ export function buildStack(pairs: readonly Pair[], settings: StackSettings, bala
     return { name, prefix, servers, balance: spec?.balance ?? balance, check: spec?.check ?? '/' };
   });
 
-  const routes = claimRoutes(settings, control.routes, new Set(prefixes.keys()), skip);
-  const routedAway = [...new Set(control.routes.map((r) => r.app))].filter((app) => !prefixes.has(app) && isServerName(app));
+  const { routes, routedAway } = claimRoutes(settings, control.routes, new Set(prefixes.keys()), skip);
   const fallback = settings.defaultService;
   return {
     services,
@@ -162,7 +161,12 @@ function readControl(pairs: readonly Pair[], control: string, skip: (key: string
  * go to the 404 backend where no app holds them, so a request for them never falls through to
  * a shorter route of another app.
  */
-function claimRoutes(settings: StackSettings, entries: Control['routes'], apps: Set<string>, skip: (key: string, reason: string) => void): StackRoute[] {
+function claimRoutes(
+  settings: StackSettings,
+  entries: Control['routes'],
+  apps: Set<string>,
+  skip: (key: string, reason: string) => void,
+): Pick<Stack, 'routes' | 'routedAway'> {
   const held = new Map<string, StackRoute>();
   const claim = (route: Route, service: string, from: string): string | undefined => {
     const owner = held.get(routeKey(route));
@@ -175,9 +179,12 @@ function claimRoutes(settings: StackSettings, entries: Control['routes'], apps: 
   for (const { key, app, value } of entries) {
     if (!apps.has(app)) {
       const where = settings.apps ? `${settings.apps}/${app}/` : 'the apps prefix';
-      const answer = isServerName(app) ? ': its routes answer 404 until it has servers' : '';
-      skip(key, `no app "${app.slice(0, 80)}": nothing under ${where} and no such service in the config file${answer}`);
-      if (isServerName(app)) away.push({ key, app, value });
+      const named = isServerName(app);
+      skip(
+        key,
+        `no app "${app.slice(0, 80)}": nothing under ${where} and no such service in the config file${named ? ': its routes answer 404 until it has servers' : ''}`,
+      );
+      if (named) away.push({ key, app, value });
       continue;
     }
     const { routes, problems } = parseRoutes(value);
@@ -188,5 +195,8 @@ function claimRoutes(settings: StackSettings, entries: Control['routes'], apps: 
     }
   }
   for (const { key, value } of away) for (const r of parseRoutes(value).routes) if (!held.has(routeKey(r))) claim(r, NO_ROUTE_BACKEND, key);
-  return [...held.values()].sort((a, b) => (routeKey(a) < routeKey(b) ? -1 : 1));
+  return {
+    routes: [...held.values()].sort((a, b) => (routeKey(a) < routeKey(b) ? -1 : 1)),
+    routedAway: [...new Set(away.map((a) => a.app))],
+  };
 }

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import { runtimeChannel } from '../../src/haproxy/runtime-channel.js';
 import { Backend } from '../support/backends.js';
 import { ConsulKvServer } from '../support/consul-kv-server.js';
 import { freePort, httpGet, waitFor, type HttpAnswer } from '../support/haproxy-process.js';
+import { serverStates } from '../support/server-states.js';
 import { makeTempDir } from '../support/temp.js';
 import { localHaproxyArgs } from '../support/watch-args.js';
 import { WatchProcess } from '../support/watch-process.js';
@@ -62,16 +62,6 @@ export async function metric(rig: StackRig, name: string): Promise<number> {
 
 /** Changes HAProxy took: reloads and runtime updates. */
 export const applied = async (rig: StackRig) => (await metric(rig, 'reloads_total')) + (await metric(rig, 'runtime_updates_total'));
-
-/** `show servers state APP` over the admin socket: each server's operational state, admin state and weight. */
-export async function serverStates(socket: string, app: string): Promise<Map<string, { op: number; admin: number; weight: number }>> {
-  const out = new Map<string, { op: number; admin: number; weight: number }>();
-  for (const line of (await runtimeChannel('admin', socket).send(`show servers state ${app}`)).split('\n')) {
-    const f = line.split(' ');
-    if (f.length > 8 && f[1] === app) out.set(f[3]!, { op: Number(f[5]), admin: Number(f[6]), weight: Number(f[7]) });
-  }
-  return out;
-}
 
 /** One request with a Host header, on a new connection (no keep-alive), as a fresh client would. */
 export const hostGet = (port: number, host: string, path = '/', timeoutMs = 3000): Promise<HttpAnswer> => httpGet(port, path, timeoutMs, { host });

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { runtimeChannel } from '../../src/haproxy/runtime-channel.js';
 import { httpGet, waitFor, type HttpAnswer } from './haproxy-process.js';
+import { serverStates } from './server-states.js';
 import { useWatchRig } from './watch-rig.js';
 import { WatchProcess } from './watch-process.js';
 
@@ -53,12 +54,8 @@ export function useStackRig() {
       }),
     /** `show servers state BACKEND` through the admin socket: per server, its weight and whether it is in maintenance. */
     async servers(backend: string): Promise<Record<string, { weight: number; maint: boolean }>> {
-      const answer = await runtimeChannel('admin', admin()).send(`show servers state ${backend}`);
       const out: Record<string, { weight: number; maint: boolean }> = {};
-      for (const line of answer.split('\n')) {
-        const f = line.split(' ');
-        if (f.length > 18 && f[1] === backend) out[f[3]!] = { weight: Number(f[7]), maint: (Number(f[6]) & 0x63) !== 0 };
-      }
+      for (const [name, s] of await serverStates(admin(), backend)) out[name] = { weight: s.weight, maint: (s.admin & 0x63) !== 0 };
       return out;
     },
     /** `show map FILE`: the entries HAProxy routes by now. */
