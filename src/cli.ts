@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import type { CommandContext } from './commands/context.js';
+import { withEnvironment } from './config/environment.js';
 import { addOptions } from './config/options.js';
 import type { CommandName } from './config/setting-entry.js';
 import type { Flags, Settings } from './config/types.js';
@@ -7,64 +8,14 @@ import { errorSource, ExitCode, OccsError, withHint } from './errors.js';
 import { processIo, type Io } from './io.js';
 import { createLogger, type Logger } from './log.js';
 import { jsonDocument } from './commands/json-document.js';
+import { examples, EXIT_CODES, HELP_AFTER, WATCH_HELP_AFTER } from './help.js';
 import { packageVersion } from './paths.js';
 import { Redactor } from './util/redact.js';
 
-/** Two or three examples per help page: the top level's are the three ways occs-lb is used. */
-export const EXAMPLES: Record<CommandName | 'program', string[]> = {
-  program: [
-    '# render once, then start HAProxy on it:',
-    'occs-lb render --kv consul://127.0.0.1 --prefix apps/web/containers --out /etc/haproxy/haproxy.cfg',
-    "# keep HAProxy in step, as a container's CMD:",
-    'occs-lb watch --kv file:/etc/occs-lb/kv.properties --prefix apps/web/containers --out /etc/haproxy/haproxy.cfg --exec "haproxy -W -db -f /etc/haproxy/haproxy.cfg"',
-    '# check the template and the entries in CI:',
-    'occs-lb validate --kv file:examples/kv.properties --prefix apps/myapp/containers --strict --format json',
-  ],
-  render: [
-    'occs-lb render --kv file:examples/kv.properties --prefix apps/myapp/containers',
-    'OCCS_API_TOKEN_FILE=/run/secrets/occs-token KV_IP=172.17.0.1 KV_PORT=9109 OCCS_BACKEND_KEY=apps/web/containers occs-lb render --out /etc/haproxy/haproxy.cfg',
-    'occs-lb render --kv etcd://127.0.0.1:2379 --prefix apps/web/containers --template my.cfg.ejs',
-  ],
-  validate: [
-    'occs-lb validate --kv file:examples/kv.properties --prefix apps/myapp/containers',
-    'occs-lb validate --kv consul://127.0.0.1 --prefix apps/web/containers --strict --min-servers 2 --format json',
-    'occs-lb validate /etc/haproxy/haproxy.cfg',
-  ],
-  reload: [
-    'occs-lb reload --master-socket /run/haproxy/master.sock --haproxy-config /etc/haproxy/haproxy.cfg',
-    'occs-lb reload --pid-file /run/haproxy.pid',
-    'occs-lb reload --reload-cmd "systemctl reload haproxy" --format json',
-  ],
-  watch: [
-    'occs-lb watch --kv consul://127.0.0.1 --prefix apps/web/containers --out /etc/haproxy/haproxy.cfg --exec "haproxy -W -db -f /etc/haproxy/haproxy.cfg" --listen 127.0.0.1:8080',
-    'occs-lb watch --kv etcd://127.0.0.1:2379 --prefix apps/web/containers --out /etc/haproxy/haproxy.cfg --master-socket /run/haproxy/master.sock',
-    'occs-lb watch --once --kv consul://127.0.0.1 --prefix apps/web/containers --out /etc/haproxy/haproxy.cfg --reload-cmd "systemctl reload haproxy"',
-  ],
-};
+export { EXAMPLES } from './help.js';
 
-const examples = (scope: CommandName | 'program') => `\nExamples:\n${EXAMPLES[scope].map((line) => `  ${line}`).join('\n')}\n`;
-
-const EXIT_CODES = `
-Exit codes:
-  0 success   1 unexpected failure   2 usage or configuration error
-  3 key/value store unreachable or unauthorised   4 template error
-  5 rendered config rejected   6 reload failed`;
-
-const HELP_AFTER = `
-Environment (the old confd image's variables):
-  KV_IP, KV_PORT          key/value endpoint when --kv is absent (http://KV_IP:KV_PORT)
-  OCCS_API_TOKEN          token, sent as "Authorization: Bearer" and "X-Consul-Token"
-  OCCS_API_TOKEN_FILE     file holding the token (preferred over the variable in containers)
-  OCCS_BACKEND_KEY        key prefix of the backends, e.g. apps/myapp/containers
-  OCCS_LB_STATS_USER, OCCS_LB_STATS_PASSWORD   stats page credentials
-  KV_USER, KV_PASSWORD, KV_PASSWORD_FILE       etcd user and password
-
-Key/value sources (--kv):
-  http(s)://HOST:PORT, occs://HOST:PORT (port 9109), consul://HOST:PORT (port 8500),
-  etcd://HOST:PORT, etcds://HOST:PORT (etcd v3, port 2379), file:PATH
-
-Precedence: flags > environment > config file (occs-lb.config.*, .occs-lbrc*, package.json#occs-lb) > defaults.
-${EXIT_CODES}`;
+/** The report format a command's flags ask for. */
+const reportFormat = (flags: Flags): 'text' | 'json' => (flags.format === 'json' ? 'json' : 'text');
 
 /** A command's function: an exit code when it has one of its own (watch), else success. */
 type CommandFunction<O> = (settings: Readonly<Settings>, ctx: CommandContext, options: O) => Promise<number | void>;
@@ -76,8 +27,7 @@ class CliRun {
   log: Logger;
 
   constructor(private readonly io: Io) {
-    this.redactor.add(io.env.OCCS_API_TOKEN);
-    this.redactor.add(io.env.KV_PASSWORD);
+    for (const name of ['OCCS_API_TOKEN', 'KV_PASSWORD', 'OCCS_LB_TOKEN', 'OCCS_LB_KV_PASSWORD', 'OCCS_LB_STATS_PASSWORD']) this.redactor.add(io.env[name]);
     this.log = createLogger({ stream: io.stderr, format: 'text', verbosity: 'normal', redactor: this.redactor });
   }
 
@@ -85,15 +35,20 @@ class CliRun {
    * Loads settings, makes a logger that matches them, then runs the lazily loaded command. With
    * --format json, a failure that left stdout empty still gets one JSON document there.
    */
-  async run<O extends { format?: string }>(command: Command, load: () => Promise<CommandFunction<O>>, options: O): Promise<void> {
+  async run<O extends { format?: string }>(command: Command, load: () => Promise<CommandFunction<O>>, optionsOf: (flags: Flags) => NoInfer<O>): Promise<void> {
     const { io, redactor } = this;
     let wrote = false;
     const out: Io = { ...io, stdout: { write: (chunk: string) => ((wrote = true), io.stdout.write(chunk)) } as NodeJS.WritableStream };
+    let format = (command.optsWithGlobals<Flags>() as { format?: string }).format;
     try {
-      const code = await this.runWithSettings(command, load, options, out);
+      // Flags win; every option not given as one may come from its OCCS_LB_ variable.
+      const { flags, origins } = withEnvironment(command.optsWithGlobals<Flags>(), io.env, (name) => command.getOptionValueSourceWithGlobals(name) === 'cli');
+      const options = optionsOf(flags);
+      format = options.format;
+      const code = await this.runWithSettings(command, load, options, out, flags, origins);
       if (typeof code === 'number') this.exitCode = code;
     } catch (error) {
-      if (options.format === 'json' && !wrote && error instanceof OccsError) {
+      if (format === 'json' && !wrote && error instanceof OccsError) {
         const failure = { source: errorSource(error), code: error.code, message: error.message, hint: error.hint };
         io.stdout.write(jsonDocument(redactor.deep({ ok: false, errors: [failure] })));
       }
@@ -101,9 +56,15 @@ class CliRun {
     }
   }
 
-  private async runWithSettings<O>(command: Command, load: () => Promise<CommandFunction<O>>, options: O, out: Io): Promise<number | void> {
+  private async runWithSettings<O>(
+    command: Command,
+    load: () => Promise<CommandFunction<O>>,
+    options: O,
+    out: Io,
+    flags: Flags,
+    origins: Record<string, string>,
+  ): Promise<number | void> {
     const { io, redactor } = this;
-    const flags = command.optsWithGlobals<Flags>();
     redactor.add(flags.token);
     redactor.add(flags.kvPassword);
     // A long-lived command logs JSON lines when nobody watches the terminal (a container's log).
@@ -115,12 +76,15 @@ class CliRun {
       redactor,
     });
     const { loadSettings } = await import('./config/load.js');
-    const settings = await loadSettings(flags, io);
-    redactor.add(settings.token);
-    redactor.add(settings.kvPassword);
-    redactor.add(settings.vars.statsPassword);
+    // SIGHUP reads the settings again, from the same flags and environment: the config file may have changed.
+    const reloadSettings = async () => {
+      const settings = await loadSettings(flags, io, origins);
+      for (const secret of [settings.token, settings.kvPassword, settings.vars.statsPassword]) redactor.add(secret);
+      return settings;
+    };
+    const settings = await reloadSettings();
     this.log = createLogger({ stream: io.stderr, format: settings.logFormat ?? defaultFormat, verbosity: settings.verbosity, redactor });
-    return (await load())(settings, { io: out, log: this.log, redact: (value) => redactor.deep(value) }, options);
+    return (await load())(settings, { io: out, log: this.log, redact: (value) => redactor.deep(value), reloadSettings }, options);
   }
 }
 
@@ -132,24 +96,32 @@ function addCommand(program: Command, name: CommandName, usage: string, descript
 }
 
 function addCommands(program: Command, cli: CliRun): void {
+  // Each command's own options come from the flags once the environment is added (--check is false only when asked).
   addCommand(program, 'render', 'render', 'read the store once and print the config, or check and install it with --out').action(
-    (opts: { check: boolean }, command: Command) =>
-      cli.run<{ check: boolean; format?: string }>(command, async () => (await import('./commands/render.js')).render, { check: opts.check }),
+    (_: unknown, command: Command) =>
+      cli.run<{ check: boolean; format?: string }>(
+        command,
+        async () => (await import('./commands/render.js')).render,
+        (flags) => ({ check: flags.check !== false }),
+      ),
   );
 
   addCommand(program, 'validate', 'validate [file]', 'render (or read FILE) and check it: template, key/value entries, --min-servers, haproxy -c').action(
-    (file: string | undefined, opts: { format: 'text' | 'json'; allowWarnings?: boolean; haproxy?: string | false }, command: Command) =>
-      cli.run(command, async () => (await import('./commands/validate.js')).validate, {
-        file,
-        format: opts.format,
-        allowWarnings: Boolean(opts.allowWarnings),
-        haproxy: opts.haproxy !== false,
-      }),
+    (file: string | undefined, _: unknown, command: Command) =>
+      cli.run(
+        command,
+        async () => (await import('./commands/validate.js')).validate,
+        (flags) => ({ file, format: reportFormat(flags), allowWarnings: Boolean(flags.allowWarnings), haproxy: flags.haproxy !== false }),
+      ),
   );
 
   addCommand(program, 'reload', 'reload', 'haproxy -c the installed config, then reload the running HAProxy and verify it', EXIT_CODES).action(
-    (opts: { format: 'text' | 'json'; check: boolean }, command: Command) =>
-      cli.run(command, async () => (await import('./commands/reload.js')).reload, { format: opts.format, check: opts.check }),
+    (_: unknown, command: Command) =>
+      cli.run(
+        command,
+        async () => (await import('./commands/reload.js')).reload,
+        (flags) => ({ format: reportFormat(flags), check: flags.check !== false }),
+      ),
   );
 
   addCommand(
@@ -157,12 +129,13 @@ function addCommands(program: Command, cli: CliRun): void {
     'watch',
     'watch',
     'render → check → install → reload now and on every store change; optionally run HAProxy (--exec)',
-    `${HELP_AFTER}
-
-Signals: SIGTERM/SIGINT stop watching and HAProxy (watch exits with its status); SIGHUP re-reads
-the store, re-renders and reloads. Logs are JSON lines when stderr is not a terminal.`,
-  ).action((opts: { once?: boolean }, command: Command) =>
-    cli.run<{ once: boolean; format?: string }>(command, async () => (await import('./commands/watch.js')).watch, { once: Boolean(opts.once) }),
+    WATCH_HELP_AFTER,
+  ).action((_: unknown, command: Command) =>
+    cli.run<{ once: boolean; format?: string }>(
+      command,
+      async () => (await import('./commands/watch.js')).watch,
+      (flags) => ({ once: Boolean(flags.once) }),
+    ),
   );
 }
 

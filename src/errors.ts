@@ -40,6 +40,8 @@ export const ERROR_CODES = {
   CONFIG_REJECTED: ExitCode.rejected,
   ENTRIES_REJECTED: ExitCode.rejected,
   MIN_SERVERS: ExitCode.rejected,
+  /** A store answer that leaves no server in any backend while HAProxy serves some: held (watch --allow-empty takes it). */
+  EVERY_SERVER_GONE: ExitCode.rejected,
   VALUE_REFUSED: ExitCode.rejected,
   HAPROXY_EXITED: ExitCode.reload,
   HAPROXY_NOT_RUNNING: ExitCode.reload,

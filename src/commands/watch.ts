@@ -9,12 +9,14 @@ import type { KvSource } from '../kv/source.js';
 import type { Logger } from '../log.js';
 import { decideChange, refusalOf, renderSnapshot } from '../plan/plan.js';
 import { allPrefixes } from '../plan/render.js';
+import { everyServerGone } from '../plan/rules.js';
 import type { CompiledTemplate } from '../template/engine.js';
 import { removeStaleTemps } from '../util/atomic-write.js';
 import { childEnv } from '../util/run.js';
 import { startSpinner } from '../util/spinner.js';
 import { Executor } from '../watch/executor.js';
 import { installedPaths } from '../watch/installer.js';
+import type { Deadlines } from '../watch/health.js';
 import { serveStatus } from '../watch/http-server.js';
 import { RenderingNotes } from '../watch/notes.js';
 import { WatchState } from '../watch/state.js';
@@ -34,8 +36,8 @@ export interface WatchOptions {
  * render, installs it, starts the --exec HAProxy (or reloads a running one), then follows the
  * store until SIGTERM/SIGINT or HAProxy's exit, whose status it returns.
  */
-export async function watch(settings: Readonly<Settings>, { io, log, redact }: CommandContext, options: WatchOptions): Promise<number> {
-  const { exec, listen, intervalMs } = settings.watch;
+export async function watch(settings: Readonly<Settings>, { io, log, redact, reloadSettings }: CommandContext, options: WatchOptions): Promise<number> {
+  const { exec, listen } = settings.watch;
   if (settings.resources.some((r) => !r.destination)) {
     throw usageError('watch needs a file to install the config in', { hint: 'pass --out /etc/haproxy/haproxy.cfg (or set each resource\'s "destination")' });
   }
@@ -53,17 +55,21 @@ export async function watch(settings: Readonly<Settings>, { io, log, redact }: C
   const { config, reloadTimeoutMs } = settings.haproxy;
   const control = haproxyControl({ binary, config, reloadTimeoutMs, supervisor, strategy: supervisor ? undefined : settings.haproxy.reload });
   if (!supervisor && !settings.haproxy.reload) log.warn('no --exec and no reload strategy: configs are installed, but no HAProxy is reloaded');
-  const source = await openStore(settings, { pollIntervalMs: intervalMs });
-  if (options.once) return once({ settings, templates, source, control, log, store });
+  if (options.once) return once({ settings, templates, source: await openStore(settings), control, log, store });
+  const source = await openWatchedStore(settings);
 
   await record.save();
   const state = new WatchState();
   if (supervisor) state.childAlive = false;
-  const status = listen ? await serveStatus(state, listen.host, listen.port, redact) : undefined;
+  const status = listen
+    ? await serveStatus({ state, running: () => control.running(), deadlines: wedgeDeadlines(settings), redact }, listen.host, listen.port)
+    : undefined;
   const spin = io.stderrIsTTY && log.format === 'text' && log.verbosity !== 'quiet';
   const watcher = new Watcher({
     settings,
-    source: intervalMs ? pollingSource(source, intervalMs) : source,
+    source,
+    openSource: openWatchedStore,
+    reloadSettings,
     templates,
     control,
     store,
@@ -76,6 +82,28 @@ export async function watch(settings: Readonly<Settings>, { io, log, redact }: C
     waiting: (text) => (spin ? startSpinner(io.stderr, text) : (log.info(text), { stop() {} })),
   });
   return watcher.run();
+}
+
+/** The store as watch follows it: by its own change notification, or polled every --interval. */
+async function openWatchedStore(settings: Readonly<Settings>): Promise<KvSource> {
+  const { intervalMs } = settings.watch;
+  const source = await openStore(settings, { pollIntervalMs: intervalMs });
+  return intervalMs ? pollingSource(source, intervalMs) : source;
+}
+
+/**
+ * When /livez calls watch wedged. A change may take a `haproxy -c` (30 s at most), a reload and
+ * the one that sets HAProxy back, and a drain; the store's watch reports at least once a minute
+ * (a blocking query's wait, etcd's idle stream, a file re-read every 30 s) or every --interval.
+ * Well beyond both, so a slow machine is never restarted for being slow.
+ */
+function wedgeDeadlines(settings: Readonly<Settings>): Deadlines {
+  const { reloadTimeoutMs } = settings.haproxy;
+  const { drainTimeoutMs, intervalMs = 0 } = settings.watch;
+  return {
+    syncMs: 120_000 + 30_000 + 2 * reloadTimeoutMs + drainTimeoutMs,
+    storeSilenceMs: Math.max(300_000, 3 * (intervalMs + settings.kvTimeoutMs)),
+  };
 }
 
 interface OnceParts {
@@ -103,7 +131,7 @@ async function once({ settings, templates, source, control, log, store }: OncePa
     const notes = new RenderingNotes(log, store);
     notes.entriesOf(rendering);
     notes.emptinessOf(rendering);
-    const refusal = refusalOf(rendering);
+    const refusal = refusalOf(rendering) ?? everyServerGone(settings, rendering.backends, executor.installedTexts);
     if (refusal) throw refusal;
     const runtime = settings.watch.runtimeApi && executor.runtimeChannel() !== undefined;
     const change = decideChange(settings, rendering, executor.installedTexts, { runtime });

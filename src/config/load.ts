@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { systemErrorCode, usageError } from '../errors.js';
 import { configContext } from '../haproxy/check.js';
 import type { Io } from '../io.js';
@@ -9,16 +9,22 @@ import type { Flags, LoadedFile, Settings } from './types.js';
 
 const MODULE = 'occs-lb';
 
-/** Where a config file is looked for, in this order, in the current directory only. */
+/** Where a config file is looked for when none is named: the current directory, then this one (a mounted ConfigMap). */
+export const CONFIG_DIR = '/etc/occs-lb';
+
+/** The names a config file is looked for under, in this order, in each directory searched. */
 export const SEARCH_PLACES = [
   'package.json',
   ...['', '.json', '.yaml', '.yml', '.js', '.mjs', '.cjs'].map((ext) => `.${MODULE}rc${ext}`),
   ...['.json', '.yaml', '.yml', '.js', '.mjs', '.cjs'].map((ext) => `${MODULE}.config${ext}`),
 ];
 
-/** Finds and validates the config file (or the one --config names), then merges everything. */
-export async function loadSettings(flags: Flags, io: Io): Promise<Readonly<Settings>> {
-  const file = await loadConfigFile(flags.config, io.cwd);
+/**
+ * Finds and validates the config file (or the one --config or OCCS_LB_CONFIG names), then merges
+ * everything. `origins` says which flags came from the environment (environment.ts).
+ */
+export async function loadSettings(flags: Flags, io: Io, origins: Readonly<Record<string, string>> = {}): Promise<Readonly<Settings>> {
+  const file = await loadConfigFile(flags.config, io.cwd, origins.config ?? '--config');
   const readSecret = (path: string, setting: string): string => {
     const full = resolve(io.cwd, path);
     try {
@@ -29,16 +35,17 @@ export async function loadSettings(flags: Flags, io: Io): Promise<Readonly<Setti
       });
     }
   };
-  return resolveSettings({ flags, env: io.env, file, cwd: io.cwd, defaultTemplate: DEFAULT_TEMPLATE, readSecret });
+  return resolveSettings({ flags, env: io.env, file, cwd: io.cwd, defaultTemplate: DEFAULT_TEMPLATE, readSecret, origins });
 }
 
 /**
- * The first search place in `cwd` that holds our config (package.json only with an "occs-lb" key).
- * Checking this ourselves lets a run without any config file skip loading cosmiconfig at all.
+ * The first search place that holds our config (package.json only with an "occs-lb" key), in
+ * `cwd`, then in CONFIG_DIR. Checking this ourselves lets a run without any config file skip
+ * loading cosmiconfig at all.
  */
 function findConfigFile(cwd: string): string | undefined {
-  for (const place of SEARCH_PLACES) {
-    const path = join(cwd, place);
+  for (const path of [cwd, CONFIG_DIR].flatMap((dir) => SEARCH_PLACES.map((place) => join(dir, place)))) {
+    const place = basename(path);
     if (place !== 'package.json') {
       if (existsSync(path)) return path;
       continue;
@@ -53,7 +60,7 @@ function findConfigFile(cwd: string): string | undefined {
   return undefined;
 }
 
-async function loadConfigFile(explicit: string | undefined, cwd: string): Promise<LoadedFile | undefined> {
+async function loadConfigFile(explicit: string | undefined, cwd: string, option: string): Promise<LoadedFile | undefined> {
   const path = explicit ? resolve(cwd, explicit) : findConfigFile(cwd);
   if (!path) return undefined;
   const { cosmiconfig } = await import('cosmiconfig');
@@ -66,7 +73,7 @@ async function loadConfigFile(explicit: string | undefined, cwd: string): Promis
     const syntax = code ? undefined : syntaxError(error, path);
     const what = code === 'ENOENT' ? 'does not exist' : (syntax?.what ?? `cannot be read: ${(error as Error).message.split('\n')[0]}`);
     throw usageError(`config file ${path} ${what}`, {
-      hint: explicit ? 'fix --config' : 'fix the file or remove it',
+      hint: explicit ? `fix ${option}` : 'fix the file or remove it',
       detail: syntax?.context,
       cause: error,
     });

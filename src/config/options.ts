@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { variablesOf } from './environment.js';
 import type { CommandName, SettingEntry } from './setting-entry.js';
 import { SETTINGS } from './table.js';
 
@@ -13,10 +14,12 @@ export function takes(entry: SettingEntry, scope: OptionScope): entry is Setting
   return entry.commands === undefined ? scope === 'program' : scope !== 'program' && entry.commands.includes(scope);
 }
 
-/** The help text of the entry in `scope`, with the default shown as "(default: …)". */
+/** The help text of the entry in `scope`, with its default and variables: "(default: 5s, env: OCCS_LB_DRAIN_TIMEOUT)". */
 export function helpText(entry: SettingEntry, scope: OptionScope): string {
   const help = typeof entry.help === 'string' ? entry.help : scope === 'program' ? undefined : entry.help[scope];
-  return entry.default === undefined ? (help ?? '') : `${help ?? ''} (default: ${entry.default})`;
+  const variables = variablesOf(entry);
+  const notes = [...(entry.default === undefined ? [] : [`default: ${entry.default}`]), ...(variables.length === 0 ? [] : [`env: ${variables.join(', ')}`])];
+  return notes.length === 0 ? (help ?? '') : `${help ?? ''} (${notes.join(', ')})`;
 }
 
 /** Adds the table's options of `scope` to the command, in the table's order. */

@@ -25,8 +25,10 @@ export interface SettingEntry {
   readonly choices?: readonly string[];
   /** A value commander sets when the flag is absent (and shows with the choices). */
   readonly initial?: string;
-  /** Repeatable: the values collect into an array. */
+  /** Repeatable: the values collect into an array (its OCCS_LB_ variable separates them by commas). */
   readonly repeatable?: true;
+  /** No OCCS_LB_ variable of its own: the name it would get is another option's (`--no-haproxy`, `--haproxy`). */
+  readonly noVariable?: true;
 }
 
 export const text = (zod: typeof z) => zod.string().min(1);

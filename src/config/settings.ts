@@ -34,12 +34,12 @@ export function resolveSettings(input: SettingsInput): Readonly<Settings> {
   const fileDir = file ? dirname(file.path) : cwd;
   const fileLabel = file ? relative(cwd, file.path) || file.path : '';
   const from: Layers = {
-    flag: (name, value) => (value === undefined ? undefined : { value, from: `--${name}`, base: cwd }),
+    flag: (name, value) => (value === undefined ? undefined : { value, from: input.origins?.[name] ?? `--${name}`, base: cwd }),
     env: (name) => (env[name] ? { value: env[name], from: `environment ${name}`, base: cwd } : undefined),
     file: (key) => (file?.config[key] === undefined ? undefined : { value: file.config[key], from: `${fileLabel}: ${key}`, base: fileDir }),
   };
 
-  const vars = resolveTemplateVars(flags, from);
+  const vars = resolveTemplateVars(flags, from, input.readSecret);
 
   const timeout = pick<string | number>(from.flag('kv-timeout', flags.kvTimeout), from.file('kvTimeout'));
   const kvTimeoutMs = timeout ? parseDuration(timeout.value) : 10_000;
@@ -64,8 +64,8 @@ export function resolveSettings(input: SettingsInput): Readonly<Settings> {
   const minServers = pick<string | number>(from.flag('min-servers', flags.minServers), from.file('minServers'));
   if (minServers && !/^\d+$/.test(String(minServers.value))) throw invalid(minServers.from, `"${minServers.value}" is not a whole number`);
   const settings: Settings = {
-    kv: resolveKv(flags, env, cwd, from.file('kv')),
-    token: resolveToken(flags, env, from.file('tokenFile'), input.readSecret, notices),
+    kv: resolveKv(from.flag('kv', flags.kv), env, cwd, from.file('kv')),
+    token: resolveToken(flags, from, env, input.readSecret, notices),
     kvUser,
     kvPassword,
     kvTimeoutMs,
@@ -98,7 +98,7 @@ function resolveOutput(input: SettingsInput, from: Layers, fileDir: string, file
 }
 
 /** The values the default template prints: each validated so it is one safe config word. */
-function resolveTemplateVars(flags: Flags, from: Layers): TemplateVars {
+function resolveTemplateVars(flags: Flags, from: Layers, readSecret: SettingsInput['readSecret']): TemplateVars {
   const port = (chosen: From<string | number> | undefined, fallback: number): number => {
     if (!chosen) return fallback;
     const parsed = parsePort(String(chosen.value));
@@ -111,7 +111,7 @@ function resolveTemplateVars(flags: Flags, from: Layers): TemplateVars {
     return chosen.value;
   };
 
-  const statsPassword = pick(from.env('OCCS_LB_STATS_PASSWORD'), from.file('statsPassword'));
+  const statsPassword = resolveStatsPassword(from, readSecret);
   if (statsPassword && unsafeCharacterReason(statsPassword.value)) {
     throw invalid(statsPassword.from, `the stats password ${unsafeCharacterReason(statsPassword.value)}`);
   }
@@ -149,4 +149,21 @@ function resolveTemplateVars(flags: Flags, from: Layers): TemplateVars {
     throw usageError(`the frontend and the stats listener both use port ${vars.frontendPort}`, { hint: 'give them different ports' });
   }
   return vars;
+}
+
+/**
+ * The stats password: the variable, then its file's variable, then the config file's password or
+ * its file (a mounted secret, read whole and trimmed). Two in one layer are refused as ambiguous.
+ */
+function resolveStatsPassword(from: Layers, readSecret: SettingsInput['readSecret']): From<string> | undefined {
+  const read = (file: From<string> | undefined) => file && { ...file, value: readSecret(resolve(file.base, file.value), file.from).trim() };
+  const layers: Array<[From<string> | undefined, From<string> | undefined]> = [
+    [from.env('OCCS_LB_STATS_PASSWORD'), from.env('OCCS_LB_STATS_PASSWORD_FILE')],
+    [from.file('statsPassword'), from.file('statsPasswordFile')],
+  ];
+  for (const [value, file] of layers) {
+    if (value && file) throw usageError(`${value.from} and ${file.from} cannot be used together`, { hint: 'give the stats password once' });
+    if (value || file) return value ?? read(file);
+  }
+  return undefined;
 }

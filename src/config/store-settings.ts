@@ -7,8 +7,8 @@ import type { Flags, Settings } from './types.js';
 
 /** Where the store is and how to authenticate: the settings of the key/value side. */
 
-export function resolveKv(flags: Flags, env: NodeJS.ProcessEnv, cwd: string, file: From<string> | undefined): Settings['kv'] {
-  if (flags.kv !== undefined) return { spec: flags.kv, from: '--kv', base: cwd };
+export function resolveKv(flag: From<string> | undefined, env: NodeJS.ProcessEnv, cwd: string, file: From<string> | undefined): Settings['kv'] {
+  if (flag) return { spec: flag.value, from: flag.from, base: cwd };
   const ip = env.KV_IP;
   const port = env.KV_PORT;
   if (ip || port) {
@@ -66,21 +66,15 @@ function resolveSecret(s: SecretSources, env: NodeJS.ProcessEnv, readSecret: Sec
 }
 
 /** The Consul/OCCS API token. */
-export function resolveToken(
-  flags: Flags,
-  env: NodeJS.ProcessEnv,
-  file: From<string> | undefined,
-  readSecret: SecretReader,
-  notices: string[],
-): string | undefined {
+export function resolveToken(flags: Flags, from: Layers, env: NodeJS.ProcessEnv, readSecret: SecretReader, notices: string[]): string | undefined {
   return resolveSecret(
     {
       name: 'token',
-      flag: { option: '--token', value: flags.token },
-      flagFile: { option: '--token-file', value: flags.tokenFile },
+      flag: { option: from.flag('token', flags.token)?.from ?? '--token', value: flags.token },
+      flagFile: { option: from.flag('token-file', flags.tokenFile)?.from ?? '--token-file', value: flags.tokenFile },
       envVar: 'OCCS_API_TOKEN',
       envFile: 'OCCS_API_TOKEN_FILE',
-      configFile: file,
+      configFile: from.file('tokenFile'),
     },
     env,
     readSecret,
@@ -100,8 +94,8 @@ export function resolveKvUser(
   const password = resolveSecret(
     {
       name: 'password',
-      flag: { option: '--kv-password', value: flags.kvPassword },
-      flagFile: { option: '--kv-password-file', value: flags.kvPasswordFile },
+      flag: { option: from.flag('kv-password', flags.kvPassword)?.from ?? '--kv-password', value: flags.kvPassword },
+      flagFile: { option: from.flag('kv-password-file', flags.kvPasswordFile)?.from ?? '--kv-password-file', value: flags.kvPasswordFile },
       envVar: 'KV_PASSWORD',
       envFile: 'KV_PASSWORD_FILE',
       configFile: from.file('kvPasswordFile'),

@@ -1,5 +1,6 @@
-import { text, anyText, yesNo, texts, port, count, formats, textOrJson, duration, positiveDuration, size, type SettingEntry } from './setting-entry.js';
+import { text, anyText, yesNo, texts, port, textOrJson, duration, size, formats, type SettingEntry } from './setting-entry.js';
 import { stackSpec } from './stack-spec.js';
+import { COMMAND_SETTINGS } from './table-commands.js';
 
 /**
  * Every setting and option, once: the commander options (options.ts), the config file's zod
@@ -8,7 +9,6 @@ import { stackSpec } from './stack-spec.js';
  * is settings.ts's work.
  */
 
-const reloading = ['reload', 'watch'] as const;
 /** The commands that read the store and render: reload only reloads what is installed. */
 const rendering = ['render', 'validate', 'watch'] as const;
 
@@ -103,6 +103,12 @@ export const SETTINGS = [
     help: 'stats page password (the demo one warns)',
     default: 'occspass',
   },
+  {
+    name: 'statsPasswordFile',
+    env: ['OCCS_LB_STATS_PASSWORD_FILE'],
+    file: { statsPasswordFile: text },
+    help: 'read the stats page password from a file (a mounted secret)',
+  },
   { name: 'backendName', commands: rendering, flag: '--backend-name <name>', file: { backendName: text }, help: 'name of the backend', default: 'nginx_80' },
   { name: 'balance', commands: rendering, flag: '--balance <algorithm>', file: { balance: text }, help: 'balance algorithm', default: 'roundrobin' },
   {
@@ -126,124 +132,6 @@ export const SETTINGS = [
   { name: 'quiet', flag: '-q, --quiet', help: 'print errors only' },
   { name: 'verbose', flag: '-v, --verbose', help: 'print debug logs and stack traces' },
 
-  // The commands' own options.
-  { name: 'format', flag: '--format <format>', commands: ['validate', 'reload'], choices: formats, initial: 'text', help: 'report format on stdout' },
-  {
-    name: 'check',
-    flag: '--no-check',
-    commands: ['render', 'reload'],
-    help: { render: 'install with --out without haproxy -c of the new config first', reload: 'skip haproxy -c of the installed config' },
-  },
-  {
-    name: 'out',
-    flag: '-o, --out <file>',
-    commands: ['render', 'watch'],
-    help: {
-      render: 'install the config at FILE instead of printing it: checked with haproxy -c, then written atomically',
-      watch: 'the installed HAProxy config (written atomically, checked with haproxy -c first)',
-    },
-  },
-  {
-    name: 'exec',
-    flag: '--exec <command>',
-    commands: ['watch'],
-    file: { exec: text },
-    help: 'run and supervise HAProxy in master-worker mode, e.g. "haproxy -W -db -f /etc/haproxy/haproxy.cfg"',
-  },
-  {
-    name: 'wait',
-    flag: '--wait <min[:max]>',
-    commands: ['watch'],
-    file: { wait: text },
-    help: 'quiescence: act after MIN of quiet, at most MAX after the first change',
-    default: '200ms:2s',
-  },
-  {
-    name: 'interval',
-    flag: '--interval <duration>',
-    commands: ['watch'],
-    file: { interval: positiveDuration },
-    help: 'poll the store at this interval instead of following its changes (the old image: 5s)',
-  },
-  {
-    name: 'minServers',
-    flag: '--min-servers <n>',
-    commands: ['validate', 'watch'],
-    file: { minServers: count },
-    help: { validate: 'fail when a backend has fewer servers', watch: 'refuse a store answer that leaves a backend with fewer servers' },
-    default: '0',
-  },
-  { name: 'allowWarnings', flag: '--allow-warnings', commands: ['validate'], help: 'HAProxy warnings do not fail the check' },
-  { name: 'listen', flag: '--listen <host:port>', commands: ['watch'], file: { listen: text }, help: 'serve /healthz and /metrics (Prometheus) here' },
-  {
-    name: 'stopTimeout',
-    flag: '--stop-timeout <duration>',
-    commands: ['watch'],
-    file: { stopTimeout: positiveDuration },
-    help: "on SIGTERM/SIGINT, how long HAProxy's soft stop may take before it is terminated",
-    default: '8s',
-  },
-  {
-    name: 'runtimeApi',
-    flag: '--no-runtime-api',
-    commands: ['watch'],
-    file: { runtimeApi: yesNo },
-    help: "apply every change by reload, never through HAProxy's runtime API",
-  },
-  {
-    name: 'drainTimeout',
-    flag: '--drain-timeout <duration>',
-    commands: ['watch'],
-    file: { drainTimeout: duration },
-    help: 'runtime API: how long a removed server keeps its sessions before they are shut',
-    default: '5s',
-  },
-  { name: 'once', flag: '--once', commands: ['watch'], help: 'run the pipeline once (render, check, install, reload) and exit' },
-  {
-    name: 'masterSocket',
-    flag: '--master-socket <path>',
-    commands: reloading,
-    file: { masterSocket: text },
-    help: 'HAProxy master CLI socket (-S): send "reload", verify with "show proc"',
-  },
-  {
-    name: 'pidFile',
-    flag: '--pid-file <path>',
-    commands: reloading,
-    file: { pidFile: text },
-    help: 'HAProxy pid file (-p): SIGUSR2 to a master-worker master, or a new -sf process',
-  },
-  {
-    name: 'reloadCmd',
-    flag: '--reload-cmd <command>',
-    commands: reloading,
-    file: { reloadCmd: text },
-    help: "run this shell command to reload (like confd's reload_cmd)",
-  },
-  {
-    name: 'haproxyConfig',
-    flag: '--haproxy-config <file>',
-    commands: reloading,
-    file: { haproxyConfig: text },
-    help: 'the installed HAProxy config',
-    default: 'the single destination, from --out or the config file, else /etc/haproxy/haproxy.cfg',
-  },
-  {
-    name: 'reloadTimeout',
-    flag: '--reload-timeout <duration>',
-    commands: reloading,
-    file: { reloadTimeout: positiveDuration },
-    help: 'how long a reload may take before it counts as failed',
-    default: '10s',
-  },
-  {
-    name: 'haproxy',
-    flag: '--haproxy <path>',
-    commands: ['render', 'validate', ...reloading],
-    file: { haproxyBinary: text },
-    help: 'the haproxy executable',
-    default: 'haproxy on PATH',
-  },
-  // After --haproxy: commander then leaves `haproxy` unset unless one of the two is given.
-  { name: 'haproxy', flag: '--no-haproxy', commands: ['validate'], help: 'skip the haproxy -c step (and say so in the report)' },
+  // The commands' own options (table-commands.ts).
+  ...COMMAND_SETTINGS,
 ] as const satisfies readonly SettingEntry[];

@@ -121,10 +121,14 @@ export interface WatchSettings {
   intervalMs?: number;
   /** The HAProxy command to run and supervise (master-worker mode). */
   exec?: string;
-  /** Where /healthz and /metrics are served. */
+  /** Where /livez, /readyz, /healthz and /metrics are served ('' host: every address). */
   listen?: { host: string; port: number };
   /** How long HAProxy's soft stop may take (after SIGTERM to watch) before it is terminated. */
   stopTimeoutMs: number;
+  /** After SIGTERM, how long HAProxy keeps serving (and /readyz answers 503) before its soft stop. */
+  shutdownDelayMs: number;
+  /** Install an answer that leaves no server in any backend while HAProxy serves some (else it is held). */
+  allowEmpty: boolean;
   /** Apply server-only changes through HAProxy's runtime API, without a reload. */
   runtimeApi: boolean;
   /** How long a removed server may keep its sessions before they are shut. */
@@ -139,6 +143,8 @@ export interface SettingsInput {
   defaultTemplate: string;
   /** The template stack mode renders unless --template names another (default: the shipped stack.cfg.ejs). */
   stackTemplate?: string;
+  /** Where flags taken from the environment came from, by long name (`min-servers` → `environment OCCS_LB_MIN_SERVERS`). */
+  origins?: Readonly<Record<string, string>>;
   /** Reads a secret's file (`setting`: where its path came from, for the error); I/O is the caller's. */
   readSecret: (path: string, setting: string) => string;
 }

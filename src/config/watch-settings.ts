@@ -47,21 +47,41 @@ export function resolveWatch(flags: Flags, from: Layers): WatchSettings {
   if (stopTimeoutMs === undefined) throw invalid(stop!.from, `"${stop!.value}" is not a duration such as 10s`);
 
   const listen = pick(from.flag('listen', flags.listen), from.file('listen'));
-  let listenAt: WatchSettings['listen'];
-  if (listen) {
-    const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(listen.value);
-    const host = match?.[1] ?? match?.[2];
-    const port = match ? parsePort(match[3]!) : undefined;
-    if (!host || !port?.ok || !(isIP(host) || host === 'localhost')) {
-      throw invalid(listen.from, `"${listen.value}" is not HOST:PORT with an IP address, e.g. 127.0.0.1:9180`);
-    }
-    listenAt = { host, port: port.value };
-  }
+  const listenAt = listen && parseListen(listen.value, listen.from);
+  const delay = pick<string | number>(from.flag('shutdown-delay', flags.shutdownDelay), from.file('shutdownDelay'));
+  const shutdownDelayMs = delay ? parseDuration(delay.value) : 0;
+  if (shutdownDelayMs === undefined) throw invalid(delay!.from, `"${delay!.value}" is not a duration such as 5s`);
   const exec = pick(from.flag('exec', flags.exec), from.file('exec'));
   const drain = pick<string | number>(from.flag('drain-timeout', flags.drainTimeout), from.file('drainTimeout'));
   const drainTimeoutMs = drain ? parseDuration(drain.value) : 5_000;
   if (drainTimeoutMs === undefined) throw invalid(drain!.from, `"${drain!.value}" is not a duration such as 5s`);
   // commander's --no-runtime-api makes the flag true unless given, so only false is a choice.
   const runtimeApi = flags.runtimeApi === false ? false : (from.file('runtimeApi')?.value ?? true);
-  return { waitMinMs: wait.minMs, waitMaxMs: wait.maxMs, intervalMs, exec: exec?.value, listen: listenAt, stopTimeoutMs, runtimeApi, drainTimeoutMs };
+  const allowEmpty = pick<boolean>(from.flag('allow-empty', flags.allowEmpty), from.file('allowEmpty'))?.value ?? false;
+  return {
+    waitMinMs: wait.minMs,
+    waitMaxMs: wait.maxMs,
+    intervalMs,
+    exec: exec?.value,
+    listen: listenAt,
+    stopTimeoutMs,
+    shutdownDelayMs,
+    runtimeApi,
+    drainTimeoutMs,
+    allowEmpty,
+  };
+}
+
+/**
+ * `HOST:PORT` of the status listener: an IP address (`[::1]` in brackets) or localhost, or no
+ * host at all (`:9180`) for every address, as a kubelet's probes need in a pod.
+ */
+function parseListen(text: string, from: string): NonNullable<WatchSettings['listen']> {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text);
+  const host = match?.[1] ?? match?.[2];
+  const port = match ? parsePort(match[3]!) : undefined;
+  if (host === undefined || !port?.ok || !(host === '' || isIP(host) || host === 'localhost')) {
+    throw invalid(from, `"${text}" is not HOST:PORT with an IP address, e.g. 127.0.0.1:9180, or :9180 for every address`);
+  }
+  return { host, port: port.value };
 }

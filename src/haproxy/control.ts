@@ -1,5 +1,7 @@
 import { checkConfigFile, type CheckResult } from './check.js';
 import { adminSocket, parseSections } from './config-sections.js';
+import { showProc } from './master-cli.js';
+import { childPids, processAlive, readPidFile } from './process.js';
 import { reloadHaproxy, type ReloadResult, type ReloadStrategy } from './reload.js';
 import { runtimeChannel, type RuntimeChannel } from './runtime-channel.js';
 import type { Supervisor } from './supervisor.js';
@@ -21,7 +23,12 @@ export interface HaproxyControl {
   reload(): Promise<ReloadResult | undefined>;
   /** The runtime API of the running HAProxy (`installed`: the config it runs, which may name an admin socket). */
   runtime(installed: string | undefined): RuntimeChannel | undefined;
+  /** Whether HAProxy runs and has a worker, as cheaply as the way it is reached allows; undefined: this way cannot tell. */
+  running(): Promise<boolean | undefined>;
 }
+
+/** How long a readiness probe waits on a master socket before HAProxy counts as not answering. */
+const RUNNING_PROBE_MS = 1_000;
 
 export interface ControlOptions {
   /** The haproxy executable that checks configs. */
@@ -50,6 +57,8 @@ export function haproxyControl(options: ControlOptions): HaproxyControl {
         return { strategy: 'supervised', mode: 'master-worker', before, after, ms: Math.round(performance.now() - started) };
       },
       runtime: () => (supervisor.socket ? runtimeChannel('master', supervisor.socket) : undefined),
+      // A live master with a live worker: /proc, no socket round trip (the master may be busy reloading).
+      running: async () => supervisor.alive && (!supervisor.socket || childPids(supervisor.pid!).length > 0),
     };
   }
   if (strategy) {
@@ -67,7 +76,19 @@ export function haproxyControl(options: ControlOptions): HaproxyControl {
         }
         return known.channel;
       },
+      running: () => strategyRunning(strategy),
     };
   }
-  return { description: 'no HAProxy (files only)', check, reload: async () => undefined, runtime: () => undefined };
+  return { description: 'no HAProxy (files only)', check, reload: async () => undefined, runtime: () => undefined, running: async () => undefined };
+}
+
+/** An HAProxy run elsewhere: its master answers `show proc` with a worker, or a pid of its pid file runs. */
+async function strategyRunning(strategy: ReloadStrategy): Promise<boolean | undefined> {
+  try {
+    if (strategy.kind === 'master-socket') return (await showProc(strategy.socket, RUNNING_PROBE_MS)).workers.length > 0;
+    if (strategy.kind === 'pid-file') return (await readPidFile(strategy.pidFile)).some(processAlive);
+  } catch {
+    return false;
+  }
+  return undefined; // a reload command says nothing of what runs
 }

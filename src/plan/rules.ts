@@ -1,5 +1,6 @@
 import type { Settings } from '../config/settings.js';
 import { rejectedError, type OccsError } from '../errors.js';
+import { countServers } from '../haproxy/config-sections.js';
 import { printable } from '../log.js';
 import type { RenamedEntry, SkippedEntry } from '../values/servers.js';
 import type { EmptyPrefix } from './render.js';
@@ -65,4 +66,50 @@ export function minServersRefusal(found: readonly Shortfall[]): OccsError | unde
 export function missingDefaultLine(resources: ReadonlyArray<{ stack?: { missingDefault?: string } }>): string | undefined {
   const missing = resources.find((r) => r.stack?.missingDefault)?.stack?.missingDefault;
   return missing && `the default service "${missing}" is no app: requests no route matches get a 404 until it appears`;
+}
+
+/** How many servers the HAProxy configs hold: those of a rendering, or those installed. */
+const total = (backends: Readonly<Record<string, number>>) => Object.values(backends).reduce((sum, n) => sum + n, 0);
+
+/**
+ * A store answer that leaves no server in any backend while HAProxy serves some: a store restored
+ * empty, or a prefix that lost every key, would take every app down at once. Held (the installed
+ * config stays) unless watch is told such an answer is meant (--allow-empty). `installed`: what
+ * HAProxy runs at each destination.
+ */
+export function everyServerGone(
+  settings: Readonly<Settings>,
+  backends: Readonly<Record<string, number>>,
+  installed: ReadonlyMap<string, string | undefined>,
+): OccsError | undefined {
+  if (settings.watch.allowEmpty || total(backends) > 0) return undefined;
+  let serving = 0;
+  for (const r of settings.resources) {
+    const text = r.haproxy ? installed.get(r.destination!) : undefined;
+    if (text) serving += total(countServers(text));
+  }
+  if (serving === 0) return undefined;
+  return rejectedError('EVERY_SERVER_GONE', `held the store's answer: it leaves no server in any backend, where HAProxy serves ${servers(serving)}`, {
+    hint: 'HAProxy keeps them until the store holds servers again (a store restored empty? a prefix that lost its keys?); pass --allow-empty if emptying every backend is meant',
+  });
+}
+
+/**
+ * Why an entry was skipped, as a metric label: what kind of entry it is (a server, stack mode's
+ * app names, routes, weights and states, an unknown control key) and, for routes, what was wrong.
+ */
+export function skipKind(entry: SkippedEntry, stack?: Settings['stack']): string {
+  if (!stack) return 'invalid_server';
+  const control = `/${stack.control}/`;
+  if (entry.key.startsWith(control)) {
+    const kind = entry.key.slice(control.length).split('/')[0];
+    if (kind === 'routes')
+      return entry.reason.startsWith('no app') ? 'unknown_app' : entry.reason.includes('is already routed') ? 'route_taken' : 'invalid_route';
+    if (kind === 'weights') return 'invalid_weight';
+    if (kind === 'state') return 'invalid_state';
+    return 'unknown_key';
+  }
+  const apps = stack.apps === undefined ? undefined : `/${stack.apps}/`;
+  if (apps && entry.key.startsWith(apps) && !entry.key.slice(apps.length).includes('/')) return 'invalid_app';
+  return 'invalid_server';
 }

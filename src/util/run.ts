@@ -4,7 +4,18 @@ import { spawn } from 'node:child_process';
  * The variables that hold occs-lb's secrets, or name the files that do. No child gets them:
  * HAProxy's master CLI shows its environment (`show env`), and /proc/PID/environ keeps it.
  */
-const SECRET_VARIABLES = ['OCCS_API_TOKEN', 'OCCS_API_TOKEN_FILE', 'KV_PASSWORD', 'KV_PASSWORD_FILE', 'OCCS_LB_STATS_PASSWORD'];
+export const SECRET_VARIABLES = [
+  'OCCS_API_TOKEN',
+  'OCCS_API_TOKEN_FILE',
+  'KV_PASSWORD',
+  'KV_PASSWORD_FILE',
+  'OCCS_LB_STATS_PASSWORD',
+  'OCCS_LB_STATS_PASSWORD_FILE',
+  'OCCS_LB_TOKEN',
+  'OCCS_LB_TOKEN_FILE',
+  'OCCS_LB_KV_PASSWORD',
+  'OCCS_LB_KV_PASSWORD_FILE',
+];
 
 /** `env` without our secrets: the environment every child process is given. */
 export function childEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {

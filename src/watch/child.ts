@@ -46,6 +46,25 @@ export class HaproxyChild {
     });
   }
 
+  /**
+   * `--shutdown-delay` after SIGTERM: HAProxy goes on serving, and /readyz answers 503, so that a
+   * load balancer or Kubernetes takes this instance out before its listeners close. Another
+   * SIGTERM or SIGINT, or HAProxy's exit, ends the wait at once.
+   */
+  async delayShutdown(stop: Stop, delayMs: number): Promise<void> {
+    if (stop.kind !== 'signal' || stop.signal !== 'SIGTERM' || delayMs <= 0) return;
+    const { state, log, supervisor } = this.parts;
+    state.shuttingDownSince = Date.now();
+    log.info(`SIGTERM: serving ${delayMs / 1000} s more before stopping (--shutdown-delay); /readyz answers 503 meanwhile`, { ms: delayMs });
+    let cut!: () => void;
+    const again = new Promise<void>((resolve) => (cut = resolve));
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, cut);
+    const timer = setTimeout(cut, delayMs);
+    await Promise.race([again, supervisor?.exited ?? again]);
+    clearTimeout(timer);
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.removeListener(signal, cut);
+  }
+
   /** Stops HAProxy as `stop` asks and returns the status watch exits with; the record goes. */
   async finish(stop: Stop): Promise<number> {
     const status = await this.stopHaproxy(stop);

@@ -73,6 +73,11 @@ export class Executor {
     await this.installer.init();
   }
 
+  /** Settings read again (SIGHUP); the files installed and how HAProxy is reached stay as they were (reconfigure.ts). */
+  reconfigure(settings: Readonly<Settings>): void {
+    this.deps.settings = settings;
+  }
+
   /** What HAProxy runs (or will after a reload) at each destination: what a plan compares with. */
   get installedTexts(): ReadonlyMap<string, string | undefined> {
     if (!this.ahead) return this.installer.onDisk;

@@ -1,6 +1,8 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import { usageError, systemErrorCode } from '../errors.js';
+import { health, healthDocument, liveness, readiness, type Deadlines, type Verdict } from './health.js';
+import { metricsText } from './metrics.js';
 import type { WatchState } from './state.js';
 
 /**
@@ -23,7 +25,18 @@ const LIMITS = {
   perClient: 8,
 } as const;
 
-type Route = 'healthz' | 'metrics' | 'unknown' | 'bad';
+const PATHS = ['/livez', '/readyz', '/healthz', '/metrics'] as const;
+type Route = 'livez' | 'readyz' | 'healthz' | 'metrics' | 'unknown' | 'bad';
+
+/** What the status listener answers from: the watch's state, and the probes that need the moment's facts. */
+export interface StatusSource {
+  state: WatchState;
+  /** Whether HAProxy runs (undefined: cannot tell). */
+  running: () => Promise<boolean | undefined>;
+  deadlines: Deadlines;
+  /** Masks our secrets in a text (a reason may quote a store's error). */
+  redact: <T>(value: T) => T;
+}
 
 /**
  * The path of a request target, without parsing it as a URL: origin-form (`/healthz?x`) or
@@ -39,17 +52,23 @@ export function routeOf(target: string | undefined): Route {
     path = absolute[1] ?? '/';
   }
   path = path.replace(/[?#].*$/s, '');
-  if (path === '/healthz') return 'healthz';
-  if (path === '/metrics') return 'metrics';
-  return 'unknown';
+  const known = PATHS.find((p) => p === path);
+  return known ? (known.slice(1) as Route) : 'unknown';
+}
+
+/** `?format=json` in the target, or JSON preferred by the Accept header. */
+export function wantsJson(target: string | undefined, accept: string | undefined): boolean {
+  if (/[?&]format=json(?:[&#]|$)/.test(target ?? '')) return true;
+  return /(^|,)\s*application\/json\s*(;|,|$)/i.test(accept ?? '');
 }
 
 /**
- * `--listen HOST:PORT`: /healthz (200 or 503 with the reason) and /metrics (Prometheus text).
- * Nothing a client sends can throw out of here: a request that cannot be answered gets a 4xx
- * (or, when it cannot even be parsed, a 400 and the connection closed).
+ * `--listen HOST:PORT`: /livez, /readyz and /healthz (200 or 503 with the reason; /healthz also
+ * as JSON) and /metrics (Prometheus text). Nothing a client sends can throw out of here: a
+ * request that cannot be answered gets a 4xx (or, when it cannot even be parsed, a 400 and the
+ * connection closed).
  */
-export async function serveStatus(state: WatchState, host: string, port: number, redact: (text: string) => string = (t) => t): Promise<http.Server> {
+export async function serveStatus(source: StatusSource, host: string, port: number): Promise<http.Server> {
   const options: http.ServerOptions = {
     maxHeaderSize: LIMITS.maxHeaderSize,
     requestTimeout: LIMITS.requestTimeoutMs,
@@ -59,11 +78,14 @@ export async function serveStatus(state: WatchState, host: string, port: number,
     connectionsCheckingInterval: 1_000,
   };
   const server = http.createServer(options, (req, res) => {
-    try {
-      answer(state, req, res, redact);
-    } catch {
+    const failed = () => {
       if (!res.headersSent) send(res, 500, 'internal error\n');
       else res.destroy();
+    };
+    try {
+      answer(source, req, res).catch(failed);
+    } catch {
+      failed();
     }
   });
   server.maxConnections = LIMITS.maxConnections;
@@ -84,32 +106,36 @@ export async function serveStatus(state: WatchState, host: string, port: number,
     server.once('error', (error) =>
       reject(usageError(`cannot listen on ${host}:${port} (${systemErrorCode(error) ?? String(error)})`, { hint: 'choose another --listen address' })),
     );
-    server.listen(port, host, () => resolve());
+    // No host: every address (IPv6 and IPv4), as a kubelet's probes need in a pod.
+    server.listen(port, host || undefined, () => resolve());
   });
   // Once listening, a failure of one connection must not reach the process.
   server.on('error', () => {});
   return server;
 }
 
-function answer(state: WatchState, req: http.IncomingMessage, res: http.ServerResponse, redact: (text: string) => string): void {
+async function answer(source: StatusSource, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   res.on('error', () => {});
   req.on('error', () => {});
   // Nothing here reads a body: let any that comes go by, so keep-alive and pipelining still work.
   req.resume();
   const route = routeOf(req.url);
-  if (req.method !== 'GET' && req.method !== 'HEAD') {
-    send(res, 405, 'only GET and HEAD\n', { allow: 'GET, HEAD' });
-  } else if (route === 'bad') {
-    send(res, 400, 'bad request target\n', { connection: 'close' });
-  } else if (route === 'healthz') {
-    const { ok, reason } = state.health();
-    // The reason may quote a store's error: masked like every other output.
-    send(res, ok ? 200 : 503, `${redact(reason)}\n`);
-  } else if (route === 'metrics') {
-    send(res, 200, state.metrics(), { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
-  } else {
-    send(res, 404, 'try /healthz or /metrics\n');
-  }
+  const { state, redact } = source;
+  if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'only GET and HEAD\n', { allow: 'GET, HEAD' });
+  if (route === 'bad') return send(res, 400, 'bad request target\n', { connection: 'close' });
+  if (route === 'metrics') return send(res, 200, metricsText(state), { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+  if (route === 'unknown') return send(res, 404, 'try /livez, /readyz, /healthz or /metrics\n');
+  if (route === 'livez') return verdict(res, liveness(state, Date.now(), source.deadlines), redact);
+  const running = await source.running();
+  if (route === 'readyz') return verdict(res, readiness(state, running), redact);
+  if (!wantsJson(req.url, req.headers.accept)) return verdict(res, health(state), redact);
+  const doc = redact(healthDocument(state, running, Date.now(), source.deadlines));
+  send(res, health(state).ok ? 200 : 503, `${JSON.stringify(doc, null, 2)}\n`, { 'content-type': 'application/json; charset=utf-8' });
+}
+
+/** 200 or 503 with the reason, which may quote a store's error: masked like every other output. */
+function verdict(res: http.ServerResponse, { ok, reason }: Verdict, redact: StatusSource['redact']): void {
+  send(res, ok ? 200 : 503, `${redact(reason)}\n`);
 }
 
 function send(res: http.ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {

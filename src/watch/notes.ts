@@ -14,8 +14,8 @@ export class RenderingNotes {
 
   constructor(
     private readonly log: Logger,
-    /** The store as logs name it. */
-    private readonly store: string,
+    /** The store as logs name it (SIGHUP may name another). */
+    public store: string,
   ) {}
 
   /** Skipped and renamed entries, told once per change of their set. */

@@ -15,6 +15,7 @@ export class StoreHealth {
   /** A good read: the store is back (told once, when the last failing part recovers). */
   alive(scope: string): void {
     const { state, log } = this;
+    state.storeHeardAt = Date.now();
     const problem = state.storeProblems.get(scope);
     if (problem) {
       state.storeProblems.delete(scope);
@@ -30,6 +31,7 @@ export class StoreHealth {
   /** A failed read: logged once when the store starts failing, not on every retry; counted every time. */
   failed(error: unknown, scope: string): void {
     const { state, log } = this;
+    state.storeHeardAt = Date.now();
     state.counters.storeErrors += 1;
     const occs = asOccsError(error);
     if (state.storeProblems.size === 0) {

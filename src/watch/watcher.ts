@@ -1,10 +1,12 @@
 import type { Server } from 'node:http';
+import type { Settings } from '../config/settings.js';
 import { asOccsError, ExitCode, INSTALL_CODES, withHint } from '../errors.js';
 import type { HaproxyControl } from '../haproxy/control.js';
 import { describeReload, type ReloadResult } from '../haproxy/reload.js';
 import type { KvSnapshot, KvSource } from '../kv/source.js';
-import { decideChange, refusalOf, renderSnapshot, type Change, type Rendering } from '../plan/plan.js';
+import type { Change, Rendering } from '../plan/plan.js';
 import { allPrefixes } from '../plan/render.js';
+import { skipKind } from '../plan/rules.js';
 import type { CompiledTemplate } from '../template/engine.js';
 import { Backoff } from '../util/backoff.js';
 import { IdleCollector, keepSmall } from '../util/memory.js';
@@ -12,7 +14,10 @@ import { HaproxyChild, type ChildParts, type Stop } from './child.js';
 import { Coalescer } from './coalescer.js';
 import { Executor } from './executor.js';
 import { RenderingNotes } from './notes.js';
+import { Planner } from './planner.js';
+import { Reconfigurer } from './reconfigurer.js';
 import { failureCounter } from './state.js';
+import { StoreFollower } from './store-follower.js';
 import { StoreHealth } from './store-health.js';
 
 /** Reload failures where HAProxy did not answer in time, not a config it refused: worth trying again. */
@@ -27,10 +32,10 @@ export interface WatcherParts extends ChildParts {
   status?: Server;
   /** Shown while waiting for the first render (a spinner on a TTY, a log line otherwise). */
   waiting: (text: string) => { stop(): void };
+  /** SIGHUP: the settings read again (the config file may have changed), and the store they name opened. */
+  reloadSettings?: () => Promise<Readonly<Settings>>;
+  openSource: (settings: Readonly<Settings>) => Promise<KvSource>;
 }
-
-/** The latest snapshot, rendered once (or the failure its rendering was). */
-type Latest = { snapshot: KvSnapshot; rendering: Rendering } | { snapshot: KvSnapshot; failure: unknown };
 
 /**
  * The long-lived loop: each store change is rendered once and planned; after the quiescence
@@ -40,9 +45,6 @@ type Latest = { snapshot: KvSnapshot; rendering: Rendering } | { snapshot: KvSna
  */
 export class Watcher {
   private readonly abort = new AbortController();
-  private latest?: Latest;
-  /** The last plan made, and what it was made from (see changeFor). */
-  private planned?: { inputs: unknown[]; change: Change };
   /** Counts the watch's snapshots, so a slower SIGHUP read never replaces a newer one. */
   private generation = 0;
   private started: boolean;
@@ -51,6 +53,9 @@ export class Watcher {
   private readonly notes: RenderingNotes;
   private readonly child: HaproxyChild;
   private readonly health: StoreHealth;
+  private readonly follower: StoreFollower;
+  private readonly reconfigurer: Reconfigurer;
+  private readonly planner: Planner;
   private stopRequested!: (stop: Stop) => void;
   private readonly stopped = new Promise<Stop>((resolve) => (this.stopRequested = resolve));
   private spinner?: { stop(): void };
@@ -84,89 +89,78 @@ export class Watcher {
     this.notes = new RenderingNotes(parts.log, parts.store);
     this.child = new HaproxyChild(parts);
     this.health = new StoreHealth(parts.state, parts.log);
+    this.follower = new StoreFollower(
+      {
+        snapshot: (snapshot: KvSnapshot) => {
+          this.generation += 1;
+          parts.state.storeHeardAt = Date.now();
+          this.storeAnswered(snapshot);
+        },
+        alive: (scope: string) => this.health.alive(scope),
+        error: (error: unknown, scope: string) => this.health.failed(error, scope),
+      },
+      this.abort.signal,
+    );
+    this.reconfigurer = new Reconfigurer(parts, this.follower, this.executor, this.notes);
+    this.planner = new Planner(this.reconfigurer, this.executor, () => (parts.state.counters.renders += 1));
+  }
+
+  private get settings(): Readonly<Settings> {
+    return this.reconfigurer.settings;
   }
 
   /** Runs until SIGTERM/SIGINT or HAProxy's exit; returns the exit status. */
   async run(): Promise<number> {
-    const { settings, source, log } = this.parts;
+    const { source, log } = this.parts;
     await this.executor.init();
-    const prefixes = allPrefixes(settings.resources);
+    const prefixes = allPrefixes(this.settings.resources);
     const onSignal = (signal: NodeJS.Signals) => (signal === 'SIGHUP' ? void this.reread() : this.stopRequested({ kind: 'signal', signal }));
     const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
     for (const s of signals) process.on(s, onSignal);
     this.spinner = this.parts.waiting(`waiting for the first successful render of ${prefixes.join(', ')} from ${source.description}`);
-    const listener = {
-      snapshot: (snapshot: KvSnapshot) => {
-        this.generation += 1;
-        this.storeAnswered(snapshot);
-      },
-      alive: (scope: string) => this.health.alive(scope),
-      error: (error: unknown, scope: string) => this.health.failed(error, scope),
-    };
-    const watching = source.watch(prefixes, listener, this.abort.signal);
+    await this.follower.follow(source, prefixes);
     keepSmall();
     log.info(`watching ${prefixes.join(', ')} on ${source.description}`, { prefixes, store: source.description });
 
     const stop = await this.stopped;
     this.spinner?.stop();
+    // Still serving (and still following the store) while endpoints are taken away from it.
+    await this.child.delayShutdown(stop, this.settings.watch.shutdownDelayMs);
     for (const s of signals) process.off(s, onSignal);
     this.abort.abort();
     clearTimeout(this.retry);
     this.memory.stop();
-    await Promise.all([watching, this.coalescer.idle()]);
+    await Promise.all([this.follower.stop(), this.coalescer.idle()]);
     await this.executor.settled();
-    await source.close();
     this.parts.status?.close();
     return this.child.finish(stop);
   }
 
   /** A new snapshot: rendered now, once; nothing to wait for before the first install, nor for a cheap runtime change. */
   private storeAnswered(snapshot: KvSnapshot): void {
-    this.latest = this.render(snapshot);
-    const latest = this.latest;
-    const immediate = 'rendering' in latest && !refusalOf(latest.rendering) && this.changeFor(latest.rendering, false);
+    const latest = this.planner.take(snapshot);
+    const immediate = 'rendering' in latest && !this.planner.refusal(latest.rendering) && this.changeFor(latest.rendering, false);
     this.coalescer.request(false, !this.started || (immediate !== false && immediate.kind === 'runtime' && immediate.immediate));
   }
 
-  private render(snapshot: KvSnapshot): Latest {
-    this.parts.state.counters.renders += 1;
-    try {
-      return { snapshot, rendering: renderSnapshot(this.parts.settings, this.parts.templates, snapshot) };
-    } catch (failure) {
-      return { snapshot, failure }; // the sync reports it
-    }
-  }
-
-  /**
-   * What a rendering asks of HAProxy now, against what is installed. The answer is kept: a
-   * snapshot is planned when it arrives (is it cheap enough to act on at once?) and again when
-   * acted on, and planning compares whole configs.
-   */
   private changeFor(rendering: Rendering, forced: boolean): Change {
-    const { settings } = this.parts;
-    const force = this.started ? (forced ? 'a reload was asked for (SIGHUP)' : this.executor.mustReload) : undefined;
-    const runtime = settings.watch.runtimeApi && this.started && !this.installFailing && this.executor.runtimeChannel() !== undefined;
-    const installed = this.executor.installedTexts;
-    const inputs = [rendering, force, runtime, ...installed.keys(), ...installed.values()];
-    const last = this.planned;
-    if (last && last.inputs.length === inputs.length && last.inputs.every((x, i) => x === inputs[i])) return last.change;
-    const change = decideChange(settings, rendering, installed, { force, runtime });
-    this.planned = { inputs, change };
-    return change;
+    return this.planner.changeFor(rendering, forced, { started: this.started, installFailing: this.installFailing });
   }
 
   /**
-   * SIGHUP: read the store now, render and reload even if nothing changed. A change the watch
-   * reports while this read is under way is newer: then that one is used, not this read.
+   * SIGHUP: read the config file, the templates and the store again, render and reload even if
+   * nothing changed. A change the watch reports while this read is under way is newer: then
+   * that one is used, not this read.
    */
   private async reread(): Promise<void> {
-    const { source, settings, state, log } = this.parts;
+    const { state, log } = this.parts;
     state.counters.signals += 1;
-    log.info('SIGHUP: re-reading the store, re-rendering and reloading');
+    log.info('SIGHUP: re-reading the config file, the templates and the store, re-rendering and reloading');
+    await this.reconfigurer.reconfigure();
     const generation = this.generation;
     try {
-      const snapshot = await source.read(allPrefixes(settings.resources), this.abort.signal);
-      if (this.generation === generation) this.latest = this.render(snapshot);
+      const snapshot = await this.follower.source.read(allPrefixes(this.settings.resources), this.abort.signal);
+      if (this.generation === generation) this.planner.take(snapshot);
       this.coalescer.request(true);
     } catch (error) {
       log.error(`SIGHUP: cannot read the store (${asOccsError(error).message}); the watch goes on`);
@@ -175,34 +169,43 @@ export class Watcher {
 
   /** One pass over the latest rendering: plan, carry out; failures are logged and counted, never thrown. */
   private async sync(forced: boolean): Promise<void> {
-    const { state, control } = this.parts;
-    const latest = this.latest;
+    const { state } = this.parts;
+    const latest = this.planner.latest;
     if (!latest || this.abort.signal.aborted) return;
+    state.syncSince = Date.now();
     try {
       if ('failure' in latest) throw latest.failure;
-      const rendering = latest.rendering;
-      this.notes.entriesOf(rendering);
-      const refusal = refusalOf(rendering);
-      if (refusal) throw refusal;
-      const outcome = await this.executor.execute(this.changeFor(rendering, forced), this.started, rendering.backends);
-      state.backends = rendering.backends;
-      this.notes.emptinessOf(rendering);
-      state.counters.installs += outcome.installed.length > 0 ? 1 : 0;
-      if (outcome.path === 'runtime') state.counters.runtimeUpdates += 1;
-      if (outcome.runtimeFallback) state.counters.runtimeFallbacks += 1;
-      this.spinner?.stop();
-      if (!this.started && control.supervisor) await this.child.start(control.supervisor, (stop) => this.stopRequested(stop));
-      this.started = true;
-      if (outcome.path !== 'runtime') {
-        // A runtime change's file is still to be installed: its success is told by `filed`.
-        this.installBackoff.reset();
-        this.installFailing = false;
-      }
-      state.syncSucceeded();
+      await this.carryOut(latest.rendering, forced);
     } catch (error) {
       this.syncFailed(error);
+    } finally {
+      state.syncSince = undefined;
     }
     this.memory.busy();
+  }
+
+  private async carryOut(rendering: Rendering, forced: boolean): Promise<void> {
+    const { state, control } = this.parts;
+    this.notes.entriesOf(rendering);
+    state.skipped = rendering.skipped.map((s) => ({ ...s, kind: skipKind(s, this.settings.stack) }));
+    const refusal = this.planner.refusal(rendering);
+    if (refusal) throw refusal;
+    const outcome = await this.executor.execute(this.changeFor(rendering, forced), this.started, rendering.backends);
+    state.backends = rendering.backends;
+    this.notes.emptinessOf(rendering);
+    state.counters.installs += outcome.installed.length > 0 ? 1 : 0;
+    if (outcome.path === 'runtime') state.counters.runtimeUpdates += 1;
+    if (outcome.runtimeFallback) state.counters.runtimeFallbacks += 1;
+    this.spinner?.stop();
+    if (!this.started && control.supervisor) await this.child.start(control.supervisor, (stop) => this.stopRequested(stop));
+    this.started = true;
+    state.serving = true;
+    if (outcome.path !== 'runtime') {
+      // A runtime change's file is still to be installed: its success is told by `filed`.
+      this.installBackoff.reset();
+      this.installFailing = false;
+    }
+    state.syncSucceeded();
   }
 
   private reloaded(result: ReloadResult): void {

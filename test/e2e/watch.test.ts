@@ -176,7 +176,7 @@ describe.each(stores)('occs-lb watch --exec haproxy, from %s', (_, makeStore) =>
     const reloads = await metric('reloads_total');
     const before = w.logs.length;
     w.signal('SIGHUP');
-    await w.waitForLog(/^SIGHUP: re-reading the store/, before);
+    await w.waitForLog(/^SIGHUP: re-reading the config file, the templates and the store/, before);
     await w.waitForLog(/^reloaded: /, before);
     expect(await metric('signals_total')).toBe(1);
     expect(await metric('reloads_total')).toBe(reloads + 1);

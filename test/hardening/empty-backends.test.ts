@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
@@ -9,10 +9,47 @@ import { PREFIX, useWatchRig } from '../support/watch-rig.js';
 const rig = useWatchRig();
 const { status, metric } = rig;
 
-describe('a backend with no servers is visible, though it is installed (--min-servers 0)', () => {
+describe('a store answer that empties every backend is held by default: a store restored empty never takes every app down', () => {
+  it('watch keeps serving the last servers, /readyz stays 200, /healthz and the log say why; refilled, it follows again', async () => {
+    rig.store.put(`${PREFIX}/a`, rig.address(0));
+    rig.store.put(`${PREFIX}/b`, rig.address(1));
+    const w = rig.startWatch(rig.store.url);
+    await w.waitForLog(/^started haproxy/);
+    await rig.servedBy(['a', 'b']);
+
+    const before = w.logs.length;
+    rig.store.delete(PREFIX, true);
+    const held = await w.waitForLog(/^held the store's answer: it leaves no server in any backend, where HAProxy serves 2 servers/, before);
+    expect(held.level).toBe('error');
+    expect(held.msg).toContain('--allow-empty');
+    await rig.servedBy(['a', 'b']);
+    expect(readFileSync(rig.config(), 'utf8')).toContain(`server a ${rig.address(0)} check`);
+    expect(await status('/readyz')).toEqual({
+      status: 200,
+      body: expect.stringMatching(/^ready: HAProxy serves the last good config \(last sync failed: held /),
+    });
+    expect(await status('/healthz')).toEqual({ status: 503, body: expect.stringMatching(/^last sync failed: held the store's answer/) });
+    expect(await metric('refused_total')).toBe(1);
+
+    // One server back is a real answer again: followed at once, through the runtime API.
+    rig.store.put(`${PREFIX}/c`, rig.address(2));
+    await rig.servedBy(['c']);
+    await waitFor('/healthz to be ok again', async () => (await status('/healthz')).body === 'ok\n');
+    expect(await metric('reloads_total')).toBe(0);
+  });
+
+  it('a watch that starts on an empty store still installs its config (nothing is served yet to hold on to)', async () => {
+    const w = rig.startWatch(rig.store.url);
+    await w.waitForLog(/^started haproxy/);
+    await waitFor('HAProxy to answer 503', async () => (await httpGet(rig.ports.frontend)).status === 503);
+    expect(await status('/readyz')).toEqual({ status: 200, body: 'ready\n' });
+  });
+});
+
+describe('a backend with no servers is visible, though it is installed (--allow-empty, --min-servers 0)', () => {
   it('watch: /healthz names it, a metric counts it, the log says so when it empties and refills', async () => {
     rig.store.put(`${PREFIX}/a`, rig.address(0));
-    const w = rig.startWatch(rig.store.url);
+    const w = rig.startWatch(rig.store.url, ['--allow-empty']);
     await w.waitForLog(/^started haproxy/);
     await rig.servedBy(['a']);
     expect(await metric('empty_backends')).toBe(0);

@@ -11,13 +11,13 @@ export interface CliResult {
   ms: number;
 }
 
-/** Variables that would leak the developer's setup into a test run. */
-const SCRUBBED = ['KV_IP', 'KV_PORT', 'OCCS_API_TOKEN', 'OCCS_API_TOKEN_FILE', 'OCCS_BACKEND_KEY', 'OCCS_LB_STATS_USER', 'OCCS_LB_STATS_PASSWORD'];
+/** Variables that would leak the developer's setup into a test run: the seed's, and every OCCS_LB_ option. */
+const SCRUBBED = /^(KV_IP|KV_PORT|KV_USER|KV_PASSWORD(_FILE)?|OCCS_API_TOKEN(_FILE)?|OCCS_BACKEND_KEY|OCCS_LB_(?!BENCH_).*)$/;
 
 /** Runs the built CLI as a user would (a separate process), with a clean environment. */
 export function runCli(args: string[], options: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of SCRUBBED) delete env[name];
+  for (const name of Object.keys(env)) if (SCRUBBED.test(name)) delete env[name];
   Object.assign(env, options.env);
   const started = performance.now();
   return new Promise((resolve, reject) => {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Option } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { variablesOf } from '../../src/config/environment.js';
 import { helpText, takes } from '../../src/config/options.js';
 import { fileConfigSchema } from '../../src/config/schema.js';
 import type { CommandName, SettingEntry } from '../../src/config/setting-entry.js';
@@ -95,7 +96,7 @@ describe("the README's options table", () => {
     const row = entry.flag ? rows.find((r) => r.flags.includes(flagsOf(entry).at(-1)!)) : rows.find((r) => r.flags.length === 0 && key && r.keys.includes(key));
     expect(row, 'no row').toBeDefined();
     expect(row!.flags, row!.line).toEqual(expect.arrayContaining(flagsOf(entry)));
-    expect(row!.env, row!.line).toEqual(expect.arrayContaining([...(entry.env ?? [])]));
+    expect(row!.env, row!.line).toEqual(expect.arrayContaining(variablesOf(entry)));
     if (key) expect(row!.keys, row!.line).toContain(key);
     if (entry.flag) expect(row!.commands, row!.line).toEqual(COMMANDS.filter((c) => entry.commands?.includes(c)));
   });
@@ -106,7 +107,7 @@ describe("the README's options table", () => {
     );
     expect(own.length, 'no entry').toBeGreaterThan(0);
     expect(row.flags.filter((f) => !own.some((e) => flagsOf(e).includes(f)))).toEqual([]);
-    expect(row.env.filter((v) => !own.some((e) => e.env?.includes(v)))).toEqual([]);
+    expect(row.env.filter((v) => !own.some((e) => variablesOf(e).includes(v)))).toEqual([]);
     expect(row.keys.filter((k) => !own.some((e) => fileKey(e) === k))).toEqual([]);
   });
 });

@@ -41,6 +41,7 @@ async function executor(extraFlags: Record<string, string> = {}) {
   let reloads = 0;
   const control: HaproxyControl = {
     description: 'a test HAProxy',
+    running: async () => undefined,
     check: (file) => checkConfigFile('haproxy', file),
     reload: async () => {
       await reload();

@@ -57,6 +57,7 @@ describe('the file of a runtime change follows in the background', () => {
     let reloads = 0;
     const control: HaproxyControl = {
       description: 'a test HAProxy',
+      running: async () => undefined,
       check: async (file) => {
         const text = readFileSync(file, 'utf8');
         checked.push(text);

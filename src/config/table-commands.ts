@@ -1,0 +1,148 @@
+import { text, yesNo, count, formats, duration, positiveDuration, type SettingEntry } from './setting-entry.js';
+
+/** The commands' own options: the second half of the settings table (table.ts), in the help's order. */
+
+const reloading = ['reload', 'watch'] as const;
+
+export const COMMAND_SETTINGS = [
+  { name: 'format', flag: '--format <format>', commands: ['validate', 'reload'], choices: formats, initial: 'text', help: 'report format on stdout' },
+  {
+    name: 'check',
+    flag: '--no-check',
+    commands: ['render', 'reload'],
+    help: { render: 'install with --out without haproxy -c of the new config first', reload: 'skip haproxy -c of the installed config' },
+  },
+  {
+    name: 'out',
+    flag: '-o, --out <file>',
+    commands: ['render', 'watch'],
+    help: {
+      render: 'install the config at FILE instead of printing it: checked with haproxy -c, then written atomically',
+      watch: 'the installed HAProxy config (written atomically, checked with haproxy -c first)',
+    },
+  },
+  {
+    name: 'exec',
+    flag: '--exec <command>',
+    commands: ['watch'],
+    file: { exec: text },
+    help: 'run and supervise HAProxy in master-worker mode, e.g. "haproxy -W -db -f /etc/haproxy/haproxy.cfg"',
+  },
+  {
+    name: 'wait',
+    flag: '--wait <min[:max]>',
+    commands: ['watch'],
+    file: { wait: text },
+    help: 'quiescence: act after MIN of quiet, at most MAX after the first change',
+    default: '200ms:2s',
+  },
+  {
+    name: 'interval',
+    flag: '--interval <duration>',
+    commands: ['watch'],
+    file: { interval: positiveDuration },
+    help: 'poll the store at this interval instead of following its changes (the old image: 5s)',
+  },
+  {
+    name: 'minServers',
+    flag: '--min-servers <n>',
+    commands: ['validate', 'watch'],
+    file: { minServers: count },
+    help: { validate: 'fail when a backend has fewer servers', watch: 'refuse a store answer that leaves a backend with fewer servers' },
+    default: '0',
+  },
+  {
+    name: 'allowEmpty',
+    flag: '--allow-empty',
+    commands: ['watch'],
+    file: { allowEmpty: yesNo },
+    help: 'install a store answer that leaves no server in any backend while HAProxy serves some (held by default: a store restored empty)',
+  },
+  { name: 'allowWarnings', flag: '--allow-warnings', commands: ['validate'], help: 'HAProxy warnings do not fail the check' },
+  {
+    name: 'listen',
+    flag: '--listen <host:port>',
+    commands: ['watch'],
+    file: { listen: text },
+    help: 'serve /livez (liveness probe), /readyz (readiness probe), /healthz (details) and /metrics here; :PORT or 0.0.0.0:PORT for every address',
+  },
+  {
+    name: 'stopTimeout',
+    flag: '--stop-timeout <duration>',
+    commands: ['watch'],
+    file: { stopTimeout: positiveDuration },
+    help: "on SIGTERM/SIGINT, how long HAProxy's soft stop may take before it is terminated",
+    default: '8s',
+  },
+  {
+    name: 'shutdownDelay',
+    flag: '--shutdown-delay <duration>',
+    commands: ['watch'],
+    file: { shutdownDelay: duration },
+    help: "on SIGTERM, keep serving this long (/readyz answers 503) before HAProxy's soft stop, so endpoints are removed first",
+    default: '0s',
+  },
+  {
+    name: 'runtimeApi',
+    flag: '--no-runtime-api',
+    commands: ['watch'],
+    file: { runtimeApi: yesNo },
+    help: "apply every change by reload, never through HAProxy's runtime API",
+  },
+  {
+    name: 'drainTimeout',
+    flag: '--drain-timeout <duration>',
+    commands: ['watch'],
+    file: { drainTimeout: duration },
+    help: 'runtime API: how long a removed server keeps its sessions before they are shut',
+    default: '5s',
+  },
+  { name: 'once', flag: '--once', commands: ['watch'], help: 'run the pipeline once (render, check, install, reload) and exit' },
+  {
+    name: 'masterSocket',
+    flag: '--master-socket <path>',
+    commands: reloading,
+    file: { masterSocket: text },
+    help: 'HAProxy master CLI socket (-S): send "reload", verify with "show proc"',
+  },
+  {
+    name: 'pidFile',
+    flag: '--pid-file <path>',
+    commands: reloading,
+    file: { pidFile: text },
+    help: 'HAProxy pid file (-p): SIGUSR2 to a master-worker master, or a new -sf process',
+  },
+  {
+    name: 'reloadCmd',
+    flag: '--reload-cmd <command>',
+    commands: reloading,
+    file: { reloadCmd: text },
+    help: "run this shell command to reload (like confd's reload_cmd)",
+  },
+  {
+    name: 'haproxyConfig',
+    flag: '--haproxy-config <file>',
+    commands: reloading,
+    file: { haproxyConfig: text },
+    help: 'the installed HAProxy config',
+    default: 'the single destination, from --out or the config file, else /etc/haproxy/haproxy.cfg',
+  },
+  {
+    name: 'reloadTimeout',
+    flag: '--reload-timeout <duration>',
+    commands: reloading,
+    file: { reloadTimeout: positiveDuration },
+    help: 'how long a reload may take before it counts as failed',
+    default: '10s',
+  },
+  {
+    name: 'haproxy',
+    flag: '--haproxy <path>',
+    commands: ['render', 'validate', ...reloading],
+    file: { haproxyBinary: text },
+    help: 'the haproxy executable',
+    default: 'haproxy on PATH',
+  },
+  // After --haproxy: commander then leaves `haproxy` unset unless one of the two is given.
+  { name: 'haproxy', flag: '--no-haproxy', commands: ['validate'], noVariable: true, help: 'skip the haproxy -c step (and say so in the report)' },
+] as const satisfies readonly SettingEntry[];
