@@ -8,7 +8,7 @@ import { processIo, type Io } from './io.js';
 import { createLogger, type Logger } from './log.js';
 import { jsonDocument } from './commands/json-document.js';
 import { packageVersion } from './paths.js';
-import { Redactor } from './util/redact.js';
+import { Redactor, withRedactor } from './util/redact.js';
 
 /** Two or three examples per help page: the top level's are the three ways occs-lb is used. */
 export const EXAMPLES: Record<CommandName | 'program', string[]> = {
@@ -90,7 +90,8 @@ class CliRun {
     let wrote = false;
     const out: Io = { ...io, stdout: { write: (chunk: string) => ((wrote = true), io.stdout.write(chunk)) } as NodeJS.WritableStream };
     try {
-      const code = await this.runWithSettings(command, load, options, out);
+      // Every quote of a store or HAProxy in this run masks the run's secrets.
+      const code = await withRedactor(redactor, () => this.runWithSettings(command, load, options, out));
       if (typeof code === 'number') this.exitCode = code;
     } catch (error) {
       if (options.format === 'json' && !wrote && error instanceof OccsError) {

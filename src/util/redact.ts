@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { invisibleCharacters } from '../values/invisible.js';
 
 /** Secrets shorter than this are only masked as they are: their encodings would match too much. */
@@ -58,6 +59,12 @@ export class Redactor {
     this.forms = [...new Set([...this.forms, ...secretForms(secret).map(compact)])].filter((f) => f.length >= FUZZY_MIN_LENGTH);
   }
 
+  /** This redactor, or one that also masks `more`. */
+  with(more: Iterable<string | undefined>): Redactor {
+    const missing = [...more].filter((s): s is string => Boolean(s) && !this.secrets.has(s!));
+    return missing.length === 0 ? this : new Redactor([...this.secrets, ...missing]);
+  }
+
   /** The length of the longest form masked: a text cut anywhere holds at most that much of a secret. */
   get longestForm(): number {
     return Math.max(0, ...[...this.secrets].map((s) => s.length), ...this.forms.map((f) => f.length));
@@ -69,6 +76,11 @@ export class Redactor {
     return this.forms.length > 0 ? maskForms(out, this.forms) : out;
   }
 
+  /** Masks text that comes from outside and may echo a secret: for now as every other text. */
+  echo(text: string): string {
+    return this.apply(text);
+  }
+
   /** A copy of `value` with every string in it (values of objects and arrays) redacted. */
   deep<T>(value: T): T {
     if (typeof value === 'string') return this.apply(value) as T;
@@ -78,6 +90,29 @@ export class Redactor {
     }
     return value;
   }
+}
+
+const running = new AsyncLocalStorage<Redactor>();
+
+/**
+ * Runs `work` with `redactor` as the one echo points use: the secrets of a run reach every place
+ * that quotes a store or HAProxy without every signature on the way carrying them.
+ */
+export function withRedactor<T>(redactor: Redactor, work: () => T): T {
+  return running.run(redactor, work);
+}
+
+/** The redactor of the current run (an empty one outside a run), also masking `more`. */
+export function echoRedactor(more: Iterable<string | undefined> = []): Redactor {
+  return (running.getStore() ?? new Redactor()).with(more);
+}
+
+/**
+ * Text from outside that may echo a secret — HAProxy's messages and lines, a reload command's
+ * output, an excerpt of a config or template — masked with every secret of the current run.
+ */
+export function maskEcho(text: string): string {
+  return echoRedactor().echo(text);
 }
 
 /** One character in lower case, when that keeps it one character (so positions still line up). */
