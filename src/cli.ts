@@ -8,7 +8,7 @@ import { processIo, type Io } from './io.js';
 import { createLogger, type Logger } from './log.js';
 import { jsonDocument } from './commands/json-document.js';
 import { packageVersion } from './paths.js';
-import { Redactor, withRedactor } from './util/redact.js';
+import { Redactor, shortSecretNotices, withRedactor } from './util/redact.js';
 
 /** Two or three examples per help page: the top level's are the three ways occs-lb is used. */
 export const EXAMPLES: Record<CommandName | 'program', string[]> = {
@@ -90,7 +90,7 @@ class CliRun {
     let wrote = false;
     const out: Io = { ...io, stdout: { write: (chunk: string) => ((wrote = true), io.stdout.write(chunk)) } as NodeJS.WritableStream };
     try {
-      // Every quote of a store or HAProxy in this run masks the run's secrets.
+      // Every quote of a store or HAProxy in this run masks the run's secrets, the short ones too.
       const code = await withRedactor(redactor, () => this.runWithSettings(command, load, options, out));
       if (typeof code === 'number') this.exitCode = code;
     } catch (error) {
@@ -116,10 +116,11 @@ class CliRun {
       redactor,
     });
     const { loadSettings } = await import('./config/load.js');
-    const settings = await loadSettings(flags, io);
-    redactor.add(settings.token);
-    redactor.add(settings.kvPassword);
-    redactor.add(settings.vars.statsPassword);
+    const loaded = await loadSettings(flags, io);
+    const secrets = { 'the token': loaded.token, 'the etcd password': loaded.kvPassword, 'the stats password': loaded.vars.statsPassword };
+    for (const secret of Object.values(secrets)) redactor.add(secret);
+    // Said where the command says the other notices: once, and in validate's report too.
+    const settings = Object.freeze({ ...loaded, notices: [...loaded.notices, ...shortSecretNotices(secrets)] });
     this.log = createLogger({ stream: io.stderr, format: settings.logFormat ?? defaultFormat, verbosity: settings.verbosity, redactor });
     return (await load())(settings, { io: out, log: this.log, redact: (value) => redactor.deep(value) }, options);
   }
