@@ -10,7 +10,7 @@ import { createLogger, type Logger } from './log.js';
 import { jsonDocument } from './commands/json-document.js';
 import { examples, EXIT_CODES, HELP_AFTER, WATCH_HELP_AFTER } from './help.js';
 import { packageVersion } from './paths.js';
-import { Redactor } from './util/redact.js';
+import { Redactor, shortSecretNotices, withRedactor } from './util/redact.js';
 
 export { EXAMPLES } from './help.js';
 
@@ -45,7 +45,8 @@ class CliRun {
       const { flags, origins } = withEnvironment(command.optsWithGlobals<Flags>(), io.env, (name) => command.getOptionValueSourceWithGlobals(name) === 'cli');
       const options = optionsOf(flags);
       format = options.format;
-      const code = await this.runWithSettings(command, load, options, out, flags, origins);
+      // Every quote of a store or HAProxy in this run masks the run's secrets, the short ones too.
+      const code = await withRedactor(redactor, () => this.runWithSettings(command, load, options, out, flags, origins));
       if (typeof code === 'number') this.exitCode = code;
     } catch (error) {
       if (format === 'json' && !wrote && error instanceof OccsError) {
@@ -78,9 +79,11 @@ class CliRun {
     const { loadSettings } = await import('./config/load.js');
     // SIGHUP reads the settings again, from the same flags and environment: the config file may have changed.
     const reloadSettings = async () => {
-      const settings = await loadSettings(flags, io, origins);
-      for (const secret of [settings.token, settings.kvPassword, settings.vars.statsPassword]) redactor.add(secret);
-      return settings;
+      const loaded = await loadSettings(flags, io, origins);
+      const secrets = { 'the token': loaded.token, 'the etcd password': loaded.kvPassword, 'the stats password': loaded.vars.statsPassword };
+      for (const secret of Object.values(secrets)) redactor.add(secret);
+      // Said where the command says the other notices: once, and in validate's report too.
+      return Object.freeze({ ...loaded, notices: [...loaded.notices, ...shortSecretNotices(secrets)] });
     };
     const settings = await reloadSettings();
     this.log = createLogger({ stream: io.stderr, format: settings.logFormat ?? defaultFormat, verbosity: settings.verbosity, redactor });

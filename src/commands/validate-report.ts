@@ -1,4 +1,4 @@
-import { configContext, type CheckResult } from '../haproxy/check.js';
+import { configContext, echoNaming, type CheckResult } from '../haproxy/check.js';
 import { isSummary } from '../haproxy/messages.js';
 import { printable } from '../log.js';
 import { missingDefaultLine } from '../plan/rules.js';
@@ -54,12 +54,15 @@ export function haproxyFindings(result: CheckResult, file: string, text: string,
   for (const m of result.messages) {
     if (m.level === 'notice' || isSummary(m)) continue;
     const line = m.file === file ? m.line : undefined;
-    const message = `[${m.level.toUpperCase()}] ${m.message.split(file).join('the config')}`;
+    const message = `[${m.level.toUpperCase()}] ${echoNaming(m.message, file, 'the config')}`;
     const finding: Finding = { source: 'haproxy', message, line, context: line ? configContext(text, line) : undefined };
     (m.level === 'alert' || !allowWarnings ? errors : warnings).push(finding);
   }
   if (!result.valid && errors.length === 0) {
-    errors.push({ source: 'haproxy', message: `haproxy -c rejected the config: ${result.output.trim().split('\n').pop() ?? ''}` });
+    errors.push({
+      source: 'haproxy',
+      message: `haproxy -c rejected the config: ${echoNaming(result.output.trim().split('\n').pop() ?? '', file, 'the config')}`,
+    });
   }
   return { errors, warnings };
 }

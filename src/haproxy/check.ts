@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OccsError, rejectedError, systemErrorCode } from '../errors.js';
+import { maskEcho } from '../util/redact.js';
 import { runCommand } from '../util/run.js';
 import { isSummary, parseHaproxyMessages, type HaproxyMessage } from './messages.js';
 
@@ -54,12 +55,15 @@ export async function checkConfigText(
   }
 }
 
-/** Lines `line - 2 … line + 2` of a config, the named one marked. */
+/**
+ * Lines `line - 2 … line + 2` of a config, the named one marked. A config holds secrets (the stats
+ * password): each line is masked as an echo, the line numbers are ours.
+ */
 export function configContext(text: string, line: number): string {
   const lines = text.split('\n');
   const out: string[] = [];
   for (let n = Math.max(1, line - 2); n <= Math.min(lines.length, line + 2); n++) {
-    out.push(`${n === line ? '>>' : '  '} ${String(n).padStart(4)} | ${lines[n - 1]}`);
+    out.push(`${n === line ? '>>' : '  '} ${String(n).padStart(4)} | ${maskEcho(lines[n - 1]!)}`);
   }
   return out.join('\n');
 }
@@ -84,7 +88,8 @@ export interface Checked {
 export function configRejected(result: CheckResult, checked: Checked): OccsError {
   const alert = result.messages.find((m) => m.level === 'alert' && !isSummary(m));
   const line = alert?.file === checked.file ? alert.line : undefined;
-  const said = alert ? alert.message.split(checked.file).join(checked.shownAs) : "see HAProxy's output";
+  // HAProxy may quote the config (and its secrets); the name it is known by is ours, left whole.
+  const said = alert ? echoNaming(alert.message, checked.file, checked.shownAs) : "see HAProxy's output";
   return rejectedError(
     'CONFIG_REJECTED',
     `haproxy -c rejected ${checked.shownAs}${line ? ` at line ${line}` : ''}: ${said}${checked.consequence ? `; ${checked.consequence}` : ''}`,
@@ -93,4 +98,9 @@ export function configRejected(result: CheckResult, checked: Checked): OccsError
       detail: line ? configContext(checked.text, line) : undefined,
     },
   );
+}
+
+/** HAProxy's `message` masked as an echo, with `file` (a temp path) called `shownAs`, which is not masked. */
+export function echoNaming(message: string, file: string, shownAs: string): string {
+  return message.split(file).map(maskEcho).join(shownAs);
 }

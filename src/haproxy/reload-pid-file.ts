@@ -1,5 +1,6 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { OccsError, reloadError } from '../errors.js';
+import { maskEcho } from '../util/redact.js';
 import { runCommand } from '../util/run.js';
 import { exposedListenersSocket, parseSections } from './config-sections.js';
 import { processAlive, processArgs, processCwd, processEnv, processName, processPath, readPidFile } from './process.js';
@@ -71,11 +72,14 @@ async function reloadClassic(pidFile: string, running: number[], options: PidFil
   const args = ['-D', '-f', options.config, '-p', pidFile, '-sf', ...running.map(String), ...(socket ? ['-x', socket] : [])];
   const result = await runCommand(options.binary, args, { timeoutMs: options.timeoutMs, cwd });
   if (result.exitCode !== 0) {
-    const alerts = result.output
-      .split('\n')
-      .filter((l) => l.includes('[ALERT]'))
-      .slice(0, 3)
-      .join(' | ');
+    // HAProxy may quote its config, secrets and all.
+    const alerts = maskEcho(
+      result.output
+        .split('\n')
+        .filter((l) => l.includes('[ALERT]'))
+        .slice(0, 3)
+        .join(' | '),
+    );
     throw reloadError(
       'RELOAD_REJECTED',
       `HAProxy refused to start the new process (exit ${result.exitCode ?? 'timeout'}${alerts ? `: ${alerts}` : ''}); ${running.join(', ')} still serve${running.length === 1 ? 's' : ''}`,

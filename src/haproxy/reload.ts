@@ -1,5 +1,6 @@
 import { reloadError } from '../errors.js';
 import { pollUntil } from '../util/poll.js';
+import { maskEcho } from '../util/redact.js';
 import { runCommand } from '../util/run.js';
 import { masterCommand, MasterSocketError } from './master-cli.js';
 import { reloadViaMasterSocket, unreachable } from './reload-master.js';
@@ -65,7 +66,8 @@ export async function reloadHaproxy(strategy: ReloadStrategy, options: ReloadOpt
 async function runReloadCommand(command: string, timeoutMs: number): Promise<void> {
   const result = await runCommand(command, [], { shell: true, timeoutMs });
   if (result.exitCode === 0) return;
-  const output = result.output.trim().split('\n').slice(-3).join(' | ');
+  // The command may print the config it reloads, secrets and all.
+  const output = maskEcho(result.output.trim().split('\n').slice(-3).join(' | '));
   const status = result.timedOut ? `did not finish within ${timeoutMs}ms` : `exited ${result.exitCode ?? result.signal}`;
   throw reloadError('RELOAD_COMMAND_FAILED', `reload command ${JSON.stringify(command)} ${status}${output ? `: ${output}` : ''}`, {
     hint: 'run the command by hand to see why',

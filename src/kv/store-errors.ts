@@ -2,7 +2,7 @@ import { kvError, systemErrorCode, type OccsError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
 import { formatSize } from '../util/size.js';
 import { AnswerTooLargeError, HttpTimeoutError } from './http.js';
-import { Redactor } from '../util/redact.js';
+import { echoRedactor, isFiller } from '../util/redact.js';
 
 const TLS_CODES = /^(CERT_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_|ERR_TLS_CERT)/;
 
@@ -70,7 +70,8 @@ const SNIPPET_CHARS = 120;
 /**
  * The start of an error body, on one line: at most 120 printable ASCII characters (anything
  * else shown as `?`). A store may echo a secret in any form (split across lines, upper-cased,
- * JSON-escaped, base64): every form is masked before the cut, so no piece of it survives.
+ * JSON-escaped, base64), or only a piece of it: every secret, `secrets` and those of the run,
+ * is masked as `Redactor.echo` says before the cut, so no piece of it survives.
  */
 export function bodySnippet(body: Buffer | string, secrets: ReadonlyArray<string | undefined>): string {
   const text = storeText(body, secrets);
@@ -80,17 +81,17 @@ export function bodySnippet(body: Buffer | string, secrets: ReadonlyArray<string
 /** `text` without its last `count` visible characters (and whatever invisible ones lie between them). */
 function dropLast(text: string, count: number): string {
   let end = text.length;
-  for (let seen = 0; end > 0 && seen < count; end--) if (!/\s/.test(text[end - 1]!)) seen++;
+  for (let seen = 0; end > 0 && seen < count; end--) if (!isFiller(text[end - 1]!)) seen++;
   return text.slice(0, end);
 }
 
 /** Text a store chose (an error body, a message in it), masked and cut as `bodySnippet` says. */
 export function storeText(body: Buffer | string, secrets: ReadonlyArray<string | undefined>): string {
   const start = typeof body === 'string' ? body.slice(0, 4096) : body.toString('utf8', 0, 4096);
-  const redactor = new Redactor(secrets);
-  const masked = redactor.apply(start);
-  // A secret cut by the window is not masked: drop the stretch where such a piece could be.
-  const whole = start.length < 4096 ? masked : dropLast(masked, redactor.longestForm);
+  const redactor = echoRedactor(secrets);
+  const masked = redactor.echo(start);
+  // A secret cut by the window is not recognised: drop the stretch where such a piece could be.
+  const whole = start.length < 4096 ? masked : dropLast(masked, redactor.cutMargin);
   const text = whole
     .replace(/[^\x20-\x7e]/g, (c) => (/\s/.test(c) ? ' ' : '?'))
     .replace(/ {2,}/g, ' ')

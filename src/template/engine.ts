@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import vm from 'node:vm';
 import ejs from 'ejs';
 import { OccsError, rejectedError, systemErrorCode, templateError } from '../errors.js';
+import { maskEcho } from '../util/redact.js';
 import { unsafeCharacterReason } from '../values/server.js';
 
 /** Thrown by `<%= %>` for a value that could break out of its place in the config. */
@@ -167,12 +168,16 @@ function unclosedTagLine(text: string): number | undefined {
   return open === undefined ? undefined : text.slice(0, open).split('\n').length;
 }
 
+/**
+ * Lines `line - 2 … line + 2` of a template, the named one marked. A template may hold a secret
+ * written down: each line is masked as an echo, the line numbers are ours.
+ */
 function context(text: string, line: number): string {
   const lines = text.split('\n');
   const from = Math.max(1, line - 2);
   const to = Math.min(lines.length, line + 2);
   const out: string[] = [];
-  for (let n = from; n <= to; n++) out.push(`${n === line ? '>>' : '  '} ${String(n).padStart(4)} | ${lines[n - 1]}`);
+  for (let n = from; n <= to; n++) out.push(`${n === line ? '>>' : '  '} ${String(n).padStart(4)} | ${maskEcho(lines[n - 1]!)}`);
   return out.join('\n');
 }
 

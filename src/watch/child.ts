@@ -2,6 +2,7 @@ import type { Settings } from '../config/settings.js';
 import { ExitCode } from '../errors.js';
 import type { ChildExit, Supervisor } from '../haproxy/supervisor.js';
 import type { Logger } from '../log.js';
+import { maskEcho } from '../util/redact.js';
 import type { WatchState } from './state.js';
 import type { WatchRecord } from './watch-record.js';
 
@@ -89,9 +90,12 @@ export class HaproxyChild {
   }
 }
 
-/** One line HAProxy printed, logged at the level it says (`[ALERT]`, `[WARNING]`, `[NOTICE]`), source haproxy. */
+/**
+ * One line HAProxy printed, logged at the level it says (`[ALERT]`, `[WARNING]`, `[NOTICE]`),
+ * source haproxy; masked as an echo, since HAProxy may quote its config and the secrets in it.
+ */
 function haproxyLine(log: Logger, line: string): void {
   if (!line.trim()) return;
   const level = /\[(ALERT|EMERG)\]/.test(line) ? 'error' : /\[WARNING\]/.test(line) ? 'warn' : 'info';
-  log[level](line, { source: 'haproxy' });
+  log[level](maskEcho(line), { source: 'haproxy' });
 }

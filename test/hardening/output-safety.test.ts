@@ -1,7 +1,7 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../support/cli.js';
+import { ROOT, runCli } from '../support/cli.js';
 import { ConsulKvServer } from '../support/consul-kv-server.js';
 import { HaproxyProcess, answeringConfig, freePort } from '../support/haproxy-process.js';
 import { makeTempDir } from '../support/temp.js';
@@ -11,6 +11,14 @@ import { PREFIX, useWatchRig } from '../support/watch-rig.js';
 const TOKENS = ['q"uo\\te-T0ken-8f2', 'plain-token-0123456789abcdef'];
 
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
+
+/** 28 characters; a store may echo its first 14 ("token prefix …"). */
+const LONG_TOKEN = 'tKn-9f3QzX7-LmPq2Rv8Ws4Yh6Jb';
+const ECHOED_PREFIX = LONG_TOKEN.slice(0, 14);
+
+/** Every 4 consecutive characters of `piece` that `output` shows, in any letter case: a piece of a secret given away. */
+const shownPieces = (output: string, piece: string): string[] =>
+  [...Array(piece.length - 3).keys()].map((i) => piece.slice(i, i + 4)).filter((p) => output.toLowerCase().includes(p.toLowerCase()));
 
 /** How a store may echo a token in an error body. */
 const ECHOES: Array<[string, (token: string) => string]> = [
@@ -83,8 +91,153 @@ describe('the token never appears, in any form a store can echo it', () => {
   });
 });
 
+describe('a store that echoes a piece of the token', () => {
+  it('shows none of it in render (text and JSON logs) and validate --format json', async () => {
+    const store = await new ConsulKvServer({ token: LONG_TOKEN }).start();
+    try {
+      store.fail({ kind: 'status', status: 500, body: `error: token prefix ${ECHOED_PREFIX}` });
+      for (const args of [['render'], ['render', '--log-format', 'json'], ['validate', '--format', 'json', '--no-haproxy']]) {
+        const result = await runCli([...args, '--kv', store.url, '--prefix', PREFIX], { env: { OCCS_API_TOKEN: LONG_TOKEN } });
+        const output = result.stdout + result.stderr;
+        expect(result.code, args.join(' ')).toBe(3);
+        expect(output, args.join(' ')).toContain('answered HTTP 500: error: token prefix ***');
+        expect(shownPieces(output, ECHOED_PREFIX), `${args.join(' ')}: ${output}`).toEqual([]);
+      }
+    } finally {
+      await store.stop();
+    }
+  });
+});
+
+/**
+ * A template whose config HAProxy rejects at a line that holds the stats password, two lines
+ * below one that holds "haproxy" as an ordinary word.
+ */
+const ECHOING_TEMPLATE = `global
+defaults
+    mode http
+    timeout client 1s
+    timeout server 1s
+    timeout connect 1s
+listen stats
+    bind 127.0.0.1:<%= settings.statsPort %>
+    stats uri /haproxy?stats
+    stats auth <%= settings.statsUser %>:<%= settings.statsPassword %>
+    server s1 10.0.0.1:80 <%= settings.statsPassword %>
+`;
+
+describe.each(['haproxy', 'e'])('a stats password shorter than 8 characters (%j)', (password) => {
+  const env = { OCCS_LB_STATS_PASSWORD: password };
+  /** A temp dir as cwd, with templates/haproxy.cfg.ejs holding `template` and a file: store. */
+  const project = (template: string): { dir: string; args: string[] } => {
+    const dir = makeTempDir();
+    mkdirSync(join(dir, 'templates'));
+    writeFileSync(join(dir, 'templates', 'haproxy.cfg.ejs'), template);
+    writeFileSync(join(dir, 'kv.properties'), `${PREFIX}/a=10.0.0.1:80\n`);
+    return { dir, args: ['--kv', 'file:kv.properties', '--prefix', PREFIX, '--template', 'templates/haproxy.cfg.ejs'] };
+  };
+  const notice =
+    'the stats password has fewer than 8 characters: it is masked only where a store or HAProxy echoes it, ' +
+    'not in every message (it could be an ordinary word there); choose a longer one';
+  // A config excerpt is an echo: "haproxy" standing alone there is masked like the password it equals.
+  const uriLine = `      9 |     stats uri /${password === 'haproxy' ? '***' : 'haproxy'}?stats\n`;
+
+  it('leaves the messages of render intact, masking it only where HAProxy echoes it (text and JSON logs)', async () => {
+    const { dir, args } = project(ECHOING_TEMPLATE);
+    const text = await runCli(['render', ...args, '--out', join(dir, 'haproxy.cfg')], { cwd: dir, env });
+    expect(text.code).toBe(5);
+    expect(text.stderr).toContain(`warning: ${notice}`);
+    expect(text.stderr).toContain(
+      `error: haproxy -c rejected the new config of ${join(dir, 'haproxy.cfg')} at line 11: 'server stats/s1' : unknown keyword '***'.`,
+    );
+    expect(text.stderr).toContain(uriLine);
+    expect(text.stderr).toContain('     10 |     stats auth occsdemo:***\n');
+    expect(text.stderr).toContain('>>   11 |     server s1 10.0.0.1:80 ***\n');
+
+    const json = await runCli(['render', ...args, '--out', join(dir, 'haproxy.cfg'), '--log-format', 'json'], { cwd: dir, env });
+    const lines = json.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { level: string; msg: string; detail?: string; time: string });
+    expect(lines.map((l) => l.msg)).toContain(notice);
+    const error = lines.find((l) => l.level === 'error')!;
+    expect(error.msg).toMatch(/^haproxy -c rejected the new config of .*\/haproxy\.cfg at line 11: 'server stats\/s1' : unknown keyword '\*\*\*'\./);
+    expect(error.detail).toContain('stats auth occsdemo:***\n');
+    expect(error.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  });
+
+  it('leaves the report of validate --format json intact, masking it only where HAProxy echoes it', async () => {
+    const { dir, args } = project(ECHOING_TEMPLATE);
+    const result = await runCli(['validate', ...args, '--format', 'json'], { cwd: dir, env });
+    expect(result.code).toBe(5);
+    const report = JSON.parse(result.stdout) as {
+      configs: string[];
+      steps: Array<{ step: string; status: string }>;
+      errors: Array<{ source: string; message: string; line?: number; context?: string }>;
+      warnings: Array<{ source: string; message: string }>;
+    };
+    expect(report.configs).toEqual([`rendered from ${join(dir, 'templates', 'haproxy.cfg.ejs')}`]);
+    expect(report.steps).toContainEqual(expect.objectContaining({ step: 'haproxy -c', status: 'failed' }));
+    expect(report.errors).toEqual([expect.objectContaining({ source: 'haproxy', message: "[ALERT] 'server stats/s1' : unknown keyword '***'.", line: 11 })]);
+    expect(report.errors[0]!.context).toContain('stats auth occsdemo:***\n');
+    expect(report.warnings).toContainEqual({ source: 'config', message: notice });
+  });
+
+  it('leaves the path templates/haproxy.cfg.ejs whole in a template error (text and validate --format json)', async () => {
+    const { dir, args } = project('global\n<% if (true) { %>\n');
+    const text = await runCli(['render', ...args], { cwd: dir, env });
+    expect(text.code).toBe(4);
+    expect(text.stderr).toContain(`error: template ${join(dir, 'templates', 'haproxy.cfg.ejs')}:2: `);
+    const json = await runCli(['validate', ...args, '--format', 'json', '--no-haproxy'], { cwd: dir, env });
+    expect(json.code).toBe(4);
+    const report = JSON.parse(json.stdout) as { errors: Array<{ source: string; message: string }> };
+    expect(report.errors).toEqual([
+      expect.objectContaining({ source: 'template', message: expect.stringContaining(`template ${join(dir, 'templates', 'haproxy.cfg.ejs')}:2: `) }),
+    ]);
+  });
+
+  it('is masked where a store echoes it, the rest of the message and the report whole', async () => {
+    const store = await new ConsulKvServer().start();
+    try {
+      store.fail({ kind: 'status', status: 500, body: `denied: stats password ${password} is not a token` });
+      const echo = 'answered HTTP 500: denied: stats password *** is not a token';
+      const text = await runCli(['render', '--kv', store.url, '--prefix', PREFIX], { env });
+      expect(text.code).toBe(3);
+      expect(text.stderr).toContain(`error: key/value store at ${store.url} ${echo} when reading "${PREFIX}"; check that`);
+      const json = await runCli(['validate', '--format', 'json', '--no-haproxy', '--kv', store.url, '--prefix', PREFIX], { env });
+      expect(json.code).toBe(3);
+      const report = JSON.parse(json.stdout) as { errors: Array<{ source: string; message: string }>; steps: Array<{ step: string; note?: string }> };
+      expect(report.errors).toEqual([{ source: 'kv', message: expect.stringContaining(echo) }]);
+      // The default template's path, around the echo, is whole.
+      expect(report.steps).toEqual([{ step: 'template', status: 'ok', note: join(ROOT, 'templates', 'haproxy.cfg.ejs') }]);
+    } finally {
+      await store.stop();
+    }
+  });
+});
+
 describe('watch', () => {
   const rig = useWatchRig();
+
+  it('shows no piece of the token a store echoes in its JSON logs, and leaves them intact with a short stats password', async () => {
+    const store = await new ConsulKvServer({ token: LONG_TOKEN }).start();
+    try {
+      store.put(`${PREFIX}/a`, rig.address(0));
+      const w = rig.startWatch(store.url, [], { OCCS_API_TOKEN: LONG_TOKEN, OCCS_LB_STATS_PASSWORD: 'haproxy' });
+      await w.haproxyPid(); // "started haproxy (pid …)", whole
+      await rig.servedBy(['a']);
+      expect(w.raw).not.toContain('***');
+      const before = w.logs.length;
+      store.fail({ kind: 'status', status: 500, body: `error: token prefix ${ECHOED_PREFIX}` });
+      const failed = await w.waitForLog(/answered HTTP 500/, before);
+      expect(failed.msg).toContain('answered HTTP 500: error: token prefix ***');
+      expect(shownPieces(w.raw, ECHOED_PREFIX)).toEqual([]);
+    } finally {
+      store.fail(undefined);
+      await rig.watch?.stop();
+      await store.stop();
+    }
+  });
 
   it('never logs the token (JSON lines) when the store echoes it, and HAProxy and --reload-cmd get none of our secrets', async () => {
     const token = TOKENS[0]!;

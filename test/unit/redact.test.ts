@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { printable } from '../../src/log.js';
+import { configContext } from '../../src/haproxy/check.js';
 import { bodySnippet } from '../../src/kv/store-errors.js';
-import { Redactor, secretForms } from '../../src/util/redact.js';
+import { maskEcho, Redactor, secretForms, shortSecretNotices, withRedactor } from '../../src/util/redact.js';
 
 const TOKEN = 'q"uo\\te-T0ken-8f2';
+/** 28 characters; a store may echo its first 14 ("token prefix …"). */
+const LONG_TOKEN = 'tKn-9f3QzX7-LmPq2Rv8Ws4Yh6Jb';
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
 
 describe('Redactor', () => {
@@ -22,10 +25,11 @@ describe('Redactor', () => {
     ['base64', b64(TOKEN)],
     ['base64 at each alignment inside a longer text', [b64(`{"t":"${TOKEN}"}`), b64(`{"tk":"${TOKEN}"}`), b64(`{"tok":"${TOKEN}"}`)].join(' ')],
     ['URL-safe base64', b64(`>>${TOKEN}`).replace(/\+/g, '-').replace(/\//g, '_')],
-  ])('masks the token %s', (_, text) => {
-    const out = redactor.apply(`before ${text} after`);
-    expect(out).toMatch(/^before .*\*\*\*.* after$/s);
-    expect(out.toLowerCase()).not.toContain('t0ken-8f');
+  ])('masks the token %s, in every line and where it is echoed', (_, text) => {
+    for (const out of [redactor.apply(`before ${text} after`), redactor.echo(`before ${text} after`)]) {
+      expect(out).toMatch(/^before .*\*\*\*.* after$/s);
+      expect(out.toLowerCase()).not.toContain('t0ken-8f');
+    }
   });
 
   it('masks a secret with <, > and & as Go encodes it in JSON', () => {
@@ -34,10 +38,62 @@ describe('Redactor', () => {
     expect(new Redactor([secret]).apply(`{"error":${echoed}}`)).toBe('{"error":"***"}');
   });
 
-  it('leaves other text alone and masks short secrets only as they are', () => {
+  it('leaves other text alone', () => {
     expect(redactor.apply('nothing secret here: 10.0.0.1:80')).toBe('nothing secret here: 10.0.0.1:80');
-    const short = new Redactor(['abc']);
-    expect(short.apply('abc ABC a b c')).toBe('*** ABC a b c');
+    expect(redactor.echo('nothing secret here: 10.0.0.1:80')).toBe('nothing secret here: 10.0.0.1:80');
+  });
+
+  it.each([
+    ['the first 14 characters', (t: string) => `error: token prefix ${t.slice(0, 14)}`, 'error: token prefix ***'],
+    ['8 characters from the middle, upper-cased', (t: string) => `saw ${t.slice(9, 17).toUpperCase()} here`, 'saw *** here'],
+    ['the last 10, split by a line break', (t: string) => `tail ${t.slice(18, 23)}\n  ${t.slice(23)}.`, 'tail ***.'],
+    ['12 in base64', (t: string) => `b=${b64(t.slice(0, 12))}`, 'b=***'],
+  ])('masks any run of 8 or more characters of a long secret: %s', (_, echo, masked) => {
+    const r = new Redactor([LONG_TOKEN]);
+    expect(r.apply(echo(LONG_TOKEN))).toBe(masked);
+    expect(r.echo(echo(LONG_TOKEN))).toBe(masked);
+  });
+
+  it('masks a run of 8 characters of a long secret, not one of 7 (which ordinary text may hold)', () => {
+    const r = new Redactor([LONG_TOKEN]);
+    expect(r.apply(`a ${LONG_TOKEN.slice(3, 11)} b`)).toBe('a *** b');
+    expect(r.apply(`a ${LONG_TOKEN.slice(0, 7)} b ${LONG_TOKEN.slice(7, 14)}`)).toBe(`a ${LONG_TOKEN.slice(0, 7)} b ${LONG_TOKEN.slice(7, 14)}`);
+  });
+
+  it('does not mask a secret shorter than 8 characters in ordinary text, however often the text holds it', () => {
+    const short = new Redactor(['haproxy', 'e']);
+    const text = "haproxy -c rejected templates/haproxy.cfg.ejs at line 3: unknown keyword 'server'";
+    expect(short.apply(text)).toBe(text);
+    expect(short.deep({ msg: text, source: 'haproxy' })).toEqual({ msg: text, source: 'haproxy' });
+  });
+
+  it('masks a short secret where it is echoed: as it is, standing alone, JSON-escaped or URL-encoded', () => {
+    const short = new Redactor(['haproxy', 'e', 'abc', 'p"w&x']);
+    expect(short.echo("'server web/s1' : unknown keyword 'haproxy'.")).toBe("'server web/s1' : unknown keyword '***'.");
+    expect(short.echo('stats auth admin:e')).toBe('stats auth admin:***');
+    expect(short.echo('abc ABC a b c xabc')).toBe('*** ABC a b c xabc');
+    expect(short.echo(`{"error":${JSON.stringify('bad p"w&x')},"q":"pw=${encodeURIComponent('p"w&x')}"}`)).toBe('{"error":"bad ***","q":"pw=***"}');
+  });
+
+  it('masks the secrets of the current run where a config excerpt or HAProxy echoes them, and none outside a run', () => {
+    const config = 'listen stats\n    stats uri /haproxy?stats\n    stats auth occsdemo:e\n    bogus line\n';
+    const context = withRedactor(new Redactor(['e', 'haproxy']), () => configContext(config, 4));
+    expect(context.split('\n')).toEqual([
+      '      2 |     stats uri /***?stats',
+      '      3 |     stats auth occsdemo:***',
+      '>>    4 |     bogus line',
+      '      5 | ',
+    ]);
+    expect(withRedactor(new Redactor(['haproxy']), () => maskEcho('[ALERT] unknown keyword haproxy'))).toBe('[ALERT] unknown keyword ***');
+    expect(maskEcho('[ALERT] unknown keyword haproxy')).toBe('[ALERT] unknown keyword haproxy');
+  });
+
+  it('warns about each secret too short to mask in every message, without showing it', () => {
+    const notices = shortSecretNotices({ 'the token': LONG_TOKEN, 'the stats password': 'haproxy', 'the etcd password': undefined });
+    expect(notices).toHaveLength(1);
+    expect(notices[0]).toMatch(/^the stats password has fewer than 8 characters: it is masked only where a store or HAProxy echoes it/);
+    expect(notices[0]).not.toContain("'haproxy'");
+    expect(shortSecretNotices({ 'the stats password': 'occspass' })).toEqual([]);
   });
 
   it('masks every string inside a report, before it is encoded', () => {
@@ -61,6 +117,17 @@ describe('bodySnippet', () => {
     expect(snippet).toMatch(/^: x{100} \*\*\* y+…$/);
     expect(snippet.length).toBeLessThanOrEqual(2 + 120 + 1);
     expect(bodySnippet('bad \u202e\u0000 ünï', [])).toBe(': bad ?? ?n?');
+  });
+
+  it('shows none of the 14 characters of a 28-character token that a store echoed', () => {
+    const snippet = bodySnippet(`{"error":"invalid token","detail":"token prefix ${LONG_TOKEN.slice(0, 14)}"}`, [LONG_TOKEN]);
+    expect(snippet).toBe(': {"error":"invalid token","detail":"token prefix ***"}');
+  });
+
+  it("masks the run's short secrets too, as it is echoed", () => {
+    const body = 'denied: user occs, password haproxy';
+    expect(withRedactor(new Redactor(['haproxy']), () => bodySnippet(body, []))).toBe(': denied: user occs, password ***');
+    expect(bodySnippet(body, ['haproxy'])).toBe(': denied: user occs, password ***');
   });
 
   it('shows no piece of a secret that the cut of a long body split', () => {
