@@ -9,15 +9,14 @@ import { compileTemplates } from '../wiring/templates.js';
 import type { Executor } from './executor.js';
 import type { RenderingNotes } from './notes.js';
 import { liveSettings } from './reconfigure.js';
-import type { WatchState } from './state.js';
 import type { StoreFollower } from './store-follower.js';
+import type { StoreHealth } from './store-health.js';
 
 /** What SIGHUP needs: the settings and templates watch started with, how to read settings again, and how to open the store they name. */
 export interface ReconfigureParts {
   settings: Readonly<Settings>;
   templates: ReadonlyMap<string, CompiledTemplate>;
   log: Logger;
-  state: WatchState;
   reloadSettings?: () => Promise<Readonly<Settings>>;
   openSource: (settings: Readonly<Settings>) => Promise<KvSource>;
 }
@@ -37,6 +36,7 @@ export class Reconfigurer {
     private readonly follower: StoreFollower,
     private readonly executor: Executor,
     private readonly notes: RenderingNotes,
+    private readonly health: StoreHealth,
   ) {
     this.settings = parts.settings;
     this.templates = parts.templates;
@@ -55,9 +55,8 @@ export class Reconfigurer {
       this.templates = templates;
       this.executor.reconfigure(settings);
       this.notes.store = storeName(settings);
+      this.health.swapped();
       await this.follower.follow(source, allPrefixes(settings.resources));
-      // What the old source failed to read is not this one's trouble: it reports its own.
-      this.parts.state.storeProblems.clear();
       for (const name of kept) log.warn(`SIGHUP: ${name} changed in the config file; it takes effect when watch restarts`, { setting: name });
       log.info(`SIGHUP: the config${settings.configFile ? ` (${settings.configFile})` : ''} and ${templates.size} template(s) read again`);
     } catch (error) {

@@ -7,16 +7,25 @@ import type { WatchState } from './state.js';
  * start (counted every time), and once when the last failing part is back.
  */
 export class StoreHealth {
+  /** The failing parts of a source SIGHUP replaced: the new source's first word settles them. */
+  private replaced = new Set<string>();
+
   constructor(
     private readonly state: WatchState,
     private readonly log: Logger,
   ) {}
 
+  /** SIGHUP put another source in place: what the old one failed to read is no longer the question. */
+  swapped(): void {
+    this.replaced = new Set(this.state.storeProblems.keys());
+  }
+
   /** A good read: the store is back (told once, when the last failing part recovers). */
   alive(scope: string): void {
     const { state, log } = this;
     state.storeHeardAt = Date.now();
-    const problem = state.storeProblems.get(scope);
+    const problem = [scope, ...this.replaced].map((s) => state.storeProblems.get(s)).find(Boolean);
+    this.settleReplaced();
     if (problem) {
       state.storeProblems.delete(scope);
       if (state.storeProblems.size === 0) {
@@ -31,6 +40,7 @@ export class StoreHealth {
   /** A failed read: logged once when the store starts failing, not on every retry; counted every time. */
   failed(error: unknown, scope: string): void {
     const { state, log } = this;
+    this.settleReplaced();
     state.storeHeardAt = Date.now();
     state.counters.storeErrors += 1;
     const occs = asOccsError(error);
@@ -38,5 +48,10 @@ export class StoreHealth {
       log.error(`${occs.message}; keeping the installed config and HAProxy as they are, retrying with backoff`, { code: occs.code });
     } else log.debug(occs.message);
     state.storeProblems.set(scope, { message: occs.message, code: occs.code, since: state.storeProblems.get(scope)?.since ?? Date.now() });
+  }
+
+  private settleReplaced(): void {
+    for (const scope of this.replaced) this.state.storeProblems.delete(scope);
+    this.replaced.clear();
   }
 }

@@ -101,7 +101,7 @@ export class Watcher {
       },
       this.abort.signal,
     );
-    this.reconfigurer = new Reconfigurer(parts, this.follower, this.executor, this.notes);
+    this.reconfigurer = new Reconfigurer(parts, this.follower, this.executor, this.notes, this.health);
     this.planner = new Planner(this.reconfigurer, this.executor, () => (parts.state.counters.renders += 1));
   }
 

@@ -100,6 +100,11 @@ export class ConsulKvServer {
     if (failure && failure.kind !== 'hang') for (const waiter of [...this.waiters]) waiter.wake();
   }
 
+  /** Rotates the ACL token: the old one is revoked, and requests that carry it are refused from now on, as Consul refuses a deleted token. */
+  rotateToken(token: string): void {
+    this.options.token = token;
+  }
+
   put(key: string, value: string, flags = 0): void {
     this.putMany([[key, value]], flags);
   }
