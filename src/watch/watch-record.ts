@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { lstat, readFile, realpath, unlink } from 'node:fs/promises';
-import net from 'node:net';
 import { basename, dirname, join, resolve } from 'node:path';
 import { usageError } from '../errors.js';
 import { processIdentity, processName, processUid, stillRunning, type ProcessIdentity } from '../haproxy/process.js';
@@ -8,6 +7,7 @@ import type { Logger } from '../log.js';
 import { installError } from '../util/install-error.js';
 import { removeStaleTemps, writeFileAtomic } from '../util/atomic-write.js';
 import { pollUntil } from '../util/poll.js';
+import { lockConfig, type ConfigLock } from './config-lock.js';
 
 /** A process the record names, with what it was: its command name. */
 interface Recorded extends ProcessIdentity {
@@ -36,39 +36,13 @@ const bootId = (): string => {
   }
 };
 
-/** FNV-1a, 32 bits twice: a short, stable name for a path (node:crypto costs start-up time). */
-function pathHash(text: string): string {
-  let a = 0x811c9dc5;
-  let b = 0x01000193;
-  for (let i = 0; i < text.length; i++) {
-    a = Math.imul(a ^ text.charCodeAt(i), 0x01000193) >>> 0;
-    b = Math.imul(b ^ text.charCodeAt(text.length - 1 - i), 0x01000193) >>> 0;
-  }
-  return `${a.toString(16)}${b.toString(16)}`;
-}
-
-/**
- * Holds the machine-wide lock of a config for as long as this process lives: a listening socket
- * in Linux's abstract namespace, which the kernel releases when the process dies, however it
- * dies. No file is left to go stale, and two watches started together cannot both get it.
- */
-function lockConfig(real: string): Promise<net.Server | 'taken'> {
-  return new Promise((resolvePromise, reject) => {
-    const server = net.createServer((socket) => socket.destroy());
-    server.once('error', (error: NodeJS.ErrnoException) => (error.code === 'EADDRINUSE' ? resolvePromise('taken') : reject(error)));
-    server.listen(`\0occs-lb-watch/${pathHash(real)}`, () => {
-      server.unref();
-      resolvePromise(server);
-    });
-  });
-}
-
 /**
  * Which watch looks after a config, and which HAProxy processes it started: a small file beside
  * the config. A watch killed with SIGKILL cannot stop its HAProxy; the next one reads this file
  * and stops what was left. What it signals must be the very process recorded (same boot, same
  * start time, so a reused pid is never hit), still the same program, run by the same user, from
- * a record this user wrote. A lock keeps two watches from driving the same config.
+ * a record this user wrote. A lock (config-lock.ts) keeps two watches from driving the same
+ * config.
  */
 export class WatchRecord {
   private readonly me: ProcessIdentity;
@@ -79,7 +53,7 @@ export class WatchRecord {
     readonly path: string,
     /** HAProxy masters an earlier watch left running. */
     private leftovers: Recorded[],
-    private readonly lock: net.Server | undefined,
+    private readonly lock: ConfigLock | undefined,
     private readonly log: Logger,
   ) {
     this.me = processIdentity(process.pid) ?? { pid: process.pid, start: 0 };
@@ -93,7 +67,7 @@ export class WatchRecord {
   static async claim(config: string, log: Logger, { check = false } = {}): Promise<WatchRecord> {
     const real = join(await realpath(dirname(resolve(config))).catch(() => dirname(resolve(config))), basename(config));
     const path = recordPath(real);
-    const lock = await lockConfig(real).catch(() => undefined); // no abstract sockets here: go without
+    const lock = await lockConfig(real, log);
     const previous = await readRecord(path, log);
     if (lock === 'taken') {
       const who = previous ? ` (pid ${previous.watch.pid})` : '';
@@ -101,7 +75,7 @@ export class WatchRecord {
         hint: 'stop it first, or give this watch another config to install (--out)',
       });
     }
-    if (check) lock?.close();
+    if (check) lock?.release();
     const boot = bootId();
     const left = previous && previous.boot === boot ? previous.haproxy.filter(stillRunning) : [];
     return new WatchRecord(path, left, check ? undefined : lock, log);
@@ -171,7 +145,7 @@ export class WatchRecord {
     const left = this.left;
     if (left.length > 0) await this.write(left);
     else await unlink(this.path).catch(() => {});
-    this.lock?.close();
+    this.lock?.release();
   }
 }
 

@@ -1,10 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chownSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { processIdentity } from '../../src/haproxy/process.js';
 import { createLogger } from '../../src/log.js';
 import { Redactor } from '../../src/util/redact.js';
+import { lockPath } from '../../src/watch/config-lock.js';
 import { recordPath, WatchRecord } from '../../src/watch/watch-record.js';
 import { failure } from '../support/failure.js';
 import { waitFor } from '../support/haproxy-process.js';
@@ -71,6 +72,34 @@ describe('WatchRecord', () => {
     await waitFor('the leftover to be gone', () => processIdentity(left.pid) === undefined);
     expect(lines.join('')).toContain(`stopping haproxy (pid ${left.pid}), left running by an earlier watch`);
     await record.remove();
+  });
+
+  it('holds an flock on the lock file beside the config until it lets go; watch --once only checks it', async () => {
+    const config = join(makeTempDir(), 'haproxy.cfg');
+    const othersCanLock = () => spawnSync('flock', ['--nonblock', lockPath(config), 'true']).status === 0;
+    const check = await WatchRecord.claim(config, log, { check: true });
+    expect(othersCanLock()).toBe(true);
+    await check.remove();
+    const record = await WatchRecord.claim(config, log);
+    expect(othersCanLock()).toBe(false);
+    await record.remove();
+    expect(othersCanLock()).toBe(true);
+  });
+
+  it('without flock on PATH, falls back to a lock within this network namespace, and says so', async () => {
+    const config = join(makeTempDir(), 'haproxy.cfg');
+    const PATH = process.env.PATH;
+    process.env.PATH = makeTempDir();
+    try {
+      const first = await WatchRecord.claim(config, log);
+      expect((await failure(WatchRecord.claim(config, log))).exitCode).toBe(2);
+      await first.remove();
+    } finally {
+      process.env.PATH = PATH;
+    }
+    expect(lines.join('')).toContain(
+      `flock (util-linux) is not on PATH: the lock that keeps a second watch off ${config} holds only within this network namespace`,
+    );
   });
 
   it('believes nothing from another boot, nor a record another user wrote', async () => {
