@@ -41,8 +41,8 @@ const bootId = (): string => {
  * the config. A watch killed with SIGKILL cannot stop its HAProxy; the next one reads this file
  * and stops what was left. What it signals must be the very process recorded (same boot, same
  * start time, so a reused pid is never hit), still the same program, run by the same user, from
- * a record this user wrote. A lock (config-lock.ts) keeps two watches from driving the same
- * config.
+ * a record this user wrote, whose watch is dead. A lock (config-lock.ts) keeps two watches from
+ * driving the same config.
  */
 export class WatchRecord {
   private readonly me: ProcessIdentity;
@@ -60,24 +60,30 @@ export class WatchRecord {
   }
 
   /**
-   * Takes the lock of `config` and reads its record. Another watch that holds the lock is a
-   * usage error (exit 2); what a dead one left is remembered, to be stopped once this watch's
-   * HAProxy serves. With `check`, only checks (watch --once): no lock is kept.
+   * Takes the lock of `config` and reads its record. Another watch that holds the lock, or that
+   * the record names and still runs, is a usage error (exit 2); what a dead one left is
+   * remembered, to be stopped once this watch's HAProxy serves. With `check`, only checks
+   * (watch --once): no lock is kept.
    */
   static async claim(config: string, log: Logger, { check = false } = {}): Promise<WatchRecord> {
     const real = join(await realpath(dirname(resolve(config))).catch(() => dirname(resolve(config))), basename(config));
     const path = recordPath(real);
     const lock = await lockConfig(real, log);
     const previous = await readRecord(path, log);
-    if (lock === 'taken') {
-      const who = previous ? ` (pid ${previous.watch.pid})` : '';
-      throw usageError(`another occs-lb watch${who} already looks after ${config}`, {
-        hint: 'stop it first, or give this watch another config to install (--out)',
+    const sameBoot = previous?.boot === bootId();
+    // The lock may not reach the recorded watch (the socket lock of another network namespace, a
+    // lock file someone removed); a recorded watch that still runs looks after the config all the
+    // same, and the HAProxy it runs is not ours to stop.
+    const me = processIdentity(process.pid);
+    const recordedLives = sameBoot && stillRunning(previous.watch) && !(previous.watch.pid === me?.pid && previous.watch.start === me.start);
+    if (lock === 'taken' || recordedLives) {
+      if (lock !== 'taken') lock?.release();
+      throw usageError(`another occs-lb watch${previous ? ` (pid ${previous.watch.pid})` : ''} already looks after ${config}`, {
+        hint: `stop it first, or give this watch another config to install (--out)${lock === 'taken' ? '' : `; ${path} names it, and it still runs`}`,
       });
     }
     if (check) lock?.release();
-    const boot = bootId();
-    const left = previous && previous.boot === boot ? previous.haproxy.filter(stillRunning) : [];
+    const left = sameBoot ? previous.haproxy.filter(stillRunning) : [];
     return new WatchRecord(path, left, check ? undefined : lock, log);
   }
 

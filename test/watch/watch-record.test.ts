@@ -74,6 +74,17 @@ describe('WatchRecord', () => {
     await record.remove();
   });
 
+  it('a record whose watch still runs: that watch looks after the config (exit 2), nothing it runs is signalled', async () => {
+    const config = join(makeTempDir(), 'haproxy.cfg');
+    const [watch, haproxy] = [bystander(), bystander()];
+    plant(config, [haproxy], { watch });
+    const refused = await failure(WatchRecord.claim(config, log));
+    expect(refused.exitCode).toBe(2);
+    expect(refused.message).toBe(`another occs-lb watch (pid ${watch.pid}) already looks after ${config}`);
+    expect(refused.hint).toContain(`${recordPath(config)} names it, and it still runs`);
+    expect([processIdentity(watch.pid), processIdentity(haproxy.pid)]).toEqual([watch, haproxy]);
+  });
+
   it('holds an flock on the lock file beside the config until it lets go; watch --once only checks it', async () => {
     const config = join(makeTempDir(), 'haproxy.cfg');
     const othersCanLock = () => spawnSync('flock', ['--nonblock', lockPath(config), 'true']).status === 0;
