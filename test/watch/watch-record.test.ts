@@ -26,9 +26,10 @@ afterEach(() => {
   lines.length = 0;
 });
 
-/** A live process that is not HAProxy, for a record to name. */
-function bystander(): { pid: number; start: number } {
-  const child = spawn('sleep', ['60'], { stdio: 'ignore' });
+/** A live process that is not HAProxy (`sleep` unless told), for a record to name. */
+function bystander(...command: string[]): { pid: number; start: number } {
+  const [program, ...args] = command.length > 0 ? command : ['sleep', '60'];
+  const child = spawn(program!, args, { stdio: 'ignore' });
   children.push(child);
   return processIdentity(child.pid!)!;
 }
@@ -51,24 +52,27 @@ describe('WatchRecord', () => {
     await next.remove();
   });
 
-  it('never signals a process that is no longer the program recorded (a reused pid)', async () => {
+  it('never signals a process that runs another executable than its own HAProxy, whatever the record says it was', async () => {
     const config = join(makeTempDir(), 'haproxy.cfg');
     const other = bystander();
     plant(config, [{ ...other, comm: 'haproxy' }]);
     const record = await WatchRecord.claim(config, log);
     expect(record.left.map((p) => p.pid)).toEqual([other.pid]);
-    await record.stopLeftovers(100, undefined);
+    const ours = bystander('tail', '-f', '/dev/null'); // stands for this watch's HAProxy: another program
+    await record.stopLeftovers(100, ours.pid);
     expect(processIdentity(other.pid)).toEqual(other); // still running
-    expect(lines.join('')).toContain(`not stopping pid ${other.pid}: it is no longer the HAProxy an earlier watch recorded`);
+    expect(lines.join('')).toContain(
+      `not stopping pid ${other.pid}: it is no longer the HAProxy an earlier watch recorded (it runs /usr/bin/sleep, not /usr/bin/tail)`,
+    );
     await record.remove();
   });
 
-  it('stops what it recorded: the same process, the same program, the same user', async () => {
+  it('stops what it recorded: the same process, running the executable of its own HAProxy, as the same user', async () => {
     const config = join(makeTempDir(), 'haproxy.cfg');
     const left = bystander();
-    plant(config, [{ ...left, comm: 'sleep' }]);
+    plant(config, [left]);
     const record = await WatchRecord.claim(config, log);
-    await record.stopLeftovers(5000, undefined);
+    await record.stopLeftovers(5000, bystander().pid);
     await waitFor('the leftover to be gone', () => processIdentity(left.pid) === undefined);
     expect(lines.join('')).toContain(`stopping haproxy (pid ${left.pid}), left running by an earlier watch`);
     await record.remove();
