@@ -1,5 +1,5 @@
 import { readFile, readlink } from 'node:fs/promises';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { reloadError, systemErrorCode } from '../errors.js';
 
@@ -57,6 +57,27 @@ export function processName(pid: number): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The file a process runs (/proc/PID/exe): its device and inode, and its path. */
+export function processExecutable(pid: number): { dev: number; ino: number; path: string } | undefined {
+  try {
+    const { dev, ino } = statSync(`/proc/${pid}/exe`);
+    return { dev, ino, path: readlinkSync(`/proc/${pid}/exe`) };
+  } catch {
+    return undefined; // gone, or not ours to inspect
+  }
+}
+
+/**
+ * Whether process `pid` runs the same executable file as process `reference`: the same inode,
+ * whatever path or mount it was started through, or (a package upgrade replaced the file since
+ * it started) a deleted file that had the very path the reference runs.
+ */
+export function runsSameExecutable(pid: number, reference: number): boolean {
+  const [it, ours] = [processExecutable(pid), processExecutable(reference)];
+  if (!it || !ours) return false;
+  return (it.dev === ours.dev && it.ino === ours.ino) || it.path === `${ours.path} (deleted)`;
 }
 
 export async function processArgs(pid: number): Promise<string[]> {

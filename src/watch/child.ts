@@ -36,7 +36,7 @@ export class HaproxyChild {
     // Recorded as soon as it has a pid: a watch killed from then on leaves a record of it.
     // With JSON logs every line on stderr is JSON: HAProxy's own lines are wrapped, at their level.
     const output = log.format === 'json' ? (line: string) => haproxyLine(log, line) : undefined;
-    await supervisor.start(settings.haproxy.reloadTimeoutMs, this.parts.childEnv, async (pid) => record?.save({ pid, comm: supervisor.commandName }), output);
+    await supervisor.start(settings.haproxy.reloadTimeoutMs, this.parts.childEnv, async (pid) => record?.save(pid), output);
     state.childAlive = true;
     log.info(`started haproxy (pid ${supervisor.pid}): ${supervisor.commandLine}`, { pid: supervisor.pid });
     // Ours serves now: what an earlier, killed watch left running goes (in the background).

@@ -1,18 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { lstat, readFile, realpath, unlink } from 'node:fs/promises';
-import net from 'node:net';
 import { basename, dirname, join, resolve } from 'node:path';
 import { usageError } from '../errors.js';
-import { processIdentity, processName, processUid, stillRunning, type ProcessIdentity } from '../haproxy/process.js';
+import { processExecutable, processIdentity, processUid, runsSameExecutable, stillRunning, type ProcessIdentity } from '../haproxy/process.js';
 import type { Logger } from '../log.js';
 import { installError } from '../util/install-error.js';
 import { removeStaleTemps, writeFileAtomic } from '../util/atomic-write.js';
 import { pollUntil } from '../util/poll.js';
+import { lockConfig, type ConfigLock } from './config-lock.js';
 
-/** A process the record names, with what it was: its command name. */
-interface Recorded extends ProcessIdentity {
-  comm?: string;
-}
+/** A process the record names. (Records of earlier versions also hold its `comm`: not believed.) */
+type Recorded = ProcessIdentity;
 
 interface RecordFile {
   /** The boot the pids and start times belong to (they mean nothing after a reboot). */
@@ -36,39 +34,13 @@ const bootId = (): string => {
   }
 };
 
-/** FNV-1a, 32 bits twice: a short, stable name for a path (node:crypto costs start-up time). */
-function pathHash(text: string): string {
-  let a = 0x811c9dc5;
-  let b = 0x01000193;
-  for (let i = 0; i < text.length; i++) {
-    a = Math.imul(a ^ text.charCodeAt(i), 0x01000193) >>> 0;
-    b = Math.imul(b ^ text.charCodeAt(text.length - 1 - i), 0x01000193) >>> 0;
-  }
-  return `${a.toString(16)}${b.toString(16)}`;
-}
-
-/**
- * Holds the machine-wide lock of a config for as long as this process lives: a listening socket
- * in Linux's abstract namespace, which the kernel releases when the process dies, however it
- * dies. No file is left to go stale, and two watches started together cannot both get it.
- */
-function lockConfig(real: string): Promise<net.Server | 'taken'> {
-  return new Promise((resolvePromise, reject) => {
-    const server = net.createServer((socket) => socket.destroy());
-    server.once('error', (error: NodeJS.ErrnoException) => (error.code === 'EADDRINUSE' ? resolvePromise('taken') : reject(error)));
-    server.listen(`\0occs-lb-watch/${pathHash(real)}`, () => {
-      server.unref();
-      resolvePromise(server);
-    });
-  });
-}
-
 /**
  * Which watch looks after a config, and which HAProxy processes it started: a small file beside
  * the config. A watch killed with SIGKILL cannot stop its HAProxy; the next one reads this file
  * and stops what was left. What it signals must be the very process recorded (same boot, same
- * start time, so a reused pid is never hit), still the same program, run by the same user, from
- * a record this user wrote. A lock keeps two watches from driving the same config.
+ * start time, so a reused pid is never hit), running the HAProxy executable this watch runs, run
+ * by the same user, from a record this user wrote, whose watch is dead. A lock (config-lock.ts)
+ * keeps two watches from driving the same config.
  */
 export class WatchRecord {
   private readonly me: ProcessIdentity;
@@ -79,31 +51,37 @@ export class WatchRecord {
     readonly path: string,
     /** HAProxy masters an earlier watch left running. */
     private leftovers: Recorded[],
-    private readonly lock: net.Server | undefined,
+    private readonly lock: ConfigLock | undefined,
     private readonly log: Logger,
   ) {
     this.me = processIdentity(process.pid) ?? { pid: process.pid, start: 0 };
   }
 
   /**
-   * Takes the lock of `config` and reads its record. Another watch that holds the lock is a
-   * usage error (exit 2); what a dead one left is remembered, to be stopped once this watch's
-   * HAProxy serves. With `check`, only checks (watch --once): no lock is kept.
+   * Takes the lock of `config` and reads its record. Another watch that holds the lock, or that
+   * the record names and still runs, is a usage error (exit 2); what a dead one left is
+   * remembered, to be stopped once this watch's HAProxy serves. With `check`, only checks
+   * (watch --once): no lock is kept.
    */
   static async claim(config: string, log: Logger, { check = false } = {}): Promise<WatchRecord> {
     const real = join(await realpath(dirname(resolve(config))).catch(() => dirname(resolve(config))), basename(config));
     const path = recordPath(real);
-    const lock = await lockConfig(real).catch(() => undefined); // no abstract sockets here: go without
+    const lock = await lockConfig(real, log);
     const previous = await readRecord(path, log);
-    if (lock === 'taken') {
-      const who = previous ? ` (pid ${previous.watch.pid})` : '';
-      throw usageError(`another occs-lb watch${who} already looks after ${config}`, {
-        hint: 'stop it first, or give this watch another config to install (--out)',
+    const sameBoot = previous?.boot === bootId();
+    // The lock may not reach the recorded watch (the socket lock of another network namespace, a
+    // lock file someone removed); a recorded watch that still runs looks after the config all the
+    // same, and the HAProxy it runs is not ours to stop.
+    const me = processIdentity(process.pid);
+    const recordedLives = sameBoot && stillRunning(previous.watch) && !(previous.watch.pid === me?.pid && previous.watch.start === me.start);
+    if (lock === 'taken' || recordedLives) {
+      if (lock !== 'taken') lock?.release();
+      throw usageError(`another occs-lb watch${previous ? ` (pid ${previous.watch.pid})` : ''} already looks after ${config}`, {
+        hint: `stop it first, or give this watch another config to install (--out)${lock === 'taken' ? '' : `; ${path} names it, and it still runs`}`,
       });
     }
-    if (check) lock?.close();
-    const boot = bootId();
-    const left = previous && previous.boot === boot ? previous.haproxy.filter(stillRunning) : [];
+    if (check) lock?.release();
+    const left = sameBoot ? previous.haproxy.filter(stillRunning) : [];
     return new WatchRecord(path, left, check ? undefined : lock, log);
   }
 
@@ -113,13 +91,13 @@ export class WatchRecord {
   }
 
   /**
-   * Writes that this watch looks after the config (and which HAProxy it runs, once it does:
-   * `comm` is its command name). Never fails: without the record, watch still works, only a
-   * later one could not clean up after it (a warning says so).
+   * Writes that this watch looks after the config (and which HAProxy it runs, once it does).
+   * Never fails: without the record, watch still works, only a later one could not clean up
+   * after it (a warning says so).
    */
-  async save(haproxy?: { pid: number; comm: string }): Promise<void> {
-    const ours = haproxy && processIdentity(haproxy.pid);
-    if (ours) this.haproxy = [{ ...ours, comm: haproxy.comm }];
+  async save(haproxyPid?: number): Promise<void> {
+    const ours = haproxyPid === undefined ? undefined : processIdentity(haproxyPid);
+    if (ours) this.haproxy = [ours];
     await this.write([...this.left, ...this.haproxy]);
   }
 
@@ -136,17 +114,16 @@ export class WatchRecord {
 
   /**
    * Stops the HAProxy processes an earlier watch left: SIGUSR1 (soft stop: listeners close,
-   * requests in flight finish), SIGTERM after `timeoutMs`, SIGKILL 2 s later. A process that is
-   * no longer the program recorded, or not run by this user, is left alone. `except` is this
-   * watch's own HAProxy. Resolves when they are gone; the record then no longer names them.
+   * requests in flight finish), SIGTERM after `timeoutMs`, SIGKILL 2 s later. `ours` is this
+   * watch's own HAProxy: a process that does not run the same executable file (whatever the
+   * record says it was), or is not run by this user, is left alone. Resolves when they are gone;
+   * the record then no longer names them.
    */
-  async stopLeftovers(timeoutMs: number, except: number | undefined): Promise<void> {
-    const uid = process.getuid?.();
+  async stopLeftovers(timeoutMs: number, ours: number | undefined): Promise<void> {
     const left = this.left.filter((id) => {
-      const same =
-        id.pid !== except && id.pid !== process.pid && (!id.comm || processName(id.pid) === id.comm) && (uid === undefined || processUid(id.pid) === uid);
-      if (!same) this.log.warn(`not stopping pid ${id.pid}: it is no longer the HAProxy an earlier watch recorded`, { pid: id.pid });
-      return same;
+      const why = notLeftHaproxy(id.pid, ours);
+      if (why) this.log.warn(`not stopping pid ${id.pid}: it is no longer the HAProxy an earlier watch recorded (${why})`, { pid: id.pid });
+      return !why;
     });
     this.leftovers = left;
     if (left.length === 0) return;
@@ -171,7 +148,7 @@ export class WatchRecord {
     const left = this.left;
     if (left.length > 0) await this.write(left);
     else await unlink(this.path).catch(() => {});
-    this.lock?.close();
+    this.lock?.release();
   }
 }
 
@@ -187,12 +164,22 @@ async function readRecord(path: string, log: Logger): Promise<RecordFile | undef
     const valid = (id: unknown): id is Recorded =>
       typeof id === 'object' && id !== null && Number.isInteger((id as Recorded).pid) && (id as Recorded).pid >= 1 && Number.isFinite((id as Recorded).start);
     if (!valid(parsed.watch) || typeof parsed.boot !== 'string') return undefined;
-    // Never pid 1 or ourselves, whatever the file says.
+    // Never pid 1 or ourselves, whatever the file says; only identities are kept (no `comm`).
     const haproxy = Array.isArray(parsed.haproxy) ? parsed.haproxy.filter((id) => valid(id) && id.pid > 1 && id.pid !== process.pid) : [];
-    return { boot: parsed.boot, watch: parsed.watch, haproxy };
+    return { boot: parsed.boot, watch: parsed.watch, haproxy: haproxy.map(({ pid, start }) => ({ pid, start })) };
   } catch {
     return undefined; // none, or unreadable: nothing to take over
   }
+}
+
+/** Why a recorded process is not an HAProxy to stop, or undefined when it is one. `ours`: this watch's HAProxy. */
+function notLeftHaproxy(pid: number, ours: number | undefined): string | undefined {
+  if (ours === undefined) return 'this watch runs no HAProxy to compare it with';
+  if (pid === ours || pid === process.pid) return 'it is this watch or its own HAProxy';
+  const uid = process.getuid?.();
+  if (uid !== undefined && processUid(pid) !== uid) return 'it runs as another user';
+  if (runsSameExecutable(pid, ours)) return undefined;
+  return `it runs ${processExecutable(pid)?.path ?? 'a program that cannot be read'}, not ${processExecutable(ours)?.path ?? 'the HAProxy of this watch'}`;
 }
 
 function signalProcess(pid: number, signal: NodeJS.Signals): void {

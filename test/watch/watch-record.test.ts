@@ -1,10 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chownSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { processIdentity } from '../../src/haproxy/process.js';
 import { createLogger } from '../../src/log.js';
 import { Redactor } from '../../src/util/redact.js';
+import { lockPath } from '../../src/watch/config-lock.js';
 import { recordPath, WatchRecord } from '../../src/watch/watch-record.js';
 import { failure } from '../support/failure.js';
 import { waitFor } from '../support/haproxy-process.js';
@@ -25,9 +26,10 @@ afterEach(() => {
   lines.length = 0;
 });
 
-/** A live process that is not HAProxy, for a record to name. */
-function bystander(): { pid: number; start: number } {
-  const child = spawn('sleep', ['60'], { stdio: 'ignore' });
+/** A live process that is not HAProxy (`sleep` unless told), for a record to name. */
+function bystander(...command: string[]): { pid: number; start: number } {
+  const [program, ...args] = command.length > 0 ? command : ['sleep', '60'];
+  const child = spawn(program!, args, { stdio: 'ignore' });
   children.push(child);
   return processIdentity(child.pid!)!;
 }
@@ -50,27 +52,69 @@ describe('WatchRecord', () => {
     await next.remove();
   });
 
-  it('never signals a process that is no longer the program recorded (a reused pid)', async () => {
+  it('never signals a process that runs another executable than its own HAProxy, whatever the record says it was', async () => {
     const config = join(makeTempDir(), 'haproxy.cfg');
     const other = bystander();
     plant(config, [{ ...other, comm: 'haproxy' }]);
     const record = await WatchRecord.claim(config, log);
     expect(record.left.map((p) => p.pid)).toEqual([other.pid]);
-    await record.stopLeftovers(100, undefined);
+    const ours = bystander('tail', '-f', '/dev/null'); // stands for this watch's HAProxy: another program
+    await record.stopLeftovers(100, ours.pid);
     expect(processIdentity(other.pid)).toEqual(other); // still running
-    expect(lines.join('')).toContain(`not stopping pid ${other.pid}: it is no longer the HAProxy an earlier watch recorded`);
+    expect(lines.join('')).toContain(
+      `not stopping pid ${other.pid}: it is no longer the HAProxy an earlier watch recorded (it runs /usr/bin/sleep, not /usr/bin/tail)`,
+    );
     await record.remove();
   });
 
-  it('stops what it recorded: the same process, the same program, the same user', async () => {
+  it('stops what it recorded: the same process, running the executable of its own HAProxy, as the same user', async () => {
     const config = join(makeTempDir(), 'haproxy.cfg');
     const left = bystander();
-    plant(config, [{ ...left, comm: 'sleep' }]);
+    plant(config, [left]);
     const record = await WatchRecord.claim(config, log);
-    await record.stopLeftovers(5000, undefined);
+    await record.stopLeftovers(5000, bystander().pid);
     await waitFor('the leftover to be gone', () => processIdentity(left.pid) === undefined);
     expect(lines.join('')).toContain(`stopping haproxy (pid ${left.pid}), left running by an earlier watch`);
     await record.remove();
+  });
+
+  it('a record whose watch still runs: that watch looks after the config (exit 2), nothing it runs is signalled', async () => {
+    const config = join(makeTempDir(), 'haproxy.cfg');
+    const [watch, haproxy] = [bystander(), bystander()];
+    plant(config, [haproxy], { watch });
+    const refused = await failure(WatchRecord.claim(config, log));
+    expect(refused.exitCode).toBe(2);
+    expect(refused.message).toBe(`another occs-lb watch (pid ${watch.pid}) already looks after ${config}`);
+    expect(refused.hint).toContain(`${recordPath(config)} names it, and it still runs`);
+    expect([processIdentity(watch.pid), processIdentity(haproxy.pid)]).toEqual([watch, haproxy]);
+  });
+
+  it('holds an flock on the lock file beside the config until it lets go; watch --once only checks it', async () => {
+    const config = join(makeTempDir(), 'haproxy.cfg');
+    const othersCanLock = () => spawnSync('flock', ['--nonblock', lockPath(config), 'true']).status === 0;
+    const check = await WatchRecord.claim(config, log, { check: true });
+    expect(othersCanLock()).toBe(true);
+    await check.remove();
+    const record = await WatchRecord.claim(config, log);
+    expect(othersCanLock()).toBe(false);
+    await record.remove();
+    expect(othersCanLock()).toBe(true);
+  });
+
+  it('without flock on PATH, falls back to a lock within this network namespace, and says so', async () => {
+    const config = join(makeTempDir(), 'haproxy.cfg');
+    const PATH = process.env.PATH;
+    process.env.PATH = makeTempDir();
+    try {
+      const first = await WatchRecord.claim(config, log);
+      expect((await failure(WatchRecord.claim(config, log))).exitCode).toBe(2);
+      await first.remove();
+    } finally {
+      process.env.PATH = PATH;
+    }
+    expect(lines.join('')).toContain(
+      `flock (util-linux) is not on PATH: the lock that keeps a second watch off ${config} holds only within this network namespace`,
+    );
   });
 
   it('believes nothing from another boot, nor a record another user wrote', async () => {
