@@ -91,8 +91,8 @@ export function parseServerAddress(value: string): Parsed<ServerAddress> {
  * The longest app or server name taken. HAProxy 2.6 puts no cap on names in a config, but its CLI
  * reads a request in one buffer (tune.bufsize, 16 KiB), and so do the lines it writes back. As
  * measured on 2.6.12: `@1 add server b/NAME …` on the master CLI fails past 15,331 characters,
- * the admin socket past 16,357, and `show servers state` and `show stat` leave out the line of a
- * server named with more than about 16,300, so such a server cannot be verified or read back.
+ * on the admin socket past 16,357, and there `show servers state` leaves out the line of a server
+ * named with more than 16,326 and `show stat` with more than 16,177, so it cannot be verified.
  * 253 is the longest DNS name, so every host name and every Kubernetes object name (at most 253)
  * fits, as do Docker's container ids (64 characters); it is 60 times below those limits, which
  * leaves room for the backend's name (an app name, capped alike) and the rest of a command or line.
