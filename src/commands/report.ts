@@ -2,7 +2,7 @@ import { DEMO_STATS_PASSWORD, DEMO_STATS_USER, type Settings } from '../config/s
 import type { Logger } from '../log.js';
 import { DEFAULT_TEMPLATE, STACK_TEMPLATE } from '../paths.js';
 import type { Rendering } from '../plan/plan.js';
-import { emptyPrefixLine, missingDefaultLine, renamedLine, skippedLine } from '../plan/rules.js';
+import { emptyPrefixLine, entryFields, missingDefaultLine, renamedLine, skippedLine } from '../plan/rules.js';
 
 /**
  * Tells the user what rendering left out, renamed or found empty, one line each. With --strict
@@ -11,7 +11,7 @@ import { emptyPrefixLine, missingDefaultLine, renamedLine, skippedLine } from '.
 export function reportRendering(settings: Readonly<Settings>, rendering: Rendering, store: string, log: Logger): void {
   if (rendering.strict) throw rendering.strict;
   for (const notice of settings.notices) log.warn(notice);
-  for (const s of rendering.skipped) log.warn(skippedLine(s), { key: s.key, reason: s.reason });
+  for (const s of rendering.skipped) log.warn(skippedLine(s), entryFields(s));
   for (const r of rendering.renamed) log.warn(renamedLine(r), { key: r.key, name: r.to });
   for (const empty of rendering.emptyPrefixes) log.warn(emptyPrefixLine(store, empty), { prefix: empty.prefix });
   const missing = missingDefaultLine(rendering.resources);

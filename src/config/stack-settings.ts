@@ -1,7 +1,7 @@
 import { basename, dirname, join } from 'node:path';
 import { usageError } from '../errors.js';
 import { parseRoute, type Route } from '../values/routes.js';
-import { isServerName } from '../values/server.js';
+import { isServerName, nameTooLong } from '../values/server.js';
 import { invalid, pick, type Layers } from './layers.js';
 import type { Flags, LoadedFile, ServiceSpec, StackSettings } from './types.js';
 
@@ -73,7 +73,10 @@ export function resolveStack(
     from.flag('default-service', flags.defaultService),
     spec?.defaultService === undefined ? undefined : { value: spec.defaultService, from: where('defaultService'), base: '' },
   );
-  if (fallback && !isServerName(fallback.value)) throw invalid(fallback.from, `"${fallback.value}" is not an app name`);
+  if (fallback && !isServerName(fallback.value)) {
+    const long = nameTooLong(fallback.value);
+    throw invalid(fallback.from, long ? `the default service's name ${long}` : `"${fallback.value}" is not an app name`);
+  }
   return {
     apps: apps && normalize(apps.value),
     control: normalize(control?.value ?? 'lb'),
@@ -85,6 +88,8 @@ export function resolveStack(
 type ServiceInput = NonNullable<NonNullable<LoadedFile['config']['stack']>['services']>[number];
 
 function resolveService(s: ServiceInput, at: string, normalize: (prefix: string) => string, balances: readonly string[]): ServiceSpec {
+  const long = nameTooLong(s.name);
+  if (long) throw invalid(`${at}.name`, `the service name ${long}`);
   if (!isServerName(s.name) || RESERVED_NAMES.includes(s.name)) {
     throw invalid(`${at}.name`, `"${s.name}" cannot name a backend`, `use letters, digits, ".", "_", ":" or "-", and none of ${RESERVED_NAMES.join(', ')}`);
   }

@@ -30,3 +30,46 @@ export function parseHaproxyMessages(output: string): HaproxyMessage[] {
 export function isSummary(message: HaproxyMessage): boolean {
   return /^(Error\(s\) found in configuration file|Fatal errors found in configuration|Some warnings were found)/.test(message.message);
 }
+
+/** The level a line of the supervised HAProxy is logged at. */
+export type HaproxyLineLevel = 'error' | 'warn' | 'info';
+
+/** `[WARNING]  (1234) : text`: the tag, then what comes after the first colon and the `CLI : ` HAProxy leaves on lines printed after a CLI command. */
+const TAGGED = /^\[([A-Z]+)\](?:[^:]*:\s*(?:CLI : )?)?(.*)$/;
+
+/**
+ * What HAProxy 2.6 prints at WARNING on every ordinary reload and stop, and for the server changes
+ * occs-lb itself makes through the runtime API: nothing an operator must act on. Each pattern
+ * holds only the good outcome, so a worker that exits with another code than 0, maintenance with
+ * a cause (a DNS failure), or a server that leaves maintenance DOWN keeps HAProxy's level.
+ */
+const ORDINARY: readonly RegExp[] = [
+  // A reload or a soft stop: each proxy of the old worker stops, the worker exits 0, and on a stop the master follows.
+  /^Proxy \S+ stopped \(cumulated conns: FE: \d+, BE: \d+\)\.$/,
+  /^Stopping \S+ \S+ in \d+ ms\.$/, // the same, as HAProxy before 2.5 said it
+  /^(?:Former|Current) worker (?:#\d+ )?\(\d+\) exited with code 0 \(Exit\)$/,
+  /^Exiting Master process\.\.\.$/,
+  /^All workers exited\. Exiting\.\.\. \(0\)$/,
+  /^Reexecuting Master process$/, // a reload, as HAProxy before 2.5 said it
+  // Maintenance and drain, set and cleared through the runtime API (a removed server goes through maintenance).
+  /^(?:Backup )?Server \S+ is going DOWN for maintenance\./,
+  /^(?:Backup )?Server \S+ was DOWN and now enters maintenance\./,
+  /^(?:Backup )?Server \S+ is UP\/(?:READY|DRAIN) \(leaving (?:forced )?maintenance\)\./,
+  /^(?:Backup )?Server \S+ enters drain state\./,
+  /^(?:Backup )?Server \S+ is UP \(leaving (?:forced )?drain\)\./,
+  // A health check that passes again: the DOWN before it was the news, at warn.
+  /^(?:Backup )?Server \S+ is UP, reason: /,
+];
+
+/**
+ * The level of one line the supervised HAProxy printed: its tag's (`[ALERT]` error, `[WARNING]`
+ * warn, `[NOTICE]` info), except that the ordinary lines of a reload, a stop and occs-lb's own
+ * runtime changes are info, so an alert on warnings does not fire on every deploy.
+ */
+export function haproxyLineLevel(line: string): HaproxyLineLevel {
+  const tagged = TAGGED.exec(line.trimEnd());
+  const tag = tagged?.[1];
+  if (tag !== 'ALERT' && tag !== 'EMERG' && tag !== 'WARNING') return 'info';
+  if (ORDINARY.some((pattern) => pattern.test(tagged![2]!))) return 'info';
+  return tag === 'WARNING' ? 'warn' : 'error';
+}

@@ -1,5 +1,6 @@
 import { isIPv4 } from '../values/ip.js';
 import { isServerName, parseServerAddress } from '../values/server.js';
+import { shown } from '../values/shown.js';
 
 /** A `server` line of a backend, parsed strictly (anything odd makes the change need a reload). */
 export interface ServerLine {
@@ -49,7 +50,7 @@ export const weightOf = (s: ServerLine): number => {
 /** `server NAME ADDRESS [OPTIONS…]`, with every word held to what the runtime API may receive. */
 export function parseServerLine(line: string): ServerLine | string {
   const [, name, address, ...options] = line.split(' ');
-  if (!name || !isServerName(name)) return `server name ${JSON.stringify(name)} cannot be sent to the runtime API`;
+  if (!name || !isServerName(name)) return `server name ${JSON.stringify(name && shown(name))} cannot be sent to the runtime API`;
   const parsed = parseServerAddress(address ?? '');
   if (!parsed.ok) return `server ${name}: ${parsed.reason}`;
   if (!isIPv4(parsed.value.host) && !parsed.value.address.startsWith('[')) return `server ${name} is given by host name (runtime servers need an IP address)`;

@@ -3,6 +3,7 @@ import { rejectedError, type OccsError } from '../errors.js';
 import { countServers } from '../haproxy/config-sections.js';
 import { printable } from '../log.js';
 import type { RenamedEntry, SkippedEntry } from '../values/servers.js';
+import { shown } from '../values/shown.js';
 import type { EmptyPrefix } from './render.js';
 
 /**
@@ -10,14 +11,17 @@ import type { EmptyPrefix } from './render.js';
  * `--strict` (no entry may be skipped) and `--min-servers` (no backend thinner than that).
  */
 
-/** The line that names one skipped entry and why (a log line, or a report's finding). */
-export const skippedLine = (s: SkippedEntry): string => `skipped ${s.key}: ${s.reason}`;
+/** The line that names one skipped entry and why (a log line, or a report's finding); a long key is shortened. */
+export const skippedLine = (s: SkippedEntry): string => `skipped ${shown(s.key)}: ${s.reason}`;
 
 /** The same for an entry --strict refuses: it fails the run instead of being left out. */
-export const rejectedLine = (s: SkippedEntry): string => `rejected ${s.key} by --strict: ${s.reason}`;
+export const rejectedLine = (s: SkippedEntry): string => `rejected ${shown(s.key)} by --strict: ${s.reason}`;
 
 /** The line that says a server got another name than its key's. */
 export const renamedLine = (r: RenamedEntry): string => `server name "${r.from}" of ${r.key} is not [A-Za-z0-9._:-]+; using "${r.to}"`;
+
+/** The fields of a log line about one entry: its key as messages show it. */
+export const entryFields = (s: SkippedEntry): { key: string; reason: string } => ({ key: shown(s.key), reason: s.reason });
 
 /** The warning for a prefix that holds no keys: which, at which store, and the likely cause. */
 export function emptyPrefixLine(store: string, empty: EmptyPrefix): string {
@@ -30,7 +34,7 @@ export function strictRefusal(settings: Readonly<Settings>, skipped: readonly Sk
   if (!settings.strict || skipped.length === 0) return undefined;
   return rejectedError('ENTRIES_REJECTED', `${skipped.length} key/value ${skipped.length === 1 ? 'entry was' : 'entries were'} rejected (--strict)`, {
     hint: 'fix or delete the entries, or drop --strict to skip them with a warning',
-    detail: skipped.map((s) => `  ${printable(s.key)}: ${s.reason}`).join('\n'),
+    detail: skipped.map((s) => `  ${printable(shown(s.key))}: ${s.reason}`).join('\n'),
   });
 }
 

@@ -1,7 +1,7 @@
 import { NO_ROUTE_BACKEND, RESERVED_NAMES } from '../config/stack-settings.js';
 import type { StackSettings } from '../config/types.js';
 import { parseRoutes, parseServerState, parseWeight, routeKey, type Route, type ServerState } from '../values/routes.js';
-import { isServerName } from '../values/server.js';
+import { isServerName, nameTooLong } from '../values/server.js';
 import { parseServers, type RenamedEntry, type ServerEntry, type SkippedEntry } from '../values/servers.js';
 
 /** A server's weight when no `weights/` key gives one: so 10 is a tenth of a share beside the others. */
@@ -113,13 +113,20 @@ function appPrefixes(pairs: readonly Pair[], settings: StackSettings, skip: (key
       if (isServerName(app) && !RESERVED_NAMES.includes(app)) prefixes.set(app, `${settings.apps}/${app}/containers`);
       else {
         refused.add(app);
+        const long = nameTooLong(app);
         const why = isServerName(app) ? `is the name of a section of the stack's config` : 'cannot name a backend: use letters, digits, ".", "_", ":" or "-"';
-        skip(`${start}${app}`, `app "${app.slice(0, 80)}" ${why}`);
+        skip(`${start}${app}`, long ? `app name ${long}` : `app "${app.slice(0, 80)}" ${why}`);
       }
     }
   }
   for (const s of settings.services) prefixes.set(s.name, s.prefix);
   return prefixes;
+}
+
+/** Why a name in a control key is too long (it could name no app or server), or undefined. */
+function overlong(what: 'app' | 'server', name: string | undefined): string | undefined {
+  const long = name === undefined ? undefined : nameTooLong(name);
+  return long && `${what} name ${long}`;
 }
 
 interface Control {
@@ -138,7 +145,9 @@ function readControl(pairs: readonly Pair[], control: string, skip: (key: string
     if (!key.startsWith(start)) continue;
     const [kind, app, server, ...more] = key.slice(start.length).split('/');
     const shape = (want: string) => skip(key, `expected ${control}/${want}`);
-    if (kind === 'routes') {
+    const long = (kind === 'routes' || kind === 'weights' || kind === 'state') && (overlong('app', app) ?? overlong('server', server));
+    if (long) skip(key, long);
+    else if (kind === 'routes') {
       if (!app || server !== undefined) shape('routes/<app>');
       else out.routes.push({ key, app, value });
     } else if (kind === 'weights' || kind === 'state') {

@@ -87,13 +87,31 @@ export function parseServerAddress(value: string): Parsed<ServerAddress> {
   };
 }
 
+/**
+ * The longest app or server name taken. HAProxy 2.6 puts no cap on names in a config, but its CLI
+ * reads a request in one buffer (tune.bufsize, 16 KiB), and so do the lines it writes back. As
+ * measured on 2.6.12: `@1 add server b/NAME …` on the master CLI fails past 15,331 characters,
+ * on the admin socket past 16,357, and there `show servers state` leaves out the line of a server
+ * named with more than 16,326 and `show stat` with more than 16,177, so it cannot be verified.
+ * 253 is the longest DNS name, so every host name and every Kubernetes object name (at most 253)
+ * fits, as do Docker's container ids (64 characters); it is 60 times below those limits, which
+ * leaves room for the backend's name (an app name, capped alike) and the rest of a command or line.
+ */
+export const MAX_NAME_LENGTH = 253;
+
 const SERVER_NAME = /^[A-Za-z0-9._:-]+$/;
 
+/** A name HAProxy takes everywhere (config, runtime API, read-back, stats, map files), as it is. */
 export function isServerName(name: string): boolean {
-  return SERVER_NAME.test(name);
+  return name.length <= MAX_NAME_LENGTH && SERVER_NAME.test(name);
 }
 
-/** A server name HAProxy accepts, made from any text: runs of other characters become `_`. */
+/** Why a name is too long to be an app or server name, or undefined when it is not. */
+export function nameTooLong(name: string): string | undefined {
+  return name.length > MAX_NAME_LENGTH ? `is ${name.length} characters long, more than the ${MAX_NAME_LENGTH} a name may have` : undefined;
+}
+
+/** A server name HAProxy accepts, made from text of at most MAX_NAME_LENGTH: runs of other characters become `_`. */
 export function toServerName(text: string): string {
   const mapped = text.replace(/[^A-Za-z0-9._:-]+/g, '_');
   return mapped === '' ? 'server' : mapped;

@@ -1,4 +1,4 @@
-import { isServerName, parseServerAddress, toServerName, type ServerAddress } from './server.js';
+import { isServerName, MAX_NAME_LENGTH, nameTooLong, parseServerAddress, toServerName, type ServerAddress } from './server.js';
 
 export interface ServerEntry extends ServerAddress {
   /** The key the entry came from, e.g. `/apps/myapp/containers/one`. */
@@ -28,16 +28,19 @@ const lastSegment = (key: string): string => key.slice(key.lastIndexOf('/') + 1)
 
 /**
  * Turns key/value entries into servers, in the order given. Entries whose value is not a strict
- * address are skipped with a reason; names that HAProxy would refuse are mapped to safe, unique
- * names (names that were already valid keep theirs).
+ * address, or whose name is longer than MAX_NAME_LENGTH, are skipped with a reason; names that
+ * HAProxy would refuse are mapped to safe, unique names (names that were already valid keep theirs).
  */
 export function parseServers(pairs: ReadonlyArray<{ key: string; value: string }>): ServerList {
   const skipped: SkippedEntry[] = [];
   const renamed: RenamedEntry[] = [];
   const accepted: Array<{ key: string; base: string; address: ServerAddress }> = [];
   for (const { key, value } of pairs) {
+    const base = lastSegment(key);
+    const long = nameTooLong(base);
     const parsed = parseServerAddress(value);
-    if (parsed.ok) accepted.push({ key, base: lastSegment(key), address: parsed.value });
+    if (long) skipped.push({ key, reason: `server name ${long}` });
+    else if (parsed.ok) accepted.push({ key, base, address: parsed.value });
     else skipped.push({ key, reason: parsed.reason });
   }
 
@@ -46,7 +49,8 @@ export function parseServers(pairs: ReadonlyArray<{ key: string; value: string }
     if (isServerName(base)) return { key, name: base, ...address };
     const wanted = toServerName(base);
     let name = wanted;
-    for (let n = 2; taken.has(name); n++) name = `${wanted}-${n}`;
+    // The suffix that tells two mapped names apart must not take a name past the cap.
+    for (let n = 2; taken.has(name); n++) name = `${wanted.slice(0, MAX_NAME_LENGTH - `-${n}`.length)}-${n}`;
     taken.add(name);
     renamed.push({ key, from: base, to: name });
     return { key, name, ...address };

@@ -1,5 +1,6 @@
 import type { Settings } from '../config/settings.js';
 import { ExitCode } from '../errors.js';
+import { haproxyLineLevel } from '../haproxy/messages.js';
 import type { ChildExit, Supervisor } from '../haproxy/supervisor.js';
 import type { Logger } from '../log.js';
 import { maskEcho } from '../util/redact.js';
@@ -91,11 +92,10 @@ export class HaproxyChild {
 }
 
 /**
- * One line HAProxy printed, logged at the level it says (`[ALERT]`, `[WARNING]`, `[NOTICE]`),
- * source haproxy; masked as an echo, since HAProxy may quote its config and the secrets in it.
+ * One line HAProxy printed, logged at the level it says (its ordinary reload and stop lines at
+ * info), source haproxy; masked as an echo, since HAProxy may quote its config and the secrets in it.
  */
 function haproxyLine(log: Logger, line: string): void {
   if (!line.trim()) return;
-  const level = /\[(ALERT|EMERG)\]/.test(line) ? 'error' : /\[WARNING\]/.test(line) ? 'warn' : 'info';
-  log[level](maskEcho(line), { source: 'haproxy' });
+  log[haproxyLineLevel(line)](maskEcho(line), { source: 'haproxy' });
 }

@@ -1,6 +1,6 @@
 import type { Logger } from '../log.js';
 import type { Rendering } from '../plan/plan.js';
-import { emptyPrefixLine, missingDefaultLine, renamedLine, skippedLine } from '../plan/rules.js';
+import { emptyPrefixLine, entryFields, missingDefaultLine, renamedLine, skippedLine } from '../plan/rules.js';
 
 /**
  * What watch tells about the renderings it installs, each only when it changes (not on every
@@ -25,7 +25,7 @@ export class RenderingNotes {
     if (note === this.entries) return;
     this.entries = note;
     if (missing) this.log.warn(missing);
-    for (const s of rendering.skipped) this.log.warn(skippedLine(s), { key: s.key, reason: s.reason });
+    for (const s of rendering.skipped) this.log.warn(skippedLine(s), entryFields(s));
     for (const r of rendering.renamed) this.log.warn(renamedLine(r), { key: r.key, name: r.to });
   }
 

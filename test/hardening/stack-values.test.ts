@@ -128,3 +128,73 @@ describe('stack routing against hostile requests', () => {
     await stack.servedAs('example.com', '/api/secret', ['b']);
   });
 });
+
+describe('stack mode with names longer than HAProxy takes back', () => {
+  const long = 'x'.repeat(70_000);
+  /** A key as warnings show it: its first 60 characters and its length. */
+  const shownKey = (key: string) => `${key.slice(0, 60)}… (${key.length} characters)`;
+  const escaped = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+  it('skips a 70,000-character server name and app name with a short warning naming the key; a server added with them goes in through the runtime API', async () => {
+    rig.store.putMany([
+      ['apps/web/containers/w1', rig.address(0)],
+      ['lb/routes/web', 'www.example.test'],
+    ]);
+    const w = await stack.start(rig.store.url);
+    await stack.servedAs('www.example.test', '/', ['a']);
+    const workers = await rig.workers(w);
+
+    const before = w.logs.length;
+    rig.store.putMany([
+      [`apps/web/containers/${long}`, rig.address(2)],
+      [`apps/${long}/containers/z1`, rig.address(3)],
+      ['apps/web/containers/w2', rig.address(1)],
+    ]);
+    await stack.servedAs('www.example.test', '/', ['a', 'b']);
+    for (const key of [`/apps/web/containers/${long}`, `/apps/${long}`]) {
+      const warning = await w.waitForLog(
+        new RegExp(`^skipped ${escaped(shownKey(key))}: (app|server) name is 70000 characters long, more than the 253 a name may have$`),
+        before,
+      );
+      expect(warning.key).toBe(shownKey(key));
+    }
+    // Neither name reached HAProxy, its config or the logs; w2 went in through the runtime API.
+    await waitFor('the file to follow', () => files()[0]!.includes('server w2 '));
+    expect(files().join('')).not.toContain('x'.repeat(254));
+    expect(rig.watch!.raw).not.toContain('x'.repeat(254));
+    expect(await stack.servers('web')).toEqual({ w1: { weight: 100, maint: false }, w2: { weight: 100, maint: false } });
+    await waitFor('the runtime change to be counted', async () => (await rig.metric('runtime_updates_total')) >= 1);
+    expect(await rig.metric('reloads_total')).toBe(0);
+    expect(await rig.workers(w)).toEqual(workers);
+
+    // --strict refuses the same answer outright (exit 5), naming both keys as briefly.
+    const strict = await runCli(['render', '--kv', rig.store.url, '--stack', 'apps', '--strict', '--out', join(rig.dir, 'strict.cfg')]);
+    expect(strict.code).toBe(5);
+    for (const key of [`/apps/web/containers/${long}`, `/apps/${long}`]) expect(strict.stderr).toContain(shownKey(key));
+    expect(strict.stderr).not.toContain('x'.repeat(254));
+  });
+
+  it('an app and a server named with 253 characters, the cap, are served; a server added to them goes in through the runtime API and is read back; one character more is skipped', async () => {
+    const [app, s1, s2, over] = ['a', 'b', 'c', 'd'].map((c) => c.repeat(253)) as [string, string, string, string];
+    rig.store.putMany([
+      [`apps/${app}/containers/${s1}`, rig.address(0)],
+      [`lb/routes/${app}`, 'cap.example.test'],
+    ]);
+    const w = await stack.start(rig.store.url);
+    await stack.servedAs('cap.example.test', '/', ['a']);
+    const workers = await rig.workers(w);
+
+    const before = w.logs.length;
+    rig.store.putMany([
+      [`apps/${app}/containers/${s2}`, rig.address(1)],
+      [`apps/${app}/containers/${over}d`, rig.address(2)],
+    ]);
+    await stack.servedAs('cap.example.test', '/', ['a', 'b']);
+    await w.waitForLog(/^skipped \/apps\/a+\/containers\/d+: server name is 254 characters long, more than the 253 a name may have$/, before);
+    // Read back from HAProxy by the full names of backend and servers.
+    expect(await stack.servers(app)).toEqual({ [s1]: { weight: 100, maint: false }, [s2]: { weight: 100, maint: false } });
+    await waitFor('the runtime change to be counted', async () => (await rig.metric('runtime_updates_total')) >= 1);
+    expect(await rig.metric('reloads_total')).toBe(0);
+    expect(await rig.workers(w)).toEqual(workers);
+  });
+});

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseServerAddress } from '../../src/values/server.js';
+import { rejectedLine, skippedLine, strictRefusal } from '../../src/plan/rules.js';
+import type { Settings } from '../../src/config/settings.js';
+import { isServerName, MAX_NAME_LENGTH, parseServerAddress } from '../../src/values/server.js';
 import { parseServers } from '../../src/values/servers.js';
 
 describe('parseServerAddress', () => {
@@ -60,5 +62,43 @@ describe('parseServers', () => {
     expect(new Set(names).size).toBe(names.length);
     for (const name of names) expect(name).toMatch(/^[A-Za-z0-9._:-]+$/);
     expect(list.renamed.map((r) => r.key)).toEqual(['/apps/x/web 1', '/apps/x/web#1', '/apps/x/💥']);
+  });
+});
+
+describe('the cap on server names', () => {
+  const pair = (name: string) => ({ key: `/apps/x/${name}`, value: '10.0.0.1:80' });
+
+  it('takes a name of MAX_NAME_LENGTH (253, the longest DNS name) as it is, and skips a longer one, saying why', () => {
+    expect(MAX_NAME_LENGTH).toBe(253);
+    const atCap = 'a'.repeat(253);
+    const list = parseServers([pair(atCap), pair('b'.repeat(254)), pair('c'.repeat(70_000)), pair('ok')]);
+    expect(list.servers.map((s) => s.name)).toEqual([atCap, 'ok']);
+    expect(list.skipped.map((s) => [s.key.length, s.reason])).toEqual([
+      [262, 'server name is 254 characters long, more than the 253 a name may have'],
+      [70_008, 'server name is 70000 characters long, more than the 253 a name may have'],
+    ]);
+    expect([isServerName(atCap), isServerName(`${atCap}a`)]).toEqual([true, false]);
+  });
+
+  it('keeps a mapped name that needs a suffix to be unique within the cap', () => {
+    const [mapped, twin] = [`${'a'.repeat(252)} `, `${'a'.repeat(252)}#`];
+    const list = parseServers([pair(`${'a'.repeat(252)}_`), pair(mapped), pair(twin)]);
+    const names = list.servers.map((s) => s.name);
+    expect(new Set(names).size).toBe(3);
+    for (const name of names) expect(name.length).toBeLessThanOrEqual(253);
+    expect(names.slice(1)).toEqual([`${'a'.repeat(251)}-2`, `${'a'.repeat(251)}-3`]);
+  });
+
+  it('names a long key in a warning by its start and its length, never whole', () => {
+    const key = `/apps/x/${'c'.repeat(70_000)}`;
+    const entry = { key, reason: 'server name is 70000 characters long, more than the 253 a name may have' };
+    const line = skippedLine(entry);
+    expect(line).toBe(`skipped /apps/x/${'c'.repeat(52)}… (70008 characters): ${entry.reason}`);
+    expect(rejectedLine(entry)).toContain(`rejected /apps/x/${'c'.repeat(52)}… (70008 characters) by --strict`);
+    const refusal = strictRefusal({ strict: true } as Settings, [entry])!;
+    expect(refusal.detail!.length).toBeLessThan(200);
+    // A key of a usual prefix and a name at the cap reads whole.
+    const whole = `/apps/x/${'d'.repeat(253)}`;
+    expect(skippedLine({ key: whole, reason: 'r' })).toBe(`skipped ${whole}: r`);
   });
 });

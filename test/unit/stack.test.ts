@@ -118,6 +118,34 @@ describe('reading a stack from the store', () => {
     expect(stack.services).toEqual([]);
     expect(stack.skipped.map((s) => s.key)).toEqual(['/apps/a b', '/apps/stats']);
   });
+
+  it('refuses app and server names longer than 253 wherever they come from, each named with its key; 253 is taken', () => {
+    const [atCap, long] = ['a'.repeat(253), 'x'.repeat(70_000)];
+    const stack = stackOf({
+      [`apps/${long}/containers/x`]: '10.0.0.1:80',
+      [`apps/${atCap}/containers/${atCap}`]: '10.0.0.2:80',
+      [`apps/web/containers/${long}`]: '10.0.0.3:80',
+      'apps/web/containers/w1': '10.0.0.4:80',
+      [`lb/routes/${long}`]: 'long.example.com',
+      [`lb/routes/${atCap}`]: 'cap.example.com',
+      [`lb/weights/${long}/x`]: '5',
+      [`lb/state/web/${long}`]: 'drain',
+      [`lb/weights/${atCap}/${atCap}`]: '7',
+    });
+    expect(stack.services.map((s) => [s.name, s.servers.map((x) => `${x.name}:${x.weight}`)])).toEqual([
+      [atCap, [`${atCap}:7`]],
+      ['web', ['w1:100']],
+    ]);
+    expect(stack.routes.map((r) => `${r.host} ${r.service}`)).toEqual([`cap.example.com ${atCap}`]);
+    const app = 'app name is 70000 characters long, more than the 253 a name may have';
+    expect(stack.skipped.map((s) => [s.key.slice(0, 12), s.key.length, s.reason])).toEqual([
+      ['/apps/web/co', 70_021, 'server name is 70000 characters long, more than the 253 a name may have'],
+      ['/apps/xxxxxx', 70_006, app],
+      ['/lb/routes/x', 70_011, app],
+      ['/lb/state/we', 70_014, 'server name is 70000 characters long, more than the 253 a name may have'],
+      ['/lb/weights/', 70_014, app],
+    ]);
+  });
 });
 
 describe('stack mode settings', () => {
@@ -136,6 +164,15 @@ describe('stack mode settings', () => {
     [{}, { stack: {} }, 'needs an apps prefix or services'],
   ])('refuses %j %j', (flags, config, message) => {
     expect(() => settingsOf(flags as Flags, config)).toThrow(message);
+  });
+
+  it('refuses a service or default service named with more than 253 characters (a usage error), taking 253', () => {
+    const service = (name: string) => ({ stack: { services: [{ name, prefix: 'x' }] } });
+    expect(() => settingsOf({}, service('s'.repeat(254)))).toThrow('stack.services[0].name: the service name is 254 characters long, more than the 253');
+    expect(() => settingsOf({ stack: 'apps', defaultService: 's'.repeat(70_000) })).toThrow(
+      "--default-service: the default service's name is 70000 characters long",
+    );
+    expect(settingsOf({ stack: 'apps', defaultService: 's'.repeat(253) }, service('s'.repeat(253))).stack?.defaultService).toBe('s'.repeat(253));
   });
 });
 
