@@ -3,6 +3,7 @@ import { accessSync, constants as fsConstants } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { constants, tmpdir } from 'node:os';
 import { basename, delimiter, join, resolve } from 'node:path';
+import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { reloadError, usageError } from '../errors.js';
 import { masterSocketArgument } from './master-cli.js';
@@ -198,10 +199,26 @@ export async function removeStaleRuntimeDirs(): Promise<string[]> {
   for (const entry of await readdir(tmpdir()).catch(() => [] as string[])) {
     const pid = RUNTIME_DIR.exec(entry)?.[1];
     if (!pid || !(await leftByGoneProcess(Number(pid), join(tmpdir(), entry)))) continue;
+    // Seen from another pid namespace sharing this temp dir, a live watch's pid looks gone: its HAProxy still answers.
+    if (await socketAnswers(join(tmpdir(), entry, 'master.sock'))) continue;
     await rm(join(tmpdir(), entry), { recursive: true, force: true }).then(
       () => removed.push(join(tmpdir(), entry)),
       () => {},
     );
   }
   return removed;
+}
+
+/** Whether something listens on a unix socket (a master CLI): it takes a connection within 500 ms. */
+function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const conn = net.createConnection({ path });
+    const done = (answered: boolean) => {
+      conn.destroy();
+      resolve(answered);
+    };
+    conn.setTimeout(500, () => done(false));
+    conn.once('connect', () => done(true));
+    conn.once('error', () => done(false));
+  });
 }

@@ -1,3 +1,5 @@
+import { printable } from '../log.js';
+import { shown } from '../values/shown.js';
 import type { WatchState } from './state.js';
 
 /**
@@ -73,9 +75,10 @@ export function health(state: WatchState): Verdict {
   const empty = state.emptyBackends;
   if (empty.length > 0) notes.push(`no servers in backend ${empty.join(', ')} (HAProxy answers 503 there)`);
   if (state.skipped.length > 0) {
-    const shown = state.skipped.slice(0, 5).map((s) => s.key);
-    const more = state.skipped.length > shown.length ? ` and ${state.skipped.length - shown.length} more` : '';
-    notes.push(`${state.skipped.length} invalid ${state.skipped.length === 1 ? 'entry' : 'entries'} skipped: ${shown.join(', ')}${more}`);
+    // Named as logs name them: a key of 70,000 characters, or one with a bidirectional override, cannot flood or fake the answer.
+    const named = state.skipped.slice(0, 5).map((s) => printable(shown(s.key)));
+    const more = state.skipped.length > named.length ? ` and ${state.skipped.length - named.length} more` : '';
+    notes.push(`${state.skipped.length} invalid ${state.skipped.length === 1 ? 'entry' : 'entries'} skipped: ${named.join(', ')}${more}`);
   }
   return { ok: true, reason: notes.length > 0 ? `ok, but ${notes.join('; ')}` : 'ok' };
 }
@@ -103,7 +106,7 @@ export function healthDocument(state: WatchState, running: boolean | undefined, 
     syncProblem: state.syncProblem ?? null,
     backends: state.backends,
     emptyBackends: state.emptyBackends,
-    skipped: state.skipped.map((s) => ({ key: s.key, kind: s.kind, reason: s.reason })),
+    skipped: state.skipped.map((s) => ({ key: shown(s.key), kind: s.kind, reason: s.reason })),
     shuttingDown: state.shuttingDownSince !== undefined,
   };
 }

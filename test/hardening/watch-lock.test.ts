@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { processIdentity } from '../../src/haproxy/process.js';
 import { recordPath } from '../../src/watch/watch-record.js';
+import { BIN } from '../support/cli.js';
 import { waitFor } from '../support/haproxy-process.js';
 import { makeTempDir } from '../support/temp.js';
 import { localHaproxyArgs } from '../support/watch-args.js';
@@ -184,5 +185,34 @@ describe('what a record names is signalled only when it is the HAProxy watch run
     const why = '(it runs /usr/bin/sleep, not /usr/sbin/haproxy)';
     for (const { pid } of sleeps) expect(w.count(new RegExp(`^not stopping pid ${pid}: it is no longer the HAProxy an earlier watch recorded`))).toBe(1);
     expect(w.logs.filter((l) => l.msg.startsWith('not stopping pid')).every((l) => l.msg.endsWith(why))).toBe(true);
+  });
+});
+
+describe('a watch in another pid namespace that shares the temp dir', () => {
+  it("leaves a live watch's master-socket dir alone, though its pid names no process there", async () => {
+    rig.store.put(`${PREFIX}/a`, rig.address(0));
+    const tmp = makeTempDir();
+    const first = startFirst({ TMPDIR: tmp });
+    await first.waitForLog(/^started haproxy/);
+    const socketDirs = () => readdirSync(tmp).filter((d) => /^occs-lb-\d+-/.test(d));
+    expect(socketDirs()).toHaveLength(1);
+
+    // Another watch, on another config, in its own pid namespace, cleaning up at its start.
+    const other = join(makeTempDir(), 'other.cfg');
+    // Not spawnSync: the test store answers from this very process.
+    const child = spawn(
+      OWN_PIDS[0]!,
+      [...OWN_PIDS.slice(1), process.execPath, BIN, 'watch', '--once', '--kv', rig.store.url, '--prefix', PREFIX, '--out', other, '--log-format', 'text'],
+      { env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(status, stderr).toBe(0);
+    expect(socketDirs()).toHaveLength(1);
+    // The first watch still reaches HAProxy's master CLI: a change goes through the runtime API.
+    rig.store.put(`${PREFIX}/b`, rig.address(1));
+    await rig.servedBy(['a', 'b']);
+    expect(first.count(/^applied through the runtime API/)).toBeGreaterThan(0);
   });
 });
