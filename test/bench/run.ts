@@ -1,6 +1,7 @@
 import { removeTempDirs } from '../support/temp.js';
 import { benchEtcd } from './etcd.js';
 import { benchFleet } from './fleet.js';
+import { benchProbe } from './probe.js';
 import { benchRecovery, benchStall } from './recovery.js';
 import { benchReload } from './reload.js';
 import { benchScale } from './scale.js';
@@ -25,6 +26,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   fleet: () => benchFleet(),
   'watch-idle': () => benchWatchIdle(),
   stack: () => benchStack(),
+  probe: () => benchProbe(),
 };
 
 /** Run only when named: scale runs it too. */

@@ -325,48 +325,6 @@ describe('occs-lb watch from a file: source', () => {
   });
 });
 
-describe('the container image', () => {
-  const dockerfile = readFileSync(join(ROOT, 'examples/container/Dockerfile'), 'utf8');
-  const exec = (instruction: string) => JSON.parse(new RegExp(`^${instruction} (\\[.*\\])$`, 'm').exec(dockerfile)![1]!) as string[];
-
-  it("runs its ENTRYPOINT and CMD (paths and ports moved to the test's temp dir and free ports); its HEALTHCHECK passes", async () => {
-    const [entrypoint, cmd] = [exec('ENTRYPOINT'), exec('CMD')];
-    expect(entrypoint).toEqual(['/usr/bin/tini', '--']);
-    expect(cmd.slice(0, 2)).toEqual(['occs-lb', 'watch']);
-    const local = (arg: string) => arg.replaceAll('/run/occs-lb/haproxy.cfg', config()).replaceAll('127.0.0.1:9180', `127.0.0.1:${rig.ports.status}`);
-    rig.store.put(`${PREFIX}/a`, a().address);
-    rig.watch = new WatchProcess(
-      [...cmd.slice(2).map(local), ...localHaproxyArgs(rig.ports, rig.dir)],
-      { KV_IP: '127.0.0.1', KV_PORT: String(rig.store.port), OCCS_BACKEND_KEY: PREFIX, OCCS_API_TOKEN: '' },
-      (argv) => [entrypoint[0]!, [...entrypoint.slice(1), ...argv]],
-    );
-    await rig.watch.waitForLog(/^started haproxy/);
-    await servedBy(['a']);
-    const probe = JSON.parse(/^ {2}CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
-    expect(probe[0]).toBe('node');
-    await waitFor('the HEALTHCHECK to pass', () => spawnSync(process.execPath, probe.slice(1).map(local)).status === 0 || undefined);
-    expect(dockerfile).toMatch(/^USER node$/m);
-  });
-
-  it('tini as PID 1 reaps an orphan that dies; Node as PID 1 would leave it a zombie', () => {
-    // In a PID namespace of its own, PID 1 starts a shell that leaves a short sleep behind; once
-    // the sleep ends, how many zombies are there?
-    const script = `
-      require('node:child_process').spawn('sh', ['-c', 'sleep 0.2 &'], { stdio: 'ignore' });
-      setTimeout(() => {
-        const fs = require('node:fs');
-        const zombies = fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p)).filter((p) => {
-          try { return / Z /.test(fs.readFileSync('/proc/' + p + '/stat', 'utf8').split(')').pop()); } catch { return false; }
-        });
-        console.log(zombies.length);
-      }, 1500);`;
-    const zombies = (pid1: string[]) =>
-      spawnSync('unshare', ['--pid', '--fork', '--mount-proc', ...pid1, process.execPath, '-e', script], { encoding: 'utf8' }).stdout.trim();
-    expect(zombies([])).toBe('1');
-    expect(zombies(exec('ENTRYPOINT'))).toBe('0');
-  });
-});
-
 describe('occs-lb watch without --exec, reloading an HAProxy that runs already', () => {
   it('--once renders, checks, installs and reloads once, then exits 0', async () => {
     const { HaproxyProcess } = await import('../support/haproxy-process.js');
