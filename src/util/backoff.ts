@@ -29,11 +29,13 @@ export class Backoff {
   }
 }
 
-/** Resolves after `ms`, or at once when the signal aborts (never rejects). */
+/** Resolves after `ms` (at once when it is 0 or less), or when the signal aborts (never rejects). */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
+    // A deadline already past is no wait at all; Node 24 also warns on stderr about a negative
+    // timeout (TimeoutNegativeWarning), a line that is not JSON in a container's log.
+    const timer = setTimeout(done, Math.max(0, ms));
     function done() {
       clearTimeout(timer);
       signal?.removeEventListener('abort', done);

@@ -5,16 +5,42 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { makeTempDir } from './temp.js';
 
-/** A free TCP port on 127.0.0.1 (bound once, then released for the test to use). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** The lowest port Linux gives the local end of an outgoing connection. */
+const EPHEMERAL_LOW = (() => {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
+})();
+
+/** Binds `port` on 127.0.0.1 (or any free port for 0) and releases it; resolves the port, or undefined when it is taken. */
+function bindOnce(port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
     const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
+    server.once('error', () => resolve(undefined));
+    server.listen(port, '127.0.0.1', () => {
+      const bound = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(bound));
     });
   });
+}
+
+/**
+ * A free TCP port on 127.0.0.1 (bound once, then released for the test to use), chosen at random
+ * below the ephemeral range: a port the kernel hands out for outgoing connections (to the test
+ * stores, HAProxy's health checks, the tests' own clients) could be taken by one of them between
+ * now and the moment the test binds it.
+ */
+export async function freePort(): Promise<number> {
+  const low = 10_000;
+  for (let attempt = 0; EPHEMERAL_LOW - low > 1000 && attempt < 50; attempt++) {
+    const free = await bindOnce(low + Math.floor(Math.random() * (EPHEMERAL_LOW - low)));
+    if (free) return free;
+  }
+  const any = await bindOnce(0);
+  if (!any) throw new Error('no free port on 127.0.0.1');
+  return any;
 }
 
 export interface HttpAnswer {
