@@ -9,8 +9,8 @@ import { ROOT } from '../support/cli.js';
 
 /** Every variable occs-lb reads: each setting's OCCS_LB_ one and the seed's names. */
 const known = new Set((SETTINGS as readonly SettingEntry[]).flatMap(variablesOf));
-/** Variables the examples set that are not occs-lb's own: the pod's address, the temp dir. */
-const OTHERS = new Set(['POD_IP', 'TMPDIR']);
+/** Variables the examples set that are not occs-lb's own: the temp dir. */
+const OTHERS = new Set(['TMPDIR']);
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 
 /** The variables each example sets, by where it sets them. */
