@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import type { CommandContext } from './commands/context.js';
-import { withEnvironment } from './config/environment.js';
+import { withEnvironment, type EnvironmentFlags } from './config/environment.js';
 import { addOptions } from './config/options.js';
 import type { CommandName } from './config/setting-entry.js';
 import type { Flags, Settings } from './config/types.js';
@@ -11,6 +11,7 @@ import { jsonDocument } from './commands/json-document.js';
 import { examples, EXIT_CODES, HELP_AFTER, WATCH_HELP_AFTER } from './help.js';
 import { packageVersion } from './paths.js';
 import { Redactor, shortSecretNotices, withRedactor } from './util/redact.js';
+import { holdHangups } from './watch/early-signals.js';
 
 export { EXAMPLES } from './help.js';
 
@@ -42,11 +43,16 @@ class CliRun {
     let format = (command.optsWithGlobals<Flags>() as { format?: string }).format;
     try {
       // Flags win; every option not given as one may come from its OCCS_LB_ variable.
-      const { flags, origins } = withEnvironment(command.optsWithGlobals<Flags>(), io.env, (name) => command.getOptionValueSourceWithGlobals(name) === 'cli');
+      const { flags, origins, notices } = withEnvironment(
+        command.optsWithGlobals<Flags>(),
+        io.env,
+        (name) => command.getOptionValueSourceWithGlobals(name) === 'cli',
+        command.name() as CommandName,
+      );
       const options = optionsOf(flags);
       format = options.format;
       // Every quote of a store or HAProxy in this run masks the run's secrets, the short ones too.
-      const code = await withRedactor(redactor, () => this.runWithSettings(command, load, options, out, flags, origins));
+      const code = await withRedactor(redactor, () => this.runWithSettings(command, load, options, out, { flags, origins, notices }));
       if (typeof code === 'number') this.exitCode = code;
     } catch (error) {
       if (format === 'json' && !wrote && error instanceof OccsError) {
@@ -62,8 +68,7 @@ class CliRun {
     load: () => Promise<CommandFunction<O>>,
     options: O,
     out: Io,
-    flags: Flags,
-    origins: Record<string, string>,
+    { flags, origins, notices }: EnvironmentFlags,
   ): Promise<number | void> {
     const { io, redactor } = this;
     redactor.add(flags.token);
@@ -83,7 +88,7 @@ class CliRun {
       const secrets = { 'the token': loaded.token, 'the etcd password': loaded.kvPassword, 'the stats password': loaded.vars.statsPassword };
       for (const secret of Object.values(secrets)) redactor.add(secret);
       // Said where the command says the other notices: once, and in validate's report too.
-      return Object.freeze({ ...loaded, notices: [...loaded.notices, ...shortSecretNotices(secrets)] });
+      return Object.freeze({ ...loaded, notices: [...notices, ...loaded.notices, ...shortSecretNotices(secrets)] });
     };
     const settings = await reloadSettings();
     this.log = createLogger({ stream: io.stderr, format: settings.logFormat ?? defaultFormat, verbosity: settings.verbosity, redactor });
@@ -159,6 +164,7 @@ function createProgram(io: Io, cli: CliRun): Command {
 
 /** Runs the CLI and returns the exit code; the bin sets it. Never calls process.exit. */
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+  if (argv.slice(2).includes('watch')) holdHangups();
   const cli = new CliRun(io);
   try {
     await createProgram(io, cli).parseAsync(argv);

@@ -38,7 +38,7 @@ export function printable(text: string): string {
 }
 
 /** JSON text with every invisible character as a JSON escape: the same data to a parser, nothing hidden on a terminal. */
-function visibleJson(value: unknown): string {
+export function visibleJson(value: unknown): string {
   return JSON.stringify(value).replace(INVISIBLE, (c) =>
     c.length === 2 ? `\\u${c.charCodeAt(0).toString(16)}\\u${c.charCodeAt(1).toString(16)}` : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );

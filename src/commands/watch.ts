@@ -131,7 +131,7 @@ async function once({ settings, templates, source, control, log, store }: OncePa
     const notes = new RenderingNotes(log, store);
     notes.entriesOf(rendering);
     notes.emptinessOf(rendering);
-    const refusal = refusalOf(rendering) ?? everyServerGone(settings, rendering.backends, executor.installedTexts);
+    const refusal = refusalOf(rendering) ?? everyServerGone(settings, rendering, executor.installedTexts);
     if (refusal) throw refusal;
     const runtime = settings.watch.runtimeApi && executor.runtimeChannel() !== undefined;
     const change = decideChange(settings, rendering, executor.installedTexts, { runtime });

@@ -1,5 +1,5 @@
 import { usageError } from '../errors.js';
-import type { SettingEntry } from './setting-entry.js';
+import { takes, type CommandName, type SettingEntry } from './setting-entry.js';
 import { SETTINGS } from './table.js';
 import type { Flags } from './types.js';
 
@@ -42,6 +42,18 @@ const GROUPS: ReadonlyArray<readonly string[]> = [
   ['quiet', 'verbose'],
 ];
 
+/**
+ * What Kubernetes sets for every Service of the namespace (docker links): a Service named
+ * `occs-lb-stats` gives `OCCS_LB_STATS_PORT=tcp://10.96.0.12:1936`. Never a value of ours.
+ */
+const SERVICE_LINK = /^(tcp|udp|sctp):\/\/[^\s/]+:\d+$/;
+
+const serviceLinkNotice = (variable: string, text: string) =>
+  `environment ${variable} holds ${text}, a Kubernetes service link (a Service named ${variable
+    .replace(/_PORT$/, '')
+    .toLowerCase()
+    .replace(/_/g, '-')}), not a setting: it is ignored (set enableServiceLinks: false in the pod)`;
+
 const TRUE = new Set(['1', 'true', 'yes', 'on']);
 const FALSE = new Set(['0', 'false', 'no', 'off']);
 
@@ -68,6 +80,8 @@ function parseVariable(entry: SettingEntry, variable: string, text: string): str
 export interface EnvironmentFlags {
   /** The flags given, with every option not given as a flag taken from its variable when set. */
   flags: Flags;
+  /** Variables left out, and why (a Kubernetes service link that looks like one of ours). */
+  notices: string[];
   /** Where each option taken from the environment came from, by long name: `min-servers` → `environment OCCS_LB_MIN_SERVERS`. */
   origins: Record<string, string>;
 }
@@ -77,16 +91,24 @@ export interface EnvironmentFlags {
  * says which were), a variable wins over the config file and the defaults. Empty variables are
  * unset (as for the seed's names).
  */
-export function withEnvironment(flags: Flags, env: NodeJS.ProcessEnv, given: (name: string) => boolean): EnvironmentFlags {
+export function withEnvironment(flags: Flags, env: NodeJS.ProcessEnv, given: (name: string) => boolean, command?: CommandName): EnvironmentFlags {
   const merged: Record<string, unknown> = { ...flags };
   const origins: Record<string, string> = {};
+  const notices: string[] = [];
   const grouped = (name: string) => GROUPS.find((g) => g.includes(name))?.some(given) ?? false;
   for (const entry of SETTINGS as readonly SettingEntry[]) {
+    // A command reads the variables of its own options only: the image's watch settings are no business of render's.
+    if (command && !takes(entry, command) && !takes(entry, 'program')) continue;
     const variable = optionVariable(entry);
-    const text = variable ? env[variable] : undefined;
+    // Trimmed: a value from a YAML block or a file-made ConfigMap key ends in a line break.
+    const text = variable ? env[variable]?.trim() : undefined;
     if (!variable || !text || given(entry.name) || grouped(entry.name)) continue;
+    if (SERVICE_LINK.test(text)) {
+      notices.push(serviceLinkNotice(variable, text));
+      continue;
+    }
     merged[entry.name] = parseVariable(entry, variable, text);
     origins[longName(entry)!] = `environment ${variable}`;
   }
-  return { flags: merged, origins };
+  return { flags: merged, origins, notices };
 }

@@ -1,18 +1,11 @@
 import { Option, type Command } from 'commander';
 import { variablesOf } from './environment.js';
-import type { CommandName, SettingEntry } from './setting-entry.js';
-import { SETTINGS } from './table.js';
+import { takes, type OptionScope, type SettingEntry } from './setting-entry.js';
 
-/** Where options go: the program itself (the options every command takes), or one command. */
-export type OptionScope = CommandName | 'program';
+export { takes, type OptionScope } from './setting-entry.js';
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
-
-/** Whether the entry is an option of `scope`. */
-export function takes(entry: SettingEntry, scope: OptionScope): entry is SettingEntry & { flag: string } {
-  if (entry.flag === undefined) return false;
-  return entry.commands === undefined ? scope === 'program' : scope !== 'program' && entry.commands.includes(scope);
-}
+import { SETTINGS } from './table.js';
 
 /** The help text of the entry in `scope`, with its default and variables: "(default: 5s, env: OCCS_LB_DRAIN_TIMEOUT)". */
 export function helpText(entry: SettingEntry, scope: OptionScope): string {

@@ -2,8 +2,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { usageError } from '../errors.js';
 import type { ReloadStrategy } from '../haproxy/reload.js';
 import { STACK_TEMPLATE } from '../paths.js';
-import { parseDuration } from '../util/duration.js';
-import { invalid, pick, type From, type Layers } from './layers.js';
+import { durationSetting, invalid, pick, type From, type Layers } from './layers.js';
 import type { Flags, HaproxySettings, Resource, SettingsInput, StackSettings } from './types.js';
 
 /** What gets rendered where, and how the HAProxy that reads it is checked and reloaded. */
@@ -14,8 +13,7 @@ export function resolveHaproxy(flags: Flags, from: Layers, resources: Resource[]
   const binary = pick(from.flag('haproxy', typeof flags.haproxy === 'string' ? flags.haproxy : undefined), from.file('haproxyBinary'));
   const config = pick(from.flag('haproxy-config', flags.haproxyConfig), from.file('haproxyConfig'));
   const timeout = pick<string | number>(from.flag('reload-timeout', flags.reloadTimeout), from.file('reloadTimeout'));
-  const reloadTimeoutMs = timeout ? parseDuration(timeout.value) : 10_000;
-  if (!reloadTimeoutMs) throw invalid(timeout!.from, `"${timeout!.value}" is not a duration such as 5s or 1m`);
+  const reloadTimeoutMs = durationSetting(timeout, 10_000, '5s or 1m', 1);
 
   // One strategy. Flags replace the config file's choice as a whole, so the two never mix.
   const layer = (get: (name: string, key: 'masterSocket' | 'pidFile' | 'reloadCmd') => From<string> | undefined) => [

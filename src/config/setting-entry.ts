@@ -43,3 +43,12 @@ export const textOrJson = (zod: typeof z) => zod.enum(formats);
 export const duration = (zod: typeof z) => zod.union([zod.string().min(1), zod.number().nonnegative()]);
 export const positiveDuration = (zod: typeof z) => zod.union([zod.string().min(1), zod.number().positive()]);
 export const size = (zod: typeof z) => zod.union([zod.string().min(1), zod.number().int().positive()]);
+
+/** Where options go: the program itself (the options every command takes), or one command. */
+export type OptionScope = CommandName | 'program';
+
+/** Whether the entry is an option of `scope`. */
+export function takes(entry: SettingEntry, scope: OptionScope): entry is SettingEntry & { flag: string } {
+  if (entry.flag === undefined) return false;
+  return entry.commands === undefined ? scope === 'program' : scope !== 'program' && entry.commands.includes(scope);
+}

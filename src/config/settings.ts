@@ -2,11 +2,10 @@ import { dirname, relative, resolve } from 'node:path';
 import { usageError } from '../errors.js';
 import type { LogFormat } from '../log.js';
 import { DEFAULT_MAX_ANSWER_BYTES } from '../kv/source.js';
-import { parseDuration } from '../util/duration.js';
 import { parseSize } from '../util/size.js';
 import { isIP } from '../values/ip.js';
 import { isServerName, parsePort, unsafeCharacterReason } from '../values/server.js';
-import { invalid, pick, type From, type Layers } from './layers.js';
+import { durationSetting, invalid, pick, type From, type Layers } from './layers.js';
 import { normalizePrefix, resolveHaproxy, resolveResources, stackResource } from './output-settings.js';
 import { mapPaths, resolveStack } from './stack-settings.js';
 import { resolveKv, resolveKvUser, resolveToken } from './store-settings.js';
@@ -37,13 +36,13 @@ export function resolveSettings(input: SettingsInput): Readonly<Settings> {
     flag: (name, value) => (value === undefined ? undefined : { value, from: input.origins?.[name] ?? `--${name}`, base: cwd }),
     env: (name) => (env[name] ? { value: env[name], from: `environment ${name}`, base: cwd } : undefined),
     file: (key) => (file?.config[key] === undefined ? undefined : { value: file.config[key], from: `${fileLabel}: ${key}`, base: fileDir }),
+    fromEnvironment: (name) => input.origins?.[name] !== undefined,
   };
 
   const vars = resolveTemplateVars(flags, from, input.readSecret);
 
   const timeout = pick<string | number>(from.flag('kv-timeout', flags.kvTimeout), from.file('kvTimeout'));
-  const kvTimeoutMs = timeout ? parseDuration(timeout.value) : 10_000;
-  if (kvTimeoutMs === undefined || kvTimeoutMs <= 0) throw invalid(timeout!.from, `"${timeout!.value}" is not a duration such as 500ms, 10s or 1m`);
+  const kvTimeoutMs = durationSetting(timeout, 10_000, '500ms, 10s or 1m', 1);
 
   const maxSize = pick<string | number>(from.flag('kv-max-size', flags.kvMaxSize), from.file('kvMaxSize'));
   const kvMaxBytes = maxSize ? parseSize(maxSize.value) : DEFAULT_MAX_ANSWER_BYTES;

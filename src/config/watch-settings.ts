@@ -1,7 +1,7 @@
 import { parseDuration } from '../util/duration.js';
 import { isIP } from '../values/ip.js';
 import { parsePort } from '../values/server.js';
-import { invalid, pick, type Layers } from './layers.js';
+import { durationSetting, invalid, pick, type Layers } from './layers.js';
 import type { Flags, WatchSettings } from './types.js';
 
 /**
@@ -14,13 +14,16 @@ import type { Flags, WatchSettings } from './types.js';
  */
 export const DEFAULT_WAIT = '200ms:2s';
 
+/** --interval's floor: the gap a store's queries keep at least (kv/consul-watch.ts). */
+const MIN_INTERVAL_MS = 100;
+
 /** `MIN[:MAX]`, durations; MAX defaults to 4 × MIN, as in consul-template. */
 export function parseWait(text: string): { minMs: number; maxMs: number } | undefined {
   const [minText, maxText, extra] = text.split(':');
   if (extra !== undefined || minText === undefined) return undefined;
   const minMs = parseDuration(minText);
   const maxMs = maxText === undefined ? (minMs ?? 0) * 4 : parseDuration(maxText);
-  if (minMs === undefined || maxMs === undefined || maxMs < minMs) return undefined;
+  if (minMs === undefined || maxMs === undefined || maxMs < minMs || maxMs > 2 ** 31 - 1) return undefined;
   return { minMs, maxMs };
 }
 
@@ -29,6 +32,8 @@ function waitProblem(text: string): string {
   const [minText, maxText] = text.split(':');
   const [minMs, maxMs] = [parseDuration(minText ?? ''), parseDuration(maxText ?? '')];
   if (minMs !== undefined && maxMs !== undefined && maxMs < minMs) return `"${text}": MAX (${maxText}) is below MIN (${minText})`;
+  if (Math.max(minMs ?? 0, maxMs ?? 0) * (maxText === undefined ? 4 : 1) > 2 ** 31 - 1)
+    return `"${text}" is longer than 24 days, the longest wait a timer takes`;
   return `"${text}" is not MIN[:MAX], e.g. 200ms:2s, 1s:1m30s or 0`;
 }
 
@@ -38,25 +43,23 @@ export function resolveWatch(flags: Flags, from: Layers): WatchSettings {
   if (!wait) throw invalid(waitChoice!.from, waitProblem(waitChoice!.value));
 
   const interval = pick<string | number>(from.flag('interval', flags.interval), from.file('interval'));
-  const intervalMs = interval ? parseDuration(interval.value) : undefined;
-  if (interval && !intervalMs) throw invalid(interval.from, `"${interval.value}" is not a duration such as 5s`);
+  // Polling faster than the floor between a store's queries (DESIGN: ~100 ms) is refused.
+  const intervalMs = interval ? durationSetting(interval, 0, '5s', MIN_INTERVAL_MS) : undefined;
 
   const stop = pick<string | number>(from.flag('stop-timeout', flags.stopTimeout), from.file('stopTimeout'));
   // 8 s: the soft stop ends before `docker stop` (10 s) would kill watch itself.
-  const stopTimeoutMs = stop ? parseDuration(stop.value) : 8_000;
-  if (stopTimeoutMs === undefined) throw invalid(stop!.from, `"${stop!.value}" is not a duration such as 10s`);
+  const stopTimeoutMs = durationSetting(stop, 8_000, '10s', 1);
 
   const listen = pick(from.flag('listen', flags.listen), from.file('listen'));
   const listenAt = listen && parseListen(listen.value, listen.from);
-  const delay = pick<string | number>(from.flag('shutdown-delay', flags.shutdownDelay), from.file('shutdownDelay'));
-  const shutdownDelayMs = delay ? parseDuration(delay.value) : 0;
-  if (shutdownDelayMs === undefined) throw invalid(delay!.from, `"${delay!.value}" is not a duration such as 5s`);
+  const shutdownDelayMs = durationSetting(pick<string | number>(from.flag('shutdown-delay', flags.shutdownDelay), from.file('shutdownDelay')), 0, '5s');
   const exec = pick(from.flag('exec', flags.exec), from.file('exec'));
   const drain = pick<string | number>(from.flag('drain-timeout', flags.drainTimeout), from.file('drainTimeout'));
-  const drainTimeoutMs = drain ? parseDuration(drain.value) : 5_000;
-  if (drainTimeoutMs === undefined) throw invalid(drain!.from, `"${drain!.value}" is not a duration such as 5s`);
-  // commander's --no-runtime-api makes the flag true unless given, so only false is a choice.
-  const runtimeApi = flags.runtimeApi === false ? false : (from.file('runtimeApi')?.value ?? true);
+  const drainTimeoutMs = durationSetting(drain, 5_000, '5s');
+  // commander's --no-runtime-api makes the flag true unless given, so only false is a choice,
+  // or a value its variable gave (OCCS_LB_RUNTIME_API=true wins over the config file).
+  const chosen = flags.runtimeApi === false || from.fromEnvironment('runtime-api');
+  const runtimeApi = chosen ? flags.runtimeApi !== false : (from.file('runtimeApi')?.value ?? true);
   const allowEmpty = pick<boolean>(from.flag('allow-empty', flags.allowEmpty), from.file('allowEmpty'))?.value ?? false;
   return {
     waitMinMs: wait.minMs,
@@ -81,7 +84,10 @@ function parseListen(text: string, from: string): NonNullable<WatchSettings['lis
   const host = match?.[1] ?? match?.[2];
   const port = match ? parsePort(match[3]!) : undefined;
   if (host === undefined || !port?.ok || !(host === '' || isIP(host) || host === 'localhost')) {
-    throw invalid(from, `"${text}" is not HOST:PORT with an IP address, e.g. 127.0.0.1:9180, or :9180 for every address`);
+    throw invalid(
+      from,
+      `"${text}" is not HOST:PORT with an IP address, e.g. 127.0.0.1:9180, [::1]:9180 (an IPv6 address in brackets), or :9180 for every address`,
+    );
   }
   return { host, port: port.value };
 }

@@ -1,7 +1,8 @@
 import { checkConfigFile, type CheckResult } from './check.js';
 import { adminSocket, parseSections } from './config-sections.js';
 import { showProc } from './master-cli.js';
-import { childPids, processAlive, readPidFile } from './process.js';
+import { childrenOf } from './process.js';
+import { runningFromPidFile } from './reload-pid-file.js';
 import { reloadHaproxy, type ReloadResult, type ReloadStrategy } from './reload.js';
 import { runtimeChannel, type RuntimeChannel } from './runtime-channel.js';
 import type { Supervisor } from './supervisor.js';
@@ -58,7 +59,7 @@ export function haproxyControl(options: ControlOptions): HaproxyControl {
       },
       runtime: () => (supervisor.socket ? runtimeChannel('master', supervisor.socket) : undefined),
       // A live master with a live worker: /proc, no socket round trip (the master may be busy reloading).
-      running: async () => supervisor.alive && (!supervisor.socket || childPids(supervisor.pid!).length > 0),
+      running: async () => supervisor.alive && (!supervisor.socket || childrenOf(supervisor.pid!).length > 0),
     };
   }
   if (strategy) {
@@ -76,17 +77,20 @@ export function haproxyControl(options: ControlOptions): HaproxyControl {
         }
         return known.channel;
       },
-      running: () => strategyRunning(strategy),
+      running: () => strategyRunning(strategy, options.binary),
     };
   }
   return { description: 'no HAProxy (files only)', check, reload: async () => undefined, runtime: () => undefined, running: async () => undefined };
 }
 
-/** An HAProxy run elsewhere: its master answers `show proc` with a worker, or a pid of its pid file runs. */
-async function strategyRunning(strategy: ReloadStrategy): Promise<boolean | undefined> {
+/**
+ * An HAProxy run elsewhere: its master answers `show proc` with a worker, or its pid file names a
+ * live HAProxy (not whatever process got a pid it once had).
+ */
+async function strategyRunning(strategy: ReloadStrategy, binary: string): Promise<boolean | undefined> {
   try {
     if (strategy.kind === 'master-socket') return (await showProc(strategy.socket, RUNNING_PROBE_MS)).workers.length > 0;
-    if (strategy.kind === 'pid-file') return (await readPidFile(strategy.pidFile)).some(processAlive);
+    if (strategy.kind === 'pid-file') return (await runningFromPidFile(strategy.pidFile, binary)).length > 0;
   } catch {
     return false;
   }

@@ -107,6 +107,21 @@ export async function processEnv(pid: number): Promise<Record<string, string>> {
   return env;
 }
 
+/**
+ * Live children of a process, from the kernel's own list (/proc/PID/task/TID/children) when it
+ * keeps one: a probe asks this every few seconds, and a walk of all of /proc grows with the host.
+ */
+export function childrenOf(pid: number): number[] {
+  try {
+    const listed = readdirSync(`/proc/${pid}/task`).flatMap((task) =>
+      readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number),
+    );
+    return listed.filter(processAlive).sort((a, b) => a - b);
+  } catch {
+    return childPids(pid);
+  }
+}
+
 /** Live children of a process. */
 export function childPids(pid: number): number[] {
   const children: number[] = [];

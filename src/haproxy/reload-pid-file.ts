@@ -30,7 +30,7 @@ function isHaproxy(pid: number, binary: string | undefined): boolean {
 }
 
 /** The live HAProxy processes a pid file names, or exit 6 for a stale file. */
-async function runningFromPidFile(pidFile: string, binary: string | undefined): Promise<number[]> {
+export async function runningFromPidFile(pidFile: string, binary: string | undefined): Promise<number[]> {
   const pids = await readPidFile(pidFile);
   const live = pids.filter((pid) => processAlive(pid) && isHaproxy(pid, binary));
   if (live.length === 0) {

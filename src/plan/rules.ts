@@ -83,10 +83,12 @@ const total = (backends: Readonly<Record<string, number>>) => Object.values(back
  */
 export function everyServerGone(
   settings: Readonly<Settings>,
-  backends: Readonly<Record<string, number>>,
+  rendering: { backends: Readonly<Record<string, number>>; resources: ReadonlyArray<{ text: string; resource: { haproxy: boolean } }> },
   installed: ReadonlyMap<string, string | undefined>,
 ): OccsError | undefined {
-  if (settings.watch.allowEmpty || total(backends) > 0) return undefined;
+  if (settings.watch.allowEmpty || total(rendering.backends) > 0) return undefined;
+  // Two configs may name a backend alike (two resources on one template): count each one's own.
+  if (rendering.resources.some((r) => r.resource.haproxy && total(countServers(r.text)) > 0)) return undefined;
   let serving = 0;
   for (const r of settings.resources) {
     const text = r.haproxy ? installed.get(r.destination!) : undefined;

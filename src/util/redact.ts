@@ -112,7 +112,8 @@ export class Redactor {
     if (typeof value === 'string') return this.apply(value) as T;
     if (Array.isArray(value)) return value.map((v: unknown) => this.deep(v)) as T;
     if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.deep(v)])) as T;
+      // Keys too: a backend named after an app (stack mode) is data from the store.
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [this.apply(k), this.deep(v)])) as T;
     }
     return value;
   }

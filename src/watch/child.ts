@@ -1,5 +1,8 @@
 import type { Settings } from '../config/settings.js';
-import { ExitCode } from '../errors.js';
+import { NO_ROUTE_BACKEND } from '../config/stack-settings.js';
+import { ExitCode, type OccsError } from '../errors.js';
+import { countServers } from '../haproxy/config-sections.js';
+import type { HaproxyControl } from '../haproxy/control.js';
 import { haproxyLineLevel } from '../haproxy/messages.js';
 import type { ChildExit, Supervisor } from '../haproxy/supervisor.js';
 import type { Logger } from '../log.js';
@@ -49,13 +52,34 @@ export class HaproxyChild {
   }
 
   /**
+   * The store's first answer was refused or held (`why`), and an earlier run left a config
+   * installed (a container restarted, its emptyDir kept): HAProxy starts on that file, once
+   * `haproxy -c` passes it, rather than not at all, which would take this instance out of
+   * service over an answer watch refuses. Returns whether HAProxy started.
+   */
+  async startOnInstalled(control: HaproxyControl, installed: string | undefined, why: OccsError, exited: (stop: Stop) => void): Promise<boolean> {
+    const { supervisor } = control;
+    const { settings, state, log } = this.parts;
+    if (!supervisor || installed === undefined || !(await control.check(settings.haproxy.config)).valid) return false;
+    log.warn(
+      `starting haproxy on the config an earlier run installed (${settings.haproxy.config}, checked with haproxy -c): the store's first answer is refused (${why.code})`,
+    );
+    await this.start(supervisor, exited);
+    state.serving = true;
+    state.backends = countServers(installed);
+    if (settings.stack) delete state.backends[NO_ROUTE_BACKEND]; // it answers 404 by design
+    return true;
+  }
+
+  /**
    * `--shutdown-delay` after SIGTERM: HAProxy goes on serving, and /readyz answers 503, so that a
    * load balancer or Kubernetes takes this instance out before its listeners close. Another
    * SIGTERM or SIGINT, or HAProxy's exit, ends the wait at once.
    */
   async delayShutdown(stop: Stop, delayMs: number): Promise<void> {
-    if (stop.kind !== 'signal' || stop.signal !== 'SIGTERM' || delayMs <= 0) return;
     const { state, log, supervisor } = this.parts;
+    // Nothing serves yet: no endpoint to take out first.
+    if (stop.kind !== 'signal' || stop.signal !== 'SIGTERM' || delayMs <= 0 || !state.serving) return;
     state.shuttingDownSince = Date.now();
     log.info(`SIGTERM: serving ${delayMs / 1000} s more before stopping (--shutdown-delay); /readyz answers 503 meanwhile`, { ms: delayMs });
     let cut!: () => void;

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import { usageError, systemErrorCode } from '../errors.js';
+import { visibleJson } from '../log.js';
 import { health, healthDocument, liveness, readiness, type Deadlines, type Verdict } from './health.js';
 import { metricsText } from './metrics.js';
 import type { WatchState } from './state.js';
@@ -26,6 +27,7 @@ const LIMITS = {
 } as const;
 
 const PATHS = ['/livez', '/readyz', '/healthz', '/metrics'] as const;
+const RUNNING_CACHE_MS = 250;
 type Route = 'livez' | 'readyz' | 'healthz' | 'metrics' | 'unknown' | 'bad';
 
 /** What the status listener answers from: the watch's state, and the probes that need the moment's facts. */
@@ -68,7 +70,15 @@ export function wantsJson(target: string | undefined, accept: string | undefined
  * request that cannot be answered gets a 4xx (or, when it cannot even be parsed, a 400 and the
  * connection closed).
  */
-export async function serveStatus(source: StatusSource, host: string, port: number): Promise<http.Server> {
+export async function serveStatus(status: StatusSource, host: string, port: number): Promise<http.Server> {
+  // One look at HAProxy serves every probe of the next 250 ms: a flood of probes cannot make
+  // watch spend its time asking, and a HAProxy that died is still seen within a probe period.
+  let asked: { at: number; answer: Promise<boolean | undefined> } | undefined;
+  const running = () => {
+    if (!asked || Date.now() - asked.at > RUNNING_CACHE_MS) asked = { at: Date.now(), answer: status.running() };
+    return asked.answer;
+  };
+  const source: StatusSource = { ...status, running };
   const options: http.ServerOptions = {
     maxHeaderSize: LIMITS.maxHeaderSize,
     requestTimeout: LIMITS.requestTimeoutMs,
@@ -123,14 +133,16 @@ async function answer(source: StatusSource, req: http.IncomingMessage, res: http
   const { state, redact } = source;
   if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'only GET and HEAD\n', { allow: 'GET, HEAD' });
   if (route === 'bad') return send(res, 400, 'bad request target\n', { connection: 'close' });
-  if (route === 'metrics') return send(res, 200, metricsText(state), { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+  // Label values are data too (a backend is an app's name in stack mode): masked like every other output.
+  if (route === 'metrics') return send(res, 200, redact(metricsText(state)), { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
   if (route === 'unknown') return send(res, 404, 'try /livez, /readyz, /healthz or /metrics\n');
   if (route === 'livez') return verdict(res, liveness(state, Date.now(), source.deadlines), redact);
   const running = await source.running();
   if (route === 'readyz') return verdict(res, readiness(state, running), redact);
   if (!wantsJson(req.url, req.headers.accept)) return verdict(res, health(state), redact);
   const doc = redact(healthDocument(state, running, Date.now(), source.deadlines));
-  send(res, health(state).ok ? 200 : 503, `${JSON.stringify(doc, null, 2)}\n`, { 'content-type': 'application/json; charset=utf-8' });
+  // Invisible characters of keys as JSON escapes, as in the logs: the same data, nothing hidden on a terminal.
+  send(res, health(state).ok ? 200 : 503, `${visibleJson(doc)}\n`, { 'content-type': 'application/json; charset=utf-8' });
 }
 
 /** 200 or 503 with the reason, which may quote a store's error: masked like every other output. */

@@ -43,7 +43,7 @@ export class Planner {
 
   /** Why a rendering must not be installed: `--strict`, `--min-servers`, or an answer that empties every backend. */
   refusal(rendering: Rendering): OccsError | undefined {
-    return refusalOf(rendering) ?? everyServerGone(this.config.settings, rendering.backends, this.executor.installedTexts);
+    return refusalOf(rendering) ?? everyServerGone(this.config.settings, rendering, this.executor.installedTexts);
   }
 
   /** What a rendering asks of HAProxy now, against what is installed (`forced`: SIGHUP). */

@@ -42,3 +42,22 @@ export function liveSettings(running: Readonly<Settings>, fresh: Readonly<Settin
   };
   return { settings: Object.freeze(settings), kept };
 }
+
+/** Whether `fresh` names another store, or reaches it otherwise (credentials, TLS, timeouts, polling). */
+export function storeChanged(running: Readonly<Settings>, fresh: Readonly<Settings>): boolean {
+  const store = (s: Readonly<Settings>) => [
+    s.kv?.spec,
+    s.kv?.base,
+    s.token,
+    s.kvUser,
+    s.kvPassword,
+    s.kvCa,
+    s.kvCert,
+    s.kvKey,
+    s.insecure,
+    s.kvTimeoutMs,
+    s.kvMaxBytes,
+    s.watch.intervalMs,
+  ];
+  return !same(store(running), store(fresh));
+}

@@ -1,5 +1,5 @@
 import type { Settings } from '../config/settings.js';
-import { asOccsError, withHint } from '../errors.js';
+import { asOccsError, OccsError, withHint } from '../errors.js';
 import { allPrefixes } from '../plan/render.js';
 import type { CompiledTemplate } from '../template/engine.js';
 import type { KvSource } from '../kv/source.js';
@@ -8,7 +8,7 @@ import { storeName } from '../wiring/store.js';
 import { compileTemplates } from '../wiring/templates.js';
 import type { Executor } from './executor.js';
 import type { RenderingNotes } from './notes.js';
-import { liveSettings } from './reconfigure.js';
+import { liveSettings, storeChanged } from './reconfigure.js';
 import type { StoreFollower } from './store-follower.js';
 import type { StoreHealth } from './store-health.js';
 
@@ -30,6 +30,7 @@ export interface ReconfigureParts {
 export class Reconfigurer {
   settings: Readonly<Settings>;
   templates: ReadonlyMap<string, CompiledTemplate>;
+  private queue: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly parts: ReconfigureParts,
@@ -42,14 +43,25 @@ export class Reconfigurer {
     this.templates = parts.templates;
   }
 
-  /** Reads everything again and, when all of it is good, runs with it; never throws. */
-  async reconfigure(): Promise<void> {
+  /**
+   * Reads everything again and, when all of it is good, runs with it; never throws. SIGHUPs in
+   * quick succession are taken one after the other: the file read last is the one that counts.
+   */
+  reconfigure(): Promise<void> {
+    const run = this.queue.then(() => this.readAgain());
+    this.queue = run;
+    return run;
+  }
+
+  private async readAgain(): Promise<void> {
     const { log, reloadSettings, openSource } = this.parts;
     try {
       const { settings, kept } = liveSettings(this.settings, reloadSettings ? await reloadSettings() : this.settings);
       const templates = await compileTemplates(settings.resources);
       // A new source every time: a rotated token, password or certificate file is read anew.
       const source = await openSource(settings);
+      // Another store, or other credentials: it must answer before watch leaves the one it follows.
+      if (storeChanged(this.settings, settings)) await readOrClose(source, settings);
       for (const notice of settings.notices) log.warn(notice);
       this.settings = settings;
       this.templates = templates;
@@ -63,5 +75,19 @@ export class Reconfigurer {
       const occs = asOccsError(error);
       log.error(`SIGHUP: ${withHint(occs)}; watch goes on with the settings and templates it had`, { code: occs.code, detail: occs.detail });
     }
+  }
+}
+
+/** One read of every prefix from a store just opened; on failure the source is closed and the failure says which store. */
+async function readOrClose(source: KvSource, settings: Readonly<Settings>): Promise<void> {
+  try {
+    await source.read(allPrefixes(settings.resources));
+  } catch (error) {
+    await source.close();
+    const occs = asOccsError(error);
+    throw new OccsError(occs.code, `the store the config file names now cannot be read: ${occs.message}`, {
+      hint: 'fix kv or its credentials, then send SIGHUP again',
+      cause: error,
+    });
   }
 }

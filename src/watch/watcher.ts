@@ -12,6 +12,7 @@ import { Backoff } from '../util/backoff.js';
 import { IdleCollector, keepSmall } from '../util/memory.js';
 import { HaproxyChild, type ChildParts, type Stop } from './child.js';
 import { Coalescer } from './coalescer.js';
+import { releaseHangups } from './early-signals.js';
 import { Executor } from './executor.js';
 import { RenderingNotes } from './notes.js';
 import { Planner } from './planner.js';
@@ -117,6 +118,7 @@ export class Watcher {
     const onSignal = (signal: NodeJS.Signals) => (signal === 'SIGHUP' ? void this.reread() : this.stopRequested({ kind: 'signal', signal }));
     const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
     for (const s of signals) process.on(s, onSignal);
+    if (releaseHangups()) void this.reread();
     this.spinner = this.parts.waiting(`waiting for the first successful render of ${prefixes.join(', ')} from ${source.description}`);
     await this.follower.follow(source, prefixes);
     keepSmall();
@@ -189,7 +191,11 @@ export class Watcher {
     this.notes.entriesOf(rendering);
     state.skipped = rendering.skipped.map((s) => ({ ...s, kind: skipKind(s, this.settings.stack) }));
     const refusal = this.planner.refusal(rendering);
-    if (refusal) throw refusal;
+    if (refusal) {
+      const installed = this.executor.installedTexts.get(this.settings.haproxy.config);
+      if (!this.started && (await this.child.startOnInstalled(control, installed, refusal, (stop) => this.stopRequested(stop)))) this.started = true;
+      throw refusal;
+    }
     const outcome = await this.executor.execute(this.changeFor(rendering, forced), this.started, rendering.backends);
     state.backends = rendering.backends;
     this.notes.emptinessOf(rendering);

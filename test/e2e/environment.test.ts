@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BIN, ROOT, runCli } from '../support/cli.js';
 import { ConsulKvServer } from '../support/consul-kv-server.js';
-import { waitFor } from '../support/haproxy-process.js';
+import { freePort, waitFor } from '../support/haproxy-process.js';
 import { makeTempDir } from '../support/temp.js';
 import { localHaproxyArgs } from '../support/watch-args.js';
 import { WatchProcess } from '../support/watch-process.js';
@@ -185,6 +185,39 @@ describe('SIGHUP re-reads the config file and the templates, as well as the stor
     expect((await rig.status('/healthz')).status).toBe(200);
   });
 
+  it('a config file naming a store that cannot be read (a typo in kv): watch goes on following the store it had, and a change there is still applied', async () => {
+    rig.store.put(`${PREFIX}/a`, rig.address(0));
+    const file = join(rig.dir, 'occs-lb.config.json');
+    writeFileSync(file, JSON.stringify({ kv: rig.store.url, prefixes: [PREFIX] }));
+    const args = [
+      ['--config', file],
+      ['--out', rig.config()],
+      ['--exec', `haproxy -W -db -f ${rig.config()}`],
+      ['--bind', '127.0.0.1'],
+      ['--frontend-port', String(rig.ports.frontend)],
+      ['--stats-port', String(rig.ports.stats)],
+      ['--listen', `127.0.0.1:${rig.ports.status}`],
+      ['--wait', '0'],
+    ].flat();
+    const w = (rig.watch = new WatchProcess(args));
+    await w.waitForLog(/^started haproxy/);
+    await rig.servedBy(['a']);
+
+    const nobody = await freePort();
+    writeFileSync(file, JSON.stringify({ kv: `http://127.0.0.1:${nobody}`, prefixes: [PREFIX] }));
+    const before = w.logs.length;
+    w.signal('SIGHUP');
+    await w.waitForLog(/^SIGHUP: /, before);
+    const refused = await w.waitForLog(
+      /^SIGHUP: the store the config file names now cannot be read: .*watch goes on with the settings and templates it had/,
+      before,
+    );
+    expect(refused.level).toBe('error');
+
+    rig.store.put(`${PREFIX}/b`, rig.address(1));
+    await rig.servedBy(['a', 'b']);
+  });
+
   it('a rotated token file: read again on SIGHUP, and the store answers again', async () => {
     const store = await new ConsulKvServer({ token: 'first-token-0123456789' }).start();
     try {
@@ -244,3 +277,90 @@ describe('watch configured by the environment alone, as a container image does',
     expect((await rig.status('/readyz')).status).toBe(200);
   });
 });
+
+function store(): { dir: string; kv: string } {
+  const dir = makeTempDir();
+  writeFileSync(join(dir, 'kv.properties'), 'apps/a/one=10.0.0.1:80\napps/b/two=10.0.0.2:80\n');
+  return { dir, kv: `file:${join(dir, 'kv.properties')}` };
+}
+
+describe("a command reads the variables of its own options only (the image's ENV sets watch's)", () => {
+  it('validate (which takes no --out) accepts a config file of several resources while OCCS_LB_OUT is set', async () => {
+    const { dir, kv } = store();
+    writeFileSync(join(dir, 'servers.ejs'), '<% for (const s of servers()) { %><%= s.address %>\n<% } %>');
+    writeFileSync(
+      join(dir, 'occs-lb.config.json'),
+      JSON.stringify({
+        kv,
+        prefixes: ['apps/a'],
+        resources: [
+          { template: join(ROOT, 'templates/haproxy.cfg.ejs'), destination: join(dir, 'haproxy.cfg') },
+          { template: 'servers.ejs', destination: join(dir, 'servers.txt'), haproxy: false },
+        ],
+      }),
+    );
+    const run = await runCli(['validate', '--no-haproxy'], { env: { OCCS_LB_OUT: '/run/occs-lb/haproxy.cfg' }, cwd: dir });
+    expect(run.stderr).not.toContain('ambiguous');
+    expect(run.code).toBe(0);
+  });
+
+  it('render is not stopped by a bad value in a variable of a watch-only option (OCCS_LB_STOP_TIMEOUT)', async () => {
+    const { dir, kv } = store();
+    const run = await runCli(['render', '--kv', kv, '--prefix', 'apps/a'], { env: { OCCS_LB_STOP_TIMEOUT: 'bogus' }, cwd: dir });
+    expect(run.code).toBe(0);
+  });
+});
+
+describe('Kubernetes service links: a Service named occs-lb-stats in the namespace', () => {
+  it('its OCCS_LB_STATS_PORT=tcp://IP:PORT does not stop occs-lb (the docker-link form is no port setting)', async () => {
+    const { dir, kv } = store();
+    const links = { OCCS_LB_STATS_PORT: 'tcp://10.96.0.12:1936', OCCS_LB_STATS_SERVICE_HOST: '10.96.0.12', OCCS_LB_STATS_SERVICE_PORT: '1936' };
+    const run = await runCli(['render', '--kv', kv, '--prefix', 'apps/a'], { env: links, cwd: dir });
+    expect(run.stderr).not.toMatch(/^error/m);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain(
+      'environment OCCS_LB_STATS_PORT holds tcp://10.96.0.12:1936, a Kubernetes service link (a Service named occs-lb-stats), not a setting: it is ignored',
+    );
+    expect(run.stdout).toContain('bind *:1936');
+  });
+});
+
+describe('SIGHUP while watch is still starting (systemctl reload right after start, a config reloader)', () => {
+  it('does not kill watch (Node would exit 129, which systemd counts as a clean stop): it is honoured once watch runs', async () => {
+    const { dir, kv } = store();
+    // The template is a named pipe: watch waits on it while starting, as long as the test likes.
+    const template = join(dir, 'haproxy.cfg.ejs');
+    expect(spawnSync('mkfifo', [template]).status).toBe(0);
+    const w = new WatchProcess(['--kv', kv, '--prefix', 'apps/a', '--out', join(dir, 'haproxy.cfg'), '--template', template]);
+    try {
+      const pid = w.child.pid!;
+      // Opening a pipe no one writes to blocks: one of watch's threads waits for its partner.
+      const waiting = () => readdirSync(`/proc/${pid}/task`).some((task) => readOr(`/proc/${pid}/task/${task}/wchan`) === 'wait_for_partner');
+      await waitFor('watch to wait on its template', () => waiting() || undefined);
+      w.signal('SIGHUP');
+      // Not blocking: a watch the signal killed has no end of the pipe open (ENXIO, the test fails).
+      const feed = () => {
+        const pipe = openSync(template, constants.O_WRONLY | constants.O_NONBLOCK);
+        writeFileSync(pipe, readFileSync(join(ROOT, 'templates/haproxy.cfg.ejs'), 'utf8'));
+        closeSync(pipe);
+      };
+      feed();
+      await w.waitForLog(/^SIGHUP: re-reading the config file/);
+      expect(w.child.exitCode).toBe(null);
+      // The SIGHUP reads the templates again: the pipe once more.
+      await waitFor('watch to read its template again', () => waiting() || undefined);
+      feed();
+      await w.waitForLog(/^SIGHUP: the config and 1 template\(s\) read again/);
+    } finally {
+      await w.stop();
+    }
+  });
+});
+
+function readOr(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}

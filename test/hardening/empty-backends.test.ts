@@ -46,6 +46,31 @@ describe('a store answer that empties every backend is held by default: a store 
   });
 });
 
+describe('a restarted watch (--exec) that finds its config on disk and an empty store', () => {
+  it('starts HAProxy on the installed config (checked with haproxy -c), and holds the empty answer', async () => {
+    rig.store.put(`${PREFIX}/a`, rig.address(0));
+    const first = rig.startWatch(rig.store.url);
+    await first.waitForLog(/^started haproxy/);
+    await rig.servedBy(['a']);
+    await first.stop();
+    expect(readFileSync(rig.config(), 'utf8')).toContain(`server a ${rig.address(0)} check`);
+
+    // The store is emptied while watch is down (a container restart keeps its emptyDir, and with
+    // it the installed haproxy.cfg); the restarted watch must not leave the pod without HAProxy.
+    rig.store.delete(PREFIX, true);
+    const second = rig.startWatch(rig.store.url);
+    await second.waitForLog(/^watching /);
+    await second.waitForLog(/^starting haproxy on the config an earlier run installed/);
+    await second.waitForLog(/^started haproxy/, 0, 10_000);
+    expect((await rig.status('/readyz')).status).toBe(200);
+    // The last good servers serve, and the answer stays held until the store holds servers again.
+    await rig.servedBy(['a']);
+    expect((await rig.status('/healthz')).body).toMatch(/^last sync failed: held the store's answer/);
+    rig.store.put(`${PREFIX}/b`, rig.address(1));
+    await rig.servedBy(['b']);
+  });
+});
+
 describe('a backend with no servers is visible, though it is installed (--allow-empty, --min-servers 0)', () => {
   it('watch: /healthz names it, a metric counts it, the log says so when it empties and refills', async () => {
     rig.store.put(`${PREFIX}/a`, rig.address(0));

@@ -27,7 +27,7 @@ const examples: Array<[string, string[]]> = [
 
 describe('the examples set only variables occs-lb reads', () => {
   it.each(examples)('%s', (_, names) => {
-    expect(names.length).toBeGreaterThan(2);
+    expect(names.length).toBeGreaterThan(0);
     expect(names.filter((name) => !known.has(name) && !OTHERS.has(name))).toEqual([]);
   });
 });

@@ -84,9 +84,15 @@ const base = {
 const cfg = (servers: number) =>
   `backend web\n    balance roundrobin\n${Array.from({ length: servers }, (_, i) => `    server s${i} 10.0.0.${i + 1}:80 check\n`).join('')}`;
 
+/** A rendering of one config with these servers per backend. */
+const r = (backends: Record<string, number>) => ({
+  backends,
+  resources: [{ text: cfg(Object.values(backends).reduce((a, b) => a + b, 0)), resource: { haproxy: true } }],
+});
+
 describe('everyServerGone', () => {
   it('holds an answer that empties every backend while HAProxy serves some', () => {
-    const error = everyServerGone(base, { web: 0 }, new Map([['/etc/haproxy/haproxy.cfg', cfg(3)]]));
+    const error = everyServerGone(base, r({ web: 0 }), new Map([['/etc/haproxy/haproxy.cfg', cfg(3)]]));
     expect(error?.code).toBe('EVERY_SERVER_GONE');
     expect(error?.exitCode).toBe(5);
     expect(error?.message).toBe("held the store's answer: it leaves no server in any backend, where HAProxy serves 3 servers");
@@ -94,10 +100,10 @@ describe('everyServerGone', () => {
 
   it('lets through an answer with a server left, a first install, an HAProxy serving none, and --allow-empty', () => {
     const installed = new Map([['/etc/haproxy/haproxy.cfg', cfg(3)]]);
-    expect(everyServerGone(base, { web: 0, api: 1 }, installed)).toBeUndefined();
-    expect(everyServerGone(base, { web: 0 }, new Map())).toBeUndefined();
-    expect(everyServerGone(base, { web: 0 }, new Map([['/etc/haproxy/haproxy.cfg', cfg(0)]]))).toBeUndefined();
-    expect(everyServerGone({ ...base, watch: { allowEmpty: true } } as unknown as Settings, { web: 0 }, installed)).toBeUndefined();
+    expect(everyServerGone(base, r({ web: 0, api: 1 }), installed)).toBeUndefined();
+    expect(everyServerGone(base, r({ web: 0 }), new Map())).toBeUndefined();
+    expect(everyServerGone(base, r({ web: 0 }), new Map([['/etc/haproxy/haproxy.cfg', cfg(0)]]))).toBeUndefined();
+    expect(everyServerGone({ ...base, watch: { allowEmpty: true } } as unknown as Settings, r({ web: 0 }), installed)).toBeUndefined();
   });
 });
 
