@@ -40,11 +40,12 @@ class CliRun {
     const { io, redactor } = this;
     let wrote = false;
     const out: Io = { ...io, stdout: { write: (chunk: string) => ((wrote = true), io.stdout.write(chunk)) } as NodeJS.WritableStream };
-    let format = (command.optsWithGlobals<Flags>() as { format?: string }).format;
+    const given = command.optsWithGlobals<Flags>();
+    let format = (given as { format?: string }).format;
     try {
       // Flags win; every option not given as one may come from its OCCS_LB_ variable.
       const { flags, origins, notices } = withEnvironment(
-        command.optsWithGlobals<Flags>(),
+        given,
         io.env,
         (name) => command.getOptionValueSourceWithGlobals(name) === 'cli',
         command.name() as CommandName,

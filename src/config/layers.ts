@@ -24,7 +24,7 @@ export const pick = <T>(...candidates: Array<From<T> | undefined>): From<T> | un
 export const invalid = (from: string, what: string, hint?: string) => usageError(`${from}: ${what}`, { hint });
 
 /** The longest a timer waits (2^31 - 1 ms, about 24.8 days): a longer one fires at once, with a warning, in Node. */
-const LONGEST_WAIT_MS = 2 ** 31 - 1;
+export const LONGEST_WAIT_MS = 2 ** 31 - 1;
 
 /**
  * A duration setting in milliseconds, `fallback` when no layer sets it. Refused, naming where it

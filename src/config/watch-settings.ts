@@ -1,7 +1,7 @@
 import { parseDuration } from '../util/duration.js';
 import { isIP } from '../values/ip.js';
 import { parsePort } from '../values/server.js';
-import { durationSetting, invalid, pick, type Layers } from './layers.js';
+import { durationSetting, invalid, LONGEST_WAIT_MS, pick, type Layers } from './layers.js';
 import type { Flags, WatchSettings } from './types.js';
 
 /**
@@ -23,7 +23,7 @@ export function parseWait(text: string): { minMs: number; maxMs: number } | unde
   if (extra !== undefined || minText === undefined) return undefined;
   const minMs = parseDuration(minText);
   const maxMs = maxText === undefined ? (minMs ?? 0) * 4 : parseDuration(maxText);
-  if (minMs === undefined || maxMs === undefined || maxMs < minMs || maxMs > 2 ** 31 - 1) return undefined;
+  if (minMs === undefined || maxMs === undefined || maxMs < minMs || maxMs > LONGEST_WAIT_MS) return undefined;
   return { minMs, maxMs };
 }
 
@@ -32,7 +32,7 @@ function waitProblem(text: string): string {
   const [minText, maxText] = text.split(':');
   const [minMs, maxMs] = [parseDuration(minText ?? ''), parseDuration(maxText ?? '')];
   if (minMs !== undefined && maxMs !== undefined && maxMs < minMs) return `"${text}": MAX (${maxText}) is below MIN (${minText})`;
-  if (Math.max(minMs ?? 0, maxMs ?? 0) * (maxText === undefined ? 4 : 1) > 2 ** 31 - 1)
+  if (Math.max(minMs ?? 0, maxMs ?? 0) * (maxText === undefined ? 4 : 1) > LONGEST_WAIT_MS)
     return `"${text}" is longer than 24 days, the longest wait a timer takes`;
   return `"${text}" is not MIN[:MAX], e.g. 200ms:2s, 1s:1m30s or 0`;
 }

@@ -83,11 +83,6 @@ export class Supervisor {
     return this.child !== undefined && this.exit === undefined;
   }
 
-  /** The command name the supervised program runs under (/proc/PID/comm: 15 characters at most). */
-  get commandName(): string {
-    return basename(this.file).slice(0, 15);
-  }
-
   get commandLine(): string {
     return [this.file, ...this.args].join(' ');
   }
@@ -209,7 +204,7 @@ export async function removeStaleRuntimeDirs(): Promise<string[]> {
   return removed;
 }
 
-/** Whether something listens on a unix socket (a master CLI): it takes a connection within 500 ms. */
+/** Whether something listens on a unix socket (a master CLI): it takes a connection within 2 s (a busy machine may be slow to say so). */
 function socketAnswers(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const conn = net.createConnection({ path });
@@ -217,7 +212,7 @@ function socketAnswers(path: string): Promise<boolean> {
       conn.destroy();
       resolve(answered);
     };
-    conn.setTimeout(500, () => done(false));
+    conn.setTimeout(2_000, () => done(false));
     conn.once('connect', () => done(true));
     conn.once('error', () => done(false));
   });

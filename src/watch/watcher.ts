@@ -94,7 +94,6 @@ export class Watcher {
       {
         snapshot: (snapshot: KvSnapshot) => {
           this.generation += 1;
-          parts.state.storeHeardAt = Date.now();
           this.storeAnswered(snapshot);
         },
         alive: (scope: string) => this.health.alive(scope),
