@@ -11,66 +11,84 @@ export const ExitCode = {
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
+/** The counters of watch's failures (watch/state.ts): each failure adds to the one its code names. */
+export type FailureCounter = 'renderFailures' | 'installFailures' | 'checkFailures' | 'refused' | 'reloadFailures' | 'unexpectedFailures';
+
+/** What a code means to the watch loop, besides the exit code it ends a run with. */
+export interface ErrorPolicy {
+  exit: ExitCodeValue;
+  /** The counter it feeds. */
+  counter: FailureCounter;
+  /** Fixed without the store changing (a full disk, an HAProxy that did not answer): the same snapshot is tried again, with backoff. */
+  retry: boolean;
+  /** HAProxy may now run something else than the installed files say: the next change reloads, whatever it is. */
+  apart: boolean;
+}
+
+const policy = <E extends ExitCodeValue>(exit: E, counter: FailureCounter, also: { retry?: true; apart?: true } = {}): ErrorPolicy & { exit: E } => ({
+  exit,
+  counter,
+  retry: also.retry ?? false,
+  apart: also.apart ?? false,
+});
+const usage = policy(ExitCode.usage, 'renderFailures');
+const kv = policy(ExitCode.kv, 'renderFailures');
+const install = <E extends ExitCodeValue>(exit: E) => policy(exit, 'installFailures', { retry: true });
+const refused = policy(ExitCode.rejected, 'refused');
+const reload = policy(ExitCode.reload, 'reloadFailures');
+const reloadRetried = policy(ExitCode.reload, 'reloadFailures', { retry: true });
+
 /**
- * Every failure the user can act on, by code, with the exit code it ends a run with. A code is
- * one of these or it does not compile: no failure is told apart by a string typed twice.
+ * Every failure the user can act on, by code: the exit code it ends a run with, and what the
+ * watch loop does with it. A code is one of these or it does not compile: no failure is told
+ * apart by a string typed twice, and a new code is one line here.
  */
 export const ERROR_CODES = {
   /** A setting, flag or config file is wrong. */
-  USAGE: ExitCode.usage,
+  USAGE: usage,
   /** The haproxy executable cannot be run at all. */
-  HAPROXY_UNRUNNABLE: ExitCode.usage,
-  INSTALL_READ_ONLY: ExitCode.usage,
-  INSTALL_DENIED: ExitCode.usage,
-  INSTALL_NO_DIRECTORY: ExitCode.usage,
-  INSTALL_NOT_A_FILE: ExitCode.usage,
-  INSTALL_NO_SPACE: ExitCode.unexpected,
-  INSTALL_FAILED: ExitCode.unexpected,
-  KV_ERROR: ExitCode.kv,
-  KV_UNREACHABLE: ExitCode.kv,
-  KV_TIMEOUT: ExitCode.kv,
-  KV_TLS: ExitCode.kv,
-  KV_UNAUTHORISED: ExitCode.kv,
-  KV_PERMISSION_DENIED: ExitCode.kv,
-  KV_TOO_LARGE: ExitCode.kv,
-  KV_FILE_UNREADABLE: ExitCode.kv,
-  KV_FILE_MALFORMED: ExitCode.kv,
-  KV_FILE_WATCH: ExitCode.kv,
-  TEMPLATE: ExitCode.template,
-  CONFIG_REJECTED: ExitCode.rejected,
-  ENTRIES_REJECTED: ExitCode.rejected,
-  MIN_SERVERS: ExitCode.rejected,
+  HAPROXY_UNRUNNABLE: usage,
+  INSTALL_READ_ONLY: install(ExitCode.usage),
+  INSTALL_DENIED: install(ExitCode.usage),
+  INSTALL_NO_DIRECTORY: install(ExitCode.usage),
+  INSTALL_NOT_A_FILE: install(ExitCode.usage),
+  INSTALL_NO_SPACE: install(ExitCode.unexpected),
+  INSTALL_FAILED: install(ExitCode.unexpected),
+  KV_ERROR: kv,
+  KV_UNREACHABLE: kv,
+  KV_TIMEOUT: kv,
+  KV_TLS: kv,
+  KV_UNAUTHORISED: kv,
+  KV_PERMISSION_DENIED: kv,
+  KV_TOO_LARGE: kv,
+  KV_FILE_UNREADABLE: kv,
+  KV_FILE_MALFORMED: kv,
+  KV_FILE_WATCH: kv,
+  TEMPLATE: policy(ExitCode.template, 'renderFailures'),
+  CONFIG_REJECTED: policy(ExitCode.rejected, 'checkFailures'),
+  ENTRIES_REJECTED: refused,
+  MIN_SERVERS: refused,
   /** A store answer that leaves no server in any backend while HAProxy serves some: held (watch --allow-empty takes it). */
-  EVERY_SERVER_GONE: ExitCode.rejected,
-  VALUE_REFUSED: ExitCode.rejected,
-  HAPROXY_EXITED: ExitCode.reload,
-  HAPROXY_NOT_RUNNING: ExitCode.reload,
-  STALE_PID_FILE: ExitCode.reload,
-  START_TIMEOUT: ExitCode.reload,
-  MASTER_SOCKET: ExitCode.reload,
-  RELOAD_TIMEOUT: ExitCode.reload,
-  RELOAD_FAILED: ExitCode.reload,
-  RELOAD_REJECTED: ExitCode.reload,
-  RELOAD_NO_WORKER: ExitCode.reload,
-  RELOAD_NOT_PERMITTED: ExitCode.reload,
-  RELOAD_COMMAND_FAILED: ExitCode.reload,
-  /** HAProxy refused a runtime API command, or its state afterwards is not what was asked. */
-  RUNTIME_REFUSED: ExitCode.reload,
+  EVERY_SERVER_GONE: refused,
+  VALUE_REFUSED: policy(ExitCode.rejected, 'renderFailures'),
+  HAPROXY_EXITED: reload,
+  HAPROXY_NOT_RUNNING: reloadRetried,
+  STALE_PID_FILE: reload,
+  START_TIMEOUT: reload,
+  MASTER_SOCKET: reloadRetried,
+  RELOAD_TIMEOUT: policy(ExitCode.reload, 'reloadFailures', { retry: true, apart: true }),
+  RELOAD_FAILED: reload,
+  RELOAD_REJECTED: reload,
+  RELOAD_NO_WORKER: policy(ExitCode.reload, 'reloadFailures', { apart: true }),
+  RELOAD_NOT_PERMITTED: reload,
+  RELOAD_COMMAND_FAILED: reload,
+  /** HAProxy refused a runtime API command, or its state afterwards is not what was asked: it may hold part of the change. */
+  RUNTIME_REFUSED: policy(ExitCode.reload, 'reloadFailures', { apart: true }),
   /** Anything not foreseen: a bug, or the system failing under us. */
-  UNEXPECTED: ExitCode.unexpected,
-} as const satisfies Record<string, ExitCodeValue>;
+  UNEXPECTED: policy(ExitCode.unexpected, 'unexpectedFailures'),
+} as const satisfies Record<string, ErrorPolicy>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
-
-/** Codes of a failure to write a destination (a full disk, a read-only directory…): fixed outside the store. */
-export const INSTALL_CODES: ReadonlySet<ErrorCode> = new Set([
-  'INSTALL_READ_ONLY',
-  'INSTALL_DENIED',
-  'INSTALL_NO_DIRECTORY',
-  'INSTALL_NOT_A_FILE',
-  'INSTALL_NO_SPACE',
-  'INSTALL_FAILED',
-]);
 
 export interface OccsErrorOptions {
   /** What to do about it: printed after the message on the same line. */
@@ -87,6 +105,10 @@ export interface OccsErrorOptions {
 export class OccsError extends Error {
   readonly code: ErrorCode;
   readonly exitCode: ExitCodeValue;
+  /** What the watch loop does with it (errors.ts's table). */
+  get policy(): ErrorPolicy {
+    return ERROR_CODES[this.code];
+  }
   readonly hint?: string;
   readonly detail?: string;
 
@@ -94,13 +116,13 @@ export class OccsError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'OccsError';
     this.code = code;
-    this.exitCode = ERROR_CODES[code];
+    this.exitCode = ERROR_CODES[code].exit;
     this.hint = options.hint;
     this.detail = options.detail;
   }
 }
 
-type CodeOf<E extends ExitCodeValue> = { [C in ErrorCode]: (typeof ERROR_CODES)[C] extends E ? C : never }[ErrorCode];
+type CodeOf<E extends ExitCodeValue> = { [C in ErrorCode]: (typeof ERROR_CODES)[C]['exit'] extends E ? C : never }[ErrorCode];
 
 export const usageError = (message: string, options?: OccsErrorOptions): OccsError => new OccsError('USAGE', message, options);
 

@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import type { Settings } from '../config/settings.js';
-import { asOccsError, OccsError } from '../errors.js';
+import { asOccsError } from '../errors.js';
 import type { HaproxyControl } from '../haproxy/control.js';
 import type { ReloadResult } from '../haproxy/reload.js';
 import { applyAtRuntime } from '../haproxy/runtime.js';
@@ -209,8 +209,7 @@ export class Executor {
         await this.installer.restore(previous);
         // A reload that timed out or left no worker: HAProxy's state is unknown. A plain
         // rejection leaves the old worker serving what the restored files say.
-        if (error instanceof OccsError && (error.code === 'RELOAD_TIMEOUT' || error.code === 'RELOAD_NO_WORKER'))
-          this.unknown ??= 'the last reload failed half-way';
+        if (asOccsError(error).policy.apart) this.unknown ??= 'the last reload failed half-way';
         throw error;
       }
       return { installed, path: 'reload' as const };

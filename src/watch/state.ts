@@ -1,17 +1,4 @@
-import { ExitCode, INSTALL_CODES, type OccsError } from '../errors.js';
 import type { SkippedEntry } from '../values/servers.js';
-
-type Counter = keyof WatchState['counters'];
-
-/** Which counter a failed sync adds to: each failure is counted once, by what failed. */
-export function failureCounter(error: OccsError): Counter {
-  if (error.code === 'UNEXPECTED') return 'unexpectedFailures';
-  if (INSTALL_CODES.has(error.code)) return 'installFailures';
-  if (error.code === 'CONFIG_REJECTED') return 'checkFailures';
-  if (error.code === 'MIN_SERVERS' || error.code === 'ENTRIES_REJECTED' || error.code === 'EVERY_SERVER_GONE') return 'refused';
-  if (error.exitCode === ExitCode.reload) return 'reloadFailures';
-  return 'renderFailures';
-}
 
 /**
  * What `watch` has done and how it is doing: plain data the loop updates and the status

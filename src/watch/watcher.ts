@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { Settings } from '../config/settings.js';
-import { asOccsError, ExitCode, INSTALL_CODES, withHint } from '../errors.js';
+import { asOccsError, ExitCode, withHint } from '../errors.js';
 import type { HaproxyControl } from '../haproxy/control.js';
 import { describeReload, type ReloadResult } from '../haproxy/reload.js';
 import type { KvSnapshot, KvSource } from '../kv/source.js';
@@ -17,12 +17,8 @@ import { Executor } from './executor.js';
 import { RenderingNotes } from './notes.js';
 import { Planner } from './planner.js';
 import { Reconfigurer } from './reconfigurer.js';
-import { failureCounter } from './state.js';
 import { StoreFollower } from './store-follower.js';
 import { StoreHealth } from './store-health.js';
-
-/** Reload failures where HAProxy did not answer in time, not a config it refused: worth trying again. */
-const TRANSIENT_RELOAD_CODES: ReadonlySet<string> = new Set(['MASTER_SOCKET', 'RELOAD_TIMEOUT', 'HAPROXY_NOT_RUNNING']);
 
 export interface WatcherParts extends ChildParts {
   source: KvSource;
@@ -221,14 +217,14 @@ export class Watcher {
   private syncFailed(error: unknown): void {
     const { state, log, control } = this.parts;
     const occs = asOccsError(error);
-    state.counters[failureCounter(occs)] += 1;
+    state.counters[occs.policy.counter] += 1;
     state.syncProblem = occs.message;
     log.error(withHint(occs), { code: occs.code, detail: occs.detail });
     // A full disk or a directory made read-only gets fixed without the store changing, and so
     // does an HAProxy that did not answer (stalled, busy): try the same snapshot again, less and
     // less often, until HAProxy has it.
-    if (INSTALL_CODES.has(occs.code)) this.installFailing = true;
-    if ((INSTALL_CODES.has(occs.code) || TRANSIENT_RELOAD_CODES.has(occs.code)) && !this.retry && !this.abort.signal.aborted) {
+    if (occs.policy.counter === 'installFailures') this.installFailing = true;
+    if (occs.policy.retry && !this.retry && !this.abort.signal.aborted) {
       this.retry = setTimeout(() => {
         this.retry = undefined;
         this.coalescer.request();
