@@ -7,15 +7,16 @@ import { removeStaleRuntimeDirs, Supervisor } from '../haproxy/supervisor.js';
 import { pollingSource } from '../kv/polling.js';
 import type { KvSource } from '../kv/source.js';
 import type { Logger } from '../log.js';
-import { decideChange, refusalOf, renderSnapshot } from '../plan/plan.js';
+import { renderSnapshot } from '../plan/plan.js';
 import { allPrefixes } from '../plan/render.js';
-import { everyServerGone } from '../plan/rules.js';
 import type { CompiledTemplate } from '../template/engine.js';
 import { removeStaleTemps } from '../util/atomic-write.js';
 import { childEnv } from '../util/run.js';
 import { startSpinner } from '../util/spinner.js';
 import { Executor } from '../watch/executor.js';
-import { installedPaths } from '../watch/installer.js';
+import { HaproxyView, installedPaths } from '../watch/haproxy-view.js';
+import { Planner } from '../watch/planner.js';
+import { syncOnce } from '../watch/sync.js';
 import type { Deadlines } from '../watch/health.js';
 import { serveStatus } from '../watch/http-server.js';
 import { RenderingNotes } from '../watch/notes.js';
@@ -115,30 +116,26 @@ interface OnceParts {
   store: string;
 }
 
-/** `watch --once`: one read, one plan, carried out against an HAProxy that runs already. */
+/** `watch --once`: one read, and the watch loop's one pass over it, against an HAProxy that runs already. */
 async function once({ settings, templates, source, control, log, store }: OnceParts): Promise<number> {
   let fileFailure: unknown;
+  const view = new HaproxyView(control, settings.haproxy.config);
   const executor = new Executor({
     settings,
     control,
     log,
+    view,
     reloaded: (r) => log.info(describeReload(r), { before: r.before, after: r.after, ms: r.ms }),
     fileFailed: (error) => (fileFailure = error),
   });
   try {
-    await executor.init();
+    await view.init(installedPaths(settings));
     const rendering = renderSnapshot(settings, templates, await source.read(allPrefixes(settings.resources)));
-    const notes = new RenderingNotes(log, store);
-    notes.entriesOf(rendering);
-    notes.emptinessOf(rendering);
-    const refusal = refusalOf(rendering) ?? everyServerGone(settings, rendering, executor.installedTexts);
-    if (refusal) throw refusal;
-    const runtime = settings.watch.runtimeApi && executor.runtimeChannel() !== undefined;
-    const change = decideChange(settings, rendering, executor.installedTexts, { runtime });
-    const outcome = await executor.execute(change, true, rendering.backends);
+    const planner = new Planner({ settings, templates }, view);
+    const outcome = await syncOnce({ planner, executor, view, notes: new RenderingNotes(log, store), log }, rendering);
     await executor.settled();
     if (fileFailure) throw asOccsError(fileFailure);
-    const installed = change.kind === 'none' ? [] : outcome.path === 'runtime' ? change.files.map((f) => f.resource.destination!) : outcome.installed;
+    const installed = outcome.path === 'runtime' ? [settings.haproxy.config] : outcome.installed;
     log.info(installed.length > 0 ? `installed ${installed.join(', ')}` : 'the installed config is up to date', { backends: rendering.backends });
     return 0;
   } finally {

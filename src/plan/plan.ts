@@ -4,6 +4,7 @@ import type { OccsError } from '../errors.js';
 import { diffConfigs, type BackendChanges } from '../haproxy/config-diff.js';
 import { countServers } from '../haproxy/config-sections.js';
 import { mapEntries } from '../haproxy/map-file.js';
+import type { RuntimeChannel } from '../haproxy/runtime-channel.js';
 import type { MapChange } from '../haproxy/runtime-maps.js';
 import type { KvSnapshot } from '../kv/source.js';
 import type { CompiledTemplate } from '../template/engine.js';
@@ -27,7 +28,7 @@ export interface Rendering {
 }
 
 /**
- * What to do with a rendering, given what is installed: nothing; install files HAProxy does not
+ * What to do with a rendering, given what HAProxy runs: nothing; install files HAProxy does not
  * read; apply server changes through the runtime API (then install the file); or install and
  * reload, with the reason a reload is needed.
  */
@@ -42,14 +43,37 @@ export type Change =
       maps: MapChange[];
       /** No server removed: cheap, so the quiescence window may be skipped. */
       immediate: boolean;
+      /** The reloads HAProxy had when this was planned: one since makes the plan stale. */
+      epoch: number;
     }
   | { kind: 'reload'; files: RenderedResource[]; reason: string };
 
-export interface DecideOptions {
-  /** Why the change must reload even if nothing changed (SIGHUP, or HAProxy may not run the files); none: not forced. */
-  force?: string;
-  /** Whether the runtime API may be used (--runtime-api, and HAProxy offers one). */
-  runtime: boolean;
+/** What carrying out a change did. */
+export interface Outcome {
+  /** Destinations whose content changed and was installed now (a runtime change's file follows later). */
+  installed: string[];
+  /** How HAProxy got the change: its runtime API, a reload, or not at all (nothing to do, or files only). */
+  path: 'runtime' | 'reload' | 'none';
+  /** The runtime API was tried and refused (the change then went by reload). */
+  runtimeFallback?: string;
+}
+
+/** What HAProxy runs, as the watch's one view of it (watch/haproxy-view.ts) gives it: all a decision needs besides the rendering. */
+export interface HaproxyState {
+  /** Grows with every change of the view. */
+  version: number;
+  /** What HAProxy runs (or will after a reload) at each destination (undefined: no file yet). */
+  installed: ReadonlyMap<string, string | undefined>;
+  /** Why HAProxy may run something else than `installed` says: the next change reloads. */
+  apart?: string;
+  /** HAProxy runs and may be reloaded (before a supervised HAProxy starts, files are only installed). */
+  started: boolean;
+  /** An install failed and none succeeded since: changes install first, then reload. */
+  installFailing: boolean;
+  /** Counts the reloads since watch started. */
+  epoch: number;
+  /** The runtime API of the HAProxy that runs the installed config, if it offers one. */
+  channel?: RuntimeChannel;
 }
 
 /** Renders a snapshot (once: the only template run a store change costs) and applies the rules. Pure. */
@@ -91,28 +115,37 @@ export function refusalOf(rendering: Rendering): OccsError | undefined {
 }
 
 /**
- * Decides what a rendering asks of HAProxy, against what is installed at each destination
- * (undefined: no file yet). Pure: the same inputs always give the same change.
+ * The one decision of runtime or reload: what a rendering asks of HAProxy, given what it runs.
+ * Every gate is here: a SIGHUP (`forced`) or an HAProxy that may run something else than its
+ * files reloads with every file written again (one edited or deleted by hand is set right); the
+ * runtime API is used only when asked for, offered, HAProxy runs, installs do not fail, and the
+ * change is one it can express. No rendering: HAProxy is to be set back to the installed files.
+ * Pure: the same inputs always give the same change.
  */
-export function decideChange(
-  settings: Readonly<Settings>,
-  rendering: Rendering,
-  installed: ReadonlyMap<string, string | undefined>,
-  options: DecideOptions,
-): Change {
-  // Forced (SIGHUP, or HAProxy may run something else): every file is written again, so one
-  // edited or deleted by hand is set right before HAProxy reads it.
-  if (options.force) return { kind: 'reload', files: [...rendering.resources], reason: options.force };
+export function decideChange(settings: Readonly<Settings>, state: HaproxyState, rendering: Rendering | undefined, forced = false): Change {
+  const force = state.started ? (forced ? 'a reload was asked for (SIGHUP)' : state.apart) : undefined;
+  if (!rendering) return force ? { kind: 'reload', files: [], reason: force } : { kind: 'none' };
+  if (force) return { kind: 'reload', files: [...rendering.resources], reason: force };
+  const { installed } = state;
   const files = rendering.resources.filter(
     (r) => r.text !== installed.get(r.resource.destination!) || r.companions?.some((c) => c.text !== installed.get(c.path)),
   );
   if (files.length === 0) return { kind: 'none' };
   if (!files.some((r) => r.resource.haproxy)) return { kind: 'files', files };
-  const runtime = options.runtime ? runtimeChanges(settings, files, installed) : { reason: 'the runtime API is not used' };
+  const closed = runtimeClosed(settings, state);
+  const runtime = closed ? { reason: closed } : runtimeChanges(settings, files, installed);
   if ('backends' in runtime) {
-    return { kind: 'runtime', files, ...runtime, immediate: runtime.backends.every((b) => b.removed.length === 0) };
+    return { kind: 'runtime', files, ...runtime, immediate: runtime.backends.every((b) => b.removed.length === 0), epoch: state.epoch };
   }
   return { kind: 'reload', files, reason: runtime.reason };
+}
+
+/** Why the runtime API may not be used now, if it may not. */
+function runtimeClosed(settings: Readonly<Settings>, state: HaproxyState): string | undefined {
+  if (!settings.watch.runtimeApi || state.channel === undefined) return 'the runtime API is not used';
+  if (!state.started) return 'HAProxy is not started yet';
+  if (state.installFailing) return 'an install failed and none succeeded since: the files go first';
+  return undefined;
 }
 
 /**

@@ -1,6 +1,3 @@
-import { readFile } from 'node:fs/promises';
-import type { Settings } from '../config/settings.js';
-import { systemErrorCode } from '../errors.js';
 import { configRejected } from '../haproxy/check.js';
 import type { HaproxyControl } from '../haproxy/control.js';
 import type { Logger } from '../log.js';
@@ -8,38 +5,15 @@ import type { RenderedResource } from '../plan/render.js';
 import { installFiles } from '../util/atomic-write.js';
 import { installError } from '../util/install-error.js';
 import { stageRendered } from '../wiring/stage.js';
-
-/** Every file watch installs: each resource's destination, and stack mode's map files. */
-export function installedPaths(settings: Readonly<Settings>): string[] {
-  const maps = settings.stack ? [settings.stack.maps.hosts, settings.stack.maps.paths] : [];
-  return [...settings.resources.map((r) => r.destination!), ...maps];
-}
+import type { HaproxyView } from './haproxy-view.js';
 
 /**
- * Writes files the safe way and remembers what is on disk: each one staged beside its
- * destination, HAProxy configs checked with `haproxy -c`, then renamed into place, all or none;
- * a failure leaves the files as they were.
+ * Writes files the safe way and tells the view (haproxy-view.ts) what is on disk: each one
+ * staged beside its destination, HAProxy configs checked with `haproxy -c`, then renamed into
+ * place; a failure leaves the files as they were.
  */
 export class Installer {
-  private readonly disk = new Map<string, string | undefined>();
-
-  constructor(private readonly deps: { settings: Readonly<Settings>; control: HaproxyControl; log: Logger }) {}
-
-  /** Reads what is installed now (undefined: no file). */
-  async init(): Promise<void> {
-    for (const destination of installedPaths(this.deps.settings)) {
-      const content = await readFile(destination, 'utf8').catch((error: unknown) => {
-        if (systemErrorCode(error) === 'ENOENT') return undefined;
-        throw error;
-      });
-      this.disk.set(destination, content);
-    }
-  }
-
-  /** What is on disk at each destination. */
-  get onDisk(): ReadonlyMap<string, string | undefined> {
-    return this.disk;
-  }
+  constructor(private readonly deps: { control: HaproxyControl; log: Logger; view: HaproxyView }) {}
 
   /** Stages, checks (HAProxy configs, with their map files) and renames the files; returns their destinations. */
   async install(files: readonly RenderedResource[], backends: Readonly<Record<string, number>> = {}): Promise<string[]> {
@@ -54,11 +28,11 @@ export class Installer {
         await Promise.all(staged.slice(i).map((rest) => rest.discard()));
         throw installError([s.path], error);
       }
-      this.disk.set(units[i]!.path, units[i]!.content);
       if (units[i]!.path === units[i]!.resource.resource.destination) {
         this.deps.log.info(`installed ${s.path} (haproxy -c ${checkMs} ms)`, { destination: s.path, backends, checkMs });
       }
     }
+    this.deps.view.filesInstalled(units);
     return units.map((u) => u.path);
   }
 
@@ -71,7 +45,7 @@ export class Installer {
         error,
       );
     });
-    for (const p of known) this.disk.set(p.path, p.content);
+    this.deps.view.filesInstalled(known, true);
   }
 
   /** `haproxy -c` on the staged file; a rejection names the rendered line. */

@@ -4,21 +4,22 @@ import { asOccsError, ExitCode, withHint } from '../errors.js';
 import type { HaproxyControl } from '../haproxy/control.js';
 import { describeReload, type ReloadResult } from '../haproxy/reload.js';
 import type { KvSnapshot, KvSource } from '../kv/source.js';
-import type { Change, Rendering } from '../plan/plan.js';
+import type { Rendering } from '../plan/plan.js';
 import { allPrefixes } from '../plan/render.js';
 import { skipKind } from '../plan/rules.js';
 import type { CompiledTemplate } from '../template/engine.js';
-import { Backoff } from '../util/backoff.js';
 import { IdleCollector, keepSmall } from '../util/memory.js';
 import { HaproxyChild, type ChildParts, type Stop } from './child.js';
 import { Coalescer } from './coalescer.js';
 import { releaseHangups } from './early-signals.js';
 import { Executor } from './executor.js';
+import { HaproxyView, installedPaths } from './haproxy-view.js';
 import { RenderingNotes } from './notes.js';
 import { Planner } from './planner.js';
 import { Reconfigurer } from './reconfigurer.js';
 import { StoreFollower } from './store-follower.js';
 import { StoreHealth } from './store-health.js';
+import { syncOnce } from './sync.js';
 
 export interface WatcherParts extends ChildParts {
   source: KvSource;
@@ -44,7 +45,6 @@ export class Watcher {
   private readonly abort = new AbortController();
   /** Counts the watch's snapshots, so a slower SIGHUP read never replaces a newer one. */
   private generation = 0;
-  private started: boolean;
   private readonly coalescer: Coalescer;
   private readonly executor: Executor;
   private readonly notes: RenderingNotes;
@@ -58,29 +58,20 @@ export class Watcher {
   private spinner?: { stop(): void };
   /** The retry of an install that failed (a full disk, say), while one is due. */
   private retry?: NodeJS.Timeout;
-  private readonly installBackoff = new Backoff(1000, 30_000);
-  /**
-   * An install failed (a full disk, say) and has not succeeded since: the next changes install
-   * first and then reload, so HAProxy never takes through its runtime API a change that would be
-   * undone again when its file fails.
-   */
-  private installFailing = false;
+  private readonly view: HaproxyView;
   private readonly memory = new IdleCollector();
 
   constructor(private readonly parts: WatcherParts) {
-    this.started = !parts.control.supervisor;
+    this.view = new HaproxyView(parts.control, parts.settings.haproxy.config, { installed: () => (parts.state.counters.installs += 1) });
     const { waitMinMs, waitMaxMs } = parts.settings.watch;
     this.coalescer = new Coalescer((forced) => this.sync(forced), { minMs: waitMinMs, maxMs: waitMaxMs }, this.abort.signal);
     this.executor = new Executor({
       settings: parts.settings,
       control: parts.control,
       log: parts.log,
+      view: this.view,
       reloaded: (r) => this.reloaded(r),
-      filed: () => {
-        parts.state.counters.installs += 1;
-        this.installBackoff.reset();
-        this.memory.busy();
-      },
+      filed: () => this.memory.busy(),
       fileFailed: (error) => this.syncFailed(error),
     });
     this.notes = new RenderingNotes(parts.log, parts.store);
@@ -98,7 +89,7 @@ export class Watcher {
       this.abort.signal,
     );
     this.reconfigurer = new Reconfigurer(parts, this.follower, this.executor, this.notes, this.health);
-    this.planner = new Planner(this.reconfigurer, this.executor, () => (parts.state.counters.renders += 1));
+    this.planner = new Planner(this.reconfigurer, this.view, () => (parts.state.counters.renders += 1));
   }
 
   private get settings(): Readonly<Settings> {
@@ -108,7 +99,7 @@ export class Watcher {
   /** Runs until SIGTERM/SIGINT or HAProxy's exit; returns the exit status. */
   async run(): Promise<number> {
     const { source, log } = this.parts;
-    await this.executor.init();
+    await this.view.init(installedPaths(this.settings));
     const prefixes = allPrefixes(this.settings.resources);
     const onSignal = (signal: NodeJS.Signals) => (signal === 'SIGHUP' ? void this.reread() : this.stopRequested({ kind: 'signal', signal }));
     const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
@@ -136,12 +127,8 @@ export class Watcher {
   /** A new snapshot: rendered now, once; nothing to wait for before the first install, nor for a cheap runtime change. */
   private storeAnswered(snapshot: KvSnapshot): void {
     const latest = this.planner.take(snapshot);
-    const immediate = 'rendering' in latest && !this.planner.refusal(latest.rendering) && this.changeFor(latest.rendering, false);
-    this.coalescer.request(false, !this.started || (immediate !== false && immediate.kind === 'runtime' && immediate.immediate));
-  }
-
-  private changeFor(rendering: Rendering, forced: boolean): Change {
-    return this.planner.changeFor(rendering, forced, { started: this.started, installFailing: this.installFailing });
+    const change = 'rendering' in latest && !this.planner.refusal(latest.rendering) ? this.planner.changeFor(latest.rendering) : undefined;
+    this.coalescer.request(false, !this.view.state.started || (change?.kind === 'runtime' && change.immediate));
   }
 
   /**
@@ -183,29 +170,23 @@ export class Watcher {
 
   private async carryOut(rendering: Rendering, forced: boolean): Promise<void> {
     const { state, control } = this.parts;
-    this.notes.entriesOf(rendering);
     state.skipped = rendering.skipped.map((s) => ({ ...s, kind: skipKind(s, this.settings.stack) }));
-    const refusal = this.planner.refusal(rendering);
-    if (refusal) {
-      const installed = this.executor.installedTexts.get(this.settings.haproxy.config);
-      if (!this.started && (await this.child.startOnInstalled(control, installed, refusal, (stop) => this.stopRequested(stop)))) this.started = true;
-      throw refusal;
-    }
-    const outcome = await this.executor.execute(this.changeFor(rendering, forced), this.started, rendering.backends);
+    const parts = { planner: this.planner, executor: this.executor, view: this.view, notes: this.notes, log: this.parts.log };
+    const outcome = await syncOnce(parts, rendering, forced).catch(async (error: unknown) => {
+      const refused = asOccsError(error);
+      const installed = this.view.state.installed.get(this.settings.haproxy.config);
+      if (refused.policy.counter === 'refused' && !this.view.state.started) {
+        if (await this.child.startOnInstalled(control, installed, refused, (stop) => this.stopRequested(stop))) this.view.startedNow();
+      }
+      throw error;
+    });
     state.backends = rendering.backends;
-    this.notes.emptinessOf(rendering);
-    state.counters.installs += outcome.installed.length > 0 ? 1 : 0;
     if (outcome.path === 'runtime') state.counters.runtimeUpdates += 1;
     if (outcome.runtimeFallback) state.counters.runtimeFallbacks += 1;
     this.spinner?.stop();
-    if (!this.started && control.supervisor) await this.child.start(control.supervisor, (stop) => this.stopRequested(stop));
-    this.started = true;
+    if (!this.view.state.started && control.supervisor) await this.child.start(control.supervisor, (stop) => this.stopRequested(stop));
+    this.view.startedNow();
     state.serving = true;
-    if (outcome.path !== 'runtime') {
-      // A runtime change's file is still to be installed: its success is told by `filed`.
-      this.installBackoff.reset();
-      this.installFailing = false;
-    }
     state.syncSucceeded();
   }
 
@@ -223,14 +204,13 @@ export class Watcher {
     // A full disk or a directory made read-only gets fixed without the store changing, and so
     // does an HAProxy that did not answer (stalled, busy): try the same snapshot again, less and
     // less often, until HAProxy has it.
-    if (occs.policy.counter === 'installFailures') this.installFailing = true;
     if (occs.policy.retry && !this.retry && !this.abort.signal.aborted) {
       this.retry = setTimeout(() => {
         this.retry = undefined;
         this.coalescer.request();
-      }, this.installBackoff.next());
+      }, this.view.retryDelay());
     }
-    if (occs.code === 'HAPROXY_EXITED' || (control.supervisor && !this.started && occs.exitCode === ExitCode.reload)) {
+    if (occs.code === 'HAPROXY_EXITED' || (control.supervisor && !this.view.state.started && occs.exitCode === ExitCode.reload)) {
       this.stopRequested({ kind: 'child', status: ExitCode.reload, description: occs.message });
     }
   }

@@ -8,6 +8,7 @@ import { DEFAULT_TEMPLATE } from '../../src/paths.js';
 import { decideChange, refusalOf, renderSnapshot, type Change, type Rendering } from '../../src/plan/plan.js';
 import { emptyPrefixLine } from '../../src/plan/rules.js';
 import { compileTemplates } from '../../src/wiring/templates.js';
+import { haproxyState } from '../support/haproxy-state.js';
 import { makeTempDir } from '../support/temp.js';
 
 const OUT = '/etc/haproxy/haproxy.cfg';
@@ -21,7 +22,7 @@ async function planner(flags: Record<string, unknown> = {}, template = DEFAULT_T
     render: (...pairs: KvPair[]) => renderSnapshot(settings, templates, toSnapshot(pairs)),
     /** The change from the installed rendering `from` (undefined: nothing installed) to `to`. */
     change: (from: Rendering | undefined, to: Rendering, options: { force?: string; runtime?: boolean } = {}): Change =>
-      decideChange(settings, to, new Map([[OUT, from?.resources[0]!.text]]), { runtime: options.runtime ?? true, force: options.force }),
+      decideChange(settings, haproxyState(new Map([[OUT, from?.resources[0]!.text]]), { runtime: options.runtime ?? true, apart: options.force }), to),
   };
 }
 

@@ -8,6 +8,7 @@ import { stackMaps } from '../../src/stack/maps.js';
 import { buildStack } from '../../src/stack/model.js';
 import { parseRoutes, parseServerState, parseWeight } from '../../src/values/routes.js';
 import { compileTemplates } from '../../src/wiring/templates.js';
+import { haproxyState } from '../support/haproxy-state.js';
 
 const OUT = '/etc/haproxy/haproxy.cfg';
 const MAPS = { hosts: '/etc/haproxy/haproxy.hosts.map', paths: '/etc/haproxy/haproxy.paths.map' };
@@ -184,7 +185,7 @@ describe('planning stack changes', () => {
     const base = { 'apps/web/containers/w1': '10.0.0.1:80', 'lb/routes/web': 'example.com' };
     const installed = render(base).resources[0]!;
     const on = new Map([[OUT, installed.text], ...installed.companions!.map((c) => [c.path, c.text] as const)]);
-    const change = (entries: Record<string, string>) => decideChange(settings, render({ ...base, ...entries }), on, { runtime: true });
+    const change = (entries: Record<string, string>) => decideChange(settings, haproxyState(on), render({ ...base, ...entries }));
 
     expect(change({ 'lb/routes/web': 'example.com /api' })).toMatchObject({
       kind: 'runtime',
@@ -201,7 +202,7 @@ describe('planning stack changes', () => {
       backends: [{ shaped: [{ options: ['check', 'weight', '100', 'disabled'] }] }],
     });
     expect(change({ 'apps/api/containers/a1': '10.0.0.2:80' })).toMatchObject({ kind: 'reload', reason: expect.stringContaining('sections') });
-    expect(decideChange(settings, render(base), new Map([[OUT, installed.text]]), { runtime: true })).toMatchObject({
+    expect(decideChange(settings, haproxyState(new Map([[OUT, installed.text]])), render(base))).toMatchObject({
       kind: 'reload',
       reason: 'a map file is new',
     });
@@ -209,7 +210,7 @@ describe('planning stack changes', () => {
     const noPaths = installed.text.replaceAll(MAPS.paths, '/elsewhere.map');
     const changed = render({ ...base, 'lb/routes/web': 'example.com /api' });
     const mine = { ...changed, resources: [{ ...changed.resources[0]!, text: noPaths }] };
-    expect(decideChange(settings, mine, new Map([...on, [OUT, noPaths]]), { runtime: true })).toMatchObject({
+    expect(decideChange(settings, haproxyState(new Map([...on, [OUT, noPaths]])), mine)).toMatchObject({
       kind: 'reload',
       reason: `the config does not load ${MAPS.paths}`,
     });

@@ -8,9 +8,12 @@ import type { HaproxyControl } from '../../src/haproxy/control.js';
 import { toSnapshot } from '../../src/kv/keys.js';
 import { createLogger } from '../../src/log.js';
 import { DEFAULT_TEMPLATE } from '../../src/paths.js';
-import { decideChange, refusalOf, renderSnapshot } from '../../src/plan/plan.js';
+import { renderSnapshot } from '../../src/plan/plan.js';
 import { Redactor } from '../../src/util/redact.js';
 import { Executor } from '../../src/watch/executor.js';
+import { HaproxyView, installedPaths } from '../../src/watch/haproxy-view.js';
+import { Planner } from '../../src/watch/planner.js';
+import { syncOnce } from '../../src/watch/sync.js';
 import { RenderingNotes } from '../../src/watch/notes.js';
 import { compileTemplates } from '../../src/wiring/templates.js';
 import { failure } from '../support/failure.js';
@@ -50,15 +53,13 @@ async function executor(extraFlags: Record<string, string> = {}) {
     },
     runtime: () => undefined,
   };
-  const e = new Executor({ settings, control, log, reloaded: () => {} });
-  await e.init();
-  /** Plans `snap` against what is installed and carries it out. */
-  const apply = (snap: ReturnType<typeof snapshot>, force?: string) => {
-    const rendering = renderSnapshot(settings, templates, snap);
-    const refusal = refusalOf(rendering);
-    if (refusal) return Promise.reject(refusal);
-    return e.execute(decideChange(settings, rendering, e.installedTexts, { force, runtime: false }), true);
-  };
+  const view = new HaproxyView(control, settings.haproxy.config);
+  const e = new Executor({ settings, control, log, view, reloaded: () => {} });
+  await view.init(installedPaths(settings));
+  const planner = new Planner({ settings, templates }, view);
+  /** The watch loop's one pass over `snap`: decided against what HAProxy runs and carried out (`forced`: SIGHUP). */
+  const apply = (snap: ReturnType<typeof snapshot>, forced?: string) =>
+    syncOnce({ planner, executor: e, view, notes: new RenderingNotes(log, 'file:kv'), log }, renderSnapshot(settings, templates, snap), forced !== undefined);
   return {
     e,
     out,

@@ -13,6 +13,7 @@ import { DEFAULT_TEMPLATE } from '../../src/paths.js';
 import { decideChange, renderSnapshot } from '../../src/plan/plan.js';
 import { Redactor } from '../../src/util/redact.js';
 import { Executor } from '../../src/watch/executor.js';
+import { HaproxyView, installedPaths } from '../../src/watch/haproxy-view.js';
 import { compileTemplates } from '../../src/wiring/templates.js';
 import { Backend, namesServed } from '../support/backends.js';
 import { freePort, HaproxyProcess, waitFor } from '../support/haproxy-process.js';
@@ -72,15 +73,17 @@ describe('the file of a runtime change follows in the background', () => {
       runtime: () => runtimeChannel('admin', join(haproxy.dir, 'admin.sock')),
     };
     const failed: unknown[] = [];
-    const e = new Executor({ settings, control, log: quietLog(), reloaded: () => {}, fileFailed: (error) => failed.push(error) });
-    await e.init();
-    /** The store holding servers `names` (each at its backend), planned against what HAProxy runs. */
+    const view = new HaproxyView(control, settings.haproxy.config, { started: false });
+    const e = new Executor({ settings, control, log: quietLog(), view, reloaded: () => {}, fileFailed: (error) => failed.push(error) });
+    await view.init(installedPaths(settings));
+    /** The store holding servers `names` (each at its backend), decided against what HAProxy runs. */
     const plan = (names: string[]) => {
       const snap = toSnapshot(names.map((name) => ({ key: `/apps/x/${name}`, value: backends.find((b) => b.name === name)!.address })));
-      return decideChange(settings, renderSnapshot(settings, templates, snap), e.installedTexts, { runtime: true });
+      return decideChange(settings, view.state, renderSnapshot(settings, templates, snap));
     };
-    const apply = (...names: string[]) => e.execute(plan(names), true);
-    await e.execute(plan(['a']), false); // the first file, before HAProxy runs
+    const apply = (...names: string[]) => e.execute(plan(names));
+    await e.execute(plan(['a'])); // the first file, before HAProxy runs
+    view.startedNow();
     await haproxy.start();
     cleanup.push(() => haproxy.stop());
     checked.length = 0; // from here on: the files of runtime changes
