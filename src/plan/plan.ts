@@ -2,14 +2,12 @@ import type { Settings } from '../config/settings.js';
 import { NO_ROUTE_BACKEND } from '../config/stack-settings.js';
 import type { OccsError } from '../errors.js';
 import { diffConfigs, type BackendChanges } from '../haproxy/config-diff.js';
-import { countServers } from '../haproxy/config-sections.js';
-import { mapEntries } from '../haproxy/map-file.js';
 import type { RuntimeChannel } from '../haproxy/runtime-channel.js';
 import type { MapChange } from '../haproxy/runtime-maps.js';
 import type { KvSnapshot } from '../kv/source.js';
 import type { CompiledTemplate } from '../template/engine.js';
 import type { RenamedEntry, SkippedEntry } from '../values/servers.js';
-import { emptyPrefixes, renderResources, type EmptyPrefix, type RenderedResource } from './render.js';
+import { emptyPrefixes, renderResources, serverCountsOf, type EmptyPrefix, type RenderedResource } from './render.js';
 import { minServersRefusal, shortfalls, strictRefusal, type Shortfall } from './rules.js';
 
 /** What one snapshot renders to, and what the rules say of it: all a plan needs but what is installed. */
@@ -81,7 +79,8 @@ export function renderSnapshot(settings: Readonly<Settings>, templates: Readonly
   const resources = renderResources(settings, templates, snapshot);
   const skipped = resources.flatMap((r) => r.diagnostics.skipped);
   const backends: Record<string, number> = {};
-  for (const r of resources.filter((x) => x.resource.haproxy)) Object.assign(backends, countServers(r.text));
+  // Stack mode's backends are its services: counted in the model, not parsed back from the text.
+  for (const r of resources.filter((x) => x.resource.haproxy)) Object.assign(backends, serverCountsOf(r));
   // Stack mode's 404 backend answers by itself: it has no servers by design.
   if (settings.stack) delete backends[NO_ROUTE_BACKEND];
   return {
@@ -163,9 +162,9 @@ function runtimeChanges(
   const maps = (only!.companions ?? []).filter((c) => c.text !== installed.get(c.path));
   if (maps.some((c) => installed.get(c.path) === undefined)) return { reason: 'a map file is new' };
   // A template of one's own may leave a map out: HAProxy has not loaded it, so there is nothing to swap.
-  const unused = maps.find((c) => !only!.text.includes(c.path));
+  const unused = maps.find((c) => !c.loaded);
   if (unused) return { reason: `the config does not load ${unused.path}` };
   const diff = diffConfigs(installed.get(only!.resource.destination) ?? '', only!.text);
   if (diff.kind === 'reload') return { reason: diff.reason };
-  return { backends: diff.kind === 'servers' ? diff.backends : [], maps: maps.map((c) => ({ path: c.path, entries: mapEntries(c.text) })) };
+  return { backends: diff.kind === 'servers' ? diff.backends : [], maps: maps.map((c) => ({ path: c.path, entries: c.entries })) };
 }

@@ -1,7 +1,8 @@
 import type { Resource, Settings } from '../config/settings.js';
+import { countServers } from '../haproxy/config-sections.js';
 import { filterSnapshot, isUnderPrefix } from '../kv/keys.js';
 import type { KvSnapshot } from '../kv/source.js';
-import { stackMaps, type Companion } from '../stack/maps.js';
+import { stackMaps, watchedMaps, type Companion } from '../stack/maps.js';
 import { buildStack, type Stack } from '../stack/model.js';
 import { renderTemplate, type CompiledTemplate } from '../template/engine.js';
 import { createHelpers, type RenderDiagnostics } from '../template/helpers.js';
@@ -16,6 +17,12 @@ export interface RenderedResource {
   companions?: Companion[];
 }
 
+/** Servers per backend of an HAProxy config rendered: stack mode's from its model (its services), others from the text. */
+export function serverCountsOf(rendered: Pick<RenderedResource, 'text' | 'stack'>): Record<string, number> {
+  if (!rendered.stack) return countServers(rendered.text);
+  return Object.fromEntries(rendered.stack.services.map((s) => [s.name, s.servers.length]));
+}
+
 /** Every prefix any resource reads, each once. */
 export function allPrefixes(resources: readonly Resource[]): string[] {
   return [...new Set(resources.flatMap((r) => r.prefixes))];
@@ -27,12 +34,13 @@ export function renderResources(settings: Readonly<Settings>, templates: Readonl
     const own = filterSnapshot(snapshot, resource.prefixes);
     const { helpers, diagnostics, keysHolding } = createHelpers(own.pairs, resource.prefixes[0] ?? '');
     const stack = settings.stack && resource.haproxy ? buildStack(own.pairs, settings.stack, settings.vars.balance) : undefined;
-    const locals = { ...helpers, settings: settings.vars, prefixes: resource.prefixes, ...(stack && { stack }) };
+    const loaded = new Set<string>();
+    const locals = { ...helpers, settings: settings.vars, prefixes: resource.prefixes, ...(stack && { stack: watchedMaps(stack, loaded) }) };
     const text = renderTemplate(templates.get(resource.template)!, locals, keysHolding);
     if (!stack) return { resource, text, diagnostics: diagnostics() };
     const found = diagnostics();
     const merged = { skipped: [...stack.skipped, ...found.skipped], renamed: [...stack.renamed, ...found.renamed] };
-    return { resource, text, diagnostics: merged, stack, companions: stackMaps(stack) };
+    return { resource, text, diagnostics: merged, stack, companions: stackMaps(stack, loaded) };
   });
 }
 

@@ -4,7 +4,7 @@ import { countServers } from '../haproxy/config-sections.js';
 import { printable } from '../log.js';
 import type { RenamedEntry, SkippedEntry } from '../values/servers.js';
 import { shown } from '../values/shown.js';
-import type { EmptyPrefix } from './render.js';
+import { serverCountsOf, type EmptyPrefix, type RenderedResource } from './render.js';
 
 /**
  * The rules a store's answer must meet, each written and worded once, for every command:
@@ -83,12 +83,15 @@ const total = (backends: Readonly<Record<string, number>>) => Object.values(back
  */
 export function everyServerGone(
   settings: Readonly<Settings>,
-  rendering: { backends: Readonly<Record<string, number>>; resources: ReadonlyArray<{ text: string; resource: { haproxy: boolean } }> },
+  rendering: {
+    backends: Readonly<Record<string, number>>;
+    resources: ReadonlyArray<Pick<RenderedResource, 'text' | 'stack'> & { resource: { haproxy: boolean } }>;
+  },
   installed: ReadonlyMap<string, string | undefined>,
 ): OccsError | undefined {
   if (settings.watch.allowEmpty || total(rendering.backends) > 0) return undefined;
   // Two configs may name a backend alike (two resources on one template): count each one's own.
-  if (rendering.resources.some((r) => r.resource.haproxy && total(countServers(r.text)) > 0)) return undefined;
+  if (rendering.resources.some((r) => r.resource.haproxy && total(serverCountsOf(r)) > 0)) return undefined;
   let serving = 0;
   for (const r of settings.resources) {
     const text = r.haproxy ? installed.get(r.destination!) : undefined;

@@ -1,14 +1,17 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveSettings, type Flags } from '../../src/config/settings.js';
 import { diffConfigs } from '../../src/haproxy/config-diff.js';
 import { toSnapshot } from '../../src/kv/keys.js';
-import { DEFAULT_TEMPLATE } from '../../src/paths.js';
+import { DEFAULT_TEMPLATE, STACK_TEMPLATE } from '../../src/paths.js';
 import { decideChange, refusalOf, renderSnapshot } from '../../src/plan/plan.js';
 import { stackMaps } from '../../src/stack/maps.js';
 import { buildStack } from '../../src/stack/model.js';
 import { parseRoutes, parseServerState, parseWeight } from '../../src/values/routes.js';
 import { compileTemplates } from '../../src/wiring/templates.js';
 import { haproxyState } from '../support/haproxy-state.js';
+import { makeTempDir } from '../support/temp.js';
 
 const OUT = '/etc/haproxy/haproxy.cfg';
 const MAPS = { hosts: '/etc/haproxy/haproxy.hosts.map', paths: '/etc/haproxy/haproxy.paths.map' };
@@ -108,7 +111,7 @@ describe('reading a stack from the store', () => {
       'no app "ghost": nothing under apps/ghost/ and no such service in the config file: its routes answer 404 until it has servers',
     );
     expect(stack.skipped[4]!.reason).toContain('already routed to api (by /lb/routes/api)');
-    expect(stackMaps(stack).map((m) => m.text.split('\n').slice(1).join('|'))).toEqual([
+    expect(stackMaps(stack, new Set()).map((m) => m.text.split('\n').slice(1).join('|'))).toEqual([
       'example.com/ web|example.com/api api|ghost.example.com/ occs_lb_no_route|shop.example.com/ shop|',
       '',
     ]);
@@ -207,10 +210,17 @@ describe('planning stack changes', () => {
       reason: 'a map file is new',
     });
     // A template of one's own that does not load the paths map: HAProxy has no such map to swap.
-    const noPaths = installed.text.replaceAll(MAPS.paths, '/elsewhere.map');
-    const changed = render({ ...base, 'lb/routes/web': 'example.com /api' });
-    const mine = { ...changed, resources: [{ ...changed.resources[0]!, text: noPaths }] };
-    expect(decideChange(settings, haproxyState(new Map([...on, [OUT, noPaths]])), mine)).toMatchObject({
+    const dir = makeTempDir();
+    const template = join(dir, 'mine.cfg.ejs');
+    writeFileSync(template, readFileSync(STACK_TEMPLATE, 'utf8').replaceAll('<%= stack.maps.paths %>', '/elsewhere.map'));
+    const mineSettings = settingsOf({ stack: 'apps', template });
+    const mineTemplates = await compileTemplates(mineSettings.resources);
+    const renderMine = (entries: Record<string, string>) => renderSnapshot(mineSettings, mineTemplates, toSnapshot(pairs(entries)));
+    const mineInstalled = renderMine(base).resources[0]!;
+    const mineOn = new Map([[OUT, mineInstalled.text], ...mineInstalled.companions!.map((c) => [c.path, c.text] as const)]);
+    const mine = renderMine({ ...base, 'lb/routes/web': 'example.com /api' });
+    expect(mine.resources[0]!.text).not.toContain(MAPS.paths);
+    expect(decideChange(mineSettings, haproxyState(mineOn), mine)).toMatchObject({
       kind: 'reload',
       reason: `the config does not load ${MAPS.paths}`,
     });
