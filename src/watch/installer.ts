@@ -5,9 +5,9 @@ import { configRejected } from '../haproxy/check.js';
 import type { HaproxyControl } from '../haproxy/control.js';
 import type { Logger } from '../log.js';
 import type { RenderedResource } from '../plan/render.js';
-import { installFiles } from '../util/atomic-write.js';
-import { installError } from '../util/install-error.js';
-import { stageRendered } from '../wiring/stage.js';
+import { installChange, restore } from '../install/install.js';
+import { InstallFailure } from '../install/install-error.js';
+import { installUnits } from '../install/stage.js';
 
 /** Every file watch installs: each resource's destination, and stack mode's map files. */
 export function installedPaths(settings: Readonly<Settings>): string[] {
@@ -16,9 +16,8 @@ export function installedPaths(settings: Readonly<Settings>): string[] {
 }
 
 /**
- * Writes files the safe way and remembers what is on disk: each one staged beside its
- * destination, HAProxy configs checked with `haproxy -c`, then renamed into place, all or none;
- * a failure leaves the files as they were.
+ * Installs changes through the one install step (src/install/install.ts: staged, HAProxy configs
+ * checked with `haproxy -c`, renamed into place, all or none) and remembers what is on disk.
  */
 export class Installer {
   private readonly disk = new Map<string, string | undefined>();
@@ -43,35 +42,37 @@ export class Installer {
 
   /** Stages, checks (HAProxy configs, with their map files) and renames the files; returns their destinations. */
   async install(files: readonly RenderedResource[], backends: Readonly<Record<string, number>> = {}): Promise<string[]> {
-    if (files.length === 0) return [];
-    const started = performance.now();
-    const { units, staged } = await stageRendered(files, (file, r) => this.check(file, r));
-    const checkMs = Math.round(performance.now() - started);
-    for (const [i, s] of staged.entries()) {
+    let checkMs = 0;
+    const check = async (file: string, r: RenderedResource) => {
+      const started = performance.now();
       try {
-        await s.commit();
-      } catch (error) {
-        await Promise.all(staged.slice(i).map((rest) => rest.discard()));
-        throw installError([s.path], error);
+        await this.check(file, r);
+      } finally {
+        checkMs += performance.now() - started;
       }
-      this.disk.set(units[i]!.path, units[i]!.content);
-      if (units[i]!.path === units[i]!.resource.resource.destination) {
-        this.deps.log.info(`installed ${s.path} (haproxy -c ${checkMs} ms)`, { destination: s.path, backends, checkMs });
-      }
+    };
+    const installed = await installChange(files, check).catch((error: unknown) => {
+      // Files that could not be put back hold their new version: the record follows the disk.
+      if (error instanceof InstallFailure) for (const u of installUnits(files)) if (error.notPutBack.includes(u.path)) this.disk.set(u.path, u.content);
+      throw error;
+    });
+    for (const u of installed) {
+      this.disk.set(u.path, u.content);
+      if (u.path !== u.resource.resource.destination) continue;
+      const ms = Math.round(checkMs);
+      this.deps.log.info(`installed ${u.path} (haproxy -c ${ms} ms)`, { destination: u.path, backends, checkMs: ms });
     }
-    return units.map((u) => u.path);
+    return installed.map((u) => u.path);
   }
 
   /** After a failed reload: the files go back to what the running HAProxy still serves. */
   async restore(previous: ReadonlyArray<{ path: string; content: string | undefined }>): Promise<void> {
-    const known = previous.filter((p): p is { path: string; content: string } => p.content !== undefined);
-    await installFiles(known).catch((error: unknown) => {
-      throw installError(
-        known.map((p) => p.path),
-        error,
-      );
+    const back = previous.filter((p) => p.content !== undefined);
+    await restore(back).catch((error: unknown) => {
+      if (error instanceof InstallFailure) for (const p of back) if (error.notPutBack.includes(p.path)) this.disk.set(p.path, p.content);
+      throw error;
     });
-    for (const p of known) this.disk.set(p.path, p.content);
+    for (const p of back) this.disk.set(p.path, p.content);
   }
 
   /** `haproxy -c` on the staged file; a rejection names the rendered line. */
