@@ -80,7 +80,8 @@ export async function writeTemp(temp: string, content: string | Buffer, existing
   } catch (error) {
     await handle.close().catch(() => {});
     await unlink(temp).catch(() => {});
-    throw error;
+    // A file handle's errors name no file: this one says where (a full disk is the temp file's).
+    throw systemErrorCode(error) && (error as { path?: unknown }).path === undefined ? Object.assign(error as object, { path: temp }) : error;
   }
   await handle.close();
 }
