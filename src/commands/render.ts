@@ -5,9 +5,9 @@ import { checkConfigFile, configRejected } from '../haproxy/check.js';
 import { locateHaproxy } from '../haproxy/binary.js';
 import type { Logger } from '../log.js';
 import type { RenderedResource } from '../plan/render.js';
-import { commitAll, removeStaleTemps, type WriteResult } from '../util/atomic-write.js';
-import { installError } from '../util/install-error.js';
-import { installUnits, stageRendered } from '../wiring/stage.js';
+import { installChange, type InstalledUnit } from '../install/install.js';
+import { installUnits } from '../install/stage.js';
+import { removeStaleTemps } from '../util/atomic-write.js';
 import { withSpinner } from '../util/spinner.js';
 import { describeRead, readStore, storeName } from '../wiring/store.js';
 import { compileTemplates } from '../wiring/templates.js';
@@ -21,9 +21,9 @@ export interface RenderOptions {
 
 /**
  * `occs-lb render`: read the store once, render every resource, and print the config (no
- * destination) or install the files: each staged beside its destination, HAProxy configs checked
- * with `haproxy -c` (a rejection is exit 5), then renamed into place, all of them or none.
- * Nothing is written when any step fails.
+ * destination) or install the files through the one install step (src/install/install.ts): each
+ * staged beside its destination, HAProxy configs checked with `haproxy -c` (a rejection is exit
+ * 5), then renamed into place, all of them or none: when any step fails, every file is as it was.
  */
 export async function render(settings: Readonly<Settings>, { io, log }: CommandContext, options: RenderOptions = { check: true }): Promise<void> {
   if (settings.stack && !settings.resources[0]!.destination) {
@@ -55,8 +55,8 @@ export async function render(settings: Readonly<Settings>, { io, log }: CommandC
 }
 
 /** Stages every file (map files too), checks the HAProxy configs among them (when `binary` is given), then renames them all into place. */
-async function install(files: RenderedResource[], binary: string | undefined, log: Logger): Promise<Array<{ path: string; result: WriteResult }>> {
-  const { units, staged } = await stageRendered(files, async (file, r) => {
+function install(files: RenderedResource[], binary: string | undefined, log: Logger): Promise<InstalledUnit[]> {
+  return installChange(files, async (file, r) => {
     if (!binary) return;
     const shownAs = `the new config of ${r.resource.destination!}`;
     const result = await checkConfigFile(binary, file);
@@ -70,11 +70,4 @@ async function install(files: RenderedResource[], binary: string | undefined, lo
     }
     log.debug(`haproxy -c passed for ${shownAs}`);
   });
-  const results = await commitAll(staged).catch((error: unknown) => {
-    throw installError(
-      units.map((u) => u.path),
-      error,
-    );
-  });
-  return units.map((u, i) => ({ path: u.path, result: results[i]! }));
 }

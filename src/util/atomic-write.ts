@@ -1,3 +1,4 @@
+import type { Stats } from 'node:fs';
 import { chown, lstat, open, readdir, readFile, readlink, realpath, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { systemErrorCode } from '../errors.js';
@@ -34,20 +35,41 @@ async function resolveTarget(path: string): Promise<string> {
 
 /**
  * Writes `content` to a temp file in the destination's directory and fsyncs it, carrying over the
- * existing file's mode (and owner, when we may). Nothing visible changes until `commit`.
+ * existing file's mode (and owner, when we may). Nothing visible changes until `commit`. A
+ * directory at the destination is refused here (EISDIR), before anything is written.
  */
 export async function stageFile(destination: string, content: string): Promise<StagedFile> {
   const path = await resolveTarget(destination);
   const existing = await stat(path).catch(ignoreMissing);
+  if (existing?.isDirectory()) throw Object.assign(new Error(`EISDIR: a directory is in the way, '${path}'`), { code: 'EISDIR', path });
   if (existing && existing.size === Buffer.byteLength(content)) {
     const current = await readFile(path, 'utf8').catch(() => undefined);
     if (current === content) return { path, commit: async () => 'unchanged', discard: async () => {} };
   }
+  const temp = tempBeside(path);
+  await writeTemp(temp, content, existing);
+  return {
+    path,
+    temp,
+    async commit() {
+      await rename(temp, path);
+      await syncDirectory(dirname(path));
+      return 'written';
+    },
+    discard: () => unlink(temp).catch(() => {}),
+  };
+}
 
-  const dir = dirname(path);
-  // Unique enough with the pid; 'wx' refuses a clash. (Not node:crypto: it costs start-up time.)
-  // The pid also tells removeStaleTemps whose file it is.
-  const temp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2, 10) || '0'}.tmp`);
+/**
+ * A fresh name beside `path` for a temp file: `.NAME.PID.RANDOM.tmp`. The pid tells
+ * removeStaleTemps whose file it is. (Not node:crypto: it costs start-up time; 'wx' refuses a clash.)
+ */
+export function tempBeside(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2, 10) || '0'}.tmp`);
+}
+
+/** Creates `temp` ('wx') holding `content`, synced, with the mode (and owner, when we may) of `existing`. */
+export async function writeTemp(temp: string, content: string | Buffer, existing: Stats | undefined): Promise<void> {
   const mode = existing ? existing.mode & 0o7777 : 0o644;
   const handle = await open(temp, 'wx', mode);
   try {
@@ -58,71 +80,25 @@ export async function stageFile(destination: string, content: string): Promise<S
   } catch (error) {
     await handle.close().catch(() => {});
     await unlink(temp).catch(() => {});
-    throw error;
+    // A file handle's errors name no file: this one says where (a full disk is the temp file's).
+    throw systemErrorCode(error) && (error as { path?: unknown }).path === undefined ? Object.assign(error as object, { path: temp }) : error;
   }
   await handle.close();
-  return {
-    path,
-    temp,
-    async commit() {
-      await rename(temp, path);
-      await syncDirectory(dir);
-      return 'written';
-    },
-    discard: () => unlink(temp).catch(() => {}),
-  };
 }
 
-/**
- * Replaces several files all-or-nothing as far as the file system allows: every new version is
- * staged first, and only when all are staged are they renamed into place. Readers see the old
- * file or the complete new one, never a partial file.
- */
-export async function installFiles(files: ReadonlyArray<{ path: string; content: string }>): Promise<WriteResult[]> {
-  const staged: StagedFile[] = [];
+/** Replaces one file: readers see the old file or the complete new one, never a partial file. */
+export async function writeFileAtomic(path: string, content: string): Promise<WriteResult> {
+  const staged = await stageFile(path, content);
   try {
-    for (const file of files) staged.push(await stageFile(file.path, file.content));
+    return await staged.commit();
   } catch (error) {
-    await Promise.all(staged.map((s) => s.discard()));
+    await staged.discard();
     throw error;
   }
-  return commitAll(staged);
 }
 
-/** Renames staged files into place, in order; a failure discards the rest and names those already in place. */
-export async function commitAll(staged: readonly StagedFile[]): Promise<WriteResult[]> {
-  const results: WriteResult[] = [];
-  for (const [i, s] of staged.entries()) {
-    try {
-      results.push(await s.commit());
-    } catch (error) {
-      await Promise.all(staged.slice(i + 1).map((rest) => rest.discard()));
-      throw new PartialInstallError(
-        staged.slice(0, i).map((done) => done.path),
-        error,
-      );
-    }
-  }
-  return results;
-}
-
-/** A rename failed after others succeeded (rare: the temp files were already written and synced). */
-export class PartialInstallError extends Error {
-  constructor(
-    readonly installed: string[],
-    cause: unknown,
-  ) {
-    super(`installed ${installed.join(', ') || 'nothing'} before failing`, { cause });
-    this.name = 'PartialInstallError';
-  }
-}
-
-export async function writeFileAtomic(path: string, content: string): Promise<WriteResult> {
-  const [result] = await installFiles([{ path, content }]);
-  return result!;
-}
-
-async function syncDirectory(dir: string): Promise<void> {
+/** Makes the renames in `dir` durable. Best effort: a file system that cannot sync a directory still renamed. */
+export async function syncDirectory(dir: string): Promise<void> {
   const handle = await open(dir, 'r').catch(() => undefined);
   if (!handle) return;
   await handle.sync().catch(() => {});
@@ -130,8 +106,9 @@ async function syncDirectory(dir: string): Promise<void> {
 }
 
 /**
- * Removes the temp files a killed run left beside `destination` (or its symlink's target): ours
- * by their name, written by a process that is gone, or carrying this very process id but older
+ * Removes the temp files a killed run left beside `destination` (or its symlink's target): the
+ * staged copies, and the backups an install keeps of the files it replaces until it is done
+ * (src/install/commit.ts), all named by tempBeside; ours by their name, made by a process that is gone, or carrying this very process id but older
  * than this process (a run that died before a restart with the same pid, as PID 1 in a
  * container). Best effort: never throws (the install itself reports a destination that is
  * wrong). Returns the paths removed.

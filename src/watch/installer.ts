@@ -1,51 +1,62 @@
 import { configRejected } from '../haproxy/check.js';
 import type { HaproxyControl } from '../haproxy/control.js';
+import { installChange, restore } from '../install/install.js';
+import { InstallFailure } from '../install/install-error.js';
+import { installUnits } from '../install/stage.js';
 import type { Logger } from '../log.js';
 import type { RenderedResource } from '../plan/render.js';
-import { installFiles } from '../util/atomic-write.js';
-import { installError } from '../util/install-error.js';
-import { stageRendered } from '../wiring/stage.js';
 import type { HaproxyView } from './haproxy-view.js';
 
 /**
- * Writes files the safe way and tells the view (haproxy-view.ts) what is on disk: each one
- * staged beside its destination, HAProxy configs checked with `haproxy -c`, then renamed into
- * place; a failure leaves the files as they were.
+ * Installs changes through the one install step (src/install/install.ts: staged, HAProxy configs
+ * checked with `haproxy -c`, renamed into place, all or none) and tells the view
+ * (haproxy-view.ts) what is on disk.
  */
 export class Installer {
   constructor(private readonly deps: { control: HaproxyControl; log: Logger; view: HaproxyView }) {}
 
   /** Stages, checks (HAProxy configs, with their map files) and renames the files; returns their destinations. */
   async install(files: readonly RenderedResource[], backends: Readonly<Record<string, number>> = {}): Promise<string[]> {
-    if (files.length === 0) return [];
-    const started = performance.now();
-    const { units, staged } = await stageRendered(files, (file, r) => this.check(file, r));
-    const checkMs = Math.round(performance.now() - started);
-    for (const [i, s] of staged.entries()) {
+    let checkMs = 0;
+    const check = async (file: string, r: RenderedResource) => {
+      const started = performance.now();
       try {
-        await s.commit();
-      } catch (error) {
-        await Promise.all(staged.slice(i).map((rest) => rest.discard()));
-        throw installError([s.path], error);
+        await this.check(file, r);
+      } finally {
+        checkMs += performance.now() - started;
       }
-      if (units[i]!.path === units[i]!.resource.resource.destination) {
-        this.deps.log.info(`installed ${s.path} (haproxy -c ${checkMs} ms)`, { destination: s.path, backends, checkMs });
-      }
+    };
+    const installed = await installChange(files, check).catch((error: unknown) => {
+      // Files that could not be put back hold their new version: the view follows the disk.
+      if (error instanceof InstallFailure)
+        this.deps.view.filesInstalled(
+          installUnits(files).filter((u) => error.notPutBack.includes(u.path)),
+          true,
+        );
+      throw error;
+    });
+    for (const u of installed) {
+      if (u.path !== u.resource.resource.destination) continue;
+      const ms = Math.round(checkMs);
+      this.deps.log.info(`installed ${u.path} (haproxy -c ${ms} ms)`, { destination: u.path, backends, checkMs: ms });
     }
-    this.deps.view.filesInstalled(units);
-    return units.map((u) => u.path);
+    this.deps.view.filesInstalled(installed);
+    return installed.map((u) => u.path);
   }
 
   /** After a failed reload: the files go back to what the running HAProxy still serves. */
   async restore(previous: ReadonlyArray<{ path: string; content: string | undefined }>): Promise<void> {
-    const known = previous.filter((p): p is { path: string; content: string } => p.content !== undefined);
-    await installFiles(known).catch((error: unknown) => {
-      throw installError(
-        known.map((p) => p.path),
-        error,
-      );
+    const back = previous.filter((p): p is { path: string; content: string } => p.content !== undefined);
+    await restore(back).catch((error: unknown) => {
+      // Those put back are as before; those that could not be still hold the new version (the view has it).
+      if (error instanceof InstallFailure)
+        this.deps.view.filesInstalled(
+          back.filter((p) => !error.notPutBack.includes(p.path)),
+          true,
+        );
+      throw error;
     });
-    this.deps.view.filesInstalled(known, true);
+    this.deps.view.filesInstalled(back, true);
   }
 
   /** `haproxy -c` on the staged file; a rejection names the rendered line. */

@@ -4,7 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { usageError } from '../errors.js';
 import { processExecutable, processIdentity, processUid, runsSameExecutable, stillRunning, type ProcessIdentity } from '../haproxy/process.js';
 import type { Logger } from '../log.js';
-import { installError } from '../util/install-error.js';
+import { installError } from '../install/install-error.js';
 import { removeStaleTemps, writeFileAtomic } from '../util/atomic-write.js';
 import { pollUntil } from '../util/poll.js';
 import { lockConfig, type ConfigLock } from './config-lock.js';
@@ -107,7 +107,7 @@ export class WatchRecord {
       await removeStaleTemps(this.path);
       await writeFileAtomic(this.path, `${JSON.stringify(record)}\n`);
     } catch (error) {
-      const why = installError([this.path], error);
+      const why = installError(this.path, error);
       this.log.warn(`${why.message}: if this watch is killed, the next one cannot stop the HAProxy it left`, { code: why.code });
     }
   }

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installError } from '../../src/util/install-error.js';
+import { installError } from '../../src/install/install-error.js';
 import { BIN, ROOT, runCli } from '../support/cli.js';
 import { ConsulKvServer } from '../support/consul-kv-server.js';
 import { masterCommand } from '../../src/haproxy/master-cli.js';
@@ -137,7 +137,7 @@ describe('a destination that cannot be written: its own code, the destination na
       ['EIO', 'INSTALL_FAILED', 1],
     ];
     for (const [errno, code, exit] of cases) {
-      const mapped = installError(['/etc/haproxy/haproxy.cfg'], error(errno));
+      const mapped = installError('/etc/haproxy/haproxy.cfg', error(errno));
       expect([mapped.code, mapped.exitCode]).toEqual([code, exit]);
       expect(mapped.message).toMatch(/^cannot install \/etc\/haproxy\/haproxy\.cfg/);
       expect(mapped.message).not.toContain('.tmp');

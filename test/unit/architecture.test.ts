@@ -60,6 +60,18 @@ describe('the shape of src/', () => {
     expect(crossings).toEqual([]);
   });
 
+  it('installs in one place: src/install knows no HAProxy, loop or command (its check is handed in), and render and watch both use it', () => {
+    const install = [...graph].filter(([file]) => folder(file) === 'install');
+    expect(install.map(([file]) => file)).toContain('install/install.ts');
+    const crossings = install.flatMap(([file, imports]) =>
+      imports.filter((to) => !['install', 'util', 'plan', '.'].includes(folder(to))).map((to) => `${file} → ${to}`),
+    );
+    expect(crossings).toEqual([]);
+    // render and watch both install through it; nothing else renames files into place.
+    const users = [...graph].filter(([, imports]) => imports.includes('install/install.ts')).map(([file]) => file);
+    expect(users.sort()).toEqual(['commands/render.ts', 'watch/installer.ts']);
+  });
+
   it('plans without I/O: src/plan imports no file, network or process module', () => {
     const io = [...graph.keys()]
       .filter((file) => folder(file) === 'plan')

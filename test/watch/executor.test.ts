@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { resolveSettings } from '../../src/config/settings.js';
 import { reloadError } from '../../src/errors.js';
 import { checkConfigFile } from '../../src/haproxy/check.js';
@@ -17,6 +17,7 @@ import { syncOnce } from '../../src/watch/sync.js';
 import { RenderingNotes } from '../../src/watch/notes.js';
 import { compileTemplates } from '../../src/wiring/templates.js';
 import { failure } from '../support/failure.js';
+import { aftermath, clearFaults, contents, failedPart, injectFault, INSTALL_FAULTS, leftovers } from '../support/install-faults.js';
 import { makeTempDir } from '../support/temp.js';
 
 const snapshot = (...names: string[]) => toSnapshot(names.map((name, i) => ({ key: `/apps/x/${name}`, value: `10.0.0.${i + 1}:80` })));
@@ -62,6 +63,7 @@ async function executor(extraFlags: Record<string, string> = {}) {
     syncOnce({ planner, executor: e, view, notes: new RenderingNotes(log, 'file:kv'), log }, renderSnapshot(settings, templates, snap), forced !== undefined);
   return {
     e,
+    view,
     out,
     dir,
     lines,
@@ -139,5 +141,50 @@ describe('Executor (the install half of watch)', () => {
     notes.entriesOf(renderSnapshot(x.settings, x.templates, bad));
     notes.entriesOf(renderSnapshot(x.settings, x.templates, bad));
     expect(x.lines.filter((l) => l.includes('skipped /apps/x/bad'))).toHaveLength(1);
+  });
+});
+
+describe('Executor in stack mode: a file of a change that cannot be installed (issue 20)', () => {
+  afterEach(() => clearFaults());
+  const first = toSnapshot([
+    { key: '/apps/web/containers/w1', value: '10.0.0.1:80' },
+    { key: '/lb/routes/web', value: 'www.example.com /status' },
+  ]);
+  // Differs from the first in all three files.
+  const second = toSnapshot([
+    { key: '/apps/web/containers/w1', value: '10.0.0.1:80' },
+    { key: '/apps/api/containers/a1', value: '10.0.0.3:80' },
+    { key: '/lb/routes/web', value: 'www.example.com shop.example.com' },
+    { key: '/lb/routes/api', value: 'api.example.com /api' },
+  ]);
+  const NAMES = ['haproxy.hosts.map', 'haproxy.paths.map', 'haproxy.cfg'];
+
+  describe.each(INSTALL_FAULTS)('$fault', ({ fault, code, errno }) => {
+    it.each(NAMES)(`at %s: ${code} naming that file, every file and what watch plans against as they were, no reload; installed once cleared`, async (name) => {
+      const x = await executor({ stack: 'apps' });
+      const files = NAMES.map((n) => join(x.dir, n));
+      await x.apply(first);
+      const installed = new Map(x.view.state.installed);
+      const failing = join(x.dir, name);
+      injectFault(fault, failing);
+      const before = contents(files);
+
+      const error = await failure(x.apply(second));
+      expect(error.code).toBe(code);
+      const what = failedPart(error.message, errno);
+      expect(what).toMatch(new RegExp(`^cannot install ${failing}: .* \\(${errno}\\)$`));
+      for (const other of files.filter((f) => f !== failing)) expect(what).not.toContain(other);
+      expect(error.message.slice(what.length)).toBe(`; ${aftermath(fault, files, NAMES.indexOf(name))}`);
+      expect(contents(files)).toEqual(before);
+      expect(leftovers(files)).toEqual([]);
+      expect(x.view.state.installed).toEqual(installed);
+      expect(x.reloads()).toBe(1);
+
+      clearFaults();
+      expect((await x.apply(second)).installed).toEqual(files);
+      expect(readFileSync(join(x.dir, 'haproxy.cfg'), 'utf8')).toContain('server a1 10.0.0.3:80');
+      expect(readFileSync(join(x.dir, 'haproxy.paths.map'), 'utf8')).toContain('/api api');
+      expect(x.reloads()).toBe(2);
+    });
   });
 });

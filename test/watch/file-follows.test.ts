@@ -119,6 +119,8 @@ describe('the file of a runtime change follows in the background', () => {
     expect((await x.apply('a', 'b', 'c', 'd')).path).toBe('runtime');
     expect(await x.served()).toEqual(new Set(['a', 'b', 'c', 'd']));
     expect(readFileSync(x.config, 'utf8')).not.toMatch(/server [bcd] /);
+    // The file with b is staged (written and synced) before its check starts: on a busy machine, after c and d are served.
+    await waitFor('the check of the file with b to start', () => (x.checked.length > 0 ? true : undefined));
     expect(x.checked).toHaveLength(1);
     open();
     await x.e.settled();

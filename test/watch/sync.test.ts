@@ -1,6 +1,6 @@
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { resolveSettings } from '../../src/config/settings.js';
 import type { HaproxyControl } from '../../src/haproxy/control.js';
 import { toSnapshot } from '../../src/kv/keys.js';
@@ -17,6 +17,7 @@ import { compileTemplates } from '../../src/wiring/templates.js';
 import { failure } from '../support/failure.js';
 import { FakeRuntime } from '../support/fake-runtime.js';
 import { serverLines } from '../support/haproxy.js';
+import { clearFaults, injectFault } from '../support/install-faults.js';
 import { makeTempDir } from '../support/temp.js';
 
 const servers = (...names: string[]) => toSnapshot(names.map((name, i) => ({ key: `/apps/x/${name}`, value: `10.0.0.${i + 1}:80` })));
@@ -75,6 +76,7 @@ async function rig() {
 }
 
 describe('one pass of the watch loop, in process: the order of runtime, file, reload and retry', () => {
+  afterEach(() => clearFaults());
   it('a new server goes through the runtime API first, then its file is checked and installed; SIGHUP reloads', async () => {
     const x = await rig();
     expect((await x.sync(servers('a'))).path).toBe('reload');
@@ -120,14 +122,12 @@ describe('one pass of the watch loop, in process: the order of runtime, file, re
     const x = await rig();
     await x.sync(servers('a'));
     x.events.length = 0;
-    // The file of the next runtime change cannot be installed: a directory stands where its temp file goes.
-    rmSync(x.out);
-    mkdirSync(x.out);
+    // The file of the next runtime change cannot be installed: its file system is full.
+    injectFault('full', x.out);
     expect((await x.sync(servers('a', 'b'))).path).toBe('runtime');
-    expect(x.failed.map((e) => (e as { code: string }).code)).toEqual(['INSTALL_NOT_A_FILE']);
+    expect(x.failed.map((e) => (e as { code: string }).code)).toEqual(['INSTALL_NO_SPACE']);
     // HAProxy was set back with a reload (the file it has is the one installed before).
     expect(x.events).toContain('reload');
-    console.error(x.view.state, x.failed, x.events);
     expect(x.view.state).toMatchObject({ installFailing: true, apart: undefined });
     // While installs fail, a change that could go at runtime goes install-first, by reload.
     expect(x.planner.changeFor(renderSnapshot(x.settings, x.templates, servers('a', 'c')))).toMatchObject({
@@ -135,9 +135,9 @@ describe('one pass of the watch loop, in process: the order of runtime, file, re
       reason: 'an install failed and none succeeded since: the files go first',
     });
     const error = await failure(x.sync(servers('a', 'c')));
-    expect(error.code).toBe('INSTALL_NOT_A_FILE');
+    expect(error.code).toBe('INSTALL_NO_SPACE');
     expect(error.policy.retry).toBe(true);
-    rmSync(x.out, { recursive: true });
+    clearFaults();
     expect((await x.sync(servers('a', 'c'))).path).toBe('reload');
     expect(x.view.state.installFailing).toBe(false);
     expect((await x.sync(servers('a', 'c', 'd'))).path).toBe('runtime');
