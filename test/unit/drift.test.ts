@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { describeDrift, driftOf } from '../../src/haproxy/drift.js';
-import { expectedState, runtimeLine } from '../../src/haproxy/expected-state.js';
+import { cachedExpectedState, expectedState, runtimeLine } from '../../src/haproxy/expected-state.js';
 import { liveStateOf } from '../../src/haproxy/live-state.js';
 import { thrown } from '../support/failure.js';
 
@@ -119,8 +119,8 @@ describe('expectedState', () => {
     expect(web.servers.get('b')).toMatchObject({ weight: 3, disabled: true });
     expect(web.servers.get('c')).toMatchObject({ weight: 20, disabled: false });
     // A host name: HAProxy resolves it, an agent sets its weight: neither is compared.
-    expect(web.servers.get('n')).not.toHaveProperty('address');
-    expect(web.servers.get('n')).not.toHaveProperty('weight');
+    expect(web.servers.get('n')!.address).toBeUndefined();
+    expect(web.servers.get('n')!.weight).toBeUndefined();
     expect(runtimeLine(web, web.servers.get('b')!)).toMatch(/default-server/);
     expect(state.backends.get('saved')!.unverifiable).toMatch(/load-server-state-from-file/);
   });
@@ -130,6 +130,22 @@ describe('expectedState', () => {
     const state = expectedState(`backend web\n${many}\n`, new Map());
     expect(state.backends.get('web')!.servers.size).toBe(10_000);
     expect(state.backends.get('web')!.servers.get('s9999')).toMatchObject({ address: { host: '10.1.39.15', port: 80 }, weight: 10 });
+  });
+});
+
+describe('cachedExpectedState', () => {
+  it('reads the texts again only when one of them changed', () => {
+    const expectedOf = cachedExpectedState();
+    const first = expectedOf(CONFIG, new Map([[MAP, MAP_TEXT]]));
+    expect(expectedOf(`${CONFIG}`, new Map([[MAP, MAP_TEXT]]))).toBe(first);
+    const edited = expectedOf(CONFIG, new Map([[MAP, `${MAP_TEXT}d.example/ app4\n`]]));
+    expect(edited).not.toBe(first);
+    expect(edited.maps.get(MAP)).toHaveLength(4);
+    expect(
+      expectedOf(CONFIG.replace('weight 100', 'weight 50'), new Map([[MAP, MAP_TEXT]]))
+        .backends.get('web')!
+        .servers.get('s2')!.weight,
+    ).toBe(50);
   });
 });
 
@@ -237,6 +253,8 @@ describe('liveStateOf', () => {
     expect(thrown(() => liveStateOf('Unknown command\n', HEADER, new Map())).code).toBe('RUNTIME_REFUSED');
     expect(thrown(() => liveStateOf('# name\n', 'Permission denied\n', new Map())).message).toMatch(/show servers state.*Permission denied/);
     expect(thrown(() => liveStateOf('# name\n', HEADER, new Map([[MAP, 'Permission denied\n']]))).message).toMatch(/show map/);
+    expect(thrown(() => liveStateOf('# name\n', `${HEADER}${FRESH[0]}\n3 web 2 s2 garbled\n`, new Map())).message).toMatch(/show servers state/);
+    expect(thrown(() => liveStateOf('# name\n', `1\n# be_id be_name srv_name\n`, new Map())).message).toMatch(/show servers state/);
   });
 });
 
