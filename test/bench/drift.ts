@@ -15,19 +15,27 @@ const MAP_ENTRIES = 200;
  * The cost of one drift verification on a HAProxy that has none: what the installed config says
  * (expectedState), what HAProxy runs (show backend, show servers state, show map) and the
  * comparison, at 10 and at 10,000 servers in one backend, against HAProxy's own `show servers
- * state` alone. Every server points at one closed port, checked every 30 s, as in the scale rig.
+ * state` alone; then 100 backends of 100, where one `show servers state` for all is set against
+ * one per backend in a single request. Every server points at one closed port, checked every
+ * 30 s, as in the scale rig.
  */
 export async function benchDrift(): Promise<void> {
   for (const servers of [10, 10_000])
-    report(`drift: one verification, ${servers} servers in one backend, a map of ${MAP_ENTRIES} entries, no drift (${RUNS} runs)`, await figures(servers));
+    report(
+      `drift: one verification, ${servers} servers in one backend, a map of ${MAP_ENTRIES} entries, no drift (${RUNS} runs)`,
+      await figures({ backends: 1, servers }),
+    );
+  report(`drift: one verification, 100 backends × 100 servers, no drift (${RUNS} runs)`, await figures({ backends: 100, servers: 100 }));
 }
 
-async function figures(servers: number): Promise<Array<[string, string]>> {
+type Layout = { backends: number; servers: number };
+
+async function figures(layout: Layout): Promise<Array<[string, string]>> {
   const haproxy = new HaproxyProcess(await freePort(), 'master-worker');
   const admin = join(haproxy.dir, 'admin.sock');
   const map = join(haproxy.dir, 'hosts.map');
   const mapText = Array.from({ length: MAP_ENTRIES }, (_, i) => `app${i}.example web\n`).join('');
-  const config = configText(haproxy.port, admin, map, servers, await freePort());
+  const config = configText(haproxy.port, admin, map, layout, await freePort());
   writeFileSync(map, mapText);
   haproxy.writeConfig(config);
   await haproxy.start();
@@ -51,6 +59,7 @@ async function figures(servers: number): Promise<Array<[string, string]>> {
       compare: await timed(async () => void driftOf(cached, live)),
       haproxy: await timed(async () => void (await masterCommand(haproxy.socket, '@1 show servers state', 5000))),
       haproxyAdmin: await timed(async () => void (await masterCommand(admin, 'show servers state', 5000))),
+      perBackend: await timed(async () => void (await channels.master.sendAll(names(layout).map((b) => `show servers state ${b}`)))),
     };
     const row = (what: string, samples: number[]): [string, string] => [what, `p50 ${ms(median(samples))}, p99 ${ms(percentile(samples, 99))}`];
     return [
@@ -62,6 +71,7 @@ async function figures(servers: number): Promise<Array<[string, string]>> {
       row('  driftOf alone', rows.compare),
       row("HAProxy's show servers state alone, unparsed (master CLI, @1)", rows.haproxy),
       row("HAProxy's show servers state alone, unparsed (admin socket)", rows.haproxyAdmin),
+      ...(layout.backends > 1 ? [row('HAProxy: one show servers state per backend, in one request (master CLI), unparsed', rows.perBackend)] : []),
     ];
   } finally {
     await haproxy.stop();
@@ -80,7 +90,9 @@ async function timed(what: () => Promise<void>): Promise<number[]> {
   return samples;
 }
 
-function configText(port: number, admin: string, map: string, servers: number, closed: number): string {
+const names = (layout: Layout) => Array.from({ length: layout.backends }, (_, b) => (layout.backends === 1 ? 'web' : `app${String(b).padStart(3, '0')}`));
+
+function configText(port: number, admin: string, map: string, layout: Layout, closed: number): string {
   return [
     'global',
     `    stats socket ${admin} mode 600 level admin`,
@@ -94,9 +106,11 @@ function configText(port: number, admin: string, map: string, servers: number, c
     `    bind 127.0.0.1:${port}`,
     `    http-request set-var(txn.app) req.hdr(host),lower,map_str(${map})`,
     '    http-request return status 200 content-type text/plain string up',
-    'backend web',
-    '    balance roundrobin',
-    ...Array.from({ length: servers }, (_, i) => `    server s${String(i).padStart(5, '0')} 127.0.0.1:${closed} check inter 30s weight 10`),
+    ...names(layout).flatMap((backend) => [
+      `backend ${backend}`,
+      '    balance roundrobin',
+      ...Array.from({ length: layout.servers }, (_, i) => `    server s${String(i).padStart(5, '0')} 127.0.0.1:${closed} check inter 30s weight 10`),
+    ]),
     '',
   ].join('\n');
 }
