@@ -188,7 +188,7 @@ function diffServers(
  * defaults section may give it: every one of them, to be safe, as which one applies depends on
  * order and `from`), or `default-server` settings, which servers added at runtime do not get.
  */
-function runtimePolicy(lines: string[], defaults: string[]): string | undefined {
+export function runtimePolicy(lines: readonly string[], defaults: readonly string[]): string | undefined {
   const own = lines.filter((l) => l.startsWith('balance '));
   const inherited = defaults.filter((l) => l.startsWith('balance '));
   const balances = (own.length > 0 ? own : inherited.length > 0 ? inherited : ['balance roundrobin']).map((l) => l.split(' ')[1]!);

@@ -1,4 +1,5 @@
 import { removeTempDirs } from '../support/temp.js';
+import { benchDrift } from './drift.js';
 import { benchEtcd } from './etcd.js';
 import { benchFleet } from './fleet.js';
 import { benchProbe } from './probe.js';
@@ -27,6 +28,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   'watch-idle': () => benchWatchIdle(),
   stack: () => benchStack(),
   probe: () => benchProbe(),
+  drift: () => benchDrift(),
 };
 
 /** Run only when named: scale runs it too. */

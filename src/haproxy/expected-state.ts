@@ -1,0 +1,190 @@
+import { runtimePolicy } from './config-diff.js';
+import { configWords, HEADER_START, SECTION_HEADER } from './config-sections.js';
+import { mapEntries, type MapEntry } from './map-file.js';
+import { canonicalHost, parseServerLine, type ServerLine } from './server-line.js';
+import { isIPv4 } from '../values/ip.js';
+import { parseServerAddress } from '../values/server.js';
+
+/** A server as the config file says HAProxy should run it. */
+export interface ExpectedServer {
+  name: string;
+  /** As HAProxy prints it back; absent when the line names a host (HAProxy resolves it) or no port. */
+  address?: { host: string; port: number };
+  /** Absent when something else sets it while HAProxy runs (an agent check). */
+  weight?: number;
+  /** The line (or a `default-server`) says `disabled`: the server must be in maintenance. */
+  disabled: boolean;
+  /** The words of its line (`server NAME ADDRESS OPTIONS…`), read as `add server` would take them only when needed. */
+  words: readonly string[];
+}
+
+export interface ExpectedBackend {
+  /** A `backend`, or a `listen` (with servers or not: HAProxy runs both as backends). */
+  name: string;
+  servers: ReadonlyMap<string, ExpectedServer>;
+  /** Why servers cannot be added to it or removed from it at runtime (config-diff's policy), if so. */
+  fixed?: string;
+  /** Why none of its servers can be made or set right at runtime, if so (`default-server` settings). */
+  frozen?: string;
+  /** Why its servers are not compared at all, if so (only that it exists is). */
+  unverifiable?: string;
+}
+
+/** What the installed config and its map files say HAProxy should run. */
+export interface ExpectedState {
+  backends: ReadonlyMap<string, ExpectedBackend>;
+  /** Each map file the config loads: its entries, in the file's order. */
+  maps: ReadonlyMap<string, readonly MapEntry[]>;
+  /** What is not checked, and why (for the log). */
+  unverifiable: readonly string[];
+}
+
+interface Section {
+  kind: string;
+  name: string;
+  /** The defaults section it inherits from (the last one before it, or the one `from` names). */
+  parent?: Section;
+  /** Its lines but its servers and header, as HAProxy reads them (words joined). */
+  lines: string[];
+  /** The `default-server` words that apply to its next server line, inherited ones first. */
+  defaultServer: string[];
+  servers: Map<string, ExpectedServer>;
+  templates: boolean;
+}
+
+const SERVER_RAW = /^\s*server\s/;
+const TEMPLATE_RAW = /^\s*server-template\s/;
+/** A line HAProxy splits at whitespace alone: no quote, escape or comment in it. */
+const PLAIN = /^[^"'\\#]*$/;
+const DEFAULT_SERVER_REASON = 'default-server settings do not reach servers added or set at runtime';
+
+/**
+ * What a config says HAProxy should run: per backend, each server's address, weight and whether
+ * it is in maintenance; per map file the config loads, its entries. A pure function of the texts,
+ * so a caller may keep the answer for as long as the files do not change. One pass over the
+ * lines: a server line is split at whitespace, not read character by character.
+ */
+export function expectedState(configText: string, mapTexts: ReadonlyMap<string, string>): ExpectedState {
+  const sections: Section[] = [];
+  const defaults = new Map<string, Section>();
+  let lastDefaults: Section | undefined;
+  let current: Section | undefined;
+  for (const raw of configText.split('\n')) {
+    if (SERVER_RAW.test(raw)) {
+      if (current && isBackend(current)) addServer(current, PLAIN.test(raw) ? raw.trim().split(/\s+/) : configWords(raw));
+      continue;
+    }
+    const header = HEADER_START.test(raw) ? SECTION_HEADER.exec(raw) : null;
+    if (header) {
+      const words = configWords(raw);
+      const parent = words[2] === 'from' ? defaults.get(words[3] ?? '') : lastDefaults;
+      current = {
+        kind: header[1]!,
+        name: header[2] ?? '',
+        parent,
+        lines: [],
+        defaultServer: [...(parent?.defaultServer ?? [])],
+        servers: new Map(),
+        templates: false,
+      };
+      sections.push(current);
+      if (current.kind === 'defaults') {
+        defaults.set(current.name, current);
+        lastDefaults = current;
+      }
+      continue;
+    }
+    if (!current) continue;
+    if (TEMPLATE_RAW.test(raw)) current.templates = true;
+    const words = configWords(raw);
+    if (words[0] === 'default-server') current.defaultServer.push(...words.slice(1));
+    if (words.length > 0) current.lines.push(words.join(' '));
+  }
+  const unverifiable: string[] = [];
+  const backends = new Map<string, ExpectedBackend>();
+  for (const section of sections.filter(isBackend)) {
+    const backend = backendOf(section);
+    backends.set(backend.name, backend);
+    if (backend.unverifiable) unverifiable.push(`backend ${backend.name}: ${backend.unverifiable}`);
+  }
+  const maps = new Map<string, readonly MapEntry[]>();
+  for (const [path, text] of mapTexts) {
+    if (configText.includes(path)) maps.set(path, mapEntries(text));
+    else unverifiable.push(`${path}: the config does not load it`);
+  }
+  return { backends, maps, unverifiable };
+}
+
+/**
+ * `expectedState`, kept while the texts stay the same: a verification every 30 s then reads the
+ * config once per change of the files, not once per verification (10,000 servers: ~10 ms saved).
+ */
+export function cachedExpectedState(): (configText: string, mapTexts: ReadonlyMap<string, string>) => ExpectedState {
+  let last: { config: string; maps: ReadonlyMap<string, string>; state: ExpectedState } | undefined;
+  return (config, maps) => {
+    const same = last && last.config === config && last.maps.size === maps.size && [...maps].every(([path, text]) => last!.maps.get(path) === text);
+    if (!same) last = { config, maps: new Map(maps), state: expectedState(config, maps) };
+    return last!.state;
+  };
+}
+
+const isBackend = (s: Section) => s.kind === 'backend' || s.kind === 'listen';
+
+/** A backend section, with the policy its own lines and those of the defaults it inherits give it. */
+function backendOf(section: Section): ExpectedBackend {
+  const own = section.lines;
+  const inherited = section.parent?.lines ?? [];
+  const stateFile = [...own, ...inherited].find((l) => l.startsWith('load-server-state-from-file ') && l !== 'load-server-state-from-file none');
+  const unverifiable = section.templates
+    ? 'its server-template servers are not compared'
+    : stateFile
+      ? 'HAProxy sets its servers from a state file at start (load-server-state-from-file)'
+      : undefined;
+  const frozen = [...own, ...inherited].some((l) => l.startsWith('default-server ')) ? DEFAULT_SERVER_REASON : undefined;
+  const fixed = runtimePolicy(own, inherited) ?? frozen;
+  return {
+    name: section.name,
+    servers: section.servers,
+    ...(fixed ? { fixed } : {}),
+    ...(frozen ? { frozen } : {}),
+    ...(unverifiable ? { unverifiable } : {}),
+  };
+}
+
+/**
+ * The line a server is made from at runtime (`add server` takes its options), or why the runtime
+ * API can neither make it nor set it right. Parsed only for a server that drifted.
+ */
+export function runtimeLine(backend: ExpectedBackend, server: ExpectedServer): ServerLine | string {
+  return backend.frozen ?? parseServerLine(server.words.join(' '));
+}
+
+/** One `server NAME ADDRESS [OPTIONS…]` line, with the `default-server` options before it. */
+function addServer(section: Section, words: string[]): void {
+  const shape = { weight: 1, disabled: false, agent: false };
+  readOptions(section.defaultServer, 0, shape);
+  readOptions(words, 3, shape);
+  const name = words[1] ?? '';
+  section.servers.set(name, { name, address: addressOf(words[2] ?? ''), weight: shape.agent ? undefined : shape.weight, disabled: shape.disabled, words });
+}
+
+/** What the options from `from` on say of a server's weight and state (the last word given wins). */
+function readOptions(options: readonly string[], from: number, shape: { weight: number; disabled: boolean; agent: boolean }): void {
+  for (let i = from; i < options.length; i++) {
+    const option = options[i]!;
+    if (option === 'weight') shape.weight = Number(options[i + 1]);
+    else if (option === 'disabled' || option === 'enabled') shape.disabled = option === 'disabled';
+    else if (option === 'agent-check') shape.agent = true;
+  }
+}
+
+const IPV4_PORT = /^((?:25[0-5]|2[0-4]\d|1\d\d|[1-9]\d|\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]\d|\d)){3}):([1-9]\d{0,4})$/;
+
+/** The address HAProxy prints back for a server's, when it is an IP address and a port (IPv4 first: the common case, one regular expression). */
+function addressOf(address: string): { host: string; port: number } | undefined {
+  const v4 = IPV4_PORT.exec(address);
+  if (v4) return Number(v4[2]) <= 65535 ? { host: v4[1]!, port: Number(v4[2]) } : undefined;
+  const value = parseServerAddress(address);
+  if (!value.ok || (!isIPv4(value.value.host) && !value.value.address.startsWith('['))) return undefined;
+  return { host: canonicalHost(value.value.host), port: value.value.port };
+}
