@@ -97,6 +97,14 @@ export const COMMAND_SETTINGS = [
     help: 'runtime API: how long a removed server keeps its sessions before they are shut',
     default: '5s',
   },
+  {
+    name: 'verifyInterval',
+    flag: '--verify-interval <duration>',
+    commands: ['watch'],
+    file: { verifyInterval: duration },
+    help: "read HAProxy's servers, weights, states and map entries this often and put back what was changed behind watch's back (0: never)",
+    default: '30s',
+  },
   { name: 'once', flag: '--once', commands: ['watch'], help: 'run the pipeline once (render, check, install, reload) and exit' },
   {
     name: 'masterSocket',

@@ -133,6 +133,8 @@ export interface WatchSettings {
   runtimeApi: boolean;
   /** How long a removed server may keep its sessions before they are shut. */
   drainTimeoutMs: number;
+  /** How often HAProxy's live state is read and what drifted put back (0: never). */
+  verifyIntervalMs: number;
 }
 
 export interface SettingsInput {

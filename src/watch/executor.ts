@@ -91,8 +91,9 @@ export class Executor {
         view.ids.forget();
         throw error;
       }
+      // Within the step: nothing that reads HAProxy (a drift check) may see it run this before the view says so.
+      view.runsAhead(change.files[0]!);
     });
-    view.runsAhead(change.files[0]!);
     this.follow(change.files[0]!);
     return { installed: [], path: 'runtime' };
   }

@@ -58,10 +58,12 @@ export function readiness(state: WatchState, running: boolean | undefined): Verd
   return { ok: true, reason: trouble.ok ? 'ready' : `ready: HAProxy serves the last good config (${trouble.reason})` };
 }
 
+const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+
 /**
  * 200 with "ok", or 503 with the reason. A backend with no servers is a real state of the store
  * (an app scaled to zero), and an entry skipped as invalid leaves the rest served, so both stay
- * 200, but the text names them.
+ * 200, but the text names them, and the last drift HAProxy was set back from.
  */
 export function health(state: WatchState): Verdict {
   if (state.childAlive === false) return { ok: false, reason: 'haproxy is not running' };
@@ -80,10 +82,11 @@ export function health(state: WatchState): Verdict {
     const more = state.skipped.length > named.length ? ` and ${state.skipped.length - named.length} more` : '';
     notes.push(`${state.skipped.length} invalid ${state.skipped.length === 1 ? 'entry' : 'entries'} skipped: ${named.join(', ')}${more}`);
   }
-  return { ok: true, reason: notes.length > 0 ? `ok, but ${notes.join('; ')}` : 'ok' };
+  const drift = state.drift
+    ? `; HAProxy last drifted at ${iso(state.drift.at)} (${state.drift.found.slice(0, 3).map(printable).join('; ')}), set right by ${state.drift.how}`
+    : '';
+  return { ok: true, reason: `${notes.length > 0 ? `ok, but ${notes.join('; ')}` : 'ok'}${drift}` };
 }
-
-const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
 
 /** /healthz?format=json: the same judgement, and what it was made of. */
 export function healthDocument(state: WatchState, running: boolean | undefined, now: number, deadlines: Deadlines): Record<string, unknown> {
@@ -107,6 +110,9 @@ export function healthDocument(state: WatchState, running: boolean | undefined, 
     backends: state.backends,
     emptyBackends: state.emptyBackends,
     skipped: state.skipped.map((s) => ({ key: shown(s.key), kind: s.kind, reason: s.reason })),
+    drift: state.drift
+      ? { at: iso(state.drift.at), found: state.drift.found, how: state.drift.how, corrections: state.counters.driftRuntime + state.counters.driftReload }
+      : null,
     shuttingDown: state.shuttingDownSince !== undefined,
   };
 }

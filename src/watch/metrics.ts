@@ -29,6 +29,13 @@ export function metricsText(state: WatchState): string {
   ours('store_errors_total', 'counter', 'Failed reads of the key/value store.', [['', c.storeErrors]]);
   ours('unexpected_failures_total', 'counter', 'Failures nobody foresaw (a bug, or the system failing): see the log.', [['', c.unexpectedFailures]]);
   ours('signals_total', 'counter', 'SIGHUPs handled (each forces a re-read, render and reload).', [['', c.signals]]);
+  ours('drift_verifications_total', 'counter', "Looks at HAProxy's live servers, weights, states and map entries (--verify-interval).", [
+    ['', c.driftVerifications],
+  ]);
+  ours('drift_corrections_total', 'counter', "Changes made to HAProxy behind watch's back that it put back, by how.", [
+    ['{how="runtime"}', c.driftRuntime],
+    ['{how="reload"}', c.driftReload],
+  ]);
   ours('store_up', 'gauge', '1 when the last read of the store succeeded.', [['', state.storeProblems.size > 0 ? 0 : 1]]);
   ours(
     'last_sync_timestamp_seconds',

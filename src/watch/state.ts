@@ -19,6 +19,9 @@ export class WatchState {
     refused: 0,
     unexpectedFailures: 0,
     signals: 0,
+    driftVerifications: 0,
+    driftRuntime: 0,
+    driftReload: 0,
   };
   /** Servers per backend in the installed config. */
   backends: Record<string, number> = {};
@@ -39,6 +42,14 @@ export class WatchState {
   shuttingDownSince?: number;
   /** The entries the latest rendering skipped as invalid, and the kind of each (its metric label). */
   skipped: ReadonlyArray<SkippedEntry & { kind: string }> = [];
+
+  /** The last drift found in HAProxy and how it was set right (undefined: none yet). */
+  drift?: { at: number; found: readonly string[]; how: 'runtime' | 'reload' };
+
+  driftCorrected(found: readonly string[], how: 'runtime' | 'reload'): void {
+    this.drift = { at: Date.now(), found, how };
+    this.counters[how === 'runtime' ? 'driftRuntime' : 'driftReload'] += 1;
+  }
 
   syncSucceeded(): void {
     this.lastSyncAt = Date.now();

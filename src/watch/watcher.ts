@@ -11,6 +11,7 @@ import type { CompiledTemplate } from '../template/engine.js';
 import { IdleCollector, keepSmall } from '../util/memory.js';
 import { HaproxyChild, type ChildParts, type Stop } from './child.js';
 import { Coalescer } from './coalescer.js';
+import { DriftKeeper } from './drift-keeper.js';
 import { releaseHangups } from './early-signals.js';
 import { Executor } from './executor.js';
 import { HaproxyView, installedPaths } from './haproxy-view.js';
@@ -53,6 +54,7 @@ export class Watcher {
   private readonly follower: StoreFollower;
   private readonly reconfigurer: Reconfigurer;
   private readonly planner: Planner;
+  private readonly drift: DriftKeeper;
   private stopRequested!: (stop: Stop) => void;
   private readonly stopped = new Promise<Stop>((resolve) => (this.stopRequested = resolve));
   private spinner?: { stop(): void };
@@ -90,6 +92,7 @@ export class Watcher {
     );
     this.reconfigurer = new Reconfigurer(parts, this.follower, this.executor, this.notes, this.health);
     this.planner = new Planner(this.reconfigurer, this.view, () => (parts.state.counters.renders += 1));
+    this.drift = new DriftKeeper({ settings: () => this.settings, view: this.view, executor: this.executor, state: parts.state, log: parts.log });
   }
 
   private get settings(): Readonly<Settings> {
@@ -108,6 +111,7 @@ export class Watcher {
     this.spinner = this.parts.waiting(`waiting for the first successful render of ${prefixes.join(', ')} from ${source.description}`);
     await this.follower.follow(source, prefixes);
     keepSmall();
+    this.drift.start();
     log.info(`watching ${prefixes.join(', ')} on ${source.description}`, { prefixes, store: source.description });
 
     const stop = await this.stopped;
@@ -117,6 +121,7 @@ export class Watcher {
     for (const s of signals) process.off(s, onSignal);
     this.abort.abort();
     clearTimeout(this.retry);
+    this.drift.stop();
     this.memory.stop();
     await Promise.all([this.follower.stop(), this.coalescer.idle()]);
     await this.executor.settled();

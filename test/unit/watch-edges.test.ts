@@ -190,6 +190,14 @@ describe('durations beyond 2^31-1 ms (about 24.8 days), which a timer would turn
   it('takes the longest a timer waits', () => {
     expect(watchWith({ shutdownDelay: '596h' }).shutdownDelayMs).toBe(596 * 3_600_000);
   });
+
+  it('--verify-interval: every 30 s unless told, 0 for never, and a duration like any other', () => {
+    expect(watchWith({}).verifyIntervalMs).toBe(30_000);
+    expect(watchWith({ verifyInterval: '0' }).verifyIntervalMs).toBe(0);
+    expect(watchWith({ verifyInterval: '5m' }).verifyIntervalMs).toBe(300_000);
+    expect(() => watchWith({ verifyInterval: 'often' })).toThrow(/--verify-interval: "often" is not a duration such as 30s/);
+    expect(() => watchWith({ verifyInterval: '1000h' })).toThrow(/--verify-interval: "1000h" is longer than 24 days/);
+  });
 });
 
 describe('SIGHUPs in quick succession: the config file read last is the one watch runs with', () => {
