@@ -2,6 +2,7 @@ import type { Settings } from '../config/settings.js';
 import { NO_ROUTE_BACKEND } from '../config/stack-settings.js';
 import type { OccsError } from '../errors.js';
 import { diffConfigs, type BackendChanges } from '../haproxy/config-diff.js';
+import type { Drift } from '../haproxy/drift.js';
 import type { RuntimeChannel } from '../haproxy/runtime-channel.js';
 import type { MapChange } from '../haproxy/runtime-maps.js';
 import type { KvSnapshot } from '../kv/source.js';
@@ -43,6 +44,8 @@ export type Change =
       immediate: boolean;
       /** The reloads HAProxy had when this was planned: one since makes the plan stale. */
       epoch: number;
+      /** A correction of drift: what was found, and the view it was read against (any change of the view since makes it stale). */
+      drift?: { found: readonly string[]; version: number };
     }
   | { kind: 'reload'; files: RenderedResource[]; reason: string };
 
@@ -137,6 +140,21 @@ export function decideChange(settings: Readonly<Settings>, state: HaproxyState, 
     return { kind: 'runtime', files, ...runtime, immediate: runtime.backends.every((b) => b.removed.length === 0), epoch: state.epoch };
   }
   return { kind: 'reload', files, reason: runtime.reason };
+}
+
+/**
+ * What drift found in HAProxy (src/haproxy/drift.ts: what the runtime API can express) asks of
+ * it, under the same gates as a store change: runtime changes when they may be used, else a
+ * reload with the installed files. `version`: the view the drift was read against.
+ */
+export function decideCorrection(settings: Readonly<Settings>, state: HaproxyState, drift: Drift, version: number): Change {
+  if (!state.started) return { kind: 'none' };
+  if (state.apart) return { kind: 'reload', files: [], reason: state.apart };
+  if (drift.kind === 'none') return { kind: 'none' };
+  const closed = drift.kind === 'reload' ? drift.reason : runtimeClosed(settings, state);
+  if (closed || drift.kind === 'reload') return { kind: 'reload', files: [], reason: `HAProxy drifted from the installed config (${closed})` };
+  const { backends, maps, found } = drift;
+  return { kind: 'runtime', files: [], backends, maps, immediate: true, epoch: state.epoch, drift: { found, version } };
 }
 
 /** Why the runtime API may not be used now, if it may not. */

@@ -1,9 +1,10 @@
 import type { Settings } from '../config/settings.js';
 import { asOccsError } from '../errors.js';
-import { correctDrift, describeDrift, driftOf } from '../haproxy/drift.js';
+import { describeDrift, driftOf, type Drift } from '../haproxy/drift.js';
 import { cachedExpectedState } from '../haproxy/expected-state.js';
 import { readLiveState } from '../haproxy/live-state.js';
 import type { Logger } from '../log.js';
+import { decideCorrection } from '../plan/plan.js';
 import type { Executor } from './executor.js';
 import type { HaproxyView } from './haproxy-view.js';
 import type { WatchState } from './state.js';
@@ -22,9 +23,10 @@ export type Verified = 'skipped' | 'none' | 'runtime' | 'reload';
 /**
  * HAProxy that heals from drift: every --verify-interval, what HAProxy runs (servers, addresses,
  * weights, admin states, map entries) is read and compared with what the view says it should
- * run; what an operator or another tool changed behind watch's back is put back through the
- * runtime API, or, when that cannot, by a verified reload with the installed files. A look is
- * one step of the executor (never during a change), and is skipped while a sync is under way.
+ * run; what an operator or another tool changed behind watch's back is decided on as a store
+ * change is (`decideCorrection`) and carried out by the executor: through the runtime API, or
+ * by a verified reload with the installed files. A look is one step of the executor (never
+ * during a change) and is skipped while a sync is under way.
  */
 export class DriftKeeper {
   private timer?: NodeJS.Timeout;
@@ -50,48 +52,49 @@ export class DriftKeeper {
   /** One look, and the correction it calls for; never throws (a failure is logged). */
   async verify(): Promise<Verified> {
     const { view, executor, log, state } = this.parts;
+    const settings = this.parts.settings();
     if (!view.state.started || state.syncSince !== undefined) return 'skipped';
+    let looked: { drift: Drift; version: number } | undefined;
     try {
-      const verdict = await executor.exclusive(() => this.look());
-      if (verdict !== 'reload') return verdict;
-      await executor.resync();
-      return 'reload';
+      looked = await executor.exclusive(() => this.look());
     } catch (error) {
       log.warn(
-        `could not compare HAProxy with the installed config: ${asOccsError(error).message}; looking again in ${this.parts.settings().watch.verifyIntervalMs / 1000} s`,
+        `could not compare HAProxy with the installed config: ${asOccsError(error).message}; looking again in ${settings.watch.verifyIntervalMs / 1000} s`,
       );
       return 'skipped';
     }
+    if (!looked) return 'skipped';
+    const change = decideCorrection(settings, view.state, looked.drift, looked.version);
+    if (change.kind === 'none') return 'none';
+    if (change.kind === 'reload' && looked.drift.kind !== 'none') {
+      log.warn(`HAProxy drifted from the installed config (${describeDrift(looked.drift.found)}); reloading it with the installed files`, {
+        drift: looked.drift.found,
+      });
+    }
+    const how = change.kind === 'runtime' ? 'runtime' : 'reload';
+    try {
+      await executor.execute(change);
+    } catch (error) {
+      // Refused, or read before a store change: what HAProxy holds is not known; the installed files are put back.
+      view.apart(`drift the runtime API could not set right (${asOccsError(error).message})`);
+      await executor.resync();
+    }
+    if (looked.drift.kind !== 'none') state.driftCorrected(looked.drift.found, how);
+    return how;
   }
 
-  /** Reads HAProxy and compares (inside the executor's one-at-a-time step); a runtime correction is made here. */
-  private async look(): Promise<Verified> {
-    const { view, log, state } = this.parts;
+  /** Reads HAProxy and compares, inside the executor's one-at-a-time step (undefined: nothing to look at now). */
+  private async look(): Promise<{ drift: Drift; version: number } | undefined> {
+    const { view, state } = this.parts;
     const settings = this.parts.settings();
-    const { installed, channel, apart } = view.state;
+    const { installed, channel, apart, version } = view.state;
     const config = installed.get(settings.haproxy.config);
-    if (!channel || config === undefined || state.syncSince !== undefined) return 'skipped';
-    if (apart) return 'reload'; // HAProxy is known to differ already: the installed files are put back
+    if (!channel || config === undefined || state.syncSince !== undefined) return undefined;
+    if (apart) return { drift: { kind: 'none' }, version };
     const maps = new Map([...installed].filter((e): e is [string, string] => e[0] !== settings.haproxy.config && e[1] !== undefined));
-    const started = performance.now();
-    const drift = driftOf(this.expected(config, maps), await readLiveState(channel, this.expected(config, maps)));
+    const expected = this.expected(config, maps);
+    const drift = driftOf(expected, await readLiveState(channel, expected));
     state.counters.driftVerifications += 1;
-    if (drift.kind === 'none') return 'none';
-    const what = describeDrift(drift.found);
-    if (drift.kind === 'runtime' && settings.watch.runtimeApi) {
-      try {
-        await correctDrift(channel, drift, settings.watch.drainTimeoutMs, view.ids);
-        const ms = Math.round(performance.now() - started);
-        log.warn(`HAProxy drifted from the installed config (${what}); set right through the runtime API, no reload (${ms} ms)`, { drift: drift.found, ms });
-        state.driftCorrected(drift.found, 'runtime');
-        return 'runtime';
-      } catch (error) {
-        view.ids.forget();
-        view.apart(`drift the runtime API could not set right (${asOccsError(error).message})`);
-      }
-    } else view.apart(`HAProxy drifted: ${drift.kind === 'reload' ? drift.reason : 'the runtime API is not used'}`);
-    log.warn(`HAProxy drifted from the installed config (${what}); reloading it with the installed files`, { drift: drift.found });
-    state.driftCorrected(drift.found, 'reload');
-    return 'reload';
+    return { drift, version };
   }
 }

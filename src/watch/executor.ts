@@ -3,6 +3,7 @@ import type { Settings } from '../config/settings.js';
 import { asOccsError } from '../errors.js';
 import type { HaproxyControl } from '../haproxy/control.js';
 import type { ReloadResult } from '../haproxy/reload.js';
+import { describeDrift } from '../haproxy/drift.js';
 import { applyAtRuntime } from '../haproxy/runtime.js';
 import { applyMaps } from '../haproxy/runtime-maps.js';
 import { runtimeRefused } from '../haproxy/runtime-channel.js';
@@ -85,6 +86,8 @@ export class Executor {
     await this.exclusive(async () => {
       // HAProxy was set back meanwhile: the change was planned against what it no longer runs.
       if (view.state.epoch !== change.epoch) throw runtimeRefused('HAProxy was reloaded with the installed config meanwhile');
+      // Drift read before the view changed (a store change came in between): it is looked for again, not corrected.
+      if (change.drift && view.state.version !== change.drift.version) throw runtimeRefused('what HAProxy should run changed meanwhile');
       try {
         await this.applyAtRuntime(change);
       } catch (error) {
@@ -92,9 +95,9 @@ export class Executor {
         throw error;
       }
       // Within the step: nothing that reads HAProxy (a drift check) may see it run this before the view says so.
-      view.runsAhead(change.files[0]!);
+      if (change.files[0]) view.runsAhead(change.files[0]);
     });
-    this.follow(change.files[0]!);
+    if (change.files[0]) this.follow(change.files[0]);
     return { installed: [], path: 'runtime' };
   }
 
@@ -109,6 +112,14 @@ export class Executor {
     const what = [`${count('added')} added`, `${count('removed')} removed`, `${count('moved')} moved`];
     if (count('shaped') > 0) what.push(`${count('shaped')} with a new weight or state`);
     if (change.maps.length > 0) what.push(`routes swapped (${change.maps.map((m) => `${basename(m.path)}: ${m.entries.length}`).join(', ')})`);
+    if (change.drift) {
+      const found = describeDrift(change.drift.found);
+      this.deps.log.warn(`HAProxy drifted from the installed config (${found}); set right through the runtime API, no reload (${ms} ms)`, {
+        drift: change.drift.found,
+        ms,
+      });
+      return;
+    }
     this.deps.log.info(`applied through the runtime API, no reload: ${what.join(', ')} (${ms} ms)`, {
       path: 'runtime',
       backends: change.backends.map((b) => b.backend),
@@ -143,8 +154,9 @@ export class Executor {
   }
 
   private async viaReload(files: RenderedResource[]): Promise<Outcome> {
-    // A file still following a runtime change is made obsolete by this one: let it finish first.
-    this.pending = undefined;
+    // A file still following a runtime change is made obsolete by new files: let the one under way finish
+    // first. With none (drift set right by a reload), every file due is installed first: HAProxy reads them.
+    if (files.length > 0) this.pending = undefined;
     await this.settled();
     const { view } = this.deps;
     const paths = files.flatMap((r) => [r.resource.destination!, ...(r.companions ?? []).map((c) => c.path)]);

@@ -79,6 +79,14 @@ describe('the shape of src/', () => {
     expect(io).toEqual([]);
   });
 
+  it('decides runtime or reload in one place: only src/plan/plan.ts makes a runtime or reload change', () => {
+    // src/haproxy says what the runtime API can express (a config diff, drift); deciding is the planner's.
+    const deciders = [...graph.keys()]
+      .filter((file) => folder(file) !== 'haproxy')
+      .filter((file) => /kind: '(runtime|reload)',/.test(readFileSync(join(SRC, file), 'utf8')));
+    expect(deciders).toEqual(['plan/plan.ts']);
+  });
+
   it('finds what it checks (the graph is not empty)', () => {
     expect(graph.get('watch/watcher.ts')).toContain('plan/plan.ts');
   });
