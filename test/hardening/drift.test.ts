@@ -10,6 +10,7 @@ import { runtimeChannel, type RuntimeChannel } from '../../src/haproxy/runtime-c
 import { Backend } from '../support/backends.js';
 import { freePort, HaproxyProcess, httpGet, waitFor } from '../support/haproxy-process.js';
 import { serverStates } from '../support/server-states.js';
+import { adminConfigHead } from '../support/haproxy.js';
 
 /*
  * HAProxy changed behind watch's back, by hand on its CLI, as an operator would: each kind of
@@ -37,15 +38,7 @@ const MAP_TEXT = '# routes\napi.example api\nweb.example web\n';
 /** Backend web: three servers that answer, one whose checks fail (DOWN), one `disabled`; backend api: one server; a map routes by Host. */
 function config(port: number, { web = webServers(), api = true } = {}): string {
   return [
-    'global',
-    `    stats socket ${adminSocket} mode 600 level admin`,
-    'defaults',
-    '    mode http',
-    '    timeout connect 2s',
-    '    timeout client 10s',
-    '    timeout server 10s',
-    'frontend main',
-    `    bind 127.0.0.1:${port}`,
+    ...adminConfigHead(adminSocket, port),
     `    use_backend %[req.hdr(host),lower,map_str(${mapPath},web)]`,
     'backend web',
     '    balance roundrobin',

@@ -4,10 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { resolveSettings } from '../../src/config/settings.js';
 import type { HaproxyControl } from '../../src/haproxy/control.js';
 import { toSnapshot } from '../../src/kv/keys.js';
-import { createLogger } from '../../src/log.js';
 import { DEFAULT_TEMPLATE } from '../../src/paths.js';
 import { renderSnapshot } from '../../src/plan/plan.js';
-import { Redactor } from '../../src/util/redact.js';
 import { Executor } from '../../src/watch/executor.js';
 import { HaproxyView, installedPaths } from '../../src/watch/haproxy-view.js';
 import { RenderingNotes } from '../../src/watch/notes.js';
@@ -15,6 +13,7 @@ import { Planner } from '../../src/watch/planner.js';
 import { syncOnce } from '../../src/watch/sync.js';
 import { compileTemplates } from '../../src/wiring/templates.js';
 import { failure } from '../support/failure.js';
+import { capturedLog } from '../support/logs.js';
 import { FakeRuntime } from '../support/fake-runtime.js';
 import { serverLines } from '../support/haproxy.js';
 import { clearFaults, injectFault } from '../support/install-faults.js';
@@ -40,13 +39,7 @@ async function rig() {
   const templates = await compileTemplates(settings.resources);
   const runtime = new FakeRuntime();
   const events: string[] = [];
-  const lines: string[] = [];
-  const log = createLogger({
-    stream: { write: (l: string) => lines.push(l) } as unknown as NodeJS.WritableStream,
-    format: 'text',
-    verbosity: 'normal',
-    redactor: new Redactor(),
-  });
+  const { log, lines } = capturedLog();
   const control: HaproxyControl = {
     description: 'a test HAProxy',
     running: async () => true,
