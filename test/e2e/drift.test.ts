@@ -77,6 +77,23 @@ describe('HAProxy that heals from drift (--verify-interval)', () => {
     await setRight(w, worker, /nginx_80\/one is in maintenance/);
   });
 
+  it('a server at an IPv4-mapped IPv6 address is no drift (HAProxy prints it dotted): no look reloads, and a store change to one goes at runtime', async () => {
+    const mapped = (i: number) => `[::ffff:127.0.0.1]:${rig.address(i).split(':')[1]}`;
+    rig.store.put(`${PREFIX}/one`, mapped(0));
+    rig.store.put(`${PREFIX}/two`, rig.address(1));
+    rig.startWatch(rig.store.url, ['--verify-interval', '1s']);
+    await rig.servedBy(['a', 'b']);
+    await waitFor('three looks', async () => (await rig.metric('drift_verifications_total')) >= 3, 10_000);
+    rig.store.put(`${PREFIX}/three`, mapped(2));
+    await rig.servedBy(['a', 'b', 'c']);
+    await waitFor('two more looks', async () => (await rig.metric('drift_verifications_total')) >= 5, 10_000);
+    expect(await rig.metric('drift_corrections_total{how="runtime"}')).toBe(0);
+    expect(await rig.metric('drift_corrections_total{how="reload"}')).toBe(0);
+    expect(await rig.metric('runtime_fallbacks_total')).toBe(0);
+    expect(await rig.metric('runtime_updates_total')).toBe(1);
+    expect(await rig.metric('reloads_total')).toBe(0);
+  });
+
   it('with --no-runtime-api, drift is set right by a verified reload with the installed config', async () => {
     const { w, worker } = await watching(['--no-runtime-api']);
     await operator(`set server ${BACKEND}/one state maint`);

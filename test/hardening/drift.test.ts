@@ -199,6 +199,17 @@ describe('drift found and set right against a real HAProxy, with no reload', () 
     await servedBy(['a', 'b', 'c']);
   });
 
+  it('a server at an IPv4-mapped IPv6 address, which HAProxy prints dotted (::ffff:127.0.0.1): no drift; moved by hand, named as HAProxy prints it and set right', async () => {
+    const port = at('d').split(':')[1]!;
+    installed = config(haproxy.port, { web: [...webServers(), `v4 [::ffff:127.0.0.1]:${port} weight 10`] });
+    const pids = await reloadWith(installed);
+    expect(await verify()).toEqual({ kind: 'none' });
+    await byHand(`set server web/v4 addr ::ffff:127.0.0.2 port ${port}`);
+    const drift = await verify();
+    expect(drift).toMatchObject({ kind: 'runtime', found: [`web/v4 is at [::ffff:127.0.0.2]:${port}, not [::ffff:127.0.0.1]:${port}`] });
+    await correctAndCheck(drift, pids);
+  });
+
   it('a worker reloaded on an older config without a backend: only a reload sets it right', async () => {
     await reloadWith(config(haproxy.port, { api: false }));
     expect(await verify()).toEqual({ kind: 'reload', found: ['backend api is missing'], reason: 'backend api is missing' });
