@@ -83,8 +83,9 @@ export class Executor {
   private async viaRuntime(change: Extract<Change, { kind: 'runtime' }>): Promise<Outcome> {
     const { view } = this.deps;
     await this.exclusive(async () => {
-      // HAProxy was set back meanwhile: the change was planned against what it no longer runs.
+      // HAProxy was set back meanwhile, or found apart from its files (a look): the change was planned against what it no longer runs.
       if (view.state.epoch !== change.epoch) throw runtimeRefused('HAProxy was reloaded with the installed config meanwhile');
+      if (view.state.apart) throw runtimeRefused(`HAProxy may run something else than the installed files now (${view.state.apart})`);
       try {
         await this.applyAtRuntime(change);
       } catch (error) {
@@ -170,9 +171,9 @@ export class Executor {
    * reloads it with them, so the two agree again; on failure the next change reloads.
    */
   async resync(): Promise<void> {
-    const change = decideChange(this.deps.settings, this.deps.view.state, undefined);
-    if (change.kind !== 'reload') return;
     await this.exclusive(async () => {
+      // Decided in the step: a resync asked for twice (a look, a failed change) reloads once.
+      if (decideChange(this.deps.settings, this.deps.view.state, undefined).kind !== 'reload') return;
       try {
         const result = await this.deps.control.reload();
         if (result) this.deps.reloaded(result);

@@ -118,6 +118,16 @@ describe('one pass of the watch loop, in process: the order of runtime, file, re
     expect(x.planner.changeFor(rendering).kind).toBe('runtime'); // decided again: against the HAProxy that runs now
   });
 
+  it('HAProxy set back to its files twice at once (a look and a failed change both ask): reloaded once', async () => {
+    const x = await rig();
+    await x.sync(servers('a'));
+    x.events.length = 0;
+    x.view.apart('a look found HAProxy apart from its files');
+    await Promise.all([x.executor.resync(), x.executor.resync()]);
+    expect(x.events).toEqual(['reload']);
+    expect(x.view.state.apart).toBeUndefined();
+  });
+
   it('an install that fails holds the runtime API back and reloads HAProxy back to the installed file, until an install succeeds', async () => {
     const x = await rig();
     await x.sync(servers('a'));
