@@ -1,6 +1,6 @@
 import type { Settings } from '../config/settings.js';
 import { asOccsError } from '../errors.js';
-import { correctDrift, describeDrift, driftOf } from '../haproxy/drift.js';
+import { correctDrift, describeDrift, driftOf, NAMED_DIFFERENCES } from '../haproxy/drift.js';
 import { cachedExpectedState } from '../haproxy/expected-state.js';
 import { readLiveState } from '../haproxy/live-state.js';
 import type { Logger } from '../log.js';
@@ -78,20 +78,22 @@ export class DriftKeeper {
     state.counters.driftVerifications += 1;
     if (drift.kind === 'none') return 'none';
     const what = describeDrift(drift.found);
+    // The first differences only, and their count: a worker reloaded on an empty config differs by every server.
+    const fields = { drift: drift.found.slice(0, NAMED_DIFFERENCES), differences: drift.found.length };
     if (drift.kind === 'runtime' && settings.watch.runtimeApi) {
       try {
         await correctDrift(channel, drift, settings.watch.drainTimeoutMs, view.ids);
         const ms = Math.round(performance.now() - started);
-        log.warn(`HAProxy drifted from the installed config (${what}); set right through the runtime API, no reload (${ms} ms)`, { drift: drift.found, ms });
-        state.driftCorrected(drift.found, 'runtime');
+        log.warn(`HAProxy drifted from the installed config (${what}); set right through the runtime API, no reload (${ms} ms)`, { ...fields, ms });
+        state.driftCorrected(fields.drift, fields.differences, 'runtime');
         return 'runtime';
       } catch (error) {
         view.ids.forget();
         view.apart(`drift the runtime API could not set right (${asOccsError(error).message})`);
       }
     } else view.apart(`HAProxy drifted: ${drift.kind === 'reload' ? drift.reason : 'the runtime API is not used'}`);
-    log.warn(`HAProxy drifted from the installed config (${what}); reloading it with the installed files`, { drift: drift.found });
-    state.driftCorrected(drift.found, 'reload');
+    log.warn(`HAProxy drifted from the installed config (${what}); reloading it with the installed files`, fields);
+    state.driftCorrected(fields.drift, fields.differences, 'reload');
     return 'reload';
   }
 }

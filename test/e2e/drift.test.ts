@@ -70,6 +70,24 @@ describe('HAProxy that heals from drift (--verify-interval)', () => {
     expect(health.drift).toMatchObject({ how: 'runtime', found: [expect.stringMatching(/^nginx_80\/one is at /)] });
   });
 
+  it('41 servers added by hand, one named with 10,000 characters: the log and /healthz name a few, the long name shortened, and count them all', async () => {
+    const { w, worker } = await watching();
+    const [host, port] = rig.address(2).split(':');
+    const extra = Array.from({ length: 40 }, (_, i) => `add server ${BACKEND}/extra${i} ${host}:${port}`);
+    await operator(`add server ${BACKEND}/${'x'.repeat(10_000)} ${host}:${port}`, ...extra);
+    await setRight(w, worker, /nginx_80\/x{60}… \(10000 characters\) is not in the config/);
+    expect([...(await serverStates(socket(), BACKEND)).keys()].sort()).toEqual(['one', 'two']);
+    const line = w.logs.find((l) => /^HAProxy drifted/.test(l.msg))!;
+    expect(line).toMatchObject({ differences: 41 });
+    expect((line.drift as string[]).length).toBeLessThanOrEqual(10);
+    expect(JSON.stringify(line).length).toBeLessThan(2000);
+    expect((await rig.status('/healthz')).body.length).toBeLessThan(1000);
+    const health = JSON.parse((await rig.status('/healthz?format=json')).body) as { drift: { found: string[]; differences: number } };
+    expect(health.drift.differences).toBe(41);
+    expect(health.drift.found.length).toBeLessThanOrEqual(10);
+    expect(JSON.stringify(health.drift).length).toBeLessThan(2000);
+  });
+
   it('a store change while HAProxy has drifted: the change lands and the drift is still set back', async () => {
     const { w, worker } = await watching();
     await operator(`set server ${BACKEND}/one state maint`);

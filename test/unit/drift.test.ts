@@ -213,6 +213,18 @@ describe('driftOf', () => {
     expect(driftOf(expected(), live({ map: '0x1 a.example/ app1\n\n' }))).toMatchObject({ found: [`${MAP}: 2 entries differ (b.example/, c.example/x)`] });
   });
 
+  it('names and map keys HAProxy gives back are shortened as keys are in logs: anyone may add a server or an entry by hand', () => {
+    const long = 'k'.repeat(10_000);
+    const drift = driftOf(expected(), live({ lines: [...FRESH, line(long)], map: `${SHOWN_MAP.trimEnd()}\n0x9 ${long} app1\n\n` }));
+    expect(drift).toMatchObject({
+      kind: 'runtime',
+      found: [`web/${'k'.repeat(60)}… (10000 characters) is not in the config`, `${MAP}: 1 entry differs (${'k'.repeat(60)}… (10000 characters))`],
+    });
+    expect(driftOf(expected(), live({ backends: [...BACKENDS, long] }))).toMatchObject({
+      found: [`backend ${'k'.repeat(60)}… (10000 characters) is not in the config`],
+    });
+  });
+
   it('what only a reload sets right: a backend missing or extra, a map not loaded', () => {
     expect(driftOf(expected(), live({ backends: ['web', 'stats', 'tmpl', 'old'] }))).toEqual({
       kind: 'reload',
