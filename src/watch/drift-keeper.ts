@@ -29,6 +29,8 @@ export type Verified = 'skipped' | 'none' | 'runtime' | 'reload';
 export class DriftKeeper {
   private timer?: NodeJS.Timeout;
   private readonly expected = cachedExpectedState();
+  /** Looks fail (HAProxy stalled, its socket gone): told once when they start, and once when one works again. */
+  private failing = false;
 
   constructor(private readonly parts: DriftParts) {}
 
@@ -53,13 +55,19 @@ export class DriftKeeper {
     if (!view.state.started || state.syncSince !== undefined) return 'skipped';
     try {
       const verdict = await executor.exclusive(() => this.look());
+      if (verdict !== 'skipped' && this.failing) {
+        this.failing = false;
+        log.info('HAProxy answers again: compared with the installed config');
+      }
       if (verdict !== 'reload') return verdict;
       await executor.resync();
       return 'reload';
     } catch (error) {
-      log.warn(
-        `could not compare HAProxy with the installed config: ${asOccsError(error).message}; looking again in ${this.parts.settings().watch.verifyIntervalMs / 1000} s`,
-      );
+      const again = `looking again every ${this.parts.settings().watch.verifyIntervalMs / 1000} s`;
+      const message = `could not compare HAProxy with the installed config: ${asOccsError(error).message}`;
+      if (this.failing) log.debug(`${message}; ${again}`);
+      else log.warn(`${message}; ${again} (told again when a look works)`);
+      this.failing = true;
       return 'skipped';
     }
   }

@@ -112,6 +112,25 @@ describe('HAProxy that heals from drift (--verify-interval)', () => {
     expect(await rig.metric('reloads_total')).toBe(0);
   });
 
+  it('looks that keep failing (a stalled worker) are told once, not at every interval, and so is their end', async () => {
+    const { w, worker } = await watching(['--verbose']);
+    const from = w.logs.length;
+    const failed = () => w.logs.slice(from).filter((l) => /^could not compare HAProxy with the installed config/.test(l.msg));
+    process.kill(worker[0]!, 'SIGSTOP');
+    try {
+      await waitFor('three looks to fail', () => failed().length >= 3 || undefined, 30_000);
+    } finally {
+      process.kill(worker[0]!, 'SIGCONT');
+    }
+    await w.waitForLog(/^HAProxy answers again: compared with the installed config/, from);
+    expect(failed().map((l) => l.level)).toEqual([
+      'warn',
+      ...failed()
+        .slice(1)
+        .map(() => 'debug'),
+    ]);
+  }, 60_000);
+
   it('with --no-runtime-api, drift is set right by a verified reload with the installed config', async () => {
     const { w, worker } = await watching(['--no-runtime-api']);
     await operator(`set server ${BACKEND}/one state maint`);
