@@ -89,15 +89,20 @@ const hostPort = (host: string, port: number) => (host.includes(':') ? `[${host}
 
 /** How one server differs: its address (set right by `set server … addr`), its admin state and weight (by `set server … weight / state`). */
 function serverDrift(s: ExpectedServer, r: LiveServer): { moved?: string; shaped: string[] } {
-  const shaped: string[] = [];
-  if (s.disabled) {
-    if (!(r.admin & ADMIN.FMAINT)) shaped.push('is not in maintenance');
-  } else if (r.admin & ADMIN.FMAINT) shaped.push('is in maintenance');
-  else if (r.admin & ADMIN.FDRAIN) shaped.push('is draining');
+  // An agent check drains a server, puts it in maintenance or sets it ready: HAProxy runs as its agent says.
+  const admin = s.agent ? undefined : adminDrift(s, r);
+  const shaped = admin ? [admin] : [];
   if (s.weight !== undefined && r.weight !== s.weight) shaped.push(`has weight ${r.weight}, not ${s.weight}`);
   const at = s.address;
   if (!at || (r.addr === at.host && r.port === at.port)) return { shaped };
   return { moved: `is at ${hostPort(r.addr, r.port)}, not ${hostPort(at.host, at.port)}`, shaped };
+}
+
+/** Forced maintenance or drain where the file does not say `disabled`, or none where it does. */
+function adminDrift(s: ExpectedServer, r: LiveServer): string | undefined {
+  if (s.disabled) return r.admin & ADMIN.FMAINT ? undefined : 'is not in maintenance';
+  if (r.admin & ADMIN.FMAINT) return 'is in maintenance';
+  return r.admin & ADMIN.FDRAIN ? 'is draining' : undefined;
 }
 
 /** Maps whose entries differ: each to be swapped whole. */

@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import net, { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { correctDrift, driftOf, type Drift } from '../../src/haproxy/drift.js';
@@ -208,6 +209,25 @@ describe('drift found and set right against a real HAProxy, with no reload', () 
     const drift = await verify();
     expect(drift).toMatchObject({ kind: 'runtime', found: [`web/v4 is at [::ffff:127.0.0.2]:${port}, not [::ffff:127.0.0.1]:${port}`] });
     await correctAndCheck(drift, pids);
+  });
+
+  it('a server whose agent check drains it or puts it in maintenance is as its agent says: no drift (a reload would not last)', async () => {
+    let word = 'drain';
+    const agent = net.createServer((c) => c.end(`${word}\n`));
+    await new Promise<void>((resolve) => agent.listen(0, '127.0.0.1', resolve));
+    const admin = async () => (await serverStates(adminSocket, 'web')).get('agent')?.admin ?? 0;
+    try {
+      const line = `agent ${at('d')} weight 10 agent-check agent-port ${(agent.address() as AddressInfo).port} agent-inter 100ms`;
+      installed = config(haproxy.port, { web: [...webServers(), line] });
+      await reloadWith(installed);
+      await waitFor('the agent to drain it', async () => ((await admin()) & 0x08) !== 0 || undefined);
+      expect(await verify()).toEqual({ kind: 'none' });
+      word = 'maint';
+      await waitFor('the agent to put it in maintenance', async () => ((await admin()) & 0x01) !== 0 || undefined);
+      expect(await verify()).toEqual({ kind: 'none' });
+    } finally {
+      agent.close();
+    }
   });
 
   it('a worker reloaded on an older config without a backend: only a reload sets it right', async () => {

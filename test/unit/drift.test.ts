@@ -69,10 +69,10 @@ describe('expectedState', () => {
     );
     expect([...state.backends.keys()]).toEqual(['web', 'empty', 'stats', 'tmpl']);
     expect([...state.backends.get('web')!.servers.values()].map(({ words: _, ...s }) => s)).toEqual([
-      { name: 's1', address: { host: '127.0.0.1', port: 18001 }, weight: 1, disabled: false },
-      { name: 's2', address: { host: '127.0.0.1', port: 18002 }, weight: 100, disabled: false },
-      { name: 's3', address: { host: '127.0.0.1', port: 18003 }, weight: 1, disabled: true },
-      { name: 's4', address: { host: '127.0.0.1', port: 18004 }, weight: 1, disabled: true },
+      { name: 's1', address: { host: '127.0.0.1', port: 18001 }, weight: 1, disabled: false, agent: false },
+      { name: 's2', address: { host: '127.0.0.1', port: 18002 }, weight: 100, disabled: false, agent: false },
+      { name: 's3', address: { host: '127.0.0.1', port: 18003 }, weight: 1, disabled: true, agent: false },
+      { name: 's4', address: { host: '127.0.0.1', port: 18004 }, weight: 1, disabled: true, agent: false },
     ]);
     expect(state.maps).toEqual(
       new Map([
@@ -118,9 +118,9 @@ describe('expectedState', () => {
     expect(state.backends.get('hashed')!.servers.get('a')).toMatchObject({ weight: 20, disabled: false });
     expect(web.servers.get('b')).toMatchObject({ weight: 3, disabled: true });
     expect(web.servers.get('c')).toMatchObject({ weight: 20, disabled: false });
-    // A host name: HAProxy resolves it, an agent sets its weight: neither is compared.
+    // A host name: HAProxy resolves it, an agent sets its weight and admin state: none is compared.
     expect(web.servers.get('n')!.address).toBeUndefined();
-    expect(web.servers.get('n')!.weight).toBeUndefined();
+    expect(web.servers.get('n')!).toMatchObject({ weight: undefined, agent: true });
     expect(runtimeLine(web, web.servers.get('b')!)).toMatch(/default-server/);
     expect(state.backends.get('saved')!.unverifiable).toMatch(/load-server-state-from-file/);
   });
