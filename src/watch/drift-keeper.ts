@@ -80,7 +80,9 @@ export class DriftKeeper {
     const config = installed.get(settings.haproxy.config);
     if (!channel || config === undefined || state.syncSince !== undefined) return 'skipped';
     if (apart) return 'reload'; // HAProxy is known to differ already: the installed files are put back
-    const maps = new Map([...installed].filter((e): e is [string, string] => e[0] !== settings.haproxy.config && e[1] !== undefined));
+    // Stack mode's map files only: another resource's file the config reads (an ACL's patterns, an errorfile) is no map.
+    const mapPaths = settings.stack ? [settings.stack.maps.hosts, settings.stack.maps.paths] : [];
+    const maps = new Map(mapPaths.flatMap((path) => (installed.get(path) === undefined ? [] : [[path, installed.get(path)!] as const])));
     const started = performance.now();
     const drift = driftOf(this.expected(config, maps), await readLiveState(channel, this.expected(config, maps)));
     state.counters.driftVerifications += 1;
