@@ -6,10 +6,8 @@ import { reloadError } from '../../src/errors.js';
 import { checkConfigFile } from '../../src/haproxy/check.js';
 import type { HaproxyControl } from '../../src/haproxy/control.js';
 import { toSnapshot } from '../../src/kv/keys.js';
-import { createLogger } from '../../src/log.js';
 import { DEFAULT_TEMPLATE } from '../../src/paths.js';
 import { renderSnapshot } from '../../src/plan/plan.js';
-import { Redactor } from '../../src/util/redact.js';
 import { Executor } from '../../src/watch/executor.js';
 import { HaproxyView, installedPaths } from '../../src/watch/haproxy-view.js';
 import { Planner } from '../../src/watch/planner.js';
@@ -18,6 +16,7 @@ import { RenderingNotes } from '../../src/watch/notes.js';
 import { compileTemplates } from '../../src/wiring/templates.js';
 import { failure } from '../support/failure.js';
 import { aftermath, clearFaults, contents, failedPart, injectFault, INSTALL_FAULTS, leftovers } from '../support/install-faults.js';
+import { memoryLog } from '../support/memory-log.js';
 import { makeTempDir } from '../support/temp.js';
 
 const snapshot = (...names: string[]) => toSnapshot(names.map((name, i) => ({ key: `/apps/x/${name}`, value: `10.0.0.${i + 1}:80` })));
@@ -33,13 +32,7 @@ async function executor(extraFlags: Record<string, string> = {}) {
     defaultTemplate: DEFAULT_TEMPLATE,
     readSecret: () => '',
   });
-  const lines: string[] = [];
-  const log = createLogger({
-    stream: { write: (l: string) => lines.push(l) } as unknown as NodeJS.WritableStream,
-    format: 'text',
-    verbosity: 'normal',
-    redactor: new Redactor(),
-  });
+  const { log, lines } = memoryLog();
   const templates = await compileTemplates(settings.resources);
   let reload = async (): Promise<void> => {};
   let reloads = 0;

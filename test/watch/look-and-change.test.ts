@@ -6,10 +6,8 @@ import { haproxyControl } from '../../src/haproxy/control.js';
 import { masterCommand } from '../../src/haproxy/master-cli.js';
 import { reloadViaMasterSocket } from '../../src/haproxy/reload-master.js';
 import { toSnapshot } from '../../src/kv/keys.js';
-import { createLogger } from '../../src/log.js';
 import { DEFAULT_TEMPLATE } from '../../src/paths.js';
 import { renderSnapshot } from '../../src/plan/plan.js';
-import { Redactor } from '../../src/util/redact.js';
 import { DriftKeeper } from '../../src/watch/drift-keeper.js';
 import { Executor } from '../../src/watch/executor.js';
 import { HaproxyView, installedPaths } from '../../src/watch/haproxy-view.js';
@@ -20,6 +18,7 @@ import { syncOnce } from '../../src/watch/sync.js';
 import { compileTemplates } from '../../src/wiring/templates.js';
 import { Backend, namesServed } from '../support/backends.js';
 import { freePort, HaproxyProcess, waitFor } from '../support/haproxy-process.js';
+import { memoryLog } from '../support/memory-log.js';
 
 /*
  * A look at HAProxy (drift-keeper.ts) and a store change, each a step of the executor: a look
@@ -54,12 +53,7 @@ describe('a look and a store change', () => {
       reloadTimeoutMs: 20_000,
       strategy: { kind: 'master-socket', socket: haproxy.socket },
     });
-    const log = createLogger({
-      stream: { write: () => true } as unknown as NodeJS.WritableStream,
-      format: 'text',
-      verbosity: 'normal',
-      redactor: new Redactor(),
-    });
+    const { log } = memoryLog();
     const state = new WatchState();
     const view = new HaproxyView(control, settings.haproxy.config, { started: false });
     const executor = new Executor({ settings, control, log, view, reloaded: () => (state.counters.reloads += 1) });

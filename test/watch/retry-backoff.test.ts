@@ -4,10 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { resolveSettings } from '../../src/config/settings.js';
 import { haproxyControl } from '../../src/haproxy/control.js';
 import { toSnapshot } from '../../src/kv/keys.js';
-import { createLogger } from '../../src/log.js';
 import { DEFAULT_TEMPLATE } from '../../src/paths.js';
 import { renderSnapshot } from '../../src/plan/plan.js';
-import { Redactor } from '../../src/util/redact.js';
 import { Executor } from '../../src/watch/executor.js';
 import { HaproxyView, installedPaths } from '../../src/watch/haproxy-view.js';
 import { RenderingNotes } from '../../src/watch/notes.js';
@@ -15,6 +13,7 @@ import { Planner } from '../../src/watch/planner.js';
 import { syncOnce } from '../../src/watch/sync.js';
 import { compileTemplates } from '../../src/wiring/templates.js';
 import { failure } from '../support/failure.js';
+import { memoryLog } from '../support/memory-log.js';
 import { makeTempDir } from '../support/temp.js';
 
 /*
@@ -40,12 +39,7 @@ describe('the backoff of a reload that keeps failing', () => {
     // The config HAProxy ran before it was stopped; its master socket is gone.
     writeFileSync(out, rendering('a').resources[0]!.text);
     const control = haproxyControl({ binary: 'haproxy', config: out, reloadTimeoutMs: 1000, strategy: settings.haproxy.reload });
-    const log = createLogger({
-      stream: { write: () => true } as unknown as NodeJS.WritableStream,
-      format: 'text',
-      verbosity: 'normal',
-      redactor: new Redactor(),
-    });
+    const { log } = memoryLog();
     const view = new HaproxyView(control, out);
     await view.init(installedPaths(settings));
     const executor = new Executor({ settings, control, log, view, reloaded: () => {} });

@@ -4,10 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { resolveSettings } from '../../src/config/settings.js';
 import type { HaproxyControl } from '../../src/haproxy/control.js';
 import { toSnapshot } from '../../src/kv/keys.js';
-import { createLogger } from '../../src/log.js';
 import { DEFAULT_TEMPLATE } from '../../src/paths.js';
 import { renderSnapshot } from '../../src/plan/plan.js';
-import { Redactor } from '../../src/util/redact.js';
 import { Executor } from '../../src/watch/executor.js';
 import { HaproxyView, installedPaths } from '../../src/watch/haproxy-view.js';
 import { RenderingNotes } from '../../src/watch/notes.js';
@@ -18,6 +16,7 @@ import { failure } from '../support/failure.js';
 import { FakeRuntime } from '../support/fake-runtime.js';
 import { serverLines } from '../support/haproxy.js';
 import { clearFaults, injectFault } from '../support/install-faults.js';
+import { memoryLog } from '../support/memory-log.js';
 import { makeTempDir } from '../support/temp.js';
 
 const servers = (...names: string[]) => toSnapshot(names.map((name, i) => ({ key: `/apps/x/${name}`, value: `10.0.0.${i + 1}:80` })));
@@ -40,13 +39,7 @@ async function rig() {
   const templates = await compileTemplates(settings.resources);
   const runtime = new FakeRuntime();
   const events: string[] = [];
-  const lines: string[] = [];
-  const log = createLogger({
-    stream: { write: (l: string) => lines.push(l) } as unknown as NodeJS.WritableStream,
-    format: 'text',
-    verbosity: 'normal',
-    redactor: new Redactor(),
-  });
+  const { log, lines } = memoryLog();
   const control: HaproxyControl = {
     description: 'a test HAProxy',
     running: async () => true,

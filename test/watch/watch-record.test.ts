@@ -3,21 +3,14 @@ import { chownSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { processIdentity } from '../../src/haproxy/process.js';
-import { createLogger } from '../../src/log.js';
-import { Redactor } from '../../src/util/redact.js';
 import { lockPath } from '../../src/watch/config-lock.js';
 import { recordPath, WatchRecord } from '../../src/watch/watch-record.js';
 import { failure } from '../support/failure.js';
 import { waitFor } from '../support/haproxy-process.js';
+import { memoryLog } from '../support/memory-log.js';
 import { makeTempDir } from '../support/temp.js';
 
-const lines: string[] = [];
-const log = createLogger({
-  stream: { write: (l: string) => lines.push(l) } as unknown as NodeJS.WritableStream,
-  format: 'text',
-  verbosity: 'normal',
-  redactor: new Redactor(),
-});
+const { log, lines } = memoryLog();
 const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
 
 const children: ChildProcess[] = [];
