@@ -5,7 +5,7 @@ import { cachedExpectedState, expectedState } from '../../src/haproxy/expected-s
 import { readLiveState } from '../../src/haproxy/live-state.js';
 import { masterCommand } from '../../src/haproxy/master-cli.js';
 import { runtimeChannel, type RuntimeChannel } from '../../src/haproxy/runtime-channel.js';
-import { freePort, HaproxyProcess, waitFor } from '../support/haproxy-process.js';
+import { adminConfigHead, freePort, HaproxyProcess, waitFor } from '../support/haproxy-process.js';
 import { median, ms, percentile, report } from './stats.js';
 
 const RUNS = 40;
@@ -94,16 +94,7 @@ const names = (layout: Layout) => Array.from({ length: layout.backends }, (_, b)
 
 function configText(port: number, admin: string, map: string, layout: Layout, closed: number): string {
   return [
-    'global',
-    `    stats socket ${admin} mode 600 level admin`,
-    '    maxconn 1000',
-    'defaults',
-    '    mode http',
-    '    timeout connect 2s',
-    '    timeout client 10s',
-    '    timeout server 10s',
-    'frontend main',
-    `    bind 127.0.0.1:${port}`,
+    ...adminConfigHead(admin, port, ['    maxconn 1000']),
     `    http-request set-var(txn.app) req.hdr(host),lower,map_str(${map})`,
     '    http-request return status 200 content-type text/plain string up',
     ...names(layout).flatMap((backend) => [

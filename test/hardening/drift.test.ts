@@ -9,7 +9,7 @@ import { masterCommand, showProc } from '../../src/haproxy/master-cli.js';
 import { reloadViaMasterSocket } from '../../src/haproxy/reload-master.js';
 import { runtimeChannel, type RuntimeChannel } from '../../src/haproxy/runtime-channel.js';
 import { Backend } from '../support/backends.js';
-import { freePort, HaproxyProcess, httpGet, waitFor } from '../support/haproxy-process.js';
+import { adminConfigHead, freePort, HaproxyProcess, httpGet, waitFor } from '../support/haproxy-process.js';
 import { serverStates } from '../support/server-states.js';
 
 /*
@@ -38,15 +38,7 @@ const MAP_TEXT = '# routes\napi.example api\nweb.example web\n';
 /** Backend web: three servers that answer, one whose checks fail (DOWN), one `disabled`; backend api: one server; a map routes by Host. */
 function config(port: number, { web = webServers(), api = true } = {}): string {
   return [
-    'global',
-    `    stats socket ${adminSocket} mode 600 level admin`,
-    'defaults',
-    '    mode http',
-    '    timeout connect 2s',
-    '    timeout client 10s',
-    '    timeout server 10s',
-    'frontend main',
-    `    bind 127.0.0.1:${port}`,
+    ...adminConfigHead(adminSocket, port),
     `    use_backend %[req.hdr(host),lower,map_str(${mapPath},web)]`,
     'backend web',
     '    balance roundrobin',

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { masterCommand } from '../../src/haproxy/master-cli.js';
 import { runtimeChannel, runtimeCommand } from '../../src/haproxy/runtime-channel.js';
 import { failure, thrown } from '../support/failure.js';
-import { freePort, HaproxyProcess, waitFor } from '../support/haproxy-process.js';
+import { adminConfigHead, freePort, HaproxyProcess, waitFor } from '../support/haproxy-process.js';
 
 /**
  * Many runtime commands go in few requests, joined by our own `;`. Against a real HAProxy, over
@@ -20,15 +20,7 @@ describe('runtime commands in batches', () => {
     adminSocket = join(haproxy.dir, 'admin.sock');
     haproxy.writeConfig(
       [
-        'global',
-        `    stats socket ${adminSocket} mode 600 level admin`,
-        'defaults',
-        '    mode http',
-        '    timeout connect 2s',
-        '    timeout client 10s',
-        '    timeout server 10s',
-        'frontend main',
-        `    bind 127.0.0.1:${port}`,
+        ...adminConfigHead(adminSocket, port),
         '    http-request return status 200 content-type text/plain string up',
         '    default_backend pool',
         'backend pool',
