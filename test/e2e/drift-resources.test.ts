@@ -36,20 +36,8 @@ describe('HAProxy that heals from drift, with several resources', () => {
       }),
     );
     rig.store.put(`${PREFIX}/one`, rig.address(0));
-    const args = [
-      ['--config', join(rig.dir, 'occs-lb.config.json')],
-      ['--kv', rig.store.url],
-      ['--haproxy-config', rig.config()],
-      ['--exec', `haproxy -W -db -f ${rig.config()}`],
-      ['--bind', '127.0.0.1'],
-      ['--frontend-port', String(rig.ports.frontend)],
-      ['--stats-port', String(rig.ports.stats)],
-      ['--admin-socket', join(rig.dir, 'admin.sock')],
-      ['--listen', `127.0.0.1:${rig.ports.status}`],
-      ['--wait', '0'],
-      ['--verify-interval', '1s'],
-    ].flat();
-    rig.watch = new WatchProcess(args);
+    const files = ['--config', join(rig.dir, 'occs-lb.config.json'), '--haproxy-config', rig.config()];
+    rig.watch = new WatchProcess([...files, ...rig.watchFlags(rig.store.url), '--verify-interval', '1s']);
     await rig.servedBy(['a']);
     await waitFor('three looks', async () => (await rig.metric('drift_verifications_total')) >= 3, 10_000);
     expect(rig.watch.logs.filter((l) => /drifted|could not compare/.test(l.msg))).toEqual([]);
