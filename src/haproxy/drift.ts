@@ -6,6 +6,7 @@ import { applyAtRuntime } from './runtime.js';
 import type { RuntimeChannel } from './runtime-channel.js';
 import { applyMaps, type MapChange } from './runtime-maps.js';
 import { ServerIds } from './server-ids.js';
+import { shown } from '../values/shown.js';
 
 export type { ExpectedState } from './expected-state.js';
 export type { LiveState } from './live-state.js';
@@ -35,8 +36,8 @@ export function driftOf(expected: ExpectedState, live: LiveState): Drift {
   const backends: BackendChanges[] = [];
   for (const b of expected.backends.values()) {
     if (!live.backends.has(b.name)) {
-      out.found.push(`backend ${b.name} is missing`);
-      out.reload.push(`backend ${b.name} is missing`);
+      out.found.push(`backend ${shown(b.name)} is missing`);
+      out.reload.push(`backend ${shown(b.name)} is missing`);
     } else if (!b.unverifiable) {
       const changes = backendDrift(b, live.servers.get(b.name) ?? new Map<string, LiveServer>(), out);
       if (changes) backends.push(changes);
@@ -44,8 +45,8 @@ export function driftOf(expected: ExpectedState, live: LiveState): Drift {
   }
   for (const name of live.backends) {
     if (expected.backends.has(name)) continue;
-    out.found.push(`backend ${name} is not in the config`);
-    out.reload.push(`backend ${name} is not in the config`);
+    out.found.push(`backend ${shown(name)} is not in the config`);
+    out.reload.push(`backend ${shown(name)} is not in the config`);
   }
   const maps = mapsDrift(expected, live, out);
   if (out.found.length === 0) return { kind: 'none' };
@@ -56,7 +57,8 @@ export function driftOf(expected: ExpectedState, live: LiveState): Drift {
 /** The differences in one backend, as runtime changes (none: undefined); what the runtime API cannot set right goes to `out.reload`. */
 function backendDrift(b: ExpectedBackend, running: ReadonlyMap<string, LiveServer>, out: Findings): BackendChanges | undefined {
   const changes: BackendChanges = { backend: b.name, added: [], removed: [], moved: [], shaped: [] };
-  const id = (name: string) => `${b.name}/${name}`;
+  // Names HAProxy gives back may be anyone's (a server added by hand): shortened, as logs show keys.
+  const id = (name: string) => `${shown(b.name)}/${shown(name)}`;
   for (const s of b.servers.values()) {
     const r = running.get(s.name);
     const { moved, shaped } = r ? serverDrift(s, r) : { moved: undefined, shaped: [] };
@@ -65,7 +67,7 @@ function backendDrift(b: ExpectedBackend, running: ReadonlyMap<string, LiveServe
     out.found.push(...problems.map((p) => `${id(s.name)} ${p}`));
     const line = runtimeLine(b, s);
     if (typeof line === 'string') out.reload.push(`${id(s.name)} ${problems[0]} and cannot be set right at runtime: ${line}`);
-    else if (!r && b.fixed) out.reload.push(`${id(s.name)} is missing and backend ${b.name} takes no servers at runtime: ${b.fixed}`);
+    else if (!r && b.fixed) out.reload.push(`${id(s.name)} is missing and backend ${shown(b.name)} takes no servers at runtime: ${b.fixed}`);
     else if (!r) changes.added.push(line);
     else {
       if (moved) changes.moved.push({ from: { ...line, host: r.addr, port: r.port }, to: line });
@@ -75,7 +77,7 @@ function backendDrift(b: ExpectedBackend, running: ReadonlyMap<string, LiveServe
   for (const [name, r] of running) {
     if (b.servers.has(name)) continue;
     out.found.push(`${id(name)} is not in the config`);
-    if (b.fixed) out.reload.push(`${id(name)} is not in the config and backend ${b.name} takes no servers at runtime: ${b.fixed}`);
+    if (b.fixed) out.reload.push(`${id(name)} is not in the config and backend ${shown(b.name)} takes no servers at runtime: ${b.fixed}`);
     else changes.removed.push({ name, host: r.addr, port: r.port, options: [] });
   }
   if (changes.shaped!.length === 0) delete changes.shaped;
@@ -87,15 +89,20 @@ const hostPort = (host: string, port: number) => (host.includes(':') ? `[${host}
 
 /** How one server differs: its address (set right by `set server … addr`), its admin state and weight (by `set server … weight / state`). */
 function serverDrift(s: ExpectedServer, r: LiveServer): { moved?: string; shaped: string[] } {
-  const shaped: string[] = [];
-  if (s.disabled) {
-    if (!(r.admin & ADMIN.FMAINT)) shaped.push('is not in maintenance');
-  } else if (r.admin & ADMIN.FMAINT) shaped.push('is in maintenance');
-  else if (r.admin & ADMIN.FDRAIN) shaped.push('is draining');
+  // An agent check drains a server, puts it in maintenance or sets it ready: HAProxy runs as its agent says.
+  const admin = s.agent ? undefined : adminDrift(s, r);
+  const shaped = admin ? [admin] : [];
   if (s.weight !== undefined && r.weight !== s.weight) shaped.push(`has weight ${r.weight}, not ${s.weight}`);
   const at = s.address;
   if (!at || (r.addr === at.host && r.port === at.port)) return { shaped };
   return { moved: `is at ${hostPort(r.addr, r.port)}, not ${hostPort(at.host, at.port)}`, shaped };
+}
+
+/** Forced maintenance or drain where the file does not say `disabled`, or none where it does. */
+function adminDrift(s: ExpectedServer, r: LiveServer): string | undefined {
+  if (s.disabled) return r.admin & ADMIN.FMAINT ? undefined : 'is not in maintenance';
+  if (r.admin & ADMIN.FMAINT) return 'is in maintenance';
+  return r.admin & ADMIN.FDRAIN ? 'is draining' : undefined;
 }
 
 /** Maps whose entries differ: each to be swapped whole. */
@@ -127,11 +134,14 @@ function mapDifference(want: readonly MapEntry[], have: readonly MapEntry[]): st
   const [a, b] = [byKey(want), byKey(have)];
   const keys = [...new Set([...a.keys(), ...b.keys()])].filter((k) => a.get(k)?.join('\n') !== b.get(k)?.join('\n'));
   if (keys.length === 0) return 'its entries are in another order';
-  return `${keys.length} ${keys.length === 1 ? 'entry differs' : 'entries differ'} (${keys.slice(0, 3).join(', ')}${keys.length > 3 ? ', …' : ''})`;
+  return `${keys.length} ${keys.length === 1 ? 'entry differs' : 'entries differ'} (${keys.slice(0, 3).map(shown).join(', ')}${keys.length > 3 ? ', …' : ''})`;
 }
 
+/** How many differences a log line or /healthz names: the rest are counted. */
+export const NAMED_DIFFERENCES = 10;
+
 /** The differences in one line for the log: all of them up to `max`, then how many more. */
-export function describeDrift(found: readonly string[], max = 10): string {
+export function describeDrift(found: readonly string[], max = NAMED_DIFFERENCES): string {
   const more = found.length > max ? `; … and ${found.length - max} more` : '';
   return `${found.length} ${found.length === 1 ? 'difference' : 'differences'}: ${found.slice(0, max).join('; ')}${more}`;
 }

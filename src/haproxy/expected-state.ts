@@ -14,6 +14,8 @@ export interface ExpectedServer {
   weight?: number;
   /** The line (or a `default-server`) says `disabled`: the server must be in maintenance. */
   disabled: boolean;
+  /** An agent check sets its admin state while HAProxy runs (`drain`, `maint`, `ready`): not compared, a correction would not last. */
+  agent: boolean;
   /** The words of its line (`server NAME ADDRESS OPTIONS…`), read as `add server` would take them only when needed. */
   words: readonly string[];
 }
@@ -165,7 +167,8 @@ function addServer(section: Section, words: string[]): void {
   readOptions(section.defaultServer, 0, shape);
   readOptions(words, 3, shape);
   const name = words[1] ?? '';
-  section.servers.set(name, { name, address: addressOf(words[2] ?? ''), weight: shape.agent ? undefined : shape.weight, disabled: shape.disabled, words });
+  const weight = shape.agent ? undefined : shape.weight;
+  section.servers.set(name, { name, address: addressOf(words[2] ?? ''), weight, disabled: shape.disabled, agent: shape.agent, words });
 }
 
 /** What the options from `from` on say of a server's weight and state (the last word given wins). */

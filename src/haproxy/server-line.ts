@@ -62,7 +62,20 @@ export function parseServerLine(line: string): ServerLine | string {
   return { name, host: parsed.value.host, port: parsed.value.port, options };
 }
 
-/** An address as HAProxy prints it back: IPv6 in its shortest, lower-case form. */
+/**
+ * An address as HAProxy prints it back (inet_ntop): IPv6 in its shortest, lower-case form, but an
+ * IPv4-mapped or IPv4-compatible one with its last 32 bits dotted (`::ffff:10.0.0.1`), or a
+ * server at one would differ from itself on every look.
+ */
 export function canonicalHost(host: string): string {
-  return host.includes(':') ? new URL(`http://[${host}]/`).hostname.slice(1, -1) : host;
+  if (!host.includes(':')) return host;
+  const shortest = new URL(`http://[${host}]/`).hostname.slice(1, -1);
+  const [head = '', tail = ''] = shortest.split('::');
+  if (head !== '' || !shortest.includes('::')) return shortest;
+  // Leading zeros only: `::ffff:a:b` (mapped) or `::a:b` with a not 0 (compatible) end in an IPv4 address.
+  const words = tail.split(':').map((w) => parseInt(w, 16));
+  const mapped = words.length === 3 && words[0] === 0xffff;
+  if (!mapped && !(words.length === 2 && words[0] !== 0)) return shortest;
+  const [high = 0, low = 0] = words.slice(-2);
+  return `::${mapped ? 'ffff:' : ''}${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
 }

@@ -3,7 +3,7 @@ import type { Settings } from '../config/settings.js';
 import { asOccsError } from '../errors.js';
 import type { HaproxyControl } from '../haproxy/control.js';
 import type { ReloadResult } from '../haproxy/reload.js';
-import { describeDrift } from '../haproxy/drift.js';
+import { describeDrift, NAMED_DIFFERENCES } from '../haproxy/drift.js';
 import { applyAtRuntime } from '../haproxy/runtime.js';
 import { applyMaps } from '../haproxy/runtime-maps.js';
 import { runtimeRefused } from '../haproxy/runtime-channel.js';
@@ -84,8 +84,9 @@ export class Executor {
   private async viaRuntime(change: Extract<Change, { kind: 'runtime' }>): Promise<Outcome> {
     const { view } = this.deps;
     await this.exclusive(async () => {
-      // HAProxy was set back meanwhile: the change was planned against what it no longer runs.
+      // HAProxy was set back meanwhile, or found apart from its files (a look): the change was planned against what it no longer runs.
       if (view.state.epoch !== change.epoch) throw runtimeRefused('HAProxy was reloaded with the installed config meanwhile');
+      if (view.state.apart) throw runtimeRefused(`HAProxy may run something else than the installed files now (${view.state.apart})`);
       // Drift read before the view changed (a store change came in between): it is looked for again, not corrected.
       if (change.drift && view.state.version !== change.drift.version) throw runtimeRefused('what HAProxy should run changed meanwhile');
       try {
@@ -113,11 +114,12 @@ export class Executor {
     if (count('shaped') > 0) what.push(`${count('shaped')} with a new weight or state`);
     if (change.maps.length > 0) what.push(`routes swapped (${change.maps.map((m) => `${basename(m.path)}: ${m.entries.length}`).join(', ')})`);
     if (change.drift) {
-      const found = describeDrift(change.drift.found);
-      this.deps.log.warn(`HAProxy drifted from the installed config (${found}); set right through the runtime API, no reload (${ms} ms)`, {
-        drift: change.drift.found,
-        ms,
-      });
+      const { found } = change.drift;
+      const fields = { drift: found.slice(0, NAMED_DIFFERENCES), differences: found.length, ms };
+      this.deps.log.warn(
+        `HAProxy drifted from the installed config (${describeDrift(found)}); set right through the runtime API, no reload (${ms} ms)`,
+        fields,
+      );
       return;
     }
     this.deps.log.info(`applied through the runtime API, no reload: ${what.join(', ')} (${ms} ms)`, {
@@ -147,7 +149,7 @@ export class Executor {
         this.deps.view.record(asOccsError(error));
         this.deps.view.apart('a runtime change whose file could not be installed');
         this.deps.log.warn(`the file of a runtime change could not be installed; reloading HAProxy with the installed config, to undo a runtime change`);
-        await this.resync();
+        await this.resyncNow(); // within the follow: nothing else follows meanwhile
         this.deps.fileFailed?.(error);
       }
     }
@@ -179,12 +181,18 @@ export class Executor {
 
   /**
    * When HAProxy may run something else than the installed files say (the view tells why):
-   * reloads it with them, so the two agree again; on failure the next change reloads.
+   * reloads it with them, so the two agree again; on failure the next change reloads. A file
+   * still following a runtime change is installed first: the reload reads it.
    */
   async resync(): Promise<void> {
-    const change = decideChange(this.deps.settings, this.deps.view.state, undefined);
-    if (change.kind !== 'reload') return;
+    await this.settled();
+    await this.resyncNow();
+  }
+
+  private async resyncNow(): Promise<void> {
     await this.exclusive(async () => {
+      // Decided in the step: a resync asked for twice (a look, a failed change) reloads once.
+      if (decideChange(this.deps.settings, this.deps.view.state, undefined).kind !== 'reload') return;
       try {
         const result = await this.deps.control.reload();
         if (result) this.deps.reloaded(result);

@@ -80,13 +80,19 @@ export class HaproxyView {
     return this.state.channel;
   }
 
-  /** Files written (an install, or the previous files put back after a failed reload). */
+  /**
+   * Files written (an install, or the previous files put back after a failed reload). An install
+   * ends failing installs; the backoff starts over only when a change is done (`record`, or the
+   * file of a runtime change followed): a reload that keeps failing installs its files every time.
+   */
   filesInstalled(files: ReadonlyArray<{ path: string; content: string }>, restored = false): void {
     for (const f of files) this.disk.set(f.path, f.content);
-    if (this.ahead && files.some((f) => f.path === this.ahead!.resource.destination && f.content === this.ahead!.text)) this.ahead = undefined;
+    if (this.ahead && files.some((f) => f.path === this.ahead!.resource.destination && f.content === this.ahead!.text)) {
+      this.ahead = undefined;
+      this.backoff.reset();
+    }
     if (!restored && files.length > 0) {
       this.installFailing = false;
-      this.backoff.reset();
       this.hooks.installed?.(files.map((f) => f.path));
     }
     this.changed();

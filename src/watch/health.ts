@@ -111,7 +111,13 @@ export function healthDocument(state: WatchState, running: boolean | undefined, 
     emptyBackends: state.emptyBackends,
     skipped: state.skipped.map((s) => ({ key: shown(s.key), kind: s.kind, reason: s.reason })),
     drift: state.drift
-      ? { at: iso(state.drift.at), found: state.drift.found, how: state.drift.how, corrections: state.counters.driftRuntime + state.counters.driftReload }
+      ? {
+          at: iso(state.drift.at),
+          found: state.drift.found,
+          differences: state.drift.differences,
+          how: state.drift.how,
+          corrections: state.counters.driftRuntime + state.counters.driftReload,
+        }
       : null,
     shuttingDown: state.shuttingDownSince !== undefined,
   };

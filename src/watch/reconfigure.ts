@@ -14,6 +14,7 @@ const RESTART_ONLY: ReadonlyArray<[name: string, read: (s: Readonly<Settings>) =
   ['exec', (s) => s.watch.exec],
   ['listen', (s) => s.watch.listen],
   ['wait', (s) => [s.watch.waitMinMs, s.watch.waitMaxMs]],
+  ['verifyInterval', (s) => s.watch.verifyIntervalMs],
   [FILES, (s) => s.resources.map((r) => [r.destination, r.haproxy])],
   ['haproxyConfig, haproxyBinary, the reload strategy, reloadTimeout', (s) => s.haproxy],
   ['logFormat', (s) => s.logFormat],
@@ -31,7 +32,15 @@ export function liveSettings(running: Readonly<Settings>, fresh: Readonly<Settin
   const destinationsKept = kept.includes(FILES);
   const settings: Settings = {
     ...fresh,
-    watch: { ...fresh.watch, exec: running.watch.exec, listen: running.watch.listen, waitMinMs: running.watch.waitMinMs, waitMaxMs: running.watch.waitMaxMs },
+    watch: {
+      ...fresh.watch,
+      exec: running.watch.exec,
+      listen: running.watch.listen,
+      waitMinMs: running.watch.waitMinMs,
+      waitMaxMs: running.watch.waitMaxMs,
+      // The drift keeper's timer is set once, at start.
+      verifyIntervalMs: running.watch.verifyIntervalMs,
+    },
     // Files elsewhere would leave the installed ones unwatched: the resources stay as they are.
     resources: destinationsKept ? running.resources : fresh.resources,
     haproxy: running.haproxy,

@@ -43,11 +43,11 @@ export class WatchState {
   /** The entries the latest rendering skipped as invalid, and the kind of each (its metric label). */
   skipped: ReadonlyArray<SkippedEntry & { kind: string }> = [];
 
-  /** The last drift found in HAProxy and how it was set right (undefined: none yet). */
-  drift?: { at: number; found: readonly string[]; how: 'runtime' | 'reload' };
+  /** The last drift found in HAProxy and how it was set right (undefined: none yet): the first differences, and how many there were. */
+  drift?: { at: number; found: readonly string[]; differences: number; how: 'runtime' | 'reload' };
 
-  driftCorrected(found: readonly string[], how: 'runtime' | 'reload'): void {
-    this.drift = { at: Date.now(), found, how };
+  driftCorrected(found: readonly string[], differences: number, how: 'runtime' | 'reload'): void {
+    this.drift = { at: Date.now(), found, differences, how };
     this.counters[how === 'runtime' ? 'driftRuntime' : 'driftReload'] += 1;
   }
 

@@ -5,9 +5,8 @@ import { cachedExpectedState, expectedState } from '../../src/haproxy/expected-s
 import { readLiveState } from '../../src/haproxy/live-state.js';
 import { masterCommand } from '../../src/haproxy/master-cli.js';
 import { runtimeChannel, type RuntimeChannel } from '../../src/haproxy/runtime-channel.js';
-import { freePort, HaproxyProcess, waitFor } from '../support/haproxy-process.js';
+import { adminConfigHead, freePort, HaproxyProcess, waitFor } from '../support/haproxy-process.js';
 import { median, ms, percentile, report } from './stats.js';
-import { adminConfigHead } from '../support/haproxy.js';
 
 const RUNS = 40;
 const MAP_ENTRIES = 200;

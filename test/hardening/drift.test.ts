@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import net, { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { correctDrift, driftOf, type Drift } from '../../src/haproxy/drift.js';
@@ -8,9 +9,8 @@ import { masterCommand, showProc } from '../../src/haproxy/master-cli.js';
 import { reloadViaMasterSocket } from '../../src/haproxy/reload-master.js';
 import { runtimeChannel, type RuntimeChannel } from '../../src/haproxy/runtime-channel.js';
 import { Backend } from '../support/backends.js';
-import { freePort, HaproxyProcess, httpGet, waitFor } from '../support/haproxy-process.js';
+import { adminConfigHead, freePort, HaproxyProcess, httpGet, waitFor } from '../support/haproxy-process.js';
 import { serverStates } from '../support/server-states.js';
-import { adminConfigHead } from '../support/haproxy.js';
 
 /*
  * HAProxy changed behind watch's back, by hand on its CLI, as an operator would: each kind of
@@ -190,6 +190,37 @@ describe('drift found and set right against a real HAProxy, with no reload', () 
     expect(drift).toMatchObject({ kind: 'runtime', found: ['web/s1 has weight 1, not 10', 'web/s2 has weight 1, not 10', 'web/s3 is missing'] });
     await correctAndCheck(drift, pids);
     await servedBy(['a', 'b', 'c']);
+  });
+
+  it('a server at an IPv4-mapped IPv6 address, which HAProxy prints dotted (::ffff:127.0.0.1): no drift; moved by hand, named as HAProxy prints it and set right', async () => {
+    const port = at('d').split(':')[1]!;
+    installed = config(haproxy.port, { web: [...webServers(), `v4 [::ffff:127.0.0.1]:${port} weight 10`] });
+    const pids = await reloadWith(installed);
+    expect(await verify()).toEqual({ kind: 'none' });
+    await byHand(`set server web/v4 addr ::ffff:127.0.0.2 port ${port}`);
+    const drift = await verify();
+    expect(drift).toMatchObject({ kind: 'runtime', found: [`web/v4 is at [::ffff:127.0.0.2]:${port}, not [::ffff:127.0.0.1]:${port}`] });
+    await correctAndCheck(drift, pids);
+  });
+
+  it('a server whose agent check drains it or puts it in maintenance is as its agent says: no drift (a reload would not last)', async () => {
+    let word = 'drain';
+    // HAProxy may reset an agent's connection: no error of ours.
+    const agent = net.createServer((c) => c.on('error', () => {}).end(`${word}\n`));
+    await new Promise<void>((resolve) => agent.listen(0, '127.0.0.1', resolve));
+    const admin = async () => (await serverStates(adminSocket, 'web')).get('agent')?.admin ?? 0;
+    try {
+      const line = `agent ${at('d')} weight 10 agent-check agent-port ${(agent.address() as AddressInfo).port} agent-inter 100ms`;
+      installed = config(haproxy.port, { web: [...webServers(), line] });
+      await reloadWith(installed);
+      await waitFor('the agent to drain it', async () => ((await admin()) & 0x08) !== 0 || undefined);
+      expect(await verify()).toEqual({ kind: 'none' });
+      word = 'maint';
+      await waitFor('the agent to put it in maintenance', async () => ((await admin()) & 0x01) !== 0 || undefined);
+      expect(await verify()).toEqual({ kind: 'none' });
+    } finally {
+      agent.close();
+    }
   });
 
   it('a worker reloaded on an older config without a backend: only a reload sets it right', async () => {

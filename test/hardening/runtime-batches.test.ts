@@ -3,8 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { masterCommand } from '../../src/haproxy/master-cli.js';
 import { runtimeChannel, runtimeCommand } from '../../src/haproxy/runtime-channel.js';
 import { failure, thrown } from '../support/failure.js';
-import { freePort, HaproxyProcess, waitFor } from '../support/haproxy-process.js';
-import { adminConfigHead } from '../support/haproxy.js';
+import { adminConfigHead, freePort, HaproxyProcess, waitFor } from '../support/haproxy-process.js';
 
 /**
  * Many runtime commands go in few requests, joined by our own `;`. Against a real HAProxy, over

@@ -82,6 +82,26 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
 }
 
 /**
+ * The first lines of a test config HAProxy is changed through: an admin socket (`level admin`),
+ * `global` lines of one's own, HTTP defaults, and `frontend main` bound to `port` (its own lines
+ * follow).
+ */
+export function adminConfigHead(adminSocket: string, port: number, global: string[] = []): string[] {
+  return [
+    'global',
+    `    stats socket ${adminSocket} mode 600 level admin`,
+    ...global,
+    'defaults',
+    '    mode http',
+    '    timeout connect 2s',
+    '    timeout client 10s',
+    '    timeout server 10s',
+    'frontend main',
+    `    bind 127.0.0.1:${port}`,
+  ];
+}
+
+/**
  * A tiny config whose frontend answers by itself with `body` (and an `x-version` header), so a
  * test sees which config a running HAProxy serves without any backend server.
  */

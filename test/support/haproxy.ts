@@ -19,19 +19,3 @@ export function serverLines(config: string): string[] {
     .map((l) => l.trim())
     .filter((l) => l.startsWith('server '));
 }
-
-/** The first lines of a small test config: an admin socket (the runtime API), HTTP defaults, and a frontend bound to `port` (`global` adds lines to its section). */
-export function adminConfigHead(adminSocket: string, port: number, global: string[] = []): string[] {
-  return [
-    'global',
-    `    stats socket ${adminSocket} mode 600 level admin`,
-    ...global,
-    'defaults',
-    '    mode http',
-    '    timeout connect 2s',
-    '    timeout client 10s',
-    '    timeout server 10s',
-    'frontend main',
-    `    bind 127.0.0.1:${port}`,
-  ];
-}

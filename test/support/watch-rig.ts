@@ -24,12 +24,10 @@ export function useWatchRig() {
     config: () => join(rig.dir, 'haproxy.cfg'),
     address: (i: number) => rig.backends[i]!.address,
 
-    /** `occs-lb watch` against `kv`, supervising HAProxy on the rig's ports (`env` adds to ours). */
-    startWatch: (kv: string, extra: string[] = [], env: Record<string, string> = {}, wrap?: ConstructorParameters<typeof WatchProcess>[2]): WatchProcess => {
-      const args = [
+    /** The flags of a watch of the rig but what it renders: the store `kv`, HAProxy supervised on the rig's ports, the status listener. */
+    watchFlags: (kv: string): string[] =>
+      [
         ['--kv', kv],
-        ['--prefix', PREFIX],
-        ['--out', rig.config()],
         ['--exec', `haproxy -W -db -f ${rig.config()}`],
         ['--bind', '127.0.0.1'],
         ['--frontend-port', String(rig.ports.frontend)],
@@ -37,8 +35,11 @@ export function useWatchRig() {
         ['--admin-socket', join(rig.dir, 'admin.sock')],
         ['--listen', `127.0.0.1:${rig.ports.status}`],
         ['--wait', '0'],
-      ].flat();
-      rig.watch = new WatchProcess([...args, ...extra], env, wrap);
+      ].flat(),
+
+    /** `occs-lb watch` against `kv`, supervising HAProxy on the rig's ports (`env` adds to ours). */
+    startWatch: (kv: string, extra: string[] = [], env: Record<string, string> = {}, wrap?: ConstructorParameters<typeof WatchProcess>[2]): WatchProcess => {
+      rig.watch = new WatchProcess(['--prefix', PREFIX, '--out', rig.config(), ...rig.watchFlags(kv), ...extra], env, wrap);
       return rig.watch;
     },
 

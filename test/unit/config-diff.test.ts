@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { diffConfigs } from '../../src/haproxy/config-diff.js';
 import { addServerWords } from '../../src/haproxy/runtime.js';
+import { canonicalHost } from '../../src/haproxy/server-line.js';
 import { runtimeCommand } from '../../src/haproxy/runtime-channel.js';
 import { masterCommand } from '../../src/haproxy/master-cli.js';
 
@@ -272,5 +273,28 @@ describe('diffConfigs reads lines as HAProxy does', () => {
   it('compares IPv6 addresses as HAProxy prints them, and sends agent-check servers by reload', () => {
     expect(diffConfigs(config(['a [0:0::1]:80']), config(['a [::1]:80', 'b 10.0.0.2:80']))).toMatchObject({ kind: 'servers', backends: [{ moved: [] }] });
     expect(diffConfigs(config(['a 10.0.0.1:80']), config(['a 10.0.0.1:80', 'b 10.0.0.2:80 agent-check agent-port 9000'])).kind).toBe('reload');
+  });
+
+  it('writes an address as inet_ntop does (what HAProxy prints back): IPv4-mapped and IPv4-compatible ones end dotted', () => {
+    const cases: Array<[string, string]> = [
+      ['::ffff:10.0.0.1', '::ffff:10.0.0.1'],
+      ['0:0:0:0:0:FFFF:0A00:0001', '::ffff:10.0.0.1'],
+      ['::ffff:0:0', '::ffff:0.0.0.0'],
+      ['::1.2.3.4', '::1.2.3.4'],
+      ['::ffff:1', '::255.255.0.1'],
+      ['::1:0', '::0.1.0.0'],
+      ['::1', '::1'],
+      ['::', '::'],
+      ['::1:2:3', '::1:2:3'],
+      ['::ffff:1:2:3', '::ffff:1:2:3'],
+      ['2001:DB8:0:0:0:0:0:1', '2001:db8::1'],
+      ['64:ff9b::10.0.0.1', '64:ff9b::a00:1'],
+      ['10.0.0.1', '10.0.0.1'],
+    ];
+    expect(cases.map(([host]) => canonicalHost(host))).toEqual(cases.map(([, shown]) => shown));
+    expect(diffConfigs(config(['a [::ffff:10.0.0.1]:80']), config(['a [::ffff:a00:1]:80', 'b 10.0.0.2:80']))).toMatchObject({
+      kind: 'servers',
+      backends: [{ moved: [] }],
+    });
   });
 });

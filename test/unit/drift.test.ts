@@ -69,10 +69,10 @@ describe('expectedState', () => {
     );
     expect([...state.backends.keys()]).toEqual(['web', 'empty', 'stats', 'tmpl']);
     expect([...state.backends.get('web')!.servers.values()].map(({ words: _, ...s }) => s)).toEqual([
-      { name: 's1', address: { host: '127.0.0.1', port: 18001 }, weight: 1, disabled: false },
-      { name: 's2', address: { host: '127.0.0.1', port: 18002 }, weight: 100, disabled: false },
-      { name: 's3', address: { host: '127.0.0.1', port: 18003 }, weight: 1, disabled: true },
-      { name: 's4', address: { host: '127.0.0.1', port: 18004 }, weight: 1, disabled: true },
+      { name: 's1', address: { host: '127.0.0.1', port: 18001 }, weight: 1, disabled: false, agent: false },
+      { name: 's2', address: { host: '127.0.0.1', port: 18002 }, weight: 100, disabled: false, agent: false },
+      { name: 's3', address: { host: '127.0.0.1', port: 18003 }, weight: 1, disabled: true, agent: false },
+      { name: 's4', address: { host: '127.0.0.1', port: 18004 }, weight: 1, disabled: true, agent: false },
     ]);
     expect(state.maps).toEqual(
       new Map([
@@ -118,9 +118,9 @@ describe('expectedState', () => {
     expect(state.backends.get('hashed')!.servers.get('a')).toMatchObject({ weight: 20, disabled: false });
     expect(web.servers.get('b')).toMatchObject({ weight: 3, disabled: true });
     expect(web.servers.get('c')).toMatchObject({ weight: 20, disabled: false });
-    // A host name: HAProxy resolves it, an agent sets its weight: neither is compared.
+    // A host name: HAProxy resolves it, an agent sets its weight and admin state: none is compared.
     expect(web.servers.get('n')!.address).toBeUndefined();
-    expect(web.servers.get('n')!.weight).toBeUndefined();
+    expect(web.servers.get('n')!).toMatchObject({ weight: undefined, agent: true });
     expect(runtimeLine(web, web.servers.get('b')!)).toMatch(/default-server/);
     expect(state.backends.get('saved')!.unverifiable).toMatch(/load-server-state-from-file/);
   });
@@ -211,6 +211,18 @@ describe('driftOf', () => {
     const reordered = '0x2 b.example/ app2\n0x3 c.example/x app3\n0x1 a.example/ app1\n\n';
     expect(driftOf(expected(), live({ map: reordered }))).toMatchObject({ found: [`${MAP}: its entries are in another order`] });
     expect(driftOf(expected(), live({ map: '0x1 a.example/ app1\n\n' }))).toMatchObject({ found: [`${MAP}: 2 entries differ (b.example/, c.example/x)`] });
+  });
+
+  it('names and map keys HAProxy gives back are shortened as keys are in logs: anyone may add a server or an entry by hand', () => {
+    const long = 'k'.repeat(10_000);
+    const drift = driftOf(expected(), live({ lines: [...FRESH, line(long)], map: `${SHOWN_MAP.trimEnd()}\n0x9 ${long} app1\n\n` }));
+    expect(drift).toMatchObject({
+      kind: 'runtime',
+      found: [`web/${'k'.repeat(60)}… (10000 characters) is not in the config`, `${MAP}: 1 entry differs (${'k'.repeat(60)}… (10000 characters))`],
+    });
+    expect(driftOf(expected(), live({ backends: [...BACKENDS, long] }))).toMatchObject({
+      found: [`backend ${'k'.repeat(60)}… (10000 characters) is not in the config`],
+    });
   });
 
   it('what only a reload sets right: a backend missing or extra, a map not loaded', () => {

@@ -126,7 +126,7 @@ describe('skipKind', () => {
 
 describe('liveSettings (SIGHUP)', () => {
   const running = {
-    watch: { exec: 'haproxy -W', listen: { host: '127.0.0.1', port: 9180 }, waitMinMs: 200, waitMaxMs: 2000, minServers: 0 },
+    watch: { exec: 'haproxy -W', listen: { host: '127.0.0.1', port: 9180 }, waitMinMs: 200, waitMaxMs: 2000, minServers: 0, verifyIntervalMs: 30_000 },
     resources: [{ template: '/t/a.ejs', destination: '/etc/haproxy/haproxy.cfg', prefixes: ['apps/a'], haproxy: true }],
     haproxy: { binary: 'haproxy', config: '/etc/haproxy/haproxy.cfg', reloadTimeoutMs: 10_000 },
     minServers: 0,
@@ -146,6 +146,13 @@ describe('liveSettings (SIGHUP)', () => {
     expect(settings.resources[0]!.template).toBe('/t/b.ejs');
     expect(settings.resources[0]!.prefixes).toEqual(['apps/b']);
     expect(settings.watch.listen).toEqual({ host: '127.0.0.1', port: 9180 });
+  });
+
+  it('keeps --verify-interval (the looks are timed from the start), and says so', () => {
+    const fresh = { ...running, watch: { ...running.watch, verifyIntervalMs: 0 } };
+    const { settings, kept } = liveSettings(running, fresh);
+    expect(kept).toEqual(['verifyInterval']);
+    expect(settings.watch.verifyIntervalMs).toBe(30_000);
   });
 
   it('keeps the resources whole when the files they are written to changed', () => {

@@ -15,8 +15,8 @@ import { syncOnce } from '../../src/watch/sync.js';
 import { RenderingNotes } from '../../src/watch/notes.js';
 import { compileTemplates } from '../../src/wiring/templates.js';
 import { failure } from '../support/failure.js';
-import { capturedLog } from '../support/logs.js';
 import { aftermath, clearFaults, contents, failedPart, injectFault, INSTALL_FAULTS, leftovers } from '../support/install-faults.js';
+import { memoryLog } from '../support/memory-log.js';
 import { makeTempDir } from '../support/temp.js';
 
 const snapshot = (...names: string[]) => toSnapshot(names.map((name, i) => ({ key: `/apps/x/${name}`, value: `10.0.0.${i + 1}:80` })));
@@ -32,7 +32,7 @@ async function executor(extraFlags: Record<string, string> = {}) {
     defaultTemplate: DEFAULT_TEMPLATE,
     readSecret: () => '',
   });
-  const { log, lines } = capturedLog();
+  const { log, lines } = memoryLog();
   const templates = await compileTemplates(settings.resources);
   let reload = async (): Promise<void> => {};
   let reloads = 0;

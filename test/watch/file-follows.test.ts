@@ -8,15 +8,14 @@ import { masterCommand } from '../../src/haproxy/master-cli.js';
 import { reloadViaMasterSocket } from '../../src/haproxy/reload-master.js';
 import { runtimeChannel } from '../../src/haproxy/runtime-channel.js';
 import { toSnapshot } from '../../src/kv/keys.js';
-import { createLogger } from '../../src/log.js';
 import { DEFAULT_TEMPLATE } from '../../src/paths.js';
 import { decideChange, renderSnapshot } from '../../src/plan/plan.js';
-import { Redactor } from '../../src/util/redact.js';
 import { Executor } from '../../src/watch/executor.js';
 import { HaproxyView, installedPaths } from '../../src/watch/haproxy-view.js';
 import { compileTemplates } from '../../src/wiring/templates.js';
 import { Backend, namesServed } from '../support/backends.js';
 import { freePort, HaproxyProcess, waitFor } from '../support/haproxy-process.js';
+import { memoryLog } from '../support/memory-log.js';
 
 /**
  * The file that records a runtime change follows in the background: a change reaches HAProxy
@@ -74,7 +73,7 @@ describe('the file of a runtime change follows in the background', () => {
     };
     const failed: unknown[] = [];
     const view = new HaproxyView(control, settings.haproxy.config, { started: false });
-    const e = new Executor({ settings, control, log: quietLog(), view, reloaded: () => {}, fileFailed: (error) => failed.push(error) });
+    const e = new Executor({ settings, control, log: memoryLog().log, view, reloaded: () => {}, fileFailed: (error) => failed.push(error) });
     await view.init(installedPaths(settings));
     /** The store holding servers `names` (each at its backend), decided against what HAProxy runs. */
     const plan = (names: string[]) => {
@@ -150,7 +149,3 @@ describe('the file of a runtime change follows in the background', () => {
     expect(await x.served()).toEqual(new Set(['a', 'b']));
   }, 60_000);
 });
-
-function quietLog() {
-  return createLogger({ stream: { write: () => true } as unknown as NodeJS.WritableStream, format: 'text', verbosity: 'normal', redactor: new Redactor() });
-}

@@ -13,10 +13,10 @@ import { Planner } from '../../src/watch/planner.js';
 import { syncOnce } from '../../src/watch/sync.js';
 import { compileTemplates } from '../../src/wiring/templates.js';
 import { failure } from '../support/failure.js';
-import { capturedLog } from '../support/logs.js';
 import { FakeRuntime } from '../support/fake-runtime.js';
 import { serverLines } from '../support/haproxy.js';
 import { clearFaults, injectFault } from '../support/install-faults.js';
+import { memoryLog } from '../support/memory-log.js';
 import { makeTempDir } from '../support/temp.js';
 
 const servers = (...names: string[]) => toSnapshot(names.map((name, i) => ({ key: `/apps/x/${name}`, value: `10.0.0.${i + 1}:80` })));
@@ -39,7 +39,7 @@ async function rig() {
   const templates = await compileTemplates(settings.resources);
   const runtime = new FakeRuntime();
   const events: string[] = [];
-  const { log, lines } = capturedLog();
+  const { log, lines } = memoryLog();
   const control: HaproxyControl = {
     description: 'a test HAProxy',
     running: async () => true,
@@ -109,6 +109,16 @@ describe('one pass of the watch loop, in process: the order of runtime, file, re
     await x.sync(servers('a'), true); // SIGHUP: a reload
     expect((await failure(x.executor.execute(stale))).message).toContain('reloaded with the installed config meanwhile');
     expect(x.planner.changeFor(rendering).kind).toBe('runtime'); // decided again: against the HAProxy that runs now
+  });
+
+  it('HAProxy set back to its files twice at once (a look and a failed change both ask): reloaded once', async () => {
+    const x = await rig();
+    await x.sync(servers('a'));
+    x.events.length = 0;
+    x.view.apart('a look found HAProxy apart from its files');
+    await Promise.all([x.executor.resync(), x.executor.resync()]);
+    expect(x.events).toEqual(['reload']);
+    expect(x.view.state.apart).toBeUndefined();
   });
 
   it('an install that fails holds the runtime API back and reloads HAProxy back to the installed file, until an install succeeds', async () => {

@@ -6,11 +6,11 @@ import { processIdentity } from '../../src/haproxy/process.js';
 import { lockPath } from '../../src/watch/config-lock.js';
 import { recordPath, WatchRecord } from '../../src/watch/watch-record.js';
 import { failure } from '../support/failure.js';
-import { capturedLog } from '../support/logs.js';
 import { waitFor } from '../support/haproxy-process.js';
+import { memoryLog } from '../support/memory-log.js';
 import { makeTempDir } from '../support/temp.js';
 
-const { log, lines } = capturedLog();
+const { log, lines } = memoryLog();
 const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
 
 const children: ChildProcess[] = [];
