@@ -87,7 +87,9 @@ export class HaproxyView {
    */
   filesInstalled(files: ReadonlyArray<{ path: string; content: string }>, restored = false): void {
     for (const f of files) this.disk.set(f.path, f.content);
-    if (this.ahead && files.some((f) => f.path === this.ahead!.resource.destination && f.content === this.ahead!.text)) {
+    // HAProxy's runtime change is on disk once every file of it is: its config alone may be the same as an older change's (stack routes).
+    const ahead = this.ahead;
+    if (ahead && this.disk.get(ahead.resource.destination!) === ahead.text && (ahead.companions ?? []).every((c) => this.disk.get(c.path) === c.text)) {
       this.ahead = undefined;
       this.backoff.reset();
     }
