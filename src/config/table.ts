@@ -20,7 +20,7 @@ export const SETTINGS = [
     flag: '--kv <url>',
     env: ['KV_IP', 'KV_PORT'],
     file: { kv: text },
-    help: 'key/value source: http(s)://, occs://, consul://, etcd(s):// or file:PATH',
+    help: 'key/value source: http(s)://, occs://, consul://, etcd(s):// (a cluster: etcd://HOST:PORT,HOST:PORT,…) or file:PATH',
   },
   { name: 'token', commands: rendering, flag: '--token <token>', env: ['OCCS_API_TOKEN'], help: 'API token (prefer OCCS_API_TOKEN_FILE: flags show in ps)' },
   {

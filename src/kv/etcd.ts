@@ -1,5 +1,6 @@
 import { packageVersion } from '../paths.js';
 import { kvError, OccsError } from '../errors.js';
+import { EtcdEndpoints, memberCannotServe } from './etcd-endpoints.js';
 import { HttpClient, type HttpStream } from './http.js';
 import { rangesOf, slashedLast, toPair, type EtcdKv, type KeyRange } from './etcd-keys.js';
 import { watchEtcd, type EtcdWatchMessage } from './etcd-watch.js';
@@ -27,11 +28,14 @@ export class EtcdSource implements KvSource {
   /** The login under way or done (one for all concurrent requests); undefined: none yet. */
   private login?: Promise<string>;
 
+  private readonly endpoints: EtcdEndpoints;
+
   constructor(
-    private readonly base: URL,
+    endpoints: readonly URL[],
     private readonly options: KvSourceOptions,
   ) {
-    this.description = `etcd ${base.origin}`;
+    this.endpoints = new EtcdEndpoints(endpoints);
+    this.description = this.endpoints.description;
     this.errors = new StoreErrors(this.description, '--kv');
     this.http = new HttpClient(options);
   }
@@ -79,17 +83,27 @@ export class EtcdSource implements KvSource {
     const body = {
       create_request: { key: b64(range.key), range_end: b64(range.rangeEnd), start_revision: String(fromRevision), progress_notify: true },
     };
-    const stream = await this.send(range.label, '/v3/watch', body, (url, headers, text) =>
-      this.http.stream(url, { method: 'POST', headers, body: text, timeoutMs: this.options.timeoutMs, signal }),
+    const stream = await this.send(
+      range.label,
+      '/v3/watch',
+      body,
+      (url, headers, text) => this.http.stream(url, { method: 'POST', headers, body: text, timeoutMs: this.options.timeoutMs, signal }),
+      signal,
     );
     return parseLines(stream.lines);
   }
 
   private async post(label: string, path: string, body: object, signal?: AbortSignal): Promise<unknown> {
-    const response = await this.send(label, path, body, async (url, headers, text) => {
-      const r = await this.http.request(url, { method: 'POST', headers, body: text, timeoutMs: this.options.timeoutMs, signal });
-      return { status: r.status, text: r.body.toString('utf8') };
-    });
+    const response = await this.send(
+      label,
+      path,
+      body,
+      async (url, headers, text) => {
+        const r = await this.http.request(url, { method: 'POST', headers, body: text, timeoutMs: this.options.timeoutMs, signal });
+        return { status: r.status, text: r.body.toString('utf8') };
+      },
+      signal,
+    );
     try {
       return JSON.parse(response.text);
     } catch {
@@ -106,9 +120,12 @@ export class EtcdSource implements KvSource {
     path: string,
     body: object,
     perform: (url: URL, headers: Record<string, string>, text: string) => Promise<R>,
+    signal?: AbortSignal,
   ): Promise<R> {
-    const url = new URL(path, this.base);
-    for (let attempt = 0; ; attempt++) {
+    // Each endpoint once, from the one in use: a member that cannot serve hands the request to the next at once.
+    for (let attempt = 0, tried = 1; ; attempt++) {
+      const endpoint = this.base;
+      const url = new URL(path, endpoint);
       const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': `occs-lb/${packageVersion()}` };
       if (this.options.user) {
         if (!this.login) {
@@ -126,17 +143,35 @@ export class EtcdSource implements KvSource {
       try {
         response = await perform(url, headers, JSON.stringify(body));
       } catch (error) {
+        if (tried < this.endpoints.size && !signal?.aborted && this.moveOn(endpoint)) {
+          tried += 1;
+          continue;
+        }
         throw this.errors.requestFailed(label, error);
       }
       if (response.status === 200) return response;
       const text = 'text' in response && response.text !== undefined ? response.text : await readAll((response as HttpStream).lines);
       const failure = parseError(text);
+      if (tried < this.endpoints.size && memberCannotServe(response.status, String(failure.message ?? failure.error ?? '')) && this.moveOn(endpoint)) {
+        tried += 1;
+        continue;
+      }
       if (response.status === 401 && this.options.user && attempt === 0) {
         this.login = undefined; // expired: ask for a new one, once
         continue;
       }
       throw this.refusal(label, response.status, failure, text);
     }
+  }
+
+  /** The endpoint in use. */
+  private get base(): URL {
+    return this.endpoints.current;
+  }
+
+  /** The next member after `failed`; a login is a member's own (etcd's simple tokens), so it is asked again there. */
+  private moveOn(failed: URL): boolean {
+    return this.endpoints.moveOn(failed, () => (this.login = undefined));
   }
 
   private async authenticate(label: string): Promise<string> {

@@ -1,9 +1,11 @@
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { usageError } from '../errors.js';
+import { clusterName } from './etcd-endpoints.js';
 import type { KvSource, KvSourceOptions } from './source.js';
 
-export type KvLocation = { kind: 'consul' | 'etcd'; base: URL } | { kind: 'file'; path: string };
+/** Where the store is: a file, or one or more endpoints of one cluster (`base`: the first, tried first). */
+export type KvLocation = { kind: 'consul' | 'etcd'; base: URL; endpoints: URL[] } | { kind: 'file'; path: string };
 
 const DEFAULT_PORTS: Record<string, string> = { 'occs:': '9109', 'consul:': '8500', 'etcd:': '2379', 'etcds:': '2379' };
 
@@ -15,39 +17,60 @@ export function safeKvSpec(spec: string): string {
   return spec.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1***@').replace(/\?.*$/s, '?***');
 }
 
-const badKv = (spec: string, why: string) =>
+const badSpec = (spec: string, why: string) =>
   usageError(`--kv "${safeKvSpec(spec)}" ${why}`, {
-    hint: 'use http(s)://HOST:PORT, occs://HOST:PORT, consul://HOST:PORT, etcd(s)://HOST:PORT or file:PATH',
+    hint: 'use http(s)://HOST:PORT, occs://HOST:PORT, consul://HOST:PORT, etcd(s)://HOST:PORT (a cluster: etcd://HOST:PORT,HOST:PORT,…) or file:PATH',
   });
 
 const SCHEMES = ['http:', 'https:', 'occs:', 'consul:', 'etcd:', 'etcds:'];
 
-/** Parses a `--kv` value. Relative `file:` paths are resolved against `cwd`. */
+/**
+ * Parses a `--kv` value. Relative `file:` paths are resolved against `cwd`. An etcd cluster may be
+ * given as several endpoints of one scheme, separated by commas (`etcd://h1:2379,h2:2379`).
+ */
 export function parseKvLocation(spec: string, cwd: string): KvLocation {
   if (spec.startsWith('file:')) return { kind: 'file', path: parseFileSpec(spec, cwd) };
+  const several = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*,[^/?#]*)(.*)$/is.exec(spec);
+  if (!several) return parseEndpoint(spec);
+  const [, scheme, hosts, rest] = several as unknown as [string, string, string, string];
+  const parts = hosts.split(',').map((host) => host.trim());
+  if (parts.some((host) => host === '')) throw badSpec(spec, 'has an empty endpoint between commas');
+  const endpoints = parts.map((host) => parseEndpoint(`${scheme}${host}${rest}`, spec));
+  if (endpoints[0]!.kind !== 'etcd') {
+    throw usageError(`--kv "${safeKvSpec(spec)}" names several endpoints; only an etcd cluster may be given so`, {
+      hint: 'give one Consul/OCCS address (the local agent), or etcd(s)://HOST:PORT,HOST:PORT,… for an etcd cluster',
+    });
+  }
+  const unique = [...new Map(endpoints.map((e) => [e.base.href, e.base])).values()];
+  return { kind: 'etcd', base: unique[0]!, endpoints: unique };
+}
+
+/** One endpoint of a `--kv` value (a URL of a known scheme naming a host). */
+function parseEndpoint(spec: string, whole = spec): Extract<KvLocation, { kind: 'consul' | 'etcd' }> {
   const givenPort = /^[a-z][a-z0-9+.-]*:\/\/(?:\[[^\]]*\]|[^/?#:]*):(\d+)(?:[/?#]|$)/i.exec(spec)?.[1];
-  if (givenPort !== undefined && !(Number(givenPort) >= 1 && Number(givenPort) <= 65535)) throw badKv(spec, `has port ${givenPort}, out of range (1 to 65535)`);
+  if (givenPort !== undefined && !(Number(givenPort) >= 1 && Number(givenPort) <= 65535))
+    throw badSpec(whole, `has port ${givenPort}, out of range (1 to 65535)`);
   const scheme = /^([a-z][a-z0-9+.-]*:)\/\//i.exec(spec)?.[1]?.toLowerCase();
-  if (scheme && !SCHEMES.includes(scheme)) throw badKv(spec, `has an unknown scheme "${scheme}"`);
-  if (/^[a-z][a-z0-9+.-]*:\/\/(?::\d*)?(?:[/?#]|$)/i.test(spec)) throw badKv(spec, 'names no host');
+  if (scheme && !SCHEMES.includes(scheme)) throw badSpec(whole, `has an unknown scheme "${scheme}"`);
+  if (/^[a-z][a-z0-9+.-]*:\/\/(?::\d*)?(?:[/?#]|$)/i.test(spec)) throw badSpec(whole, 'names no host');
   let url: URL;
   try {
     url = new URL(spec);
   } catch {
-    throw badKv(spec, 'is not a URL');
+    throw badSpec(whole, 'is not a URL');
   }
-  if (!url.hostname) throw badKv(spec, 'names no host');
-  if (url.username || url.password) throw badKv(spec, 'carries credentials; use the token settings instead');
+  if (!url.hostname) throw badSpec(whole, 'names no host');
+  if (url.username || url.password) throw badSpec(whole, 'carries credentials; use the token settings instead');
   if (!SCHEMES.includes(url.protocol)) {
-    throw badKv(spec, `has an unknown scheme "${url.protocol}"`);
+    throw badSpec(whole, `has an unknown scheme "${url.protocol}"`);
   }
   if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {
-    throw badKv(spec, 'has a path or query; give the prefix with --prefix or OCCS_BACKEND_KEY, the token with the token settings');
+    throw badSpec(whole, 'has a path or query; give the prefix with --prefix or OCCS_BACKEND_KEY, the token with the token settings');
   }
   const secure = url.protocol === 'https:' || url.protocol === 'etcds:';
   const port = url.port || DEFAULT_PORTS[url.protocol] || '';
   const base = new URL(`${secure ? 'https' : 'http'}://${url.hostname}${port ? `:${port}` : ''}/`);
-  return { kind: url.protocol.startsWith('etcd') ? 'etcd' : 'consul', base };
+  return { kind: url.protocol.startsWith('etcd') ? 'etcd' : 'consul', base, endpoints: [base] };
 }
 
 function parseFileSpec(spec: string, cwd: string): string {
@@ -57,17 +80,17 @@ function parseFileSpec(spec: string, cwd: string): string {
     try {
       path = fileURLToPath(spec);
     } catch (error) {
-      throw badKv(spec, `is not a local file URL (${(error as Error).message})`);
+      throw badSpec(spec, `is not a local file URL (${(error as Error).message})`);
     }
   }
-  if (!path) throw badKv(spec, 'names no file');
+  if (!path) throw badSpec(spec, 'names no file');
   return isAbsolute(path) ? path : resolve(cwd, path);
 }
 
 /** How a location is named in logs: never carries credentials. */
 export function describeKvLocation(location: KvLocation): string {
   if (location.kind === 'file') return `file:${location.path}`;
-  return location.kind === 'etcd' ? `etcd ${location.base.origin}` : location.base.origin;
+  return location.kind === 'etcd' ? clusterName(location.endpoints) : location.base.origin;
 }
 
 /** Opens the source for a location; each kind's module is loaded only when used. */
@@ -78,7 +101,7 @@ export async function openKvSource(location: KvLocation, options: KvSourceOption
   }
   if (location.kind === 'etcd') {
     const { EtcdSource } = await import('./etcd.js');
-    return new EtcdSource(location.base, options);
+    return new EtcdSource(location.endpoints, options);
   }
   const { ConsulSource } = await import('./consul.js');
   return new ConsulSource(location.base, options);

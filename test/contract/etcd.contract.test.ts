@@ -26,7 +26,12 @@ describeKvContract({
   async source(options) {
     const location = parseKvLocation(`etcd://${proxy.url}`, '/');
     if (location.kind === 'file') throw new Error('expected a store URL');
-    return new EtcdSource(location.base, { user: 'occs', password: options?.badCredentials ? 'wrong' : 'occs-password', timeoutMs: 5000, insecure: false });
+    return new EtcdSource(location.endpoints, {
+      user: 'occs',
+      password: options?.badCredentials ? 'wrong' : 'occs-password',
+      timeoutMs: 5000,
+      insecure: false,
+    });
   },
   checksCredentials: true,
 });

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { packageVersion } from '../../src/paths.js';
 import { ConsulSource } from '../../src/kv/consul.js';
-import { parseKvLocation } from '../../src/kv/open.js';
+import { describeKvLocation, parseKvLocation } from '../../src/kv/open.js';
 import { ConsulKvServer } from '../support/consul-kv-server.js';
 import { failure, thrown } from '../support/failure.js';
 import { waitFor } from '../support/haproxy-process.js';
@@ -146,10 +146,21 @@ describe('parseKvLocation', () => {
     ['http://[::1]:0', 'has port 0, out of range (1 to 65535)'],
     ['consul://127.0.0.1:70000/', 'has port 70000, out of range (1 to 65535)'],
     ['http://exa mple', 'is not a URL'],
+    ['etcd://a:2379,,b:2379', 'has an empty endpoint between commas'],
+    ['etcd://a:2379,b:99999', 'has port 99999, out of range (1 to 65535)'],
+    ['consul://a:8500,b:8500', 'names several endpoints; only an etcd cluster may be given so'],
   ])('%s is a usage error (exit 2) that says it %s', (spec, why) => {
     const error = thrown(() => parseKvLocation(spec, '/'));
     expect(error.exitCode).toBe(2);
     expect(error.message).toBe(`--kv "${spec}" ${why}`);
+  });
+
+  it('takes an etcd cluster as several endpoints of one scheme: each with its own port or the default, each once, the first tried first', () => {
+    const location = parseKvLocation('etcds://a.example:2379, b.example ,c.example:2380,a.example:2379', '/');
+    expect(location).toMatchObject({ kind: 'etcd' });
+    const endpoints = (location as { endpoints: URL[] }).endpoints.map((u) => u.href);
+    expect(endpoints).toEqual(['https://a.example:2379/', 'https://b.example:2379/', 'https://c.example:2380/']);
+    expect(describeKvLocation(location)).toBe('etcd https://a.example:2379 (and b.example:2379, c.example:2380)');
   });
 
   it('refuses credentials in the URL without echoing them', () => {

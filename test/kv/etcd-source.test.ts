@@ -8,7 +8,7 @@ import type { KvSnapshot } from '../../src/kv/source.js';
 import { ROOT } from '../support/cli.js';
 import { EtcdServer } from '../support/etcd-server.js';
 import { failure } from '../support/failure.js';
-import { waitFor } from '../support/haproxy-process.js';
+import { freePort, waitFor } from '../support/haproxy-process.js';
 
 let etcd: EtcdServer | undefined;
 let source: EtcdSource | undefined;
@@ -23,11 +23,37 @@ afterEach(async () => {
 const open = (server: EtcdServer, options: Partial<ConstructorParameters<typeof EtcdSource>[1]> = {}) => {
   const location = parseKvLocation(server.url, '/');
   if (location.kind !== 'etcd') throw new Error('expected etcd');
-  source = new EtcdSource(location.base, { timeoutMs: 5000, insecure: false, ...options });
+  source = new EtcdSource(location.endpoints, { timeoutMs: 5000, insecure: false, ...options });
   return source;
 };
 
 describe('EtcdSource against a real etcd', () => {
+  it('given several endpoints, moves past one that refuses connections at once, and names the cluster', async () => {
+    etcd = await new EtcdServer().start();
+    await etcd.put('apps/x/one', '10.9.1.1:32001');
+    const closed = await freePort();
+    const location = parseKvLocation(`etcd://127.0.0.1:${closed},${etcd.url.slice('etcd://'.length)}`, '/');
+    if (location.kind !== 'etcd') throw new Error('expected etcd');
+    source = new EtcdSource(location.endpoints, { timeoutMs: 5000, insecure: false });
+    expect(source.description).toBe(`etcd http://127.0.0.1:${closed} (and ${etcd.url.slice('etcd://'.length)})`);
+    const started = performance.now();
+    expect((await source.read(['apps/x'])).pairs).toEqual([{ key: '/apps/x/one', value: '10.9.1.1:32001' }]);
+    // At once: no backoff between members, well inside one --kv-timeout.
+    expect(performance.now() - started).toBeLessThan(5000);
+    // The member that answered stays in use.
+    expect((await source.read(['apps/x'])).pairs).toHaveLength(1);
+  });
+
+  it('given several endpoints of which none answers, fails as one store does, naming the cluster', async () => {
+    const [a, b] = [await freePort(), await freePort()];
+    const location = parseKvLocation(`etcd://127.0.0.1:${a},127.0.0.1:${b}`, '/');
+    if (location.kind !== 'etcd') throw new Error('expected etcd');
+    source = new EtcdSource(location.endpoints, { timeoutMs: 2000, insecure: false });
+    const error = await failure(source.read(['apps/x']));
+    expect(error.code).toBe('KV_UNREACHABLE');
+    expect(error.message).toContain(`etcd http://127.0.0.1:${a} (and 127.0.0.1:${b})`);
+  });
+
   it('reads keys written with and without a leading slash under the same prefix', async () => {
     etcd = await new EtcdServer().start();
     await etcd.put('apps/myapp/containers/one', '10.9.1.1:32001');

@@ -130,14 +130,8 @@ export class EtcdServer {
     return this.end('SIGKILL');
   }
 
-  private async end(signal: NodeJS.Signals): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill(signal);
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
+  private end(signal: NodeJS.Signals): Promise<void> {
+    return endChild(this.child, signal);
   }
 
   private async call(path: string, body: object, retry = true): Promise<Record<string, unknown>> {
@@ -195,4 +189,14 @@ export class EtcdServer {
     await this.call('/v3/auth/enable', {});
     this.auth = { user, password: 'rootpw' };
   }
+}
+
+/** Stops a child by pid with `signal`, and SIGKILL if it has not exited 5 s later; nothing if it is gone. */
+export async function endChild(child: ChildProcess | undefined, signal: NodeJS.Signals): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill(signal);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
 }
