@@ -156,9 +156,8 @@ export class Executor {
   }
 
   private async viaReload(files: RenderedResource[]): Promise<Outcome> {
-    // A file still following a runtime change is made obsolete by new files: let the one under way finish
-    // first. With none (drift set right by a reload), every file due is installed first: HAProxy reads them.
-    if (files.length > 0) this.pending = undefined;
+    // A file still following a runtime change is made obsolete by this one: let it finish first.
+    this.pending = undefined;
     await this.settled();
     const { view } = this.deps;
     const paths = files.flatMap((r) => [r.resource.destination!, ...(r.companions ?? []).map((c) => c.path)]);

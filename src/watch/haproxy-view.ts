@@ -124,6 +124,7 @@ export class HaproxyView {
 
   /** The supervised HAProxy was started on the installed files. */
   startedNow(): void {
+    if (this.started) return;
     this.started = true;
     this.changed();
   }
@@ -136,15 +137,15 @@ export class HaproxyView {
    */
   record(result: Outcome | OccsError): void {
     if ('path' in result) {
-      if (result.path !== 'runtime') {
-        this.installFailing = false;
-        this.backoff.reset();
-        this.changed();
-      }
+      if (result.path === 'runtime') return;
+      this.backoff.reset();
+      if (!this.installFailing) return; // nothing a decision reads changed: the snapshot stays
+      this.installFailing = false;
+      this.changed();
       return;
     }
     if (result.policy.counter === 'installFailures') this.installFailing = true;
-    if (result.policy.apart) this.apartWhy ??= `${result.message.split(';')[0]}`;
+    if (result.policy.apart) this.apartWhy ??= result.message.split(';')[0];
     this.changed();
   }
 
