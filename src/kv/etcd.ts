@@ -1,12 +1,12 @@
 import { packageVersion } from '../paths.js';
 import { kvError, OccsError } from '../errors.js';
-import { EtcdEndpoints, memberCannotServe } from './etcd-endpoints.js';
+import { Endpoints, memberCannotServe } from './endpoints.js';
 import { HttpClient, type HttpStream } from './http.js';
 import { rangesOf, slashedLast, toPair, type EtcdKv, type KeyRange } from './etcd-keys.js';
 import { watchEtcd, type EtcdWatchMessage } from './etcd-watch.js';
 import { toSnapshot } from './keys.js';
 import type { KvPair, KvSnapshot, KvSource, KvSourceOptions, KvWatchListener } from './source.js';
-import { bodySnippet, storeText, StoreErrors } from './store-errors.js';
+import { bodySnippet, storeText, StoreErrors, unreachable } from './store-errors.js';
 
 const b64 = (bytes: Buffer): string => bytes.toString('base64');
 
@@ -28,16 +28,18 @@ export class EtcdSource implements KvSource {
   /** The login under way or done (one for all concurrent requests); undefined: none yet. */
   private login?: Promise<string>;
 
-  private readonly endpoints: EtcdEndpoints;
+  readonly endpoints: Endpoints;
 
   constructor(
     endpoints: readonly URL[],
     private readonly options: KvSourceOptions,
   ) {
-    this.endpoints = new EtcdEndpoints(endpoints);
+    this.endpoints = new Endpoints(endpoints, 'etcd');
     this.description = this.endpoints.description;
     this.errors = new StoreErrors(this.description, '--kv');
     this.http = new HttpClient(options);
+    // A login is a member's own (etcd's simple tokens): it is asked again on the next member.
+    this.endpoints.onFailover(() => (this.login = undefined));
   }
 
   /**
@@ -143,16 +145,20 @@ export class EtcdSource implements KvSource {
       try {
         response = await perform(url, headers, JSON.stringify(body));
       } catch (error) {
-        if (tried < this.endpoints.size && !signal?.aborted && this.moveOn(endpoint)) {
+        if (tried < this.endpoints.size && !signal?.aborted && this.endpoints.moveOn(endpoint, unreachable(error))) {
           tried += 1;
           continue;
         }
         throw this.errors.requestFailed(label, error);
       }
-      if (response.status === 200) return response;
+      if (response.status === 200) {
+        this.endpoints.answered(endpoint);
+        return response;
+      }
       const text = 'text' in response && response.text !== undefined ? response.text : await readAll((response as HttpStream).lines);
       const failure = parseError(text);
-      if (tried < this.endpoints.size && memberCannotServe(response.status, String(failure.message ?? failure.error ?? '')) && this.moveOn(endpoint)) {
+      const said = String(failure.message ?? failure.error ?? '');
+      if (tried < this.endpoints.size && memberCannotServe(response.status, said) && this.endpoints.moveOn(endpoint, `said "${storeText(said, [])}"`)) {
         tried += 1;
         continue;
       }
@@ -167,11 +173,6 @@ export class EtcdSource implements KvSource {
   /** The endpoint in use. */
   private get base(): URL {
     return this.endpoints.current;
-  }
-
-  /** The next member after `failed`; a login is a member's own (etcd's simple tokens), so it is asked again there. */
-  private moveOn(failed: URL): boolean {
-    return this.endpoints.moveOn(failed, () => (this.login = undefined));
   }
 
   private async authenticate(label: string): Promise<string> {

@@ -1,7 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { usageError } from '../errors.js';
-import { clusterName } from './etcd-endpoints.js';
+import { clusterName } from './endpoints.js';
 import type { KvSource, KvSourceOptions } from './source.js';
 
 /** Where the store is: a file, or one or more endpoints of one cluster (`base`: the first, tried first). */
@@ -90,7 +90,7 @@ function parseFileSpec(spec: string, cwd: string): string {
 /** How a location is named in logs: never carries credentials. */
 export function describeKvLocation(location: KvLocation): string {
   if (location.kind === 'file') return `file:${location.path}`;
-  return location.kind === 'etcd' ? clusterName(location.endpoints) : location.base.origin;
+  return location.kind === 'etcd' ? clusterName('etcd', location.endpoints) : location.base.origin;
 }
 
 /** Opens the source for a location; each kind's module is loaded only when used. */

@@ -54,14 +54,17 @@ export class StoreErrors {
         cause: error,
       });
     }
-    const what =
-      code === 'ECONNREFUSED'
-        ? 'refused the connection'
-        : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
-          ? 'could not be found (DNS)'
-          : `could not be reached (${code || (error as Error).message})`;
-    return this.failed(prefix, what, 'KV_UNREACHABLE', error);
+    return this.failed(prefix, unreachable(error), 'KV_UNREACHABLE', error);
   }
+}
+
+/** Why a request got no answer, in a few words safe to log: "refused the connection", "did not answer within 3s". */
+export function unreachable(error: unknown): string {
+  if (error instanceof HttpTimeoutError) return `did not answer within ${formatDuration(error.timeoutMs)}`;
+  const code = systemErrorCode(error) ?? '';
+  if (code === 'ECONNREFUSED') return 'refused the connection';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'could not be found (DNS)';
+  return `could not be reached (${code || (error as Error).message})`;
 }
 
 /** How much of an error body is shown: enough to see what the store said, not a page of it. */
