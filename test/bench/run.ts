@@ -1,6 +1,7 @@
 import { removeTempDirs } from '../support/temp.js';
 import { benchDrift } from './drift.js';
 import { benchEtcd } from './etcd.js';
+import { benchFailover } from './failover.js';
 import { benchFleet } from './fleet.js';
 import { benchProbe } from './probe.js';
 import { benchRecovery, benchStall } from './recovery.js';
@@ -29,6 +30,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   stack: () => benchStack(),
   probe: () => benchProbe(),
   drift: () => benchDrift(),
+  failover: () => benchFailover(),
 };
 
 /** Run only when named: scale runs it too. */
