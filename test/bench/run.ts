@@ -3,6 +3,7 @@ import { benchDrift } from './drift.js';
 import { benchEtcd } from './etcd.js';
 import { benchFailover } from './failover.js';
 import { benchFleet } from './fleet.js';
+import { benchIdle } from './idle.js';
 import { benchProbe } from './probe.js';
 import { benchRecovery, benchStall } from './recovery.js';
 import { benchReload } from './reload.js';
@@ -31,6 +32,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   probe: () => benchProbe(),
   drift: () => benchDrift(),
   failover: () => benchFailover(),
+  idle: () => benchIdle(),
 };
 
 /** Run only when named: scale runs it too. */
