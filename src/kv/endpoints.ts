@@ -10,7 +10,6 @@ export interface EndpointsHealth {
   /** How many endpoints answered when last asked. */
   answering: number;
   endpoints: EndpointHealth[];
-  failovers: number;
 }
 
 /** One move from an endpoint that could not serve to the next, for the log line that tells it. */
@@ -47,7 +46,6 @@ export function clusterName(kind: string, endpoints: readonly URL[]): string {
  */
 export class Endpoints implements StoreEndpoints {
   private at = 0;
-  private failoverCount = 0;
   private readonly up = new Map<URL, boolean>();
   private readonly listeners = new Set<(failover: Failover) => void>();
   /** Which endpoint the rotating check of the others asks next. */
@@ -92,7 +90,6 @@ export class Endpoints implements StoreEndpoints {
     if (this.urls.length < 2) return false;
     if (this.current === failed) {
       this.at = (this.at + 1) % this.urls.length;
-      this.failoverCount += 1;
       const failover = { from: failed.origin, to: this.current.origin, why };
       for (const listener of this.listeners) listener(failover);
     }
@@ -113,7 +110,6 @@ export class Endpoints implements StoreEndpoints {
       inUse: this.current.origin,
       answering: endpoints.filter((e) => e.up === true).length,
       endpoints,
-      failovers: this.failoverCount,
     };
   }
 
