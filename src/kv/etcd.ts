@@ -63,7 +63,7 @@ export class EtcdSource implements KvSource {
       watch: (range, fromRevision, streamSignal) => this.watchStream(range, fromRevision, streamSignal),
       probe: (range, probeSignal) => this.probe(range, probeSignal),
       checkOther: (checkSignal) => this.checkOther(checkSignal),
-      onMove: (moved) => this.endpoints.onFailover(moved),
+      onMove: (moved) => this.endpoints.onMove(moved),
       tokenExpired: () => (this.login = undefined),
     });
   }
