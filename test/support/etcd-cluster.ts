@@ -35,6 +35,11 @@ export class EtcdCluster extends EtcdClusterClient {
     return `etcd://${this.members.map((m) => `${m.host}:${m.client}`).join(',')}`;
   }
 
+  /** Each member's client URL (http://host:port), as /healthz and the metrics name them. */
+  get clientUrls(): string[] {
+    return this.members.map((_, i) => this.endpoint(i));
+  }
+
   endpoint(i: number): string {
     const m = this.members[i]!;
     return `http://${m.host}:${m.client}`;
