@@ -14,7 +14,7 @@ export interface Before {
 
 /** What the tests read of /healthz?format=json. */
 export interface HealthDocument {
-  store?: { up?: boolean; endpoints?: unknown };
+  store?: { up?: boolean; endpoints?: { inUse: string; answering: number; endpoints: Array<{ endpoint: string; up?: boolean }>; failovers: number } | null };
 }
 
 /**
