@@ -28,7 +28,7 @@ describeKvContract({
   async source(options) {
     const location = parseKvLocation(`http://${proxy.url}`, '/');
     if (location.kind === 'file') throw new Error('expected a store URL');
-    return new ConsulSource(location.base, { token: options?.badCredentials ? 'wrong-token' : TOKEN, timeoutMs: 5000, insecure: false });
+    return new ConsulSource(location.endpoints, { token: options?.badCredentials ? 'wrong-token' : TOKEN, timeoutMs: 5000, insecure: false });
   },
   checksCredentials: true,
 });
