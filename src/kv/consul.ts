@@ -63,8 +63,8 @@ export class ConsulSource implements KvSource {
       this.headers.authorization = `Bearer ${options.token}`;
       this.headers['x-consul-token'] = options.token;
     }
-    this.endpoints.onFailover(({ from }) => {
-      for (const [endpoint, requests] of this.underway) if (endpoint.origin === from) for (const request of requests) request.abort();
+    this.endpoints.onMove(() => {
+      for (const [endpoint, requests] of this.underway) if (endpoint !== this.endpoints.current) for (const request of requests) request.abort();
     });
   }
 

@@ -10,7 +10,6 @@ export interface EndpointsHealth {
   /** How many endpoints answered when last asked. */
   answering: number;
   endpoints: EndpointHealth[];
-  failovers: number;
 }
 
 /** One move from an endpoint that could not serve to the next, for the log line that tells it. */
@@ -47,9 +46,9 @@ export function clusterName(kind: string, endpoints: readonly URL[]): string {
  */
 export class Endpoints implements StoreEndpoints {
   private at = 0;
-  private failoverCount = 0;
   private readonly up = new Map<URL, boolean>();
   private readonly listeners = new Set<(failover: Failover) => void>();
+  private readonly movers = new Set<() => void>();
   /** Which endpoint the rotating check of the others asks next. */
   private checked = 0;
 
@@ -89,17 +88,27 @@ export class Endpoints implements StoreEndpoints {
   /**
    * `failed` could not serve (`why`, safe to log): the next endpoint is used, unless another
    * request moved on already (then the one it moved to is tried). False when there is no other.
+   * Every move is told to `onMove`; a failover to an endpoint already known down is not told to
+   * `onFailover` (when every endpoint fails, that is one outage, told once by whoever reads).
    */
   moveOn(failed: URL, why: string): boolean {
     this.failed(failed);
     if (this.urls.length < 2) return false;
     if (this.current === failed) {
       this.at = (this.at + 1) % this.urls.length;
-      this.failoverCount += 1;
-      const failover = { from: failed.origin, to: this.current.origin, why };
-      for (const listener of this.listeners) listener(failover);
+      for (const mover of this.movers) mover();
+      if (this.up.get(this.current) !== false) {
+        const failover = { from: failed.origin, to: this.current.origin, why };
+        for (const listener of this.listeners) listener(failover);
+      }
     }
     return true;
+  }
+
+  /** Told of every move to another endpoint (requests under way on the one left should follow); returns the function that stops telling. */
+  onMove(mover: () => void): () => void {
+    this.movers.add(mover);
+    return () => this.movers.delete(mover);
   }
 
   /** The endpoint other than the one in use to check next (each in turn); undefined with one endpoint. */
@@ -116,7 +125,6 @@ export class Endpoints implements StoreEndpoints {
       inUse: this.current.origin,
       answering: endpoints.filter((e) => e.up === true).length,
       endpoints,
-      failovers: this.failoverCount,
     };
   }
 

@@ -1,30 +1,23 @@
 import { kvError, OccsError } from '../errors.js';
 import { Backoff, sleep } from '../util/backoff.js';
-import { toPair, type EtcdKv, type KeyRange } from './etcd-keys.js';
+import type { KeyRange } from './etcd-keys.js';
+import { applyMessage, streamFailure, type EtcdWatchMessage, type Followed, type Outcome } from './etcd-messages.js';
 import { reporter } from './keys.js';
-import { withProbes } from './liveness.js';
-import { storeText } from './store-errors.js';
-import { AnswerTooLargeError } from './http.js';
-import { formatSize } from '../util/size.js';
+import { keepProbing } from './liveness.js';
 import type { KvPair, KvWatchListener } from './source.js';
-
-/** One line of etcd's watch stream (JSON gateway). */
-export interface EtcdWatchMessage {
-  result?: {
-    events?: Array<{ type?: string; kv?: EtcdKv }>;
-    created?: boolean;
-    canceled?: boolean;
-    compact_revision?: string;
-    cancel_reason?: string;
-  };
-  error?: { message?: string; code?: number };
-}
 
 export interface EtcdWatchDeps {
   range(range: KeyRange): Promise<{ pairs: KvPair[]; revision: number }>;
   watch(range: KeyRange, fromRevision: number, signal: AbortSignal): Promise<AsyncIterable<EtcdWatchMessage>>;
-  /** A tiny request (a count of the range) that proves etcd answers, asked while a stream is quiet. */
+  /**
+   * One tiny linearizable request (a count of a range) that proves the member in use answers and
+   * has a leader, moving to another member when it does not; asked every probeIntervalMs.
+   */
   probe?: (range: KeyRange, signal: AbortSignal) => Promise<void>;
+  /** Asks one member other than the one in use whether it answers, now and then (never throws). */
+  checkOther?: (signal: AbortSignal) => Promise<void>;
+  /** Told whenever requests move to another member; returns the function that stops telling. */
+  onMove?: (moved: () => void) => () => void;
   /** etcd refused the token a watch was created with: forget it, a new one is asked next time. */
   tokenExpired(): void;
   /** How long a stream may stay silent (tests shorten it); STREAM_IDLE_MS by default. */
@@ -36,22 +29,31 @@ export interface EtcdWatchDeps {
 /** The least time between two reads of one range. */
 const MIN_REREAD_GAP_MS = 100;
 /**
- * A watch stream silent this long is closed, and the range read and watched again. Like
- * Consul's 60 s blocking wait, it proves the store is still there, and a stream cut without a
- * word (a proxy, a dead peer) cannot hide changes for longer than this.
+ * A watch stream silent this long is closed, and the range read and watched again. etcd sends a
+ * progress note on every stream asked for them every 10 minutes (with up to a minute of jitter),
+ * so a healthy stream is never this quiet. A member that stops answering is found much sooner by
+ * the probes, and a connection that dies without a word by TCP keep-alives (the HTTP agent turns
+ * them on): this is the last guard, and costs an idle watch nothing.
  */
-export const STREAM_IDLE_MS = 60_000;
+export const STREAM_IDLE_MS = 12 * 60_000;
+/** How often a shape of a prefix the user may not read is tried again. */
+const DENIED_RETRY_MS = 5 * 60_000;
 const STABLE_MS = 30_000;
+/** After a stream breaks, it is made again at once (on the next member, if the one it was on is gone) at most this often; else with backoff. */
+const QUICK_RESUME_MS = 1_000;
 
 const isPermissionDenied = (error: unknown) => error instanceof OccsError && error.code === 'KV_PERMISSION_DENIED';
 
 /**
  * Follows key ranges: read each (pairs and revision), then stream its changes from revision + 1,
- * each event batch becoming a new snapshot of all ranges. A compacted revision, a silent or
- * broken stream, an etcd that went away: read again and watch again (errors with backoff,
- * forever). Re-reading from scratch is what makes a restart of etcd lose nothing: whatever
- * changed meanwhile is in the new read. A shape of a prefix the user may not read counts as
- * empty, as long as the other shape can be read; if neither can, that is an error.
+ * each event batch becoming a new snapshot of all ranges. A stream that breaks, or that was on a
+ * member requests moved away from, is made again from the last revision seen (on whichever member
+ * is in use then): nothing written meanwhile is missed, and nothing is read twice. A compacted
+ * revision, a store that went back in revisions (rebuilt), or a silent stream: read again. Errors
+ * are retried with backoff, forever. One probe for all ranges proves the member in use still
+ * answers with a leader; when probes fail and then answer again, the streams are made again too.
+ * A shape of a prefix the user may not read counts as empty, as long as the other shape can be
+ * read; if neither can, that is an error.
  */
 export async function watchEtcd(ranges: readonly KeyRange[], listener: KvWatchListener, signal: AbortSignal, deps: EtcdWatchDeps): Promise<void> {
   const current = new Map<KeyRange, Map<string, string>>();
@@ -61,8 +63,15 @@ export async function watchEtcd(ranges: readonly KeyRange[], listener: KvWatchLi
     // In the order of `ranges`, so a slashed key wins over the same key without the slash.
     return ranges.flatMap((r) => [...current.get(r)!].map(([key, value]) => ({ key, value })));
   });
-  const ctx = { current, denied, report, listener, signal, deps, siblings: (r: KeyRange) => ranges.filter((x) => x.prefix === r.prefix) };
-  await Promise.all(ranges.map((range) => watchRange(range, ctx)));
+  const streams = new Set<() => void>();
+  const ctx: Context = { current, denied, report, listener, signal, deps, streams, siblings: (r) => ranges.filter((x) => x.prefix === r.prefix) };
+  const moveStreams = () => [...streams].forEach((move) => move());
+  const stopTelling = deps.onMove?.(moveStreams);
+  try {
+    await Promise.all([...ranges.map((range) => watchRange(range, ctx)), probeMembers(ranges, ctx, moveStreams)]);
+  } finally {
+    stopTelling?.();
+  }
 }
 
 interface Context {
@@ -72,27 +81,50 @@ interface Context {
   listener: KvWatchListener;
   signal: AbortSignal;
   deps: EtcdWatchDeps;
+  /** Each open stream's "make me again" (the member changed, or came back). */
+  streams: Set<() => void>;
   siblings(range: KeyRange): KeyRange[];
+}
+
+/** Probes the member in use while the ranges are followed; a probe answered after failures makes the streams again. */
+async function probeMembers(ranges: readonly KeyRange[], ctx: Context, moveStreams: () => void): Promise<void> {
+  const probe = ctx.deps.probe;
+  if (!probe) return;
+  let failing = false;
+  const scope = ranges[0]!.label;
+  await keepProbing(
+    {
+      probe: (signal) => probe(ranges.find((r) => !ctx.denied.has(r)) ?? ranges[0]!, signal),
+      checkOther: ctx.deps.checkOther,
+      intervalMs: ctx.deps.probeIntervalMs,
+      answered() {
+        ctx.listener.alive(scope);
+        if (failing) moveStreams(); // a stream open through the trouble may be stuck: make it again
+        failing = false;
+      },
+      failed(error) {
+        failing = true;
+        ctx.listener.error(error, scope);
+      },
+    },
+    ctx.signal,
+  );
 }
 
 async function watchRange(range: KeyRange, ctx: Context): Promise<void> {
   const { listener, signal, deps } = ctx;
   const backoff = new Backoff();
+  let followed: Followed | undefined;
+  let quickResume = 0;
   while (!signal.aborted) {
     try {
-      const { pairs, revision } = await deps.range(range);
-      ctx.denied.delete(range);
-      listener.alive(range.label);
-      const keys = new Map(pairs.map((p) => [p.key, p.value]));
-      ctx.current.set(range, keys);
-      // Compared with what was last reported, events included: not with an earlier read.
-      ctx.report();
-      const outcome = await follow(range, revision, keys, ctx, () => backoff.reset());
-      if (outcome === 'token') {
-        deps.tokenExpired();
-        continue;
+      if (!followed) followed = await readRange(range, ctx);
+      const outcome = await followStream(range, followed, ctx, () => backoff.reset());
+      if (outcome === 'token') deps.tokenExpired();
+      else if (outcome !== 'moved') {
+        followed = undefined; // compacted, rebuilt or silent: read again
+        await sleep(MIN_REREAD_GAP_MS, signal);
       }
-      await sleep(MIN_REREAD_GAP_MS, signal);
     } catch (error) {
       if (signal.aborted) return;
       if (isPermissionDenied(error) && !ctx.siblings(range).every((r) => r === range || ctx.denied.has(r))) {
@@ -100,7 +132,12 @@ async function watchRange(range: KeyRange, ctx: Context): Promise<void> {
         ctx.denied.add(range);
         if (!ctx.current.has(range)) ctx.current.set(range, new Map());
         ctx.report();
-        await sleep(deps.idleMs ?? STREAM_IDLE_MS, signal);
+        await sleep(DENIED_RETRY_MS, signal);
+        continue;
+      }
+      if (followed && Date.now() >= quickResume) {
+        // A stream broke: made again at once, from where it was (on the next member if its own is gone).
+        quickResume = Date.now() + QUICK_RESUME_MS;
         continue;
       }
       listener.error(error, range.label);
@@ -109,50 +146,45 @@ async function watchRange(range: KeyRange, ctx: Context): Promise<void> {
   }
 }
 
-/**
- * Applies a range's watch stream to `keys` until the stream is compacted away, falls silent for
- * STREAM_IDLE_MS, or asks for a new token; throws when it breaks. `working` is called once the
- * stream has proved itself, by delivering events or by lasting STABLE_MS (only then does the
- * backoff start over: a stream that breaks right after it was made keeps backing off).
- */
-async function follow(range: KeyRange, revision: number, keys: Map<string, string>, ctx: Context, working: () => void): Promise<Outcome> {
-  const probe = ctx.deps.probe;
-  if (!probe) return followStream(range, revision, keys, ctx, working, ctx.signal);
-  // While the stream runs, etcd is probed: one that stalls is an error within seconds.
-  return withProbes(
-    (signal) => followStream(range, revision, keys, ctx, working, signal),
-    (signal) => probe(range, signal),
-    ctx.signal,
-    ctx.deps.probeIntervalMs,
-  );
+/** Reads a range afresh; what it holds is compared with what was last reported, events included. */
+async function readRange(range: KeyRange, ctx: Context): Promise<Followed> {
+  const { pairs, revision } = await ctx.deps.range(range);
+  ctx.denied.delete(range);
+  ctx.listener.alive(range.label);
+  const keys = new Map(pairs.map((p) => [p.key, p.value]));
+  ctx.current.set(range, keys);
+  ctx.report();
+  return { keys, revision };
 }
 
-type Outcome = 'compacted' | 'idle' | 'token';
-
-async function followStream(
-  range: KeyRange,
-  revision: number,
-  keys: Map<string, string>,
-  ctx: Context,
-  working: () => void,
-  signal: AbortSignal,
-): Promise<Outcome> {
+/**
+ * Applies a range's watch stream to `followed` from its revision until the stream is compacted
+ * away, falls silent for STREAM_IDLE_MS, asks for a new token, or is to be made again on another
+ * member; throws when it breaks. `working` is called once the stream has proved itself, by
+ * delivering events or by lasting STABLE_MS (only then does the backoff start over: a stream
+ * that breaks right after it was made keeps backing off).
+ */
+async function followStream(range: KeyRange, followed: Followed, ctx: Context, working: () => void): Promise<Outcome> {
   const stream = new AbortController();
   const stop = () => stream.abort();
-  signal.addEventListener('abort', stop, { once: true });
+  ctx.signal.addEventListener('abort', stop, { once: true });
   const idleMs = ctx.deps.idleMs ?? STREAM_IDLE_MS;
-  let idle = false;
-  let timer = setTimeout(() => ((idle = true), stop()), idleMs);
+  let ended: Outcome | undefined;
+  const end = (outcome: Outcome) => ((ended ??= outcome), stop());
+  let timer = setTimeout(() => end('idle'), idleMs);
   const heard = () => {
     clearTimeout(timer);
-    timer = setTimeout(() => ((idle = true), stop()), idleMs);
+    timer = setTimeout(() => end('idle'), idleMs);
   };
+  const move = () => end('moved');
+  ctx.streams.add(move);
   const stable = setTimeout(working, STABLE_MS);
   try {
-    for await (const message of await ctx.deps.watch(range, revision + 1, stream.signal)) {
+    for await (const message of await ctx.deps.watch(range, followed.revision + 1, stream.signal)) {
       heard();
-      const outcome = applyMessage(message, range, keys);
-      if (outcome === 'events') {
+      const outcome = applyMessage(message, range, followed);
+      if (outcome === 'created') ctx.listener.alive(range.label);
+      else if (outcome === 'events') {
         working();
         ctx.listener.alive(range.label);
         ctx.report();
@@ -160,46 +192,13 @@ async function followStream(
     }
     throw kvError('KV_UNREACHABLE', `etcd's watch stream of "${range.label}" ended`);
   } catch (error) {
-    if (idle) return 'idle';
-    if (signal.aborted || error instanceof OccsError) throw error;
+    if (ended) return ended;
+    if (ctx.signal.aborted || error instanceof OccsError) throw error;
     throw streamFailure(error, range);
   } finally {
     clearTimeout(timer);
     clearTimeout(stable);
-    signal.removeEventListener('abort', stop);
+    ctx.streams.delete(move);
+    ctx.signal.removeEventListener('abort', stop);
   }
-}
-
-/** One message of a watch stream applied to `keys`: events, the stream's end, or nothing (a progress note). */
-function applyMessage(message: EtcdWatchMessage, range: KeyRange, keys: Map<string, string>): Outcome | 'events' | undefined {
-  if (message.error) {
-    throw kvError('KV_ERROR', `etcd's watch of "${range.label}" failed: ${storeText(String(message.error.message ?? ''), []) || 'unknown error'}`);
-  }
-  const result = message.result;
-  if (!result) return undefined;
-  if (result.canceled) {
-    if (/auth token|unauthenticated/i.test(result.cancel_reason ?? '')) return 'token';
-    if (result.compact_revision !== undefined && result.compact_revision !== '0') return 'compacted';
-    const reason = result.cancel_reason ? `: ${storeText(String(result.cancel_reason), [])}` : '';
-    throw kvError('KV_ERROR', `etcd cancelled the watch of "${range.label}"${reason}`);
-  }
-  if (!result.events?.length) return undefined;
-  for (const event of result.events) {
-    const pair = event.kv && toPair(event.kv);
-    if (!pair) continue;
-    if (event.type === 'DELETE') keys.delete(pair.key);
-    else keys.set(pair.key, pair.value);
-  }
-  return 'events';
-}
-
-/** A stream that broke: too large a message (the user can raise the limit), or cut. */
-function streamFailure(error: unknown, range: KeyRange): OccsError {
-  if (error instanceof AnswerTooLargeError) {
-    return kvError('KV_TOO_LARGE', `etcd's watch stream of "${range.label}" sent an event larger than ${formatSize(error.maxBytes)}`, {
-      hint: 'check the prefix: does it hold more than servers? If the store really holds that much, raise --kv-max-size',
-      cause: error,
-    });
-  }
-  return kvError('KV_UNREACHABLE', `etcd's watch stream of "${range.label}" broke (${(error as Error).message})`, { cause: error });
 }

@@ -1,20 +1,17 @@
 import { packageVersion } from '../paths.js';
-import { kvError, OccsError } from '../errors.js';
+import { OccsError } from '../errors.js';
 import { Endpoints, memberCannotServe } from './endpoints.js';
 import { HttpClient, type HttpStream } from './http.js';
 import { rangesOf, slashedLast, toPair, type EtcdKv, type KeyRange } from './etcd-keys.js';
-import { watchEtcd, type EtcdWatchMessage } from './etcd-watch.js';
+import { watchEtcd } from './etcd-watch.js';
+import type { EtcdWatchMessage } from './etcd-messages.js';
 import { toSnapshot } from './keys.js';
+import { PROBE_TIMEOUT_MS } from './liveness.js';
 import type { KvPair, KvSnapshot, KvSource, KvSourceOptions, KvWatchListener } from './source.js';
-import { bodySnippet, storeText, StoreErrors, unreachable } from './store-errors.js';
+import { storeText, StoreErrors, unreachable } from './store-errors.js';
+import { etcdRefusal, parseError, readAll, type RefusalContext } from './etcd-refusal.js';
 
 const b64 = (bytes: Buffer): string => bytes.toString('base64');
-
-interface EtcdErrorBody {
-  error?: string;
-  message?: string;
-  code?: number;
-}
 
 /**
  * etcd v3 through its JSON gateway (`/v3/kv/range`, `/v3/watch`): range reads of each prefix
@@ -64,10 +61,43 @@ export class EtcdSource implements KvSource {
     return watchEtcd(prefixes.flatMap(rangesOf), listener, signal, {
       range: (range) => this.range(range, signal),
       watch: (range, fromRevision, streamSignal) => this.watchStream(range, fromRevision, streamSignal),
-      probe: async (range, probeSignal) =>
-        void (await this.post(range.label, '/v3/kv/range', { key: b64(range.key), range_end: b64(range.rangeEnd), count_only: true }, probeSignal)),
+      probe: (range, probeSignal) => this.probe(range, probeSignal),
+      checkOther: (checkSignal) => this.checkOther(checkSignal),
+      onMove: (moved) => this.endpoints.onMove(moved),
       tokenExpired: () => (this.login = undefined),
     });
+  }
+
+  /**
+   * A count of a range, linearizable: only a member in touch with a leader answers it, so a member
+   * cut off from its peers fails it (and the next member is asked). Permission denied is an answer
+   * too: etcd checks permissions after the read has reached the leader.
+   */
+  private async probe(range: KeyRange, signal: AbortSignal): Promise<void> {
+    const body = { key: b64(range.key), range_end: b64(range.rangeEnd), count_only: true };
+    try {
+      await this.post(range.label, '/v3/kv/range', body, signal, this.probeTimeoutMs);
+    } catch (error) {
+      if (!(error instanceof OccsError && error.code === 'KV_PERMISSION_DENIED')) throw error;
+    }
+  }
+
+  /** Asks a member other than the one in use for its health (`/health` says whether it has a leader). */
+  private async checkOther(signal: AbortSignal): Promise<void> {
+    const other = this.endpoints.nextOther();
+    if (!other) return;
+    try {
+      const r = await this.http.request(new URL('/health', other), { timeoutMs: this.probeTimeoutMs, signal });
+      const health = (parseError(r.body.toString('utf8')) as { health?: unknown }).health;
+      if (r.status === 200 && (health === 'true' || health === true)) this.endpoints.answered(other);
+      else this.endpoints.failed(other);
+    } catch {
+      if (!signal.aborted) this.endpoints.failed(other);
+    }
+  }
+
+  private get probeTimeoutMs(): number {
+    return Math.min(this.options.timeoutMs, PROBE_TIMEOUT_MS);
   }
 
   /** One range read: the pairs (a slashed key after the same key without) and their revision. */
@@ -95,13 +125,13 @@ export class EtcdSource implements KvSource {
     return parseLines(stream.lines);
   }
 
-  private async post(label: string, path: string, body: object, signal?: AbortSignal): Promise<unknown> {
+  private async post(label: string, path: string, body: object, signal?: AbortSignal, timeoutMs = this.options.timeoutMs): Promise<unknown> {
     const response = await this.send(
       label,
       path,
       body,
       async (url, headers, text) => {
-        const r = await this.http.request(url, { method: 'POST', headers, body: text, timeoutMs: this.options.timeoutMs, signal });
+        const r = await this.http.request(url, { method: 'POST', headers, body: text, timeoutMs, signal });
         return { status: r.status, text: r.body.toString('utf8') };
       },
       signal,
@@ -166,7 +196,7 @@ export class EtcdSource implements KvSource {
         this.login = undefined; // expired: ask for a new one, once
         continue;
       }
-      throw this.refusal(label, response.status, failure, text);
+      throw etcdRefusal(this.refusalContext, label, response.status, failure, text);
     }
   }
 
@@ -190,57 +220,17 @@ export class EtcdSource implements KvSource {
     }
     const text = answer.body.toString('utf8');
     const token = (parseError(text) as { token?: unknown }).token;
-    if (answer.status !== 200 || typeof token !== 'string' || !token) throw this.refusal(label, answer.status, parseError(text), text);
+    if (answer.status !== 200 || typeof token !== 'string' || !token) throw etcdRefusal(this.refusalContext, label, answer.status, parseError(text), text);
     return token;
   }
 
-  private refusal(label: string, status: number, failure: EtcdErrorBody, text: string): OccsError {
-    const said = failure.message ?? failure.error;
-    const message = typeof said === 'string' ? storeText(said, [this.options.password]) : '';
-    if (failure.code === 7 || /permission denied/.test(message)) {
-      return kvError(
-        'KV_PERMISSION_DENIED',
-        `key/value store at ${this.description} refused to let ${this.options.user ?? 'us'} read "${label}" (permission denied, unauthorised)`,
-        {
-          hint: "grant the user's role read access to the prefix (with or without a leading slash)",
-        },
-      );
-    }
-    if (/authentication is not enabled/.test(message)) {
-      return kvError('KV_ERROR', `key/value store at ${this.description} does not use authentication, but a user was given`, {
-        hint: 'drop --kv-user (or KV_USER)',
-      });
-    }
-    if (status === 401 || status === 403 || failure.code === 16 || /authentication failed|user name is empty/.test(message)) {
-      const hint = this.options.user
-        ? "check --kv-user and --kv-password (or KV_USER, KV_PASSWORD/KV_PASSWORD_FILE) and the user's role"
-        : 'this etcd wants a user: set --kv-user and --kv-password (or KV_USER, KV_PASSWORD/KV_PASSWORD_FILE)';
-      return this.errors.unauthorised(label, `refused the request (${message.replace(/^etcdserver: /, '') || `HTTP ${status}`})`, hint);
-    }
-    return this.errors.failed(label, `answered HTTP ${status}${bodySnippet(text, [this.options.password])}`);
+  private get refusalContext(): RefusalContext {
+    return { description: this.description, user: this.options.user, password: this.options.password, errors: this.errors };
   }
 
   async close(): Promise<void> {
     this.http.close();
   }
-}
-
-function parseError(text: string): EtcdErrorBody {
-  try {
-    return (JSON.parse(text) as EtcdErrorBody) ?? {};
-  } catch {
-    return {};
-  }
-}
-
-/** The start of an answer that streams (an error body): enough for a message, never all of it. */
-async function readAll(lines: AsyncIterable<string>, limit = 64 * 1024): Promise<string> {
-  let text = '';
-  for await (const line of lines) {
-    text += line;
-    if (text.length >= limit) break; // ends the stream too
-  }
-  return text.slice(0, limit);
 }
 
 async function* parseLines(lines: AsyncIterable<string>): AsyncIterable<EtcdWatchMessage> {

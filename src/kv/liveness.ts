@@ -1,10 +1,71 @@
+import { Backoff, sleep } from '../util/backoff.js';
+
 /**
- * How often a store is asked a tiny question while a long request waits on it (a blocking query,
- * a watch stream). A store that takes connections and then answers nothing looks just like one
- * with nothing new to say; the probe tells them apart within this interval plus --kv-timeout
- * (13 s by default), instead of at the end of a 60 s wait.
+ * How often the endpoint in use is asked a tiny question while long requests wait on it (watch
+ * streams, blocking queries). A store that takes connections and then answers nothing looks just
+ * like one with nothing new to say; so does an etcd member cut off from its peers, whose streams
+ * stay open but fall silent. The probe tells them apart within this interval plus
+ * PROBE_TIMEOUT_MS (15 s), at five requests a minute for the whole source, whatever the prefixes.
  */
-export const PROBE_INTERVAL_MS = 3_000;
+export const PROBE_INTERVAL_MS = 12_000;
+/**
+ * How long a probe may take (or --kv-timeout, when shorter). A probe is one tiny read: a member
+ * that needs longer is in trouble, and the next one is asked.
+ */
+export const PROBE_TIMEOUT_MS = 3_000;
+/**
+ * How often one of the other endpoints (not the one in use) is asked whether it answers, each in
+ * turn, so /healthz can say how many answer before the one in use fails. Under a request a minute.
+ */
+export const OTHERS_CHECK_MS = 90_000;
+
+export interface ProbeLoop {
+  /** One probe of the endpoint in use (moving to another when it cannot serve); throws when none can. */
+  probe(signal: AbortSignal): Promise<void>;
+  /** Asks one endpoint other than the one in use whether it answers (never throws). */
+  checkOther?: (signal: AbortSignal) => Promise<void>;
+  /** A probe was answered. */
+  answered(): void;
+  /** A probe failed on every endpoint. */
+  failed(error: unknown): void;
+  intervalMs?: number;
+  othersMs?: number;
+}
+
+/**
+ * Probes the store every interval, and checks the other endpoints now and then, until `signal`
+ * aborts. After a failed probe the next comes with backoff (at most 2 s later), not an interval
+ * later: a store that is back is noticed within seconds.
+ */
+export async function keepProbing(loop: ProbeLoop, signal: AbortSignal): Promise<void> {
+  const backoff = new Backoff();
+  const probing = (async () => {
+    let wait = loop.intervalMs ?? PROBE_INTERVAL_MS;
+    while (!signal.aborted) {
+      await sleep(wait, signal);
+      if (signal.aborted) return;
+      try {
+        await loop.probe(signal);
+        if (signal.aborted) return;
+        backoff.reset();
+        wait = loop.intervalMs ?? PROBE_INTERVAL_MS;
+        loop.answered();
+      } catch (error) {
+        if (signal.aborted) return;
+        wait = Math.min(backoff.next(), loop.intervalMs ?? PROBE_INTERVAL_MS);
+        loop.failed(error);
+      }
+    }
+  })();
+  const checking = (async () => {
+    const check = loop.checkOther;
+    while (check && !signal.aborted) {
+      await sleep(loop.othersMs ?? OTHERS_CHECK_MS, signal);
+      if (!signal.aborted) await check(signal).catch(() => undefined);
+    }
+  })();
+  await Promise.all([probing, checking]);
+}
 
 /**
  * Runs `wait` and, every `intervalMs` until it settles, `probe`. When a probe fails, `wait` is
@@ -14,7 +75,7 @@ export async function withProbes<T>(
   wait: (signal: AbortSignal) => Promise<T>,
   probe: (signal: AbortSignal) => Promise<void>,
   signal: AbortSignal,
-  intervalMs = PROBE_INTERVAL_MS,
+  intervalMs = 3_000,
 ): Promise<T> {
   const inner = new AbortController();
   const abort = () => inner.abort();

@@ -9,6 +9,7 @@ export function pollingSource(source: KvSource, intervalMs: number): KvSource {
     description: `${source.description} (polled every ${formatDuration(intervalMs)})`,
     read: (prefixes, signal) => source.read(prefixes, signal),
     close: () => source.close(),
+    endpoints: source.endpoints,
     async watch(prefixes, listener, signal) {
       let latest: KvSnapshot | undefined;
       const changed = reporter(listener, () => latest?.pairs);

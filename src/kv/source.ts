@@ -1,3 +1,5 @@
+import type { StoreEndpoints } from './endpoints.js';
+
 /**
  * The largest answer a store may send by default: 16 MiB, ten times what 10,000 servers take
  * (about 1.5 MB). A store that sends more is broken or hostile, and buffering it (then decoding
@@ -44,6 +46,8 @@ export interface KvSource {
   watch(prefixes: readonly string[], listener: KvWatchListener, signal: AbortSignal): Promise<void>;
   /** Releases connections; the source is not used afterwards. */
   close(): Promise<void>;
+  /** A store of several endpoints (a cluster): which is in use, which answer, failovers. */
+  readonly endpoints?: StoreEndpoints;
 }
 
 /** Consul's read consistency: the leader answers (default), any server (stale), or the leader once it confirmed it leads (consistent). */

@@ -104,6 +104,7 @@ export function healthDocument(state: WatchState, running: boolean | undefined, 
     store: {
       up: state.storeProblems.size === 0,
       problems: [...state.storeProblems].map(([scope, p]) => ({ scope, code: p.code, message: p.message, since: iso(p.since) })),
+      endpoints: state.storeEndpoints ? { ...state.storeEndpoints.health, failovers: state.counters.storeFailovers } : null,
     },
     lastSync: iso(state.lastSyncAt),
     syncProblem: state.syncProblem ?? null,

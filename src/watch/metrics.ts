@@ -36,7 +36,7 @@ export function metricsText(state: WatchState): string {
     ['{how="runtime"}', c.driftRuntime],
     ['{how="reload"}', c.driftReload],
   ]);
-  ours('store_up', 'gauge', '1 when the last read of the store succeeded.', [['', state.storeProblems.size > 0 ? 0 : 1]]);
+  storeMetrics(state, ours);
   ours(
     'last_sync_timestamp_seconds',
     'gauge',
@@ -94,4 +94,21 @@ function maxFds(): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+type Emit = (name: string, type: 'counter' | 'gauge', help: string, samples: Sample[]) => void;
+
+/** The store's health: up, failovers, and each endpoint of a store given as several. */
+function storeMetrics(state: WatchState, ours: Emit): void {
+  const c = state.counters;
+  ours('store_up', 'gauge', '1 when the last read of the store succeeded.', [['', state.storeProblems.size > 0 ? 0 : 1]]);
+  ours('store_failovers_total', 'counter', 'Moves from a store endpoint that could not serve to the next (a cluster given as several).', [
+    ['', c.storeFailovers],
+  ]);
+  ours(
+    'store_endpoint_up',
+    'gauge',
+    'Per endpoint of a store given as several: 1 when it answered when last asked, 0 when it did not (not shown until asked).',
+    (state.storeEndpoints?.health.endpoints ?? []).filter((e) => e.up !== undefined).map((e) => [`{endpoint="${label(e.endpoint)}"}`, e.up ? 1 : 0]),
+  );
 }

@@ -1,3 +1,4 @@
+import type { StoreEndpoints } from '../kv/endpoints.js';
 import type { SkippedEntry } from '../values/servers.js';
 
 /**
@@ -16,6 +17,7 @@ export class WatchState {
     runtimeUpdates: 0,
     runtimeFallbacks: 0,
     storeErrors: 0,
+    storeFailovers: 0,
     refused: 0,
     unexpectedFailures: 0,
     signals: 0,
@@ -36,6 +38,8 @@ export class WatchState {
   serving = false;
   /** When the sync under way started (undefined: none is). */
   syncSince?: number;
+  /** The endpoints of the store followed, when it has several (a cluster). */
+  storeEndpoints?: StoreEndpoints;
   /** When the store's watch last reported anything: a change, a read with nothing new, or an error. */
   storeHeardAt = Date.now();
   /** When SIGTERM started the shutdown delay (undefined: not shutting down). */

@@ -18,7 +18,7 @@ import { HaproxyView, installedPaths } from './haproxy-view.js';
 import { RenderingNotes } from './notes.js';
 import { Planner } from './planner.js';
 import { Reconfigurer } from './reconfigurer.js';
-import { StoreFollower } from './store-follower.js';
+import { observeEndpoints, StoreFollower } from './store-follower.js';
 import { StoreHealth } from './store-health.js';
 import { syncOnce } from './sync.js';
 
@@ -89,6 +89,7 @@ export class Watcher {
         error: (error: unknown, scope: string) => this.health.failed(error, scope),
       },
       this.abort.signal,
+      (source) => observeEndpoints(source, parts.state, parts.log),
     );
     this.reconfigurer = new Reconfigurer(parts, this.follower, this.executor, this.notes, this.health);
     this.planner = new Planner(this.reconfigurer, this.view, () => (parts.state.counters.renders += 1));

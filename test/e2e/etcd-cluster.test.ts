@@ -33,5 +33,20 @@ describe('an etcd cluster given as several endpoints', () => {
     expect(await rig.workers(w)).toEqual(worker);
     expect(await rig.metric('reloads_total')).toBe(0);
     expect(w.child.exitCode).toBeNull();
+
+    // Told once, from where to where and why; shown in /healthz and the metrics.
+    const [first, second] = cluster.clientUrls;
+    const moves = w.logs.filter((l) => /^store endpoint /.test(String(l.msg)));
+    expect(moves.map((l) => l.msg)).toEqual([expect.stringMatching(new RegExp(`^store endpoint ${first} failed \\(.+\\); moving to ${second}$`))]);
+    expect(await rig.metric('store_failovers_total')).toBe(1);
+    const health = JSON.parse((await rig.status('/healthz?format=json')).body) as { store: { endpoints: unknown } };
+    expect(health.store.endpoints).toMatchObject({
+      inUse: second,
+      failovers: 1,
+      endpoints: [{ endpoint: first, up: false }, { endpoint: second, up: true }, { endpoint: cluster.clientUrls[2] }],
+    });
+    const metrics = (await rig.status('/metrics')).body;
+    expect(metrics).toContain(`occs_lb_store_endpoint_up{endpoint="${first}"} 0`);
+    expect(metrics).toContain(`occs_lb_store_endpoint_up{endpoint="${second}"} 1`);
   });
 });

@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EtcdSource } from '../../src/kv/etcd.js';
 import { rangesOf } from '../../src/kv/etcd-keys.js';
-import { watchEtcd, type EtcdWatchDeps, type EtcdWatchMessage } from '../../src/kv/etcd-watch.js';
+import { watchEtcd, type EtcdWatchDeps } from '../../src/kv/etcd-watch.js';
+import type { EtcdWatchMessage } from '../../src/kv/etcd-messages.js';
 import { parseKvLocation } from '../../src/kv/open.js';
 import type { KvSnapshot } from '../../src/kv/source.js';
 import { ROOT } from '../support/cli.js';
@@ -195,8 +196,9 @@ describe('watchEtcd (scripted store)', () => {
     expect(expired).toBe(1);
   });
 
-  it('a stream that goes quiet while etcd stops answering is given up when a probe fails, and read again', async () => {
+  it('when probes fail, says so; when they answer again, makes the stream again from the last revision, with no read', async () => {
     const stalled = new Error('probe: no answer');
+    const froms: number[] = [];
     let reads = 0;
     let probes = 0;
     const { snapshots, errors } = await run(
@@ -204,60 +206,122 @@ describe('watchEtcd (scripted store)', () => {
         probeIntervalMs: 50,
         async range() {
           reads += 1;
-          return { pairs: reads === 1 ? [] : [{ key: '/after', value: 'x' }], revision: reads };
+          return { pairs: [], revision: 7 };
         },
-        watch: async (_r, _from, signal) => parked(signal, [{ result: { created: true } }]),
+        async watch(_r, from, signal) {
+          froms.push(from);
+          return parked(
+            signal,
+            froms.length === 1 ? [{ result: { created: true } }] : [{ result: { created: true } }, { result: { events: [{ kv: kv('/after', 'x') }] } }],
+          );
+        },
         async probe() {
           probes += 1;
-          if (reads === 1 && probes >= 2) throw stalled;
+          if (probes === 2) throw stalled;
         },
       },
       (s) => s.some((x) => x.pairs.length === 1),
     );
-    expect(errors[0]).toBe(stalled);
+    expect(errors).toEqual([stalled]);
+    expect(froms).toEqual([8, 8]);
+    expect(reads).toBe(1);
     expect(snapshots.map((s) => s.pairs.length)).toEqual([0, 1]);
   });
 
-  it('after a broken stream, reports a re-read that equals the first read when events had moved on', async () => {
+  it('after a broken stream, makes it again at once from the last revision seen (no read, nothing missed, no error)', async () => {
+    const froms: number[] = [];
     let reads = 0;
-    const { snapshots } = await run(
+    const { snapshots, errors } = await run(
       {
         async range() {
           reads += 1;
-          return { pairs: [{ key: '/one', value: '1' }], revision: reads };
+          return { pairs: [{ key: '/one', value: '1' }], revision: 3 };
         },
-        async watch(_r, _from, signal) {
-          if (reads > 1) return parked(signal, [{ result: { created: true } }]);
+        async watch(_r, from, signal) {
+          froms.push(from);
+          if (froms.length > 1)
+            return parked(signal, [{ result: { created: true } }, { result: { events: [{ kv: { ...kv('/two', '2'), mod_revision: '9' } }] } }]);
           return (async function* () {
             yield { result: { created: true } };
-            yield { result: { events: [{ kv: kv('/one', '2') }] } };
+            yield { result: { header: { revision: '6' }, events: [{ kv: { ...kv('/one', '2'), mod_revision: '5' } }] } };
             throw new Error('etcd went away');
           })();
         },
       },
       (s) => s.length >= 3,
     );
-    expect(snapshots.map((s) => s.pairs.map((p) => `${p.key}=${p.value}`).join())).toEqual(['/one=1', '/one=2', '/one=1']);
+    expect(reads).toBe(1);
+    expect(froms).toEqual([4, 7]);
+    expect(errors).toEqual([]);
+    expect(snapshots.map((s) => s.pairs.map((p) => `${p.key}=${p.value}`).join())).toEqual(['/one=1', '/one=2', '/one=2,/two=2']);
   });
 
-  it('backs off when streams keep breaking right after they are made', async () => {
-    const times: number[] = [];
-    const { errors } = await run(
+  it('reads again when the member a stream is made on is behind what was seen (a store rebuilt or restored)', async () => {
+    let reads = 0;
+    const froms: number[] = [];
+    const { snapshots } = await run(
       {
         async range() {
-          times.push(Date.now());
-          return { pairs: [], revision: 1 };
+          reads += 1;
+          return { pairs: reads === 1 ? [{ key: '/old', value: '1' }] : [], revision: reads === 1 ? 40 : 2 };
         },
-        watch: async () =>
-          (async function* () {
-            yield { result: { created: true } };
-            throw new Error('socket hang up');
-          })(),
+        async watch(_r, from, signal) {
+          froms.push(from);
+          if (froms.length === 1)
+            return (async function* () {
+              yield { result: { created: true } };
+              throw new Error('gone');
+            })();
+          return parked(signal, [{ result: { created: true, header: { revision: froms.length === 2 ? '2' : '3' } } }]);
+        },
       },
-      () => times.length >= 4,
+      (s) => s.length >= 2,
     );
-    const gaps = times.slice(1, 4).map((t, i) => t - times[i]!);
-    expect(gaps[2]!).toBeGreaterThan(gaps[0]!);
+    expect(froms).toEqual([41, 41, 3]);
+    expect(snapshots.map((s) => s.pairs.length)).toEqual([1, 0]);
+  });
+
+  it('makes every stream again on the new member when requests move to another', async () => {
+    let moved: (() => void) | undefined;
+    const froms: number[] = [];
+    await run(
+      {
+        onMove: (fn) => ((moved = fn), () => (moved = undefined)),
+        range: async () => ({ pairs: [], revision: 10 }),
+        async watch(_r, from, signal) {
+          froms.push(from);
+          if (froms.length === 1) setTimeout(() => moved?.(), 20);
+          return parked(
+            signal,
+            froms.length === 1 ? [{ result: { created: true } }] : [{ result: { created: true } }, { result: { events: [{ kv: kv('/k', 'v') }] } }],
+          );
+        },
+      },
+      (s) => s.some((x) => x.pairs.length === 1),
+    );
+    expect(froms).toEqual([11, 11]);
+  });
+
+  it('backs off when streams keep breaking right after they are made (one quick attempt a second at most)', async () => {
+    const times: number[] = [];
+    const errors: unknown[] = [];
+    const abort = new AbortController();
+    const done = watchEtcd([range!], { snapshot: () => {}, alive: () => {}, error: (e) => errors.push(e) }, abort.signal, {
+      tokenExpired: () => {},
+      range: async () => ({ pairs: [], revision: 1 }),
+      watch: async () => {
+        times.push(Date.now());
+        return (async function* () {
+          yield { result: { created: true } };
+          throw new Error('socket hang up');
+        })();
+      },
+    });
+    await waitFor('six attempts', () => times.length >= 6, 10_000);
+    abort.abort();
+    await done;
+    // Without backoff six attempts take a few milliseconds; with it, at least 125 + 250 + 500 ms.
+    expect(times[5]! - times[0]!).toBeGreaterThanOrEqual(800);
     expect(String((errors[0] as Error).message)).toContain('watch stream of "" broke (socket hang up)');
   });
 });

@@ -28,6 +28,11 @@ export class EtcdCluster {
     return `etcd://${this.members.map((m) => `127.0.0.1:${m.client}`).join(',')}`;
   }
 
+  /** Each member's client URL (http://127.0.0.1:PORT), as /healthz and the metrics name them. */
+  get clientUrls(): string[] {
+    return this.members.map((m) => `http://127.0.0.1:${m.client}`);
+  }
+
   async start(size = 3): Promise<this> {
     for (let i = 0; i < size; i++) this.members.push({ name: `m${i}`, client: await freePort(), peer: await freePort(), log: '' });
     const initial = this.members.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(',');

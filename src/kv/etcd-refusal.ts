@@ -1,0 +1,62 @@
+import { kvError, type OccsError } from '../errors.js';
+import { bodySnippet, storeText, type StoreErrors } from './store-errors.js';
+
+/** What etcd's JSON gateway says when it refuses a request. */
+export interface EtcdErrorBody {
+  error?: string;
+  message?: string;
+  code?: number;
+}
+
+/** What an etcd refusal's message needs to know: never more than the store's name and the user. */
+export interface RefusalContext {
+  description: string;
+  user?: string;
+  password?: string;
+  errors: StoreErrors;
+}
+
+/** An etcd refusal as the user should read it: permission denied, bad credentials, or what it said. */
+export function etcdRefusal(ctx: RefusalContext, label: string, status: number, failure: EtcdErrorBody, text: string): OccsError {
+  const said = failure.message ?? failure.error;
+  const message = typeof said === 'string' ? storeText(said, [ctx.password]) : '';
+  if (failure.code === 7 || /permission denied/.test(message)) {
+    return kvError(
+      'KV_PERMISSION_DENIED',
+      `key/value store at ${ctx.description} refused to let ${ctx.user ?? 'us'} read "${label}" (permission denied, unauthorised)`,
+      {
+        hint: "grant the user's role read access to the prefix (with or without a leading slash)",
+      },
+    );
+  }
+  if (/authentication is not enabled/.test(message)) {
+    return kvError('KV_ERROR', `key/value store at ${ctx.description} does not use authentication, but a user was given`, {
+      hint: 'drop --kv-user (or KV_USER)',
+    });
+  }
+  if (status === 401 || status === 403 || failure.code === 16 || /authentication failed|user name is empty/.test(message)) {
+    const hint = ctx.user
+      ? "check --kv-user and --kv-password (or KV_USER, KV_PASSWORD/KV_PASSWORD_FILE) and the user's role"
+      : 'this etcd wants a user: set --kv-user and --kv-password (or KV_USER, KV_PASSWORD/KV_PASSWORD_FILE)';
+    return ctx.errors.unauthorised(label, `refused the request (${message.replace(/^etcdserver: /, '') || `HTTP ${status}`})`, hint);
+  }
+  return ctx.errors.failed(label, `answered HTTP ${status}${bodySnippet(text, [ctx.password])}`);
+}
+
+export function parseError(text: string): EtcdErrorBody {
+  try {
+    return (JSON.parse(text) as EtcdErrorBody) ?? {};
+  } catch {
+    return {};
+  }
+}
+
+/** The start of an answer that streams (an error body): enough for a message, never all of it. */
+export async function readAll(lines: AsyncIterable<string>, limit = 64 * 1024): Promise<string> {
+  let text = '';
+  for await (const line of lines) {
+    text += line;
+    if (text.length >= limit) break; // ends the stream too
+  }
+  return text.slice(0, limit);
+}
