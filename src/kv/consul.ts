@@ -5,6 +5,7 @@ import { formatDuration } from '../util/duration.js';
 import { consulMeta, parseListing, spreadIndex } from './consul-answers.js';
 import { BLOCKING_WAIT_S, watchConsul, type PrefixReading } from './consul-watch.js';
 import { Endpoints } from './endpoints.js';
+import { PROBE_TIMEOUT_MS } from './liveness.js';
 import { HttpClient, type HttpResponse } from './http.js';
 import { toSnapshot } from './keys.js';
 import { DEFAULT_MAX_STALE_MS, type KvConsistency, type KvSnapshot, type KvSource, type KvSourceOptions, type KvWatchListener } from './source.js';
@@ -86,7 +87,8 @@ export class ConsulSource implements KvSource {
     this.probeKey ??= prefixes[0];
     return watchConsul(prefixes, listener, signal, {
       read: (prefix, since, readSignal) => this.readPrefix(prefix, readSignal ?? signal, since),
-      probe: (prefix, probeSignal) => this.probe(probeSignal, prefix),
+      probe: (probeSignal) => this.probe(probeSignal, prefixes[0], this.probeTimeoutMs),
+      checkOther: (checkSignal) => this.checkOther(checkSignal, prefixes[0] ?? 'occs-lb'),
       pollIntervalMs: this.options.pollIntervalMs ?? 5000,
     });
   }
@@ -102,6 +104,26 @@ export class ConsulSource implements KvSource {
   async probe(signal: AbortSignal, prefix = this.probeKey ?? 'occs-lb', timeoutMs = this.options.timeoutMs): Promise<void> {
     const response = await this.get({ prefix, query: 'stale', timeoutMs, signal, local: true });
     if (response.status >= 500) throw this.failed(prefix, `answered HTTP ${response.status}${bodySnippet(response.body, [this.options.token])}`);
+  }
+
+  /** Asks a server other than the one in use whether it could serve (the probe's question), for /healthz. */
+  private async checkOther(signal: AbortSignal, prefix: string): Promise<void> {
+    const other = this.endpoints.nextOther();
+    if (!other) return;
+    const url = new URL(`/v1/kv/${encodePrefix(prefix)}`, other);
+    url.search = 'stale';
+    try {
+      const response = await this.http.request(url, { headers: this.headers, timeoutMs: this.probeTimeoutMs, signal });
+      if (this.cannotServe(response, true) === undefined) this.endpoints.answered(other);
+      else this.endpoints.failed(other);
+    } catch {
+      if (!signal.aborted) this.endpoints.failed(other);
+    }
+  }
+
+  /** A probe is one tiny read: a server that needs longer is in trouble, and the next one is asked. */
+  private get probeTimeoutMs(): number {
+    return Math.min(this.options.timeoutMs, PROBE_TIMEOUT_MS);
   }
 
   /**
@@ -153,6 +175,8 @@ export class ConsulSource implements KvSource {
       } finally {
         untrack();
       }
+      const contact = consulMeta(response.headers).lastContactMs;
+      if (request.local && contact !== undefined) this.contact = contact;
       const why = this.cannotServe(response, request.local);
       if (why === undefined) {
         this.endpoints.answered(endpoint);
@@ -172,7 +196,6 @@ export class ConsulSource implements KvSource {
   private cannotServe(response: HttpResponse, local: boolean): string | undefined {
     if (response.status >= 500 || response.status === 429) return `answered HTTP ${response.status}${bodySnippet(response.body, [this.options.token])}`;
     const meta = consulMeta(response.headers);
-    if (local && meta.lastContactMs !== undefined) this.contact = meta.lastContactMs;
     // Default and consistent reads need a leader; a stale read is served by a server without one.
     if (this.consistency !== 'stale' && meta.knownLeader === false) return 'knows no leader (X-Consul-KnownLeader: false)';
     if (this.consistency === 'stale' && local && meta.lastContactMs !== undefined && meta.lastContactMs > this.maxStaleMs) {

@@ -36,8 +36,10 @@ describe('ConsulSource probes while a query blocks', () => {
     const errors: unknown[] = [];
     const abort = new AbortController();
     const done = source.watch(['apps/myapp/containers'], { snapshot: () => {}, alive: () => {}, error: (e) => errors.push(e) }, abort.signal);
-    const probes = () => server.requests.filter((r) => r.path === '/v1/kv/apps/myapp/containers' && !r.query.has('recurse'));
-    await waitFor('a probe to be answered (403)', () => probes().length >= 2, 15_000);
+    await waitFor('the query to block', () => server.blockedQueries === 1);
+    await source.probe(new AbortController().signal); // the watch's probe, asked now
+    const probes = server.requests.filter((r) => r.path === '/v1/kv/apps/myapp/containers' && !r.query.has('recurse'));
+    expect(probes.map((r) => [...r.query.keys()])).toEqual([['stale']]);
     expect(server.blockedQueries).toBe(1);
     abort.abort();
     await done;
