@@ -48,6 +48,11 @@ export interface KvSource {
   close(): Promise<void>;
   /** A store of several endpoints (a cluster): which is in use, which answer, failovers. */
   readonly endpoints?: StoreEndpoints;
+  /**
+   * Consul: X-Consul-LastContact of the last answer a server gave from its own copy, in ms: how
+   * far behind its leader the server in use is. Undefined for other stores, and until known.
+   */
+  readonly lastContactMs?: number;
 }
 
 /** Consul's read consistency: the leader answers (default), any server (stale), or the leader once it confirmed it leads (consistent). */

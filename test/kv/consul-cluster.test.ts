@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConsulSource } from '../../src/kv/consul.js';
 import { spreadIndex } from '../../src/kv/consul-answers.js';
 import { describeKvLocation, parseKvLocation } from '../../src/kv/open.js';
+import { pollingSource } from '../../src/kv/polling.js';
 import type { KvSnapshot, KvSourceOptions } from '../../src/kv/source.js';
 import { ConsulKvCluster } from '../support/consul-kv-cluster.js';
 import type { ConsulKvServer } from '../support/consul-kv-server.js';
@@ -188,5 +189,16 @@ describe('parseKvLocation: several Consul/OCCS servers', () => {
     expect(location.kind).toBe('consul');
     expect((location as { endpoints: URL[] }).endpoints.map((u) => u.href)).toEqual(endpoints);
     expect(describeKvLocation(location)).toBe(name);
+  });
+});
+
+describe('ConsulSource polled (--interval)', () => {
+  it('still tells its endpoints and the last X-Consul-LastContact', async () => {
+    const kv = await open({ consistency: 'stale' });
+    const polled = pollingSource(kv, 1000);
+    server(kv).lastContactMs = 30;
+    await polled.read([PREFIX]);
+    expect(polled.endpoints).toBe(kv.endpoints);
+    expect(polled.lastContactMs).toBe(server(kv).isLeader ? 0 : 30);
   });
 });
