@@ -59,4 +59,16 @@ describe('a Consul cluster given as several servers', () => {
     expect(cluster.requests.filter((r) => r.path.startsWith('/v1/kv/') && !r.query.has('stale'))).toEqual([]);
     expect(w.child.exitCode).toBeNull();
   });
+
+  it('watch with stale reads shows how far behind its leader the server in use is, in /healthz and as a metric', async () => {
+    cluster.put(`${PREFIX}/one`, rig.address(0));
+    const followers = cluster.servers.slice(1);
+    for (const s of followers) s.lastContactMs = 250;
+    const w = rig.startWatch(`consul://${followers.map((s) => new URL(s.url).host).join(',')}`, [], { OCCS_LB_KV_CONSISTENCY: 'stale' });
+    await rig.servedBy(['a']);
+    const health = JSON.parse((await rig.status('/healthz?format=json')).body) as { store: { lastContactMs: unknown } };
+    expect(health.store.lastContactMs).toBe(250);
+    expect(await rig.metric('store_last_contact_seconds')).toBe(0.25);
+    expect(w.child.exitCode).toBeNull();
+  });
 });
