@@ -39,6 +39,9 @@ export const port = (zod: typeof z) => zod.number().int();
 export const count = (zod: typeof z) => zod.number().int().nonnegative();
 export const formats = ['text', 'json'] as const;
 export const textOrJson = (zod: typeof z) => zod.enum(formats);
+/** Consul's read consistency modes (`?stale`, `?consistent`, or neither). */
+export const consistencies = ['default', 'stale', 'consistent'] as const;
+export const consistency = (zod: typeof z) => zod.enum(consistencies);
 /** A duration: text such as `5s`, or milliseconds. */
 export const duration = (zod: typeof z) => zod.union([zod.string().min(1), zod.number().nonnegative()]);
 export const positiveDuration = (zod: typeof z) => zod.union([zod.string().min(1), zod.number().positive()]);

@@ -8,7 +8,7 @@ import { isServerName, parsePort, unsafeCharacterReason } from '../values/server
 import { durationSetting, invalid, pick, type From, type Layers } from './layers.js';
 import { normalizePrefix, resolveHaproxy, resolveResources, stackResource } from './output-settings.js';
 import { mapPaths, resolveStack } from './stack-settings.js';
-import { resolveKv, resolveKvUser, resolveToken } from './store-settings.js';
+import { resolveKv, resolveKvReads, resolveKvUser, resolveToken } from './store-settings.js';
 import type { Flags, Settings, SettingsInput, TemplateVars } from './types.js';
 import { resolveWatch } from './watch-settings.js';
 
@@ -69,6 +69,7 @@ export function resolveSettings(input: SettingsInput): Readonly<Settings> {
     kvPassword,
     kvTimeoutMs,
     kvMaxBytes,
+    ...resolveKvReads(flags, from),
     kvCa: path(kvCa),
     kvCert: path(kvCert),
     kvKey: path(kvKey),

@@ -2,7 +2,9 @@ import { resolve } from 'node:path';
 import { usageError } from '../errors.js';
 import { isIPv6 } from '../values/ip.js';
 import { parsePort } from '../values/server.js';
-import { invalid, pick, type From, type Layers } from './layers.js';
+import { DEFAULT_MAX_STALE_MS, type KvConsistency } from '../kv/source.js';
+import { durationSetting, invalid, pick, type From, type Layers } from './layers.js';
+import { consistencies } from './setting-entry.js';
 import type { Flags, Settings } from './types.js';
 
 /** Where the store is and how to authenticate: the settings of the key/value side. */
@@ -12,17 +14,44 @@ export function resolveKv(flag: From<string> | undefined, env: NodeJS.ProcessEnv
   const ip = env.KV_IP;
   const port = env.KV_PORT;
   if (ip || port) {
-    if (!ip || !port) {
-      throw usageError(`${ip ? 'KV_IP' : 'KV_PORT'} is set but ${ip ? 'KV_PORT' : 'KV_IP'} is not`, {
-        hint: 'set both (e.g. KV_IP=172.17.0.1 KV_PORT=9109), or pass --kv',
-      });
-    }
-    const parsedPort = parsePort(port);
-    if (!parsedPort.ok) throw invalid('environment KV_PORT', parsedPort.reason);
-    const host = isIPv6(ip) ? `[${ip}]` : ip;
-    return { spec: `http://${host}:${parsedPort.value}`, from: 'environment KV_IP/KV_PORT', base: cwd };
+    if (!ip) throw bothNeeded('KV_PORT', 'KV_IP');
+    return { spec: `http://${kvAddresses(ip, port).join(',')}`, from: 'environment KV_IP/KV_PORT', base: cwd };
   }
   return file && { spec: file.value, from: file.from, base: file.base };
+}
+
+const bothNeeded = (set: string, unset: string) =>
+  usageError(`${set} is set but ${unset} is not`, { hint: 'set both (e.g. KV_IP=172.17.0.1 KV_PORT=9109), or pass --kv' });
+
+/**
+ * KV_IP's addresses as HOST:PORT: one, or several separated by commas (the servers of a Consul
+ * cluster), each with its own port or KV_PORT's. IPv6 addresses go in brackets.
+ */
+function kvAddresses(ip: string, port: string | undefined): string[] {
+  const checked = (text: string, from: string) => {
+    const parsed = parsePort(text);
+    if (!parsed.ok) throw invalid(from, parsed.reason);
+    return parsed.value;
+  };
+  return ip.split(',').map((part) => {
+    const address = part.trim();
+    if (!address) throw invalid('environment KV_IP', `"${ip}" has an empty address between commas`);
+    const given = isIPv6(address) ? undefined : /^(\[[^\]]*\]|[^:[\]]*):(.*)$/.exec(address);
+    if (given) return `${given[1]}:${checked(given[2]!, 'environment KV_IP')}`;
+    if (!port) throw bothNeeded('KV_IP', 'KV_PORT');
+    return `${isIPv6(address) ? `[${address}]` : address}:${checked(port, 'environment KV_PORT')}`;
+  });
+}
+
+/** How Consul/OCCS are read: the consistency mode, and how long a server may go without hearing from its leader. */
+export function resolveKvReads(flags: Flags, from: Layers): { kvConsistency: KvConsistency; kvMaxStaleMs: number } {
+  const mode = pick<string>(from.flag('kv-consistency', flags.kvConsistency), from.file('kvConsistency'));
+  if (mode && !(consistencies as readonly string[]).includes(mode.value)) throw invalid(mode.from, `"${mode.value}" is not one of ${consistencies.join(', ')}`);
+  const maxStale = pick<string | number>(from.flag('kv-max-stale', flags.kvMaxStale), from.file('kvMaxStale'));
+  return {
+    kvConsistency: (mode?.value ?? 'default') as KvConsistency,
+    kvMaxStaleMs: durationSetting(maxStale, DEFAULT_MAX_STALE_MS, '2s, 500ms or 1m', 1),
+  };
 }
 
 type SecretReader = (path: string, setting: string) => string;

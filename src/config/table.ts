@@ -1,4 +1,4 @@
-import { text, anyText, yesNo, texts, port, textOrJson, duration, size, formats, type SettingEntry } from './setting-entry.js';
+import { text, anyText, yesNo, texts, port, textOrJson, duration, size, formats, consistencies, consistency, type SettingEntry } from './setting-entry.js';
 import { stackSpec } from './stack-spec.js';
 import { COMMAND_SETTINGS } from './table-commands.js';
 
@@ -20,7 +20,7 @@ export const SETTINGS = [
     flag: '--kv <url>',
     env: ['KV_IP', 'KV_PORT'],
     file: { kv: text },
-    help: 'key/value source: http(s)://, occs://, consul://, etcd(s):// (a cluster: etcd://HOST:PORT,HOST:PORT,…) or file:PATH',
+    help: 'key/value source: http(s)://, occs://, consul://, etcd(s):// (a cluster: several HOST:PORT separated by commas) or file:PATH',
   },
   { name: 'token', commands: rendering, flag: '--token <token>', env: ['OCCS_API_TOKEN'], help: 'API token (prefer OCCS_API_TOKEN_FILE: flags show in ps)' },
   {
@@ -57,6 +57,23 @@ export const SETTINGS = [
     file: { kvMaxSize: size },
     help: 'largest answer taken from the store (or file: size), e.g. 64MiB',
     default: '16MiB',
+  },
+  {
+    name: 'kvConsistency',
+    commands: rendering,
+    flag: '--kv-consistency <mode>',
+    file: { kvConsistency: consistency },
+    choices: consistencies,
+    help: 'Consul/OCCS reads: default (the leader answers), stale (any server answers: reads spread over the servers), consistent (the leader confirms it leads); etcd reads are always linearizable',
+    default: 'default',
+  },
+  {
+    name: 'kvMaxStale',
+    commands: rendering,
+    flag: '--kv-max-stale <duration>',
+    file: { kvMaxStale: duration },
+    help: 'Consul/OCCS: leave a server that has not heard from its leader for longer than this (X-Consul-LastContact)',
+    default: '2s',
   },
   { name: 'kvCa', commands: rendering, flag: '--kv-ca <file>', file: { kvCa: text }, help: 'PEM file of one more CA to trust for https key/value stores' },
   {

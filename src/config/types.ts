@@ -1,4 +1,5 @@
 import type { ReloadStrategy } from '../haproxy/reload.js';
+import type { KvConsistency } from '../kv/source.js';
 import type { LogFormat, Verbosity } from '../log.js';
 import type { Route } from '../values/routes.js';
 import type { FileConfig } from './schema.js';
@@ -65,6 +66,9 @@ export interface Settings {
   kvTimeoutMs: number;
   /** The largest answer taken from the store (or size of a file: source). */
   kvMaxBytes: number;
+  /** Consul/OCCS: the read consistency, and how long a server may go without hearing from its leader. */
+  kvConsistency: KvConsistency;
+  kvMaxStaleMs: number;
   kvCa?: string;
   /** A client certificate and key for the store (mutual TLS). */
   kvCert?: string;

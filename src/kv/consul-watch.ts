@@ -1,10 +1,14 @@
 import { Backoff, sleep } from '../util/backoff.js';
 import { reporter } from './keys.js';
-import { withProbes } from './liveness.js';
+import { keepProbing } from './liveness.js';
 import type { KvPair, KvWatchListener } from './source.js';
 
-/** How long Consul may hold a blocking query open. */
-export const BLOCKING_WAIT_S = 60;
+/**
+ * How long Consul may hold a blocking query open: Consul's own default (it takes at most 10
+ * minutes). The probes, not the end of the wait, prove the store still answers, so a long wait
+ * costs an idle watch almost nothing (one query per prefix every 5 minutes).
+ */
+export const BLOCKING_WAIT_S = 300;
 /** The least time between two queries of one prefix, however fast the answers come. */
 export const MIN_QUERY_GAP_MS = 100;
 
@@ -17,8 +21,14 @@ export interface PrefixReading {
 export interface ConsulWatchDeps {
   /** One read of a prefix; with `since`, a blocking query from that index. */
   read: (prefix: string, since?: number, signal?: AbortSignal) => Promise<PrefixReading>;
-  /** A tiny request that proves the store answers, asked while a blocking query waits. */
-  probe?: (prefix: string, signal: AbortSignal) => Promise<void>;
+  /**
+   * One tiny request for the whole watch that proves the server in use can serve (moving to the
+   * next when it cannot: the queries waiting on it follow), asked every probeIntervalMs while
+   * queries block; throws when no server can.
+   */
+  probe?: (signal: AbortSignal) => Promise<void>;
+  /** Asks a server other than the one in use whether it can serve, now and then (never throws). */
+  checkOther?: (signal: AbortSignal) => Promise<void>;
   /** How often to probe (tests shorten it); PROBE_INTERVAL_MS by default. */
   probeIntervalMs?: number;
   pollIntervalMs: number;
@@ -29,8 +39,10 @@ export interface ConsulWatchDeps {
  * pairs whenever a prefix's index moves. Faithful to Consul's rules: block only when the store
  * sends X-Consul-Index (else poll), treat an unchanged index as "no change", reset to a full
  * read when the index goes backwards, keep ~100 ms between queries, and retry errors with
- * backoff, forever. While a query blocks, the store is probed, so a stalled store is an error
- * within seconds. A report is made only when the merged pairs differ from the last one.
+ * backoff, forever. While queries block, one probe for all prefixes proves the store still
+ * answers; when it fails on every server, the blocking queries are given up (a store that takes
+ * connections and answers nothing is an error within a probe interval plus its timeout). A report
+ * is made only when the merged pairs differ from the last one.
  */
 export async function watchConsul(prefixes: readonly string[], listener: KvWatchListener, signal: AbortSignal, deps: ConsulWatchDeps): Promise<void> {
   const latest = new Map<string, KvPair[]>();
@@ -40,16 +52,44 @@ export async function watchConsul(prefixes: readonly string[], listener: KvWatch
     latest.set(prefix, pairs);
     merged();
   };
-  await Promise.all(prefixes.map((prefix) => watchPrefix(prefix, report, listener, signal, deps)));
+  const ctx: Context = { report, listener, signal, deps, blocking: new Set() };
+  await Promise.all([...prefixes.map((prefix) => watchPrefix(prefix, ctx)), probeServers(prefixes[0] ?? '', ctx)]);
 }
 
-async function watchPrefix(
-  prefix: string,
-  report: (prefix: string, pairs: KvPair[]) => void,
-  listener: KvWatchListener,
-  signal: AbortSignal,
-  deps: ConsulWatchDeps,
-): Promise<void> {
+interface Context {
+  report: (prefix: string, pairs: KvPair[]) => void;
+  listener: KvWatchListener;
+  signal: AbortSignal;
+  deps: ConsulWatchDeps;
+  /** The blocking queries under way: given up when no server answers the probe. */
+  blocking: Set<AbortController>;
+}
+
+/** Probes the store while queries block on it (reads and polls prove it otherwise). */
+async function probeServers(scope: string, ctx: Context): Promise<void> {
+  const probe = ctx.deps.probe;
+  if (!probe) return;
+  let asked = false;
+  await keepProbing(
+    {
+      probe: async (signal) => {
+        asked = ctx.blocking.size > 0;
+        if (asked) await probe(signal);
+      },
+      checkOther: ctx.deps.checkOther,
+      intervalMs: ctx.deps.probeIntervalMs,
+      answered: () => asked && ctx.listener.alive(scope),
+      failed(error) {
+        ctx.listener.error(error, scope);
+        for (const query of ctx.blocking) query.abort();
+      },
+    },
+    ctx.signal,
+  );
+}
+
+async function watchPrefix(prefix: string, ctx: Context): Promise<void> {
+  const { listener, signal, deps } = ctx;
   const backoff = new Backoff();
   let index = 0;
   let lastQuery = 0;
@@ -62,23 +102,19 @@ async function watchPrefix(
     lastQuery = Date.now();
     let reading: PrefixReading;
     const since = block && index > 0 ? index : undefined;
+    const query = new AbortController();
+    if (since) ctx.blocking.add(query);
     try {
-      const probe = deps.probe;
-      reading =
-        since && probe
-          ? await withProbes(
-              (s) => deps.read(prefix, since, s),
-              (s) => probe(prefix, s),
-              signal,
-              deps.probeIntervalMs,
-            )
-          : await deps.read(prefix, since);
+      reading = await deps.read(prefix, since, AbortSignal.any([signal, query.signal]));
     } catch (error) {
       if (signal.aborted) return;
-      listener.error(error, prefix);
+      // A query the probes gave up was told as their error already.
+      if (!query.signal.aborted) listener.error(error, prefix);
       block = false;
       await sleep(backoff.next(), signal);
       continue;
+    } finally {
+      ctx.blocking.delete(query);
     }
     const blocked = since !== undefined;
     backoff.reset();
@@ -87,16 +123,16 @@ async function watchPrefix(
     if (reading.index === undefined) {
       // No X-Consul-Index: this store cannot block, so poll it.
       index = 0;
-      report(prefix, reading.pairs);
+      ctx.report(prefix, reading.pairs);
       await sleep(deps.pollIntervalMs, signal);
     } else if (reading.index < index) {
       // The index went backwards (the store was rebuilt or restored): start over with a full read.
       index = 0;
-      report(prefix, reading.pairs);
+      ctx.report(prefix, reading.pairs);
     } else if (reading.index > index || !blocked) {
       // A new index, or a full read (the first, or after an error): compared with the last report.
       index = reading.index;
-      report(prefix, reading.pairs);
+      ctx.report(prefix, reading.pairs);
     }
     // A blocking query that ended with an unchanged index: nothing new.
   }

@@ -1,37 +1,81 @@
+import { hostname } from 'node:os';
 import { packageVersion } from '../paths.js';
 import type { OccsError } from '../errors.js';
-import { HttpClient, type HttpResponse } from './http.js';
-import { normalizeKey, toSnapshot } from './keys.js';
+import { formatDuration } from '../util/duration.js';
+import { consulMeta, parseListing, spreadIndex } from './consul-answers.js';
 import { BLOCKING_WAIT_S, watchConsul, type PrefixReading } from './consul-watch.js';
-import type { KvPair, KvSnapshot, KvSource, KvSourceOptions, KvWatchListener } from './source.js';
-import { bodySnippet, StoreErrors } from './store-errors.js';
+import { Endpoints } from './endpoints.js';
+import { PROBE_TIMEOUT_MS } from './liveness.js';
+import { HttpClient, type HttpResponse } from './http.js';
+import { toSnapshot } from './keys.js';
+import { DEFAULT_MAX_STALE_MS, type KvConsistency, type KvSnapshot, type KvSource, type KvSourceOptions, type KvWatchListener } from './source.js';
+import { bodySnippet, StoreErrors, unreachable } from './store-errors.js';
 
 /** Every prefix of the request path is encoded segment by segment; `/` stays a separator. */
 const encodePrefix = (prefix: string): string => prefix.split('/').map(encodeURIComponent).join('/');
+
+/** One GET as the source sends it, to whichever server is in use. */
+interface Get {
+  prefix: string;
+  query: string;
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** Sent with `?stale`: the server answers from its own copy, and its X-Consul-LastContact says how old that is. */
+  local: boolean;
+}
 
 /**
  * The Consul KV HTTP API, which OCCS spoke too: one recursive GET per prefix, the token sent as
  * both `Authorization: Bearer` and `X-Consul-Token`, 404 meaning "no keys", anything else
  * unexpected an error (never "no backends").
+ *
+ * Given several servers, requests go to one at a time; one that does not answer (refused, timed
+ * out), answers 5xx, knows no leader (default and consistent reads) or has not heard from its
+ * leader for longer than --kv-max-stale (stale reads) hands the request to the next at once, and
+ * a request still waiting on it (a blocking query) is sent again to the next from the same index.
  */
 export class ConsulSource implements KvSource {
   readonly description: string;
+  readonly endpoints: Endpoints;
   private readonly http: HttpClient;
   private readonly errors: StoreErrors;
   private readonly headers: Record<string, string>;
+  private readonly consistency: KvConsistency;
+  private readonly maxStaleMs: number;
+  /** Requests waiting on each endpoint, aborted when it is left so they are sent to the next. */
+  private readonly underway = new Map<URL, Set<AbortController>>();
+  private contact?: number;
+  /** The key probes ask for: the first prefix read. */
+  private probeKey?: string;
 
   constructor(
-    private readonly base: URL,
+    endpoints: readonly URL[],
     private readonly options: KvSourceOptions,
   ) {
-    this.description = base.origin;
-    this.errors = new StoreErrors(base.origin, 'KV_IP/KV_PORT (or --kv)');
+    this.consistency = options.consistency ?? 'default';
+    this.maxStaleMs = options.maxStaleMs ?? DEFAULT_MAX_STALE_MS;
+    // Any server answers stale reads: each host starts at its own, so a fleet spreads its reads.
+    this.endpoints = new Endpoints(endpoints, '', this.consistency === 'stale' ? spreadIndex(hostname(), endpoints.length) : 0);
+    this.description = this.endpoints.description;
+    this.errors = new StoreErrors(this.description, 'KV_IP/KV_PORT (or --kv)');
     this.http = new HttpClient(options);
     this.headers = { accept: 'application/json', 'user-agent': `occs-lb/${packageVersion()}` };
     if (options.token) {
       this.headers.authorization = `Bearer ${options.token}`;
       this.headers['x-consul-token'] = options.token;
     }
+    this.endpoints.onMove(() => {
+      for (const [endpoint, requests] of this.underway) if (endpoint !== this.endpoints.current) for (const request of requests) request.abort();
+    });
+  }
+
+  /**
+   * X-Consul-LastContact of the last answer a server gave from its own copy (stale reads, and
+   * probes: default and consistent reads come from the leader, which says 0): how far behind its
+   * leader the server in use is. Undefined until one came, or from a store that does not say (OCCS).
+   */
+  get lastContactMs(): number | undefined {
+    return this.contact;
   }
 
   async read(prefixes: readonly string[], signal?: AbortSignal): Promise<KvSnapshot> {
@@ -40,27 +84,46 @@ export class ConsulSource implements KvSource {
   }
 
   watch(prefixes: readonly string[], listener: KvWatchListener, signal: AbortSignal): Promise<void> {
+    this.probeKey ??= prefixes[0];
     return watchConsul(prefixes, listener, signal, {
       read: (prefix, since, readSignal) => this.readPrefix(prefix, readSignal ?? signal, since),
-      probe: (prefix, probeSignal) => this.probe(prefix, probeSignal),
+      probe: (probeSignal) => this.probe(probeSignal, prefixes[0], this.probeTimeoutMs),
+      checkOther: (checkSignal) => this.checkOther(checkSignal, prefixes[0] ?? 'occs-lb'),
       pollIntervalMs: this.options.pollIntervalMs ?? 5000,
     });
   }
 
   /**
-   * Proves the store answers: a GET of the prefix's own key, not recursive, so the answer is
-   * tiny (usually a 404). Any answer but a server error will do: a token scoped to the keys
-   * under the prefix may be refused the prefix's own key (403), and is still answered.
+   * Proves a server can serve: a stale GET of the prefix's own key, not recursive, so any server
+   * answers it from its own copy and the answer is tiny (usually a 404), while its headers say
+   * whether the server knows a leader and how long ago it heard from it. Any answer but a server
+   * error will do (a token scoped to the keys under the prefix may be refused the prefix's own
+   * key: 403). A server that cannot serve is left, and the next one asked; requests waiting on
+   * the one left are sent again to it. Throws only when none can serve.
    */
-  private async probe(prefix: string, signal: AbortSignal): Promise<void> {
-    const url = new URL(`/v1/kv/${encodePrefix(prefix)}`, this.base);
-    let response: HttpResponse;
-    try {
-      response = await this.http.request(url, { headers: this.headers, timeoutMs: this.options.timeoutMs, signal });
-    } catch (error) {
-      throw this.errors.requestFailed(prefix, error);
-    }
+  async probe(signal: AbortSignal, prefix = this.probeKey ?? 'occs-lb', timeoutMs = this.options.timeoutMs): Promise<void> {
+    const response = await this.get({ prefix, query: 'stale', timeoutMs, signal, local: true });
     if (response.status >= 500) throw this.failed(prefix, `answered HTTP ${response.status}${bodySnippet(response.body, [this.options.token])}`);
+  }
+
+  /** Asks a server other than the one in use whether it could serve (the probe's question), for /healthz. */
+  private async checkOther(signal: AbortSignal, prefix: string): Promise<void> {
+    const other = this.endpoints.nextOther();
+    if (!other) return;
+    const url = new URL(`/v1/kv/${encodePrefix(prefix)}`, other);
+    url.search = 'stale';
+    try {
+      const response = await this.http.request(url, { headers: this.headers, timeoutMs: this.probeTimeoutMs, signal });
+      if (this.cannotServe(response, true) === undefined) this.endpoints.answered(other);
+      else this.endpoints.failed(other);
+    } catch {
+      if (!signal.aborted) this.endpoints.failed(other);
+    }
+  }
+
+  /** A probe is one tiny read: a server that needs longer is in trouble, and the next one is asked. */
+  private get probeTimeoutMs(): number {
+    return Math.min(this.options.timeoutMs, PROBE_TIMEOUT_MS);
   }
 
   /**
@@ -68,44 +131,85 @@ export class ConsulSource implements KvSource {
    * something under the prefix changes past that index (or the wait ends).
    */
   private async readPrefix(prefix: string, signal?: AbortSignal, since?: number): Promise<PrefixReading> {
-    const url = new URL(`/v1/kv/${encodePrefix(prefix)}`, this.base);
-    url.search = since ? `recurse&index=${since}&wait=${BLOCKING_WAIT_S}s` : 'recurse';
+    this.probeKey ??= prefix;
+    const mode = this.consistency === 'default' ? '' : `&${this.consistency}`;
+    const query = since ? `recurse&index=${since}&wait=${BLOCKING_WAIT_S}s${mode}` : `recurse${mode}`;
     // Consul adds up to wait/16 of jitter to a blocking query; leave room for it.
     const timeoutMs = this.options.timeoutMs + (since ? BLOCKING_WAIT_S * 1000 * 1.1 : 0);
-    let response: HttpResponse;
-    try {
-      response = await this.http.request(url, { headers: this.headers, timeoutMs, signal });
-    } catch (error) {
-      throw this.errors.requestFailed(prefix, error);
-    }
-    const header = Number(response.headers['x-consul-index']);
-    const index = Number.isInteger(header) && header > 0 ? header : undefined;
+    const response = await this.get({ prefix, query, timeoutMs, signal, local: this.consistency === 'stale' });
+    const { index } = consulMeta(response.headers);
     if (response.status === 404) return { pairs: [], index };
     if (response.status === 401 || response.status === 403) throw this.unauthorised(prefix, response.status);
     if (response.status !== 200) {
       throw this.failed(prefix, `answered HTTP ${response.status}${bodySnippet(response.body, [this.options.token])}`);
     }
-    return { pairs: this.parseListing(prefix, response.body), index };
+    return { pairs: parseListing(response.body, (what) => this.failed(prefix, what)), index };
   }
 
-  private parseListing(prefix: string, body: Buffer): KvPair[] {
-    let entries: unknown;
-    try {
-      entries = JSON.parse(body.toString('utf8'));
-    } catch {
-      throw this.failed(prefix, 'answered something that is not JSON');
-    }
-    if (!Array.isArray(entries)) throw this.failed(prefix, 'answered JSON that is not a list of keys');
-    const pairs: KvPair[] = [];
-    for (const entry of entries) {
-      const { Key: key, Value: value } = (entry ?? {}) as { Key?: unknown; Value?: unknown };
-      if (typeof key !== 'string' || !(typeof value === 'string' || value === null || value === undefined)) {
-        throw this.failed(prefix, 'answered a list whose entries have no Key/Value');
+  /**
+   * One GET of `/v1/kv/<prefix>`, to the server in use, and to the next at once when that one
+   * cannot serve: each server once. A request waiting on a server that another request left is
+   * sent again to the one now in use. When the last cannot serve either, its answer is returned
+   * (a 5xx, for the caller's error), or the reason it cannot serve is thrown.
+   */
+  private async get(request: Get): Promise<HttpResponse> {
+    for (let tried = 1; ;) {
+      const endpoint = this.endpoints.current;
+      const url = new URL(`/v1/kv/${encodePrefix(request.prefix)}`, endpoint);
+      url.search = request.query;
+      const left = new AbortController();
+      const signal = request.signal ? AbortSignal.any([request.signal, left.signal]) : left.signal;
+      const untrack = this.track(endpoint, left);
+      let response: HttpResponse;
+      try {
+        response = await this.http.request(url, { headers: this.headers, timeoutMs: request.timeoutMs, signal });
+      } catch (error) {
+        if (request.signal?.aborted) throw this.errors.requestFailed(request.prefix, error);
+        if (left.signal.aborted) continue; // the server was left meanwhile: again, to the one in use
+        if (tried < this.endpoints.size && this.endpoints.moveOn(endpoint, unreachable(error))) {
+          tried += 1;
+          continue;
+        }
+        this.endpoints.failed(endpoint);
+        throw this.errors.requestFailed(request.prefix, error);
+      } finally {
+        untrack();
       }
-      if (key.endsWith('/')) continue;
-      pairs.push({ key: normalizeKey(key), value: value ? fromBase64(value) : '' });
+      const contact = consulMeta(response.headers).lastContactMs;
+      if (request.local && contact !== undefined) this.contact = contact;
+      const why = this.cannotServe(response, request.local);
+      if (why === undefined) {
+        this.endpoints.answered(endpoint);
+        return response;
+      }
+      if (tried < this.endpoints.size && this.endpoints.moveOn(endpoint, why)) {
+        tried += 1;
+        continue;
+      }
+      this.endpoints.failed(endpoint);
+      if (response.status >= 500) return response;
+      throw this.failed(request.prefix, why);
     }
-    return pairs;
+  }
+
+  /** Why the server that gave this answer cannot serve our reads (safe to log); undefined when it can. */
+  private cannotServe(response: HttpResponse, local: boolean): string | undefined {
+    if (response.status >= 500 || response.status === 429) return `answered HTTP ${response.status}${bodySnippet(response.body, [this.options.token])}`;
+    const meta = consulMeta(response.headers);
+    // Default and consistent reads need a leader; a stale read is served by a server without one.
+    if (this.consistency !== 'stale' && meta.knownLeader === false) return 'knows no leader (X-Consul-KnownLeader: false)';
+    if (this.consistency === 'stale' && local && meta.lastContactMs !== undefined && meta.lastContactMs > this.maxStaleMs) {
+      return `last heard from its leader ${formatDuration(meta.lastContactMs)} ago, more than --kv-max-stale (${formatDuration(this.maxStaleMs)})`;
+    }
+    return undefined;
+  }
+
+  /** Notes a request waiting on `endpoint`; returns the function that forgets it. */
+  private track(endpoint: URL, request: AbortController): () => void {
+    let requests = this.underway.get(endpoint);
+    if (!requests) this.underway.set(endpoint, (requests = new Set()));
+    requests.add(request);
+    return () => requests.delete(request);
   }
 
   private failed(prefix: string, what: string): OccsError {
@@ -125,13 +229,4 @@ export class ConsulSource implements KvSource {
   async close(): Promise<void> {
     this.http.close();
   }
-}
-
-/** Decoding room reused for every value: a listing of 10,000 keys would otherwise make 10,000 buffers. */
-const scratch = Buffer.allocUnsafe(64 * 1024);
-
-/** Consul's base64 value as UTF-8 text. */
-function fromBase64(value: string): string {
-  if (value.length > (scratch.length / 3) * 4) return Buffer.from(value, 'base64').toString('utf8');
-  return scratch.toString('utf8', 0, scratch.write(value, 0, 'base64'));
 }

@@ -55,9 +55,12 @@ export class Endpoints implements StoreEndpoints {
   constructor(
     private readonly urls: readonly URL[],
     kind = '',
+    /** Which endpoint is used first (the first given by default). */
+    first = 0,
   ) {
     if (urls.length === 0) throw new Error('a store needs at least one endpoint');
     this.description = clusterName(kind, urls);
+    this.at = first % urls.length;
   }
 
   /** The store as logs name it. */

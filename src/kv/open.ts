@@ -19,14 +19,15 @@ export function safeKvSpec(spec: string): string {
 
 const badSpec = (spec: string, why: string) =>
   usageError(`--kv "${safeKvSpec(spec)}" ${why}`, {
-    hint: 'use http(s)://HOST:PORT, occs://HOST:PORT, consul://HOST:PORT, etcd(s)://HOST:PORT (a cluster: etcd://HOST:PORT,HOST:PORT,…) or file:PATH',
+    hint: 'use http(s)://HOST:PORT, occs://HOST:PORT, consul://HOST:PORT, etcd(s)://HOST:PORT (a cluster: SCHEME://HOST:PORT,HOST:PORT,…) or file:PATH',
   });
 
 const SCHEMES = ['http:', 'https:', 'occs:', 'consul:', 'etcd:', 'etcds:'];
 
 /**
- * Parses a `--kv` value. Relative `file:` paths are resolved against `cwd`. An etcd cluster may be
- * given as several endpoints of one scheme, separated by commas (`etcd://h1:2379,h2:2379`).
+ * Parses a `--kv` value. Relative `file:` paths are resolved against `cwd`. A cluster (etcd members,
+ * Consul servers) may be given as several endpoints of one scheme, separated by commas
+ * (`etcd://h1:2379,h2:2379`, `consul://h1:8500,h2:8500`).
  */
 export function parseKvLocation(spec: string, cwd: string): KvLocation {
   if (spec.startsWith('file:')) return { kind: 'file', path: parseFileSpec(spec, cwd) };
@@ -36,13 +37,8 @@ export function parseKvLocation(spec: string, cwd: string): KvLocation {
   const parts = hosts.split(',').map((host) => host.trim());
   if (parts.some((host) => host === '')) throw badSpec(spec, 'has an empty endpoint between commas');
   const endpoints = parts.map((host) => parseEndpoint(`${scheme}${host}${rest}`, spec));
-  if (endpoints[0]!.kind !== 'etcd') {
-    throw usageError(`--kv "${safeKvSpec(spec)}" names several endpoints; only an etcd cluster may be given so`, {
-      hint: 'give one Consul/OCCS address (the local agent), or etcd(s)://HOST:PORT,HOST:PORT,… for an etcd cluster',
-    });
-  }
   const unique = [...new Map(endpoints.map((e) => [e.base.href, e.base])).values()];
-  return { kind: 'etcd', base: unique[0]!, endpoints: unique };
+  return { kind: endpoints[0]!.kind, base: unique[0]!, endpoints: unique };
 }
 
 /** One endpoint of a `--kv` value (a URL of a known scheme naming a host). */
@@ -90,7 +86,7 @@ function parseFileSpec(spec: string, cwd: string): string {
 /** How a location is named in logs: never carries credentials. */
 export function describeKvLocation(location: KvLocation): string {
   if (location.kind === 'file') return `file:${location.path}`;
-  return location.kind === 'etcd' ? clusterName('etcd', location.endpoints) : location.base.origin;
+  return clusterName(location.kind === 'etcd' ? 'etcd' : '', location.endpoints);
 }
 
 /** Opens the source for a location; each kind's module is loaded only when used. */
@@ -104,5 +100,5 @@ export async function openKvSource(location: KvLocation, options: KvSourceOption
     return new EtcdSource(location.endpoints, options);
   }
   const { ConsulSource } = await import('./consul.js');
-  return new ConsulSource(location.base, options);
+  return new ConsulSource(location.endpoints, options);
 }

@@ -10,6 +10,9 @@ export function pollingSource(source: KvSource, intervalMs: number): KvSource {
     read: (prefixes, signal) => source.read(prefixes, signal),
     close: () => source.close(),
     endpoints: source.endpoints,
+    get lastContactMs() {
+      return source.lastContactMs;
+    },
     async watch(prefixes, listener, signal) {
       let latest: KvSnapshot | undefined;
       const changed = reporter(listener, () => latest?.pairs);

@@ -48,7 +48,23 @@ export interface KvSource {
   close(): Promise<void>;
   /** A store of several endpoints (a cluster): which is in use, which answer, failovers. */
   readonly endpoints?: StoreEndpoints;
+  /**
+   * Consul: X-Consul-LastContact of the last answer a server gave from its own copy, in ms: how
+   * far behind its leader the server in use is. Undefined for other stores, and until known.
+   */
+  readonly lastContactMs?: number;
 }
+
+/** Consul's read consistency: the leader answers (default), any server (stale), or the leader once it confirmed it leads (consistent). */
+export type KvConsistency = 'default' | 'stale' | 'consistent';
+
+/**
+ * How long a Consul server may have gone without hearing from its leader before it is left
+ * (--kv-max-stale): consul-template's default max_stale. A healthy follower hears from its leader
+ * every few hundred milliseconds, and 2 s plus a probe interval keeps a server cut off from its
+ * leader noticed within 15 s.
+ */
+export const DEFAULT_MAX_STALE_MS = 2_000;
 
 export interface KvSourceOptions extends TlsFiles {
   /** Consul/OCCS: the API token. */
@@ -59,6 +75,10 @@ export interface KvSourceOptions extends TlsFiles {
   timeoutMs: number;
   /** How often to poll a store that offers no change notification (Consul without X-Consul-Index). */
   pollIntervalMs?: number;
+  /** Consul/OCCS: the read consistency (default: `default`, no query parameter). */
+  consistency?: KvConsistency;
+  /** Consul/OCCS: a server whose X-Consul-LastContact is above this is left (DEFAULT_MAX_STALE_MS by default). */
+  maxStaleMs?: number;
 }
 
 /** TLS settings of a store, as files (read once, when the client is made), and the answer size limit. */

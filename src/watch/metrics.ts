@@ -109,6 +109,15 @@ function storeMetrics(state: WatchState, ours: Emit): void {
     'store_endpoint_up',
     'gauge',
     'Per endpoint of a store given as several: 1 when it answered when last asked, 0 when it did not (not shown until asked).',
-    (state.storeEndpoints?.health.endpoints ?? []).filter((e) => e.up !== undefined).map((e) => [`{endpoint="${label(e.endpoint)}"}`, e.up ? 1 : 0]),
+    (state.followed?.endpoints?.health.endpoints ?? []).filter((e) => e.up !== undefined).map((e) => [`{endpoint="${label(e.endpoint)}"}`, e.up ? 1 : 0]),
   );
+  const contact = state.followed?.lastContactMs;
+  if (contact !== undefined) {
+    ours(
+      'store_last_contact_seconds',
+      'gauge',
+      'How long ago the Consul server in use last heard from its leader (X-Consul-LastContact), as of its last answer.',
+      [['', contact / 1000]],
+    );
+  }
 }

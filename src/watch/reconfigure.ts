@@ -66,6 +66,8 @@ export function storeChanged(running: Readonly<Settings>, fresh: Readonly<Settin
     s.insecure,
     s.kvTimeoutMs,
     s.kvMaxBytes,
+    s.kvConsistency,
+    s.kvMaxStaleMs,
     s.watch.intervalMs,
   ];
   return !same(store(running), store(fresh));

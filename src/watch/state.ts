@@ -38,8 +38,8 @@ export class WatchState {
   serving = false;
   /** When the sync under way started (undefined: none is). */
   syncSince?: number;
-  /** The endpoints of the store followed, when it has several (a cluster). */
-  storeEndpoints?: StoreEndpoints;
+  /** The store followed as /healthz and the metrics show it: its endpoints (a cluster), and how far behind its leader the server in use is (Consul). */
+  followed?: { readonly endpoints?: StoreEndpoints; readonly lastContactMs?: number };
   /** When the store's watch last reported anything: a change, a read with nothing new, or an error. */
   storeHeardAt = Date.now();
   /** When SIGTERM started the shutdown delay (undefined: not shutting down). */

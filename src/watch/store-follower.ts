@@ -52,7 +52,7 @@ export class StoreFollower {
 /** Shows a followed source's endpoints in /healthz and the metrics, and logs each failover once. */
 export function observeEndpoints(source: KvSource, state: WatchState, log: Logger): () => void {
   const endpoints = source.endpoints;
-  state.storeEndpoints = endpoints;
+  state.followed = source;
   if (!endpoints) return () => {};
   return endpoints.onFailover(({ from, to, why }) => {
     state.counters.storeFailovers += 1;

@@ -39,6 +39,8 @@ function sourceOptions(settings: Readonly<Settings>, extra: Partial<KvSourceOpti
     password: settings.kvPassword,
     timeoutMs: settings.kvTimeoutMs,
     maxBytes: settings.kvMaxBytes,
+    consistency: settings.kvConsistency,
+    maxStaleMs: settings.kvMaxStaleMs,
     caFile: settings.kvCa,
     certFile: settings.kvCert,
     keyFile: settings.kvKey,

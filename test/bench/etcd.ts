@@ -63,7 +63,7 @@ export async function benchEtcd(): Promise<void> {
       const location = parseKvLocation(url, '/');
       if (location.kind === 'file') throw new Error('expected a store');
       const options = { timeoutMs: 30_000, insecure: false };
-      return location.kind === 'etcd' ? new EtcdSource(location.endpoints, options) : new ConsulSource(location.base, options);
+      return location.kind === 'etcd' ? new EtcdSource(location.endpoints, options) : new ConsulSource(location.endpoints, options);
     };
     const etcdSource = open(etcdServer.url);
     const consulSource = open(consulServer.url);

@@ -1,34 +1,43 @@
 import { ConsulSource } from '../../src/kv/consul.js';
 import { parseKvLocation } from '../../src/kv/open.js';
-import { ConsulKvServer } from '../support/consul-kv-server.js';
+import { ConsulKvCluster } from '../support/consul-kv-cluster.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { describeKvContract } from './kv-contract.js';
 
 const TOKEN = 'contract-token-0123';
-const server = new ConsulKvServer({ token: TOKEN });
+/** Three Consul servers on one store; the single-endpoint source reaches the first through a proxy. */
+const cluster = new ConsulKvCluster(3, { token: TOKEN });
+const server = cluster.servers[0]!;
 const proxy = new TcpProxy(() => server.port);
+
+const consulSource = (spec: string, token = TOKEN) => {
+  const location = parseKvLocation(spec, '/');
+  if (location.kind === 'file') throw new Error('expected a store URL');
+  return new ConsulSource(location.endpoints, { token, timeoutMs: 5000, insecure: false });
+};
 
 describeKvContract({
   name: 'Consul/OCCS KV API',
   async start() {
-    await server.start();
+    await cluster.start();
     await proxy.start();
   },
   async stop() {
     await proxy.cut();
-    await server.stop();
+    await cluster.stop();
   },
-  put: async (key, value) => server.put(key, value),
-  delete: async (key) => server.delete(key),
+  put: async (key, value) => cluster.put(key, value),
+  delete: async (key) => cluster.delete(key),
   goAway: () => server.stop(),
   comeBack: async () => void (await server.start()),
-  putWhileAway: async (key, value) => server.put(key, value),
-  deleteWhileAway: async (key) => server.delete(key),
+  putWhileAway: async (key, value) => cluster.put(key, value),
+  deleteWhileAway: async (key) => cluster.delete(key),
   proxy,
-  async source(options) {
-    const location = parseKvLocation(`http://${proxy.url}`, '/');
-    if (location.kind === 'file') throw new Error('expected a store URL');
-    return new ConsulSource(location.base, { token: options?.badCredentials ? 'wrong-token' : TOKEN, timeoutMs: 5000, insecure: false });
-  },
+  source: async (options) => consulSource(`http://${proxy.url}`, options?.badCredentials ? 'wrong-token' : TOKEN),
   checksCredentials: true,
+  cluster: {
+    source: async () => consulSource(cluster.url('consul')),
+    stopFirst: () => server.stop(),
+    startFirst: async () => void (await server.start()),
+  },
 });

@@ -26,6 +26,15 @@ export interface ContractHarness {
   source(options?: { badCredentials?: boolean }): Promise<KvSource>;
   /** Whether the store checks credentials at all (a file does not). */
   checksCredentials: boolean;
+  /**
+   * A store of several endpoints: a source given all of them (the first in use first), and the
+   * first stopped and started again. The suite follows a watch through a failover.
+   */
+  cluster?: {
+    source(): Promise<KvSource>;
+    stopFirst(): Promise<void>;
+    startFirst(): Promise<void>;
+  };
 }
 
 const ODD = 'odd: \u0001\t\n\r ;#$"\'\\ é ✓ 💥 \u2028 \u007f end';
@@ -191,6 +200,31 @@ export function describeKvContract(h: ContractHarness): void {
           await waitFor('the change back', () => w.latest().join() === `/${p}/one=1`, 20_000);
         }));
     });
+
+    const cluster = h.cluster;
+    if (cluster) {
+      it('follows a cluster through a failover: the endpoint in use stops mid-watch, and what is written through the others is reported, with no error and nothing twice', async () => {
+        const p = prefix();
+        await h.put(`${p}/one`, '1');
+        const clustered = await cluster.source();
+        const w = record(clustered, [p]);
+        try {
+          await waitFor('the first snapshot', () => w.latest().includes(`/${p}/one=1`));
+          await cluster.stopFirst();
+          await h.put(`${p}/two`, '2');
+          await waitFor('the change made after the failover', () => w.latest().includes(`/${p}/two=2`), 20_000);
+          await h.delete(`${p}/one`);
+          await waitFor('the delete', () => w.latest().join() === `/${p}/two=2`, 20_000);
+          expect(w.errors).toEqual([]);
+          expect(w.repeats()).toBe(0);
+          expect((await clustered.read([p])).pairs).toEqual([{ key: `/${p}/two`, value: '2' }]);
+        } finally {
+          await w.stop();
+          await clustered.close();
+          await cluster.startFirst();
+        }
+      });
+    }
 
     if (h.checksCredentials) {
       it('refuses bad credentials: exit 3, "unauthorised"', async () => {

@@ -16,7 +16,7 @@ async function open(options: { token?: string; timeoutMs?: number } = {}) {
   server = await new ConsulKvServer({ token: TOKEN }).start();
   const location = parseKvLocation(server.url, '/');
   if (location.kind !== 'consul') throw new Error('expected a consul location');
-  source = new ConsulSource(location.base, { token: options.token ?? TOKEN, timeoutMs: options.timeoutMs ?? 2000, insecure: false });
+  source = new ConsulSource(location.endpoints, { token: options.token ?? TOKEN, timeoutMs: options.timeoutMs ?? 2000, insecure: false });
   return source;
 }
 
@@ -31,13 +31,15 @@ describe('ConsulSource probes while a query blocks', () => {
     server = await new ConsulKvServer({ token: TOKEN, readable: 'apps/myapp/containers/' }).start();
     const location = parseKvLocation(server.url, '/');
     if (location.kind !== 'consul') throw new Error('expected a consul location');
-    source = new ConsulSource(location.base, { token: TOKEN, timeoutMs: 2000, insecure: false });
+    source = new ConsulSource(location.endpoints, { token: TOKEN, timeoutMs: 2000, insecure: false });
     server.put('apps/myapp/containers/one', '10.9.1.1:32001');
     const errors: unknown[] = [];
     const abort = new AbortController();
     const done = source.watch(['apps/myapp/containers'], { snapshot: () => {}, alive: () => {}, error: (e) => errors.push(e) }, abort.signal);
-    const probes = () => server.requests.filter((r) => r.path === '/v1/kv/apps/myapp/containers' && !r.query.has('recurse'));
-    await waitFor('a probe to be answered (403)', () => probes().length >= 2, 15_000);
+    await waitFor('the query to block', () => server.blockedQueries === 1);
+    await source.probe(new AbortController().signal); // the watch's probe, asked now
+    const probes = server.requests.filter((r) => r.path === '/v1/kv/apps/myapp/containers' && !r.query.has('recurse'));
+    expect(probes.map((r) => [...r.query.keys()])).toEqual([['stale']]);
     expect(server.blockedQueries).toBe(1);
     abort.abort();
     await done;
@@ -81,7 +83,7 @@ describe('ConsulSource', () => {
     server = await new ConsulKvServer({ token: TOKEN, deniedStatus: status }).start();
     const location = parseKvLocation(server.url, '/');
     if (location.kind !== 'consul') throw new Error('expected consul');
-    source = new ConsulSource(location.base, { token: 'wrong-token-value', timeoutMs: 2000, insecure: false });
+    source = new ConsulSource(location.endpoints, { token: 'wrong-token-value', timeoutMs: 2000, insecure: false });
     const error = await failure(source.read(['apps/x']));
     expect(error.exitCode).toBe(3);
     expect(error.code).toBe('KV_UNAUTHORISED');
@@ -148,7 +150,8 @@ describe('parseKvLocation', () => {
     ['http://exa mple', 'is not a URL'],
     ['etcd://a:2379,,b:2379', 'has an empty endpoint between commas'],
     ['etcd://a:2379,b:99999', 'has port 99999, out of range (1 to 65535)'],
-    ['consul://a:8500,b:8500', 'names several endpoints; only an etcd cluster may be given so'],
+    ['consul://a:8500,,b:8500', 'has an empty endpoint between commas'],
+    ['occs://a,b:0', 'has port 0, out of range (1 to 65535)'],
   ])('%s is a usage error (exit 2) that says it %s', (spec, why) => {
     const error = thrown(() => parseKvLocation(spec, '/'));
     expect(error.exitCode).toBe(2);
@@ -179,7 +182,7 @@ describe('ConsulSource error bodies', () => {
     server = await new ConsulKvServer().start();
     const location = parseKvLocation(server.url, '/');
     if (location.kind !== 'consul') throw new Error('expected consul');
-    source = new ConsulSource(location.base, { token, timeoutMs: 2000, insecure: false });
+    source = new ConsulSource(location.endpoints, { token, timeoutMs: 2000, insecure: false });
     for (const body of [`${'x'.repeat(186)}auth=Bearer ${token}`, `${'y'.repeat(150)}${JSON.stringify({ token })}`]) {
       server.fail({ kind: 'status', status: 500, body });
       const error = await failure(source.read(['apps/x']));

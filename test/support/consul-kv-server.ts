@@ -1,24 +1,27 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import { ConsulKvStore } from './consul-kv-store.js';
+import { parkQuery, parseWait, readBody, readMode, send, type ReadMode, type Waiter } from './consul-kv-query.js';
+
+export type { ConsulEntry } from './consul-kv-store.js';
 
 /**
  * A Consul-KV-compatible HTTP server for tests: OCCS is gone and Consul cannot be installed here.
  * It keeps to what Consul does: base64 values (null when empty), 404 on an empty prefix,
- * `X-Consul-Index` on every answer, blocking `?index=&wait=` queries that return early on a
- * change under the prefix (or at the wait's end with the same index), string-prefix `?recurse`,
- * both auth headers, and https when given a certificate. Failures can be injected: an HTTP status, a malformed body, a hang, or
- * the server gone (connections refused).
+ * `X-Consul-Index`, `X-Consul-KnownLeader` and `X-Consul-LastContact` on every answer, blocking
+ * `?index=&wait=` queries (5 minutes by default, at most 10, plus up to a sixteenth of jitter)
+ * that return early on a change under the prefix (or at the wait's end with the same index),
+ * string-prefix `?recurse`, both auth headers, `?stale` and `?consistent`, `/v1/status/leader`,
+ * and https when given a certificate.
+ *
+ * One server is a cluster of one. Several servers given one `store` are a cluster (see
+ * consul-kv-cluster.ts): one key space, one index, one leader. A server can be told it knows no
+ * leader (default and consistent reads fail with 500 "No cluster leader"; stale reads serve the
+ * store as it was when the leader was lost, with a LastContact that grows), or to lag (stale
+ * reads serve the store as it was `lagMs` ago). Failures can be injected: an HTTP status, a
+ * malformed body, a hang, or the server gone (connections refused).
  */
-export interface ConsulEntry {
-  Key: string;
-  Value: string | null;
-  Flags: number;
-  LockIndex: number;
-  CreateIndex: number;
-  ModifyIndex: number;
-}
-
 export type Failure = { kind: 'status'; status: number; body?: string } | { kind: 'malformed'; body: string } | { kind: 'hang' };
 
 export interface RecordedRequest {
@@ -28,44 +31,68 @@ export interface RecordedRequest {
   headers: http.IncomingHttpHeaders;
 }
 
-interface Waiter {
-  prefix: string;
-  wake: () => void;
+export interface ConsulKvServerOptions {
+  token?: string;
+  deniedStatus?: 401 | 403;
+  tls?: { key: string | Buffer; cert: string | Buffer };
+  /**
+   * The token may read only keys starting with this (Consul's `key_prefix` ACL rule): a plain
+   * GET of another key is refused (403), a recursive GET leaves the others out, as Consul does.
+   */
+  readable?: string;
+  /** The cluster's state, shared with its other servers (default: a cluster of this one). */
+  store?: ConsulKvStore;
 }
 
 export class ConsulKvServer {
-  private readonly entries = new Map<string, ConsulEntry>();
-  /** Raft index of the last delete under a key, so an index still moves when keys vanish. */
-  private readonly tombstones = new Map<string, number>();
-  private index = 1;
+  readonly store: ConsulKvStore;
   private server?: http.Server | https.Server;
   private readonly sockets = new Set<Socket>();
-  private waiters = new Set<Waiter>();
-  /**
-   * Answers to reads, until the next write: a write wakes every watcher of its prefix at once,
-   * and Consul serves them all from its in-memory tree, not by sorting and encoding each time.
-   */
-  private readonly answers = new Map<string, { index: number; body?: string }>();
+  private readonly waiters = new Set<Waiter>();
   private failure?: Failure;
+  private lostLeaderAt?: number;
   port = 0;
+  /** Stale reads serve the store as it was this long ago (and say so in X-Consul-LastContact). */
+  lagMs = 0;
+  /** X-Consul-LastContact of this server when it does not lead (default: its lag). */
+  lastContactMs?: number;
   /** Every request received, newest last. */
   readonly requests: RecordedRequest[] = [];
 
-  constructor(
-    private readonly options: {
-      token?: string;
-      deniedStatus?: 401 | 403;
-      tls?: { key: string | Buffer; cert: string | Buffer };
-      /**
-       * The token may read only keys starting with this (Consul's `key_prefix` ACL rule): a plain
-       * GET of another key is refused (403), a recursive GET leaves the others out, as Consul does.
-       */
-      readable?: string;
-    } = {},
-  ) {}
+  constructor(private readonly options: ConsulKvServerOptions = {}) {
+    this.store = options.store ?? new ConsulKvStore();
+    this.store.join(this);
+    this.store.onChange((keys) => {
+      for (const waiter of [...this.waiters]) if (keys.some((key) => key.startsWith(waiter.prefix))) waiter.changed();
+    });
+  }
 
   get url(): string {
-    return `${this.options.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
+    return `${this.options.tls ? 'https' : 'http'}://${this.address}`;
+  }
+
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  get running(): boolean {
+    return this.server !== undefined;
+  }
+
+  get isLeader(): boolean {
+    return this.store.leader() === this;
+  }
+
+  /** Whether this server knows a leader (X-Consul-KnownLeader). */
+  get knownLeader(): boolean {
+    return this.lostLeaderAt === undefined;
+  }
+
+  /** Tells the server it lost its leader (false) or found one again (true). */
+  set knownLeader(known: boolean) {
+    if (known === this.knownLeader) return;
+    this.lostLeaderAt = known ? undefined : performance.now();
+    if (!known) for (const waiter of [...this.waiters]) waiter.leaderLost();
   }
 
   /** Starts listening on 127.0.0.1 (a free port the first time, the same port on a restart). */
@@ -89,7 +116,7 @@ export class ConsulKvServer {
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    for (const waiter of this.waiters) waiter.wake();
+    for (const waiter of [...this.waiters]) waiter.gone();
     for (const socket of this.sockets) socket.destroy();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -97,7 +124,7 @@ export class ConsulKvServer {
   /** Injects a failure (undefined: heals). Parked blocking queries get it too, as Consul's do on leader loss. */
   fail(failure: Failure | undefined): void {
     this.failure = failure;
-    if (failure && failure.kind !== 'hang') for (const waiter of [...this.waiters]) waiter.wake();
+    if (failure && failure.kind !== 'hang') for (const waiter of [...this.waiters]) waiter.changed();
   }
 
   /** Rotates the ACL token: the old one is revoked, and requests that carry it are refused from now on, as Consul refuses a deleted token. */
@@ -106,38 +133,19 @@ export class ConsulKvServer {
   }
 
   put(key: string, value: string, flags = 0): void {
-    this.putMany([[key, value]], flags);
+    this.store.put(key, value, flags);
   }
 
   delete(key: string, recurse = false): void {
-    const k = key.replace(/^\/+/, '');
-    const doomed = recurse ? [...this.entries.keys()].filter((e) => e.startsWith(k)) : [k];
-    if (!doomed.some((d) => this.entries.has(d))) return;
-    this.index += 1;
-    for (const d of doomed) {
-      if (this.entries.delete(d)) this.tombstones.set(d, this.index);
-    }
-    for (const d of doomed) this.notify(d);
+    this.store.delete(key, recurse);
   }
 
-  /** Several keys set in one Consul transaction (`PUT /v1/txn`): one index, one wake-up. */
   putMany(pairs: ReadonlyArray<readonly [string, string]>, flags = 0): void {
-    this.index += 1;
-    for (const [key, value] of pairs) {
-      const k = key.replace(/^\/+/, '');
-      const previous = this.entries.get(k);
-      const encoded = value === '' ? null : Buffer.from(value, 'utf8').toString('base64');
-      this.entries.set(k, { Key: k, Value: encoded, Flags: flags, LockIndex: 0, CreateIndex: previous?.CreateIndex ?? this.index, ModifyIndex: this.index });
-    }
-    for (const [key] of pairs) this.notify(key.replace(/^\/+/, ''));
+    this.store.putMany(pairs, flags);
   }
 
-  /** Several keys deleted in one Consul transaction: one index, one wake-up. */
   deleteMany(keys: readonly string[]): void {
-    this.index += 1;
-    const doomed = keys.map((key) => key.replace(/^\/+/, ''));
-    for (const d of doomed) if (this.entries.delete(d)) this.tombstones.set(d, this.index);
-    for (const d of doomed) this.notify(d);
+    this.store.deleteMany(keys);
   }
 
   /** Blocking queries waiting right now (lets tests wait until a watcher is parked). */
@@ -145,18 +153,21 @@ export class ConsulKvServer {
     return this.waiters.size;
   }
 
-  private notify(key: string): void {
-    this.answers.clear();
-    for (const waiter of [...this.waiters]) if (key.startsWith(waiter.prefix)) waiter.wake();
-  }
-
-  /** Consul's index for a prefix: the highest modify or delete index under it. */
-  private prefixIndex(prefix: string, recurse: boolean): number {
-    let max = 0;
-    const under = (key: string) => (recurse ? key.startsWith(prefix) : key === prefix);
-    for (const entry of this.entries.values()) if (under(entry.Key)) max = Math.max(max, entry.ModifyIndex);
-    for (const [key, index] of this.tombstones) if (under(key)) max = Math.max(max, index);
-    return Math.max(max, 1);
+  /**
+   * What a read in `mode` sees here: the leader's present (default and consistent reads are
+   * forwarded to it), or this server's own copy (stale), which is behind by its lag, and frozen
+   * since it lost its leader.
+   */
+  private view(mode: ReadMode): { asOf?: number; knownLeader: boolean; lastContact: number } {
+    if (mode !== 'stale' || this.isLeader) return { knownLeader: true, lastContact: 0 };
+    const now = performance.now();
+    const behind = this.lastContactMs ?? this.lagMs;
+    const asOf = Math.min(now - this.lagMs, this.lostLeaderAt ?? now);
+    return {
+      asOf: asOf < now ? asOf : undefined,
+      knownLeader: this.knownLeader,
+      lastContact: Math.round(behind + (this.lostLeaderAt === undefined ? 0 : now - this.lostLeaderAt)),
+    };
   }
 
   private authorised(req: http.IncomingMessage): boolean {
@@ -171,93 +182,62 @@ export class ConsulKvServer {
     this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers });
     if (this.failure?.kind === 'hang') return;
     if (this.answerFailure(res)) return;
-    if (!url.pathname.startsWith('/v1/kv/')) return this.send(res, 404, 'no such endpoint', 'text/plain');
-    if (!this.authorised(req)) {
-      return this.send(res, this.options.deniedStatus ?? 403, 'Permission denied', 'text/plain');
-    }
+    if (url.pathname === '/v1/status/leader') return send(res, 200, JSON.stringify(this.knownLeader ? (this.store.leader()?.address ?? '') : ''));
+    if (!url.pathname.startsWith('/v1/kv/')) return send(res, 404, 'no such endpoint', 'text/plain');
+    if (!this.authorised(req)) return send(res, this.options.deniedStatus ?? 403, 'Permission denied', 'text/plain');
+    const mode = readMode(url.searchParams);
+    if (mode === undefined) return send(res, 400, 'Cannot specify ?stale with ?consistent, conflicting semantics.', 'text/plain');
+    if ((mode !== 'stale' || req.method !== 'GET') && !this.knownLeader) return send(res, 500, 'No cluster leader', 'text/plain');
 
     const key = decodeURIComponent(url.pathname.slice('/v1/kv/'.length));
-    if (req.method === 'PUT') return this.readBody(req, (body) => (this.put(key, body), this.send(res, 200, 'true')));
+    if (req.method === 'PUT') return readBody(req, (body) => (this.put(key, body), send(res, 200, 'true')));
     if (req.method === 'DELETE') {
       this.delete(key, url.searchParams.has('recurse'));
-      return this.send(res, 200, 'true');
+      return send(res, 200, 'true');
     }
-    if (req.method !== 'GET') return this.send(res, 405, 'method not allowed', 'text/plain');
+    if (req.method !== 'GET') return send(res, 405, 'method not allowed', 'text/plain');
+    this.get(res, url, key, mode);
+  }
 
+  private get(res: http.ServerResponse, url: URL, key: string, mode: ReadMode): void {
     const recurse = url.searchParams.has('recurse');
+    const raw = url.searchParams.has('raw');
     const readable = this.options.readable;
-    if (readable !== undefined && !recurse && !key.startsWith(readable)) return this.send(res, 403, 'Permission denied', 'text/plain');
+    if (readable !== undefined && !recurse && !key.startsWith(readable)) return send(res, 403, 'Permission denied', 'text/plain');
     const since = Number(url.searchParams.get('index') ?? '0');
     const wait = parseWait(url.searchParams.get('wait'));
+    if (wait === undefined) return send(res, 400, 'Invalid wait time', 'text/plain');
+    const read = () => {
+      const view = this.view(mode);
+      return { view, answer: this.store.read(key, recurse, raw, readable, view.asOf) };
+    };
     const answer = (): void => {
-      if (!this.answerFailure(res)) this.answerGet(res, key, recurse, url.searchParams.has('raw'));
+      if (res.writableEnded || !this.server || this.answerFailure(res)) return;
+      const { view, answer: found } = read();
+      res.setHeader('X-Consul-Index', String(found.index));
+      res.setHeader('X-Consul-KnownLeader', String(view.knownLeader));
+      res.setHeader('X-Consul-LastContact', String(view.lastContact));
+      if (found.body === undefined) return send(res, 404, '', 'text/plain');
+      send(res, 200, found.body, raw ? 'text/plain' : 'application/json');
     };
-    if (!(since > 0) || this.read(key, recurse, url.searchParams.has('raw')).index > since) return answer();
-
-    // Blocking query: answer on the first change under the prefix, or when the wait is over.
-    const waiter: Waiter = {
+    if (!(since > 0) || read().answer.index > since) return answer();
+    parkQuery(this.waiters, res, {
       prefix: key,
-      wake: () => {
-        clearTimeout(timer);
-        this.waiters.delete(waiter);
-        if (!res.writableEnded && this.server) answer();
-      },
-    };
-    const timer = setTimeout(waiter.wake, wait);
-    this.waiters.add(waiter);
-    res.on('close', () => {
-      clearTimeout(timer);
-      this.waiters.delete(waiter);
+      wait,
+      moved: () => read().answer.index > since,
+      // A lagging server sees a change lagMs after it is made; one without a leader, never.
+      lateBy: () => (mode === 'stale' && this.knownLeader && !this.isLeader ? this.lagMs : 0),
+      failing: () => this.failure !== undefined,
+      answer,
+      leaderLost: () => mode !== 'stale' && (send(res, 500, 'No cluster leader', 'text/plain'), true),
     });
   }
 
   /** Answers with the injected failure, if there is one (a hang answers nothing). */
   private answerFailure(res: http.ServerResponse): boolean {
     const failure = this.failure;
-    if (failure?.kind === 'status') this.send(res, failure.status, failure.body ?? 'injected failure', 'text/plain');
-    else if (failure?.kind === 'malformed') this.send(res, 200, failure.body, 'application/json');
+    if (failure?.kind === 'status') send(res, failure.status, failure.body ?? 'injected failure', 'text/plain');
+    else if (failure?.kind === 'malformed') send(res, 200, failure.body, 'application/json');
     return failure !== undefined && failure.kind !== 'hang';
   }
-
-  private answerGet(res: http.ServerResponse, key: string, recurse: boolean, raw: boolean): void {
-    const { index, body } = this.read(key, recurse, raw);
-    res.setHeader('X-Consul-Index', String(index));
-    res.setHeader('X-Consul-KnownLeader', 'true');
-    if (body === undefined) return this.send(res, 404, '', 'text/plain');
-    this.send(res, 200, body, raw ? 'text/plain' : 'application/json');
-  }
-
-  /** A read's index and body (undefined: no key), computed once per write. */
-  private read(key: string, recurse: boolean, raw: boolean): { index: number; body?: string } {
-    const id = `${recurse}:${raw}:${key}`;
-    const known = this.answers.get(id);
-    if (known) return known;
-    const matches = [...this.entries.values()]
-      .filter((e) => (recurse ? e.Key.startsWith(key) : e.Key === key))
-      .filter((e) => this.options.readable === undefined || e.Key.startsWith(this.options.readable))
-      .sort((a, b) => (a.Key < b.Key ? -1 : 1));
-    const body = matches.length === 0 ? undefined : raw ? Buffer.from(matches[0]!.Value ?? '', 'base64').toString('utf8') : JSON.stringify(matches);
-    const answer = { index: this.prefixIndex(key, recurse), body };
-    this.answers.set(id, answer);
-    return answer;
-  }
-
-  private readBody(req: http.IncomingMessage, then: (body: string) => void): void {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => then(Buffer.concat(chunks).toString('utf8')));
-  }
-
-  private send(res: http.ServerResponse, status: number, body: string, type = 'application/json'): void {
-    res.writeHead(status, { 'Content-Type': type });
-    res.end(body);
-  }
-}
-
-/** Consul's `wait`: `30s`, `1m`, `500ms`; default 5 minutes, capped at 10 minutes. */
-function parseWait(text: string | null): number {
-  const match = /^(\d+)(ms|s|m)?$/.exec(text ?? '');
-  if (!match) return 300_000;
-  const unit = match[2] === 'ms' ? 1 : match[2] === 'm' ? 60_000 : 1000;
-  return Math.min(Number(match[1]) * unit, 600_000);
 }

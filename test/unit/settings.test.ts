@@ -5,7 +5,8 @@ import { loadSettings } from '../../src/config/load.js';
 import type { Io } from '../../src/io.js';
 import { DEFAULT_TEMPLATE } from '../../src/paths.js';
 import { makeTempDir } from '../support/temp.js';
-import { failure } from '../support/failure.js';
+import { failure, thrown } from '../support/failure.js';
+import { withEnvironment } from '../../src/config/environment.js';
 
 const io = (cwd: string, env: Record<string, string> = {}): Io => ({
   stdout: process.stdout,
@@ -162,5 +163,54 @@ describe('settings', () => {
     const error = await failure(loadSettings({ wait }, io(makeTempDir())));
     expect(error.exitCode).toBe(2);
     expect(error.message).toBe(message);
+  });
+});
+
+describe('Consul reads and clusters', () => {
+  it('reads --kv-consistency and --kv-max-stale from flags, OCCS_LB_ variables or the config file (default: no query parameter, 2 s)', async () => {
+    const dir = makeTempDir();
+    expect(await loadSettings({}, io(dir))).toMatchObject({ kvConsistency: 'default', kvMaxStaleMs: 2000 });
+    writeFileSync(join(dir, 'occs-lb.config.json'), JSON.stringify({ kvConsistency: 'stale', kvMaxStale: '5s' }));
+    expect(await loadSettings({}, io(dir))).toMatchObject({ kvConsistency: 'stale', kvMaxStaleMs: 5000 });
+    expect(await loadSettings({ kvConsistency: 'consistent', kvMaxStale: '500ms' }, io(dir))).toMatchObject({
+      kvConsistency: 'consistent',
+      kvMaxStaleMs: 500,
+    });
+    const env = { OCCS_LB_KV_CONSISTENCY: 'stale', OCCS_LB_KV_MAX_STALE: '10s' };
+    expect(withEnvironment({}, env, () => false, 'watch').flags).toMatchObject({ kvConsistency: 'stale', kvMaxStale: '10s' });
+    expect(thrown(() => withEnvironment({}, { OCCS_LB_KV_CONSISTENCY: 'eventual' }, () => false, 'render')).message).toBe(
+      'environment OCCS_LB_KV_CONSISTENCY: "eventual" is not one of default, stale, consistent',
+    );
+  });
+
+  it.each([
+    [{ kvMaxStale: '0' }, '--kv-max-stale: "0" must be more than 0'],
+    [{ kvConsistency: 'eventual' }, '--kv-consistency: "eventual" is not one of default, stale, consistent'],
+  ])('refuses %j (exit 2)', async (flags, message) => {
+    const error = await failure(loadSettings(flags, io(makeTempDir())));
+    expect([error.exitCode, error.message]).toEqual([2, message]);
+  });
+
+  it.each([
+    ['10.0.0.1', '9109', 'http://10.0.0.1:9109'],
+    ['10.0.0.1,10.0.0.2', '8500', 'http://10.0.0.1:8500,10.0.0.2:8500'],
+    [' 10.0.0.1 , consul-2.example:8501 ', '8500', 'http://10.0.0.1:8500,consul-2.example:8501'],
+    ['::1,[fe80::1]:8501,[fe80::2]', '8500', 'http://[::1]:8500,[fe80::1]:8501,[fe80::2]:8500'],
+  ])('KV_IP=%j with KV_PORT=%s is the store %s (KV_PORT for each address without a port)', async (ip, port, spec) => {
+    expect((await loadSettings({}, io(makeTempDir(), { KV_IP: ip, KV_PORT: port }))).kv?.spec).toBe(spec);
+  });
+
+  it('takes KV_IP without KV_PORT when every address has its own port', async () => {
+    expect((await loadSettings({}, io(makeTempDir(), { KV_IP: '10.0.0.1:8500,10.0.0.2:8501' }))).kv?.spec).toBe('http://10.0.0.1:8500,10.0.0.2:8501');
+  });
+
+  it.each([
+    [{ KV_IP: '10.0.0.1,,10.0.0.2', KV_PORT: '8500' }, 'environment KV_IP: "10.0.0.1,,10.0.0.2" has an empty address between commas'],
+    [{ KV_IP: '10.0.0.1:http', KV_PORT: '8500' }, 'environment KV_IP: port "http" is not a number'],
+    [{ KV_IP: '10.0.0.1:8500,10.0.0.2' }, 'KV_IP is set but KV_PORT is not'],
+    [{ KV_PORT: '8500' }, 'KV_PORT is set but KV_IP is not'],
+  ])('refuses %j (exit 2)', async (env, message) => {
+    const error = await failure(loadSettings({}, io(makeTempDir(), env)));
+    expect([error.exitCode, error.message]).toEqual([2, message]);
   });
 });

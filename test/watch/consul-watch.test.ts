@@ -73,6 +73,7 @@ describe('watchConsul (blocking queries)', () => {
 
   it('a blocking query that hangs while the store stops answering is given up when a probe fails', async () => {
     const stalled = kvError('KV_TIMEOUT', 'did not answer');
+    let probes = 0;
     const snapshots: KvSnapshot[] = [];
     const errors: unknown[] = [];
     const abort = new AbortController();
@@ -80,6 +81,7 @@ describe('watchConsul (blocking queries)', () => {
     const done = watchConsul(['a'], { snapshot: (s) => snapshots.push(s), alive: () => {}, error: (e) => errors.push(e) }, abort.signal, {
       read: async (_prefix, since, signal) => (since ? hang(signal) : { pairs: pairs(1), index: 3 }),
       probe: async () => {
+        probes += 1;
         throw stalled;
       },
       probeIntervalMs: 100,
@@ -88,7 +90,42 @@ describe('watchConsul (blocking queries)', () => {
     await waitFor('the failed probe to end the blocking query', () => errors.length > 0, 10_000);
     abort.abort();
     await done;
-    expect(errors[0]).toBe(stalled);
+    // One probe for the watch, told once: the query it gave up is not told again.
+    expect(errors).toEqual([stalled]);
+    expect(probes).toBe(1);
+  });
+
+  it('probes once for all prefixes, and only while queries block', async () => {
+    const times: number[] = [];
+    const abort = new AbortController();
+    const hang = (signal?: AbortSignal) => new Promise<PrefixReading>((_, reject) => signal?.addEventListener('abort', () => reject(new Error('aborted'))));
+    const done = watchConsul(['a', 'b', 'c'], { snapshot: () => {}, alive: () => {}, error: () => {} }, abort.signal, {
+      read: async (_prefix, since, signal) => (since ? hang(signal) : { pairs: pairs(1), index: 3 }),
+      probe: async () => void times.push(Date.now()),
+      probeIntervalMs: 50,
+      pollIntervalMs: 20,
+    });
+    await waitFor('four probes', () => times.length >= 4);
+    // Three prefixes block, one probe each interval: never two at once.
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(40);
+    abort.abort();
+    await done;
+  });
+
+  it('does not probe a store that is polled (no X-Consul-Index): the polls prove it answers', async () => {
+    let probes = 0;
+    const r = scripted([{ pairs: pairs(1) }]);
+    const abort = new AbortController();
+    const done = watchConsul(['a'], { snapshot: () => {}, alive: () => {}, error: () => {} }, abort.signal, {
+      read: r.read,
+      probe: async () => void (probes += 1),
+      probeIntervalMs: 20,
+      pollIntervalMs: 30,
+    });
+    await waitFor('several polls', () => r.queries.length >= 5);
+    abort.abort();
+    await done;
+    expect(probes).toBe(0);
   });
 
   it('keeps at least ~100 ms between queries, however fast the answers', async () => {

@@ -1,0 +1,73 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { normalizeKey } from './keys.js';
+import type { KvPair } from './source.js';
+
+/** What Consul says about an answer in its headers; each absent when not sent (OCCS sends only the index, if that). */
+export interface ConsulMeta {
+  /** X-Consul-Index, when a positive integer. */
+  index?: number;
+  /** X-Consul-KnownLeader: whether the server that answered knows a leader. */
+  knownLeader?: boolean;
+  /** X-Consul-LastContact: how long ago that server last heard from its leader (0 from the leader). */
+  lastContactMs?: number;
+}
+
+export function consulMeta(headers: IncomingHttpHeaders): ConsulMeta {
+  const number = (name: string) => {
+    const text = headers[name];
+    const value = typeof text === 'string' && /^\d+$/.test(text.trim()) ? Number(text) : undefined;
+    return value !== undefined && Number.isSafeInteger(value) ? value : undefined;
+  };
+  const leader = headers['x-consul-knownleader'];
+  const index = number('x-consul-index');
+  return {
+    index: index !== undefined && index > 0 ? index : undefined,
+    knownLeader: leader === 'true' ? true : leader === 'false' ? false : undefined,
+    lastContactMs: number('x-consul-lastcontact'),
+  };
+}
+
+/**
+ * A recursive listing's pairs: keys normalised, base64 values decoded (null: empty), folders
+ * (keys ending in `/`) left out. `fail` makes the error of an answer that is no such listing.
+ */
+export function parseListing(body: Buffer, fail: (what: string) => Error): KvPair[] {
+  let entries: unknown;
+  try {
+    entries = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw fail('answered something that is not JSON');
+  }
+  if (!Array.isArray(entries)) throw fail('answered JSON that is not a list of keys');
+  const pairs: KvPair[] = [];
+  for (const entry of entries) {
+    const { Key: key, Value: value } = (entry ?? {}) as { Key?: unknown; Value?: unknown };
+    if (typeof key !== 'string' || !(typeof value === 'string' || value === null || value === undefined)) {
+      throw fail('answered a list whose entries have no Key/Value');
+    }
+    if (key.endsWith('/')) continue;
+    pairs.push({ key: normalizeKey(key), value: value ? fromBase64(value) : '' });
+  }
+  return pairs;
+}
+
+/** Decoding room reused for every value: a listing of 10,000 keys would otherwise make 10,000 buffers. */
+const scratch = Buffer.allocUnsafe(64 * 1024);
+
+/** Consul's base64 value as UTF-8 text. */
+function fromBase64(value: string): string {
+  if (value.length > (scratch.length / 3) * 4) return Buffer.from(value, 'base64').toString('utf8');
+  return scratch.toString('utf8', 0, scratch.write(value, 0, 'base64'));
+}
+
+/**
+ * Which of `count` servers a host asks first when any server may answer (stale reads): one picked
+ * by a hash of its name (FNV-1a), so the hosts of a fleet spread over the servers, and each host
+ * keeps to the same one across restarts (its logs name one server, and a crash loop does not
+ * walk over them all).
+ */
+export function spreadIndex(name: string, count: number): number {
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(name, 'utf8')) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  return count > 0 ? hash % count : 0;
+}

@@ -1,0 +1,169 @@
+/**
+ * The replicated state behind the Consul-KV test servers (consul-kv-server.ts): one key space and
+ * one index sequence that every server of a cluster shares, as Consul's servers share one Raft log.
+ * It keeps a log of recent writes, so a server that lags (or lost its leader) can serve the store
+ * as it was some time ago, and it knows which server leads.
+ */
+export interface ConsulEntry {
+  Key: string;
+  Value: string | null;
+  Flags: number;
+  LockIndex: number;
+  CreateIndex: number;
+  ModifyIndex: number;
+}
+
+/** A read's index and body (undefined: no key). */
+export interface Answer {
+  index: number;
+  body?: string;
+}
+
+/** What the store asks of a server to pick the leader. */
+export interface Member {
+  readonly address: string;
+  readonly running: boolean;
+  readonly knownLeader: boolean;
+}
+
+interface State {
+  entries: Map<string, ConsulEntry>;
+  /** Raft index of the last delete under a key, so an index still moves when keys vanish. */
+  tombstones: Map<string, number>;
+}
+
+/** One write as the log keeps it: when, and what the keys it touched held before. */
+interface Write {
+  at: number;
+  before: Array<{ key: string; entry?: ConsulEntry; tombstone?: number }>;
+}
+
+/** How long, and how many, writes are kept for servers that serve the past. */
+const LOG_MS = 10 * 60_000;
+const LOG_WRITES = 20_000;
+
+const bare = (key: string) => key.replace(/^\/+/, '');
+
+export class ConsulKvStore {
+  private readonly state: State = { entries: new Map(), tombstones: new Map() };
+  private index = 1;
+  private readonly log: Write[] = [];
+  private readonly listeners = new Set<(keys: readonly string[]) => void>();
+  /**
+   * Answers to reads of the present, until the next write: a write wakes every watcher of its
+   * prefix at once, and Consul serves them all from its in-memory tree, not by sorting and
+   * encoding each time.
+   */
+  private readonly answers = new Map<string, Answer>();
+  private readonly members: Member[] = [];
+  private leading?: Member;
+
+  /** A server joins the cluster; the first to join leads while it runs and knows a leader. */
+  join(member: Member): void {
+    this.members.push(member);
+  }
+
+  /**
+   * The leader: it stays leader while it runs and knows a leader; else the first server that
+   * does is elected (at once: the test server has no election timeout). None: no quorum anywhere.
+   */
+  leader(): Member | undefined {
+    const fit = (m?: Member) => m !== undefined && m.running && m.knownLeader;
+    if (!fit(this.leading)) this.leading = this.members.find(fit);
+    return this.leading;
+  }
+
+  /** Told the keys of every write (the servers wake their blocking queries). */
+  onChange(listener: (keys: readonly string[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  put(key: string, value: string, flags = 0): void {
+    this.putMany([[key, value]], flags);
+  }
+
+  /** Several keys set in one Consul transaction (`PUT /v1/txn`): one index, one wake-up. */
+  putMany(pairs: ReadonlyArray<readonly [string, string]>, flags = 0): void {
+    this.write(
+      pairs.map(([key]) => bare(key)),
+      (index) => {
+        for (const [key, value] of pairs) {
+          const k = bare(key);
+          const previous = this.state.entries.get(k);
+          const encoded = value === '' ? null : Buffer.from(value, 'utf8').toString('base64');
+          this.state.entries.set(k, { Key: k, Value: encoded, Flags: flags, LockIndex: 0, CreateIndex: previous?.CreateIndex ?? index, ModifyIndex: index });
+        }
+      },
+    );
+  }
+
+  delete(key: string, recurse = false): void {
+    const k = bare(key);
+    const doomed = recurse ? [...this.state.entries.keys()].filter((e) => e.startsWith(k)) : [k];
+    if (!doomed.some((d) => this.state.entries.has(d))) return;
+    this.deleteMany(doomed);
+  }
+
+  /** Several keys deleted in one Consul transaction: one index, one wake-up. */
+  deleteMany(keys: readonly string[]): void {
+    const doomed = keys.map(bare);
+    this.write(doomed, (index) => {
+      for (const d of doomed) if (this.state.entries.delete(d)) this.state.tombstones.set(d, index);
+    });
+  }
+
+  private write(keys: string[], change: (index: number) => void): void {
+    this.log.push({
+      at: performance.now(),
+      before: keys.map((key) => ({ key, entry: this.state.entries.get(key), tombstone: this.state.tombstones.get(key) })),
+    });
+    while (this.log.length > LOG_WRITES || (this.log.length > 0 && this.log[0]!.at < performance.now() - LOG_MS)) this.log.shift();
+    this.index += 1;
+    change(this.index);
+    this.answers.clear();
+    for (const listener of this.listeners) listener(keys);
+  }
+
+  /**
+   * A GET's answer: the keys under `key` (or `key` alone), those the token may read only.
+   * `asOf`: the store as it was then (a server that lags), as far back as the log goes.
+   */
+  read(key: string, recurse: boolean, raw: boolean, readable: string | undefined, asOf?: number): Answer {
+    if (asOf !== undefined && this.log.some((w) => w.at > asOf)) return answerOf(this.past(asOf), key, recurse, raw, readable);
+    const id = `${recurse}:${raw}:${readable}:${key}`;
+    const known = this.answers.get(id);
+    if (known) return known;
+    const answer = answerOf(this.state, key, recurse, raw, readable);
+    this.answers.set(id, answer);
+    return answer;
+  }
+
+  /** The state before every write made after `asOf`. */
+  private past(asOf: number): State {
+    const state: State = { entries: new Map(this.state.entries), tombstones: new Map(this.state.tombstones) };
+    for (let i = this.log.length - 1; i >= 0 && this.log[i]!.at > asOf; i--) {
+      for (const { key, entry, tombstone } of this.log[i]!.before) {
+        if (entry) state.entries.set(key, entry);
+        else state.entries.delete(key);
+        if (tombstone === undefined) state.tombstones.delete(key);
+        else state.tombstones.set(key, tombstone);
+      }
+    }
+    return state;
+  }
+}
+
+function answerOf(state: State, key: string, recurse: boolean, raw: boolean, readable: string | undefined): Answer {
+  const under = (k: string) => (recurse ? k.startsWith(key) : k === key);
+  const matches = [...state.entries.values()]
+    .filter((e) => under(e.Key))
+    .filter((e) => readable === undefined || e.Key.startsWith(readable))
+    .sort((a, b) => (a.Key < b.Key ? -1 : 1));
+  const body = matches.length === 0 ? undefined : raw ? Buffer.from(matches[0]!.Value ?? '', 'base64').toString('utf8') : JSON.stringify(matches);
+  // Consul's index for a prefix: the highest modify or delete index under it.
+  let index = 1;
+  for (const entry of state.entries.values()) if (under(entry.Key)) index = Math.max(index, entry.ModifyIndex);
+  for (const [k, deleted] of state.tombstones) if (under(k)) index = Math.max(index, deleted);
+  return { index, body };
+}
