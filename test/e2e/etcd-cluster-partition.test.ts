@@ -45,12 +45,19 @@ describe('a cut-off member and a lost quorum, under watch', () => {
       const lost = performance.now();
       await c.cluster.stopMembers([1, 2]);
       // Watch sees the store cannot serve (a probe interval plus a timeout), and keeps serving the last config.
-      await waitFor('/healthz to say the store is down', async () => (await c.health()).store?.up === false, Math.max(0, lost + 20_000 - performance.now()));
+      const told = () => before.watch.logs.slice(from).map((l) => `${l.level}: ${l.msg.slice(0, 200)}`);
+      await waitFor(
+        '/healthz to say the store is down',
+        async () => (await c.health()).store?.up === false,
+        Math.max(0, lost + 20_000 - performance.now()),
+      ).catch((error: Error) => {
+        throw new Error(`${error.message}; since quorum was lost, watch logged:\n${told().join('\n')}`);
+      });
       // Member 0, the one in use, runs on alone: it takes no write (etcd answers only after its 7 s timeout).
       await expect(c.cluster.put('/occs-lb-test/impossible', 'x')).rejects.toThrow(/no member took/);
       // ...and watch still says so: a member without quorum is no store that answers, whatever a new stream on it says.
       expect((await c.health()).store?.up).toBe(false);
-      expect(before.watch.logs.slice(from).filter((l) => /reachable again/.test(l.msg))).toEqual([]);
+      expect(told().filter((l) => /reachable again/.test(l))).toEqual([]);
       await c.servedBy(['a'], performance.now() + 1000, 'while the store is down');
       c.cluster.restart(1);
       c.cluster.restart(2);
