@@ -64,7 +64,8 @@ export async function watchEtcd(ranges: readonly KeyRange[], listener: KvWatchLi
     return ranges.flatMap((r) => [...current.get(r)!].map(([key, value]) => ({ key, value })));
   });
   const streams = new Set<() => void>();
-  const ctx: Context = { current, denied, report, listener, signal, deps, streams, siblings: (r) => ranges.filter((x) => x.prefix === r.prefix) };
+  const siblings = (r: KeyRange) => ranges.filter((x) => x.prefix === r.prefix);
+  const ctx: Context = { current, denied, report, listener, signal, deps, streams, siblings, probesFailing: false };
   const moveStreams = () => [...streams].forEach((move) => move());
   const stopTelling = deps.onMove?.(moveStreams);
   try {
@@ -83,6 +84,8 @@ interface Context {
   deps: EtcdWatchDeps;
   /** Each open stream's "make me again" (the member changed, or came back). */
   streams: Set<() => void>;
+  /** The last probe failed on every member: a stream made meanwhile proves nothing (a member without quorum makes them too). */
+  probesFailing: boolean;
   siblings(range: KeyRange): KeyRange[];
 }
 
@@ -90,7 +93,6 @@ interface Context {
 async function probeMembers(ranges: readonly KeyRange[], ctx: Context, moveStreams: () => void): Promise<void> {
   const probe = ctx.deps.probe;
   if (!probe) return;
-  let failing = false;
   const scope = ranges[0]!.label;
   await keepProbing(
     {
@@ -99,11 +101,11 @@ async function probeMembers(ranges: readonly KeyRange[], ctx: Context, moveStrea
       intervalMs: ctx.deps.probeIntervalMs,
       answered() {
         ctx.listener.alive(scope);
-        if (failing) moveStreams(); // a stream open through the trouble may be stuck: make it again
-        failing = false;
+        if (ctx.probesFailing) moveStreams(); // a stream open through the trouble may be stuck: make it again
+        ctx.probesFailing = false;
       },
       failed(error) {
-        failing = true;
+        ctx.probesFailing = true;
         ctx.listener.error(error, scope);
       },
     },
@@ -183,8 +185,9 @@ async function followStream(range: KeyRange, followed: Followed, ctx: Context, w
     for await (const message of await ctx.deps.watch(range, followed.revision + 1, stream.signal)) {
       heard();
       const outcome = applyMessage(message, range, followed);
-      if (outcome === 'created') ctx.listener.alive(range.label);
-      else if (outcome === 'events') {
+      if (outcome === 'created') {
+        if (!ctx.probesFailing) ctx.listener.alive(range.label);
+      } else if (outcome === 'events') {
         working();
         ctx.listener.alive(range.label);
         ctx.report();

@@ -324,4 +324,32 @@ describe('watchEtcd (scripted store)', () => {
     expect(times[5]! - times[0]!).toBeGreaterThanOrEqual(800);
     expect(String((errors[0] as Error).message)).toContain('watch stream of "" broke (socket hang up)');
   });
+
+  it('while probes fail on every member, a stream made again does not count as the store answering (a member without quorum makes them)', async () => {
+    const told: string[] = [];
+    let probes = 0;
+    const abort = new AbortController();
+    const listener = { snapshot: () => {}, alive: () => told.push('alive'), error: (e: unknown) => told.push(`error: ${(e as Error).message}`) };
+    const done = watchEtcd([range!], listener, abort.signal, {
+      tokenExpired: () => {},
+      probeIntervalMs: 30,
+      range: async () => ({ pairs: [], revision: 1 }),
+      watch: async () =>
+        (async function* () {
+          yield { result: { created: true } };
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          throw new Error('reset');
+        })(),
+      async probe() {
+        probes += 1;
+        if (probes >= 2) throw new Error('no leader');
+      },
+    });
+    await waitFor('several failed probes', () => probes >= 8, 10_000);
+    abort.abort();
+    await done;
+    const since = told.indexOf('error: no leader');
+    expect(since).toBeGreaterThan(0);
+    expect(told.slice(since)).not.toContain('alive');
+  });
 });
