@@ -5,7 +5,7 @@ import { formatDuration } from '../util/duration.js';
 import { consulMeta, parseListing, spreadIndex } from './consul-answers.js';
 import { BLOCKING_WAIT_S, watchConsul, type PrefixReading } from './consul-watch.js';
 import { Endpoints } from './endpoints.js';
-import { PROBE_TIMEOUT_MS } from './liveness.js';
+import { checkOthersOnFailover, PROBE_TIMEOUT_MS } from './liveness.js';
 import { HttpClient, type HttpResponse } from './http.js';
 import { toSnapshot } from './keys.js';
 import { DEFAULT_MAX_STALE_MS, type KvConsistency, type KvSnapshot, type KvSource, type KvSourceOptions, type KvWatchListener } from './source.js';
@@ -85,12 +85,13 @@ export class ConsulSource implements KvSource {
 
   watch(prefixes: readonly string[], listener: KvWatchListener, signal: AbortSignal): Promise<void> {
     this.probeKey ??= prefixes[0];
+    const stopChecking = checkOthersOnFailover(this.endpoints, (s) => this.checkOther(s, prefixes[0] ?? 'occs-lb'), signal);
     return watchConsul(prefixes, listener, signal, {
       read: (prefix, since, readSignal) => this.readPrefix(prefix, readSignal ?? signal, since),
       probe: (probeSignal) => this.probe(probeSignal, prefixes[0], this.probeTimeoutMs),
       checkOther: (checkSignal) => this.checkOther(checkSignal, prefixes[0] ?? 'occs-lb'),
       pollIntervalMs: this.options.pollIntervalMs ?? 5000,
-    });
+    }).finally(stopChecking);
   }
 
   /**

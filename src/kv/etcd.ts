@@ -6,7 +6,7 @@ import { rangesOf, slashedLast, toPair, type EtcdKv, type KeyRange } from './etc
 import { watchEtcd } from './etcd-watch.js';
 import type { EtcdWatchMessage } from './etcd-messages.js';
 import { toSnapshot } from './keys.js';
-import { PROBE_TIMEOUT_MS } from './liveness.js';
+import { checkOthersOnFailover, PROBE_TIMEOUT_MS } from './liveness.js';
 import type { KvPair, KvSnapshot, KvSource, KvSourceOptions, KvWatchListener } from './source.js';
 import { storeText, StoreErrors, unreachable } from './store-errors.js';
 import { etcdRefusal, parseError, readAll, type RefusalContext } from './etcd-refusal.js';
@@ -58,6 +58,7 @@ export class EtcdSource implements KvSource {
   }
 
   watch(prefixes: readonly string[], listener: KvWatchListener, signal: AbortSignal): Promise<void> {
+    const stopChecking = checkOthersOnFailover(this.endpoints, (s) => this.checkOther(s), signal);
     return watchEtcd(prefixes.flatMap(rangesOf), listener, signal, {
       range: (range) => this.range(range, signal),
       watch: (range, fromRevision, streamSignal) => this.watchStream(range, fromRevision, streamSignal),
@@ -65,7 +66,7 @@ export class EtcdSource implements KvSource {
       checkOther: (checkSignal) => this.checkOther(checkSignal),
       onMove: (moved) => this.endpoints.onMove(moved),
       tokenExpired: () => (this.login = undefined),
-    });
+    }).finally(stopChecking);
   }
 
   /**

@@ -1,4 +1,5 @@
 import { Backoff, sleep } from '../util/backoff.js';
+import type { Endpoints } from './endpoints.js';
 
 /**
  * How often the endpoint in use is asked a tiny question while long requests wait on it (watch
@@ -65,4 +66,17 @@ export async function keepProbing(loop: ProbeLoop, signal: AbortSignal): Promise
     }
   })();
   await Promise.all([probing, checking]);
+}
+
+/**
+ * After a failover every other endpoint is asked at once (`check` asks the next in turn), so
+ * /healthz says how many answer now rather than up to OTHERS_CHECK_MS later. Returns the
+ * function that stops it.
+ */
+export function checkOthersOnFailover(endpoints: Endpoints, check: (signal: AbortSignal) => Promise<void>, signal: AbortSignal): () => void {
+  return endpoints.onFailover(() => {
+    void (async () => {
+      for (let i = 1; i < endpoints.size && !signal.aborted; i++) await check(signal).catch(() => undefined);
+    })();
+  });
 }
