@@ -20,7 +20,7 @@ export const SETTINGS = [
     flag: '--kv <url>',
     env: ['KV_IP', 'KV_PORT'],
     file: { kv: text },
-    help: 'key/value source: http(s)://, occs://, consul://, etcd(s):// (a cluster: several HOST:PORT separated by commas) or file:PATH',
+    help: 'key/value source: http(s)://, occs://, consul://, etcd(s):// or file:PATH; a cluster as several HOST:PORT separated by commas (consul://h1:8500,h2:8500, etcd://h1,h2,h3)',
   },
   { name: 'token', commands: rendering, flag: '--token <token>', env: ['OCCS_API_TOKEN'], help: 'API token (prefer OCCS_API_TOKEN_FILE: flags show in ps)' },
   {

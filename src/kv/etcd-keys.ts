@@ -10,7 +10,7 @@ export interface KeyRange {
 }
 
 /** The first key after every key that starts with `prefix` (etcd's range_end for a prefix). */
-function prefixEnd(prefix: Buffer): Buffer {
+export function prefixEnd(prefix: Buffer): Buffer {
   const end = Buffer.from(prefix);
   for (let i = end.length - 1; i >= 0; i--) {
     if (end[i]! < 0xff) {

@@ -1,4 +1,5 @@
 import { waitFor } from './haproxy-process.js';
+import { prefixEnd as rangeEnd } from '../../src/kv/etcd-keys.js';
 
 const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
 /** How long the test's own requests to one member may take: a hung member must not hang the test. */
@@ -12,16 +13,7 @@ interface EtcdAnswer {
 }
 
 /** The first key after every key starting with `prefix` (etcd's range_end), base64. */
-function prefixEnd(prefix: string): string {
-  const bytes = Buffer.from(prefix, 'utf8');
-  for (let i = bytes.length - 1; i >= 0; i--) {
-    if (bytes[i]! < 0xff) {
-      bytes[i]! += 1;
-      return bytes.subarray(0, i + 1).toString('base64');
-    }
-  }
-  return Buffer.from([0]).toString('base64');
-}
+const prefixEnd = (prefix: string): string => rangeEnd(Buffer.from(prefix, 'utf8')).toString('base64');
 
 /**
  * What a test asks of an etcd cluster through its members' JSON gateways: writes through any member

@@ -2,20 +2,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { freePort, waitFor } from './haproxy-process.js';
 import { makeTempDir } from './temp.js';
+import { prefixEnd as rangeEnd } from '../../src/kv/etcd-keys.js';
 
 const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
 
-/** The first key after every key starting with `prefix` (etcd's range_end). */
-function prefixEnd(prefix: string): string {
-  const bytes = Buffer.from(prefix, 'utf8');
-  for (let i = bytes.length - 1; i >= 0; i--) {
-    if (bytes[i]! < 0xff) {
-      bytes[i]! += 1;
-      return bytes.subarray(0, i + 1).toString('base64');
-    }
-  }
-  return Buffer.from([0]).toString('base64');
-}
+/** The first key after every key starting with `prefix` (etcd's range_end), base64. */
+const prefixEnd = (prefix: string): string => rangeEnd(Buffer.from(prefix, 'utf8')).toString('base64');
 
 /**
  * A real etcd (Debian's etcd-server, v3.4) on 127.0.0.1 free ports with a temp data dir, driven
