@@ -18,22 +18,15 @@ const LONG = 60_000;
 describe('a cut-off member and a lost quorum, under watch', () => {
   it(
     'the member in use is cut off from its peers (its client port still answers): a change written through the others is served within 16 s',
-    async () => {
-      await c.cluster.moveLeader(1);
-      const before = await c.serving({ one: 0 });
-      const cut = performance.now();
-      c.cluster.partition(0);
-      await c.write('two', 1);
-      await c.servedBy(['a', 'b'], cut + 16_000, 'within 16 s of the partition (a probe interval plus a timeout, and the change)');
-      await c.unchanged(before);
-      // Healed, the member comes back with a higher term and the cluster elects again (etcd 3.4 has
-      // no pre-vote by default): changes are still served, and nothing goes back.
-      c.cluster.heal(0);
-      await c.cluster.waitHealthy(0);
-      await c.write('three', 2);
-      await c.servedBy(['a', 'b', 'c'], performance.now() + 5000, 'after the partition healed');
-      await c.unchanged(before);
-    },
+    // Healed, the member comes back with a higher term and the cluster elects again (etcd 3.4 has
+    // no pre-vote by default): changes are still served, and nothing goes back.
+    () =>
+      c.survives(
+        () => c.cluster.partition(0),
+        () => c.cluster.heal(0),
+        16_000,
+        'the partition',
+      ),
     LONG,
   );
 

@@ -74,6 +74,26 @@ export function useClusterRig({ partitionable = false } = {}) {
       expect(await rig.metric('reloads_total')).toBe(0);
     },
 
+    /**
+     * A fault of the member in use (0) while another leads: a change written through the others is
+     * served within `withinMs` of it, with no restart and no reload; once it is undone and the
+     * member is healthy, a later change is still served, and nothing goes back.
+     */
+    survives: async (fault: () => void, undo: () => void, withinMs: number, what: string): Promise<void> => {
+      await cluster!.moveLeader(1);
+      const before = await helpers.serving({ one: 0 });
+      const at = performance.now();
+      fault();
+      await helpers.write('two', 1);
+      await helpers.servedBy(['a', 'b'], at + withinMs, `within ${withinMs / 1000} s of ${what}`);
+      await helpers.unchanged(before);
+      undo();
+      await cluster!.waitHealthy(0);
+      await helpers.write('three', 2);
+      await helpers.servedBy(['a', 'b', 'c'], performance.now() + 5000, `once ${what} was undone`);
+      await helpers.unchanged(before);
+    },
+
     /** /healthz?format=json. */
     health: async (): Promise<HealthDocument> => JSON.parse((await rig.status('/healthz?format=json')).body) as HealthDocument,
   };
