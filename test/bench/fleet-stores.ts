@@ -40,15 +40,15 @@ export function consulStore(server: ConsulKvServer): FleetStore {
  * but watch reads a range once before each stream it opens on it (src/kv/etcd-watch.ts): the rest
  * are probes. The bench's writes (Put) are left out.
  */
-function etcdKinds({ calls }: EtcdCounts): Record<string, number> {
+function etcdKinds({ calls }: EtcdCounts, cluster: boolean): Record<string, number> {
   const watches = calls.get('Watch') ?? 0;
   const ranges = calls.get('Range') ?? 0;
   const health = calls.get('/health') ?? 0;
   const named = new Set(['Range', 'Watch', 'Put', '/health']);
   const others = [...calls].reduce((n, [method, count]) => (named.has(method) ? n : n + count), 0);
   const kinds: Record<string, number> = { 'watch streams opened': watches, 'range reads': watches, 'count-only liveness probes': ranges - watches };
-  // A single member is never asked whether it is up: no other endpoint.
-  if (health > 0) kinds['/health of the other members'] = health;
+  // Only a cluster's members are asked whether they are up (by the watchers using another one).
+  if (cluster) kinds['/health of the other members'] = health;
   return { ...kinds, other: others };
 }
 
@@ -57,7 +57,7 @@ export function etcdStore(etcd: EtcdServer): FleetStore {
     name: 'etcd 3.4',
     kv: etcd.url,
     put: (key, value) => etcd.put(key, value),
-    requests: async () => etcdKinds(await memberCounts(`http://127.0.0.1:${etcd.clientPort}`)),
+    requests: async () => etcdKinds(await memberCounts(`http://127.0.0.1:${etcd.clientPort}`), false),
     // Two streams per watcher: the prefix is followed with and without a leading slash.
     parked: async (count) => (await memberCounts(`http://127.0.0.1:${etcd.clientPort}`)).watchers >= 2 * count,
     stop: () => etcd.stop(),
@@ -71,7 +71,7 @@ export function etcdClusterStore(cluster: EtcdCluster): FleetStore {
     kv: cluster.url,
     // Through the first member that takes it (cluster.put): no status request first, as putSoon would send.
     put: (key, value) => cluster.put(key, value),
-    requests: async () => etcdKinds(await clusterCounts(cluster)),
+    requests: async () => etcdKinds(await clusterCounts(cluster), true),
     parked: async (count) => (await clusterCounts(cluster)).watchers >= 2 * count,
     where: async () => {
       const on = await Promise.all(cluster.clientUrls.map(async (endpoint) => (await memberCounts(endpoint)).watchers));
