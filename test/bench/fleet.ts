@@ -2,10 +2,12 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { ConsulKvServer } from '../support/consul-kv-server.js';
+import { EtcdCluster } from '../support/etcd-cluster.js';
 import { EtcdServer } from '../support/etcd-server.js';
 import { waitFor } from '../support/haproxy-process.js';
 import { makeTempDir } from '../support/temp.js';
 import { WatchProcess, type LogLine } from '../support/watch-process.js';
+import { consulStore, etcdClusterStore, etcdStore, type FleetStore } from './fleet-stores.js';
 import { median, ms, percentile, report } from './stats.js';
 
 const WATCHERS = 50;
@@ -16,75 +18,15 @@ const CHURN = { perSecond: 10, seconds: 10 };
 const STARTING_AT_ONCE = 4;
 const PREFIX = 'apps/fleet/containers';
 
-/** One store under test: how watch reaches it, how the bench writes to it, what it was asked. */
-interface FleetStore {
-  name: string;
-  kv: string;
-  put(key: string, value: string): Promise<void> | void;
-  /** Requests the watchers made so far, by kind (the bench's own writes are left out). */
-  requests(): Promise<Record<string, number>>;
-  /** `count` watchers wait on the store: their blocking queries are parked, or their watch streams open. */
-  parked(count: number): Promise<boolean> | boolean;
-  stop(): Promise<void>;
-}
-
 /** One watcher of the fleet: file only, its own config file. */
 type Member = { watch: WatchProcess; out: string };
-
-function consulStore(server: ConsulKvServer): FleetStore {
-  return {
-    name: 'Consul/OCCS test server',
-    kv: server.url,
-    put: (key, value) => server.put(key, value),
-    // The test server records every request; the bench writes in-process, so all of them are the watchers'.
-    requests: async () => {
-      const counts = { 'blocking queries': 0, 'full reads': 0, 'liveness probes': 0 };
-      for (const r of server.requests) {
-        counts[!r.query.has('recurse') ? 'liveness probes' : r.query.has('index') ? 'blocking queries' : 'full reads'] += 1;
-      }
-      return counts;
-    },
-    parked: (count) => server.blockedQueries >= count,
-    stop: () => server.stop(),
-  };
-}
-
-/** etcd's own Prometheus counters (its client URL's /metrics): gRPC calls started, by method; the JSON gateway's requests are among them. */
-async function etcdMetrics(etcd: EtcdServer): Promise<{ calls: Map<string, number>; watchers: number }> {
-  const text = await (await fetch(`http://127.0.0.1:${etcd.clientPort}/metrics`)).text();
-  const calls = new Map<string, number>();
-  for (const [, method, value] of text.matchAll(/^grpc_server_started_total\{grpc_method="(\w+)",grpc_service="etcdserverpb\.\w+"[^}]*\} (\S+)$/gm)) {
-    calls.set(method!, (calls.get(method!) ?? 0) + Number(value));
-  }
-  return { calls, watchers: Number(/^etcd_debugging_mvcc_watcher_total (\S+)$/m.exec(text)?.[1]) };
-}
-
-function etcdStore(etcd: EtcdServer): FleetStore {
-  return {
-    name: 'etcd 3.4',
-    kv: etcd.url,
-    put: (key, value) => etcd.put(key, value),
-    requests: async () => {
-      const { calls } = await etcdMetrics(etcd);
-      const watches = calls.get('Watch') ?? 0;
-      const ranges = calls.get('Range') ?? 0;
-      const others = [...calls].reduce((n, [method, count]) => (method === 'Range' || method === 'Watch' || method === 'Put' ? n : n + count), 0);
-      // Metrics cannot tell a read from a probe (both are Range calls), but watch reads a range
-      // once before each stream it opens on it (src/kv/etcd-watch.ts): the rest are probes.
-      return { 'watch streams opened': watches, 'range reads': watches, 'count-only liveness probes': ranges - watches, other: others };
-    },
-    // Two streams per watcher: the prefix is followed with and without a leading slash.
-    parked: async (count) => (await etcdMetrics(etcd)).watchers >= 2 * count,
-    stop: () => etcd.stop(),
-  };
-}
 
 const address = (net: number, n: number): string => `10.${net}.${(n >> 8) & 255}.${n & 255}:8080`;
 
 const sleep = (msDelay: number) => new Promise((r) => setTimeout(r, Math.max(0, msDelay)));
 
 /** How a fleet runs: its size, the writes timed, extra watch options, and whether the store's request rates are measured. */
-type Setup = { watchers: number; trials: number; extra?: string[]; windows?: boolean };
+type Setup = { watchers: number; trials: number; extra?: string[]; windows?: boolean; idleS?: number };
 
 /** Starts the fleet, a few at a time, each until it has installed its first config (pushed to `members` at once, for the cleanup). */
 async function startFleet(store: FleetStore, setup: Setup, members: Member[]): Promise<void> {
@@ -146,17 +88,19 @@ async function trial(store: FleetStore, members: Member[], i: number): Promise<T
 }
 
 /** Requests per second of each kind over a window, and in all. */
-function rates(before: Record<string, number>, now: Record<string, number>, seconds: number): string {
+function rates(before: Record<string, number>, now: Record<string, number>, seconds: number): { text: string; total: number } {
   const per = Object.keys(now).map((kind) => [kind, (now[kind]! - (before[kind] ?? 0)) / seconds] as const);
   const total = per.reduce((n, [, r]) => n + r, 0);
-  return `${total.toFixed(1)} req/s (${per.map(([kind, r]) => `${kind} ${r.toFixed(1)}`).join(', ')})`;
+  return { text: `${total.toFixed(1)} req/s (${per.map(([kind, r]) => `${kind} ${r.toFixed(1)}`).join(', ')})`, total };
 }
 
-async function idleWindow(store: FleetStore, members: Member[]): Promise<string> {
+/** The fleet idle for `seconds`: request rates, the same per watcher a minute, and where the watchers wait (a cluster). */
+async function idleWindow(store: FleetStore, members: Member[], seconds: number): Promise<Idle> {
   await waitFor('every watcher to wait on the store', () => store.parked(members.length), 30_000);
   const before = await store.requests();
-  await sleep(IDLE_S * 1000); // the measuring window
-  return rates(before, await store.requests(), IDLE_S);
+  await sleep(seconds * 1000); // the measuring window
+  const { text, total } = rates(before, await store.requests(), seconds);
+  return { seconds, text, perWatcherMinute: (total * 60) / members.length, where: await store.where?.() };
 }
 
 /** CHURN.perSecond writes a second for CHURN.seconds (one server moving); then every watcher catches up. */
@@ -170,13 +114,14 @@ async function churnWindow(store: FleetStore, members: Member[]): Promise<string
     await sleep(started + ((j + 1) * 1000) / CHURN.perSecond - performance.now());
   }
   const seconds = (performance.now() - started) / 1000;
-  const counted = `${rates(before, await store.requests(), seconds)}; ${CHURN.perSecond * CHURN.seconds} writes in ${seconds.toFixed(1)} s`;
+  const counted = `${rates(before, await store.requests(), seconds).text}; ${CHURN.perSecond * CHURN.seconds} writes in ${seconds.toFixed(1)} s`;
   await waitFor('every watcher to install the last write', () => members.every((m) => readFileSync(m.out, 'utf8').includes(` ${last} `)), 120_000);
   return counted;
 }
 
 /** What a fleet measured: CPU seconds per write (all watchers), request rates, error lines logged (a store error, a failed install). */
-type Figures = { startup: number; trials: Trial[]; cpu: { own: number; children: number }; idle?: string; churn?: string; errors: number };
+type Figures = { startup: number; trials: Trial[]; cpu: { own: number; children: number }; idle?: Idle; churn?: string; errors: number };
+type Idle = { seconds: number; text: string; perWatcherMinute: number; where?: string };
 
 /** One fleet on one store, measured; the watchers and the store are stopped whatever happens. */
 async function measure(store: FleetStore, setup: Setup): Promise<Figures> {
@@ -186,7 +131,7 @@ async function measure(store: FleetStore, setup: Setup): Promise<Figures> {
     const started = performance.now();
     await startFleet(store, setup, members);
     const startup = performance.now() - started;
-    const idle = setup.windows ? await idleWindow(store, members) : undefined;
+    const idle = setup.windows ? await idleWindow(store, members, setup.idleS ?? IDLE_S) : undefined;
     const before = fleetCpu(members);
     const trials: Trial[] = [];
     for (let i = 0; i < setup.trials; i++) trials.push(await trial(store, members, i));
@@ -212,7 +157,9 @@ function reportStore(name: string, f: Figures): void {
     ['  of which stage + haproxy -c (its log line): p50 / p99', p50p99(f.trials.flatMap((t) => t.checks))],
     [`one write → all ${WATCHERS} ran the reload command: p50 / p99`, p50p99(f.trials.map((t) => t.allReloaded))],
     [`CPU per write, all watchers: node / haproxy -c + reload command (${availableParallelism()} cores)`, cpuPerWrite(f)],
-    [`store requests idle (${IDLE_S} s, all parked; the watchers' only)`, f.idle!],
+    [`store requests idle (${f.idle!.seconds} s, all parked; the watchers' only)`, f.idle!.text],
+    ['  per watcher a minute (one prefix; goal <= 6)', f.idle!.perWatcherMinute.toFixed(1)],
+    ...(f.idle!.where ? [['  where the watchers wait', f.idle!.where] as [string, string]] : []),
     [`store requests during ${CHURN.perSecond} writes/s (${CHURN.seconds} s; the writes not counted)`, f.churn!],
     ["error lines in the watchers' logs (goal 0)", String(f.errors)],
     [`start-up of the ${WATCHERS} (${STARTING_AT_ONCE} at a time, each to its first install)`, ms(f.startup)],
@@ -235,4 +182,16 @@ export async function benchFleet(): Promise<void> {
     [`${WATCHERS} watchers, haproxy -c replaced by true (--haproxy true): all installed: p50 / p99`, allInstalled(unchecked)],
     ['  CPU per write, all watchers: node / true + reload command', cpuPerWrite(unchecked)],
   ]);
+}
+
+/**
+ * `npm run bench -- fleet-cluster`: the fleet on a real three-member etcd cluster, each watcher
+ * given every member (`etcd://m0,m1,m2`); its calls are summed over the members. Idle for 3
+ * minutes: each watcher asks another member's /health every 90 s, and a 60 s window that follows
+ * the fleet's start-up catches none of them.
+ */
+export async function benchFleetCluster(): Promise<void> {
+  const cluster = await new EtcdCluster().start(3);
+  const setup: Setup = { watchers: WATCHERS, trials: TRIALS, windows: true, idleS: 180 };
+  reportStore('three-member etcd 3.4 cluster (etcd://m0,m1,m2)', await measure(etcdClusterStore(cluster), setup));
 }

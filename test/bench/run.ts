@@ -2,7 +2,7 @@ import { removeTempDirs } from '../support/temp.js';
 import { benchDrift } from './drift.js';
 import { benchEtcd } from './etcd.js';
 import { benchFailover } from './failover.js';
-import { benchFleet } from './fleet.js';
+import { benchFleet, benchFleetCluster } from './fleet.js';
 import { benchIdle } from './idle.js';
 import { benchProbe } from './probe.js';
 import { benchRecovery, benchStall } from './recovery.js';
@@ -27,6 +27,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   stall: () => benchStall(),
   scale: () => benchScale(),
   fleet: () => benchFleet(),
+  'fleet-cluster': () => benchFleetCluster(),
   'watch-idle': () => benchWatchIdle(),
   stack: () => benchStack(),
   probe: () => benchProbe(),
