@@ -6,14 +6,15 @@ import type { Endpoints } from './endpoints.js';
  * streams, blocking queries). A store that takes connections and then answers nothing looks just
  * like one with nothing new to say; so does an etcd member cut off from its peers, whose streams
  * stay open but fall silent. The probe tells them apart within this interval plus
- * PROBE_TIMEOUT_MS (15 s), at five requests a minute for the whole source, whatever the prefixes.
+ * PROBE_TIMEOUT_MS (14.5 s, and the move to the next endpoint: under the 15 s goal), at five
+ * requests a minute for the whole source, whatever the prefixes.
  */
 export const PROBE_INTERVAL_MS = 12_000;
 /**
  * How long a probe may take (or --kv-timeout, when shorter). A probe is one tiny read: a member
  * that needs longer is in trouble, and the next one is asked.
  */
-export const PROBE_TIMEOUT_MS = 3_000;
+export const PROBE_TIMEOUT_MS = 2_500;
 /**
  * How often one of the other endpoints (not the one in use) is asked whether it answers, each in
  * turn, so /healthz can say how many answer before the one in use fails. Under a request a minute.

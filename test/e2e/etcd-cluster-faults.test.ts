@@ -8,7 +8,7 @@ import { waitFor } from '../support/haproxy-process.js';
  * same watch, with the same HAProxy worker (a runtime change, no reload), and nothing lost. Member 0,
  * the first endpoint, is the one watch uses at start. One cluster for the file, restored after
  * each test. The deadlines are the issue's goals: a member's death, 5 s; a hang, the probe interval
- * (12 s) plus its timeout (3 s), and 1 s for the move and the change to get through.
+ * (12 s) plus its timeout (2.5 s), and 1 s for the move and the change to get through.
  */
 
 const c = useClusterRig();

@@ -8,7 +8,7 @@ import { waitFor } from '../support/haproxy-process.js';
  * member 0, the one watch uses at start, is cut off from its peers while its client port still
  * answers; then quorum is lost and restored. As in etcd-cluster-faults.test.ts: the change is
  * served by the same watch, with the same HAProxy worker, nothing lost, within the issue's goals
- * (a partition: the probe interval, 12 s, plus its timeout, 3 s, and 1 s for the move and the change
+ * (a partition: the probe interval, 12 s, plus its timeout, 2.5 s, and 1 s for the move and the change
  * to get through; quorum back: 2 s after a write goes through).
  */
 
