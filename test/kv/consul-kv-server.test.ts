@@ -76,6 +76,22 @@ describe('the Consul-KV test server as a cluster', () => {
     expect(await stale).toMatchObject({ status: 404, index: 1, knownLeader: 'false' });
   });
 
+  it('a hung server answers nothing, not even a blocking query parked before it hung when the key changes', async () => {
+    cluster = await new ConsulKvCluster(1).start();
+    const server = cluster.servers[0]!;
+    cluster.put('apps/x/one', '1');
+    const parked = fetch(`${server.url}/v1/kv/apps/x?recurse&index=${(await get(server, '/v1/kv/apps/x?recurse')).index}&wait=10s`, {
+      signal: AbortSignal.timeout(1500),
+    }).then(
+      (r) => `answered ${r.status}`,
+      () => 'no answer',
+    );
+    await waitFor('the query to park', () => server.blockedQueries === 1);
+    server.fail({ kind: 'hang' });
+    cluster.put('apps/x/two', '2');
+    expect(await parked).toBe('no answer');
+  });
+
   it('refuses ?stale with ?consistent and a wait that is no duration (400)', async () => {
     cluster = await new ConsulKvCluster(1).start();
     expect((await get(cluster.servers[0]!, '/v1/kv/a?stale&consistent')).status).toBe(400);

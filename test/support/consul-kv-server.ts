@@ -212,7 +212,8 @@ export class ConsulKvServer {
       return { view, answer: this.store.read(key, recurse, raw, readable, view.asOf) };
     };
     const answer = (): void => {
-      if (res.writableEnded || !this.server || this.answerFailure(res)) return;
+      // A hung server answers nothing, not even a query parked before it hung.
+      if (res.writableEnded || !this.server || this.failure?.kind === 'hang' || this.answerFailure(res)) return;
       const { view, answer: found } = read();
       res.setHeader('X-Consul-Index', String(found.index));
       res.setHeader('X-Consul-KnownLeader', String(view.knownLeader));
