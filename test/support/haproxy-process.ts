@@ -35,12 +35,23 @@ function bindOnce(port: number): Promise<number | undefined> {
 export async function freePort(): Promise<number> {
   const low = 10_000;
   for (let attempt = 0; EPHEMERAL_LOW - low > 1000 && attempt < 50; attempt++) {
-    const free = await bindOnce(low + Math.floor(Math.random() * (EPHEMERAL_LOW - low)));
-    if (free) return free;
+    const port = low + Math.floor(Math.random() * (EPHEMERAL_LOW - low));
+    // Free now, but maybe handed out a moment ago and not bound yet (a rig asks for several at once).
+    if (given.has(port)) continue;
+    const free = await bindOnce(port);
+    if (free) return remember(free);
   }
   const any = await bindOnce(0);
   if (!any) throw new Error('no free port on 127.0.0.1');
-  return any;
+  return remember(any);
+}
+
+/** The ports this process handed out lately: never handed out twice while a test may still be about to bind them. */
+const given = new Set<number>();
+function remember(port: number): number {
+  given.add(port);
+  if (given.size > 4000) given.delete(given.values().next().value!);
+  return port;
 }
 
 export interface HttpAnswer {
