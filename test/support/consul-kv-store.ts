@@ -68,8 +68,8 @@ export class ConsulKvStore {
    * does is elected (at once: the test server has no election timeout). None: no quorum anywhere.
    */
   leader(): Member | undefined {
-    const fit = (m?: Member) => m !== undefined && m.running && m.knownLeader;
-    if (!fit(this.leading)) this.leading = this.members.find(fit);
+    const canLead = (m?: Member) => m !== undefined && m.running && m.knownLeader;
+    if (!canLead(this.leading)) this.leading = this.members.find(canLead);
     return this.leading;
   }
 
