@@ -85,11 +85,13 @@ export class ConsulSource implements KvSource {
 
   watch(prefixes: readonly string[], listener: KvWatchListener, signal: AbortSignal): Promise<void> {
     this.probeKey ??= prefixes[0];
-    const stopChecking = checkOthersOnFailover(this.endpoints, (s) => this.checkOther(s, prefixes[0] ?? 'occs-lb'), signal);
+    const key = prefixes[0] ?? 'occs-lb';
+    const checkOther = (checkSignal: AbortSignal) => this.checkOther(checkSignal, key);
+    const stopChecking = checkOthersOnFailover(this.endpoints, checkOther, signal);
     return watchConsul(prefixes, listener, signal, {
       read: (prefix, since, readSignal) => this.readPrefix(prefix, readSignal ?? signal, since),
-      probe: (probeSignal) => this.probe(probeSignal, prefixes[0], this.probeTimeoutMs),
-      checkOther: (checkSignal) => this.checkOther(checkSignal, prefixes[0] ?? 'occs-lb'),
+      probe: (probeSignal) => this.probe(probeSignal, key, this.probeTimeoutMs),
+      checkOther,
       pollIntervalMs: this.options.pollIntervalMs ?? 5000,
     }).finally(stopChecking);
   }

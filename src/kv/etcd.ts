@@ -157,7 +157,7 @@ export class EtcdSource implements KvSource {
   ): Promise<R> {
     // Each endpoint once, from the one in use: a member that cannot serve hands the request to the next at once.
     for (let attempt = 0, tried = 1; ; attempt++) {
-      const endpoint = this.base;
+      const endpoint = this.endpoints.current;
       const url = new URL(path, endpoint);
       const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': `occs-lb/${packageVersion()}` };
       if (this.options.user) {
@@ -201,13 +201,8 @@ export class EtcdSource implements KvSource {
     }
   }
 
-  /** The endpoint in use. */
-  private get base(): URL {
-    return this.endpoints.current;
-  }
-
   private async authenticate(label: string): Promise<string> {
-    const url = new URL('/v3/auth/authenticate', this.base);
+    const url = new URL('/v3/auth/authenticate', this.endpoints.current);
     let answer: { status: number; body: Buffer };
     try {
       answer = await this.http.request(url, {

@@ -4,8 +4,8 @@ import { usageError } from '../errors.js';
 import { clusterName } from './endpoints.js';
 import type { KvSource, KvSourceOptions } from './source.js';
 
-/** Where the store is: a file, or one or more endpoints of one cluster (`base`: the first, tried first). */
-export type KvLocation = { kind: 'consul' | 'etcd'; base: URL; endpoints: URL[] } | { kind: 'file'; path: string };
+/** Where the store is: a file, or one or more endpoints of one cluster (the first tried first). */
+export type KvLocation = { kind: 'consul' | 'etcd'; endpoints: URL[] } | { kind: 'file'; path: string };
 
 const DEFAULT_PORTS: Record<string, string> = { 'occs:': '9109', 'consul:': '8500', 'etcd:': '2379', 'etcds:': '2379' };
 
@@ -37,8 +37,8 @@ export function parseKvLocation(spec: string, cwd: string): KvLocation {
   const parts = hosts.split(',').map((host) => host.trim());
   if (parts.some((host) => host === '')) throw badSpec(spec, 'has an empty endpoint between commas');
   const endpoints = parts.map((host) => parseEndpoint(`${scheme}${host}${rest}`, spec));
-  const unique = [...new Map(endpoints.map((e) => [e.base.href, e.base])).values()];
-  return { kind: endpoints[0]!.kind, base: unique[0]!, endpoints: unique };
+  const unique = [...new Map(endpoints.map((e) => [e.endpoints[0]!.href, e.endpoints[0]!])).values()];
+  return { kind: endpoints[0]!.kind, endpoints: unique };
 }
 
 /** One endpoint of a `--kv` value (a URL of a known scheme naming a host). */
@@ -66,7 +66,7 @@ function parseEndpoint(spec: string, whole = spec): Extract<KvLocation, { kind: 
   const secure = url.protocol === 'https:' || url.protocol === 'etcds:';
   const port = url.port || DEFAULT_PORTS[url.protocol] || '';
   const base = new URL(`${secure ? 'https' : 'http'}://${url.hostname}${port ? `:${port}` : ''}/`);
-  return { kind: url.protocol.startsWith('etcd') ? 'etcd' : 'consul', base, endpoints: [base] };
+  return { kind: url.protocol.startsWith('etcd') ? 'etcd' : 'consul', endpoints: [base] };
 }
 
 function parseFileSpec(spec: string, cwd: string): string {

@@ -131,7 +131,7 @@ describe('parseKvLocation', () => {
     ['http://[::1]:9109', 'http://[::1]:9109/'],
   ])('%s → %s', (spec, base) => {
     const location = parseKvLocation(spec, '/');
-    expect(location.kind === 'consul' && location.base.href).toBe(base);
+    expect(location.kind === 'consul' && location.endpoints[0]!.href).toBe(base);
   });
 
   it('resolves file: paths against the working directory', () => {
