@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import type { RenderedResource } from '../plan/render.js';
 import { installChange, type InstalledUnit } from '../install/install.js';
 import { installUnits } from '../install/stage.js';
+import { sweepBundles } from '../install/sweep.js';
 import { removeStaleTemps } from '../util/atomic-write.js';
 import { withSpinner } from '../util/spinner.js';
 import { describeRead, readStore, storeName } from '../wiring/store.js';
@@ -31,6 +32,11 @@ export async function render(settings: Readonly<Settings>, { io, log }: CommandC
       hint: 'give --out FILE: render writes the config there and its map files beside it (.hosts.map and .paths.map)',
     });
   }
+  if (settings.tls && !settings.resources.some((r) => r.destination === settings.haproxy.config)) {
+    throw usageError('HTTPS keeps its certificates in files beside the config, so render cannot print it alone', {
+      hint: 'give --out FILE: render writes the config there and the certificates beside it (.crt-list and the .certs directory)',
+    });
+  }
   const templates = await compileTemplates(settings.resources);
   const installing = settings.resources.some((r) => r.destination);
   const binary =
@@ -52,6 +58,7 @@ export async function render(settings: Readonly<Settings>, { io, log }: CommandC
   for (const { path, result } of await install(files, binary, log)) {
     log.info(result === 'written' ? `wrote ${path}` : `${path} is unchanged`, { destination: path, result });
   }
+  for (const path of await sweepBundles(files)) log.info(`removed ${path}: its certificate is no longer served`, { removed: path });
 }
 
 /** Stages every file (map files too), checks the HAProxy configs among them (when `binary` is given), then renames them all into place. */

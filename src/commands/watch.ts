@@ -11,6 +11,7 @@ import { renderSnapshot } from '../plan/plan.js';
 import { allPrefixes } from '../plan/render.js';
 import type { CompiledTemplate } from '../template/engine.js';
 import { removeStaleTemps } from '../util/atomic-write.js';
+import { bundlesWithTemps } from '../install/sweep.js';
 import { childEnv } from '../util/run.js';
 import { startSpinner } from '../util/spinner.js';
 import { Executor } from '../watch/executor.js';
@@ -129,8 +130,9 @@ async function once({ settings, templates, source, control, log, store }: OncePa
     fileFailed: (error) => (fileFailure = error),
   });
   try {
-    await view.init(installedPaths(settings));
-    const rendering = renderSnapshot(settings, templates, await source.read(allPrefixes(settings.resources)));
+    await view.init(installedPaths(settings), settings.tls?.crtList);
+    const lastGood = (path: string) => view.state.installed.get(path);
+    const rendering = renderSnapshot(settings, templates, await source.read(allPrefixes(settings.resources)), { installed: lastGood });
     const planner = new Planner({ settings, templates }, view);
     const outcome = await syncOnce({ planner, executor, view, notes: new RenderingNotes(log, store), log }, rendering);
     await executor.settled();
@@ -148,6 +150,7 @@ async function once({ settings, templates, source, control, log, store }: OncePa
  * master-socket dirs. Nothing else would ever remove them outside a container.
  */
 async function removeLeftovers(settings: Readonly<Settings>, log: Logger): Promise<void> {
-  const removed = [...(await Promise.all(installedPaths(settings).map((path) => removeStaleTemps(path)))).flat(), ...(await removeStaleRuntimeDirs())];
+  const paths = [...installedPaths(settings), ...(settings.tls ? await bundlesWithTemps(settings.tls.certsDir) : [])];
+  const removed = [...(await Promise.all(paths.map((path) => removeStaleTemps(path)))).flat(), ...(await removeStaleRuntimeDirs())];
   if (removed.length > 0) log.info(`removed what an earlier run left: ${removed.join(', ')}`, { removed });
 }

@@ -9,10 +9,11 @@ import { durationSetting, invalid, pick, type From, type Layers } from './layers
 import { normalizePrefix, resolveHaproxy, resolveResources, stackResource } from './output-settings.js';
 import { mapPaths, resolveStack } from './stack-settings.js';
 import { resolveKv, resolveKvReads, resolveKvUser, resolveToken } from './store-settings.js';
+import { resolveTls } from './tls-settings.js';
 import type { Flags, Settings, SettingsInput, TemplateVars } from './types.js';
 import { resolveWatch } from './watch-settings.js';
 
-export type { Flags, HaproxySettings, LoadedFile, Resource, ServiceSpec, Settings, SettingsInput, StackSettings, TemplateVars } from './types.js';
+export type { Flags, HaproxySettings, LoadedFile, Resource, ServiceSpec, Settings, SettingsInput, StackSettings, TemplateVars, TlsSettings } from './types.js';
 
 /**
  * No admin socket unless asked for: HAProxy will not start when the socket's directory is
@@ -59,7 +60,7 @@ export function resolveSettings(input: SettingsInput): Readonly<Settings> {
   if (Boolean(kvCert) !== Boolean(kvKey)) throw usageError('--kv-cert and --kv-key go together', { hint: 'give both, or neither' });
   const notices: string[] = [];
   const { user: kvUser, password: kvPassword } = resolveKvUser(flags, env, from, input.readSecret, notices);
-  const { stack, resources, haproxy } = resolveOutput(input, from, fileDir, fileLabel);
+  const output = resolveOutput(input, from, fileDir, fileLabel, vars);
   const minServers = pick<string | number>(from.flag('min-servers', flags.minServers), from.file('minServers'));
   if (minServers && !/^\d+$/.test(String(minServers.value))) throw invalid(minServers.from, `"${minServers.value}" is not a whole number`);
   const settings: Settings = {
@@ -75,26 +76,29 @@ export function resolveSettings(input: SettingsInput): Readonly<Settings> {
     kvKey: path(kvKey),
     insecure: flags.insecure ?? file?.config.insecure ?? false,
     strict: flags.strict ?? file?.config.strict ?? false,
-    resources,
+    ...output,
     vars,
-    haproxy,
     minServers: minServers ? Number(minServers.value) : 0,
     watch: resolveWatch(flags, from),
     logFormat: logFormat?.value as LogFormat | undefined,
     verbosity: flags.quiet ? 'quiet' : flags.verbose ? 'verbose' : 'normal',
     configFile: file?.path,
     notices,
-    stack,
   };
   return Object.freeze(settings);
 }
 
-/** What is rendered where (stack mode's one config and its map files, or the resources) and the HAProxy that reads it. */
-function resolveOutput(input: SettingsInput, from: Layers, fileDir: string, fileLabel: string) {
+/**
+ * What is rendered where (stack mode's one config and its map files, or the resources), the
+ * HAProxy that reads it, and HTTPS beside it (its port joins the template's `vars`).
+ */
+function resolveOutput(input: SettingsInput, from: Layers, fileDir: string, fileLabel: string, vars: TemplateVars) {
   const stack = resolveStack(input.flags, from, input.file, normalizePrefix, BALANCE_ALGORITHMS);
   const resources = stack ? [stackResource(input, stack, fileDir)] : resolveResources(input, fileDir, fileLabel);
   const haproxy = resolveHaproxy(input.flags, from, resources);
-  return { resources, haproxy, stack: stack && { ...stack, maps: mapPaths(resources[0]!.destination ?? haproxy.config) } };
+  const tls = resolveTls(input.flags, from, vars, haproxy.config);
+  if (tls) vars.httpsPort = tls.port;
+  return { resources, haproxy, tls, stack: stack && { ...stack, maps: mapPaths(resources[0]!.destination ?? haproxy.config) } };
 }
 
 /** The values the default template prints: each validated so it is one safe config word. */

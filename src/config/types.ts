@@ -35,6 +35,8 @@ export interface TemplateVars {
   balance: string;
   /** The admin `stats socket` path ('' leaves it out): the runtime API watch uses. */
   adminSocket: string;
+  /** The HTTPS port (--https-port), when HTTPS is served. */
+  httpsPort?: number;
 }
 
 /** One template → destination pair (confd's template resource). */
@@ -89,6 +91,25 @@ export interface Settings {
   notices: string[];
   /** Stack mode: every app a service, routed by host and path (none: the one-service default). */
   stack?: StackSettings;
+  /** HTTPS (--https-port): where certificates come from and the files they go to. */
+  tls?: TlsSettings;
+}
+
+/** HTTPS: the certificates served, where they come from and where they are written beside the config. */
+export interface TlsSettings {
+  port: number;
+  /** A directory of bundles (absolute), followed for changes. */
+  certDir?: string;
+  /** The bundle served when no certificate matches the client's server name (none: the first by name). */
+  defaultCert?: string;
+  /** Warn when a certificate expires within this. */
+  warnMs: number;
+  /** The crt-list HAProxy's HTTPS bind reads: one line per bundle file. */
+  crtList: string;
+  /** The directory (0700) of the bundle files (0600), each named after its bundle. */
+  certsDir: string;
+  /** Stack mode's per-app policies: redirect or HTTPS only (by backend), and the HSTS header (by backend). */
+  maps: { policy: string; hsts: string };
 }
 
 /** A service the config file lists: its servers are the keys directly under `prefix`. */

@@ -25,6 +25,21 @@ export function masterCommand(socket: string, command: string, timeoutMs: number
   return exchange(socket, command, timeoutMs);
 }
 
+/** A line of a PEM text as occs-lb writes it (src/tls/bundle.ts): BEGIN/END lines and base64, nothing else. */
+const PEM_LINE = /^(?:-----(?:BEGIN|END) [A-Z0-9 ]+-----|[A-Za-z0-9+/=]{1,76})$/;
+
+/**
+ * A command with a payload (`set ssl cert NAME <<`): the payload's lines follow the command,
+ * and an empty line ends it. A payload line of anything but PEM (an empty line would end the
+ * payload, and what followed would run as commands) is refused here, whatever built it.
+ */
+export function payloadCommand(socket: string, command: string, payload: string, timeoutMs: number): Promise<string> {
+  refuseChained(command);
+  const lines = payload.replace(/\n$/, '').split('\n');
+  if (!lines.every((l) => PEM_LINE.test(l))) throw new OccsError('UNEXPECTED', `refusing to send a payload that is not PEM with "${command}"`);
+  return exchange(socket, `${command} <<\n${lines.join('\n')}\n`, timeoutMs);
+}
+
 function refuseChained(command: string): void {
   if (/[;\p{Cc}]/u.test(command)) {
     throw new OccsError('UNEXPECTED', `refusing to send a command with ';' or a control character: ${JSON.stringify(command)}`);

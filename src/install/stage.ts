@@ -1,12 +1,25 @@
+import { chmod, mkdir, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { RenderedResource } from '../plan/render.js';
 import { stageFile, type StagedFile } from '../util/atomic-write.js';
 import { installError } from './install-error.js';
+
+/** A file only its owner reads: a certificate bundle holds a private key. */
+export const PRIVATE_FILE = 0o600;
+
+/** The directory of private files: made if missing, and only its owner may list or enter it (0700), whatever it was. */
+async function privateDirectory(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (((await stat(dir)).mode & 0o777) !== 0o700) await chmod(dir, 0o700);
+}
 
 /** One file of an install: a resource's own, or a map file that goes with it. */
 export interface InstallUnit {
   path: string;
   content: string;
   resource: RenderedResource;
+  /** Its mode when fixed: a certificate bundle's (0600, in a directory only the user reads). */
+  mode?: number;
 }
 
 /** A file staged beside its destination (no temp copy: its content is unchanged). */
@@ -21,7 +34,7 @@ export type CheckStaged = (file: string, resource: RenderedResource) => Promise<
 /** Every file the resources install: each resource's companions (map files) first, then itself, so a config never names a map not yet there. */
 export function installUnits(files: readonly RenderedResource[]): InstallUnit[] {
   return files.flatMap((r) => [
-    ...(r.companions ?? []).map((c) => ({ path: c.path, content: c.text, resource: r })),
+    ...(r.companions ?? []).map((c) => ({ path: c.path, content: c.text, resource: r, ...(c.mode !== undefined && { mode: c.mode }) })),
     { path: r.resource.destination!, content: r.text, resource: r },
   ]);
 }
@@ -32,11 +45,15 @@ export async function discardStaged(files: readonly Staged[]): Promise<void> {
 }
 
 /** Stages each file beside its destination; a file that cannot be staged is an install error naming it, and the others are discarded. */
-export async function stageEach<T extends { path: string; content: string }>(files: readonly T[]): Promise<Array<Staged<T>>> {
+export async function stageEach<T extends { path: string; content: string; mode?: number }>(files: readonly T[]): Promise<Array<Staged<T>>> {
   const staged: Array<Staged<T>> = [];
   try {
     for (const file of files) {
-      const copy = await stageFile(file.path, file.content).catch((error: unknown) => {
+      if (file.mode === PRIVATE_FILE)
+        await privateDirectory(dirname(file.path)).catch((error: unknown) => {
+          throw installError(file.path, error);
+        });
+      const copy = await stageFile(file.path, file.content, file.mode).catch((error: unknown) => {
         throw installError(file.path, error);
       });
       staged.push({ ...file, staged: copy });
@@ -64,8 +81,9 @@ export async function stageRendered(files: readonly RenderedResource[], check: C
 }
 
 /**
- * A config reads its maps by their installed paths, so a config with new maps is checked as a
- * copy that reads the staged ones.
+ * A config reads its maps and crt-list by their installed paths, and the crt-list its bundles by
+ * theirs, so a config whose files changed is checked as a copy that reads the staged ones (the
+ * crt-list as a copy naming the staged bundles).
  */
 async function checkStaged(files: readonly RenderedResource[], units: readonly StagedUnit[], check: CheckStaged): Promise<void> {
   let at = 0;
@@ -73,22 +91,54 @@ async function checkStaged(files: readonly RenderedResource[], units: readonly S
     const own = units.slice(at, at + (r.companions?.length ?? 0) + 1).map((u) => u.staged);
     at += own.length;
     const config = own[own.length - 1]!;
-    // Only the maps the template read (the rendering knows which) are read by HAProxy with the config.
-    const maps = (r.companions ?? []).flatMap((c, i) => (own[i]!.temp && c.loaded ? [{ path: c.path, temp: own[i]!.temp }] : []));
     if (!r.resource.haproxy) continue;
-    if (maps.length === 0) {
-      if (config.temp) await check(config.temp, r);
-      continue;
-    }
-    const destination = r.resource.destination!;
-    const text = maps.reduce((t, m) => t.split(m.path).join(m.temp), r.text);
-    const copy = await stageFile(destination, text).catch((error: unknown) => {
-      throw installError(destination, error);
-    });
+    const companions = r.companions ?? [];
+    const temps = new Map(companions.flatMap((c, i) => (own[i]!.temp ? [[c.path, own[i]!.temp] as const] : [])));
+    const copies: StagedFile[] = [];
     try {
-      await check(copy.temp ?? destination, r);
+      // Only the files the template read (the rendering knows which) are read by HAProxy with the config.
+      const read = new Map<string, string>();
+      for (const c of companions.filter((x) => x.loaded && x.kind !== 'cert')) {
+        const text = c.kind === 'crt-list' ? namingStaged(c.text, temps) : c.text;
+        if (text === c.text) {
+          if (temps.has(c.path)) read.set(c.path, temps.get(c.path)!);
+          continue;
+        }
+        const copy = await stageCopy(c.path, text);
+        copies.push(copy);
+        read.set(c.path, copy.temp ?? c.path);
+      }
+      if (read.size === 0) {
+        if (config.temp) await check(config.temp, r);
+        continue;
+      }
+      const copy = await stageCopy(
+        r.resource.destination!,
+        [...read].reduce((t, [path, temp]) => t.split(path).join(temp), r.text),
+      );
+      copies.push(copy);
+      await check(copy.temp ?? r.resource.destination!, r);
     } finally {
-      await copy.discard();
+      await Promise.all(copies.map((c) => c.discard()));
     }
   }
+}
+
+/** A crt-list naming the staged copy of each bundle that has one (line by line: a name is never part of another). */
+function namingStaged(text: string, temps: ReadonlyMap<string, string>): string {
+  return text
+    .split('\n')
+    .map((line) => {
+      const [file = '', ...rest] = line.split(' ');
+      const temp = temps.get(file);
+      return temp ? [temp, ...rest].join(' ') : line;
+    })
+    .join('\n');
+}
+
+/** A copy of a file for a check, staged beside it (an install error names the file when it cannot be). */
+function stageCopy(destination: string, text: string): Promise<StagedFile> {
+  return stageFile(destination, text).catch((error: unknown) => {
+    throw installError(destination, error);
+  });
 }

@@ -5,10 +5,11 @@ import { diffConfigs, type BackendChanges } from '../haproxy/config-diff.js';
 import type { Drift } from '../haproxy/drift.js';
 import type { RuntimeChannel } from '../haproxy/runtime-channel.js';
 import type { MapChange } from '../haproxy/runtime-maps.js';
+import { certChange, NO_CERT_CHANGE, type CertChange } from '../haproxy/runtime-certs.js';
 import type { KvSnapshot } from '../kv/source.js';
 import type { CompiledTemplate } from '../template/engine.js';
 import type { RenamedEntry, SkippedEntry } from '../values/servers.js';
-import { emptyPrefixes, renderResources, serverCountsOf, type EmptyPrefix, type RenderedResource } from './render.js';
+import { emptyPrefixes, renderResources, serverCountsOf, type EmptyPrefix, type RenderContext, type RenderedResource } from './render.js';
 import { minServersRefusal, shortfalls, strictRefusal, type Shortfall } from './rules.js';
 
 /** What one snapshot renders to, and what the rules say of it: all a plan needs but what is installed. */
@@ -40,6 +41,8 @@ export type Change =
       backends: BackendChanges[];
       /** Map files (stack mode's routes) to swap whole. */
       maps: MapChange[];
+      /** HTTPS's certificates to add, rotate or remove. */
+      certs: CertChange;
       /** No server removed: cheap, so the quiescence window may be skipped. */
       immediate: boolean;
       /** The reloads HAProxy had when this was planned: one since makes the plan stale. */
@@ -78,8 +81,13 @@ export interface HaproxyState {
 }
 
 /** Renders a snapshot (once: the only template run a store change costs) and applies the rules. Pure. */
-export function renderSnapshot(settings: Readonly<Settings>, templates: ReadonlyMap<string, CompiledTemplate>, snapshot: KvSnapshot): Rendering {
-  const resources = renderResources(settings, templates, snapshot);
+export function renderSnapshot(
+  settings: Readonly<Settings>,
+  templates: ReadonlyMap<string, CompiledTemplate>,
+  snapshot: KvSnapshot,
+  context: RenderContext = {},
+): Rendering {
+  const resources = renderResources(settings, templates, snapshot, context);
   const skipped = resources.flatMap((r) => r.diagnostics.skipped);
   const backends: Record<string, number> = {};
   // Stack mode's backends are its services: counted in the model, not parsed back from the text.
@@ -154,7 +162,7 @@ export function decideCorrection(settings: Readonly<Settings>, state: HaproxySta
   const closed = drift.kind === 'reload' ? drift.reason : runtimeClosed(settings, state);
   if (closed || drift.kind === 'reload') return { kind: 'reload', files: [], reason: `HAProxy drifted from the installed config (${closed})` };
   const { backends, maps, found } = drift;
-  return { kind: 'runtime', files: [], backends, maps, immediate: true, epoch: state.epoch, drift: { found, version } };
+  return { kind: 'runtime', files: [], backends, maps, certs: NO_CERT_CHANGE(), immediate: true, epoch: state.epoch, drift: { found, version } };
 }
 
 /** Why the runtime API may not be used now, if it may not. */
@@ -166,23 +174,37 @@ function runtimeClosed(settings: Readonly<Settings>, state: HaproxyState): strin
 }
 
 /**
- * The server and map changes the runtime API can apply, or why it cannot: only the config HAProxy
- * runs qualifies, alone, and only when nothing but its server lines and its map files changed.
+ * The server, map and certificate changes the runtime API can apply, or why it cannot: only the
+ * config HAProxy runs qualifies, alone, and only when nothing but its server lines, its map files
+ * and its certificates changed.
  */
 function runtimeChanges(
   settings: Readonly<Settings>,
   files: RenderedResource[],
   installed: ReadonlyMap<string, string | undefined>,
-): { backends: BackendChanges[]; maps: MapChange[] } | { reason: string } {
+): { backends: BackendChanges[]; maps: MapChange[]; certs: CertChange } | { reason: string } {
   const [only] = files;
   if (files.length !== 1) return { reason: 'more than one file changed' };
   if (only!.resource.destination !== settings.haproxy.config) return { reason: 'the config that changed is not the one HAProxy runs' };
-  const maps = (only!.companions ?? []).filter((c) => c.text !== installed.get(c.path));
+  const changed = (only!.companions ?? []).filter((c) => c.text !== installed.get(c.path));
+  const maps = changed.filter((c) => c.kind === 'map');
   if (maps.some((c) => installed.get(c.path) === undefined)) return { reason: 'a map file is new' };
   // A template of one's own may leave a map out: HAProxy has not loaded it, so there is nothing to swap.
-  const unused = maps.find((c) => !c.loaded);
+  const unused = changed.find((c) => !c.loaded);
   if (unused) return { reason: `the config does not load ${unused.path}` };
+  const certs = certsOf(only!, installed);
+  if ('reason' in certs) return certs;
   const diff = diffConfigs(installed.get(only!.resource.destination) ?? '', only!.text);
   if (diff.kind === 'reload') return { reason: diff.reason };
-  return { backends: diff.kind === 'servers' ? diff.backends : [], maps: maps.map((c) => ({ path: c.path, entries: c.entries })) };
+  return { backends: diff.kind === 'servers' ? diff.backends : [], maps: maps.map((c) => ({ path: c.path, entries: c.entries })), certs };
+}
+
+/** The certificates a rendering asks HAProxy to add, rotate or remove; the first crt-list (HTTPS starting) goes by reload. */
+function certsOf(file: RenderedResource, installed: ReadonlyMap<string, string | undefined>): CertChange | { reason: string } {
+  const list = file.companions?.find((c) => c.kind === 'crt-list');
+  const crtList = file.tls?.settings.crtList;
+  if (!crtList || installed.get(crtList) === undefined) return list ? { reason: 'HTTPS starts serving (its first certificate)' } : NO_CERT_CHANGE();
+  if (!list) return { reason: 'HTTPS stops serving (no certificate left)' };
+  const wanted = (file.companions ?? []).flatMap((c) => (c.kind === 'cert' && c.cert ? [{ path: c.path, pem: c.text, serial: c.cert.serial }] : []));
+  return certChange(crtList, wanted, installed);
 }

@@ -6,6 +6,8 @@ import { stackMaps, watchedMaps, type Companion } from '../stack/maps.js';
 import { buildStack, type Stack } from '../stack/model.js';
 import { renderTemplate, type CompiledTemplate } from '../template/engine.js';
 import { createHelpers, type RenderDiagnostics } from '../template/helpers.js';
+import { buildTls, dirOffers, type TlsModel } from '../tls/certs.js';
+import { tlsCompanions, tlsLocals } from '../tls/companions.js';
 
 /** One resource's text, rendered from its part of a snapshot. */
 export interface RenderedResource {
@@ -14,7 +16,16 @@ export interface RenderedResource {
   diagnostics: RenderDiagnostics;
   /** Stack mode: what was rendered (services, routes), and the map files installed with the config. */
   stack?: Stack;
+  /** HTTPS: the certificates served (the config HAProxy runs only). */
+  tls?: TlsModel;
+  /** Files installed with the config: stack mode's maps, HTTPS's bundles and crt-list. */
   companions?: Companion[];
+}
+
+/** What rendering reads besides the snapshot: the time (certificates expire) and the bundles installed (the last good one of a name serves on when a new one fails its checks). */
+export interface RenderContext {
+  now?: number;
+  installed?: (path: string) => string | undefined;
 }
 
 /** Servers per backend of an HAProxy config rendered: stack mode's from its model (its services), others from the text. */
@@ -28,19 +39,40 @@ export function allPrefixes(resources: readonly Resource[]): string[] {
   return [...new Set(resources.flatMap((r) => r.prefixes))];
 }
 
-/** Renders each resource from its part of the snapshot. Pure: the templates run on data alone. */
-export function renderResources(settings: Readonly<Settings>, templates: ReadonlyMap<string, CompiledTemplate>, snapshot: KvSnapshot): RenderedResource[] {
+/** Renders each resource from its part of the snapshot. Pure: the templates run on data alone (and the context's). */
+export function renderResources(
+  settings: Readonly<Settings>,
+  templates: ReadonlyMap<string, CompiledTemplate>,
+  snapshot: KvSnapshot,
+  context: RenderContext = {},
+): RenderedResource[] {
   return settings.resources.map((resource) => {
     const own = filterSnapshot(snapshot, resource.prefixes);
     const { helpers, diagnostics, keysHolding } = createHelpers(own.pairs, resource.prefixes[0] ?? '');
-    const stack = settings.stack && resource.haproxy ? buildStack(own.pairs, settings.stack, settings.vars.balance) : undefined;
+    const https = resource.haproxy && resource.destination === settings.haproxy.config ? settings.tls : undefined;
+    const stack = settings.stack && resource.haproxy ? buildStack(own.pairs, settings.stack, settings.vars.balance, https !== undefined) : undefined;
+    const tls =
+      https && buildTls({ store: stack?.certs ?? [], dir: dirOffers(snapshot.pairs, https.certDir) }, https, context.now ?? Date.now(), context.installed);
     const loaded = new Set<string>();
-    const locals = { ...helpers, settings: settings.vars, prefixes: resource.prefixes, ...(stack && { stack: watchedMaps(stack, loaded) }) };
+    const locals = {
+      ...helpers,
+      settings: settings.vars,
+      prefixes: resource.prefixes,
+      tls: tlsLocals(tls, loaded),
+      ...(stack && { stack: watchedMaps(stack, loaded) }),
+    };
     const text = renderTemplate(templates.get(resource.template)!, locals, keysHolding);
-    if (!stack) return { resource, text, diagnostics: diagnostics() };
     const found = diagnostics();
-    const merged = { skipped: [...stack.skipped, ...found.skipped], renamed: [...stack.renamed, ...found.renamed] };
-    return { resource, text, diagnostics: merged, stack, companions: stackMaps(stack, loaded) };
+    const skipped = [...(stack?.skipped ?? []), ...(tls?.skipped ?? []), ...found.skipped];
+    const companions = [...(stack ? stackMaps(stack, loaded) : []), ...tlsCompanions(tls, stack, loaded)];
+    return {
+      resource,
+      text,
+      diagnostics: { skipped, renamed: [...(stack?.renamed ?? []), ...found.renamed] },
+      ...(stack && { stack }),
+      ...(tls && { tls }),
+      ...(companions.length > 0 && { companions }),
+    };
   });
 }
 

@@ -107,7 +107,8 @@ export function everyServerGone(
  * Why an entry was skipped, as a metric label: what kind of entry it is (a server, stack mode's
  * app names, routes, weights and states, an unknown control key) and, for routes, what was wrong.
  */
-export function skipKind(entry: SkippedEntry, stack?: Settings['stack']): string {
+export function skipKind(entry: SkippedEntry, stack?: Settings['stack'], certDir?: string): string {
+  if (certDir && entry.key.startsWith(`${certDir}/`)) return 'invalid_certificate';
   if (!stack) return 'invalid_server';
   const control = `/${stack.control}/`;
   if (entry.key.startsWith(control)) {
@@ -116,6 +117,8 @@ export function skipKind(entry: SkippedEntry, stack?: Settings['stack']): string
       return entry.reason.startsWith('no app') ? 'unknown_app' : entry.reason.includes('is already routed') ? 'route_taken' : 'invalid_route';
     if (kind === 'weights') return 'invalid_weight';
     if (kind === 'state') return 'invalid_state';
+    if (kind === 'tls') return 'invalid_tls_policy';
+    if (kind === 'certs') return 'invalid_certificate';
     return 'unknown_key';
   }
   const apps = stack.apps === undefined ? undefined : `/${stack.apps}/`;

@@ -3,6 +3,7 @@ import type { StackSettings } from '../config/types.js';
 import { parseRoutes, parseServerState, parseWeight, routeKey, type Route, type ServerState } from '../values/routes.js';
 import { isServerName, nameTooLong } from '../values/server.js';
 import { parseServers, type RenamedEntry, type ServerEntry, type SkippedEntry } from '../values/servers.js';
+import { parseTlsPolicy, type TlsPolicy } from '../tls/policy.js';
 
 /** A server's weight when no `weights/` key gives one: so 10 is a tenth of a share beside the others. */
 export const DEFAULT_WEIGHT = 100;
@@ -43,6 +44,10 @@ export interface Stack {
   maps: StackSettings['maps'];
   skipped: SkippedEntry[];
   renamed: RenamedEntry[];
+  /** HTTPS policies of apps (`<control>/tls/<app>`), by app. */
+  tls: Map<string, TlsPolicy>;
+  /** Certificate bundles in the store (`<control>/certs/<name>`), unchecked: src/tls/certs.ts checks them. */
+  certs: Array<{ key: string; name: string; value: string }>;
 }
 
 interface Pair {
@@ -58,7 +63,7 @@ const lastSegment = (key: string) => key.slice(key.lastIndexOf('/') + 1);
  * states; and the routes. Every entry is parsed strictly: a bad one is left out with its key and
  * the reason, and nothing in a value reaches the config but a checked host, path, weight or state.
  */
-export function buildStack(pairs: readonly Pair[], settings: StackSettings, balance: string): Stack {
+export function buildStack(pairs: readonly Pair[], settings: StackSettings, balance: string, https = false): Stack {
   const skipped = new Map<string, string[]>();
   const skip = (key: string, reason: string) => skipped.set(key, [...(skipped.get(key) ?? []), reason]);
   const byDirectory = new Map<string, Pair[]>();
@@ -71,6 +76,7 @@ export function buildStack(pairs: readonly Pair[], settings: StackSettings, bala
 
   const prefixes = appPrefixes(pairs, settings, skip);
   const control = readControl(pairs, settings.control, skip);
+  const httpsOff = (key: string) => skip(key, 'HTTPS is off: serve it with --https-port PORT');
   const renamed: RenamedEntry[] = [];
   const services: StackService[] = [...prefixes].map(([name, prefix]) => {
     const spec = settings.services.find((s) => s.name === name);
@@ -87,6 +93,19 @@ export function buildStack(pairs: readonly Pair[], settings: StackSettings, bala
 
   const { routes, routedAway } = claimRoutes(settings, control.routes, new Set(prefixes.keys()), skip);
   const fallback = settings.defaultService;
+  const tls = new Map<string, TlsPolicy>();
+  for (const { key, app, value } of control.tls) {
+    const parsed = parseTlsPolicy(value);
+    if (!https) httpsOff(key);
+    else if (!prefixes.has(app))
+      skip(
+        key,
+        `no app "${app.slice(0, 80)}": nothing under ${settings.apps ?? 'the apps prefix'}/${app.slice(0, 80)}/ and no such service in the config file`,
+      );
+    else if (!parsed.ok) skip(key, parsed.reason);
+    else tls.set(app, parsed.value);
+  }
+  if (!https) for (const { key } of control.certs) httpsOff(key);
   return {
     services,
     routes,
@@ -96,6 +115,8 @@ export function buildStack(pairs: readonly Pair[], settings: StackSettings, bala
     maps: settings.maps,
     skipped: [...skipped].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, reasons]) => ({ key, reason: reasons.join('; ') })),
     renamed,
+    tls,
+    certs: https ? control.certs : [],
   };
 }
 
@@ -135,19 +156,28 @@ interface Control {
   states: Map<string, ServerState>;
   /** `routes/<app>` entries, in key order. */
   routes: Array<{ key: string; app: string; value: string }>;
+  /** `tls/<app>` and `certs/<name>` entries, in key order. */
+  tls: Array<{ key: string; app: string; value: string }>;
+  certs: Array<{ key: string; name: string; value: string }>;
 }
 
 /** The control prefix's entries: `routes/<app>`, `weights/<app>/<server>`, `state/<app>/<server>`; anything else is left out, named. */
 function readControl(pairs: readonly Pair[], control: string, skip: (key: string, reason: string) => void): Control {
-  const out: Control = { weights: new Map(), states: new Map(), routes: [] };
+  const out: Control = { weights: new Map(), states: new Map(), routes: [], tls: [], certs: [] };
   const start = `/${control}/`;
   for (const { key, value } of pairs) {
     if (!key.startsWith(start)) continue;
     const [kind, app, server, ...more] = key.slice(start.length).split('/');
     const shape = (want: string) => skip(key, `expected ${control}/${want}`);
-    const long = (kind === 'routes' || kind === 'weights' || kind === 'state') && (overlong('app', app) ?? overlong('server', server));
+    const long = (kind === 'routes' || kind === 'weights' || kind === 'state' || kind === 'tls') && (overlong('app', app) ?? overlong('server', server));
     if (long) skip(key, long);
-    else if (kind === 'routes') {
+    else if (kind === 'certs') {
+      if (!app || server !== undefined) shape('certs/<name>');
+      else out.certs.push({ key, name: app, value });
+    } else if (kind === 'tls') {
+      if (!app || server !== undefined) shape('tls/<app>');
+      else out.tls.push({ key, app, value });
+    } else if (kind === 'routes') {
       if (!app || server !== undefined) shape('routes/<app>');
       else out.routes.push({ key, app, value });
     } else if (kind === 'weights' || kind === 'state') {
@@ -159,7 +189,7 @@ function readControl(pairs: readonly Pair[], control: string, skip: (key: string
       if (!parsed.ok) skip(key, parsed.reason);
       else if (kind === 'weights') out.weights.set(`${app}/${server}`, parsed.value as number);
       else out.states.set(`${app}/${server}`, parsed.value as ServerState);
-    } else skip(key, `is not a route, weight or state: expected ${control}/routes/, ${control}/weights/ or ${control}/state/`);
+    } else skip(key, `is not a route, weight, state, TLS policy or certificate: expected ${control}/routes/, weights/, state/, tls/ or certs/`);
   }
   return out;
 }

@@ -38,16 +38,20 @@ async function resolveTarget(path: string): Promise<string> {
  * existing file's mode (and owner, when we may). Nothing visible changes until `commit`. A
  * directory at the destination is refused here (EISDIR), before anything is written.
  */
-export async function stageFile(destination: string, content: string): Promise<StagedFile> {
+/**
+ * `mode`, when given, is the file's whatever it had (a bundle's private key: 0600), and a file
+ * of the same content but another mode is staged again.
+ */
+export async function stageFile(destination: string, content: string, mode?: number): Promise<StagedFile> {
   const path = await resolveTarget(destination);
   const existing = await stat(path).catch(ignoreMissing);
   if (existing?.isDirectory()) throw Object.assign(new Error(`EISDIR: a directory is in the way, '${path}'`), { code: 'EISDIR', path });
-  if (existing && existing.size === Buffer.byteLength(content)) {
+  if (existing && existing.size === Buffer.byteLength(content) && (mode === undefined || (existing.mode & 0o7777) === mode)) {
     const current = await readFile(path, 'utf8').catch(() => undefined);
     if (current === content) return { path, commit: async () => 'unchanged', discard: async () => {} };
   }
   const temp = tempBeside(path);
-  await writeTemp(temp, content, existing);
+  await writeTemp(temp, content, existing, mode);
   return {
     path,
     temp,
@@ -68,9 +72,9 @@ export function tempBeside(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2, 10) || '0'}.tmp`);
 }
 
-/** Creates `temp` ('wx') holding `content`, synced, with the mode (and owner, when we may) of `existing`. */
-export async function writeTemp(temp: string, content: string | Buffer, existing: Stats | undefined): Promise<void> {
-  const mode = existing ? existing.mode & 0o7777 : 0o644;
+/** Creates `temp` ('wx') holding `content`, synced, with the mode (and owner, when we may) of `existing`, or `mode` when given. */
+export async function writeTemp(temp: string, content: string | Buffer, existing: Stats | undefined, fixed?: number): Promise<void> {
+  const mode = fixed ?? (existing ? existing.mode & 0o7777 : 0o644);
   const handle = await open(temp, 'wx', mode);
   try {
     await handle.writeFile(content);

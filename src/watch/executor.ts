@@ -6,12 +6,14 @@ import type { ReloadResult } from '../haproxy/reload.js';
 import { describeDrift, NAMED_DIFFERENCES } from '../haproxy/drift.js';
 import { applyAtRuntime } from '../haproxy/runtime.js';
 import { applyMaps } from '../haproxy/runtime-maps.js';
+import { applyCerts, certsChanged } from '../haproxy/runtime-certs.js';
 import { runtimeRefused } from '../haproxy/runtime-channel.js';
 import type { Logger } from '../log.js';
 import { decideChange, type Change, type Outcome } from '../plan/plan.js';
 import type { RenderedResource } from '../plan/render.js';
 import type { HaproxyView } from './haproxy-view.js';
 import { Installer } from './installer.js';
+import { sweepBundles } from '../install/sweep.js';
 
 export interface ExecutorDeps {
   settings: Readonly<Settings>;
@@ -107,12 +109,18 @@ export class Executor {
     if (!channel) throw runtimeRefused('the runtime API went away');
     const started = performance.now();
     const { ids } = this.deps.view;
-    await applyAtRuntime(channel, change.backends, this.deps.settings.watch.drainTimeoutMs, ids, () => applyMaps(channel, change.maps));
+    // Certificates before the maps: a policy that sends an app to HTTPS finds its certificate served.
+    await applyAtRuntime(channel, change.backends, this.deps.settings.watch.drainTimeoutMs, ids, async () => {
+      await applyCerts(channel, change.certs);
+      await applyMaps(channel, change.maps);
+    });
     const count = (k: 'added' | 'removed' | 'moved' | 'shaped') => change.backends.reduce((n, b) => n + (b[k]?.length ?? 0), 0);
     const ms = Math.round(performance.now() - started);
     const what = [`${count('added')} added`, `${count('removed')} removed`, `${count('moved')} moved`];
     if (count('shaped') > 0) what.push(`${count('shaped')} with a new weight or state`);
-    if (change.maps.length > 0) what.push(`routes swapped (${change.maps.map((m) => `${basename(m.path)}: ${m.entries.length}`).join(', ')})`);
+    if (change.maps.length > 0) what.push(`maps swapped (${change.maps.map((m) => `${basename(m.path)}: ${m.entries.length}`).join(', ')})`);
+    const { certs } = change;
+    if (certsChanged(certs)) what.push(`certificates: ${certs.added.length} added, ${certs.rotated.length} rotated, ${certs.removed.length} removed`);
     if (change.drift) {
       const { found } = change.drift;
       const fields = { drift: found.slice(0, NAMED_DIFFERENCES), differences: found.length, ms };
@@ -126,6 +134,7 @@ export class Executor {
       path: 'runtime',
       backends: change.backends.map((b) => b.backend),
       maps: change.maps.map((m) => m.path),
+      certificates: { added: certs.added.map((c) => c.path), rotated: certs.rotated.map((c) => c.path), removed: certs.removed },
       ms,
     });
   }
@@ -142,6 +151,7 @@ export class Executor {
       this.pending = undefined;
       try {
         const installed = await this.installer.install([file], this.backends);
+        await this.sweep([file]);
         this.deps.filed?.(installed);
       } catch (error) {
         if (this.pending) continue; // a newer file is due, and may pass
@@ -163,7 +173,10 @@ export class Executor {
     const paths = files.flatMap((r) => [r.resource.destination!, ...(r.companions ?? []).map((c) => c.path)]);
     const previous = paths.map((path) => ({ path, content: view.onDisk.get(path) }));
     const installed = await this.installer.install(files, this.backends);
-    if (!view.state.started) return { installed, path: 'none' };
+    if (!view.state.started) {
+      await this.sweep(files);
+      return { installed, path: 'none' };
+    }
     return this.exclusive(async () => {
       try {
         const result = await this.deps.control.reload();
@@ -174,8 +187,18 @@ export class Executor {
         await this.installer.restore(previous);
         throw error;
       }
+      await this.sweep(files);
       return { installed, path: 'reload' as const };
     });
+  }
+
+  /** Bundles no longer served leave the disk once HAProxy runs the files that name the others (a failure is logged: the next install tries again). */
+  private async sweep(files: readonly RenderedResource[]): Promise<void> {
+    try {
+      for (const path of await sweepBundles(files)) this.deps.log.info(`removed ${path}: its certificate is no longer served`, { removed: path });
+    } catch (error) {
+      this.deps.log.warn(`could not remove the bundles no longer served: ${asOccsError(error).message}`);
+    }
   }
 
   /**

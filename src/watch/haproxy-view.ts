@@ -7,11 +7,13 @@ import { ServerIds } from '../haproxy/server-ids.js';
 import type { HaproxyState, Outcome } from '../plan/plan.js';
 import type { RenderedResource } from '../plan/render.js';
 import { Backoff } from '../util/backoff.js';
+import { crtListFiles } from '../tls/certs.js';
 
-/** Every file watch installs: each resource's destination, and stack mode's map files. */
+/** Every file watch installs whose name the settings give: each resource's destination, stack mode's map files, HTTPS's crt-list and maps (its bundles are the crt-list's). */
 export function installedPaths(settings: Readonly<Settings>): string[] {
   const maps = settings.stack ? [settings.stack.maps.hosts, settings.stack.maps.paths] : [];
-  return [...settings.resources.map((r) => r.destination!), ...maps];
+  const tls = settings.tls ? [settings.tls.crtList, settings.tls.maps.policy, settings.tls.maps.hsts] : [];
+  return [...settings.resources.map((r) => r.destination!), ...maps, ...tls];
 }
 
 export interface ViewOptions {
@@ -52,15 +54,16 @@ export class HaproxyView {
     this.started = hooks.started ?? !control.supervisor;
   }
 
-  /** Reads what is installed now (undefined: no file). */
-  async init(paths: readonly string[]): Promise<void> {
-    for (const path of paths) {
-      const content = await readFile(path, 'utf8').catch((error: unknown) => {
+  /** Reads what is installed now (undefined: no file), and the bundles a crt-list among them names. */
+  async init(paths: readonly string[], crtList?: string): Promise<void> {
+    const read = (path: string) =>
+      readFile(path, 'utf8').catch((error: unknown) => {
         if (systemErrorCode(error) === 'ENOENT') return undefined;
         throw error;
       });
-      this.disk.set(path, content);
-    }
+    for (const path of paths) this.disk.set(path, await read(path));
+    const list = crtList === undefined ? undefined : this.disk.get(crtList);
+    for (const path of list === undefined ? [] : crtListFiles(list)) this.disk.set(path, await read(path));
     this.changed();
   }
 

@@ -1,6 +1,16 @@
 import { printable } from '../log.js';
 import { shown } from '../values/shown.js';
-import type { WatchState } from './state.js';
+import { daysLeft } from '../tls/certs.js';
+import type { CertInfo, WatchState } from './state.js';
+
+/** A certificate that expires soon (or has), as the log and /healthz say it. */
+export function certExpiryLine(cert: CertInfo, now: number): string {
+  const days = daysLeft(cert, now);
+  const when = new Date(cert.notAfter).toISOString();
+  return days < 0 || cert.notAfter <= now
+    ? `certificate "${cert.name}" expired at ${when}: clients refuse it; put a renewed bundle in its place`
+    : `certificate "${cert.name}" expires in ${days} ${days === 1 ? 'day' : 'days'} (${when}): renew it`;
+}
 
 /**
  * The three probes of the status listener, as Kubernetes names them, judged from the watch's
@@ -82,6 +92,8 @@ export function health(state: WatchState): Verdict {
     const more = state.skipped.length > named.length ? ` and ${state.skipped.length - named.length} more` : '';
     notes.push(`${state.skipped.length} invalid ${state.skipped.length === 1 ? 'entry' : 'entries'} skipped: ${named.join(', ')}${more}`);
   }
+  const expiring = state.expiringCerts(Date.now());
+  if (expiring.length > 0) notes.push(expiring.map((c) => certExpiryLine(c, Date.now())).join('; '));
   const drift = state.drift
     ? `; HAProxy last drifted at ${iso(state.drift.at)} (${state.drift.found.slice(0, 3).map(printable).join('; ')}), set right by ${state.drift.how}`
     : '';
@@ -93,7 +105,8 @@ export function healthDocument(state: WatchState, running: boolean | undefined, 
   const verdict = health(state);
   const ready = readiness(state, running);
   const live = liveness(state, now, deadlines);
-  const degraded = state.emptyBackends.length > 0 || state.skipped.length > 0;
+  const expiring = state.expiringCerts(now);
+  const degraded = state.emptyBackends.length > 0 || state.skipped.length > 0 || expiring.length > 0;
   return {
     status: verdict.ok ? (degraded ? 'degraded' : 'ok') : 'failing',
     reason: verdict.reason,
@@ -121,6 +134,17 @@ export function healthDocument(state: WatchState, running: boolean | undefined, 
           corrections: state.counters.driftRuntime + state.counters.driftReload,
         }
       : null,
+    tls: {
+      certificates: state.certs.map((c) => ({
+        name: c.name,
+        names: c.names,
+        notAfter: iso(c.notAfter),
+        daysLeft: daysLeft(c, now),
+        serial: c.serial,
+        from: shown(c.from),
+      })),
+      expiring: expiring.map((c) => c.name),
+    },
     shuttingDown: state.shuttingDownSince !== undefined,
   };
 }

@@ -61,6 +61,7 @@ export function metricsText(state: WatchState): string {
     'Store entries the latest answer held that were skipped as invalid (the log and /healthz name them), by reason.',
     [...skipped].sort(([a], [b]) => (a < b ? -1 : 1)).map(([reason, n]) => [`{reason="${label(reason)}"}`, n]),
   );
+  certMetrics(state, ours);
   processMetrics(metric);
   return `${lines.join('\n')}\n`;
 }
@@ -120,4 +121,14 @@ function storeMetrics(state: WatchState, ours: Emit): void {
       [['', contact / 1000]],
     );
   }
+}
+
+/** HTTPS: each certificate's expiry. */
+function certMetrics(state: WatchState, ours: Emit): void {
+  ours(
+    'cert_not_after_timestamp_seconds',
+    'gauge',
+    'HTTPS: when each certificate served expires, in Unix seconds (alert on it minus time()).',
+    state.certs.map((c) => [`{name="${label(c.name)}"}`, c.notAfter / 1000]),
+  );
 }

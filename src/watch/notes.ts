@@ -1,5 +1,7 @@
 import type { Logger } from '../log.js';
 import type { Rendering } from '../plan/plan.js';
+import { certExpiryLine } from './health.js';
+import type { WatchState } from './state.js';
 import { emptyPrefixLine, entryFields, missingDefaultLine, renamedLine, skippedLine } from '../plan/rules.js';
 
 /**
@@ -10,6 +12,8 @@ import { emptyPrefixLine, entryFields, missingDefaultLine, renamedLine, skippedL
  */
 export class RenderingNotes {
   private entries = '';
+  /** The certificates warned of, by name and expiry: each once (a renewed one has another expiry). */
+  private readonly warned = new Set<string>();
   private empty?: { backends: string[]; prefixes: string };
 
   constructor(
@@ -21,12 +25,24 @@ export class RenderingNotes {
   /** Skipped and renamed entries, told once per change of their set. */
   entriesOf(rendering: Rendering): void {
     const missing = missingDefaultLine(rendering.resources);
-    const note = JSON.stringify([rendering.skipped, rendering.renamed, missing]);
+    const tls = rendering.resources.flatMap((r) => r.tls?.notes ?? []);
+    const note = JSON.stringify([rendering.skipped, rendering.renamed, missing, tls]);
     if (note === this.entries) return;
     this.entries = note;
     if (missing) this.log.warn(missing);
+    for (const line of tls) this.log.warn(line);
     for (const s of rendering.skipped) this.log.warn(skippedLine(s), entryFields(s));
     for (const r of rendering.renamed) this.log.warn(renamedLine(r), { key: r.key, name: r.to });
+  }
+
+  /** Certificates served that expire within the warning window (--cert-warn), each told once, and once more when it has expired. */
+  expiryOf(state: WatchState, now = Date.now()): void {
+    for (const cert of state.expiringCerts(now)) {
+      const key = `${cert.name} ${cert.notAfter} ${cert.notAfter <= now}`;
+      if (this.warned.has(key)) continue;
+      this.warned.add(key);
+      this.log.warn(certExpiryLine(cert, now), { certificate: cert.name, notAfter: new Date(cert.notAfter).toISOString() });
+    }
   }
 
   /** Prefixes that hold no keys and backends with no servers, told when that changes. */

@@ -39,7 +39,9 @@ export class Planner {
   take(snapshot: KvSnapshot): Latest {
     this.counted();
     try {
-      this.latest = { snapshot, rendering: renderSnapshot(this.inUse.settings, this.inUse.templates, snapshot) };
+      // A bundle that fails its checks leaves the one HAProxy serves under its name in place.
+      const installed = (path: string) => this.view.state.installed.get(path);
+      this.latest = { snapshot, rendering: renderSnapshot(this.inUse.settings, this.inUse.templates, snapshot, { installed }) };
     } catch (failure) {
       this.latest = { snapshot, failure };
     }

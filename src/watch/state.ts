@@ -1,6 +1,16 @@
 import type { StoreEndpoints } from '../kv/endpoints.js';
 import type { SkippedEntry } from '../values/servers.js';
 
+/** A certificate HTTPS serves, as /healthz and the metrics show it. */
+export interface CertInfo {
+  name: string;
+  names: readonly string[];
+  notAfter: number;
+  serial: string;
+  /** The store key or --cert-dir file it came from. */
+  from: string;
+}
+
 /**
  * What `watch` has done and how it is doing: plain data the loop updates and the status
  * listener reads (health.ts judges it for the probes, metrics.ts renders it for Prometheus).
@@ -46,6 +56,14 @@ export class WatchState {
   shuttingDownSince?: number;
   /** The entries the latest rendering skipped as invalid, and the kind of each (its metric label). */
   skipped: ReadonlyArray<SkippedEntry & { kind: string }> = [];
+  /** HTTPS: the certificates the installed config serves (never their keys), and how early their expiry is warned of. */
+  certs: readonly CertInfo[] = [];
+  certWarnMs = 14 * 86_400_000;
+
+  /** The certificates served that expire within the warning window (or have expired), soonest first. */
+  expiringCerts(now: number): CertInfo[] {
+    return this.certs.filter((c) => c.notAfter - now < this.certWarnMs).sort((a, b) => a.notAfter - b.notAfter);
+  }
 
   /** The last drift found in HAProxy and how it was set right (undefined: none yet): the first differences, and how many there were. */
   drift?: { at: number; found: readonly string[]; differences: number; how: 'runtime' | 'reload' };

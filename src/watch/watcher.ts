@@ -7,6 +7,7 @@ import type { KvSnapshot, KvSource } from '../kv/source.js';
 import type { Rendering } from '../plan/plan.js';
 import { allPrefixes } from '../plan/render.js';
 import { skipKind } from '../plan/rules.js';
+import { certInfo } from '../tls/certs.js';
 import type { CompiledTemplate } from '../template/engine.js';
 import { IdleCollector, keepSmall } from '../util/memory.js';
 import { HaproxyChild, type ChildParts, type Stop } from './child.js';
@@ -62,6 +63,7 @@ export class Watcher {
   private retry?: NodeJS.Timeout;
   private readonly view: HaproxyView;
   private readonly memory = new IdleCollector();
+  private expiry?: NodeJS.Timeout;
 
   constructor(private readonly parts: WatcherParts) {
     this.view = new HaproxyView(parts.control, parts.settings.haproxy.config, { installed: () => (parts.state.counters.installs += 1) });
@@ -103,7 +105,7 @@ export class Watcher {
   /** Runs until SIGTERM/SIGINT or HAProxy's exit; returns the exit status. */
   async run(): Promise<number> {
     const { source, log } = this.parts;
-    await this.view.init(installedPaths(this.settings));
+    await this.view.init(installedPaths(this.settings), this.settings.tls?.crtList);
     const prefixes = allPrefixes(this.settings.resources);
     const onSignal = (signal: NodeJS.Signals) => (signal === 'SIGHUP' ? void this.reread() : this.stopRequested({ kind: 'signal', signal }));
     const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
@@ -113,6 +115,8 @@ export class Watcher {
     await this.follower.follow(source, prefixes);
     keepSmall();
     this.drift.start();
+    // A certificate comes near its expiry with nothing changing: looked at every hour.
+    this.expiry = setInterval(() => this.notes.expiryOf(this.parts.state), 3_600_000).unref();
     log.info(`watching ${prefixes.join(', ')} on ${source.description}`, { prefixes, store: source.description });
 
     const stop = await this.stopped;
@@ -123,6 +127,7 @@ export class Watcher {
     this.abort.abort();
     clearTimeout(this.retry);
     this.drift.stop();
+    clearInterval(this.expiry);
     this.memory.stop();
     await Promise.all([this.follower.stop(), this.coalescer.idle()]);
     await this.executor.settled();
@@ -176,7 +181,7 @@ export class Watcher {
 
   private async carryOut(rendering: Rendering, forced: boolean): Promise<void> {
     const { state, control } = this.parts;
-    state.skipped = rendering.skipped.map((s) => ({ ...s, kind: skipKind(s, this.settings.stack) }));
+    state.skipped = rendering.skipped.map((s) => ({ ...s, kind: skipKind(s, this.settings.stack, this.settings.tls?.certDir) }));
     const parts = { planner: this.planner, executor: this.executor, view: this.view, notes: this.notes, log: this.parts.log };
     const outcome = await syncOnce(parts, rendering, forced).catch(async (error: unknown) => {
       const refused = asOccsError(error);
@@ -187,6 +192,10 @@ export class Watcher {
       throw error;
     });
     state.backends = rendering.backends;
+    const tls = rendering.resources.find((r) => r.tls)?.tls;
+    state.certs = tls ? tls.certs.map(certInfo) : [];
+    state.certWarnMs = this.settings.tls?.warnMs ?? state.certWarnMs;
+    this.notes.expiryOf(state);
     if (outcome.path === 'runtime') state.counters.runtimeUpdates += 1;
     if (outcome.runtimeFallback) state.counters.runtimeFallbacks += 1;
     this.spinner?.stop();

@@ -3,6 +3,7 @@ import { usageError } from '../errors.js';
 import { describeKvLocation, openKvSource, parseKvLocation, type KvLocation } from '../kv/open.js';
 import type { KvSnapshot, KvSource, KvSourceOptions } from '../kv/source.js';
 import { allPrefixes } from '../plan/render.js';
+import { WithCertDir } from '../kv/with-cert-dir.js';
 
 /**
  * Where the store is and what to read from it, checked: exit 2 when no store is configured, it
@@ -49,9 +50,10 @@ function sourceOptions(settings: Readonly<Settings>, extra: Partial<KvSourceOpti
   };
 }
 
-/** The configured store, open (`pollIntervalMs`: how often to poll one that cannot block). */
-export function openStore(settings: Readonly<Settings>, extra: Partial<KvSourceOptions> = {}): Promise<KvSource> {
-  return openKvSource(storeLocation(settings), sourceOptions(settings, extra));
+/** The configured store, open (`pollIntervalMs`: how often to poll one that cannot block), with --cert-dir's bundles beside it. */
+export async function openStore(settings: Readonly<Settings>, extra: Partial<KvSourceOptions> = {}): Promise<KvSource> {
+  const store = await openKvSource(storeLocation(settings), sourceOptions(settings, extra));
+  return settings.tls?.certDir ? new WithCertDir(store, settings.tls.certDir) : store;
 }
 
 /** Reads the prefixes of all resources from the configured store, in one go. */

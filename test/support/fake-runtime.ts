@@ -40,6 +40,11 @@ export class FakeRuntime implements RuntimeChannel {
     return this.answer(command.split(' '));
   }
 
+  async sendPayload(command: string): Promise<string> {
+    this.sent.push(command);
+    return 'Refused by the test: no payloads here.\n';
+  }
+
   async sendAll(commands: readonly string[]): Promise<string> {
     let out = '';
     for (const c of commands) out += await this.send(c);

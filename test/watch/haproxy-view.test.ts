@@ -17,7 +17,7 @@ const rendered = (routes: string): RenderedResource => ({
   resource: { template: 'stack.cfg.ejs', destination: CONFIG, prefixes: ['apps'], haproxy: true },
   text: 'the config, the same for every route\n',
   diagnostics: { skipped: [], renamed: [] },
-  companions: [{ path: HOSTS, text: routes, entries: [], loaded: true }],
+  companions: [{ path: HOSTS, text: routes, kind: 'map', entries: [], loaded: true }],
 });
 const unitsOf = (r: RenderedResource) => [...r.companions!.map((c) => ({ path: c.path, content: c.text })), { path: CONFIG, content: r.text }];
 

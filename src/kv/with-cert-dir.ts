@@ -1,0 +1,106 @@
+import { watch } from 'node:fs/promises';
+import { UNREADABLE } from '../tls/certs.js';
+import { readCertDir } from '../tls/cert-dir.js';
+import { Backoff, sleep } from '../util/backoff.js';
+import { reporter, toSnapshot } from './keys.js';
+import type { KvPair, KvSnapshot, KvSource, KvWatchListener } from './source.js';
+
+/** Events of one change (a Secret's symlink swap, a copy) come together: read once they have been quiet this long. */
+const SETTLE_MS = 50;
+/** A safety net under file-system events, and how a directory that appears later is found. */
+const REREAD_MS = 30_000;
+
+/**
+ * The bundles of --cert-dir as pairs beside the store's: `<dir>/<name>` holds a bundle's text, and
+ * a file that could not be read holds UNREADABLE and why (src/tls/certs.ts reports it, named).
+ * A directory that does not exist is one such entry: HTTPS serves the store's certificates meanwhile.
+ */
+export async function certDirPairs(dir: string): Promise<KvPair[]> {
+  try {
+    const { bundles, problems } = await readCertDir(dir);
+    return [
+      ...bundles.map((b) => ({ key: `${dir}/${b.name}`, value: b.text.startsWith(UNREADABLE) ? `${UNREADABLE}${b.from} is not a PEM bundle` : b.text })),
+      ...problems.map((p) => ({ key: p.from.startsWith(`${dir}/`) ? p.from : `${dir}/`, value: `${UNREADABLE}${p.reason}` })),
+    ];
+  } catch (error) {
+    return [{ key: `${dir}/`, value: `${UNREADABLE}${(error as Error).message}` }];
+  }
+}
+
+/**
+ * A store with --cert-dir beside it: every read and every snapshot holds both, so a certificate
+ * mounted or rotated in the directory (a Kubernetes Secret, cert-manager) goes through the same
+ * pipeline as a store change. The store's health, endpoints and description are its own.
+ */
+export class WithCertDir implements KvSource {
+  constructor(
+    private readonly store: KvSource,
+    private readonly dir: string,
+  ) {}
+
+  get description(): string {
+    return this.store.description;
+  }
+
+  get endpoints(): KvSource['endpoints'] {
+    return this.store.endpoints;
+  }
+
+  get lastContactMs(): number | undefined {
+    return this.store.lastContactMs;
+  }
+
+  async read(prefixes: readonly string[], signal?: AbortSignal): Promise<KvSnapshot> {
+    const [store, dir] = await Promise.all([this.store.read(prefixes, signal), certDirPairs(this.dir)]);
+    return toSnapshot([...store.pairs, ...dir]);
+  }
+
+  async watch(prefixes: readonly string[], listener: KvWatchListener, signal: AbortSignal): Promise<void> {
+    let store: readonly KvPair[] | undefined;
+    let dir = await certDirPairs(this.dir);
+    const report = reporter(listener, () => store && [...store, ...dir]);
+    let timer: NodeJS.Timeout | undefined;
+    let reading = Promise.resolve();
+    const reread = () => {
+      // One read at a time, in order: an older read never lands after a newer one.
+      reading = reading.then(async () => {
+        dir = await certDirPairs(this.dir);
+        if (!signal.aborted) report();
+      });
+    };
+    const settle = () => {
+      clearTimeout(timer);
+      timer = setTimeout(reread, SETTLE_MS);
+    };
+    const safety = setInterval(reread, REREAD_MS);
+    const inner = { ...listener, snapshot: (s: KvSnapshot) => ((store = s.pairs), report()) };
+    try {
+      await Promise.all([this.store.watch(prefixes, inner, signal), this.follow(settle, signal)]);
+    } finally {
+      clearTimeout(timer);
+      clearInterval(safety);
+    }
+  }
+
+  /** Calls `changed` on every event in the directory (and its subdirectories); a directory that cannot be watched is tried again, less and less often. */
+  private async follow(changed: () => void, signal: AbortSignal): Promise<void> {
+    const backoff = new Backoff(1000, REREAD_MS);
+    while (!signal.aborted) {
+      try {
+        for await (const _event of watch(this.dir, { signal, recursive: true })) {
+          backoff.reset();
+          changed();
+        }
+      } catch {
+        // The directory is missing or cannot be watched: looked for again below.
+      }
+      if (signal.aborted) return;
+      await sleep(backoff.next(), signal).catch(() => {});
+      changed();
+    }
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
+  }
+}
