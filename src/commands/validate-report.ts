@@ -4,10 +4,12 @@ import { printable } from '../log.js';
 import { missingDefaultLine } from '../plan/rules.js';
 import type { Stack } from '../stack/model.js';
 import { routeKey } from '../values/routes.js';
+import { shown } from '../values/shown.js';
+import { certExpiryLine, certInfo, daysLeft, type TlsModel } from '../tls/certs.js';
 
 /** One problem (or warning) found while checking, in the shape `validate --format json` prints. */
 export interface Finding {
-  source: 'template' | 'kv' | 'min-servers' | 'haproxy' | 'config' | 'reload' | 'internal';
+  source: 'template' | 'kv' | 'min-servers' | 'haproxy' | 'config' | 'reload' | 'internal' | 'tls';
   message: string;
   /** Line in the checked config (the rendered text), when known. */
   line?: number;
@@ -31,6 +33,25 @@ export interface ValidationReport {
   haproxyVersion?: string;
   /** Stack mode: each service, its servers and the routes to it. */
   services?: Array<{ name: string; servers: number; routes: string[] }>;
+  /** HTTPS: each certificate served, with its names and expiry (never its key), the default first. */
+  certificates?: Array<{ name: string; names: readonly string[]; notAfter: string; daysLeft: number; serial: string; from: string; default: boolean }>;
+}
+
+/** HTTPS: the certificates served, and a warning for each that expires within --cert-warn (and for a --default-cert that is not served). */
+export function reportCertificates(report: ValidationReport, tls: TlsModel, now: number): void {
+  const fallback = tls.fallback?.name;
+  report.certificates = tls.certs.map((c) => ({
+    ...certInfo(c),
+    from: shown(c.from),
+    notAfter: new Date(c.bundle.notAfter).toISOString(),
+    daysLeft: daysLeft(c.bundle, now),
+    default: c.name === fallback,
+  }));
+  for (const c of tls.certs) {
+    if (c.bundle.notAfter - now < tls.settings.warnMs) report.warnings.push({ source: 'tls', message: certExpiryLine(certInfo(c), now) });
+  }
+  for (const note of tls.notes) report.warnings.push({ source: 'tls', message: note });
+  if (tls.certs.length === 0) report.warnings.push({ source: 'tls', message: 'no certificate passed its checks: HTTPS is not served until one does' });
 }
 
 /** Stack mode: the services with their servers and routes, and a default service that is no app. */
@@ -73,6 +94,10 @@ export function formatReport(report: ValidationReport): string {
   for (const s of report.steps) out.push(`${s.status.padEnd(7)} ${s.step}${s.note ? ` (${s.note})` : ''}`);
   const backends = Object.entries(report.backends).map(([name, n]) => `${name}: ${n} server${n === 1 ? '' : 's'}`);
   if (backends.length > 0) out.push(`backends ${backends.join(', ')}`);
+  for (const c of report.certificates ?? []) {
+    const days = `${c.daysLeft} day${c.daysLeft === 1 ? '' : 's'}`;
+    out.push(`certificate ${c.name}${c.default ? ' (default)' : ''}: ${c.names.join(' ')}, expires ${c.notAfter} (in ${days}), from ${c.from}`);
+  }
   for (const s of report.services ?? []) {
     out.push(`service ${s.name}: ${s.servers} server${s.servers === 1 ? '' : 's'}, ${s.routes.length > 0 ? `routes ${s.routes.join(' ')}` : 'no route'}`);
   }

@@ -15,7 +15,7 @@ import type { Companion } from '../stack/maps.js';
 import type { CommandContext } from './context.js';
 import { jsonDocument } from './json-document.js';
 import { DEMO_CREDENTIALS_WARNING, usesDemoCredentials } from './report.js';
-import { formatReport, haproxyFindings, reportStack, type Finding, type StepStatus, type ValidationReport } from './validate-report.js';
+import { formatReport, haproxyFindings, reportCertificates, reportStack, type Finding, type StepStatus, type ValidationReport } from './validate-report.js';
 
 export interface ValidateOptions {
   /** Check this file instead of rendering. */
@@ -138,6 +138,7 @@ async function renderForCheck(settings: Readonly<Settings>, report: ValidationRe
     note: `${snapshot.pairs.length} read, ${rendering.skipped.length} ${rendering.strict ? 'rejected by --strict' : 'skipped'}`,
   });
   for (const r of rendering.resources) if (r.stack) reportStack(report, r.stack);
+  for (const r of rendering.resources) if (r.tls) reportCertificates(report, r.tls, Date.now());
   // Stack mode: apps a route names that have no server, and a stack of no app, are backends with none.
   for (const s of shortfalls(gone(rendering.resources, settings.stack?.apps), settings.minServers))
     report.errors.push({ source: 'min-servers', message: shortfallFinding(s) });

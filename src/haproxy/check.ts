@@ -31,24 +31,23 @@ export async function checkConfigFile(binary: string, file: string, timeoutMs = 
 }
 
 /**
- * `haproxy -c` on a text (through a temp file of its own): what `validate` checks. `maps`: the map
- * files it reads, written beside the temp copy, which reads them there instead.
+ * `haproxy -c` on a text (through a temp file of its own): what `validate` checks. `files`: the
+ * files it reads (map files, HTTPS's crt-list and bundles), written beside the temp copy (0600:
+ * a bundle holds a key), which reads them there instead; a crt-list names its bundles' copies.
  */
 export async function checkConfigText(
   binary: string,
   text: string,
-  maps: ReadonlyArray<{ path: string; text: string }> = [],
+  files: ReadonlyArray<{ path: string; text: string }> = [],
 ): Promise<{ result: CheckResult; file: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'occs-lb-check-'));
   const file = join(dir, 'haproxy.cfg');
+  // The longest path first: a bundle's path may begin with another's (`a.pem`, `a.pem.pem`).
+  const copies = files.map((f, i) => ({ ...f, copy: join(dir, `file-${i}`) })).sort((a, b) => b.path.length - a.path.length);
+  const naming = (t: string) => copies.reduce((out, c) => out.split(c.path).join(c.copy), t);
   try {
-    let checked = text;
-    for (const [i, map] of maps.entries()) {
-      const copy = join(dir, `map-${i}.map`);
-      await writeFile(copy, map.text);
-      checked = checked.split(map.path).join(copy);
-    }
-    await writeFile(file, checked);
+    for (const c of copies) await writeFile(c.copy, naming(c.text), { mode: 0o600 });
+    await writeFile(file, naming(text));
     return { result: await checkConfigFile(binary, file), file };
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -49,7 +49,7 @@ export function renderResources(
   return settings.resources.map((resource) => {
     const own = filterSnapshot(snapshot, resource.prefixes);
     const { helpers, diagnostics, keysHolding } = createHelpers(own.pairs, resource.prefixes[0] ?? '');
-    const https = resource.haproxy && resource.destination === settings.haproxy.config ? settings.tls : undefined;
+    const https = resource.haproxy && (resource.destination ?? settings.haproxy.config) === settings.haproxy.config ? settings.tls : undefined;
     const stack = settings.stack && resource.haproxy ? buildStack(own.pairs, settings.stack, settings.vars.balance, https !== undefined) : undefined;
     const tls =
       https && buildTls({ store: stack?.certs ?? [], dir: dirOffers(snapshot.pairs, https.certDir) }, https, context.now ?? Date.now(), context.installed);

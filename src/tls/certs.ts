@@ -129,11 +129,30 @@ export function crtListFiles(text: string): string[] {
 /** Days until a certificate expires (negative once it has), rounded down. */
 export const daysLeft = (bundle: Pick<CertBundle, 'notAfter'>, now: number): number => Math.floor((bundle.notAfter - now) / 86_400_000);
 
+/** A certificate HTTPS serves, as /healthz, the metrics and validate show it: never its key. */
+export interface CertInfo {
+  name: string;
+  names: readonly string[];
+  notAfter: number;
+  serial: string;
+  /** The store key or --cert-dir file it came from. */
+  from: string;
+}
+
 /** What may be shown of a served certificate (never its key): names, expiry, serial, where it came from. */
-export const certInfo = (c: ServedCert): { name: string; names: readonly string[]; notAfter: number; serial: string; from: string } => ({
+export const certInfo = (c: ServedCert): CertInfo => ({
   name: c.name,
   names: c.bundle.names,
   notAfter: c.bundle.notAfter,
   serial: c.bundle.serial,
   from: c.from,
 });
+
+/** A certificate that expires soon (or has), as the log and /healthz say it. */
+export function certExpiryLine(cert: CertInfo, now: number): string {
+  const days = daysLeft(cert, now);
+  const when = new Date(cert.notAfter).toISOString();
+  return days < 0 || cert.notAfter <= now
+    ? `certificate "${cert.name}" expired at ${when}: clients refuse it; put a renewed bundle in its place`
+    : `certificate "${cert.name}" expires in ${days} ${days === 1 ? 'day' : 'days'} (${when}): renew it`;
+}

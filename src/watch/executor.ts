@@ -116,7 +116,9 @@ export class Executor {
     });
     const count = (k: 'added' | 'removed' | 'moved' | 'shaped') => change.backends.reduce((n, b) => n + (b[k]?.length ?? 0), 0);
     const ms = Math.round(performance.now() - started);
-    const what = [`${count('added')} added`, `${count('removed')} removed`, `${count('moved')} moved`];
+    // Servers are counted when some changed, or when nothing else did (a plan of servers only).
+    const servers = change.backends.length > 0 || (change.maps.length === 0 && !certsChanged(change.certs));
+    const what = servers ? [`${count('added')} added`, `${count('removed')} removed`, `${count('moved')} moved`] : [];
     if (count('shaped') > 0) what.push(`${count('shaped')} with a new weight or state`);
     if (change.maps.length > 0) what.push(`maps swapped (${change.maps.map((m) => `${basename(m.path)}: ${m.entries.length}`).join(', ')})`);
     const { certs } = change;

@@ -1,16 +1,7 @@
 import { printable } from '../log.js';
 import { shown } from '../values/shown.js';
-import { daysLeft } from '../tls/certs.js';
-import type { CertInfo, WatchState } from './state.js';
-
-/** A certificate that expires soon (or has), as the log and /healthz say it. */
-export function certExpiryLine(cert: CertInfo, now: number): string {
-  const days = daysLeft(cert, now);
-  const when = new Date(cert.notAfter).toISOString();
-  return days < 0 || cert.notAfter <= now
-    ? `certificate "${cert.name}" expired at ${when}: clients refuse it; put a renewed bundle in its place`
-    : `certificate "${cert.name}" expires in ${days} ${days === 1 ? 'day' : 'days'} (${when}): renew it`;
-}
+import { certExpiryLine, daysLeft } from '../tls/certs.js';
+import type { WatchState } from './state.js';
 
 /**
  * The three probes of the status listener, as Kubernetes names them, judged from the watch's

@@ -1,6 +1,6 @@
 import type { Logger } from '../log.js';
 import type { Rendering } from '../plan/plan.js';
-import { certExpiryLine } from './health.js';
+import { certExpiryLine } from '../tls/certs.js';
 import type { WatchState } from './state.js';
 import { emptyPrefixLine, entryFields, missingDefaultLine, renamedLine, skippedLine } from '../plan/rules.js';
 

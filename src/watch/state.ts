@@ -1,15 +1,6 @@
 import type { StoreEndpoints } from '../kv/endpoints.js';
 import type { SkippedEntry } from '../values/servers.js';
-
-/** A certificate HTTPS serves, as /healthz and the metrics show it. */
-export interface CertInfo {
-  name: string;
-  names: readonly string[];
-  notAfter: number;
-  serial: string;
-  /** The store key or --cert-dir file it came from. */
-  from: string;
-}
+import type { CertInfo } from '../tls/certs.js';
 
 /**
  * What `watch` has done and how it is doing: plain data the loop updates and the status
