@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { bundleOf, makeCa, makeLeaf, type TestCert } from '../support/certs.js';
 import { freePort, httpGet, waitFor } from '../support/haproxy-process.js';
+import { EtcdServer } from '../support/etcd-server.js';
 import { useStackRig } from '../support/stack-rig.js';
 import { makeTempDir } from '../support/temp.js';
 import { curlHttps, presented } from '../support/tls-client.js';
@@ -180,5 +181,27 @@ describe('occs-lb watch --stack --https-port', () => {
     await servesSerial(https, 'www.example.test', certs.web2.serial);
     expect(await rig.workers(w)).toEqual(before);
     expect(await rig.metric('reloads_total')).toBe(1);
+  });
+
+  it('takes certificates from a real etcd, and a watch started again on installed certificates rotates them with no reload', async () => {
+    const etcd = await new EtcdServer().start();
+    try {
+      await etcd.put('apps/web/containers/w1', rig.address(0));
+      await etcd.put('lb/routes/web', 'www.example.test');
+      await etcd.put('lb/certs/web', bundleOf(certs.web));
+      const https = await freePort();
+      const flags = ['--https-port', String(https)];
+      await stack.start(etcd.url, flags);
+      await servesSerial(https, 'www.example.test', certs.web.serial);
+      await rig.watch!.stop();
+      const w = await stack.start(etcd.url, flags);
+      await servesSerial(https, 'www.example.test', certs.web.serial);
+      await etcd.put('lb/certs/web', bundleOf(certs.web2));
+      await servesSerial(https, 'www.example.test', certs.web2.serial);
+      await w.waitForLog(/^applied through the runtime API, no reload: certificates: 0 added, 2 rotated/);
+      expect(await rig.metric('reloads_total')).toBe(0);
+    } finally {
+      await etcd.stop();
+    }
   });
 });
