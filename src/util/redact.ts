@@ -95,14 +95,14 @@ export class Redactor {
     return Math.max(runs, ...this.shortForms.map((f) => f.length - 1));
   }
 
-  /** Masks the long secrets: what every line we print passes. */
+  /** Masks the long secrets, and any private key block: what every line we print passes. */
   apply(text: string): string {
-    return maskRuns(text, [this.everywhere]);
+    return maskRuns(maskKeyBlocks(text), [this.everywhere]);
   }
 
   /** Masks every secret, the short ones included: for text that comes from outside and may echo one. */
   echo(text: string): string {
-    let out = text;
+    let out = maskKeyBlocks(text);
     for (const matcher of this.standalone) out = out.replace(matcher, '***');
     return maskRuns(out, [this.everywhere, this.echoRuns]);
   }
@@ -151,6 +151,17 @@ export function echoRedactor(more: Iterable<string | undefined> = []): Redactor 
  */
 export function maskEcho(text: string): string {
   return echoRedactor().echo(text);
+}
+
+/** A PEM private key block (unterminated: to the end of the text), in whatever form a bundle holds it. */
+const KEY_BLOCK = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g;
+
+/**
+ * Private keys are secrets like the token, but there are as many as certificates, each known only
+ * when a bundle is read: whatever the key, its PEM block is masked whole wherever text is printed.
+ */
+export function maskKeyBlocks(text: string): string {
+  return text.includes('PRIVATE KEY-----') ? text.replace(KEY_BLOCK, '[private key masked]') : text;
 }
 
 /** One character in lower case, when that keeps it one character (so positions still line up). */

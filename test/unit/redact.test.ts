@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { printable } from '../../src/log.js';
 import { configContext } from '../../src/haproxy/check.js';
 import { bodySnippet } from '../../src/kv/store-errors.js';
-import { maskEcho, Redactor, secretForms, shortSecretNotices, withRedactor } from '../../src/util/redact.js';
+import { maskEcho, maskKeyBlocks, Redactor, secretForms, shortSecretNotices, withRedactor } from '../../src/util/redact.js';
 
 const TOKEN = 'q"uo\\te-T0ken-8f2';
 /** 28 characters; a store may echo its first 14 ("token prefix …"). */
@@ -142,5 +142,18 @@ describe('printable', () => {
       'a\\u202eb\\u2066c\\u200dd\\ufeffe\\u00adf\\u00a0g\\u2028h\\u0007i\\u{e0041}j',
     );
     expect(printable('plain é ✓ 💥 text')).toBe('plain é ✓ 💥 text');
+  });
+});
+
+describe('private keys in printed text', () => {
+  it('masks a PEM private key block whole, in every redaction, whatever key it is', () => {
+    const key = '-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIB3Zk0aXq1secretbody\nAwEHoUQDQgAE\n-----END EC PRIVATE KEY-----';
+    const text = `cert\n-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n${key}\nafter`;
+    for (const masked of [maskKeyBlocks(text), new Redactor().apply(text), new Redactor().echo(text)]) {
+      expect(masked).toContain('-----BEGIN CERTIFICATE-----');
+      expect(masked).toContain('[private key masked]\nafter');
+      expect(masked).not.toContain('secretbody');
+    }
+    expect(maskKeyBlocks('-----BEGIN PRIVATE KEY-----\nMIIEvQIBADAN cut short')).toBe('[private key masked]');
   });
 });
