@@ -118,7 +118,8 @@ export class DriftKeeper {
     // Known to differ already: no need to read HAProxy, the installed files are put back.
     if (apart) return { found: [], change: decideCorrection(settings, view.state, { kind: 'none' }, version) };
     // Stack mode's map files only: another resource's file the config reads (an ACL's patterns, an errorfile) is no map.
-    const mapPaths = settings.stack ? [settings.stack.maps.hosts, settings.stack.maps.paths] : [];
+    const tlsMaps = settings.stack && settings.tls ? [settings.tls.maps.policy, settings.tls.maps.hsts] : [];
+    const mapPaths = settings.stack ? [settings.stack.maps.hosts, settings.stack.maps.paths, ...tlsMaps] : [];
     const maps = new Map(mapPaths.flatMap((path) => (installed.get(path) === undefined ? [] : [[path, installed.get(path)!] as const])));
     const expected = this.expected(config, maps);
     const drift = driftOf(expected, await readLiveState(channel, expected));

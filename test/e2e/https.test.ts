@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { bundleOf, makeCa, makeLeaf, type TestCert } from '../support/certs.js';
 import { freePort, httpGet, waitFor } from '../support/haproxy-process.js';
+import { runtimeChannel } from '../../src/haproxy/runtime-channel.js';
 import { EtcdServer } from '../support/etcd-server.js';
 import { useStackRig } from '../support/stack-rig.js';
 import { makeTempDir } from '../support/temp.js';
@@ -203,5 +204,17 @@ describe('occs-lb watch --stack --https-port', () => {
     } finally {
       await etcd.stop();
     }
+  });
+
+  it('sets back an app\'s HTTPS policy deleted by hand on the socket, with no reload (--verify-interval)', async () => {
+    await twoApps();
+    rig.store.put('lb/tls/web', 'redirect');
+    const https = await freePort();
+    const w = await stack.start(rig.store.url, ['--https-port', String(https), '--verify-interval', '1s']);
+    await waitFor('web to be redirected', async () => (await stack.get('www.example.test', '/')).status === 301);
+    await runtimeChannel('admin', join(rig.dir, 'admin.sock')).send(`del map ${join(rig.dir, 'haproxy.tls.map')} web`);
+    await w.waitForLog(/HAProxy drifted from the installed config \(1 difference: .*haproxy\.tls\.map: 1 entry differs \(web\)\); set right/);
+    expect((await stack.get('www.example.test', '/')).status).toBe(301);
+    expect(await rig.metric('reloads_total')).toBe(0);
   });
 });
