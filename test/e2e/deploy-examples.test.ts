@@ -139,7 +139,7 @@ describe('examples/kubernetes', () => {
     expect(pod.enableServiceLinks).toBe(false);
   });
 
-  it('replicas spread over nodes, a drain takes one at a time, and the Service sends port 80 to their port 5000', () => {
+  it('replicas spread over nodes, a drain takes one at a time, and the Service sends port 80 to their port 5000 and 443 to their HTTPS port', () => {
     const labels: Record<string, string> = deployment.spec.template.metadata.labels;
     expect(deployment.spec.replicas).toBeGreaterThanOrEqual(2);
     expect(matches(deployment.spec.selector.matchLabels, labels)).toBe(true);
@@ -152,9 +152,17 @@ describe('examples/kubernetes', () => {
     expect(budget.spec.maxUnavailable ?? deployment.spec.replicas - budget.spec.minAvailable).toBe(1);
     const service = only('Service');
     expect(matches(service.spec.selector, labels)).toBe(true);
-    expect(service.spec.ports).toHaveLength(1);
-    expect(service.spec.ports[0].port).toBe(80);
-    expect(containerPort(service.spec.ports[0].targetPort)).toBe(5000);
+    expect(service.spec.ports.map((p: Doc) => [p.port, containerPort(p.targetPort)])).toEqual([
+      [80, 5000],
+      [443, Number(envValue('OCCS_LB_HTTPS_PORT'))],
+    ]);
+  });
+
+  it('HTTPS takes its certificate from the TLS Secret, mounted read-only where OCCS_LB_CERT_DIR points, optional so pods start before it is issued', () => {
+    const mount = container.volumeMounts.find((m: Doc) => m.mountPath === envValue('OCCS_LB_CERT_DIR'));
+    expect(mount).toMatchObject({ readOnly: true });
+    const volume = pod.volumes.find((v: Doc) => v.name === mount.name);
+    expect(volume.secret).toMatchObject({ secretName: 'occs-lb-tls', optional: true });
   });
 
   it('the ConfigMap holds a config file occs-lb accepts, mounted where OCCS_LB_CONFIG points', () => {
