@@ -12,6 +12,7 @@ import { benchRender10k } from './render-10k.js';
 import { benchRuntime, benchRuntimeReuse } from './runtime.js';
 import { benchStack } from './stack.js';
 import { benchStartup } from './startup.js';
+import { benchTls } from './tls.js';
 import { benchWatch, benchWatchIdle } from './watch.js';
 
 /** `npm run bench [-- NAME...]`: every benchmark, or the named ones. */
@@ -34,6 +35,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   drift: () => benchDrift(),
   failover: () => benchFailover(),
   idle: () => benchIdle(),
+  tls: () => benchTls(),
 };
 
 /** Run only when named: scale runs it too. */

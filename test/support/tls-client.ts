@@ -1,4 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
+import https from 'node:https';
+import tls, { type TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -62,4 +64,71 @@ export async function curlHttps(
   }
   const m = /^HTTP\/(\S+) (\d+)/.exec(statusLine);
   return { status: Number(m?.[2] ?? 0), headers, body: rest.join('\r\n\r\n'), version: m?.[1] ?? '' };
+}
+
+/** A serial as Node gives it (upper case hex, maybe with leading zeros), as `presented` and certs.ts give it. */
+const serialOf = (socket: TLSSocket): string =>
+  socket
+    .getPeerCertificate()
+    .serialNumber.toUpperCase()
+    .replace(/^0+(?=.)/, '');
+
+/** A failure of handshakeSerial or httpsGet: `stage` says whether the handshake or the request after it failed. */
+export class TlsClientError extends Error {
+  constructor(
+    readonly stage: 'handshake' | 'request',
+    message: string,
+  ) {
+    super(`${stage}: ${message}`);
+  }
+}
+
+/**
+ * One full handshake by Node's TLS client (a new connection, no session resumed) with
+ * `servername` as SNI, the certificate not verified: the serial of the leaf presented. Fast
+ * enough to poll back to back.
+ */
+export function handshakeSerial(port: number, servername: string, timeoutMs = 3000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false, timeout: timeoutMs }, () => {
+      const serial = serialOf(socket);
+      socket.destroy();
+      resolve(serial);
+    });
+    socket.on('timeout', () => socket.destroy(new Error('timeout')));
+    socket.on('error', (error) => reject(new TlsClientError('handshake', error.message)));
+  });
+}
+
+export interface HttpsAnswer {
+  status: number;
+  body: string;
+  /** The serial of the leaf the server presented. */
+  serial: string;
+}
+
+/**
+ * One HTTPS GET by Node on a new connection (no agent, no keep-alive, no session resumed: every
+ * request is a full handshake), to 127.0.0.1 with `servername` as SNI and Host. With `ca`, the
+ * certificate must chain to it and name `servername`; without, it is not verified.
+ */
+export function httpsGet(port: number, servername: string, path = '/', ca?: string, timeoutMs = 5000): Promise<HttpsAnswer> {
+  return new Promise((resolve, reject) => {
+    let shaken = false;
+    const fail = (error: Error) => reject(error instanceof TlsClientError ? error : new TlsClientError(shaken ? 'request' : 'handshake', error.message));
+    const req = https.get(
+      { host: '127.0.0.1', port, path, servername, headers: { host: servername }, agent: false, ca, rejectUnauthorized: ca !== undefined, timeout: timeoutMs },
+      (res) => {
+        const serial = serialOf(res.socket as TLSSocket);
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, serial }));
+        res.on('error', fail);
+      },
+    );
+    req.on('socket', (socket) => socket.once('secureConnect', () => (shaken = true)));
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', fail);
+  });
 }
