@@ -2,6 +2,7 @@ import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { isHostname } from '../values/server.js';
 import { invisibleCharacters } from '../values/invisible.js';
 import { encodePem, ordinal, readPemBlocks, shownLabel } from './pem.js';
+import { weakness } from './strength.js';
 
 /** A bundle that passed every check: what HAProxy gets, and what a person or a comparison needs to know of it. */
 export interface CertBundle {
@@ -178,7 +179,9 @@ export function checkBundle(text: string, now: number): BundleCheck {
     matches = false;
   }
   if (!matches) return fail(`the private key does not belong to the certificate ${shownCert(leaf, 0)}: put the key of that certificate in the bundle`);
-  const reason = chainReason(certs) ?? datesReason(certs, now);
+  const weak = weakness(certs, key);
+  const reason =
+    chainReason(certs) ?? datesReason(certs, now) ?? (weak && `the certificate ${shownCert(certs[weak.index]!, weak.index)} cannot be served: ${weak.why}`);
   if (reason) return fail(reason);
   const named = hostNames(leaf);
   if (!named.ok) return named;

@@ -1,0 +1,47 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { bundleOf, makeCa, makeLeaf, type TestCert } from '../support/certs.js';
+import { freePort, waitFor } from '../support/haproxy-process.js';
+import { useStackRig } from '../support/stack-rig.js';
+import { makeTempDir } from '../support/temp.js';
+import { presented } from '../support/tls-client.js';
+
+// HTTPS under bundles and changes meant to break it, with the real HAProxy, openssl and curl.
+const stack = useStackRig();
+const { rig } = stack;
+
+const certs = {} as { dir: string; ca: TestCert; web: TestCert; weak: TestCert };
+beforeAll(() => {
+  const dir = makeTempDir();
+  const ca = makeCa(dir, 'occs-lb hostile test CA');
+  Object.assign(certs, {
+    dir,
+    ca,
+    web: makeLeaf(dir, ca, 'www.example.test', { san: ['DNS:www.example.test'] }),
+    weak: makeLeaf(dir, ca, 'www.example.test', { san: ['DNS:www.example.test'], keyArgs: ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:1024'] }),
+  });
+}, 60_000);
+
+/** The web app (backend a) at www.example.test with its certificate, served over HTTPS on a free port by a started watch. */
+async function servingWeb(extra: string[] = []) {
+  rig.store.put('apps/web/containers/w1', rig.address(0));
+  rig.store.put('lb/routes/web', 'www.example.test');
+  rig.store.put('lb/certs/web', bundleOf(certs.web));
+  const https = await freePort();
+  const w = await stack.start(rig.store.url, ['--https-port', String(https), ...extra]);
+  await waitFor('HTTPS to serve web', async () => (await presented(https, 'www.example.test')).serial === certs.web.serial);
+  return { w, https };
+}
+
+describe('occs-lb watch --https-port, given what HAProxy would refuse', () => {
+  it('skips a bundle whose key HAProxy refuses (RSA 1024), and the next server change still goes through the runtime API', async () => {
+    const { w, https } = await servingWeb();
+    // "aaa" sorts first: taken, it would be the default certificate too.
+    rig.store.put('lb/certs/aaa', bundleOf(certs.weak));
+    await w.waitForLog(/^skipped \/lb\/certs\/aaa: .* cannot be served: its RSA key has 1024 bits; HAProxy refuses fewer than 2048/);
+    rig.store.put('apps/web/containers/w2', rig.address(1));
+    await stack.servedAs('www.example.test', '/', ['a', 'b']);
+    expect(await rig.metric('reloads_total')).toBe(0);
+    expect((await presented(https)).serial).toBe(certs.web.serial);
+    expect(w.count(/rejected|did not take/)).toBe(0);
+  });
+});
