@@ -173,7 +173,8 @@ describe('occs-lb watch --stack --https-port', () => {
     };
     mount(certs.web, '..2026_12_05_01');
     await servesSerial(https, 'www.example.test', certs.web.serial);
-    expect(await rig.metric('reloads_total')).toBe(1);
+    // The new worker serves a moment before watch has verified the reload and counted it.
+    await waitFor('the reload to be counted', async () => (await rig.metric('reloads_total')) === 1);
     const before = await rig.workers(w);
     mount(certs.web2, '..2026_12_05_02');
     rmSync(join(secret, '..2026_12_05_01'), { recursive: true });
