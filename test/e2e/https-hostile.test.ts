@@ -3,19 +3,23 @@ import { bundleOf, makeCa, makeLeaf, type TestCert } from '../support/certs.js';
 import { freePort, waitFor } from '../support/haproxy-process.js';
 import { useStackRig } from '../support/stack-rig.js';
 import { makeTempDir } from '../support/temp.js';
-import { presented } from '../support/tls-client.js';
+import { curlHttps, presented } from '../support/tls-client.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 // HTTPS under bundles and changes meant to break it, with the real HAProxy, openssl and curl.
 const stack = useStackRig();
 const { rig } = stack;
 
-const certs = {} as { dir: string; ca: TestCert; web: TestCert; weak: TestCert };
+const certs = {} as { dir: string; ca: TestCert; caFile: string; web: TestCert; weak: TestCert };
 beforeAll(() => {
   const dir = makeTempDir();
   const ca = makeCa(dir, 'occs-lb hostile test CA');
+  writeFileSync(join(dir, 'ca.pem'), ca.cert);
   Object.assign(certs, {
     dir,
     ca,
+    caFile: join(dir, 'ca.pem'),
     web: makeLeaf(dir, ca, 'www.example.test', { san: ['DNS:www.example.test'] }),
     weak: makeLeaf(dir, ca, 'www.example.test', { san: ['DNS:www.example.test'], keyArgs: ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:1024'] }),
   });
@@ -43,5 +47,21 @@ describe('occs-lb watch --https-port, given what HAProxy would refuse', () => {
     expect(await rig.metric('reloads_total')).toBe(0);
     expect((await presented(https)).serial).toBe(certs.web.serial);
     expect(w.count(/rejected|did not take/)).toBe(0);
+  });
+
+  it('never serves an app that is HTTPS only over plain HTTP: not before its first certificate, nor once its last one is gone', async () => {
+    rig.store.put('apps/web/containers/w1', rig.address(0));
+    rig.store.put('lb/routes/web', 'www.example.test');
+    rig.store.put('lb/tls/web', 'only');
+    const https = await freePort();
+    await stack.start(rig.store.url, ['--https-port', String(https)]);
+    await stack.servedAs('www.example.test', '/', []);
+    rig.store.put('lb/certs/web', bundleOf(certs.web));
+    await waitFor('HTTPS to serve web', async () => (await presented(https, 'www.example.test')).serial === certs.web.serial);
+    expect((await curlHttps('www.example.test', https, '/', certs.caFile)).body).toBe('a');
+    await stack.servedAs('www.example.test', '/', []);
+    rig.store.delete('lb/certs/web');
+    await waitFor('HTTPS to stop', async () => (await presented(https, 'www.example.test')).failed);
+    await stack.servedAs('www.example.test', '/', []);
   });
 });
