@@ -117,12 +117,12 @@ function chainReason(certs: X509Certificate[]): string | undefined {
   return undefined;
 }
 
-/** Why a certificate of the bundle is not valid at `now`, or undefined when all are. */
-function datesReason(certs: X509Certificate[], now: number): string | undefined {
+/** Why a certificate of the bundle is not valid at `now` (or, with `expired`, not yet valid), or undefined when all are. */
+function datesReason(certs: X509Certificate[], now: number, expired: boolean): string | undefined {
   for (const [i, cert] of certs.entries()) {
     const [notBefore, notAfter] = [Date.parse(cert.validFrom), Date.parse(cert.validTo)];
     if (Number.isNaN(notBefore) || Number.isNaN(notAfter)) return `the dates of the certificate ${shownCert(cert, i)} cannot be read`;
-    if (now > notAfter) return `the certificate ${shownCert(cert, i)} expired on ${isoDate(notAfter)}: renew it`;
+    if (now > notAfter && !expired) return `the certificate ${shownCert(cert, i)} expired on ${isoDate(notAfter)}: renew it`;
     if (now < notBefore)
       return `the certificate ${shownCert(cert, i)} is not valid before ${isoDate(notBefore)}: wait until then, or check this machine's clock`;
   }
@@ -166,8 +166,11 @@ function hostNames(leaf: X509Certificate): { ok: true; names: string[] } | { ok:
   );
 }
 
-/** Checks a PEM bundle as a store key or a file holds it. `now`: ms since epoch. */
-export function checkBundle(text: string, now: number): BundleCheck {
+/**
+ * Checks a PEM bundle as a store key or a file holds it. `now`: ms since epoch. `expired`: a
+ * bundle that has expired passes (one HAProxy serves already keeps serving until replaced).
+ */
+export function checkBundle(text: string, now: number, expired = false): BundleCheck {
   const sorted = sortBlocks(text);
   if (!sorted.ok) return sorted;
   const { certs, key } = sorted;
@@ -181,7 +184,9 @@ export function checkBundle(text: string, now: number): BundleCheck {
   if (!matches) return fail(`the private key does not belong to the certificate ${shownCert(leaf, 0)}: put the key of that certificate in the bundle`);
   const weak = weakness(certs, key);
   const reason =
-    chainReason(certs) ?? datesReason(certs, now) ?? (weak && `the certificate ${shownCert(certs[weak.index]!, weak.index)} cannot be served: ${weak.why}`);
+    chainReason(certs) ??
+    datesReason(certs, now, expired) ??
+    (weak && `the certificate ${shownCert(certs[weak.index]!, weak.index)} cannot be served: ${weak.why}`);
   if (reason) return fail(reason);
   const named = hostNames(leaf);
   if (!named.ok) return named;

@@ -48,7 +48,8 @@ export function dirOffers(pairs: readonly KvPair[], certDir: string | undefined)
 /**
  * Checks every bundle offered, the directory's first (they win a name both hold), and picks the
  * fallback. A bundle that fails its check is left out, named with the reason; when the file of
- * that name still holds one that passes (`lastGood`: what is installed), that one keeps serving.
+ * that name still holds one that passes (`lastGood`: what is installed), that one keeps serving,
+ * also once it has expired.
  */
 export function buildTls(
   offered: { store: readonly OfferedCert[]; dir: readonly OfferedCert[] },
@@ -78,8 +79,9 @@ export function buildTls(
       byName.set(offer.name, { name: offer.name, from: offer.key, path, bundle: check.bundle });
       continue;
     }
+    // Even expired: taking it away would not help its clients, and a change of servers is no reason to stop HTTPS.
     const previous = lastGood(path);
-    const kept = previous === undefined ? undefined : checked(previous, now);
+    const kept = previous === undefined ? undefined : checked(previous, now, true);
     skipped.push({ key: offer.key, reason: kept?.ok ? `${check.reason}; the certificate served before keeps serving` : check.reason });
     if (kept?.ok) byName.set(offer.name, { name: offer.name, from: offer.key, path, bundle: kept.bundle });
   }
@@ -100,10 +102,10 @@ const CHECKED = new Map<string, CertBundle>();
 const CHECKED_MAX = 1000;
 
 /** checkBundle, with a passed bundle's parse kept (its validity dates are checked against `now` each time). */
-function checked(text: string, now: number): BundleCheck {
+function checked(text: string, now: number, expired = false): BundleCheck {
   const known = CHECKED.get(text);
-  if (known && now >= known.notBefore && now <= known.notAfter) return { ok: true, bundle: known };
-  const result = checkBundle(text, now);
+  if (known && now >= known.notBefore && (expired || now <= known.notAfter)) return { ok: true, bundle: known };
+  const result = checkBundle(text, now, expired);
   if (result.ok) {
     if (CHECKED.size >= CHECKED_MAX) CHECKED.delete(CHECKED.keys().next().value!);
     CHECKED.set(text, result.bundle);
