@@ -26,6 +26,8 @@ export interface RenderedResource {
 export interface RenderContext {
   now?: number;
   installed?: (path: string) => string | undefined;
+  /** validate: an HAProxy config with no destination is checked as the one HAProxy runs, HTTPS and all. */
+  checking?: boolean;
 }
 
 /** Servers per backend of an HAProxy config rendered: stack mode's from its model (its services), others from the text. */
@@ -49,7 +51,8 @@ export function renderResources(
   return settings.resources.map((resource) => {
     const own = filterSnapshot(snapshot, resource.prefixes);
     const { helpers, diagnostics, keysHolding } = createHelpers(own.pairs, resource.prefixes[0] ?? '');
-    const https = resource.haproxy && resource.destination === settings.haproxy.config ? settings.tls : undefined;
+    const runs = (resource.destination ?? (context.checking ? settings.haproxy.config : undefined)) === settings.haproxy.config;
+    const https = resource.haproxy && runs ? settings.tls : undefined;
     const stack = settings.stack && resource.haproxy ? buildStack(own.pairs, settings.stack, settings.vars.balance, https !== undefined) : undefined;
     const tls =
       https && buildTls({ store: stack?.certs ?? [], dir: dirOffers(snapshot.pairs, https.certDir) }, https, context.now ?? Date.now(), context.installed);

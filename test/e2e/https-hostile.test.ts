@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { bundleOf, makeCa, makeLeaf, type TestCert } from '../support/certs.js';
+import { runCli } from '../support/cli.js';
 import { freePort, waitFor } from '../support/haproxy-process.js';
 import { useStackRig } from '../support/stack-rig.js';
 import { makeTempDir } from '../support/temp.js';
@@ -63,5 +64,22 @@ describe('occs-lb watch --https-port, given what HAProxy would refuse', () => {
     rig.store.delete('lb/certs/web');
     await waitFor('HTTPS to stop', async () => (await presented(https, 'www.example.test')).failed);
     await stack.servedAs('www.example.test', '/', []);
+  });
+});
+
+describe('occs-lb validate --https-port', () => {
+  it('checks HTTPS as watch serves it: each bundle (a refused one named, and refusing the run with --strict), and haproxy -c reading them', async () => {
+    const kv = join(makeTempDir(), 'kv.json');
+    const pairs = { 'apps/web/containers/w1': '10.0.0.1:80', 'lb/routes/web': 'www.example.test', 'lb/certs/web': bundleOf(certs.web) };
+    writeFileSync(kv, JSON.stringify({ ...pairs, 'lb/certs/weak': bundleOf(certs.weak) }));
+    const args = ['validate', '--kv', `file:${kv}`, '--stack', 'apps', '--https-port', '8443', '--format', 'json'];
+    const result = await runCli(args);
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout) as { warnings: Array<{ key?: string; message: string }>; steps: Array<{ step: string; status: string }> };
+    expect(report.warnings.filter((w) => w.key)).toEqual([
+      { source: 'kv', key: '/lb/certs/weak', message: expect.stringMatching(/its RSA key has 1024 bits/) },
+    ]);
+    expect(report.steps).toContainEqual(expect.objectContaining({ step: 'haproxy -c', status: 'ok' }));
+    expect((await runCli([...args, '--strict'])).code).toBe(5);
   });
 });
