@@ -1,13 +1,15 @@
 import type { Resource, Settings } from '../config/settings.js';
 import { countServers } from '../haproxy/config-sections.js';
 import { filterSnapshot, isUnderPrefix } from '../kv/keys.js';
-import type { KvSnapshot } from '../kv/source.js';
+import type { KvPair, KvSnapshot } from '../kv/source.js';
 import { stackMaps, watchedMaps, type Companion } from '../stack/maps.js';
 import { buildStack, type Stack } from '../stack/model.js';
 import { renderTemplate, type CompiledTemplate } from '../template/engine.js';
 import { createHelpers, type RenderDiagnostics } from '../template/helpers.js';
 import { buildTls, dirOffers, type TlsModel } from '../tls/certs.js';
 import { tlsCompanions, tlsLocals } from '../tls/companions.js';
+import type { SkippedEntry } from '../values/servers.js';
+import { holdsPrivateKey, PRIVATE_KEY_ELSEWHERE } from '../values/shown.js';
 
 /** One resource's text, rendered from its part of a snapshot. */
 export interface RenderedResource {
@@ -66,7 +68,8 @@ export function renderResources(
     };
     const text = renderTemplate(templates.get(resource.template)!, locals, keysHolding);
     const found = diagnostics();
-    const skipped = [...(stack?.skipped ?? []), ...(tls?.skipped ?? []), ...found.skipped];
+    const hidden = hidingKeys(own.pairs);
+    const skipped = [...(stack?.skipped ?? []).map(hidden), ...(tls?.skipped ?? []), ...found.skipped.map(hidden)];
     const companions = [...(stack ? stackMaps(stack, loaded) : []), ...tlsCompanions(tls, stack, loaded)];
     return {
       resource,
@@ -77,6 +80,16 @@ export function renderResources(
       ...(companions.length > 0 && { companions }),
     };
   });
+}
+
+/**
+ * A skipped entry as it may be told: one whose value holds a private key (a bundle stored under a
+ * route or a weight, say) gets a reason that quotes none of it. Bundles' own reasons (src/tls)
+ * never quote their text.
+ */
+function hidingKeys(pairs: readonly KvPair[]): (entry: SkippedEntry) => SkippedEntry {
+  const secret = new Set(pairs.filter((p) => holdsPrivateKey(p.value)).map((p) => p.key));
+  return (entry) => (secret.has(entry.key) ? { key: entry.key, reason: PRIVATE_KEY_ELSEWHERE } : entry);
 }
 
 /** Whether a key is the prefix itself or lies in it as in a directory (`apps/x` holds `/apps/x/one`, not `/apps/xy`). */
