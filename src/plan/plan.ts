@@ -5,7 +5,7 @@ import { diffConfigs, type BackendChanges } from '../haproxy/config-diff.js';
 import type { Drift } from '../haproxy/drift.js';
 import type { RuntimeChannel } from '../haproxy/runtime-channel.js';
 import type { MapChange } from '../haproxy/runtime-maps.js';
-import { certChange, NO_CERT_CHANGE, type CertChange } from '../haproxy/runtime-certs.js';
+import { certChange, NO_CERT_CHANGE, RUNTIME_PAYLOAD_BYTES, type CertChange } from '../haproxy/runtime-certs.js';
 import type { KvSnapshot } from '../kv/source.js';
 import type { CompiledTemplate } from '../template/engine.js';
 import type { RenamedEntry, SkippedEntry } from '../values/servers.js';
@@ -206,5 +206,7 @@ function certsOf(file: RenderedResource, installed: ReadonlyMap<string, string |
   if (!crtList || installed.get(crtList) === undefined) return list ? { reason: 'HTTPS starts serving (its first certificate)' } : NO_CERT_CHANGE();
   if (!list) return { reason: 'HTTPS stops serving (no certificate left)' };
   const wanted = (file.companions ?? []).flatMap((c) => (c.kind === 'cert' && c.cert ? [{ path: c.path, pem: c.text, serial: c.cert.serial }] : []));
-  return certChange(crtList, wanted, installed);
+  const change = certChange(crtList, wanted, installed);
+  const large = [...change.added, ...change.rotated].find((c) => Buffer.byteLength(c.pem) > RUNTIME_PAYLOAD_BYTES);
+  return large ? { reason: `${large.path} is larger than HAProxy's runtime API takes in one command` } : change;
 }

@@ -67,6 +67,20 @@ describe('occs-lb watch --https-port, given what HAProxy would refuse', () => {
   });
 });
 
+describe('occs-lb watch --https-port, given a bundle too large for the runtime API', () => {
+  it('rotates it by one reload, without trying the runtime API first (HAProxy drops a payload over 16 KiB with no answer)', async () => {
+    const names = Array.from({ length: 600 }, (_, i) => `DNS:host-${i}.www.example.test`);
+    const large = makeLeaf(certs.dir, certs.ca, 'www.example.test', { san: ['DNS:www.example.test', ...names] });
+    expect(bundleOf(large).length).toBeGreaterThan(17 * 1024);
+    const { w, https } = await servingWeb();
+    rig.store.put('lb/certs/web', bundleOf(large));
+    await waitFor('the large certificate to be served', async () => (await presented(https, 'www.example.test')).serial === large.serial);
+    await waitFor('the reload to be counted', async () => (await rig.metric('reloads_total')) === 1);
+    expect(await rig.metric('runtime_fallbacks_total')).toBe(0);
+    expect(w.count(/did not take/)).toBe(0);
+  });
+});
+
 describe('occs-lb validate --https-port', () => {
   it('checks HTTPS as watch serves it: each bundle (a refused one named, and refusing the run with --strict), and haproxy -c reading them', async () => {
     const kv = join(makeTempDir(), 'kv.json');
