@@ -68,8 +68,9 @@ export function buildTls(
       continue;
     }
     const nameProblem = CERT_NAME.test(offer.name) ? undefined : certNameReason(offer.name);
+    // What in --cert-dir gives no bundle of a name (the directory itself, a Secret's folder missing tls.key): its own reason.
     if (nameProblem) {
-      skipped.push({ key: offer.key, reason: `certificate name ${nameProblem}` });
+      skipped.push({ key: offer.key, reason: offer.value.startsWith(UNREADABLE) ? offer.value.slice(1) : nameProblem });
       continue;
     }
     taken.set(offer.name, fromDir ? `--cert-dir (${offer.key})` : offer.key.slice(1));

@@ -159,7 +159,7 @@ describe('occs-lb watch --stack --https-port', () => {
     const https = await freePort();
     const secret = join(makeTempDir(), 'web-tls');
     const w = await stack.start(rig.store.url, ['--https-port', String(https), '--cert-dir', secret]);
-    await w.waitForLog(/^skipped .*web-tls\/: /);
+    await w.waitForLog(/^skipped .*web-tls\/: certificate directory .*web-tls does not exist/);
     expect((await presented(https, 'www.example.test')).failed).toBeDefined();
 
     // The kubelet's layout: a timestamped directory, ..data pointing at it, and tls.crt/tls.key pointing into ..data.

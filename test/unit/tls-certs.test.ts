@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TlsSettings } from '../../src/config/types.js';
 import { checkBundle } from '../../src/tls/bundle.js';
-import { buildTls, type OfferedCert } from '../../src/tls/certs.js';
+import { buildTls, UNREADABLE, type OfferedCert } from '../../src/tls/certs.js';
 import { tlsPaths } from '../../src/config/tls-settings.js';
 import { bundleOf, makeCa, makeLeaf, type TestCert } from '../support/certs.js';
 import { makeTempDir } from '../support/temp.js';
@@ -40,5 +40,23 @@ describe('buildTls, once a certificate HAProxy serves has expired', () => {
     const model = buildTls(offer(bundleOf(leaf, [ca])), settings, notAfter + DAY);
     expect(model.certs).toEqual([]);
     expect(model.skipped).toEqual([{ key: '/lb/certs/a', reason: expect.stringMatching(/expired on .*: renew it$/) }]);
+  });
+});
+
+describe('buildTls, of what --cert-dir could not read', () => {
+  it('gives the reason of a directory that cannot be listed, or of a Secret folder missing its key, not a complaint about the name', () => {
+    const dir: OfferedCert[] = [
+      { key: '/run/certs/', name: '', value: `${UNREADABLE}certificate directory /run/certs does not exist` },
+      { key: '/run/certs/web/tls.crt', name: 'web/tls.crt', value: `${UNREADABLE}there is no tls.key beside it: a TLS Secret holds both` },
+    ];
+    expect(buildTls({ store: [], dir }, settings, Date.now()).skipped).toEqual([
+      { key: '/run/certs/', reason: 'certificate directory /run/certs does not exist' },
+      { key: '/run/certs/web/tls.crt', reason: 'there is no tls.key beside it: a TLS Secret holds both' },
+    ]);
+  });
+
+  it('names a bad name once', () => {
+    const skipped = buildTls({ store: [{ key: '/lb/certs/.x', name: '.x', value: 'x' }], dir: [] }, settings, Date.now()).skipped;
+    expect(skipped).toEqual([{ key: '/lb/certs/.x', reason: expect.stringMatching(/^certificate name ".x" starts with "."/) }]);
   });
 });
