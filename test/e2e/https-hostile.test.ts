@@ -5,7 +5,7 @@ import { freePort, waitFor } from '../support/haproxy-process.js';
 import { useStackRig } from '../support/stack-rig.js';
 import { makeTempDir } from '../support/temp.js';
 import { curlHttps, presented } from '../support/tls-client.js';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 // HTTPS under bundles and changes meant to break it, with the real HAProxy, openssl and curl.
@@ -78,6 +78,34 @@ describe('occs-lb watch --https-port, given a bundle too large for the runtime A
     await waitFor('the reload to be counted', async () => (await rig.metric('reloads_total')) === 1);
     expect(await rig.metric('runtime_fallbacks_total')).toBe(0);
     expect(w.count(/did not take/)).toBe(0);
+  });
+});
+
+describe('occs-lb watch --https-port --cert-dir, when the directory itself goes', () => {
+  it('follows a directory replaced by another (renamed into its place), keeps its certificates while it is gone, and takes it back', async () => {
+    const [b, c] = [1, 2].map(() => makeLeaf(certs.dir, certs.ca, 'www.example.test', { san: ['DNS:www.example.test'] }));
+    const parent = makeTempDir();
+    const certDir = join(parent, 'certs');
+    const fill = (dir: string, cert: TestCert) => (mkdirSync(dir), writeFileSync(join(dir, 'web.pem'), bundleOf(cert)));
+    fill(certDir, certs.web);
+    rig.store.put('apps/web/containers/w1', rig.address(0));
+    rig.store.put('lb/routes/web', 'www.example.test');
+    const https = await freePort();
+    const w = await stack.start(rig.store.url, ['--https-port', String(https), '--cert-dir', certDir]);
+    const serves = (cert: TestCert) =>
+      waitFor(`HTTPS to serve ${cert.serial}`, async () => (await presented(https, 'www.example.test')).serial === cert.serial);
+    await serves(certs.web);
+
+    fill(join(parent, 'certs.new'), b!);
+    renameSync(certDir, join(parent, 'certs.old'));
+    renameSync(join(parent, 'certs.new'), certDir);
+    await serves(b!);
+    rmSync(certDir, { recursive: true });
+    await w.waitForLog(/^skipped .*certs\/: certificate directory .* does not exist; the certificates read from it before keep serving/);
+    expect((await presented(https, 'www.example.test')).serial).toBe(b!.serial);
+    fill(certDir, c!);
+    await serves(c!);
+    expect(await rig.metric('reloads_total')).toBe(0);
   });
 });
 
