@@ -5,7 +5,7 @@ import { freePort, waitFor } from '../support/haproxy-process.js';
 import { useStackRig } from '../support/stack-rig.js';
 import { makeTempDir } from '../support/temp.js';
 import { curlHttps, presented } from '../support/tls-client.js';
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 // HTTPS under bundles and changes meant to break it, with the real HAProxy, openssl and curl.
@@ -78,6 +78,26 @@ describe('occs-lb watch --https-port, given a bundle too large for the runtime A
     await waitFor('the reload to be counted', async () => (await rig.metric('reloads_total')) === 1);
     expect(await rig.metric('runtime_fallbacks_total')).toBe(0);
     expect(w.count(/did not take/)).toBe(0);
+  });
+});
+
+describe('occs-lb watch --https-port, restarted after kill -9', () => {
+  it('removes a bundle temp file a killed run left (it holds a key), serves on with one HAProxy, and neither installs nor reloads', async () => {
+    const { w, https } = await servingWeb();
+    const master = await w.haproxyPid();
+    w.signal('SIGKILL');
+    await w.exited;
+    // What a run killed between writing a bundle's temp file and renaming it leaves: pid 2^22+1 runs nothing.
+    const temp = join(rig.dir, 'haproxy.certs', `.web.pem.${2 ** 22 + 1}.k1ll3d00.tmp`);
+    writeFileSync(temp, bundleOf(certs.web), { mode: 0o600 });
+    const again = await stack.start(rig.store.url, ['--https-port', String(https)]);
+    await again.waitForLog(/^watching /);
+    expect(existsSync(temp)).toBe(false);
+    expect(again.count(/removed what an earlier run left: .*\.web\.pem\./)).toBe(1);
+    expect((await presented(https, 'www.example.test')).serial).toBe(certs.web.serial);
+    // The killed run's HAProxy is gone (a zombie where nothing reaps it): the new one alone serves.
+    expect(existsSync(`/proc/${master}/stat`) ? readFileSync(`/proc/${master}/stat`, 'utf8').split(' ')[2] : 'gone').toMatch(/^(gone|Z)$/);
+    expect([await rig.metric('reloads_total'), await rig.metric('installs_total')]).toEqual([0, 0]);
   });
 });
 
