@@ -138,6 +138,7 @@ async function renderForCheck(settings: Readonly<Settings>, report: ValidationRe
     note: `${snapshot.pairs.length} read, ${rendering.skipped.length} ${rendering.strict ? 'rejected by --strict' : 'skipped'}`,
   });
   for (const r of rendering.resources) if (r.stack) reportStack(report, r.stack);
+  for (const note of rendering.resources.flatMap((r) => r.tls?.notes ?? [])) report.warnings.push({ source: 'config', message: note });
   // Stack mode: apps a route names that have no server, and a stack of no app, are backends with none.
   for (const s of shortfalls(gone(rendering.resources, settings.stack?.apps), settings.minServers))
     report.errors.push({ source: 'min-servers', message: shortfallFinding(s) });

@@ -88,6 +88,7 @@ export function buildTls(
   }
   const certs = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
   const notes: string[] = [];
+  if (certs.length === 0) notes.push(`no certificate passed its checks: HTTPS (port ${tls.port}) is not served until one does`);
   let fallback = certs[0];
   if (tls.defaultCert !== undefined) {
     const asked = byName.get(tls.defaultCert);

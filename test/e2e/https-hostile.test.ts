@@ -144,4 +144,15 @@ describe('occs-lb validate --https-port', () => {
     expect(report.steps).toContainEqual(expect.objectContaining({ step: 'haproxy -c', status: 'ok' }));
     expect((await runCli([...args, '--strict'])).code).toBe(5);
   });
+
+  it('says, as render does, when HTTPS would serve nothing: no certificate passed its checks', async () => {
+    const kv = join(makeTempDir(), 'kv.json');
+    writeFileSync(kv, JSON.stringify({ 'apps/web/containers/w1': '10.0.0.1:80', 'lb/certs/weak': bundleOf(certs.weak) }));
+    const note = 'no certificate passed its checks: HTTPS (port 8443) is not served until one does';
+    const base = ['--kv', `file:${kv}`, '--stack', 'apps', '--https-port', '8443'];
+    const validated = await runCli(['validate', ...base, '--format', 'json']);
+    expect(JSON.parse(validated.stdout).warnings).toContainEqual({ source: 'config', message: note });
+    const rendered = await runCli(['render', ...base, '--out', join(makeTempDir(), 'haproxy.cfg')]);
+    expect([rendered.code, rendered.stderr]).toEqual([0, expect.stringContaining(`warning: ${note}\n`)]);
+  });
 });

@@ -60,3 +60,13 @@ describe('buildTls, of what --cert-dir could not read', () => {
     expect(skipped).toEqual([{ key: '/lb/certs/.x', reason: expect.stringMatching(/^certificate name ".x" starts with "."/) }]);
   });
 });
+
+describe('buildTls notes', () => {
+  it('says when HTTPS serves nothing (no certificate passed), and when --default-cert names none served', () => {
+    expect(buildTls({ store: [], dir: [] }, settings, Date.now()).notes).toEqual([
+      'no certificate passed its checks: HTTPS (port 8443) is not served until one does',
+    ]);
+    const served = buildTls(offer(bundleOf(leaf, [ca])), { ...settings, defaultCert: 'gone' }, Date.now());
+    expect(served.notes).toEqual(['the default certificate "gone" is not served (no such bundle, or it was refused): "a" is the default']);
+  });
+});
