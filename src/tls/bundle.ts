@@ -150,7 +150,12 @@ function altNames(text: string | undefined): { type: string; value: string }[] |
 
 /** The DNS names the leaf serves: its SAN DNS entries, else its CN; refused when there is none or one is not a DNS name. */
 function hostNames(leaf: X509Certificate): { ok: true; names: string[] } | { ok: false; reason: string } {
-  const entries = altNames(leaf.subjectAltName);
+  let entries: ReturnType<typeof altNames>;
+  try {
+    entries = altNames(leaf.subjectAltName);
+  } catch {
+    entries = undefined; // node cannot format the extension: it is malformed
+  }
   if (!entries) return fail(`the subjectAltName of the certificate ${shownCert(leaf, 0)} cannot be read`);
   const dns = entries.filter((e) => e.type === 'DNS').map((e) => e.value.toLowerCase());
   const bad = dns.find((name) => !isDnsName(name));
@@ -169,8 +174,17 @@ function hostNames(leaf: X509Certificate): { ok: true; names: string[] } | { ok:
 /**
  * Checks a PEM bundle as a store key or a file holds it. `now`: ms since epoch. `expired`: a
  * bundle that has expired passes (one HAProxy serves already keeps serving until replaced).
+ * Never throws: what node cannot read of a certificate is a refusal like any other.
  */
 export function checkBundle(text: string, now: number, expired = false): BundleCheck {
+  try {
+    return checkBlocks(text, now, expired);
+  } catch {
+    return fail('a certificate of the bundle cannot be read in full: export the bundle again from where it was issued');
+  }
+}
+
+function checkBlocks(text: string, now: number, expired: boolean): BundleCheck {
   const sorted = sortBlocks(text);
   if (!sorted.ok) return sorted;
   const { certs, key } = sorted;
@@ -182,11 +196,11 @@ export function checkBundle(text: string, now: number, expired = false): BundleC
     matches = false;
   }
   if (!matches) return fail(`the private key does not belong to the certificate ${shownCert(leaf, 0)}: put the key of that certificate in the bundle`);
-  const weak = weakness(certs, key);
-  const reason =
-    chainReason(certs) ??
-    datesReason(certs, now, expired) ??
-    (weak && `the certificate ${shownCert(certs[weak.index]!, weak.index)} cannot be served: ${weak.why}`);
+  const weak = () => {
+    const found = weakness(certs, key);
+    return found && `the certificate ${shownCert(certs[found.index]!, found.index)} cannot be served: ${found.why}`;
+  };
+  const reason = chainReason(certs) ?? datesReason(certs, now, expired) ?? weak();
   if (reason) return fail(reason);
   const named = hostNames(leaf);
   if (!named.ok) return named;

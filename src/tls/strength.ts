@@ -19,7 +19,7 @@ const MIN_EC_BITS = 224;
 const SERVED_CURVES = new Set(['prime256v1', 'secp384r1', 'secp521r1']);
 const SERVED_TYPES = 'RSA (2048 bits or more), ECDSA on P-256, P-384 or P-521, or Ed25519';
 
-/** Signature algorithms OpenSSL refuses in a chain, by the DER of their OID. */
+/** Signature algorithms OpenSSL refuses in a chain (too weak), by the DER of their OID. */
 const WEAK_SIGNATURES: Record<string, string> = {
   '2a864886f70d010102': 'MD2', // 1.2.840.113549.1.1.2 md2WithRSAEncryption
   '2a864886f70d010103': 'MD4', // 1.2.840.113549.1.1.3
@@ -30,6 +30,24 @@ const WEAK_SIGNATURES: Record<string, string> = {
   '2b0e03021d': 'SHA-1', // 1.3.14.3.2.29 sha1WithRSASignature
   '2b0e030203': 'MD5', // 1.3.14.3.2.3 md5WithRSA
 };
+
+/** The signature algorithms OpenSSL knows the strength of (a chain certificate signed with another is refused), by the DER of their OID. */
+const KNOWN_SIGNATURES = new Set([
+  '2a864886f70d01010a', // 1.2.840.113549.1.1.10 RSASSA-PSS
+  '2a864886f70d01010b', // 1.2.840.113549.1.1.11 sha256WithRSAEncryption (12, 13, 14: SHA-384, SHA-512, SHA-224)
+  '2a864886f70d01010c',
+  '2a864886f70d01010d',
+  '2a864886f70d01010e',
+  '2a8648ce3d040301', // 1.2.840.10045.4.3.1 ecdsa-with-SHA224 (2, 3, 4: SHA-256, SHA-384, SHA-512)
+  '2a8648ce3d040302',
+  '2a8648ce3d040303',
+  '2a8648ce3d040304',
+  '2b6570', // 1.3.101.112 Ed25519
+  '2b6571', // 1.3.101.113 Ed448
+  '608648016503040301', // 2.16.840.1.101.3.4.3.1 dsa-with-sha224 (2: SHA-256; 9 to 16: ECDSA and RSA with SHA-3)
+  '608648016503040302',
+  ...['09', '0a', '0b', '0c', '0d', '0e', '0f', '10'].map((last) => `6086480165030403${last}`),
+]);
 
 /** The bits of a named curve (`prime256v1` 256, `brainpoolP512r1` 512), or 0 when its name gives none. */
 const curveBits = (curve: string | undefined): number => Number(/(\d{3})/.exec(curve ?? '')?.[1] ?? 0);
@@ -92,10 +110,18 @@ export function weakness(certs: readonly X509Certificate[], key: KeyObject): Wea
   const leaf = leafKeyReason(key);
   if (leaf) return { index: 0, why: `${leaf}: issue it with ${SERVED_TYPES}` };
   for (const [index, cert] of certs.entries()) {
-    const size = keySizeReason(cert.publicKey);
+    let publicKey: KeyObject;
+    try {
+      publicKey = cert.publicKey;
+    } catch {
+      return { index, why: `its public key cannot be read: issue it with ${SERVED_TYPES}` };
+    }
+    const size = keySizeReason(publicKey);
     if (size) return { index, why: `${size}: issue it with ${SERVED_TYPES}` };
     // OpenSSL checks no signature of a self-signed certificate (a root).
-    const digest = selfSigned(cert) ? undefined : WEAK_SIGNATURES[signatureOid(cert.raw) ?? ''];
+    const signature = selfSigned(cert) ? undefined : (signatureOid(cert.raw) ?? '');
+    const digest =
+      signature === undefined ? undefined : (WEAK_SIGNATURES[signature] ?? (KNOWN_SIGNATURES.has(signature) ? undefined : 'an algorithm it does not know'));
     if (digest) return { index, why: `it is signed with ${digest}, which HAProxy refuses: have it issued again with SHA-256` };
   }
   return undefined;

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { bundleOf, makeCa, makeLeaf, type TestCert } from '../support/certs.js';
 import { runCli } from '../support/cli.js';
@@ -126,6 +127,21 @@ describe('occs-lb watch --https-port --cert-dir, when the directory itself goes'
     fill(certDir, c!);
     await serves(c!);
     expect(await rig.metric('reloads_total')).toBe(0);
+  });
+});
+
+describe('occs-lb render --https-port, given a bundle node cannot read', () => {
+  it('skips it (a subjectAltName whose length runs past its end), and installs the rest: it failed the run before (exit 1), and blocked every change of watch', async () => {
+    const der = Buffer.from(new X509Certificate(certs.web.cert).raw);
+    der[der.indexOf(Buffer.from('0603551d11', 'hex')) + 8] = 0x7f;
+    const odd = `-----BEGIN CERTIFICATE-----\n${der.toString('base64')}\n-----END CERTIFICATE-----\n${certs.web.key}`;
+    const kv = join(makeTempDir(), 'kv.json');
+    writeFileSync(kv, JSON.stringify({ 'apps/web/containers/w1': '10.0.0.1:80', 'lb/certs/web': bundleOf(certs.web), 'lb/certs/odd': odd }));
+    const out = join(makeTempDir(), 'haproxy.cfg');
+    const result = await runCli(['render', '--kv', `file:${kv}`, '--stack', 'apps', '--https-port', '8443', '--out', out]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/skipped \/lb\/certs\/odd: the subjectAltName of the certificate .* cannot be read/);
+    expect(readFileSync(out.replace(/cfg$/, 'crt-list'), 'utf8')).toMatch(/\/web\.pem$/m);
   });
 });
 

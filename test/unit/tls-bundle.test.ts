@@ -277,6 +277,15 @@ describe('checkBundle refuses, saying why and showing nothing of the text', () =
     }
   });
 
+  it('a chain certificate whose public key cannot be read (an algorithm no one knows): refused, never thrown', () => {
+    const der = Buffer.from(derOf(mid));
+    const ecPublicKey = Buffer.from('06072a8648ce3d0201', 'hex');
+    der[der.indexOf(ecPublicKey) + ecPublicKey.length - 1] = 0x09;
+    const odd = `-----BEGIN CERTIFICATE-----\n${der.toString('base64')}\n-----END CERTIFICATE-----\n`;
+    expect(() => new X509Certificate(der).publicKey).toThrow();
+    refused(leaf.cert + odd + leaf.key, /CN=Test Mid CA \(the second in the bundle\) did not issue the certificate CN=a\.test/);
+  });
+
   it('a chain certificate with a key HAProxy refuses, and a certificate another signed with SHA-1 or MD5', () => {
     const smallCa = makeCa(dir, 'Small CA', { keyArgs: ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:1024'] });
     const underSmall = makeLeaf(dir, smallCa, 's.test', { san: ['DNS:s.test'] });
@@ -292,6 +301,24 @@ describe('checkBundle refuses, saying why and showing nothing of the text', () =
         new RegExp(`CN=h\\.test \\(the first in the bundle\\) cannot be served: it is signed with ${name}, which HAProxy refuses`),
       );
     }
+  });
+
+  it('a chain certificate signed with an algorithm OpenSSL does not know (HAProxy refuses to load it)', () => {
+    const der = Buffer.from(derOf(mid));
+    const ecdsaSha256 = Buffer.from('06082a8648ce3d040302', 'hex');
+    der[der.lastIndexOf(ecdsaSha256) + ecdsaSha256.length - 1] = 0x09; // the outer signatureAlgorithm: 1.2.840.10045.4.3.9
+    const odd = `-----BEGIN CERTIFICATE-----\n${der.toString('base64')}\n-----END CERTIFICATE-----\n`;
+    refused(leaf.cert + odd + leaf.key, /CN=Test Mid CA \(the second in the bundle\) cannot be served: it is signed with an algorithm it does not know/);
+  });
+
+  it('a subjectAltName node cannot read (a length past its end): refused, never thrown', () => {
+    const der = Buffer.from(derOf(wildcard));
+    const san = der.indexOf(Buffer.from('0603551d11', 'hex'));
+    expect(der.subarray(san + 5, san + 6).toString('hex') + der.subarray(san + 7, san + 8).toString('hex')).toBe('0430');
+    der[san + 8] = 0x7f;
+    expect(() => new X509Certificate(der).subjectAltName).toThrow();
+    const cert = `-----BEGIN CERTIFICATE-----\n${der.toString('base64')}\n-----END CERTIFICATE-----\n`;
+    refused(cert + wildcard.key, /^the subjectAltName of the certificate CN=w\.test \(the first in the bundle\) cannot be read/);
   });
 
   it('a subjectAltName that is not a DNS name', () => {
