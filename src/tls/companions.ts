@@ -52,28 +52,27 @@ export function tlsLocals(model: TlsModel | undefined, loaded: Set<string>): Tls
 }
 
 /**
- * The files HTTPS installs with the config while it serves: each bundle (0600), the fallback's
- * copy, the crt-list, and in stack mode the policy and HSTS maps. None while nothing is served.
+ * The files HTTPS installs with the config: each bundle (0600), the fallback's copy, the
+ * crt-list, and in stack mode the policy and HSTS maps. While nothing is served, no bundle, and a
+ * crt-list that names none: one left naming the bundles served before would have every later
+ * change taken for HTTPS stopping, and reload.
  */
 export function tlsCompanions(model: TlsModel | undefined, stack: Stack | undefined, loaded: ReadonlySet<string>): Companion[] {
   if (!model) return [];
   const policies = stack ? policyMaps(model, stack, loaded) : [];
-  if (!model.fallback) return policies;
+  const { crtList } = model.settings;
+  const list: Companion = { path: crtList, text: crtListText(model), kind: 'crt-list', entries: [], loaded: loaded.has(crtList) };
+  if (!model.fallback) return [list, ...policies];
   const bundle = (path: string, c: NonNullable<TlsModel['fallback']>): Companion => ({
     path,
     text: c.bundle.pem,
     kind: 'cert',
     entries: [],
-    loaded: loaded.has(model.settings.crtList),
+    loaded: loaded.has(crtList),
     mode: 0o600,
     cert: { name: c.name, serial: c.bundle.serial, notAfter: c.bundle.notAfter },
   });
-  return [
-    bundle(model.fallbackPath, model.fallback),
-    ...model.certs.map((c) => bundle(c.path, c)),
-    { path: model.settings.crtList, text: crtListText(model), kind: 'crt-list', entries: [], loaded: loaded.has(model.settings.crtList) },
-    ...policies,
-  ];
+  return [bundle(model.fallbackPath, model.fallback), ...model.certs.map((c) => bundle(c.path, c)), list, ...policies];
 }
 
 /** Stack mode's policy and HSTS maps: each app's word, for the apps that are served. */

@@ -82,6 +82,23 @@ describe('occs-lb watch --https-port, given a bundle too large for the runtime A
   });
 });
 
+describe('occs-lb watch --https-port, once its last certificate is gone', () => {
+  it('applies server changes through the runtime API again (HTTPS stopped by one reload), and starts HTTPS again by one', async () => {
+    const { https } = await servingWeb();
+    rig.store.delete('lb/certs/web');
+    await waitFor('HTTPS to stop', async () => (await presented(https, 'www.example.test')).failed);
+    await waitFor('the reload to be counted', async () => (await rig.metric('reloads_total')) === 1);
+    expect(readFileSync(join(rig.dir, 'haproxy.crt-list'), 'utf8')).not.toMatch(/\.pem/);
+    rig.store.put('apps/web/containers/w2', rig.address(1));
+    await stack.servedAs('www.example.test', '/', ['a', 'b']);
+    expect(await rig.metric('reloads_total')).toBe(1);
+    rig.store.put('lb/certs/web', bundleOf(certs.web));
+    await waitFor('HTTPS to serve again', async () => (await presented(https, 'www.example.test')).serial === certs.web.serial);
+    await waitFor('the reload to be counted', async () => (await rig.metric('reloads_total')) === 2);
+    expect(await rig.metric('runtime_fallbacks_total')).toBe(0);
+  });
+});
+
 describe('occs-lb watch --https-port, restarted after kill -9', () => {
   it('removes a bundle temp file a killed run left (it holds a key), serves on with one HAProxy, and neither installs nor reloads', async () => {
     const { w, https } = await servingWeb();
