@@ -16,6 +16,7 @@ export function reportRendering(settings: Readonly<Settings>, rendering: Renderi
   for (const empty of rendering.emptyPrefixes) log.warn(emptyPrefixLine(store, empty), { prefix: empty.prefix });
   const missing = missingDefaultLine(rendering.resources);
   if (missing) log.warn(missing);
+  for (const note of rendering.resources.flatMap((r) => r.tls?.notes ?? [])) log.warn(note);
   if (usesDemoCredentials(settings)) log.warn(DEMO_CREDENTIALS_WARNING);
 }
 

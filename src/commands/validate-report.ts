@@ -51,7 +51,6 @@ export function reportCertificates(report: ValidationReport, tls: TlsModel, now:
     if (c.bundle.notAfter - now < tls.settings.warnMs) report.warnings.push({ source: 'tls', message: certExpiryLine(certInfo(c), now) });
   }
   for (const note of tls.notes) report.warnings.push({ source: 'tls', message: note });
-  if (tls.certs.length === 0) report.warnings.push({ source: 'tls', message: 'no certificate passed its checks: HTTPS is not served until one does' });
 }
 
 /** Stack mode: the services with their servers and routes, and a default service that is no app. */

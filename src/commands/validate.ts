@@ -125,7 +125,7 @@ async function renderForCheck(settings: Readonly<Settings>, report: ValidationRe
     });
   }
   const snapshot = await readStore(settings);
-  const rendering = renderSnapshot(settings, templates, snapshot);
+  const rendering = renderSnapshot(settings, templates, snapshot, { checking: true });
   for (const empty of rendering.emptyPrefixes) report.warnings.push({ source: 'kv', message: emptyPrefixLine(storeName(settings), empty) });
   report.skipped = rendering.skipped;
   for (const s of rendering.skipped) {

@@ -1,7 +1,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { OccsError, rejectedError, systemErrorCode } from '../errors.js';
+import { crtListNaming } from '../tls/certs.js';
 import { maskEcho } from '../util/redact.js';
 import { runCommand } from '../util/run.js';
 import { isSummary, parseHaproxyMessages, type HaproxyMessage } from './messages.js';
@@ -32,22 +33,27 @@ export async function checkConfigFile(binary: string, file: string, timeoutMs = 
 
 /**
  * `haproxy -c` on a text (through a temp file of its own): what `validate` checks. `files`: the
- * files it reads (map files, HTTPS's crt-list and bundles), written beside the temp copy (0600:
- * a bundle holds a key), which reads them there instead; a crt-list names its bundles' copies.
+ * files it reads (map files, HTTPS's crt-list and bundles), written beside the temp copy (in a
+ * directory only we may enter, each 0600: a bundle holds a private key), which reads them there
+ * instead; the crt-list names the bundles' copies.
  */
 export async function checkConfigText(
   binary: string,
   text: string,
-  files: ReadonlyArray<{ path: string; text: string }> = [],
+  files: ReadonlyArray<{ path: string; text: string; kind?: string }> = [],
 ): Promise<{ result: CheckResult; file: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'occs-lb-check-'));
   const file = join(dir, 'haproxy.cfg');
-  // The longest path first: a bundle's path may begin with another's (`a.pem`, `a.pem.pem`).
-  const copies = files.map((f, i) => ({ ...f, copy: join(dir, `file-${i}`) })).sort((a, b) => b.path.length - a.path.length);
-  const naming = (t: string) => copies.reduce((out, c) => out.split(c.path).join(c.copy), t);
   try {
-    for (const c of copies) await writeFile(c.copy, naming(c.text), { mode: 0o600 });
-    await writeFile(file, naming(text));
+    const copies = new Map(files.map((f, i) => [f.path, join(dir, `${i}-${basename(f.path)}`)]));
+    let checked = text;
+    for (const f of files) {
+      const copy = copies.get(f.path)!;
+      await writeFile(copy, f.kind === 'crt-list' ? crtListNaming(f.text, copies) : f.text, { mode: 0o600 });
+      // The config names its maps and crt-list; only the crt-list names bundles.
+      if (f.kind !== 'cert') checked = checked.split(f.path).join(copy);
+    }
+    await writeFile(file, checked);
     return { result: await checkConfigFile(binary, file), file };
   } finally {
     await rm(dir, { recursive: true, force: true });

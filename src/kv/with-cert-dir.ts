@@ -1,4 +1,5 @@
 import { watch } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { UNREADABLE } from '../tls/certs.js';
 import { readCertDir } from '../tls/cert-dir.js';
 import { Backoff, sleep } from '../util/backoff.js';
@@ -13,9 +14,10 @@ const REREAD_MS = 30_000;
 /**
  * The bundles of --cert-dir as pairs beside the store's: `<dir>/<name>` holds a bundle's text, and
  * a file that could not be read holds UNREADABLE and why (src/tls/certs.ts reports it, named).
- * A directory that does not exist is one such entry: HTTPS serves the store's certificates meanwhile.
+ * A directory that cannot be listed (gone, say, or being replaced) is one such entry, and the
+ * bundles it gave `before` keep serving, as a store that cannot be read keeps its last answer.
  */
-export async function certDirPairs(dir: string): Promise<KvPair[]> {
+export async function certDirPairs(dir: string, before: readonly KvPair[] = []): Promise<KvPair[]> {
   try {
     const { bundles, problems } = await readCertDir(dir);
     return [
@@ -23,7 +25,9 @@ export async function certDirPairs(dir: string): Promise<KvPair[]> {
       ...problems.map((p) => ({ key: p.from.startsWith(`${dir}/`) ? p.from : `${dir}/`, value: `${UNREADABLE}${p.reason}` })),
     ];
   } catch (error) {
-    return [{ key: `${dir}/`, value: `${UNREADABLE}${(error as Error).message}` }];
+    const kept = before.filter((p) => !p.value.startsWith(UNREADABLE));
+    const more = kept.length > 0 ? '; the certificates read from it before keep serving' : '';
+    return [...kept, { key: `${dir}/`, value: `${UNREADABLE}${(error as Error).message}${more}` }];
   }
 }
 
@@ -64,7 +68,7 @@ export class WithCertDir implements KvSource {
     const reread = () => {
       // One read at a time, in order: an older read never lands after a newer one.
       reading = reading.then(async () => {
-        dir = await certDirPairs(this.dir);
+        dir = await certDirPairs(this.dir, dir);
         if (!signal.aborted) report();
       });
     };
@@ -82,21 +86,47 @@ export class WithCertDir implements KvSource {
     }
   }
 
-  /** Calls `changed` on every event in the directory (and its subdirectories); a directory that cannot be watched is tried again, less and less often. */
+  /**
+   * Calls `changed` on every event in the directory (and its subdirectories); a directory that
+   * cannot be watched is tried again, less and less often. A watch follows the directory it began
+   * on, so one renamed away, removed, or made again is seen in its parent's events, and watched anew.
+   */
   private async follow(changed: () => void, signal: AbortSignal): Promise<void> {
+    let current = new AbortController();
+    const replaced = this.followParent(() => {
+      changed();
+      current.abort();
+    }, signal);
     const backoff = new Backoff(1000, REREAD_MS);
     while (!signal.aborted) {
+      current = new AbortController();
+      const either = AbortSignal.any([signal, current.signal]);
       try {
-        for await (const _event of watch(this.dir, { signal, recursive: true })) {
+        for await (const _event of watch(this.dir, { signal: either, recursive: true })) {
           backoff.reset();
           changed();
         }
       } catch {
-        // The directory is missing or cannot be watched: looked for again below.
+        // The directory is missing, cannot be watched, or was replaced: looked for again below.
       }
-      if (signal.aborted) return;
-      await sleep(backoff.next(), signal).catch(() => {});
+      if (signal.aborted) break;
+      if (current.signal.aborted) continue;
+      await sleep(backoff.next(), either).catch(() => {});
       changed();
+    }
+    await replaced;
+  }
+
+  /** Calls `replaced` whenever the parent directory's events name the directory (best effort: a parent that cannot be watched is tried again). */
+  private async followParent(replaced: () => void, signal: AbortSignal): Promise<void> {
+    const name = basename(this.dir);
+    while (!signal.aborted) {
+      try {
+        for await (const event of watch(dirname(this.dir), { signal })) if (event.filename === name) replaced();
+      } catch {
+        // The parent is gone too, or cannot be watched.
+      }
+      await sleep(REREAD_MS, signal).catch(() => {});
     }
   }
 

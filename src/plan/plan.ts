@@ -5,7 +5,7 @@ import { diffConfigs, type BackendChanges } from '../haproxy/config-diff.js';
 import type { Drift } from '../haproxy/drift.js';
 import type { RuntimeChannel } from '../haproxy/runtime-channel.js';
 import type { MapChange } from '../haproxy/runtime-maps.js';
-import { certChange, NO_CERT_CHANGE, type CertChange } from '../haproxy/runtime-certs.js';
+import { certChange, NO_CERT_CHANGE, RUNTIME_PAYLOAD_BYTES, type CertChange } from '../haproxy/runtime-certs.js';
 import type { KvSnapshot } from '../kv/source.js';
 import type { CompiledTemplate } from '../template/engine.js';
 import type { RenamedEntry, SkippedEntry } from '../values/servers.js';
@@ -199,12 +199,17 @@ function runtimeChanges(
   return { backends: diff.kind === 'servers' ? diff.backends : [], maps: maps.map((c) => ({ path: c.path, entries: c.entries })), certs };
 }
 
-/** The certificates a rendering asks HAProxy to add, rotate or remove; the first crt-list (HTTPS starting) goes by reload. */
+/**
+ * The certificates a rendering asks HAProxy to add, rotate or remove; a new crt-list goes by
+ * reload. (HTTPS starting or stopping changes the config's bind line too: a reload.)
+ */
 function certsOf(file: RenderedResource, installed: ReadonlyMap<string, string | undefined>): CertChange | { reason: string } {
   const list = file.companions?.find((c) => c.kind === 'crt-list');
   const crtList = file.tls?.settings.crtList;
-  if (!crtList || installed.get(crtList) === undefined) return list ? { reason: 'HTTPS starts serving (its first certificate)' } : NO_CERT_CHANGE();
-  if (!list) return { reason: 'HTTPS stops serving (no certificate left)' };
+  if (!crtList || !list) return NO_CERT_CHANGE();
+  if (installed.get(crtList) === undefined) return { reason: 'the crt-list of HTTPS is new' };
   const wanted = (file.companions ?? []).flatMap((c) => (c.kind === 'cert' && c.cert ? [{ path: c.path, pem: c.text, serial: c.cert.serial }] : []));
-  return certChange(crtList, wanted, installed);
+  const change = certChange(crtList, wanted, installed);
+  const large = [...change.added, ...change.rotated].find((c) => Buffer.byteLength(c.pem) > RUNTIME_PAYLOAD_BYTES);
+  return large ? { reason: `${large.path} is larger than HAProxy's runtime API takes in one command` } : change;
 }

@@ -1,13 +1,15 @@
 import type { Resource, Settings } from '../config/settings.js';
 import { countServers } from '../haproxy/config-sections.js';
 import { filterSnapshot, isUnderPrefix } from '../kv/keys.js';
-import type { KvSnapshot } from '../kv/source.js';
+import type { KvPair, KvSnapshot } from '../kv/source.js';
 import { stackMaps, watchedMaps, type Companion } from '../stack/maps.js';
 import { buildStack, type Stack } from '../stack/model.js';
 import { renderTemplate, type CompiledTemplate } from '../template/engine.js';
 import { createHelpers, type RenderDiagnostics } from '../template/helpers.js';
 import { buildTls, dirOffers, type TlsModel } from '../tls/certs.js';
 import { tlsCompanions, tlsLocals } from '../tls/companions.js';
+import type { SkippedEntry } from '../values/servers.js';
+import { holdsPrivateKey, PRIVATE_KEY_ELSEWHERE } from '../values/shown.js';
 
 /** One resource's text, rendered from its part of a snapshot. */
 export interface RenderedResource {
@@ -26,6 +28,8 @@ export interface RenderedResource {
 export interface RenderContext {
   now?: number;
   installed?: (path: string) => string | undefined;
+  /** validate: an HAProxy config with no destination is checked as the one HAProxy runs, HTTPS and all. */
+  checking?: boolean;
 }
 
 /** Servers per backend of an HAProxy config rendered: stack mode's from its model (its services), others from the text. */
@@ -49,7 +53,8 @@ export function renderResources(
   return settings.resources.map((resource) => {
     const own = filterSnapshot(snapshot, resource.prefixes);
     const { helpers, diagnostics, keysHolding } = createHelpers(own.pairs, resource.prefixes[0] ?? '');
-    const https = resource.haproxy && (resource.destination ?? settings.haproxy.config) === settings.haproxy.config ? settings.tls : undefined;
+    const runs = (resource.destination ?? (context.checking ? settings.haproxy.config : undefined)) === settings.haproxy.config;
+    const https = resource.haproxy && runs ? settings.tls : undefined;
     const stack = settings.stack && resource.haproxy ? buildStack(own.pairs, settings.stack, settings.vars.balance, https !== undefined) : undefined;
     const tls =
       https && buildTls({ store: stack?.certs ?? [], dir: dirOffers(snapshot.pairs, https.certDir) }, https, context.now ?? Date.now(), context.installed);
@@ -63,7 +68,8 @@ export function renderResources(
     };
     const text = renderTemplate(templates.get(resource.template)!, locals, keysHolding);
     const found = diagnostics();
-    const skipped = [...(stack?.skipped ?? []), ...(tls?.skipped ?? []), ...found.skipped];
+    const hidden = hidingKeys(own.pairs);
+    const skipped = [...(stack?.skipped ?? []).map(hidden), ...(tls?.skipped ?? []), ...found.skipped.map(hidden)];
     const companions = [...(stack ? stackMaps(stack, loaded) : []), ...tlsCompanions(tls, stack, loaded)];
     return {
       resource,
@@ -74,6 +80,16 @@ export function renderResources(
       ...(companions.length > 0 && { companions }),
     };
   });
+}
+
+/**
+ * A skipped entry as it may be told: one whose value holds a private key (a bundle stored under a
+ * route or a weight, say) gets a reason that quotes none of it. Bundles' own reasons (src/tls)
+ * never quote their text.
+ */
+function hidingKeys(pairs: readonly KvPair[]): (entry: SkippedEntry) => SkippedEntry {
+  const secret = new Set(pairs.filter((p) => holdsPrivateKey(p.value)).map((p) => p.key));
+  return (entry) => (secret.has(entry.key) ? { key: entry.key, reason: PRIVATE_KEY_ELSEWHERE } : entry);
 }
 
 /** Whether a key is the prefix itself or lies in it as in a directory (`apps/x` holds `/apps/x/one`, not `/apps/xy`). */

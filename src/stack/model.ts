@@ -2,6 +2,7 @@ import { NO_ROUTE_BACKEND, RESERVED_NAMES } from '../config/stack-settings.js';
 import type { StackSettings } from '../config/types.js';
 import { parseRoutes, parseServerState, parseWeight, routeKey, type Route, type ServerState } from '../values/routes.js';
 import { isServerName, nameTooLong } from '../values/server.js';
+import { holdsPrivateKey, PRIVATE_KEY_ELSEWHERE } from '../values/shown.js';
 import { parseServers, type RenamedEntry, type ServerEntry, type SkippedEntry } from '../values/servers.js';
 import { parseTlsPolicy, type TlsPolicy } from '../tls/policy.js';
 
@@ -170,7 +171,9 @@ function readControl(pairs: readonly Pair[], control: string, skip: (key: string
     const [kind, app, server, ...more] = key.slice(start.length).split('/');
     const shape = (want: string) => skip(key, `expected ${control}/${want}`);
     const long = (kind === 'routes' || kind === 'weights' || kind === 'state' || kind === 'tls') && (overlong('app', app) ?? overlong('server', server));
-    if (long) skip(key, long);
+    // A bundle stored under a route or a weight: not a word of its key may become a route, nor be quoted.
+    if (kind !== 'certs' && holdsPrivateKey(value)) skip(key, PRIVATE_KEY_ELSEWHERE);
+    else if (long) skip(key, long);
     else if (kind === 'certs') {
       if (!app || server !== undefined) shape('certs/<name>');
       else out.certs.push({ key, name: app, value });

@@ -4,6 +4,7 @@ import ejs from 'ejs';
 import { OccsError, rejectedError, systemErrorCode, templateError } from '../errors.js';
 import { maskEcho } from '../util/redact.js';
 import { unsafeCharacterReason } from '../values/server.js';
+import { holdsPrivateKey } from '../values/shown.js';
 
 /** Thrown by `<%= %>` for a value that could break out of its place in the config. */
 export class UnsafeValueError extends Error {
@@ -100,7 +101,8 @@ export function renderTemplate(template: CompiledTemplate, locals: object, keysH
 }
 
 function rejectedOnValue(where: string, of: string, error: UnsafeValueError, detail?: string): never {
-  const shown = JSON.stringify(error.value.length > 80 ? `${error.value.slice(0, 80)}…` : error.value);
+  const value = holdsPrivateKey(error.value) ? '(a private key, not shown)' : error.value;
+  const shown = JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
   throw rejectedError('VALUE_REFUSED', `${where} refused to print ${of} ${shown}: it ${error.reason}`, {
     hint: 'a key/value entry may never add config: fix the entry, or print servers through servers(), which skips bad entries',
     detail,

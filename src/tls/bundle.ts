@@ -2,6 +2,7 @@ import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { isHostname } from '../values/server.js';
 import { invisibleCharacters } from '../values/invisible.js';
 import { encodePem, ordinal, readPemBlocks, shownLabel } from './pem.js';
+import { weakness } from './strength.js';
 
 /** A bundle that passed every check: what HAProxy gets, and what a person or a comparison needs to know of it. */
 export interface CertBundle {
@@ -116,12 +117,12 @@ function chainReason(certs: X509Certificate[]): string | undefined {
   return undefined;
 }
 
-/** Why a certificate of the bundle is not valid at `now`, or undefined when all are. */
-function datesReason(certs: X509Certificate[], now: number): string | undefined {
+/** Why a certificate of the bundle is not valid at `now` (or, with `expired`, not yet valid), or undefined when all are. */
+function datesReason(certs: X509Certificate[], now: number, expired: boolean): string | undefined {
   for (const [i, cert] of certs.entries()) {
     const [notBefore, notAfter] = [Date.parse(cert.validFrom), Date.parse(cert.validTo)];
     if (Number.isNaN(notBefore) || Number.isNaN(notAfter)) return `the dates of the certificate ${shownCert(cert, i)} cannot be read`;
-    if (now > notAfter) return `the certificate ${shownCert(cert, i)} expired on ${isoDate(notAfter)}: renew it`;
+    if (now > notAfter && !expired) return `the certificate ${shownCert(cert, i)} expired on ${isoDate(notAfter)}: renew it`;
     if (now < notBefore)
       return `the certificate ${shownCert(cert, i)} is not valid before ${isoDate(notBefore)}: wait until then, or check this machine's clock`;
   }
@@ -149,7 +150,12 @@ function altNames(text: string | undefined): { type: string; value: string }[] |
 
 /** The DNS names the leaf serves: its SAN DNS entries, else its CN; refused when there is none or one is not a DNS name. */
 function hostNames(leaf: X509Certificate): { ok: true; names: string[] } | { ok: false; reason: string } {
-  const entries = altNames(leaf.subjectAltName);
+  let entries: ReturnType<typeof altNames>;
+  try {
+    entries = altNames(leaf.subjectAltName);
+  } catch {
+    entries = undefined; // node cannot format the extension: it is malformed
+  }
   if (!entries) return fail(`the subjectAltName of the certificate ${shownCert(leaf, 0)} cannot be read`);
   const dns = entries.filter((e) => e.type === 'DNS').map((e) => e.value.toLowerCase());
   const bad = dns.find((name) => !isDnsName(name));
@@ -165,8 +171,20 @@ function hostNames(leaf: X509Certificate): { ok: true; names: string[] } | { ok:
   );
 }
 
-/** Checks a PEM bundle as a store key or a file holds it. `now`: ms since epoch. */
-export function checkBundle(text: string, now: number): BundleCheck {
+/**
+ * Checks a PEM bundle as a store key or a file holds it. `now`: ms since epoch. `expired`: a
+ * bundle that has expired passes (one HAProxy serves already keeps serving until replaced).
+ * Never throws: what node cannot read of a certificate is a refusal like any other.
+ */
+export function checkBundle(text: string, now: number, expired = false): BundleCheck {
+  try {
+    return checkBlocks(text, now, expired);
+  } catch {
+    return fail('a certificate of the bundle cannot be read in full: export the bundle again from where it was issued');
+  }
+}
+
+function checkBlocks(text: string, now: number, expired: boolean): BundleCheck {
   const sorted = sortBlocks(text);
   if (!sorted.ok) return sorted;
   const { certs, key } = sorted;
@@ -178,7 +196,11 @@ export function checkBundle(text: string, now: number): BundleCheck {
     matches = false;
   }
   if (!matches) return fail(`the private key does not belong to the certificate ${shownCert(leaf, 0)}: put the key of that certificate in the bundle`);
-  const reason = chainReason(certs) ?? datesReason(certs, now);
+  const weak = () => {
+    const found = weakness(certs, key);
+    return found && `the certificate ${shownCert(certs[found.index]!, found.index)} cannot be served: ${found.why}`;
+  };
+  const reason = chainReason(certs) ?? datesReason(certs, now, expired) ?? weak();
   if (reason) return fail(reason);
   const named = hostNames(leaf);
   if (!named.ok) return named;

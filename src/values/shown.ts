@@ -16,3 +16,9 @@ export function shown(text: string): string {
   const end = /[\ud800-\udbff]/.test(text[START - 1]!) ? START - 1 : START;
   return `${text.slice(0, end)}… (${text.length} characters)`;
 }
+
+/** Whether text holds a PEM private key: it is never quoted, whatever key it was found under. */
+export const holdsPrivateKey = (text: string): boolean => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(text);
+
+/** Why an entry that holds a private key where no key goes is left out whole, quoting none of it. */
+export const PRIVATE_KEY_ELSEWHERE = 'holds a private key, which is never shown nor used here: a certificate bundle goes under certs/<name> or in --cert-dir';

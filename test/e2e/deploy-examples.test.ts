@@ -152,7 +152,7 @@ describe('examples/kubernetes', () => {
     expect(budget.spec.maxUnavailable ?? deployment.spec.replicas - budget.spec.minAvailable).toBe(1);
     const service = only('Service');
     expect(matches(service.spec.selector, labels)).toBe(true);
-    expect(service.spec.ports.map((p: Doc) => [p.port, containerPort(p.targetPort)])).toEqual([
+    expect((service.spec.ports as Doc[]).map((p): [number, number | undefined] => [Number(p.port), containerPort(p.targetPort as number | string)])).toEqual([
       [80, 5000],
       [443, Number(envValue('OCCS_LB_HTTPS_PORT'))],
     ]);

@@ -1,9 +1,11 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundleOf, makeCa, makeLeaf, type TestCert } from '../support/certs.js';
 import { ROOT, runCli } from '../support/cli.js';
 import { ConsulKvServer } from '../support/consul-kv-server.js';
-import { HaproxyProcess, answeringConfig, freePort } from '../support/haproxy-process.js';
+import { HaproxyProcess, answeringConfig, freePort, waitFor } from '../support/haproxy-process.js';
+import { useStackRig } from '../support/stack-rig.js';
 import { makeTempDir } from '../support/temp.js';
 import { PREFIX, useWatchRig } from '../support/watch-rig.js';
 
@@ -31,12 +33,8 @@ const ECHOES: Array<[string, (token: string) => string]> = [
   ['URL-encoded', (t) => `GET /v1/kv/x?token=${encodeURIComponent(t)} denied`],
 ];
 
-/**
- * The token, or a piece of it that gives it away, anywhere in `output`: as is, in any letter
- * case, JSON-escaped or base64 (in any alignment), also with line breaks and escapes removed,
- * and inside every JSON document of the output once decoded.
- */
-function exposed(output: string, token: string): string[] {
+/** An output as a reader may take it: as is, with line breaks and escapes removed, and every JSON document in it decoded; lower-cased. */
+function readings(output: string): string[] {
   const strings = (v: unknown): string[] =>
     typeof v === 'string' ? [v] : Array.isArray(v) ? v.flatMap(strings) : v && typeof v === 'object' ? Object.values(v).flatMap(strings) : [];
   const decoded: string[] = [];
@@ -47,7 +45,16 @@ function exposed(output: string, token: string): string[] {
       // not JSON
     }
   }
-  const texts = [output, ...decoded].flatMap((t) => [t, t.replace(/\\[nrt]|\\u00[0-9a-f]{2}|\s/gi, '')]).map((t) => t.toLowerCase());
+  return [output, ...decoded].flatMap((t) => [t, t.replace(/\\[nrt]|\\u00[0-9a-f]{2}|\s/gi, '')]).map((t) => t.toLowerCase());
+}
+
+/**
+ * The token, or a piece of it that gives it away, anywhere in `output`: as is, in any letter
+ * case, JSON-escaped or base64 (in any alignment), also with line breaks and escapes removed,
+ * and inside every JSON document of the output once decoded.
+ */
+function exposed(output: string, token: string): string[] {
+  const texts = readings(output);
   const forms = [token, JSON.stringify(token).slice(1, -1), encodeURIComponent(token), token.slice(2, -2)];
   for (let shift = 0; shift < 3; shift++) forms.push(b64('x'.repeat(shift) + token).slice(4, -4));
   return forms.filter((form) => texts.some((t) => t.includes(form.toLowerCase())));
@@ -324,5 +331,131 @@ describe('invisible characters in data never reach a log line raw', () => {
     expect(result.code).toBe(5);
     expect(result.stderr).toContain('invisible character U+202E');
     expect(result.stdout).toBe('');
+  });
+});
+
+/** Every 16-character run of a private key's base64, and of its PEM as a store holds it (base64, any alignment). */
+function keyRuns(pem: string): string[] {
+  const body = pem
+    .split('\n')
+    .filter((l) => l !== '' && !l.startsWith('-----'))
+    .join('');
+  const forms = [body, ...[0, 1, 2].map((shift) => b64('x'.repeat(shift) + pem).slice(4, -4))];
+  return forms.flatMap((form) => Array.from({ length: form.length - 15 }, (_, i) => form.slice(i, i + 16).toLowerCase()));
+}
+
+/** The runs of the keys that `output` shows in any reading (as is, unescaped, JSON decoded). */
+const keysShown = (output: string, keys: readonly string[]): string[] => {
+  const texts = readings(output);
+  return keys.flatMap(keyRuns).filter((run) => texts.some((t) => t.includes(run)));
+};
+
+describe('a private key never appears in any output', () => {
+  /** web: served; stray: its key refused with web's certificate; cut: a key block cut short; loose: a bundle, key first, stored where routes and weights go. */
+  const k = {} as { dir: string; web: TestCert; stray: TestCert; cut: TestCert; loose: TestCert; keys: string[] };
+  beforeAll(() => {
+    const dir = makeTempDir();
+    const ca = makeCa(dir, 'Safety CA');
+    const leaf = () => makeLeaf(dir, ca, 'www.example.test', { san: ['DNS:www.example.test'] });
+    Object.assign(k, { dir, web: leaf(), stray: leaf(), cut: leaf(), loose: leaf() });
+    k.keys = [k.web.key, k.stray.key, k.cut.key, k.loose.key];
+  }, 60_000);
+
+  /** A store file of stack mode holding every kind of bundle, good and refused. */
+  const storeFile = (): string => {
+    const kv = join(makeTempDir(), 'kv.json');
+    const cutKey = k.cut.key.split('\n');
+    cutKey.splice(2, 1);
+    writeFileSync(
+      kv,
+      JSON.stringify({
+        'apps/web/containers/w1': '10.0.0.1:80',
+        'lb/certs/web': bundleOf(k.web),
+        'lb/certs/stray': bundleOf(k.web, [], k.stray.key),
+        'lb/certs/cut': bundleOf(k.cut, [], cutKey.join('\n')),
+        'lb/routes/web': `www.example.test ${k.loose.key}`,
+        'lb/weights/web/w1': k.loose.key + k.loose.cert,
+      }),
+    );
+    return kv;
+  };
+
+  it('render and validate (text, JSON logs and reports, -v, --strict): the refusals say why, and show none of it', async () => {
+    const kv = storeFile();
+    const out = join(makeTempDir(), 'haproxy.cfg');
+    const base = ['--kv', `file:${kv}`, '--stack', 'apps', '--https-port', '8443', '-v'];
+    const runs: Array<[string[], number]> = [
+      [['render', ...base, '--out', out], 0],
+      [['render', ...base, '--out', out, '--log-format', 'json'], 0],
+      [['render', ...base, '--out', out, '--strict'], 5],
+      [['validate', ...base], 0],
+      [['validate', ...base, '--format', 'json'], 0],
+      [['validate', ...base, '--format', 'json', '--strict'], 5],
+    ];
+    for (const [args, code] of runs) {
+      const result = await runCli(args);
+      const output = result.stdout + result.stderr;
+      expect(result.code, `${args.join(' ')}: ${output}`).toBe(code);
+      expect(output, args.join(' ')).toMatch(/the private key does not belong/);
+      expect(output, args.join(' ')).toMatch(/the private key block does not hold a key that can be read/);
+      expect(output, args.join(' ')).toMatch(/\/lb\/routes\/web\b.*holds a private key, which is never shown/);
+      expect(keysShown(output, k.keys), `${args.join(' ')}: ${output}`).toEqual([]);
+    }
+    // Nor in the files anyone may read: the config and its maps (the bundles are 0600 in a 0700 directory).
+    for (const file of readdirSync(dirname(out)).filter((f) => !f.endsWith('.certs'))) {
+      expect(keysShown(readFileSync(join(dirname(out), file), 'utf8'), k.keys), file).toEqual([]);
+    }
+  });
+
+  it('haproxy -c refusing HTTPS (a template that hands the crt-list over as a certificate), as render and validate quote it', async () => {
+    const dir = makeTempDir();
+    mkdirSync(join(dir, 'certs'));
+    writeFileSync(join(dir, 'certs', 'web.pem'), bundleOf(k.web));
+    writeFileSync(
+      join(dir, 't.ejs'),
+      'global\ndefaults\n    mode http\n    timeout client 1s\n    timeout server 1s\n    timeout connect 1s\nfrontend main\n' +
+        '    bind 127.0.0.1:8443 ssl crt <%= tls.crtList %>\n    http-request return status 200\n',
+    );
+    const base = ['--kv', `file:${storeFile()}`, '--prefix', 'apps/web/containers', '--template', join(dir, 't.ejs')];
+    const https = ['--https-port', '8443', '--cert-dir', join(dir, 'certs'), '-v'];
+    for (const args of [
+      ['render', ...base, ...https, '--out', join(dir, 'haproxy.cfg')],
+      ['validate', ...base, ...https, '--format', 'json'],
+    ]) {
+      const result = await runCli(args);
+      const output = result.stdout + result.stderr;
+      expect(result.code, `${args.join(' ')}: ${output}`).toBe(5);
+      expect(output).toMatch(/unable to load/);
+      expect(keysShown(output, k.keys), `${args.join(' ')}: ${output}`).toEqual([]);
+    }
+  });
+
+  it('a template printing a bundle: the refusal names the key and shows none of it', async () => {
+    const dir = makeTempDir();
+    writeFileSync(join(dir, 't.ejs'), 'global\n# <%= getv("/lb/weights/web/w1") %>\n');
+    const args = ['render', '--kv', `file:${storeFile()}`, '--prefix', 'lb', '--template', join(dir, 't.ejs'), '-v'];
+    const result = await runCli(args);
+    const output = result.stdout + result.stderr;
+    expect(result.code, output).toBe(5);
+    expect(output).toMatch(/refused to print the value of \/lb\/weights\/web\/w1/);
+    expect(keysShown(output, k.keys), output).toEqual([]);
+  });
+
+  describe('watch -v', () => {
+    const stack = useStackRig();
+
+    it('logs (JSON), /healthz (text and JSON) and /metrics', async () => {
+      const { rig } = stack;
+      rig.store.put('apps/web/containers/w1', rig.address(0));
+      rig.store.put('lb/routes/web', `www.example.test ${k.loose.key}`);
+      rig.store.put('lb/certs/web', bundleOf(k.web));
+      rig.store.put('lb/certs/stray', bundleOf(k.web, [], k.stray.key));
+      rig.store.put('lb/weights/web/w1', k.loose.key);
+      const w = await stack.start(rig.store.url, ['--https-port', String(await freePort()), '-v', '--log-format', 'json']);
+      await w.waitForLog(/^skipped \/lb\/certs\/stray: the private key does not belong/);
+      await waitFor('the certificate to be served', async () => (await rig.status('/healthz?format=json')).body.includes('www.example.test'));
+      const outputs = [w.raw, ...(await Promise.all(['/healthz', '/healthz?format=json', '/metrics'].map(async (p) => (await rig.status(p)).body)))];
+      for (const output of outputs) expect(keysShown(output, k.keys), output).toEqual([]);
+    });
   });
 });

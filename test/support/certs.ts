@@ -25,6 +25,10 @@ export interface CertOptions {
   rsa?: boolean;
   /** The serial in hex (random by default). */
   serial?: string;
+  /** `openssl genpkey` arguments for the key, instead of EC P-256 (or RSA 2048 with `rsa`). */
+  keyArgs?: string[];
+  /** The digest the issuer signs with (sha256 by default). */
+  digest?: string;
 }
 
 /** Runs openssl with `input` on stdin and returns its stdout; its stderr goes into the thrown error. */
@@ -43,7 +47,7 @@ default_ca = test_ca
 database = db/index.txt
 new_certs_dir = db
 serial = db/serial
-default_md = sha256
+default_md = DIGEST
 policy = any_cn
 unique_subject = no
 [any_cn]
@@ -63,13 +67,14 @@ function extensions(isCa: boolean, san: readonly string[]): string {
 function issue(dir: string, cn: string, isCa: boolean, issuer: TestCert | undefined, options: CertOptions): TestCert {
   const work = mkdtempSync(join(dir, 'cert-'));
   const at = (file: string) => join(work, file);
-  const keyArgs = options.rsa ? ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048'] : ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'];
+  const keyArgs =
+    options.keyArgs ?? (options.rsa ? ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048'] : ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256']);
   runOpenssl(['genpkey', ...keyArgs, '-out', at('key.pem')]);
   runOpenssl(['req', '-new', '-key', at('key.pem'), '-subj', `/CN=${cn}`, '-out', at('csr.pem')]);
   mkdirSync(at('db'));
   writeFileSync(at('db/index.txt'), '');
   writeFileSync(at('db/serial'), `${options.serial ?? randomBytes(8).toString('hex')}\n`);
-  writeFileSync(at('ca.cnf'), CA_CONFIG);
+  writeFileSync(at('ca.cnf'), CA_CONFIG.replace('DIGEST', options.digest ?? 'sha256'));
   writeFileSync(at('ext.cnf'), extensions(isCa, options.san ?? []));
   const notBefore = options.notBefore ?? new Date(Date.now() - HOUR);
   const notAfter = options.notAfter ?? new Date(notBefore.getTime() + HOUR + (options.days ?? 30) * DAY);

@@ -1,8 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkBundle } from '../../src/tls/bundle.js';
+import { certDirPairs } from '../../src/kv/with-cert-dir.js';
+import { UNREADABLE } from '../../src/tls/certs.js';
 import { readCertDir } from '../../src/tls/cert-dir.js';
 import { bundleOf, makeCa, makeLeaf, type TestCert } from '../support/certs.js';
 import { makeTempDir } from '../support/temp.js';
@@ -157,5 +159,19 @@ describe('readCertDir', () => {
   it('throws when the directory does not exist', async () => {
     const dir = join(makeTempDir(), 'nowhere');
     await expect(readCertDir(dir)).rejects.toThrow(`certificate directory ${dir} does not exist`);
+  });
+});
+
+describe('certDirPairs', () => {
+  it('keeps the bundles read before while the directory cannot be listed, saying so', async () => {
+    const dir = tree({ 'a.pem': bundleOf(a) });
+    const before = await certDirPairs(dir);
+    expect(before).toEqual([{ key: `${dir}/a`, value: bundleOf(a) }]);
+    rmSync(dir, { recursive: true });
+    expect(await certDirPairs(dir, before)).toEqual([
+      { key: `${dir}/a`, value: bundleOf(a) },
+      { key: `${dir}/`, value: `${UNREADABLE}certificate directory ${dir} does not exist; the certificates read from it before keep serving` },
+    ]);
+    expect(await certDirPairs(dir)).toEqual([{ key: `${dir}/`, value: `${UNREADABLE}certificate directory ${dir} does not exist` }]);
   });
 });

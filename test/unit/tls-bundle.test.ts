@@ -139,6 +139,18 @@ describe('checkBundle accepts', () => {
     expect(accepted(text).pem).toBe(accepted(bundleOf(leaf, [mid])).pem);
   });
 
+  it('Ed25519, RSA-PSS and P-384 keys, and a root that signed itself with SHA-1 (OpenSSL checks no self-signature)', () => {
+    for (const keyArgs of [
+      ['-algorithm', 'ED25519'],
+      ['-algorithm', 'RSA-PSS', '-pkeyopt', 'rsa_keygen_bits:2048'],
+      ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-384'],
+    ]) {
+      accepted(bundleOf(makeLeaf(dir, mid, 'k.test', { san: ['DNS:k.test'], keyArgs }), [mid]));
+    }
+    const oldRoot = makeCa(dir, 'Old Root', { digest: 'sha1' });
+    accepted(bundleOf(makeLeaf(dir, oldRoot, 'o.test', { san: ['DNS:o.test'] }), [oldRoot]));
+  });
+
   it('CRLF line endings and trailing spaces', () => {
     const text = bundleOf(leaf, [mid]).replace(/\n/g, ' \r\n');
     expect(accepted(text).pem).toBe(accepted(bundleOf(leaf, [mid])).pem);
@@ -245,6 +257,68 @@ describe('checkBundle refuses, saying why and showing nothing of the text', () =
     refused(bundleOf(ipOnly, [ca]), /CN=Test IP \(the first in the bundle\) names no host: its subjectAltName has no DNS name \(only IP addresses\)/);
     const noName = makeLeaf(dir, ca, 'Test Server');
     refused(bundleOf(noName, [ca]), /names no host/);
+  });
+
+  // Each of these passed before and made `haproxy -c` fail (or every handshake for its name): every change after it was refused.
+  it('a key HAProxy refuses or no client signs a handshake with: RSA under 2048 bits, DSA, SM2, EC on a curve clients do not take', () => {
+    const dsaParams = join(dir, 'dsa-params.pem');
+    runOpenssl(['genpkey', '-genparam', '-algorithm', 'DSA', '-pkeyopt', 'dsa_paramgen_bits:1024', '-out', dsaParams]);
+    const cases: Array<[string[], RegExp]> = [
+      [['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:1024'], /its RSA key has 1024 bits; HAProxy refuses fewer than 2048/],
+      [['-paramfile', dsaParams], /its key is DSA, which TLS clients no longer accept/],
+      [['-algorithm', 'SM2'], /its key is of a type HAProxy cannot serve/],
+      [['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-192'], /its EC key is on prime192v1, which TLS clients do not accept/],
+      [['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:brainpoolP256r1'], /its EC key is on brainpoolP256r1/],
+    ];
+    for (const [keyArgs, why] of cases) {
+      const weak = makeLeaf(dir, mid, 'weak.test', { san: ['DNS:weak.test'], keyArgs });
+      const reason = refused(bundleOf(weak, [mid]), why);
+      expect(reason).toMatch(/^the certificate CN=weak\.test \(the first in the bundle\) cannot be served: .*: issue it with RSA \(2048 bits or more\), ECDSA/);
+    }
+  });
+
+  it('a chain certificate whose public key cannot be read (an algorithm no one knows): refused, never thrown', () => {
+    const der = Buffer.from(derOf(mid));
+    const ecPublicKey = Buffer.from('06072a8648ce3d0201', 'hex');
+    der[der.indexOf(ecPublicKey) + ecPublicKey.length - 1] = 0x09;
+    const odd = `-----BEGIN CERTIFICATE-----\n${der.toString('base64')}\n-----END CERTIFICATE-----\n`;
+    expect(() => new X509Certificate(der).publicKey).toThrow();
+    refused(leaf.cert + odd + leaf.key, /CN=Test Mid CA \(the second in the bundle\) did not issue the certificate CN=a\.test/);
+  });
+
+  it('a chain certificate with a key HAProxy refuses, and a certificate another signed with SHA-1 or MD5', () => {
+    const smallCa = makeCa(dir, 'Small CA', { keyArgs: ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:1024'] });
+    const underSmall = makeLeaf(dir, smallCa, 's.test', { san: ['DNS:s.test'] });
+    refused(bundleOf(underSmall, [smallCa]), /the certificate CN=Small CA \(the second in the bundle\) cannot be served: its RSA key has 1024 bits/);
+    const rsaCa = makeCa(dir, 'RSA CA', { rsa: true });
+    for (const [digest, name] of [
+      ['sha1', 'SHA-1'],
+      ['md5', 'MD5'],
+    ]) {
+      const signed = makeLeaf(dir, rsaCa, 'h.test', { san: ['DNS:h.test'], digest });
+      refused(
+        bundleOf(signed, [rsaCa]),
+        new RegExp(`CN=h\\.test \\(the first in the bundle\\) cannot be served: it is signed with ${name}, which HAProxy refuses`),
+      );
+    }
+  });
+
+  it('a chain certificate signed with an algorithm OpenSSL does not know (HAProxy refuses to load it)', () => {
+    const der = Buffer.from(derOf(mid));
+    const ecdsaSha256 = Buffer.from('06082a8648ce3d040302', 'hex');
+    der[der.lastIndexOf(ecdsaSha256) + ecdsaSha256.length - 1] = 0x09; // the outer signatureAlgorithm: 1.2.840.10045.4.3.9
+    const odd = `-----BEGIN CERTIFICATE-----\n${der.toString('base64')}\n-----END CERTIFICATE-----\n`;
+    refused(leaf.cert + odd + leaf.key, /CN=Test Mid CA \(the second in the bundle\) cannot be served: it is signed with an algorithm it does not know/);
+  });
+
+  it('a subjectAltName node cannot read (a length past its end): refused, never thrown', () => {
+    const der = Buffer.from(derOf(wildcard));
+    const san = der.indexOf(Buffer.from('0603551d11', 'hex'));
+    expect(der.subarray(san + 5, san + 6).toString('hex') + der.subarray(san + 7, san + 8).toString('hex')).toBe('0430');
+    der[san + 8] = 0x7f;
+    expect(() => new X509Certificate(der).subjectAltName).toThrow();
+    const cert = `-----BEGIN CERTIFICATE-----\n${der.toString('base64')}\n-----END CERTIFICATE-----\n`;
+    refused(cert + wildcard.key, /^the subjectAltName of the certificate CN=w\.test \(the first in the bundle\) cannot be read/);
   });
 
   it('a subjectAltName that is not a DNS name', () => {
