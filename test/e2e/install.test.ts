@@ -26,6 +26,7 @@ describe('the packed package', () => {
     }>;
     const files = packed[0]!.files.map((f) => f.path).sort();
     expect(files).toEqual([
+      'CHANGELOG.md',
       'LICENSE',
       'README.md',
       'bin/occs-lb.js',
