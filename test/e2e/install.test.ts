@@ -32,6 +32,7 @@ describe('the packed package', () => {
       'bin/occs-lb.js',
       'dist/cli.cjs',
       'dist/cli.cjs.map',
+      'dist/occs-lb.1',
       'dist/occs-lb.schema.json',
       'package.json',
       'templates/haproxy.cfg.ejs',
