@@ -4,6 +4,7 @@ import { SETTINGS } from '../config/table.js';
 import { ERROR_CODES, ExitCode } from '../errors.js';
 import { metricsText } from '../watch/metrics.js';
 import { WatchState } from '../watch/state.js';
+import { troubleshootingMarkdown } from './troubleshooting.js';
 
 /**
  * The reference of every option, environment variable, config-file key, exit code, error code and
@@ -130,7 +131,8 @@ export function manPage(version: string): string {
   return `${out.join('\n')}\n`;
 }
 
-// `tsx src/docs/reference.ts man VERSION` (the build) prints the man page; with no argument, docs/reference.md.
+// `tsx src/docs/reference.ts man VERSION` (the build) prints the man page; `troubleshooting`, docs/troubleshooting.md; with no argument, docs/reference.md.
 if (process.argv[1]?.endsWith('reference.ts')) {
-  process.stdout.write(process.argv[2] === 'man' ? manPage(process.argv[3] ?? '') : referenceMarkdown());
+  const [what, version = ''] = process.argv.slice(2);
+  process.stdout.write(what === 'man' ? manPage(version) : what === 'troubleshooting' ? troubleshootingMarkdown() : referenceMarkdown());
 }

@@ -2,12 +2,19 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { exitRows, manPage, metricRows, referenceMarkdown, settingRows } from '../../src/docs/reference.js';
+import { troubleshootingMarkdown } from '../../src/docs/troubleshooting.js';
 import { ERROR_CODES } from '../../src/errors.js';
 import { ROOT } from '../support/cli.js';
 
 describe('the generated reference (docs/reference.md and occs-lb(1))', () => {
   it('docs/reference.md is what the tables make now (regenerate with: npx tsx src/docs/reference.ts > docs/reference.md)', () => {
     expect(readFileSync(join(ROOT, 'docs/reference.md'), 'utf8')).toBe(referenceMarkdown());
+  });
+
+  it('docs/troubleshooting.md is what the error table makes now, one section per code (regenerate with: npx tsx src/docs/reference.ts troubleshooting > docs/troubleshooting.md)', () => {
+    const page = readFileSync(join(ROOT, 'docs/troubleshooting.md'), 'utf8');
+    expect(page).toBe(troubleshootingMarkdown());
+    for (const code of Object.keys(ERROR_CODES)) expect(page).toContain(`\n### ${code}\n\n- **Means:** `);
   });
 
   it('names every option, variable, config-file key, error code and metric', () => {
