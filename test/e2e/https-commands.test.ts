@@ -30,8 +30,8 @@ function certDir(bundles: Record<string, string>): string {
   return dir;
 }
 
-describe("the README's HTTPS example", () => {
-  const section = readFileSync(join(ROOT, 'README.md'), 'utf8').split('\n### HTTPS\n')[1]!;
+describe('the HTTPS example (docs/https.md)', () => {
+  const section = readFileSync(join(ROOT, 'docs/https.md'), 'utf8');
   const lines = /```sh\n([\s\S]*?)```/.exec(section)![1]!.trim().split('\n');
 
   it('runs as written (in a temp dir): openssl makes a certificate, and validate lists it with its names and expiry', async () => {

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { splitShellWords } from '../../src/util/shell-words.js';
@@ -7,13 +7,16 @@ import { ROOT, runCli } from '../support/cli.js';
 import { freePort, waitFor } from '../support/haproxy-process.js';
 import { makeTempDir } from '../support/temp.js';
 
-/** Every `npx occs-lb …` line of the README that needs no server (a file: source) runs as written. */
-const commands = readFileSync(join(ROOT, 'README.md'), 'utf8')
-  .split('\n')
+/** The README and every page of docs/: their commands run as written. */
+const pages = ['README.md', ...readdirSync(join(ROOT, 'docs')).map((name) => `docs/${name}`)].filter((p) => p.endsWith('.md'));
+
+/** Every `npx occs-lb …` line of the README and docs/ that needs no server (a file: source) runs as written. */
+const commands = pages
+  .flatMap((page) => readFileSync(join(ROOT, page), 'utf8').split('\n'))
   .map((line) => line.replace(/^npm ci && /, '').trim())
   .filter((line) => line.startsWith('npx occs-lb ') && line.includes('--kv file:'));
 
-describe('README commands', () => {
+describe('the commands of the README and docs/', () => {
   it('there are some to run', () => {
     expect(commands.length).toBeGreaterThanOrEqual(3);
   });
@@ -26,8 +29,8 @@ describe('README commands', () => {
   });
 });
 
-describe("the README's etcd quick start", () => {
-  const section = readFileSync(join(ROOT, 'README.md'), 'utf8').split('\n### Trying the live path with etcd\n')[1]!;
+describe('the etcd quick start (docs/getting-started.md)', () => {
+  const section = readFileSync(join(ROOT, 'docs/getting-started.md'), 'utf8').split('\n## Trying the live path with etcd\n')[1]!;
   const lines = /```sh\n([\s\S]*?)```/.exec(section)![1]!.trim().split('\n');
 
   it('runs as written (on free ports and a temp data dir, etcd stopped by pid)', async () => {

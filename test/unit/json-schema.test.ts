@@ -12,7 +12,7 @@ const shipped = JSON.parse(readFileSync(join(ROOT, 'dist/occs-lb.schema.json'), 
 const validate = new Ajv({ allErrors: true, strict: false }).compile(shipped);
 
 /** The config file example of the README. */
-const readmeExample = JSON.parse(/### Config file[\s\S]*?```json\n([\s\S]*?)```/.exec(readFileSync(join(ROOT, 'README.md'), 'utf8'))![1]!) as Record<
+const readmeExample = JSON.parse(/## Config file[\s\S]*?```json\n([\s\S]*?)```/.exec(readFileSync(join(ROOT, 'docs/configuration.md'), 'utf8'))![1]!) as Record<
   string,
   unknown
 >;

@@ -38,8 +38,8 @@ function optionCell(cell: string): { flags: string[]; commands: string[] } {
 }
 
 function readmeOptionsTable(): Row[] {
-  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-  const section = readme.split('\n### Options\n')[1]?.split(/\n#{2,3} /)[0] ?? '';
+  const readme = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
+  const section = readme.split('\n## Options\n')[1]?.split(/\n#{1,3} /)[0] ?? '';
   const lines = section.split('\n');
   const first = lines.findIndex((l) => l.startsWith('|'));
   const table = lines.slice(
@@ -84,7 +84,7 @@ describe('the settings table', () => {
   });
 });
 
-describe("the README's options table", () => {
+describe('the options table of docs/configuration.md', () => {
   const rows = readmeOptionsTable();
 
   it('is found', () => {
