@@ -8,7 +8,7 @@ import { errorSource, ExitCode, OccsError, withHint } from './errors.js';
 import { processIo, type Io } from './io.js';
 import { createLogger, type Logger } from './log.js';
 import { jsonDocument } from './commands/json-document.js';
-import { examples, EXIT_CODES, HELP_AFTER, WATCH_HELP_AFTER } from './help.js';
+import { examples, GROUPED_HELP, HELP_AFTER, PROGRAM_GROUP, PROGRAM_HELP_AFTER, RELOAD_HELP_AFTER, WATCH_HELP_AFTER } from './help.js';
 import { packageVersion } from './paths.js';
 import { Redactor, shortSecretNotices, withRedactor } from './util/redact.js';
 import { holdHangups } from './watch/early-signals.js';
@@ -124,7 +124,7 @@ function addCommands(program: Command, cli: CliRun): void {
       ),
   );
 
-  addCommand(program, 'reload', 'reload', 'haproxy -c the installed config, then reload the running HAProxy and verify it', EXIT_CODES).action(
+  addCommand(program, 'reload', 'reload', 'haproxy -c the installed config, then reload the running HAProxy and verify it', RELOAD_HELP_AFTER).action(
     (_: unknown, command: Command) =>
       cli.run(
         command,
@@ -151,14 +151,18 @@ function addCommands(program: Command, cli: CliRun): void {
 function createProgram(io: Io, cli: CliRun): Command {
   const program = new Command('occs-lb')
     .description("Keeps HAProxy's backend servers in step with a key/value store (OCCS, Consul, etcd or a file).")
-    .version(packageVersion(), '-V, --version')
-    .configureHelp({ showGlobalOptions: true })
+    // The options commander adds (--version, and --help, which the commands share) go with the program's own.
+    .optionsGroup(PROGRAM_GROUP)
+    .helpOption(true)
+    .configureHelp(GROUPED_HELP)
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(cli.redactor.apply(text)),
     })
     .exitOverride();
-  addOptions(program, 'program').addHelpText('after', `${examples('program')}${HELP_AFTER}`);
+  addOptions(program, 'program')
+    .version(packageVersion(), '-V, --version')
+    .addHelpText('after', `${examples('program')}${PROGRAM_HELP_AFTER}`);
   addCommands(program, cli);
   return program;
 }

@@ -1,4 +1,21 @@
-import type { CommandName } from './config/setting-entry.js';
+import { Help, type Command, type HelpConfiguration, type Option } from 'commander';
+import { HELP_GROUPS, type CommandName } from './config/setting-entry.js';
+
+/** The heading of the program's own options, the help option's too. */
+export const PROGRAM_GROUP = HELP_GROUPS.program;
+
+/**
+ * A command's page lists the program's options among its own, under their group's heading
+ * before --help: commander would list them apart ("Global Options:"), away from --help.
+ */
+export const GROUPED_HELP: HelpConfiguration = {
+  visibleOptions(this: Help, command: Command): Option[] {
+    const own = Help.prototype.visibleOptions.call(this, command);
+    const program = command.parent?.options.filter((option) => !option.hidden) ?? [];
+    const help = own.findIndex((option) => option.long === '--help');
+    return help < 0 ? [...own, ...program] : [...own.slice(0, help), ...program, ...own.slice(help)];
+  },
+};
 
 /** Two or three examples per help page: the top level's are the three ways occs-lb is used. */
 export const EXAMPLES: Record<CommandName | 'program', string[]> = {
@@ -40,7 +57,8 @@ Exit codes:
   3 key/value store unreachable or unauthorised   4 template error
   5 rendered config rejected   6 reload failed`;
 
-export const HELP_AFTER = `
+/** Where the options' values may come from besides flags: on the top-level page only. */
+const ENVIRONMENT = `
 Environment: every option also as OCCS_LB_<OPTION> (--min-servers 2: OCCS_LB_MIN_SERVERS=2;
 switches take true or false), and the old confd image's variables:
   KV_IP, KV_PORT          key/value endpoint when --kv is absent (http://KV_IP:KV_PORT)
@@ -50,15 +68,33 @@ switches take true or false), and the old confd image's variables:
   OCCS_LB_STATS_USER, OCCS_LB_STATS_PASSWORD(_FILE)   stats page credentials
   KV_USER, KV_PASSWORD, KV_PASSWORD_FILE              etcd user and password
 
+Precedence: flags > environment > config file (OCCS_LB_CONFIG, or occs-lb.config.*, .occs-lbrc*,
+package.json#occs-lb in the current directory, then in /etc/occs-lb/) > defaults.`;
+
+/** A command's page points at the top-level page for the environment, in one line. */
+export const ENVIRONMENT_POINTER = `
+Environment variables (OCCS_LB_<OPTION> and the old image's) and precedence: occs-lb --help`;
+
+const STORES = `
 Key/value sources (--kv):
   http(s)://HOST:PORT, occs://HOST:PORT (port 9109), consul://HOST:PORT (port 8500),
-  etcd://HOST:PORT, etcds://HOST:PORT (etcd v3, port 2379), file:PATH
+  etcd://HOST:PORT, etcds://HOST:PORT (etcd v3, port 2379), file:PATH`;
 
-Precedence: flags > environment > config file (OCCS_LB_CONFIG, or occs-lb.config.*, .occs-lbrc*,
-package.json#occs-lb in the current directory, then in /etc/occs-lb/) > defaults.
+/** The top-level page's epilog, after its examples. */
+export const PROGRAM_HELP_AFTER = `${ENVIRONMENT}
+${STORES}
 ${EXIT_CODES}`;
 
-/** The watch page's epilog: the environment and stores, then signals and probes. */
+/** The epilog of the commands that read the store (render, validate), after their examples. */
+export const HELP_AFTER = `${ENVIRONMENT_POINTER}
+${STORES}
+${EXIT_CODES}`;
+
+/** Reload's epilog: it reads no store. */
+export const RELOAD_HELP_AFTER = `${ENVIRONMENT_POINTER}
+${EXIT_CODES}`;
+
+/** The watch page's epilog: the pointer and stores, then signals and probes. */
 export const WATCH_HELP_AFTER = `${HELP_AFTER}
 
 Signals: SIGTERM/SIGINT stop watching and HAProxy (watch exits with its status; --shutdown-delay

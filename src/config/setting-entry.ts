@@ -7,6 +7,24 @@ export type CommandName = 'render' | 'validate' | 'reload' | 'watch';
 /** The zod type of a config-file key, built only when a config file is read (zod loads lazily). */
 export type FileType = (zod: typeof z) => z.ZodTypeAny;
 
+/**
+ * The help's groups of options, in the order a command's help lists them, with their headings.
+ * `program`: the options of the program itself, which every command's page lists too.
+ */
+export const HELP_GROUPS = {
+  store: 'Store:',
+  template: 'Template:',
+  stack: 'Stack:',
+  tls: 'TLS:',
+  output: 'Output:',
+  haproxy: 'HAProxy:',
+  watch: 'Watch loop:',
+  listener: 'Listener:',
+  program: 'Global options:',
+} as const;
+
+export type HelpGroup = keyof typeof HELP_GROUPS;
+
 export interface SettingEntry {
   /** The key in `Flags`: commander's attribute name of the flag (`--no-x` sets `x`). */
   readonly name: string;
@@ -18,6 +36,8 @@ export interface SettingEntry {
   readonly file?: { readonly [key: string]: FileType };
   /** The commands that take it; absent: every command (an option of the program itself). */
   readonly commands?: readonly CommandName[];
+  /** The heading it is listed under in the help (an entry with no flag has one too: where it would go). */
+  readonly group: HelpGroup;
   /** One text, or one per command. */
   readonly help: string | { readonly [C in CommandName]?: string };
   /** Shown in the help as "(default: …)"; the value itself comes from settings.ts. */

@@ -4,6 +4,10 @@ import { packageVersion } from '../../src/paths.js';
 import { EXAMPLES } from '../../src/cli.js';
 import { runCli, ROOT } from '../support/cli.js';
 import { splitShellWords } from '../../src/util/shell-words.js';
+import { takes } from '../../src/config/options.js';
+import { HELP_GROUPS, type SettingEntry } from '../../src/config/setting-entry.js';
+import { SETTINGS } from '../../src/config/table.js';
+import { ENVIRONMENT_POINTER } from '../../src/help.js';
 
 const SCOPES = ['program', 'render', 'validate', 'reload', 'watch'] as const;
 const helpArgs = (scope: (typeof SCOPES)[number]) => (scope === 'program' ? ['--help'] : [scope, '--help']);
@@ -69,6 +73,60 @@ describe('help', () => {
       expect(doc.version).toBe(version);
       expect(doc.ok).toBe(result.code === 0);
       expect((doc.errors as unknown[]).length > 0).toBe(result.code !== 0);
+    }
+  });
+});
+
+/** The page's option headings, each with the long flags listed under it, in the page's order (the epilog, from its examples, is not). */
+function optionSections(help: string): Map<string, string[]> {
+  const sections = new Map<string, string[]>();
+  let current: string[] | undefined;
+  for (const line of help.split('\nExamples:\n')[0]!.split('\n')) {
+    if (/^\S.*:$/.test(line)) sections.set(line, (current = []));
+    else if (/^\S/.test(line)) current = undefined;
+    const flag = /^ {2}(?:-\w, )?(--[\w-]+)/.exec(line)?.[1];
+    if (flag && current) current.push(flag);
+  }
+  for (const heading of ['Commands:', 'Arguments:']) sections.delete(heading);
+  return sections;
+}
+
+const longFlag = (entry: SettingEntry) => /--[\w-]+/.exec(entry.flag ?? '')![0];
+const HEADINGS: string[] = Object.values(HELP_GROUPS);
+
+describe('help groups', () => {
+  it('watch lists its options under every heading, in order: Store, Template, Stack, TLS, Output, HAProxy, Watch loop, Listener, Global options', async () => {
+    const sections = optionSections((await runCli(['watch', '--help'])).stdout);
+    expect([...sections.keys()]).toEqual(HEADINGS);
+    expect(HEADINGS).toEqual(['Store:', 'Template:', 'Stack:', 'TLS:', 'Output:', 'HAProxy:', 'Watch loop:', 'Listener:', 'Global options:']);
+  });
+
+  it.each(SCOPES)('%s: each option once, under the heading of its group in the settings table, with --version and --help', async (scope) => {
+    const sections = optionSections((await runCli(helpArgs(scope))).stdout);
+    const headings = [...sections.keys()];
+    expect(headings, 'only group headings, in their order').toEqual(HEADINGS.filter((h) => headings.includes(h)));
+    const listed = [...sections.values()].flat();
+    expect(new Set(listed).size, 'no option twice').toBe(listed.length);
+    const entries = (SETTINGS as readonly SettingEntry[]).filter((e) => takes(e, scope) || takes(e, 'program'));
+    for (const entry of entries) expect(sections.get(HELP_GROUPS[entry.group]), entry.flag).toContain(longFlag(entry));
+    expect(listed.sort()).toEqual([...entries.map(longFlag), '--version', '--help'].sort());
+    expect(sections.get(HELP_GROUPS.program)!.slice(-2)).toEqual(['--version', '--help']);
+  });
+
+  it("the environment block is on the top-level page only, once; each command's page points to it in one line", async () => {
+    const top = (await runCli(['--help'])).stdout;
+    expect(top.match(/^Environment: /gm)).toHaveLength(1);
+    expect(top.match(/^ {2}OCCS_API_TOKEN_FILE /gm)).toHaveLength(1);
+    expect(top).not.toContain(ENVIRONMENT_POINTER.trim());
+    for (const command of SCOPES.filter((s) => s !== 'program')) {
+      const page = (await runCli([command, '--help'])).stdout;
+      expect(page, command).not.toMatch(/^Environment: /m);
+      expect(page, command).not.toMatch(/^ {2}OCCS_API_TOKEN_FILE /m);
+      expect(
+        page.split('\n').filter((line) => line.includes('occs-lb --help')),
+        command,
+      ).toEqual([ENVIRONMENT_POINTER.trim()]);
+      expect(page, command).toContain(`Examples:\n  ${EXAMPLES[command][0]}`);
     }
   });
 });

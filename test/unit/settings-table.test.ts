@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { variablesOf } from '../../src/config/environment.js';
 import { helpText, takes } from '../../src/config/options.js';
 import { fileConfigSchema } from '../../src/config/schema.js';
-import type { CommandName, SettingEntry } from '../../src/config/setting-entry.js';
+import { HELP_GROUPS, type CommandName, type SettingEntry } from '../../src/config/setting-entry.js';
 import { SETTINGS } from '../../src/config/table.js';
 
 const COMMANDS: CommandName[] = ['render', 'validate', 'reload', 'watch'];
@@ -66,6 +66,10 @@ const fileKey = (entry: SettingEntry): string | undefined => Object.keys(entry.f
 describe('the settings table', () => {
   it('names each entry as commander does (the key in Flags)', () => {
     for (const entry of entries) if (entry.flag) expect(new Option(entry.flag).attributeName(), entry.flag).toBe(entry.name);
+  });
+
+  it.each(entries.map((e) => [e.flag ?? e.name, e] as const))('puts %s in one of the help groups', (_, entry) => {
+    expect(Object.keys(HELP_GROUPS)).toContain(entry.group);
   });
 
   it('gives every entry at most one config-file key, each key once, and the schema exactly those keys, resources and $schema', () => {
