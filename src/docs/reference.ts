@@ -1,5 +1,5 @@
 import { variablesOf } from '../config/environment.js';
-import type { CommandName, SettingEntry } from '../config/setting-entry.js';
+import { HELP_GROUPS, type CommandName, type HelpGroup, type SettingEntry } from '../config/setting-entry.js';
 import { SETTINGS } from '../config/table.js';
 import { ERROR_CODES, ExitCode } from '../errors.js';
 import { metricsText } from '../watch/metrics.js';
@@ -17,6 +17,7 @@ const COMMANDS: readonly CommandName[] = ['render', 'validate', 'reload', 'watch
 
 /** What the reference says of one setting. */
 export interface SettingRow {
+  group: HelpGroup;
   flag?: string;
   variables: string[];
   key?: string;
@@ -36,6 +37,7 @@ export function settingRows(): SettingRow[] {
             .map(([command, text]) => `${command}: ${text}`)
             .join('; ');
     return {
+      group: entry.group,
       flag: entry.flag,
       variables: variablesOf(entry),
       key: Object.keys(entry.file ?? {})[0],
@@ -78,14 +80,23 @@ export function referenceMarkdown(): string {
     '',
     '## Options, environment variables and config-file keys',
     '',
-    '| option | environment | config file | commands | what it does | default |',
-    '|---|---|---|---|---|---|',
+    'By the groups `occs-lb COMMAND --help` shows them in.',
   ];
-  for (const r of settingRows()) {
-    const choices = r.choices ? ` (${r.choices.join(', ')})` : '';
+  const rows = settingRows();
+  for (const [group, heading] of Object.entries(HELP_GROUPS)) {
     out.push(
-      `| ${r.flag ? code(r.flag) : '—'} | ${r.variables.map(code).join(' ') || '—'} | ${r.key ? code(r.key) : '—'} | ${r.commands} | ${cell(r.help)}${cell(choices)} | ${r.default ? cell(r.default) : '—'} |`,
+      '',
+      `### ${heading.replace(/:$/, '')}`,
+      '',
+      '| option | environment | config file | commands | what it does | default |',
+      '|---|---|---|---|---|---|',
     );
+    for (const r of rows.filter((x) => x.group === group)) {
+      const choices = r.choices ? ` (${r.choices.join(', ')})` : '';
+      out.push(
+        `| ${r.flag ? code(r.flag) : '—'} | ${r.variables.map(code).join(' ') || '—'} | ${r.key ? code(r.key) : '—'} | ${r.commands} | ${cell(r.help)}${cell(choices)} | ${r.default ? cell(r.default) : '—'} |`,
+      );
+    }
   }
   out.push('', '## Exit codes', '', '| exit | meaning | error codes |', '|---|---|---|');
   for (const r of exitRows()) out.push(`| ${r.exit} | ${r.name} | ${r.codes.map(code).join(' ') || '—'} |`);
