@@ -5,7 +5,11 @@ import type { Io } from '../io.js';
 import { DEFAULT_TEMPLATE } from '../paths.js';
 import { fileSyntaxError } from './file-syntax.js';
 import { resolveSettings } from './settings.js';
+import { fileProblems, resolveReportingFile } from './file-problems.js';
 import type { Flags, LoadedFile, Settings } from './types.js';
+
+/** A config file its schema takes, but for `problems`, whose keys are left out of `config`. */
+type CheckedFile = LoadedFile & { problems: readonly string[] };
 
 const MODULE = 'occs-lb';
 
@@ -35,7 +39,9 @@ export async function loadSettings(flags: Flags, io: Io, origins: Readonly<Recor
       });
     }
   };
-  return resolveSettings({ flags, env: io.env, file, cwd: io.cwd, defaultTemplate: DEFAULT_TEMPLATE, readSecret, origins });
+  const resolveWith = (loaded: LoadedFile | undefined) =>
+    resolveSettings({ flags, env: io.env, file: loaded, cwd: io.cwd, defaultTemplate: DEFAULT_TEMPLATE, readSecret, origins });
+  return file ? resolveReportingFile(file, io.cwd, resolveWith) : resolveWith(undefined);
 }
 
 /**
@@ -67,7 +73,7 @@ function findConfigFile(cwd: string): string | undefined {
   return undefined;
 }
 
-async function loadConfigFile(explicit: string | undefined, cwd: string, option: string): Promise<LoadedFile | undefined> {
+async function loadConfigFile(explicit: string | undefined, cwd: string, option: string): Promise<CheckedFile | undefined> {
   const path = explicit ? resolve(cwd, explicit) : findConfigFile(cwd);
   if (!path) return undefined;
   const { cosmiconfig } = await import('cosmiconfig');
@@ -89,12 +95,16 @@ async function loadConfigFile(explicit: string | undefined, cwd: string, option:
   }
   if (!found) return undefined;
   const { fileConfigSchema, describeSchemaIssues } = await import('./schema.js');
-  const parsed = fileConfigSchema.safeParse(found.isEmpty ? {} : found.config);
-  if (!parsed.success) {
-    const problems = describeSchemaIssues(parsed.error);
-    throw usageError(`config file ${found.filepath}: ${problems.join('; ')}`, {
-      hint: 'fix the file; the README lists every setting',
-    });
-  }
-  return { path: found.filepath, config: parsed.data };
+  const raw = found.isEmpty ? {} : found.config;
+  const parsed = fileConfigSchema.safeParse(raw);
+  if (parsed.success) return { path: found.filepath, config: parsed.data, problems: [] };
+  const problems = describeSchemaIssues(parsed.error);
+  // Without the keys at fault, the rest is checked for what its values mean (file-problems.ts).
+  const faulty = new Set(
+    parsed.error.issues.flatMap((issue) => (issue.code === 'unrecognized_keys' && issue.path.length === 0 ? issue.keys : [issue.path[0]])),
+  );
+  const rest = raw && typeof raw === 'object' && !Array.isArray(raw) ? Object.fromEntries(Object.entries(raw).filter(([key]) => !faulty.has(key))) : undefined;
+  const reparsed = rest && fileConfigSchema.safeParse(rest);
+  if (!reparsed?.success) throw fileProblems(found.filepath, problems);
+  return { path: found.filepath, config: reparsed.data, problems };
 }

@@ -1,10 +1,11 @@
-import { dirname, relative, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { usageError } from '../errors.js';
 import type { LogFormat } from '../log.js';
 import { DEFAULT_MAX_ANSWER_BYTES } from '../kv/source.js';
 import { parseSize } from '../util/size.js';
 import { isIP } from '../values/ip.js';
 import { isServerName, parsePort, unsafeCharacterReason } from '../values/server.js';
+import { fileLabel as labelOf } from './file-problems.js';
 import { durationSetting, invalid, pick, type From, type Layers } from './layers.js';
 import { normalizePrefix, resolveHaproxy, resolveResources, stackResource } from './output-settings.js';
 import { mapPaths, resolveStack } from './stack-settings.js';
@@ -32,7 +33,7 @@ export const BALANCE_ALGORITHMS = ['roundrobin', 'static-rr', 'leastconn', 'firs
 export function resolveSettings(input: SettingsInput): Readonly<Settings> {
   const { flags, env, file, cwd } = input;
   const fileDir = file ? dirname(file.path) : cwd;
-  const fileLabel = file ? relative(cwd, file.path) || file.path : '';
+  const fileLabel = file ? labelOf(cwd, file.path) : '';
   const from: Layers = {
     flag: (name, value) => (value === undefined ? undefined : { value, from: input.origins?.[name] ?? `--${name}`, base: cwd }),
     env: (name) => (env[name] ? { value: env[name], from: `environment ${name}`, base: cwd } : undefined),

@@ -75,6 +75,31 @@ describe('settings', () => {
     expect(error.message).toContain('unknown setting "prefix"');
   });
 
+  it("reports all of a config file's problems at once, the schema's and the values', each naming its key", async () => {
+    const dir = makeTempDir();
+    const config = { kv: 'file:x', kvTimeout: '0', statsPort: 70000, balance: 'fastest', logFormat: 'xml', kvMaxSize: 'lots', bogus: 1 };
+    writeFileSync(join(dir, 'occs-lb.config.json'), JSON.stringify(config));
+    const error = await failure(loadSettings({}, io(dir)));
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toBe(`config file ${join(dir, 'occs-lb.config.json')} has 6 problems`);
+    const lines = error.detail?.split('\n').map((line) => line.trim());
+    expect(lines).toEqual([
+      expect.stringMatching(/^logFormat: /),
+      'unknown setting "bogus"',
+      expect.stringMatching(/^statsPort: port 70000 /),
+      expect.stringMatching(/^balance: "fastest" is not one of /),
+      expect.stringMatching(/^kvTimeout: "0" must be more than 0/),
+      expect.stringMatching(/^kvMaxSize: "lots" is not a size/),
+    ]);
+    // One problem stays one line; a flag's refusal waits for the file's to be fixed.
+    writeFileSync(join(dir, 'occs-lb.config.json'), JSON.stringify({ kv: 'file:x', statsPort: 0 }));
+    const one = await failure(loadSettings({ kvTimeout: 'soon' }, io(dir)));
+    expect(one.message).toMatch(/occs-lb\.config\.json: statsPort: port 0 /);
+    expect(one.detail).toBeUndefined();
+    writeFileSync(join(dir, 'occs-lb.config.json'), JSON.stringify({ kv: 'file:x' }));
+    expect((await failure(loadSettings({ kvTimeout: 'soon' }, io(dir)))).message).toMatch(/^--kv-timeout: "soon" is not a duration/);
+  });
+
   it('reads the etcd user and password (flag, variable or file), never keeping a password without a user', async () => {
     const dir = makeTempDir();
     writeFileSync(join(dir, 'pw'), 'from-file\n');
