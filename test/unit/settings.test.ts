@@ -100,6 +100,21 @@ describe('settings', () => {
     expect((await failure(loadSettings({ kvTimeout: 'soon' }, io(dir)))).message).toMatch(/^--kv-timeout: "soon" is not a duration/);
   });
 
+  it.each([
+    [{ minServers: '-1' }, '--min-servers: "-1" is negative: it must be a whole number, 0 or more'],
+    [{ minServers: '1.5' }, '--min-servers: "1.5" is not a whole number: it must be a whole number, 0 or more'],
+    [{ kvTimeout: '0' }, '--kv-timeout: "0" must be more than 0: it takes 1ms to 24 days'],
+    [{ kvTimeout: '-1s' }, '--kv-timeout: "-1s" is negative: it takes 1ms to 24 days, such as 500ms, 10s or 1m'],
+    [{ kvTimeout: 'soon' }, '--kv-timeout: "soon" is not a duration such as 500ms, 10s or 1m; it takes 1ms to 24 days'],
+    [{ kvMaxSize: '0' }, '--kv-max-size: "0" must be more than 0 bytes: a size such as 16MiB, 512KiB or a number of bytes'],
+    [{ kvMaxSize: '-1' }, '--kv-max-size: "-1" is negative: a size must be more than 0 bytes, such as 16MiB, 512KiB or a number of bytes'],
+    [{ kvMaxSize: 'lots' }, '--kv-max-size: "lots" is not a size such as 16MiB, 512KiB or a number of bytes (more than 0)'],
+    [{ frontendPort: '-1' }, '--frontend-port: port "-1" is negative: a port is from 1 to 65535'],
+    [{ frontendPort: 'x' }, '--frontend-port: port "x" is not a whole number from 1 to 65535'],
+  ])('%j is refused stating the rule: %s', async (flags, message) => {
+    expect((await failure(loadSettings(flags, io(makeTempDir())))).message).toBe(message);
+  });
+
   it('reads the etcd user and password (flag, variable or file), never keeping a password without a user', async () => {
     const dir = makeTempDir();
     writeFileSync(join(dir, 'pw'), 'from-file\n');
@@ -209,7 +224,7 @@ describe('Consul reads and clusters', () => {
   });
 
   it.each([
-    [{ kvMaxStale: '0' }, '--kv-max-stale: "0" must be more than 0'],
+    [{ kvMaxStale: '0' }, '--kv-max-stale: "0" must be more than 0: it takes 1ms to 24 days'],
     [{ kvConsistency: 'eventual' }, '--kv-consistency: "eventual" is not one of default, stale, consistent'],
   ])('refuses %j (exit 2)', async (flags, message) => {
     const error = await failure(loadSettings(flags, io(makeTempDir())));
@@ -231,7 +246,7 @@ describe('Consul reads and clusters', () => {
 
   it.each([
     [{ KV_IP: '10.0.0.1,,10.0.0.2', KV_PORT: '8500' }, 'environment KV_IP: "10.0.0.1,,10.0.0.2" has an empty address between commas'],
-    [{ KV_IP: '10.0.0.1:http', KV_PORT: '8500' }, 'environment KV_IP: port "http" is not a number'],
+    [{ KV_IP: '10.0.0.1:http', KV_PORT: '8500' }, 'environment KV_IP: port "http" is not a whole number from 1 to 65535'],
     [{ KV_IP: '10.0.0.1:8500,10.0.0.2' }, 'KV_IP is set but KV_PORT is not'],
     [{ KV_PORT: '8500' }, 'KV_PORT is set but KV_IP is not'],
   ])('refuses %j (exit 2)', async (env, message) => {
