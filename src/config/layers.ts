@@ -34,9 +34,14 @@ export const LONGEST_WAIT_MS = 2 ** 31 - 1;
 export function durationSetting(chosen: From<string | number> | undefined, fallback: number, example: string, least = 0): number {
   if (!chosen) return fallback;
   const ms = parseDuration(chosen.value);
-  if (ms === undefined) throw invalid(chosen.from, `"${chosen.value}" is not a duration such as ${example}`);
+  const range = `it takes ${least === 0 ? '0' : `${least}ms`} to 24 days`;
+  if (ms === undefined && /^\s*-\d/.test(String(chosen.value))) throw invalid(chosen.from, `"${chosen.value}" is negative: ${range}, such as ${example}`);
+  if (ms === undefined) throw invalid(chosen.from, `"${chosen.value}" is not a duration such as ${example}; ${range}`);
   if (ms < least)
-    throw invalid(chosen.from, least === 1 ? `"${chosen.value}" must be more than 0` : `"${chosen.value}" is below the ${least} ms it takes at least`);
+    throw invalid(
+      chosen.from,
+      least === 1 ? `"${chosen.value}" must be more than 0: ${range}` : `"${chosen.value}" is below the ${least} ms it takes at least: ${range}`,
+    );
   if (ms > LONGEST_WAIT_MS) throw invalid(chosen.from, `"${chosen.value}" is longer than 24 days, the longest wait a timer takes`);
   return ms;
 }

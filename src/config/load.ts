@@ -1,11 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { systemErrorCode, usageError } from '../errors.js';
-import { configContext } from '../haproxy/check.js';
 import type { Io } from '../io.js';
 import { DEFAULT_TEMPLATE } from '../paths.js';
+import { fileSyntaxError } from './file-syntax.js';
 import { resolveSettings } from './settings.js';
+import { fileProblems, resolveReportingFile } from './file-problems.js';
 import type { Flags, LoadedFile, Settings } from './types.js';
+
+/** A config file its schema takes, but for `problems`, whose keys are left out of `config`. */
+type CheckedFile = LoadedFile & { problems: readonly string[] };
 
 const MODULE = 'occs-lb';
 
@@ -35,7 +39,9 @@ export async function loadSettings(flags: Flags, io: Io, origins: Readonly<Recor
       });
     }
   };
-  return resolveSettings({ flags, env: io.env, file, cwd: io.cwd, defaultTemplate: DEFAULT_TEMPLATE, readSecret, origins });
+  const resolveWith = (loaded: LoadedFile | undefined) =>
+    resolveSettings({ flags, env: io.env, file: loaded, cwd: io.cwd, defaultTemplate: DEFAULT_TEMPLATE, readSecret, origins });
+  return file ? resolveReportingFile(file, io.cwd, resolveWith) : resolveWith(undefined);
 }
 
 /**
@@ -50,78 +56,55 @@ function findConfigFile(cwd: string): string | undefined {
       if (existsSync(path)) return path;
       continue;
     }
+    let text: string;
     try {
-      const pkg = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown> | null;
+      text = readFileSync(path, 'utf8');
+    } catch {
+      continue;
+    }
+    try {
+      const pkg = JSON.parse(text) as Record<string, unknown> | null;
       if (pkg && typeof pkg === 'object' && MODULE in pkg) return path;
     } catch {
-      // No package.json, or not one of ours to judge: cosmiconfig would skip it too.
+      // One that does not parse is ours to report when it seems to hold our key; else not ours to judge.
+      if (text.includes(`"${MODULE}"`)) return path;
     }
   }
   return undefined;
 }
 
-async function loadConfigFile(explicit: string | undefined, cwd: string, option: string): Promise<LoadedFile | undefined> {
+async function loadConfigFile(explicit: string | undefined, cwd: string, option: string): Promise<CheckedFile | undefined> {
   const path = explicit ? resolve(cwd, explicit) : findConfigFile(cwd);
   if (!path) return undefined;
   const { cosmiconfig } = await import('cosmiconfig');
-  const explorer = cosmiconfig(MODULE, { searchPlaces: SEARCH_PLACES, searchStrategy: 'none', cache: false });
   let found: { filepath: string; config: unknown; isEmpty?: boolean } | null;
   try {
-    found = await explorer.load(path);
+    // Making the explorer reads ./package.json (for cosmiconfig's own settings): it may fail too.
+    found = await cosmiconfig(MODULE, { searchPlaces: SEARCH_PLACES, searchStrategy: 'none', cache: false }).load(path);
   } catch (error) {
     const code = systemErrorCode(error);
-    const syntax = code ? undefined : syntaxError(error, path);
+    // cosmiconfig names the file it could not parse, which may be ./package.json rather than ours.
+    const failed = /^(?:JSON|YAML) Error in (.+):\n/.exec((error as Error).message)?.[1] ?? path;
+    const syntax = code ? undefined : fileSyntaxError(error, failed);
     const what = code === 'ENOENT' ? 'does not exist' : (syntax?.what ?? `cannot be read: ${(error as Error).message.split('\n')[0]}`);
-    throw usageError(`config file ${path} ${what}`, {
-      hint: explicit ? `fix ${option}` : 'fix the file or remove it',
+    throw usageError(`config file ${failed} ${what}`, {
+      hint: failed !== path ? 'fix the file: cosmiconfig reads it for its own settings' : explicit ? `fix ${option}` : 'fix the file or remove it',
       detail: syntax?.context,
       cause: error,
     });
   }
   if (!found) return undefined;
   const { fileConfigSchema, describeSchemaIssues } = await import('./schema.js');
-  const parsed = fileConfigSchema.safeParse(found.isEmpty ? {} : found.config);
-  if (!parsed.success) {
-    const problems = describeSchemaIssues(parsed.error);
-    throw usageError(`config file ${found.filepath}: ${problems.join('; ')}`, {
-      hint: 'fix the file; the README lists every setting',
-    });
-  }
-  return { path: found.filepath, config: parsed.data };
-}
-
-/**
- * Where and why a JSON or YAML config file does not parse: "is not valid JSON at line 3, column
- * 21: Expected double-quoted property name", with the lines around it.
- */
-function syntaxError(error: unknown, path: string): { what: string; context?: string } | undefined {
-  const e = error as { name?: string; reason?: string; mark?: { line: number; column: number } };
-  if (e.name === 'YAMLException' && e.reason && e.mark) {
-    return { what: `is not valid YAML at line ${e.mark.line + 1}, column ${e.mark.column + 1}: ${e.reason}`, context: around(path, e.mark.line + 1) };
-  }
-  if (e.name !== 'JSONError') return undefined;
-  let text = '';
-  try {
-    text = readFileSync(path, 'utf8');
-    JSON.parse(text);
-    return undefined;
-  } catch (parseError) {
-    const message = (parseError as Error).message;
-    const at = /at position (\d+)/.exec(message);
-    const reason = message.replace(/ in JSON at position \d+.*$/s, '').replace(/^Unexpected end of JSON input$/, 'the file ends too early');
-    if (!at) return { what: `is not valid JSON: ${reason}` };
-    const before = text.slice(0, Number(at[1]));
-    const line = before.split('\n').length;
-    const column = Number(at[1]) - before.lastIndexOf('\n');
-    return { what: `is not valid JSON at line ${line}, column ${column}: ${reason}`, context: around(path, line) };
-  }
-}
-
-/** Lines `line - 2 … line + 2` of a file, the named one marked. */
-function around(path: string, line: number): string | undefined {
-  try {
-    return configContext(readFileSync(path, 'utf8'), line);
-  } catch {
-    return undefined;
-  }
+  const raw = found.isEmpty ? {} : found.config;
+  const parsed = fileConfigSchema.safeParse(raw);
+  if (parsed.success) return { path: found.filepath, config: parsed.data, problems: [] };
+  const problems = describeSchemaIssues(parsed.error);
+  // Without the keys at fault, the rest is checked for what its values mean (file-problems.ts).
+  const faulty = new Set(
+    parsed.error.issues.flatMap((issue) => (issue.code === 'unrecognized_keys' && issue.path.length === 0 ? issue.keys : [issue.path[0]])),
+  );
+  const rest = raw && typeof raw === 'object' && !Array.isArray(raw) ? Object.fromEntries(Object.entries(raw).filter(([key]) => !faulty.has(key))) : undefined;
+  const reparsed = rest && fileConfigSchema.safeParse(rest);
+  if (!reparsed?.success) throw fileProblems(found.filepath, problems);
+  return { path: found.filepath, config: reparsed.data, problems };
 }

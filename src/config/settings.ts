@@ -1,10 +1,11 @@
-import { dirname, relative, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { usageError } from '../errors.js';
 import type { LogFormat } from '../log.js';
 import { DEFAULT_MAX_ANSWER_BYTES } from '../kv/source.js';
 import { parseSize } from '../util/size.js';
 import { isIP } from '../values/ip.js';
 import { isServerName, parsePort, unsafeCharacterReason } from '../values/server.js';
+import { fileLabel as labelOf } from './file-problems.js';
 import { durationSetting, invalid, pick, type From, type Layers } from './layers.js';
 import { normalizePrefix, resolveHaproxy, resolveResources, stackResource } from './output-settings.js';
 import { mapPaths, resolveStack } from './stack-settings.js';
@@ -32,7 +33,7 @@ export const BALANCE_ALGORITHMS = ['roundrobin', 'static-rr', 'leastconn', 'firs
 export function resolveSettings(input: SettingsInput): Readonly<Settings> {
   const { flags, env, file, cwd } = input;
   const fileDir = file ? dirname(file.path) : cwd;
-  const fileLabel = file ? relative(cwd, file.path) || file.path : '';
+  const fileLabel = file ? labelOf(cwd, file.path) : '';
   const from: Layers = {
     flag: (name, value) => (value === undefined ? undefined : { value, from: input.origins?.[name] ?? `--${name}`, base: cwd }),
     env: (name) => (env[name] ? { value: env[name], from: `environment ${name}`, base: cwd } : undefined),
@@ -47,7 +48,7 @@ export function resolveSettings(input: SettingsInput): Readonly<Settings> {
 
   const maxSize = pick<string | number>(from.flag('kv-max-size', flags.kvMaxSize), from.file('kvMaxSize'));
   const kvMaxBytes = maxSize ? parseSize(maxSize.value) : DEFAULT_MAX_ANSWER_BYTES;
-  if (kvMaxBytes === undefined) throw invalid(maxSize!.from, `"${maxSize!.value}" is not a size such as 16MiB, 512KiB or a number of bytes`);
+  if (kvMaxBytes === undefined) throw invalid(maxSize!.from, sizeProblem(maxSize!.value));
 
   const logFormat = pick(from.flag('log-format', flags.logFormat), from.file('logFormat'));
   if (logFormat && logFormat.value !== 'text' && logFormat.value !== 'json') throw invalid(logFormat.from, 'must be text or json');
@@ -62,7 +63,6 @@ export function resolveSettings(input: SettingsInput): Readonly<Settings> {
   const { user: kvUser, password: kvPassword } = resolveKvUser(flags, env, from, input.readSecret, notices);
   const output = resolveOutput(input, from, fileDir, fileLabel, vars);
   const minServers = pick<string | number>(from.flag('min-servers', flags.minServers), from.file('minServers'));
-  if (minServers && !/^\d+$/.test(String(minServers.value))) throw invalid(minServers.from, `"${minServers.value}" is not a whole number`);
   const settings: Settings = {
     kv: resolveKv(from.flag('kv', flags.kv), env, cwd, from.file('kv')),
     token: resolveToken(flags, from, env, input.readSecret, notices),
@@ -78,7 +78,7 @@ export function resolveSettings(input: SettingsInput): Readonly<Settings> {
     strict: flags.strict ?? file?.config.strict ?? false,
     ...output,
     vars,
-    minServers: minServers ? Number(minServers.value) : 0,
+    minServers: wholeNumber(minServers),
     watch: resolveWatch(flags, from),
     logFormat: logFormat?.value as LogFormat | undefined,
     verbosity: flags.quiet ? 'quiet' : flags.verbose ? 'verbose' : 'normal',
@@ -86,6 +86,22 @@ export function resolveSettings(input: SettingsInput): Readonly<Settings> {
     notices,
   };
   return Object.freeze(settings);
+}
+
+/** --min-servers: a whole number, 0 or more (0 when not set). */
+function wholeNumber(chosen: From<string | number> | undefined): number {
+  if (!chosen) return 0;
+  if (/^\d+$/.test(String(chosen.value))) return Number(chosen.value);
+  const what = /^\s*-\d/.test(String(chosen.value)) ? 'is negative' : 'is not a whole number';
+  throw invalid(chosen.from, `"${chosen.value}" ${what}: it must be a whole number, 0 or more`);
+}
+
+/** Why a size is refused: it must be more than 0 bytes, written such as 16MiB. */
+function sizeProblem(value: string | number): string {
+  const given = `"${value}"`;
+  if (/^\s*-\d/.test(String(value))) return `${given} is negative: a size must be more than 0 bytes, such as 16MiB, 512KiB or a number of bytes`;
+  if (/^\s*0+(?:\.0*)?\s*[a-z]*$/i.test(String(value))) return `${given} must be more than 0 bytes: a size such as 16MiB, 512KiB or a number of bytes`;
+  return `${given} is not a size such as 16MiB, 512KiB or a number of bytes (more than 0)`;
 }
 
 /**

@@ -61,14 +61,16 @@ export async function checkConfigText(
 }
 
 /**
- * Lines `line - 2 … line + 2` of a config, the named one marked. A config holds secrets (the stats
+ * Lines `line - 2 … line + 2` of a config, the named one marked (given a column, a caret under it). A config holds secrets (the stats
  * password): each line is masked as an echo, the line numbers are ours.
  */
-export function configContext(text: string, line: number): string {
+export function configContext(text: string, line: number, column?: number): string {
   const lines = text.split('\n');
   const out: string[] = [];
   for (let n = Math.max(1, line - 2); n <= Math.min(lines.length, line + 2); n++) {
     out.push(`${n === line ? '>>' : '  '} ${String(n).padStart(4)} | ${maskEcho(lines[n - 1]!)}`);
+    // The caret keeps the line's tabs, so it stands under its character however tabs are shown.
+    if (n === line && column !== undefined) out.push(`        | ${lines[n - 1]!.slice(0, column - 1).replace(/[^\t]/g, ' ')}^`);
   }
   return out.join('\n');
 }

@@ -16,6 +16,12 @@ export function globToRegExp(pattern: string): RegExp {
       const close = pattern.indexOf(']', i + 2);
       if (close < 0) source += '\\[';
       else {
+        const backwards = /(.)-(.)/.exec(pattern.slice(i + 1, close).replace(/^[!^]/, ''));
+        if (backwards && backwards[1]! > backwards[2]!) {
+          throw new Error(
+            `key pattern "${pattern}": the range ${backwards[1]}-${backwards[2]} in ${pattern.slice(i, close + 1)} runs backwards (write ${backwards[2]}-${backwards[1]})`,
+          );
+        }
         let body = pattern.slice(i + 1, close).replace(/\\/g, '\\\\');
         if (body.startsWith('!')) body = `^${body.slice(1)}`;
         source += `[${body}]`;
@@ -23,7 +29,11 @@ export function globToRegExp(pattern: string): RegExp {
       }
     } else source += c.replace(/[.+^${}()|\\\]]/g, '\\$&');
   }
-  re = new RegExp(`^${source}$`);
+  try {
+    re = new RegExp(`^${source}$`);
+  } catch {
+    throw new Error(`key pattern "${pattern}" is not one confd takes: * and ? match within one key level, [a-z], [!a-z] a class of characters`);
+  }
   cache.set(pattern, re);
   return re;
 }

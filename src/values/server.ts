@@ -44,7 +44,8 @@ export function unsafeCharacterReason(value: string): string | undefined {
 }
 
 export function parsePort(text: string): Parsed<number> {
-  if (!/^\d{1,5}$/.test(text)) return fail(`port "${text}" is not a number`);
+  if (/^\s*-\d/.test(text)) return fail(`port "${text}" is negative: a port is from 1 to 65535`);
+  if (!/^\d{1,5}$/.test(text)) return fail(`port "${text}" is not a whole number from 1 to 65535`);
   const port = Number(text);
   if (port < 1 || port > 65535) return fail(`port ${port} is outside 1-65535`);
   return { ok: true, value: port };

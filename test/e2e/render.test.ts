@@ -293,10 +293,35 @@ describe('occs-lb render', () => {
     [
       'occs-lb.config.json',
       '{\n  "kv": "file:x",\n  "prefixes": ["a"],,\n}\n',
-      /is not valid JSON at line 3, column 21: Expected double-quoted property name/,
-      '>>    3 |   "prefixes": ["a"],,',
+      /is not valid JSON at line 3, column 21: unexpected "," where a property name in double quotes should be/,
+      '>>    3 |   "prefixes": ["a"],,\n        |                     ^',
     ],
-    ['.occs-lbrc.yaml', 'kv: file:x\nprefixes:\n  - a\n - b\n', /is not valid YAML at line 4, column 2: bad indentation of a mapping entry/, '>>    4 |  - b'],
+    [
+      // V8 gives no position for a trailing comma in an array.
+      'occs-lb.config.json',
+      '{\n  "kv": "file:x",\n  "prefixes": [\n    "a",\n  ]\n}\n',
+      /is not valid JSON at line 4, column 8: a trailing comma after the last element \(JSON allows none before '\]'\)/,
+      '>>    4 |     "a",\n        |        ^',
+    ],
+    [
+      '.occs-lbrc.json',
+      '{\n  "kv": "file:x",\n  "prefixes": ["a"],\n}\n',
+      /is not valid JSON at line 3, column 20: a trailing comma after the last property \(JSON allows none before '}'\)/,
+      '>>    3 |   "prefixes": ["a"],\n        |                    ^',
+    ],
+    [
+      'package.json',
+      '{\n  "name": "x",\n  "occs-lb": {"kv": "file:x",}\n}\n',
+      /is not valid JSON at line 3, column 29: a trailing comma after the last property/,
+      '>>    3 |   "occs-lb": {"kv": "file:x",}\n        |                             ^',
+    ],
+    [
+      '.occs-lbrc.yaml',
+      'kv: file:x\nprefixes:\n  - a\n - b\n',
+      /is not valid YAML at line 4, column 2: bad indentation of a mapping entry/,
+      '>>    4 |  - b\n        |  ^',
+    ],
+    ['.occs-lbrc', 'kv: file:x\nprefixes: [a\n', /is not valid YAML at line 3, column 1: /, '>>    3 | \n        | ^'],
   ])('a config file that does not parse (%s) exits 2 with the line, the column, the reason and the lines around', async (name, text, said, marked) => {
     const dir = makeTempDir();
     writeFileSync(join(dir, name), text);

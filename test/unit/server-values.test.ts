@@ -29,7 +29,7 @@ describe('parseServerAddress', () => {
     ["'10.0.0.1':80", "'''"],
     ['10.0.0.1:0', 'outside 1-65535'],
     ['10.0.0.1:65536', 'outside 1-65535'],
-    ['10.0.0.1:http', 'not a number'],
+    ['10.0.0.1:http', 'not a whole number from 1 to 65535'],
     ['10.0.0.1', 'missing ":port"'],
     ['::1:80', 'needs brackets'],
     ['[::g]:80', 'not an IPv6 address'],

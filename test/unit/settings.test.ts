@@ -75,6 +75,46 @@ describe('settings', () => {
     expect(error.message).toContain('unknown setting "prefix"');
   });
 
+  it("reports all of a config file's problems at once, the schema's and the values', each naming its key", async () => {
+    const dir = makeTempDir();
+    const config = { kv: 'file:x', kvTimeout: '0', statsPort: 70000, balance: 'fastest', logFormat: 'xml', kvMaxSize: 'lots', bogus: 1 };
+    writeFileSync(join(dir, 'occs-lb.config.json'), JSON.stringify(config));
+    const error = await failure(loadSettings({}, io(dir)));
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toBe(`config file ${join(dir, 'occs-lb.config.json')} has 6 problems`);
+    const lines = error.detail?.split('\n').map((line) => line.trim());
+    expect(lines).toEqual([
+      expect.stringMatching(/^logFormat: /),
+      'unknown setting "bogus"',
+      expect.stringMatching(/^statsPort: port 70000 /),
+      expect.stringMatching(/^balance: "fastest" is not one of /),
+      expect.stringMatching(/^kvTimeout: "0" must be more than 0/),
+      expect.stringMatching(/^kvMaxSize: "lots" is not a size/),
+    ]);
+    // One problem stays one line; a flag's refusal waits for the file's to be fixed.
+    writeFileSync(join(dir, 'occs-lb.config.json'), JSON.stringify({ kv: 'file:x', statsPort: 0 }));
+    const one = await failure(loadSettings({ kvTimeout: 'soon' }, io(dir)));
+    expect(one.message).toMatch(/occs-lb\.config\.json: statsPort: port 0 /);
+    expect(one.detail).toBeUndefined();
+    writeFileSync(join(dir, 'occs-lb.config.json'), JSON.stringify({ kv: 'file:x' }));
+    expect((await failure(loadSettings({ kvTimeout: 'soon' }, io(dir)))).message).toMatch(/^--kv-timeout: "soon" is not a duration/);
+  });
+
+  it.each([
+    [{ minServers: '-1' }, '--min-servers: "-1" is negative: it must be a whole number, 0 or more'],
+    [{ minServers: '1.5' }, '--min-servers: "1.5" is not a whole number: it must be a whole number, 0 or more'],
+    [{ kvTimeout: '0' }, '--kv-timeout: "0" must be more than 0: it takes 1ms to 24 days'],
+    [{ kvTimeout: '-1s' }, '--kv-timeout: "-1s" is negative: it takes 1ms to 24 days, such as 500ms, 10s or 1m'],
+    [{ kvTimeout: 'soon' }, '--kv-timeout: "soon" is not a duration such as 500ms, 10s or 1m; it takes 1ms to 24 days'],
+    [{ kvMaxSize: '0' }, '--kv-max-size: "0" must be more than 0 bytes: a size such as 16MiB, 512KiB or a number of bytes'],
+    [{ kvMaxSize: '-1' }, '--kv-max-size: "-1" is negative: a size must be more than 0 bytes, such as 16MiB, 512KiB or a number of bytes'],
+    [{ kvMaxSize: 'lots' }, '--kv-max-size: "lots" is not a size such as 16MiB, 512KiB or a number of bytes (more than 0)'],
+    [{ frontendPort: '-1' }, '--frontend-port: port "-1" is negative: a port is from 1 to 65535'],
+    [{ frontendPort: 'x' }, '--frontend-port: port "x" is not a whole number from 1 to 65535'],
+  ])('%j is refused stating the rule: %s', async (flags, message) => {
+    expect((await failure(loadSettings(flags, io(makeTempDir())))).message).toBe(message);
+  });
+
   it('reads the etcd user and password (flag, variable or file), never keeping a password without a user', async () => {
     const dir = makeTempDir();
     writeFileSync(join(dir, 'pw'), 'from-file\n');
@@ -184,7 +224,7 @@ describe('Consul reads and clusters', () => {
   });
 
   it.each([
-    [{ kvMaxStale: '0' }, '--kv-max-stale: "0" must be more than 0'],
+    [{ kvMaxStale: '0' }, '--kv-max-stale: "0" must be more than 0: it takes 1ms to 24 days'],
     [{ kvConsistency: 'eventual' }, '--kv-consistency: "eventual" is not one of default, stale, consistent'],
   ])('refuses %j (exit 2)', async (flags, message) => {
     const error = await failure(loadSettings(flags, io(makeTempDir())));
@@ -206,7 +246,7 @@ describe('Consul reads and clusters', () => {
 
   it.each([
     [{ KV_IP: '10.0.0.1,,10.0.0.2', KV_PORT: '8500' }, 'environment KV_IP: "10.0.0.1,,10.0.0.2" has an empty address between commas'],
-    [{ KV_IP: '10.0.0.1:http', KV_PORT: '8500' }, 'environment KV_IP: port "http" is not a number'],
+    [{ KV_IP: '10.0.0.1:http', KV_PORT: '8500' }, 'environment KV_IP: port "http" is not a whole number from 1 to 65535'],
     [{ KV_IP: '10.0.0.1:8500,10.0.0.2' }, 'KV_IP is set but KV_PORT is not'],
     [{ KV_PORT: '8500' }, 'KV_PORT is set but KV_IP is not'],
   ])('refuses %j (exit 2)', async (env, message) => {

@@ -81,6 +81,14 @@ describe('template errors name the file and line', () => {
     expect(error.message).toMatch(/^template \/t\/open\.ejs:3: Could not find matching close tag/);
   });
 
+  it('a key pattern with a backwards range names the pattern, the range and the template line, not a regular expression', () => {
+    const error = thrown(() => render('a\n<% for (const p of gets("apps/[z-a]*")) { %>x<% } %>\n'));
+    expect(error.exitCode).toBe(4);
+    expect(error.message).toContain('/t/test.ejs:2');
+    expect(error.message).toContain('key pattern "/apps/[z-a]*": the range z-a in [z-a] runs backwards (write a-z)');
+    expect(error.message).not.toMatch(/regular expression/i);
+  });
+
   it('a runtime error', () => {
     const error = thrown(() => render('a\nb\n<%= undefinedThing.x %>\n'));
     expect(error.message).toMatch(/^template \/t\/test\.ejs:3: undefinedThing is not defined/);
