@@ -1,4 +1,4 @@
-/** The exit codes of the README's table; the only place they are spelled out as numbers. */
+/** The exit codes of the README's table and docs/reference.md; the only place they are spelled out as numbers. */
 export const ExitCode = {
   ok: 0,
   unexpected: 1,

@@ -46,7 +46,7 @@ export function resolveReportingFile(
 
 /** One usage error (exit 2) for all of a config file's problems, one line each. */
 export function fileProblems(path: string, problems: readonly string[]): OccsError {
-  const hint = 'fix the file; the README lists every setting';
+  const hint = 'fix the file; docs/reference.md lists every setting';
   if (problems.length === 1) return usageError(`config file ${path}: ${problems[0]}`, { hint });
   return usageError(`config file ${path} has ${problems.length} problems`, { hint, detail: problems.map((p) => `  ${p}`).join('\n') });
 }

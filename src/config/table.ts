@@ -6,7 +6,7 @@ import { rendering, STORE_SETTINGS } from './table-store.js';
 /**
  * Every setting and option, once: the commander options (options.ts), the config file's zod
  * schema (schema.ts) and the `Flags` type (types.ts) are derived from this table, and a test
- * checks the README's options table against it. Resolving the values (precedence, validation)
+ * checks the options table of docs/configuration.md against it (docs/reference.md is generated from it). Resolving the values (precedence, validation)
  * is settings.ts's work.
  */
 

@@ -6,7 +6,7 @@ import { masterCommand, MasterSocketError } from './master-cli.js';
 import { reloadViaMasterSocket, unreachable } from './reload-master.js';
 import { reloadViaPidFile } from './reload-pid-file.js';
 
-/** How to reach an HAProxy that runs already (the README's reload strategies). */
+/** How to reach an HAProxy that runs already (the reload strategies of docs/watch.md). */
 export type ReloadStrategy = { kind: 'master-socket'; socket: string } | { kind: 'pid-file'; pidFile: string } | { kind: 'command'; command: string };
 
 export interface ReloadResult {
