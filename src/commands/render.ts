@@ -12,6 +12,7 @@ import { removeStaleTemps } from '../util/atomic-write.js';
 import { withSpinner } from '../util/spinner.js';
 import { describeRead, readStore, storeName } from '../wiring/store.js';
 import { compileTemplates } from '../wiring/templates.js';
+import { templateOrigin } from '../template/line-origin.js';
 import type { CommandContext } from './context.js';
 import { reportRendering } from './report.js';
 
@@ -72,6 +73,7 @@ function install(files: RenderedResource[], binary: string | undefined, log: Log
         file,
         shownAs,
         text: r.text,
+        origin: templateOrigin(r.resource.template, r.text),
         hint: 'nothing was written; fix the template or the entries, or install it unchecked with --no-check',
       });
     }

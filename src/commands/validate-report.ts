@@ -68,13 +68,20 @@ export function reportStack(report: ValidationReport, stack: Stack): void {
  * `haproxy -c`'s messages as findings, mapped back to lines of `text` (the file it read was a temp
  * copy, whose path means nothing to the user). HAProxy's warnings are errors unless `allowWarnings`.
  */
-export function haproxyFindings(result: CheckResult, file: string, text: string, allowWarnings: boolean): { errors: Finding[]; warnings: Finding[] } {
+export function haproxyFindings(
+  result: CheckResult,
+  file: string,
+  text: string,
+  allowWarnings: boolean,
+  origin: (line: number) => string | undefined = () => undefined,
+): { errors: Finding[]; warnings: Finding[] } {
   const errors: Finding[] = [];
   const warnings: Finding[] = [];
   for (const m of result.messages) {
     if (m.level === 'notice' || isSummary(m)) continue;
     const line = m.file === file ? m.line : undefined;
-    const message = `[${m.level.toUpperCase()}] ${echoNaming(m.message, file, 'the config')}`;
+    const from = line ? origin(line) : undefined;
+    const message = `[${m.level.toUpperCase()}] ${echoNaming(m.message, file, 'the config')}${from ? ` (from template ${from})` : ''}`;
     const finding: Finding = { source: 'haproxy', message, line, context: line ? configContext(text, line) : undefined };
     (m.level === 'alert' || !allowWarnings ? errors : warnings).push(finding);
   }

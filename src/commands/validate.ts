@@ -10,6 +10,7 @@ import { gone, renderSnapshot } from '../plan/plan.js';
 import { emptyPrefixLine, rejectedLine, shortfallFinding, shortfalls, skippedLine } from '../plan/rules.js';
 import { readStore, storeName } from '../wiring/store.js';
 import { compileTemplates } from '../wiring/templates.js';
+import { templateOrigin } from '../template/line-origin.js';
 import { NO_ROUTE_BACKEND } from '../config/stack-settings.js';
 import type { Companion } from '../stack/maps.js';
 import type { CommandContext } from './context.js';
@@ -69,10 +70,18 @@ interface Checked {
   label: string;
   text: string;
   maps?: Companion[];
+  /** The template it was rendered from (none: a file given to check). */
+  template?: string;
 }
 
 /** One config text: servers per backend against --min-servers, then the real `haproxy -c`. */
-async function checkText(report: ValidationReport, { label, text, maps }: Checked, minServers: number, binary: string | undefined, allowWarnings: boolean) {
+async function checkText(
+  report: ValidationReport,
+  { label, text, maps, template }: Checked,
+  minServers: number,
+  binary: string | undefined,
+  allowWarnings: boolean,
+) {
   report.configs.push(label);
   const backends = serverCounts(parseSections(text));
   // Stack mode's 404 backend answers by itself: it has no servers by design.
@@ -81,7 +90,7 @@ async function checkText(report: ValidationReport, { label, text, maps }: Checke
   for (const s of shortfalls(backends, minServers)) report.errors.push({ source: 'min-servers', message: shortfallFinding(s) });
   if (!binary) return;
   const { result, file } = await checkConfigText(binary, text, maps);
-  const found = haproxyFindings(result, file, text, allowWarnings);
+  const found = haproxyFindings(result, file, text, allowWarnings, template ? templateOrigin(template, text) : undefined);
   report.errors.push(...found.errors);
   report.warnings.push(...found.warnings);
 }
@@ -144,5 +153,5 @@ async function renderForCheck(settings: Readonly<Settings>, report: ValidationRe
     report.errors.push({ source: 'min-servers', message: shortfallFinding(s) });
   return rendering.resources
     .filter((r) => r.resource.haproxy)
-    .map((r) => ({ label: r.resource.destination ?? `rendered from ${r.resource.template}`, text: r.text, maps: r.companions }));
+    .map((r) => ({ label: r.resource.destination ?? `rendered from ${r.resource.template}`, text: r.text, maps: r.companions, template: r.resource.template }));
 }

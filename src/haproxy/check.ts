@@ -85,6 +85,8 @@ export interface Checked {
   /** What follows from a rejection, e.g. "nothing was reloaded". */
   consequence?: string;
   hint: string;
+  /** The template line that printed a line of `text` (`haproxy.cfg.ejs:37`), when known: the user edits the template. */
+  origin?: (line: number) => string | undefined;
 }
 
 /**
@@ -99,12 +101,18 @@ export function configRejected(result: CheckResult, checked: Checked): OccsError
   const said = alert ? echoNaming(alert.message, checked.file, checked.shownAs) : "see HAProxy's output";
   return rejectedError(
     'CONFIG_REJECTED',
-    `haproxy -c rejected ${checked.shownAs}${line ? ` at line ${line}` : ''}: ${said}${checked.consequence ? `; ${checked.consequence}` : ''}`,
+    `haproxy -c rejected ${checked.shownAs}${line ? ` at line ${line}${fromTemplate(checked, line)}` : ''}: ${said}${checked.consequence ? `; ${checked.consequence}` : ''}`,
     {
       hint: checked.hint,
       detail: line ? configContext(checked.text, line) : undefined,
     },
   );
+}
+
+/** ` (from template haproxy.cfg.ejs:37)` when the caller knows which template line printed `line`. */
+function fromTemplate(checked: Checked, line: number): string {
+  const origin = checked.origin?.(line);
+  return origin ? ` (from template ${origin})` : '';
 }
 
 /** HAProxy's `message` masked as an echo, with `file` (a temp path) called `shownAs`, which is not masked. */

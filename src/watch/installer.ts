@@ -6,6 +6,7 @@ import { installUnits } from '../install/stage.js';
 import type { Logger } from '../log.js';
 import type { RenderedResource } from '../plan/render.js';
 import type { HaproxyView } from './haproxy-view.js';
+import { templateOrigin } from '../template/line-origin.js';
 
 /**
  * Installs changes through the one install step (src/install/install.ts: staged, HAProxy configs
@@ -67,6 +68,7 @@ export class Installer {
       file,
       shownAs: `the new config of ${r.resource.destination!}`,
       text: r.text,
+      origin: templateOrigin(r.resource.template, r.text),
       hint: 'the installed config stays; fix the template or the entries',
     });
   }

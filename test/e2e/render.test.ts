@@ -222,7 +222,9 @@ describe('occs-lb render', () => {
       const result = await runCli(['render', '--template', rejectedTemplate(), '--out', out], { env: seedEnv() });
       expect(result.code).toBe(5);
       expect(result.stderr).toMatch(
-        new RegExp(`haproxy -c rejected the new config of ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} at line \\d+: .*no-such-keyword`),
+        new RegExp(
+          `haproxy -c rejected the new config of ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} at line \\d+ \\(from template rejected\\.cfg\\.ejs:\\d+\\): .*no-such-keyword`,
+        ),
       );
       expect(result.stderr).toContain('(nothing was written; fix the template or the entries, or install it unchecked with --no-check)');
       expect(readFileSync(out, 'utf8')).toBe('old config\n');

@@ -1,12 +1,28 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../support/cli.js';
+import { ROOT, runCli } from '../support/cli.js';
 import { makeTempDir } from '../support/temp.js';
 
 const seed = ['--kv', 'file:examples/kv.properties', '--prefix', 'apps/myapp/containers'];
 
 describe('occs-lb validate', () => {
+  it("names the template line that printed a line haproxy -c rejects, in validate's report and in render --out's error", async () => {
+    const dir = makeTempDir();
+    const template = join(dir, 'mine.cfg.ejs');
+    const shipped = readFileSync(join(ROOT, 'templates/haproxy.cfg.ejs'), 'utf8');
+    const lines = shipped.split('\n');
+    const at = lines.findIndex((l) => l.startsWith('    default_backend')) + 1;
+    lines.splice(at, 0, '    bogus_directive <%= settings.frontendPort %>');
+    writeFileSync(template, lines.join('\n'));
+    const checked = await runCli(['validate', ...seed, '--template', template]);
+    expect(checked.code).toBe(5);
+    expect(checked.stdout).toMatch(new RegExp(`\\[ALERT\\] unknown keyword 'bogus_directive' .*\\(from template mine\\.cfg\\.ejs:${at + 1}\\)`));
+    const rendered = await runCli(['render', ...seed, '--template', template, '--out', join(dir, 'haproxy.cfg')]);
+    expect(rendered.code).toBe(5);
+    expect(rendered.stderr).toMatch(new RegExp(`at line \\d+ \\(from template mine\\.cfg\\.ejs:${at + 1}\\): unknown keyword 'bogus_directive'`));
+  });
+
   it('passes the default template with the example data, step by step', async () => {
     const result = await runCli(['validate', ...seed]);
     expect(result.code).toBe(0);
