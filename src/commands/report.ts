@@ -11,6 +11,7 @@ import { emptyPrefixLine, entryFields, missingDefaultLine, renamedLine, skippedL
 export function reportRendering(settings: Readonly<Settings>, rendering: Rendering, store: string, log: Logger): void {
   if (rendering.strict) throw rendering.strict;
   for (const notice of settings.notices) log.warn(notice);
+  for (const n of rendering.notices) log.warn(n.message, { key: n.key });
   for (const s of rendering.skipped) log.warn(skippedLine(s), entryFields(s));
   for (const r of rendering.renamed) log.warn(renamedLine(r), { key: r.key, name: r.to });
   for (const empty of rendering.emptyPrefixes) log.warn(emptyPrefixLine(store, empty), { prefix: empty.prefix });

@@ -136,6 +136,7 @@ async function renderForCheck(settings: Readonly<Settings>, report: ValidationRe
   const snapshot = await readStore(settings);
   const rendering = renderSnapshot(settings, templates, snapshot, { checking: true });
   for (const empty of rendering.emptyPrefixes) report.warnings.push({ source: 'kv', message: emptyPrefixLine(storeName(settings), empty) });
+  for (const n of rendering.notices) report.warnings.push({ source: 'kv', key: n.key, message: n.message });
   report.skipped = rendering.skipped;
   for (const s of rendering.skipped) {
     if (rendering.strict) report.errors.push({ source: 'kv', key: s.key, message: rejectedLine(s) });

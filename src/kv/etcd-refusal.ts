@@ -16,8 +16,12 @@ export interface RefusalContext {
   errors: StoreErrors;
 }
 
-/** An etcd refusal as the user should read it: permission denied, bad credentials, or what it said. */
-export function etcdRefusal(ctx: RefusalContext, label: string, status: number, failure: EtcdErrorBody, text: string): OccsError {
+/**
+ * An etcd refusal of a request to `path` as the user should read it: permission denied, bad
+ * credentials, a server that is not etcd's gateway at all (a 404: etcd knows every path we ask),
+ * or what it said.
+ */
+export function etcdRefusal(ctx: RefusalContext, label: string, path: string, status: number, failure: EtcdErrorBody, text: string): OccsError {
   const said = failure.message ?? failure.error;
   const message = typeof said === 'string' ? storeText(said, [ctx.password]) : '';
   if (failure.code === 7 || /permission denied/.test(message)) {
@@ -39,6 +43,13 @@ export function etcdRefusal(ctx: RefusalContext, label: string, status: number, 
       ? "check --kv-user and --kv-password (or KV_USER, KV_PASSWORD/KV_PASSWORD_FILE) and the user's role"
       : 'this etcd wants a user: set --kv-user and --kv-password (or KV_USER, KV_PASSWORD/KV_PASSWORD_FILE)';
     return ctx.errors.unauthorised(label, `refused the request (${message.replace(/^etcdserver: /, '') || `HTTP ${status}`})`, hint);
+  }
+  if (status === 404) {
+    return ctx.errors.wrongKind(
+      label,
+      `does not look like etcd's v3 JSON gateway (it answered 404 to ${path})`,
+      'if it is Consul or OCCS, use consul:// or http://; else check the host and port',
+    );
   }
   return ctx.errors.failed(label, `answered HTTP ${status}${bodySnippet(text, [ctx.password])}`);
 }

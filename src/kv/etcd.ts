@@ -197,7 +197,7 @@ export class EtcdSource implements KvSource {
         this.login = undefined; // expired: ask for a new one, once
         continue;
       }
-      throw etcdRefusal(this.refusalContext, label, response.status, failure, text);
+      throw etcdRefusal(this.refusalContext, label, path, response.status, failure, text);
     }
   }
 
@@ -216,7 +216,8 @@ export class EtcdSource implements KvSource {
     }
     const text = answer.body.toString('utf8');
     const token = (parseError(text) as { token?: unknown }).token;
-    if (answer.status !== 200 || typeof token !== 'string' || !token) throw etcdRefusal(this.refusalContext, label, answer.status, parseError(text), text);
+    if (answer.status !== 200 || typeof token !== 'string' || !token)
+      throw etcdRefusal(this.refusalContext, label, url.pathname, answer.status, parseError(text), text);
     return token;
   }
 

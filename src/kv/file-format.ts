@@ -1,6 +1,6 @@
 import { kvError } from '../errors.js';
 import { normalizeKey } from './keys.js';
-import type { KvPair } from './source.js';
+import type { KvNotice, KvPair } from './source.js';
 
 /**
  * Parses the three `file:` formats: seed-style `key=value` lines (`#` comments, blank lines),
@@ -18,6 +18,28 @@ const malformed = (path: string, where: string, what: string) =>
   kvError('KV_FILE_MALFORMED', `key/value file ${path}${where} is malformed: ${what}`, {
     hint: 'write key=value lines, a JSON object of strings, or the array `consul kv export` prints',
   });
+
+/**
+ * The keys a `key=value` file gives more than once: the last line wins (as it did for the seed's
+ * shell), which is seldom what its author meant. JSON objects and exports have no line to name.
+ */
+export function duplicateKeys(text: string, path: string): KvNotice[] {
+  const body = text.replace(/^\uFEFF/, '');
+  if (['{', '['].includes(body.trimStart()[0] ?? '')) return [];
+  const seen = new Map<string, number>();
+  const notices: KvNotice[] = [];
+  body.split('\n').forEach((line, index) => {
+    const eq = line.indexOf('=');
+    const key = eq < 0 || /^\s*#/.test(line) ? '' : line.slice(0, eq).trim();
+    if (key === '' || key.endsWith('/')) return;
+    const at = seen.get(normalizeKey(key));
+    const here = index + 1;
+    if (at !== undefined)
+      notices.push({ key: normalizeKey(key), message: `key ${key} is given twice in ${path}, at lines ${at} and ${here}: line ${here}'s value is used` });
+    seen.set(normalizeKey(key), here);
+  });
+  return notices;
+}
 
 function parseLines(text: string, path: string): KvPair[] {
   const pairs: KvPair[] = [];

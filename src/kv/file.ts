@@ -4,7 +4,7 @@ import { kvError, OccsError, systemErrorCode } from '../errors.js';
 import { formatSize } from '../util/size.js';
 import { DEFAULT_MAX_ANSWER_BYTES } from './source.js';
 import { Backoff, sleep } from '../util/backoff.js';
-import { parseKvFile } from './file-format.js';
+import { duplicateKeys, parseKvFile } from './file-format.js';
 import { filterSnapshot, reporter, toSnapshot } from './keys.js';
 import type { KvSnapshot, KvSource, KvWatchListener } from './source.js';
 
@@ -48,7 +48,8 @@ export class FileSource implements KvSource {
         cause: error,
       });
     }
-    return filterSnapshot(toSnapshot(parseKvFile(text, this.path)), prefixes);
+    const notices = duplicateKeys(text, this.path);
+    return filterSnapshot({ ...toSnapshot(parseKvFile(text, this.path)), ...(notices.length > 0 && { notices }) }, prefixes);
   }
 
   /**

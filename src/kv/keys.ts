@@ -28,7 +28,9 @@ export function toSnapshot(pairs: Iterable<KvPair>): KvSnapshot {
 
 /** The part of a snapshot under any of the prefixes. */
 export function filterSnapshot(snapshot: KvSnapshot, prefixes: readonly string[]): KvSnapshot {
-  return { pairs: snapshot.pairs.filter((p) => prefixes.some((prefix) => isUnderPrefix(p.key, prefix))) };
+  const under = (key: string) => prefixes.some((prefix) => isUnderPrefix(key, prefix));
+  const notices = snapshot.notices?.filter((n) => under(n.key));
+  return { pairs: snapshot.pairs.filter((p) => under(p.key)), ...(notices?.length && { notices }) };
 }
 
 /** Whether two snapshots hold the same pairs (both are sorted). */

@@ -16,6 +16,14 @@ export interface KvPair {
 /** What a store held under some prefixes at one moment: unique keys, sorted. */
 export interface KvSnapshot {
   pairs: readonly KvPair[];
+  /** What the source noticed of its keys while reading them (a file that gives a key twice), to be told as warnings. */
+  notices?: readonly KvNotice[];
+}
+
+/** A warning about one key of a store, in words the user reads. */
+export interface KvNotice {
+  key: string;
+  message: string;
 }
 
 /**

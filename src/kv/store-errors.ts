@@ -25,6 +25,11 @@ export class StoreErrors {
     });
   }
 
+  /** A server that answers, but is not the kind of store the URL says. */
+  wrongKind(prefix: string, what: string, hint: string): OccsError {
+    return kvError('KV_ERROR', `key/value store at ${this.store} ${what} when reading "${prefix}"`, { hint });
+  }
+
   unauthorised(prefix: string, what: string, hint: string): OccsError {
     return kvError('KV_UNAUTHORISED', `key/value store at ${this.store} ${what} (unauthorised) when reading "${prefix}"`, { hint });
   }

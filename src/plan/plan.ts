@@ -6,7 +6,7 @@ import type { Drift } from '../haproxy/drift.js';
 import type { RuntimeChannel } from '../haproxy/runtime-channel.js';
 import type { MapChange } from '../haproxy/runtime-maps.js';
 import { certChange, NO_CERT_CHANGE, RUNTIME_PAYLOAD_BYTES, type CertChange } from '../haproxy/runtime-certs.js';
-import type { KvSnapshot } from '../kv/source.js';
+import type { KvNotice, KvSnapshot } from '../kv/source.js';
 import type { CompiledTemplate } from '../template/engine.js';
 import type { RenamedEntry, SkippedEntry } from '../values/servers.js';
 import { emptyPrefixes, renderResources, serverCountsOf, type EmptyPrefix, type RenderContext, type RenderedResource } from './render.js';
@@ -17,6 +17,8 @@ export interface Rendering {
   resources: RenderedResource[];
   skipped: SkippedEntry[];
   renamed: RenamedEntry[];
+  /** What the store noticed of its keys (a file that gives a key twice). */
+  notices: readonly KvNotice[];
   /** Prefixes that hold no key at all. */
   emptyPrefixes: EmptyPrefix[];
   /** Servers per backend in the rendered HAProxy configs. */
@@ -98,6 +100,7 @@ export function renderSnapshot(
     resources,
     skipped,
     renamed: resources.flatMap((r) => r.diagnostics.renamed),
+    notices: snapshot.notices ?? [],
     // The control prefix of stack mode is empty until a route, weight or state is set: nothing is missing.
     emptyPrefixes: emptyPrefixes(settings.resources, snapshot).filter((e) => e.prefix !== settings.stack?.control),
     backends,

@@ -26,11 +26,12 @@ export class RenderingNotes {
   entriesOf(rendering: Rendering): void {
     const missing = missingDefaultLine(rendering.resources);
     const tls = rendering.resources.flatMap((r) => r.tls?.notes ?? []);
-    const note = JSON.stringify([rendering.skipped, rendering.renamed, missing, tls]);
+    const note = JSON.stringify([rendering.notices, rendering.skipped, rendering.renamed, missing, tls]);
     if (note === this.entries) return;
     this.entries = note;
     if (missing) this.log.warn(missing);
     for (const line of tls) this.log.warn(line);
+    for (const n of rendering.notices) this.log.warn(n.message, { key: n.key });
     for (const s of rendering.skipped) this.log.warn(skippedLine(s), entryFields(s));
     for (const r of rendering.renamed) this.log.warn(renamedLine(r), { key: r.key, name: r.to });
   }
