@@ -60,7 +60,8 @@ export class FileSource implements KvSource {
    */
   async watch(prefixes: readonly string[], listener: KvWatchListener, signal: AbortSignal): Promise<void> {
     let latest: KvSnapshot | undefined;
-    const changed = reporter(listener, () => latest?.pairs);
+    const [pairs, notices] = [() => latest?.pairs, () => latest?.notices];
+    const changed = reporter(listener, pairs, notices);
     // One read at a time, and one more after it when asked meanwhile: an older read can never
     // finish after a newer one and be reported in its place.
     let reading: Promise<void> | undefined;

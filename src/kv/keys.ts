@@ -44,12 +44,18 @@ export function sameSnapshot(a: KvSnapshot, b: KvSnapshot): boolean {
  * what was last reported. Every source compares with the last report, never with an earlier
  * read: after a reconnect, a re-read that equals an old read can still be news.
  */
-export function reporter(listener: KvWatchListener, collect: () => Iterable<KvPair> | undefined): () => void {
+export function reporter(
+  listener: KvWatchListener,
+  collect: () => Iterable<KvPair> | undefined,
+  /** What is odd about the data besides its pairs (a file's duplicated key), reported with them. */
+  notices: () => KvSnapshot['notices'] = () => undefined,
+): () => void {
   let last: KvSnapshot | undefined;
   return () => {
     const pairs = collect();
     if (!pairs) return;
-    const snapshot = toSnapshot(pairs);
+    const noted = notices();
+    const snapshot = { ...toSnapshot(pairs), ...(noted?.length && { notices: noted }) };
     if (last && sameSnapshot(last, snapshot)) return;
     last = snapshot;
     listener.snapshot(snapshot);

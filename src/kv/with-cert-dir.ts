@@ -56,13 +56,18 @@ export class WithCertDir implements KvSource {
 
   async read(prefixes: readonly string[], signal?: AbortSignal): Promise<KvSnapshot> {
     const [store, dir] = await Promise.all([this.store.read(prefixes, signal), certDirPairs(this.dir)]);
-    return toSnapshot([...store.pairs, ...dir]);
+    return { ...toSnapshot([...store.pairs, ...dir]), ...(store.notices && { notices: store.notices }) };
   }
 
   async watch(prefixes: readonly string[], listener: KvWatchListener, signal: AbortSignal): Promise<void> {
     let store: readonly KvPair[] | undefined;
+    let notices: KvSnapshot['notices'];
     let dir = await certDirPairs(this.dir);
-    const report = reporter(listener, () => store && [...store, ...dir]);
+    const report = reporter(
+      listener,
+      () => store && [...store, ...dir],
+      () => notices,
+    );
     let timer: NodeJS.Timeout | undefined;
     let reading = Promise.resolve();
     const reread = () => {
@@ -77,7 +82,7 @@ export class WithCertDir implements KvSource {
       timer = setTimeout(reread, SETTLE_MS);
     };
     const safety = setInterval(reread, REREAD_MS);
-    const inner = { ...listener, snapshot: (s: KvSnapshot) => ((store = s.pairs), report()) };
+    const inner = { ...listener, snapshot: (s: KvSnapshot) => ((store = s.pairs), (notices = s.notices), report()) };
     try {
       await Promise.all([this.store.watch(prefixes, inner, signal), this.follow(settle, signal)]);
     } finally {

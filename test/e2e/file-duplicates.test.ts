@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
 import { makeTempDir } from '../support/temp.js';
+import { PREFIX, useWatchRig } from '../support/watch-rig.js';
 
 /** A properties file that gives apps/x/one twice, at lines 3 and 7. */
 function duplicated(): { kv: string; warning: string } {
@@ -34,5 +35,17 @@ describe('a key given twice in a key=value file', () => {
     const { kv } = duplicated();
     const result = await runCli(['render', '--kv', `file:${kv}`, '--prefix', 'apps/y']);
     expect(result.stderr).not.toContain('given twice');
+  });
+});
+
+describe('a key given twice in the key=value file watch follows', () => {
+  const rig = useWatchRig();
+
+  it('is warned of in the log, naming the key and both lines', async () => {
+    const kv = join(rig.dir, 'kv.properties');
+    writeFileSync(kv, `${PREFIX}/one=${rig.address(0)}\n${PREFIX}/one=${rig.address(1)}\n`);
+    const w = rig.startWatch(`file:${kv}`);
+    await w.waitForLog(new RegExp(`^key ${PREFIX}/one is given twice in .*kv\\.properties, at lines 1 and 2: line 2's value is used$`));
+    await rig.servedBy(['b']);
   });
 });
