@@ -380,7 +380,10 @@ describe('occs-lb watch without --exec, reloading an HAProxy that runs already',
     const good = readFileSync(h.config, 'utf8');
     const before = rig.watch.logs.length;
     rig.store.put('apps/web/broken', 'yes');
-    await rig.watch.waitForLog(/haproxy -c rejected the new config .* at line \d+: unknown keyword 'not_a_directive'/, before);
+    await rig.watch.waitForLog(
+      /haproxy -c rejected the new config .* at line \d+ \(from template haproxy\.cfg\.ejs:\d+\): unknown keyword 'not_a_directive'/,
+      before,
+    );
     expect(readFileSync(h.config, 'utf8')).toBe(good);
     rig.store.delete('apps/web/broken');
     rig.store.put(`${PREFIX}/c`, c().address);

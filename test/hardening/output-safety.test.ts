@@ -155,7 +155,7 @@ describe.each(['haproxy', 'e'])('a stats password shorter than 8 characters (%j)
     expect(text.code).toBe(5);
     expect(text.stderr).toContain(`warning: ${notice}`);
     expect(text.stderr).toContain(
-      `error: haproxy -c rejected the new config of ${join(dir, 'haproxy.cfg')} at line 11: 'server stats/s1' : unknown keyword '***'.`,
+      `error: haproxy -c rejected the new config of ${join(dir, 'haproxy.cfg')} at line 11 (from template haproxy.cfg.ejs:11): 'server stats/s1' : unknown keyword '***'.`,
     );
     expect(text.stderr).toContain(uriLine);
     expect(text.stderr).toContain('     10 |     stats auth occsdemo:***\n');
@@ -168,7 +168,9 @@ describe.each(['haproxy', 'e'])('a stats password shorter than 8 characters (%j)
       .map((l) => JSON.parse(l) as { level: string; msg: string; detail?: string; time: string });
     expect(lines.map((l) => l.msg)).toContain(notice);
     const error = lines.find((l) => l.level === 'error')!;
-    expect(error.msg).toMatch(/^haproxy -c rejected the new config of .*\/haproxy\.cfg at line 11: 'server stats\/s1' : unknown keyword '\*\*\*'\./);
+    expect(error.msg).toMatch(
+      /^haproxy -c rejected the new config of .*\/haproxy\.cfg at line 11 \(from template haproxy\.cfg\.ejs:11\): 'server stats\/s1' : unknown keyword '\*\*\*'\./,
+    );
     expect(error.detail).toContain('stats auth occsdemo:***\n');
     expect(error.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   });
@@ -185,7 +187,13 @@ describe.each(['haproxy', 'e'])('a stats password shorter than 8 characters (%j)
     };
     expect(report.configs).toEqual([`rendered from ${join(dir, 'templates', 'haproxy.cfg.ejs')}`]);
     expect(report.steps).toContainEqual(expect.objectContaining({ step: 'haproxy -c', status: 'failed' }));
-    expect(report.errors).toEqual([expect.objectContaining({ source: 'haproxy', message: "[ALERT] 'server stats/s1' : unknown keyword '***'.", line: 11 })]);
+    expect(report.errors).toEqual([
+      expect.objectContaining({
+        source: 'haproxy',
+        message: "[ALERT] 'server stats/s1' : unknown keyword '***'. (from template haproxy.cfg.ejs:11)",
+        line: 11,
+      }),
+    ]);
     expect(report.errors[0]!.context).toContain('stats auth occsdemo:***\n');
     expect(report.warnings).toContainEqual({ source: 'config', message: notice });
   });
