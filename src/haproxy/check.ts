@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { OccsError, rejectedError, systemErrorCode } from '../errors.js';
-import { crtListNaming } from '../tls/certs.js';
+import { crtListNaming } from '../util/crt-list.js';
 import { maskEcho } from '../util/redact.js';
 import { runCommand } from '../util/run.js';
 import { isSummary, parseHaproxyMessages, type HaproxyMessage } from './messages.js';

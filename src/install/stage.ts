@@ -2,6 +2,7 @@ import { chmod, mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { RenderedResource } from '../plan/render.js';
 import { stageFile, type StagedFile } from '../util/atomic-write.js';
+import { crtListNaming } from '../util/crt-list.js';
 import { installError } from './install-error.js';
 
 /** A file only its owner reads: a certificate bundle holds a private key. */
@@ -99,7 +100,7 @@ async function checkStaged(files: readonly RenderedResource[], units: readonly S
       // Only the files the template read (the rendering knows which) are read by HAProxy with the config.
       const read = new Map<string, string>();
       for (const c of companions.filter((x) => x.loaded && x.kind !== 'cert')) {
-        const text = c.kind === 'crt-list' ? namingStaged(c.text, temps) : c.text;
+        const text = c.kind === 'crt-list' ? crtListNaming(c.text, temps) : c.text;
         if (text === c.text) {
           if (temps.has(c.path)) read.set(c.path, temps.get(c.path)!);
           continue;
@@ -122,18 +123,6 @@ async function checkStaged(files: readonly RenderedResource[], units: readonly S
       await Promise.all(copies.map((c) => c.discard()));
     }
   }
-}
-
-/** A crt-list naming the staged copy of each bundle that has one (line by line: a name is never part of another). */
-function namingStaged(text: string, temps: ReadonlyMap<string, string>): string {
-  return text
-    .split('\n')
-    .map((line) => {
-      const [file = '', ...rest] = line.split(' ');
-      const temp = temps.get(file);
-      return temp ? [temp, ...rest].join(' ') : line;
-    })
-    .join('\n');
 }
 
 /** A copy of a file for a check, staged beside it (an install error names the file when it cannot be). */

@@ -135,18 +135,6 @@ export function crtListFiles(text: string): string[] {
     .map((l) => l.split(/\s+/)[0]!);
 }
 
-/** A crt-list naming other files for its bundles (`copies`: path → copy), line by line: a bundle's path may begin another's. */
-export function crtListNaming(text: string, copies: ReadonlyMap<string, string>): string {
-  return text
-    .split('\n')
-    .map((line) => {
-      const [file = '', ...rest] = line.split(' ');
-      const copy = copies.get(file);
-      return copy ? [copy, ...rest].join(' ') : line;
-    })
-    .join('\n');
-}
-
 /** Days until a certificate expires (negative once it has), rounded down. */
 export const daysLeft = (bundle: Pick<CertBundle, 'notAfter'>, now: number): number => Math.floor((bundle.notAfter - now) / 86_400_000);
 
