@@ -12,7 +12,7 @@ import type { Flags } from './types.js';
 const PREFIX = 'OCCS_LB_';
 
 /** The long option of an entry without `no-`: `--no-runtime-api` → `runtime-api`. */
-function longName(entry: SettingEntry): string | undefined {
+export function longName(entry: SettingEntry): string | undefined {
   const long = /--([a-z0-9-]+)/.exec(entry.flag ?? '')?.[1];
   return long?.replace(/^no-/, '');
 }

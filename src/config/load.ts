@@ -5,7 +5,7 @@ import type { Io } from '../io.js';
 import { DEFAULT_TEMPLATE } from '../paths.js';
 import { fileSyntaxError } from './file-syntax.js';
 import { resolveSettings } from './settings.js';
-import { fileProblems, resolveReportingFile } from './file-problems.js';
+import { fileProblems, resolveReportingAll, type SettingLayers } from './file-problems.js';
 import type { Flags, LoadedFile, Settings } from './types.js';
 
 /** A config file its schema takes, but for `problems`, whose keys are left out of `config`. */
@@ -39,9 +39,9 @@ export async function loadSettings(flags: Flags, io: Io, origins: Readonly<Recor
       });
     }
   };
-  const resolveWith = (loaded: LoadedFile | undefined) =>
-    resolveSettings({ flags, env: io.env, file: loaded, cwd: io.cwd, defaultTemplate: DEFAULT_TEMPLATE, readSecret, origins });
-  return file ? resolveReportingFile(file, io.cwd, resolveWith) : resolveWith(undefined);
+  const resolveWith = (layers: SettingLayers) => resolveSettings({ ...layers, cwd: io.cwd, defaultTemplate: DEFAULT_TEMPLATE, readSecret, origins });
+  const layers = { flags, env: io.env, file: file && { path: file.path, config: file.config }, fileProblems: file?.problems ?? [] };
+  return resolveReportingAll(layers, io.cwd, origins, resolveWith);
 }
 
 /**
@@ -94,17 +94,18 @@ async function loadConfigFile(explicit: string | undefined, cwd: string, option:
     });
   }
   if (!found) return undefined;
-  const { fileConfigSchema, describeSchemaIssues } = await import('./schema.js');
+  const { fileConfigSchema, describeSchemaIssues, isRuleIssue } = await import('./schema.js');
   const raw = found.isEmpty ? {} : found.config;
   const parsed = fileConfigSchema.safeParse(raw);
   if (parsed.success) return { path: found.filepath, config: parsed.data, problems: [] };
-  const problems = describeSchemaIssues(parsed.error);
+  // A value that breaks a rule is settings.ts's to refuse (file-problems.ts collects those).
+  const shapeIssues = parsed.error.issues.filter((issue) => !isRuleIssue(issue));
+  const problems = describeSchemaIssues(shapeIssues);
   // Without the keys at fault, the rest is checked for what its values mean (file-problems.ts).
-  const faulty = new Set(
-    parsed.error.issues.flatMap((issue) => (issue.code === 'unrecognized_keys' && issue.path.length === 0 ? issue.keys : [issue.path[0]])),
-  );
+  const faulty = new Set(shapeIssues.flatMap((issue) => (issue.code === 'unrecognized_keys' && issue.path.length === 0 ? issue.keys : [issue.path[0]])));
   const rest = raw && typeof raw === 'object' && !Array.isArray(raw) ? Object.fromEntries(Object.entries(raw).filter(([key]) => !faulty.has(key))) : undefined;
   const reparsed = rest && fileConfigSchema.safeParse(rest);
-  if (!reparsed?.success) throw fileProblems(found.filepath, problems);
-  return { path: found.filepath, config: reparsed.data, problems };
+  if (!reparsed || !(reparsed.success || reparsed.error.issues.every(isRuleIssue))) throw fileProblems(found.filepath, problems);
+  // The schema changes no value (no defaults, no transforms): what it takes is the file as it is.
+  return { path: found.filepath, config: rest, problems };
 }

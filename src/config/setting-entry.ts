@@ -1,4 +1,6 @@
 import type { z } from 'zod';
+import { DURATION_PATTERN } from '../util/duration.js';
+import { SIZE_PATTERN } from '../util/size.js';
 
 /** What one row of the settings table (table.ts) says about a setting, and the config-file types its rows use. */
 
@@ -55,17 +57,37 @@ export const text = (zod: typeof z) => zod.string().min(1);
 export const anyText = (zod: typeof z) => zod.string();
 export const yesNo = (zod: typeof z) => zod.boolean();
 export const texts = (zod: typeof z) => zod.array(zod.string()).min(1);
-export const port = (zod: typeof z) => zod.number().int();
+
+/*
+ * The types below state a value's rule too (a pattern, a range, the choices), so the config
+ * file's JSON Schema (json-schema.ts) catches in an editor what occs-lb refuses. At run time
+ * settings.ts checks the same rules with messages that name the value (load.ts leaves them to it).
+ */
+export const port = (zod: typeof z) => zod.number().int().min(1).max(65535);
 export const count = (zod: typeof z) => zod.number().int().nonnegative();
 export const formats = ['text', 'json'] as const;
 export const textOrJson = (zod: typeof z) => zod.enum(formats);
 /** Consul's read consistency modes (`?stale`, `?consistent`, or neither). */
 export const consistencies = ['default', 'stale', 'consistent'] as const;
 export const consistency = (zod: typeof z) => zod.enum(consistencies);
-/** A duration: text such as `5s`, or milliseconds. */
-export const duration = (zod: typeof z) => zod.union([zod.string().min(1), zod.number().nonnegative()]);
-export const positiveDuration = (zod: typeof z) => zod.union([zod.string().min(1), zod.number().positive()]);
-export const size = (zod: typeof z) => zod.union([zod.string().min(1), zod.number().int().positive()]);
+/** HAProxy's balance algorithms occs-lb takes (`--balance`, a stack service's `balance`). */
+export const BALANCE_ALGORITHMS = ['roundrobin', 'static-rr', 'leastconn', 'first', 'source', 'random'] as const;
+export const balance = (zod: typeof z) => zod.enum(BALANCE_ALGORITHMS);
+/** A duration: text such as `5s` or `1m30s`, or seconds (0 or more). */
+export const duration = (zod: typeof z) => zod.union([zod.string().regex(new RegExp(DURATION_PATTERN)), zod.number().nonnegative()]);
+/** A duration more than 0 (the text holds a digit other than 0). */
+export const positiveDuration = (zod: typeof z) => zod.union([zod.string().regex(new RegExp(`(?=.*[1-9])${DURATION_PATTERN}`)), zod.number().positive()]);
+const durationPart = DURATION_PATTERN.slice(1, -1);
+/** `MIN[:MAX]`, two durations (watch's --wait). */
+export const waitRange = (zod: typeof z) => zod.string().regex(new RegExp(`^${durationPart}(?::${durationPart})?$`));
+export const size = (zod: typeof z) => zod.union([zod.string().regex(new RegExp(SIZE_PATTERN)), zod.number().int().positive()]);
+/** Text of letters, digits and the given punctuation (a name HAProxy's config takes as it is). */
+export const letters = (punctuation: string, most?: number) => (zod: typeof z) => {
+  const type = zod.string().regex(new RegExp(`^[A-Za-z0-9${punctuation}]+$`));
+  return most === undefined ? type : type.max(most);
+};
+/** An absolute path of letters, digits, `.`, `_`, `-` and `/`, or "" for none. */
+export const socketPath = (zod: typeof z) => zod.string().regex(/^(?:\/[A-Za-z0-9._/-]+)?$/);
 
 /** Where options go: the program itself (the options every command takes), or one command. */
 export type OptionScope = CommandName | 'program';

@@ -7,6 +7,7 @@ import { isIP } from '../values/ip.js';
 import { isServerName, parsePort, unsafeCharacterReason } from '../values/server.js';
 import { fileLabel as labelOf } from './file-problems.js';
 import { durationSetting, invalid, pick, type From, type Layers } from './layers.js';
+import { BALANCE_ALGORITHMS } from './setting-entry.js';
 import { normalizePrefix, resolveHaproxy, resolveResources, stackResource } from './output-settings.js';
 import { mapPaths, resolveStack } from './stack-settings.js';
 import { resolveKv, resolveKvReads, resolveKvUser, resolveToken } from './store-settings.js';
@@ -26,8 +27,6 @@ export const DEFAULT_ADMIN_SOCKET = '';
 
 export const DEMO_STATS_USER = 'occsdemo';
 export const DEMO_STATS_PASSWORD = 'occspass';
-
-export const BALANCE_ALGORITHMS = ['roundrobin', 'static-rr', 'leastconn', 'first', 'source', 'random'];
 
 /** Merges defaults < config file < environment < flags into one frozen, validated Settings. */
 export function resolveSettings(input: SettingsInput): Readonly<Settings> {
@@ -155,7 +154,7 @@ function resolveTemplateVars(flags: Flags, from: Layers, readSecret: SettingsInp
     balance: word(
       pick(from.flag('balance', flags.balance), from.file('balance')),
       'roundrobin',
-      (v) => BALANCE_ALGORITHMS.includes(v),
+      (v) => (BALANCE_ALGORITHMS as readonly string[]).includes(v),
       `one of ${BALANCE_ALGORITHMS.join(', ')}`,
     ),
     adminSocket: word(

@@ -1,4 +1,4 @@
-import { text, yesNo, count, formats, duration, positiveDuration, type SettingEntry } from './setting-entry.js';
+import { text, yesNo, count, formats, duration, positiveDuration, waitRange, type SettingEntry } from './setting-entry.js';
 
 /** The commands' own options: the second half of the settings table (table.ts), in the help's order within each group. */
 
@@ -140,7 +140,7 @@ export const COMMAND_SETTINGS = [
     group: 'watch',
     flag: '--wait <min[:max]>',
     commands: ['watch'],
-    file: { wait: text },
+    file: { wait: waitRange },
     help: 'quiescence: act after MIN of quiet, at most MAX after the first change',
     default: '200ms:2s',
   },

@@ -1,4 +1,4 @@
-import { text, yesNo, texts, duration, size, consistencies, consistency, type SettingEntry } from './setting-entry.js';
+import { text, yesNo, texts, positiveDuration, size, consistencies, consistency, type SettingEntry } from './setting-entry.js';
 
 /** The store's options: where it is, how to ask it, what its answers must hold (a part of the settings table, table.ts). */
 
@@ -47,7 +47,7 @@ export const STORE_SETTINGS = [
     group: 'store',
     commands: rendering,
     flag: '--kv-timeout <duration>',
-    file: { kvTimeout: duration },
+    file: { kvTimeout: positiveDuration },
     help: 'timeout of each key/value request, e.g. 5s',
     default: '10s',
   },
@@ -75,7 +75,7 @@ export const STORE_SETTINGS = [
     group: 'store',
     commands: rendering,
     flag: '--kv-max-stale <duration>',
-    file: { kvMaxStale: duration },
+    file: { kvMaxStale: positiveDuration },
     help: 'Consul/OCCS: leave a server that has not heard from its leader for longer than this (X-Consul-LastContact)',
     default: '2s',
   },

@@ -1,4 +1,5 @@
-import { text, anyText, port, textOrJson, duration, formats, type SettingEntry } from './setting-entry.js';
+import { text, port, textOrJson, duration, formats, letters, balance, socketPath, type SettingEntry } from './setting-entry.js';
+import { MAX_NAME_LENGTH } from '../values/server.js';
 import { stackSpec } from './stack-spec.js';
 import { COMMAND_SETTINGS } from './table-commands.js';
 import { rendering, STORE_SETTINGS } from './table-store.js';
@@ -54,7 +55,7 @@ export const SETTINGS = [
     name: 'statsUser',
     group: 'template',
     env: ['OCCS_LB_STATS_USER'],
-    file: { statsUser: text },
+    file: { statsUser: letters('._-') },
     help: 'stats page user (the demo one warns)',
     default: 'occsdemo',
   },
@@ -78,7 +79,7 @@ export const SETTINGS = [
     group: 'template',
     commands: rendering,
     flag: '--backend-name <name>',
-    file: { backendName: text },
+    file: { backendName: letters('._:-', MAX_NAME_LENGTH) },
     help: 'name of the backend',
     default: 'nginx_80',
   },
@@ -87,7 +88,7 @@ export const SETTINGS = [
     group: 'template',
     commands: rendering,
     flag: '--balance <algorithm>',
-    file: { balance: text },
+    file: { balance },
     help: 'balance algorithm',
     default: 'roundrobin',
   },
@@ -96,7 +97,7 @@ export const SETTINGS = [
     group: 'template',
     commands: rendering,
     flag: '--admin-socket <path>',
-    file: { adminSocket: anyText },
+    file: { adminSocket: socketPath },
     help: 'put an admin stats socket (the runtime API) in the config at PATH',
     default: 'none',
   },

@@ -84,20 +84,41 @@ describe('settings', () => {
     expect(error.message).toBe(`config file ${join(dir, 'occs-lb.config.json')} has 6 problems`);
     const lines = error.detail?.split('\n').map((line) => line.trim());
     expect(lines).toEqual([
-      expect.stringMatching(/^logFormat: /),
       'unknown setting "bogus"',
       expect.stringMatching(/^statsPort: port 70000 /),
       expect.stringMatching(/^balance: "fastest" is not one of /),
       expect.stringMatching(/^kvTimeout: "0" must be more than 0/),
       expect.stringMatching(/^kvMaxSize: "lots" is not a size/),
+      'logFormat: must be text or json',
     ]);
-    // One problem stays one line; a flag's refusal waits for the file's to be fixed.
+    // One problem stays one line.
     writeFileSync(join(dir, 'occs-lb.config.json'), JSON.stringify({ kv: 'file:x', statsPort: 0 }));
-    const one = await failure(loadSettings({ kvTimeout: 'soon' }, io(dir)));
+    const one = await failure(loadSettings({}, io(dir)));
     expect(one.message).toMatch(/occs-lb\.config\.json: statsPort: port 0 /);
     expect(one.detail).toBeUndefined();
     writeFileSync(join(dir, 'occs-lb.config.json'), JSON.stringify({ kv: 'file:x' }));
     expect((await failure(loadSettings({ kvTimeout: 'soon' }, io(dir)))).message).toMatch(/^--kv-timeout: "soon" is not a duration/);
+  });
+
+  it("reports the flags' and the environment's problems in the same pass as the file's, each naming where it is", async () => {
+    const dir = makeTempDir();
+    writeFileSync(join(dir, 'occs-lb.config.json'), JSON.stringify({ kv: 'file:x', kvTimeout: '0', bogus: 1 }));
+    const origins = { 'kv-max-size': 'environment OCCS_LB_KV_MAX_SIZE' };
+    const flags = { kvMaxSize: 'lots', balance: 'fastest' };
+    const error = await failure(loadSettings(flags, io(dir, { KV_IP: '10.0.0.1', KV_PORT: 'http' }), origins));
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toBe('the settings have 5 problems');
+    expect(error.detail?.split('\n').map((line) => line.trim())).toEqual([
+      'occs-lb.config.json: unknown setting "bogus"',
+      expect.stringMatching(/^--balance: "fastest" is not one of /),
+      expect.stringMatching(/^occs-lb\.config\.json: kvTimeout: "0" must be more than 0/),
+      expect.stringMatching(/^environment OCCS_LB_KV_MAX_SIZE: "lots" is not a size/),
+      expect.stringMatching(/^environment KV_PORT: port "http" /),
+    ]);
+    // Without a config file too: two bad flags are two lines.
+    const both = await failure(loadSettings({ kvTimeout: 'soon', kvMaxSize: 'lots' }, io(makeTempDir())));
+    expect(both.message).toBe('the settings have 2 problems');
+    expect(both.detail).toMatch(/--kv-timeout: "soon"[^\n]*\n\s+--kv-max-size: "lots"/);
   });
 
   it.each([
