@@ -1,20 +1,21 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { splitShellWords } from '../../src/util/shell-words.js';
 import { ROOT, runCli } from '../support/cli.js';
+import { docCommands } from '../support/doc-blocks.js';
+import { FILE_STORE_LINES } from '../support/doc-table.js';
 import { freePort, waitFor } from '../support/haproxy-process.js';
 import { makeTempDir } from '../support/temp.js';
 
-/** The README and every page of docs/: their commands run as written. */
-const pages = ['README.md', ...readdirSync(join(ROOT, 'docs')).map((name) => `docs/${name}`)].filter((p) => p.endsWith('.md'));
-
-/** Every `npx occs-lb …` line of the README and docs/ that needs no server (a file: source) runs as written. */
-const commands = pages
-  .flatMap((page) => readFileSync(join(ROOT, page), 'utf8').split('\n'))
-  .map((line) => line.replace(/^npm ci && /, '').trim())
-  .filter((line) => line.startsWith('npx occs-lb ') && line.includes('--kv file:'));
+/**
+ * Every `npx occs-lb …` command of the docs' command blocks that needs no server (a file: source)
+ * runs as written (FILE_STORE_LINES of the table docs-commands.test.ts checks; npm ci aside).
+ */
+const commands = docCommands()
+  .filter((c) => FILE_STORE_LINES.match.test(c.text))
+  .map((c) => c.text.replace(/^npm ci && /, ''));
 
 describe('the commands of the README and docs/', () => {
   it('there are some to run', () => {
