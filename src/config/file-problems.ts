@@ -80,9 +80,12 @@ function drop(source: string, flags: Record<string, unknown>, env: NodeJS.Proces
   }
   const variable = source.slice('environment '.length);
   if (env[variable] === undefined) return false;
-  delete env[variable];
+  for (const name of TOGETHER.find((group) => group.includes(variable)) ?? [variable]) delete env[name];
   return true;
 }
+
+/** Variables that only work together: one left out leaves the other refused for want of it. */
+const TOGETHER = [['KV_IP', 'KV_PORT']];
 
 /** One usage error (exit 2) for all of a config file's problems, one line each. */
 export function fileProblems(path: string, problems: readonly string[]): OccsError {

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
-import { usageError } from '../errors.js';
+import { OccsError, usageError } from '../errors.js';
+import { parseKvLocation } from '../kv/open.js';
 import { isIPv6 } from '../values/ip.js';
 import { parsePort } from '../values/server.js';
 import { DEFAULT_MAX_STALE_MS, type KvConsistency } from '../kv/source.js';
@@ -10,6 +11,19 @@ import type { Flags, Settings } from './types.js';
 /** Where the store is and how to authenticate: the settings of the key/value side. */
 
 export function resolveKv(flag: From<string> | undefined, env: NodeJS.ProcessEnv, cwd: string, file: From<string> | undefined): Settings['kv'] {
+  const kv = chooseKv(flag, env, cwd, file);
+  if (!kv) return kv;
+  // Checked with the other settings, naming where it came from (the file's key, a variable).
+  try {
+    parseKvLocation(kv.spec, kv.base);
+  } catch (error) {
+    if (!(error instanceof OccsError) || !error.message.startsWith('--kv: ') || kv.from === '--kv') throw error;
+    throw usageError(`${kv.from}: ${error.message.slice('--kv: '.length)}`, { hint: error.hint });
+  }
+  return kv;
+}
+
+function chooseKv(flag: From<string> | undefined, env: NodeJS.ProcessEnv, cwd: string, file: From<string> | undefined): Settings['kv'] {
   if (flag) return { spec: flag.value, from: flag.from, base: cwd };
   const ip = env.KV_IP;
   const port = env.KV_PORT;

@@ -18,7 +18,7 @@ export function safeKvSpec(spec: string): string {
 }
 
 const badSpec = (spec: string, why: string) =>
-  usageError(`--kv "${safeKvSpec(spec)}" ${why}`, {
+  usageError(`--kv: "${safeKvSpec(spec)}" ${why}`, {
     hint: 'use http(s)://HOST:PORT, occs://HOST:PORT, consul://HOST:PORT, etcd(s)://HOST:PORT (a cluster: SCHEME://HOST:PORT,HOST:PORT,…) or file:PATH',
   });
 

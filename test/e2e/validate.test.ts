@@ -154,10 +154,10 @@ describe('occs-lb validate', () => {
   it.each(['consul://', 'occs://', 'etcd://'])('--kv %s (no host): exit 2 saying so, with the JSON document under --format json', async (kv) => {
     const text = await runCli(['validate', '--kv', kv, '--prefix', 'apps/x']);
     expect(text.code).toBe(2);
-    expect(text.stderr).toContain(`--kv "${kv}" names no host`);
+    expect(text.stderr).toContain(`--kv: "${kv}" names no host`);
     expect(text.stderr).not.toMatch(/unexpected failure|Invalid URL/);
     const json = await runCli(['validate', '--kv', kv, '--prefix', 'apps/x', '--format', 'json']);
     expect(json.code).toBe(2);
-    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, errors: [{ source: 'config', message: `--kv "${kv}" names no host` }] });
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, errors: [{ source: 'config', message: `--kv: "${kv}" names no host` }] });
   });
 });

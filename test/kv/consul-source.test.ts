@@ -155,7 +155,7 @@ describe('parseKvLocation', () => {
   ])('%s is a usage error (exit 2) that says it %s', (spec, why) => {
     const error = thrown(() => parseKvLocation(spec, '/'));
     expect(error.exitCode).toBe(2);
-    expect(error.message).toBe(`--kv "${spec}" ${why}`);
+    expect(error.message).toBe(`--kv: "${spec}" ${why}`);
   });
 
   it('takes an etcd cluster as several endpoints of one scheme: each with its own port or the default, each once, the first tried first', () => {

@@ -115,6 +115,16 @@ describe('settings', () => {
       expect.stringMatching(/^environment OCCS_LB_KV_MAX_SIZE: "lots" is not a size/),
       expect.stringMatching(/^environment KV_PORT: port "http" /),
     ]);
+    // KV_PORT left out takes KV_IP with it (one without the other is no problem of its own), and the search goes on.
+    writeFileSync(join(dir, 'occs-lb.config.json'), JSON.stringify({ kv: 'cosnul://x', minServers: -1 }));
+    const kvPort = await failure(loadSettings({ frontendPort: '0' }, io(dir, { KV_IP: '10.0.0.1', KV_PORT: 'abc' })));
+    expect(kvPort.detail?.split('\n').map((line) => line.trim())).toEqual([
+      expect.stringMatching(/^--frontend-port: port 0 /),
+      expect.stringMatching(/^environment KV_PORT: port "abc" /),
+      // The store the file names is checked with the rest, and named as the file's key, not as --kv.
+      expect.stringMatching(/^occs-lb\.config\.json: kv: "cosnul:\/\/x" has an unknown scheme/),
+      expect.stringMatching(/^occs-lb\.config\.json: minServers: "-1" is negative/),
+    ]);
     // Without a config file too: two bad flags are two lines.
     const both = await failure(loadSettings({ kvTimeout: 'soon', kvMaxSize: 'lots' }, io(makeTempDir())));
     expect(both.message).toBe('the settings have 2 problems');
