@@ -24,23 +24,31 @@ const fileStore = (): string => {
 const warning = (prefix: string, store: string, near: string) =>
   `prefix "${prefix}" holds no keys at ${store}: a backend it fills has no servers (did you mean "${near}"?)`;
 
+/** What a test started (a watch, a store), stopped after it, the last first. */
+const running: Array<{ stop(): Promise<void> }> = [];
+afterEach(async () => {
+  for (const started of running.splice(0).reverse()) await started.stop();
+});
+
 /** watch on a store with no HAProxy to reload: the config is installed, the warnings logged. */
 const startWatch = async (store: string, ...prefixes: string[]) => {
   const out = join(makeTempDir(), 'haproxy.cfg');
-  return new WatchProcess(['--kv', store, ...prefixes.flatMap((p) => ['--prefix', p]), '--out', out, '--listen', `127.0.0.1:${await freePort()}`]);
+  const watch = new WatchProcess(['--kv', store, ...prefixes.flatMap((p) => ['--prefix', p]), '--out', out, '--listen', `127.0.0.1:${await freePort()}`]);
+  running.push(watch);
+  return watch;
 };
 
 const validate = (store: string, prefix: string) => runCli(['validate', '--no-haproxy', '--kv', store, '--prefix', prefix]);
 
-describe('a typo in a prefix (not a name cut short) is told with the directory beside it nearest by name', () => {
-  let consul: ConsulKvServer | undefined;
-  let watch: WatchProcess | undefined;
-  afterEach(async () => {
-    await watch?.stop();
-    await consul?.stop();
-    [watch, consul] = [undefined, undefined];
-  });
+/** A Consul test server holding PAIRS (readable by its token as `options` say), stopped after the test. */
+async function consulStore(options: ConstructorParameters<typeof ConsulKvServer>[0] = {}): Promise<ConsulKvServer> {
+  const consul = await new ConsulKvServer(options).start();
+  running.push(consul);
+  for (const [k, v] of Object.entries(PAIRS)) consul.put(k, v);
+  return consul;
+}
 
+describe('a typo in a prefix (not a name cut short) is told with the directory beside it nearest by name', () => {
   it('validate on a file store: apps/ngnix → apps/nginx, apps/myapp/containrs → apps/myapp/containers; a name cut short still works', async () => {
     const store = fileStore();
     const swapped = await validate(store, 'apps/ngnix');
@@ -53,8 +61,7 @@ describe('a typo in a prefix (not a name cut short) is told with the directory b
   });
 
   it("validate on Consul: the parent's directories are listed once (?keys&separator=/); a listing that shows none only drops the hint", async () => {
-    consul = await new ConsulKvServer().start();
-    for (const [k, v] of Object.entries(PAIRS)) consul.put(k, v);
+    const consul = await consulStore();
     const result = await validate(consul.url, 'apps/ngnix');
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain(warning('apps/ngnix', consul.url, 'apps/nginx'));
@@ -62,9 +69,7 @@ describe('a typo in a prefix (not a name cut short) is told with the directory b
     expect(listings.map((r) => [r.path, r.query.get('separator')])).toEqual([['/v1/kv/apps/', '/']]);
 
     // A token that may read apps/ngnix alone sees no directory beside it (Consul filters the listing).
-    await consul.stop();
-    const scoped = await new ConsulKvServer({ readable: 'apps/ngnix', store: consul.store }).start();
-    consul = scoped;
+    const scoped = await consulStore({ readable: 'apps/ngnix' });
     const hidden = await validate(scoped.url, 'apps/ngnix');
     expect(hidden.code, hidden.stderr).toBe(0);
     expect(hidden.stdout).toContain(
@@ -73,10 +78,9 @@ describe('a typo in a prefix (not a name cut short) is told with the directory b
   });
 
   it("watch's log on Consul names the directory, and the listing is not asked again while the prefix stays empty", async () => {
-    consul = await new ConsulKvServer().start();
-    for (const [k, v] of Object.entries(PAIRS)) consul.put(k, v);
+    const consul = await consulStore();
     // apps/other fills the backend, so a change of it installs a new config.
-    watch = await startWatch(consul.url, 'apps/other', 'apps/ngnix');
+    const watch = await startWatch(consul.url, 'apps/other', 'apps/ngnix');
     const line = await watch.waitForLog(/^prefix "apps\/ngnix" holds no keys/);
     expect(line.msg).toBe(warning('apps/ngnix', consul.url, 'apps/nginx'));
     // The other prefix changes, the typo's stays empty: its siblings are not listed again.
@@ -88,7 +92,7 @@ describe('a typo in a prefix (not a name cut short) is told with the directory b
 
   it("watch's log on a file store names the directory", async () => {
     const store = fileStore();
-    watch = await startWatch(store, 'apps/ngnix');
+    const watch = await startWatch(store, 'apps/ngnix');
     expect((await watch.waitForLog(/^prefix "apps\/ngnix" holds no keys/)).msg).toBe(warning('apps/ngnix', store, 'apps/nginx'));
   });
 });
