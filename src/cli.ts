@@ -180,19 +180,21 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       const message = error.message.replace(/^error: /, '');
       io.stdout.write(jsonDocument({ ok: false, errors: [{ source: 'config', code: 'USAGE', message }] }));
     }
-    return exitCodeOf(error, cli.log);
+    return exitCodeOf(error, cli.log, io);
   }
 }
 
 /** `--format json` (or `--format=json`) on the command line. */
 const wantsJson = (argv: readonly string[]) => argv.some((arg, i) => arg === '--format=json' || (arg === '--format' && argv[i + 1] === 'json'));
 
-function exitCodeOf(error: unknown, log: Logger): number {
+function exitCodeOf(error: unknown, log: Logger, io: Io): number {
   if (error instanceof CommanderError) {
     // commander has already printed its message (or the help).
     return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
   }
   if (error instanceof OccsError) {
+    // Told in the report on stdout, which reaches the same reader (a terminal, `2>&1`): once is enough.
+    if (error.inReport && io.sameOutput && log.verbosity !== 'verbose') return error.exitCode;
     log.error(withHint(error), { code: error.code, detail: error.detail, ...stackField(error, log) });
     return error.exitCode;
   }

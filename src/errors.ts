@@ -111,6 +111,8 @@ export class OccsError extends Error {
   }
   readonly hint?: string;
   readonly detail?: string;
+  /** A command's text report on stdout told it already, hint and all (validate's): stderr need not repeat it to the same file. */
+  inReport = false;
 
   constructor(code: ErrorCode, message: string, options: OccsErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });

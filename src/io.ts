@@ -1,3 +1,5 @@
+import { fstatSync } from 'node:fs';
+
 /** The outside world a command talks to; tests pass their own. */
 export interface Io {
   stdout: NodeJS.WritableStream;
@@ -5,6 +7,18 @@ export interface Io {
   env: NodeJS.ProcessEnv;
   cwd: string;
   stderrIsTTY: boolean;
+  /** stdout and stderr are one file (a terminal, `2>&1`): what stdout says reaches the same reader. */
+  sameOutput?: boolean;
+}
+
+/** Whether fds 1 and 2 are the same file (device and inode): a terminal, or `2>&1` into a pipe or file. */
+function sameFile(): boolean {
+  try {
+    const [out, err] = [fstatSync(1), fstatSync(2)];
+    return out.dev === err.dev && out.ino === err.ino;
+  } catch {
+    return false;
+  }
 }
 
 export function processIo(): Io {
@@ -19,5 +33,6 @@ export function processIo(): Io {
     env: process.env,
     cwd: process.cwd(),
     stderrIsTTY: Boolean(process.stderr.isTTY),
+    sameOutput: sameFile(),
   };
 }

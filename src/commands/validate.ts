@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Settings } from '../config/settings.js';
-import { errorSource, OccsError, rejectedError, systemErrorCode, usageError } from '../errors.js';
+import { errorSource, OccsError, rejectedError, systemErrorCode, usageError, withHint } from '../errors.js';
 import { haproxyVersion, locateHaproxy } from '../haproxy/binary.js';
 import { checkConfigText } from '../haproxy/check.js';
 import { parseSections, serverCounts } from '../haproxy/config-sections.js';
@@ -43,8 +43,11 @@ export async function validate(settings: Readonly<Settings>, { io, redact }: Com
     texts = options.file ? [await readConfigFile(options.file)] : await renderForCheck(settings, report, options.allowWarnings);
   } catch (error) {
     if (!(error instanceof OccsError)) throw error;
-    report.errors.push({ source: errorSource(error), message: error.message, context: error.detail });
+    // The text report tells the error whole, hint and all (JSON keeps its message as it was).
+    const text = options.format === 'text';
+    report.errors.push({ source: errorSource(error), message: text ? withHint(error) : error.message, context: error.detail });
     print();
+    error.inReport = text;
     throw error;
   }
   for (const checked of texts) await checkText(report, checked, settings.minServers, binary, options.allowWarnings);

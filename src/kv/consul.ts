@@ -8,6 +8,7 @@ import { Endpoints } from './endpoints.js';
 import { checkOthersOnFailover, PROBE_TIMEOUT_MS } from './liveness.js';
 import { HttpClient, type HttpResponse } from './http.js';
 import { toSnapshot } from './keys.js';
+import { listedDirectories, SiblingLister } from './siblings.js';
 import { DEFAULT_MAX_STALE_MS, type KvConsistency, type KvSnapshot, type KvSource, type KvSourceOptions, type KvWatchListener } from './source.js';
 import { bodySnippet, StoreErrors, unreachable } from './store-errors.js';
 
@@ -42,11 +43,15 @@ export class ConsulSource implements KvSource {
   private readonly headers: Record<string, string>;
   private readonly consistency: KvConsistency;
   private readonly maxStaleMs: number;
+  /** The consistency parameter of every read, if one is asked (`&stale`). */
+  private readonly mode: string;
   /** Requests waiting on each endpoint, aborted when it is left so they are sent to the next. */
   private readonly underway = new Map<URL, Set<AbortController>>();
   private contact?: number;
   /** The key probes ask for: the first prefix read. */
   private probeKey?: string;
+  /** The directories beside a prefix that holds no key, asked once while it holds none. */
+  private readonly siblings = new SiblingLister((parent, signal) => this.listDirectory(parent, signal));
 
   constructor(
     endpoints: readonly URL[],
@@ -54,6 +59,7 @@ export class ConsulSource implements KvSource {
   ) {
     this.consistency = options.consistency ?? 'default';
     this.maxStaleMs = options.maxStaleMs ?? DEFAULT_MAX_STALE_MS;
+    this.mode = this.consistency === 'default' ? '' : `&${this.consistency}`;
     // Any server answers stale reads: each host starts at its own, so a fleet spreads its reads.
     this.endpoints = new Endpoints(endpoints, '', this.consistency === 'stale' ? spreadIndex(hostname(), endpoints.length) : 0);
     this.description = this.endpoints.description;
@@ -80,7 +86,7 @@ export class ConsulSource implements KvSource {
 
   async read(prefixes: readonly string[], signal?: AbortSignal): Promise<KvSnapshot> {
     const lists = await Promise.all(prefixes.map((prefix) => this.readPrefix(prefix, signal)));
-    return toSnapshot(lists.flatMap((l) => l.pairs));
+    return this.siblings.add(toSnapshot(lists.flatMap((l) => l.pairs)), prefixes, signal);
   }
 
   watch(prefixes: readonly string[], listener: KvWatchListener, signal: AbortSignal): Promise<void> {
@@ -88,7 +94,7 @@ export class ConsulSource implements KvSource {
     const key = prefixes[0] ?? 'occs-lb';
     const checkOther = (checkSignal: AbortSignal) => this.checkOther(checkSignal, key);
     const stopChecking = checkOthersOnFailover(this.endpoints, checkOther, signal);
-    return watchConsul(prefixes, listener, signal, {
+    return watchConsul(prefixes, this.siblings.listening(listener, prefixes, signal), signal, {
       read: (prefix, since, readSignal) => this.readPrefix(prefix, readSignal ?? signal, since),
       probe: (probeSignal) => this.probe(probeSignal, key, this.probeTimeoutMs),
       checkOther,
@@ -135,8 +141,7 @@ export class ConsulSource implements KvSource {
    */
   private async readPrefix(prefix: string, signal?: AbortSignal, since?: number): Promise<PrefixReading> {
     this.probeKey ??= prefix;
-    const mode = this.consistency === 'default' ? '' : `&${this.consistency}`;
-    const query = since ? `recurse&index=${since}&wait=${BLOCKING_WAIT_S}s${mode}` : `recurse${mode}`;
+    const query = since ? `recurse&index=${since}&wait=${BLOCKING_WAIT_S}s${this.mode}` : `recurse${this.mode}`;
     // Consul adds up to wait/16 of jitter to a blocking query; leave room for it.
     const timeoutMs = this.options.timeoutMs + (since ? BLOCKING_WAIT_S * 1000 * 1.1 : 0);
     const response = await this.get({ prefix, query, timeoutMs, signal, local: this.consistency === 'stale' });
@@ -147,6 +152,15 @@ export class ConsulSource implements KvSource {
       throw this.failed(prefix, `answered HTTP ${response.status}${bodySnippet(response.body, [this.options.token])}`);
     }
     return { pairs: parseListing(response.body, (what) => this.failed(prefix, what)), index };
+  }
+
+  /** The directories in `parent` (its keys are left out), as Consul's `?keys&separator=/` lists them; none when it holds no key. */
+  private async listDirectory(parent: string, signal?: AbortSignal): Promise<string[]> {
+    const query = `keys&separator=/${this.mode}`;
+    const response = await this.get({ prefix: parent && `${parent}/`, query, timeoutMs: this.options.timeoutMs, signal, local: this.consistency === 'stale' });
+    if (response.status === 404) return [];
+    if (response.status !== 200) throw this.failed(parent, `answered HTTP ${response.status}`);
+    return listedDirectories(response.body.toString('utf8'));
   }
 
   /**

@@ -42,6 +42,7 @@ export class EtcdSource implements KvSource {
   /**
    * Reads every shape of every prefix. A shape the user may not read counts as empty when another
    * shape of the same prefix can be read (a role granted on `/apps/` only, say); not otherwise.
+   * No `siblings` for an empty prefix (see kv/siblings.ts): etcd cannot list a parent's directories without reading all of it.
    */
   async read(prefixes: readonly string[], signal?: AbortSignal): Promise<KvSnapshot> {
     const perPrefix = await Promise.all(

@@ -6,6 +6,7 @@ import { DEFAULT_MAX_ANSWER_BYTES } from './source.js';
 import { Backoff, sleep } from '../util/backoff.js';
 import { duplicateKeys, parseKvFile } from './file-format.js';
 import { filterSnapshot, reporter, toSnapshot } from './keys.js';
+import { siblingsFrom } from './siblings.js';
 import type { KvSnapshot, KvSource, KvWatchListener } from './source.js';
 
 /** Editors and `mv` produce a few events per save; read once they have been quiet this long. */
@@ -49,7 +50,9 @@ export class FileSource implements KvSource {
       });
     }
     const notices = duplicateKeys(text, this.path);
-    return filterSnapshot({ ...toSnapshot(parseKvFile(text, this.path)), ...(notices.length > 0 && { notices }) }, prefixes);
+    const all = toSnapshot(parseKvFile(text, this.path));
+    // The whole file is in hand: the directories beside an empty prefix cost nothing more.
+    return siblingsFrom(all.pairs, filterSnapshot({ ...all, ...(notices.length > 0 && { notices }) }, prefixes), prefixes);
   }
 
   /**
@@ -60,8 +63,8 @@ export class FileSource implements KvSource {
    */
   async watch(prefixes: readonly string[], listener: KvWatchListener, signal: AbortSignal): Promise<void> {
     let latest: KvSnapshot | undefined;
-    const [pairs, notices] = [() => latest?.pairs, () => latest?.notices];
-    const changed = reporter(listener, pairs, notices);
+    const pairs = () => latest?.pairs;
+    const changed = reporter(listener, pairs, () => latest);
     // One read at a time, and one more after it when asked meanwhile: an older read can never
     // finish after a newer one and be reported in its place.
     let reading: Promise<void> | undefined;

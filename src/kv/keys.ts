@@ -15,6 +15,9 @@ export function isUnderPrefix(key: string, prefix: string): boolean {
   return prefix === '' || key.startsWith(`/${prefix}`);
 }
 
+/** Whether a key is the prefix itself or lies in it as in a directory (`apps/x` holds `/apps/x/one`, not `/apps/xy`). */
+export const inDirectory = (key: string, prefix: string): boolean => prefix === '' || key === `/${prefix}` || key.startsWith(`/${prefix}/`);
+
 /** Merges pairs from several reads: keys unique (last one wins), sorted by key. */
 export function toSnapshot(pairs: Iterable<KvPair>): KvSnapshot {
   const list = [...pairs];
@@ -47,15 +50,15 @@ export function sameSnapshot(a: KvSnapshot, b: KvSnapshot): boolean {
 export function reporter(
   listener: KvWatchListener,
   collect: () => Iterable<KvPair> | undefined,
-  /** What is odd about the data besides its pairs (a file's duplicated key), reported with them. */
-  notices: () => KvSnapshot['notices'] = () => undefined,
+  /** What the source tells besides its pairs (a file's duplicated key, the directories beside an empty prefix), reported with them. */
+  besides: () => Omit<KvSnapshot, 'pairs'> | undefined = () => undefined,
 ): () => void {
   let last: KvSnapshot | undefined;
   return () => {
     const pairs = collect();
     if (!pairs) return;
-    const noted = notices();
-    const snapshot = { ...toSnapshot(pairs), ...(noted?.length && { notices: noted }) };
+    const { notices, siblings } = besides() ?? {};
+    const snapshot = { ...toSnapshot(pairs), ...(notices?.length && { notices }), ...(siblings && { siblings }) };
     if (last && sameSnapshot(last, snapshot)) return;
     last = snapshot;
     listener.snapshot(snapshot);

@@ -18,6 +18,11 @@ export interface KvSnapshot {
   pairs: readonly KvPair[];
   /** What the source noticed of its keys while reading them (a file that gives a key twice), to be told as warnings. */
   notices?: readonly KvNotice[];
+  /**
+   * For a prefix in which no key lies at all: the directories beside it that hold keys (its
+   * parent's, `apps/nginx` beside `apps/ngnix`), when the source could tell (file, Consul/OCCS).
+   */
+  siblings?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** A warning about one key of a store, in words the user reads. */

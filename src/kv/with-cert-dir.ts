@@ -56,17 +56,16 @@ export class WithCertDir implements KvSource {
 
   async read(prefixes: readonly string[], signal?: AbortSignal): Promise<KvSnapshot> {
     const [store, dir] = await Promise.all([this.store.read(prefixes, signal), certDirPairs(this.dir)]);
-    return { ...toSnapshot([...store.pairs, ...dir]), ...(store.notices && { notices: store.notices }) };
+    return { ...toSnapshot([...store.pairs, ...dir]), ...(store.notices && { notices: store.notices }), ...(store.siblings && { siblings: store.siblings }) };
   }
 
   async watch(prefixes: readonly string[], listener: KvWatchListener, signal: AbortSignal): Promise<void> {
-    let store: readonly KvPair[] | undefined;
-    let notices: KvSnapshot['notices'];
+    let store: KvSnapshot | undefined;
     let dir = await certDirPairs(this.dir);
     const report = reporter(
       listener,
-      () => store && [...store, ...dir],
-      () => notices,
+      () => store && [...store.pairs, ...dir],
+      () => store,
     );
     let timer: NodeJS.Timeout | undefined;
     let reading = Promise.resolve();
@@ -82,7 +81,7 @@ export class WithCertDir implements KvSource {
       timer = setTimeout(reread, SETTLE_MS);
     };
     const safety = setInterval(reread, REREAD_MS);
-    const inner = { ...listener, snapshot: (s: KvSnapshot) => ((store = s.pairs), (notices = s.notices), report()) };
+    const inner = { ...listener, snapshot: (s: KvSnapshot) => ((store = s), report()) };
     try {
       await Promise.all([this.store.watch(prefixes, inner, signal), this.follow(settle, signal)]);
     } finally {

@@ -1,6 +1,7 @@
 import type { Resource, Settings } from '../config/settings.js';
 import { countServers } from '../haproxy/config-sections.js';
-import { filterSnapshot, isUnderPrefix } from '../kv/keys.js';
+import { filterSnapshot, inDirectory, isUnderPrefix } from '../kv/keys.js';
+import { nearSibling } from '../kv/siblings.js';
 import type { KvPair, KvSnapshot } from '../kv/source.js';
 import { stackMaps, watchedMaps, type Companion } from '../stack/maps.js';
 import { buildStack, type Stack } from '../stack/model.js';
@@ -92,13 +93,10 @@ function hidingKeys(pairs: readonly KvPair[]): (entry: SkippedEntry) => SkippedE
   return (entry) => (secret.has(entry.key) ? { key: entry.key, reason: PRIVATE_KEY_ELSEWHERE } : entry);
 }
 
-/** Whether a key is the prefix itself or lies in it as in a directory (`apps/x` holds `/apps/x/one`, not `/apps/xy`). */
-const inDirectory = (key: string, prefix: string) => prefix === '' || key === `/${prefix}` || key.startsWith(`/${prefix}/`);
-
 /** A prefix that holds no key at all (often a typo), and a near directory that does hold keys. */
 export interface EmptyPrefix {
   prefix: string;
-  /** `apps/myapp/containers` for `apps/myapp/container`, when the store has one. */
+  /** `apps/myapp/containers` for `apps/myapp/container`, or `apps/nginx` for `apps/ngnix`, when the store has one. */
   near?: string;
 }
 
@@ -109,6 +107,7 @@ export function emptyPrefixes(resources: readonly Resource[], snapshot: KvSnapsh
     .map((prefix) => {
       const key = snapshot.pairs.find((p) => isUnderPrefix(p.key, prefix))?.key;
       const cut = key?.indexOf('/', prefix.length + 1) ?? -1;
-      return { prefix, near: key?.slice(1, cut > 0 ? cut : undefined) };
+      // A longer name's keys (the prefix cut short), else the directory beside it nearest by name (a typo).
+      return { prefix, near: key ? key.slice(1, cut > 0 ? cut : undefined) : nearSibling(prefix, snapshot.siblings?.[prefix] ?? []) };
     });
 }

@@ -134,8 +134,10 @@ describe('ConsulSource consistency', () => {
     const only = cluster.servers[0]!;
     await waitFor('a blocking query', () => only.blockedQueries === 1);
     await kv.probe(new AbortController().signal);
-    const [read, blocking, probe] = only.requests;
-    for (const r of [read!, blocking!]) expect([r.query.has('stale'), r.query.has('consistent')]).toEqual([stale, consistent]);
+    // The prefix holds no key: its parent's directories are listed once, with the same consistency.
+    const [read, blocking, probe] = only.requests.filter((r) => !r.query.has('keys'));
+    const listing = only.requests.find((r) => r.query.has('keys'));
+    for (const r of [read!, blocking!, listing!]) expect([r.query.has('stale'), r.query.has('consistent')]).toEqual([stale, consistent]);
     expect(blocking!.query.get('wait')).toMatch(/^\d+s$/);
     expect([probe!.path, [...probe!.query.keys()]]).toEqual([`/v1/kv/${PREFIX}`, ['stale']]);
   });

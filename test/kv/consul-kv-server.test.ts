@@ -34,6 +34,16 @@ describe('the Consul-KV test server as a cluster', () => {
     for (const server of cluster.servers) expect(await get(server, '/v1/status/leader')).toMatchObject({ status: 200, body: JSON.stringify(a.address) });
   });
 
+  it('lists keys alone with ?keys, cut after the separator that follows the prefix (?keys&separator=/), as Consul documents', async () => {
+    cluster = await new ConsulKvCluster(1).start();
+    const [a] = cluster.servers as [(typeof cluster.servers)[0]];
+    for (const key of ['web/bar', 'web/foo', 'web/subdir/one', 'web/subdir/two', 'webby/x']) a.put(key, 'v');
+    expect(JSON.parse((await get(a, '/v1/kv/web/?keys')).body)).toEqual(['web/bar', 'web/foo', 'web/subdir/one', 'web/subdir/two']);
+    expect(JSON.parse((await get(a, '/v1/kv/web/?keys&separator=/')).body)).toEqual(['web/bar', 'web/foo', 'web/subdir/']);
+    expect(JSON.parse((await get(a, '/v1/kv/?keys&separator=/')).body)).toEqual(['web/', 'webby/']);
+    expect((await get(a, '/v1/kv/none/?keys&separator=/')).status).toBe(404);
+  });
+
   it('a server without a leader fails default and consistent reads (500 "No cluster leader") and serves stale ones as they were, LastContact growing', async () => {
     cluster = await new ConsulKvCluster(3).start();
     const b = cluster.servers[1]!;

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { packageVersion } from '../../src/paths.js';
 import { ConsulSource } from '../../src/kv/consul.js';
 import { describeKvLocation, parseKvLocation } from '../../src/kv/open.js';
-import { ConsulKvServer } from '../support/consul-kv-server.js';
+import { ConsulKvServer, type RecordedRequest } from '../support/consul-kv-server.js';
 import { failure, thrown } from '../support/failure.js';
 import { waitFor } from '../support/haproxy-process.js';
 
@@ -66,12 +66,16 @@ describe('ConsulSource', () => {
   it('sends the token as Bearer and X-Consul-Token, and requests the prefix without its leading slash', async () => {
     const kv = await open();
     await kv.read(['apps/myapp/containers']);
-    const request = server.requests.at(-1)!;
+    // The prefix holds no key: its parent's directories are listed next, with the same token.
+    const [request, listing] = server.requests.slice(-2) as [RecordedRequest, RecordedRequest];
     expect(request.path).toBe('/v1/kv/apps/myapp/containers');
     expect(request.query.has('recurse')).toBe(true);
-    expect(request.headers.authorization).toBe(`Bearer ${TOKEN}`);
-    expect(request.headers['x-consul-token']).toBe(TOKEN);
-    expect(request.headers['user-agent']).toBe(`occs-lb/${VERSION}`);
+    expect(`${listing.path}?${listing.query.toString()}`).toBe('/v1/kv/apps/myapp/?keys=&separator=%2F');
+    for (const { headers } of [request, listing]) {
+      expect(headers.authorization).toBe(`Bearer ${TOKEN}`);
+      expect(headers['x-consul-token']).toBe(TOKEN);
+      expect(headers['user-agent']).toBe(`occs-lb/${VERSION}`);
+    }
   });
 
   it('treats 404 as "no keys", not as an error', async () => {

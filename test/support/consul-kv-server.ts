@@ -200,7 +200,9 @@ export class ConsulKvServer {
   }
 
   private get(res: http.ServerResponse, url: URL, key: string, mode: ReadMode): void {
-    const recurse = url.searchParams.has('recurse');
+    // `keys` lists the keys alone (no values), and implies `recurse`; `separator` cuts each just after the separator that follows the prefix.
+    const keys = url.searchParams.has('keys') ? (url.searchParams.get('separator') ?? '') : undefined;
+    const recurse = url.searchParams.has('recurse') || keys !== undefined;
     const raw = url.searchParams.has('raw');
     const readable = this.options.readable;
     if (readable !== undefined && !recurse && !key.startsWith(readable)) return send(res, 403, 'Permission denied', 'text/plain');
@@ -209,7 +211,7 @@ export class ConsulKvServer {
     if (wait === undefined) return send(res, 400, 'Invalid wait time', 'text/plain');
     const read = () => {
       const view = this.view(mode);
-      return { view, answer: this.store.read(key, recurse, raw, readable, view.asOf) };
+      return { view, answer: this.store.read(key, recurse, raw, readable, view.asOf, keys) };
     };
     const answer = (): void => {
       // A hung server answers nothing, not even a query parked before it hung.

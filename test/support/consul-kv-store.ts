@@ -129,12 +129,13 @@ export class ConsulKvStore {
    * A GET's answer: the keys under `key` (or `key` alone), those the token may read only.
    * `asOf`: the store as it was then (a server that lags), as far back as the log goes.
    */
-  read(key: string, recurse: boolean, raw: boolean, readable: string | undefined, asOf?: number): Answer {
-    if (asOf !== undefined && this.log.some((w) => w.at > asOf)) return answerOf(this.past(asOf), key, recurse, raw, readable);
-    const id = `${recurse}:${raw}:${readable}:${key}`;
+  /** `keys`: the keys alone, each cut after the separator given that follows `key` (`?keys&separator=/`), once each. */
+  read(key: string, recurse: boolean, raw: boolean, readable: string | undefined, asOf?: number, keys?: string): Answer {
+    if (asOf !== undefined && this.log.some((w) => w.at > asOf)) return answerOf(this.past(asOf), key, recurse, raw, readable, keys);
+    const id = `${recurse}:${raw}:${readable}:${keys}:${key}`;
     const known = this.answers.get(id);
     if (known) return known;
-    const answer = answerOf(this.state, key, recurse, raw, readable);
+    const answer = answerOf(this.state, key, recurse, raw, readable, keys);
     this.answers.set(id, answer);
     return answer;
   }
@@ -154,13 +155,16 @@ export class ConsulKvStore {
   }
 }
 
-function answerOf(state: State, key: string, recurse: boolean, raw: boolean, readable: string | undefined): Answer {
+function answerOf(state: State, key: string, recurse: boolean, raw: boolean, readable: string | undefined, keys?: string): Answer {
   const under = (k: string) => (recurse ? k.startsWith(key) : k === key);
   const matches = [...state.entries.values()]
     .filter((e) => under(e.Key))
     .filter((e) => readable === undefined || e.Key.startsWith(readable))
     .sort((a, b) => (a.Key < b.Key ? -1 : 1));
-  const body = matches.length === 0 ? undefined : raw ? Buffer.from(matches[0]!.Value ?? '', 'base64').toString('utf8') : JSON.stringify(matches);
+  const cut = (k: string) => (keys && k.indexOf(keys, key.length) >= 0 ? k.slice(0, k.indexOf(keys, key.length) + keys.length) : k);
+  const listed = keys !== undefined && JSON.stringify([...new Set(matches.map((e) => cut(e.Key)))]);
+  const value = raw ? Buffer.from(matches[0]?.Value ?? '', 'base64').toString('utf8') : JSON.stringify(matches);
+  const body = matches.length === 0 ? undefined : listed || value;
   // Consul's index for a prefix: the highest modify or delete index under it.
   let index = 1;
   for (const entry of state.entries.values()) if (under(entry.Key)) index = Math.max(index, entry.ModifyIndex);
