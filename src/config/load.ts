@@ -100,7 +100,7 @@ async function loadConfigFile(explicit: string | undefined, cwd: string, option:
   if (parsed.success) return { path: found.filepath, config: parsed.data, problems: [] };
   // A value that breaks a rule is settings.ts's to refuse (file-problems.ts collects those).
   const shapeIssues = parsed.error.issues.filter((issue) => !isRuleIssue(issue));
-  const problems = describeSchemaIssues(shapeIssues);
+  const problems = describeSchemaIssues(shapeIssues, raw);
   // Without the keys at fault, the rest is checked for what its values mean (file-problems.ts).
   const faulty = new Set(shapeIssues.flatMap((issue) => (issue.code === 'unrecognized_keys' && issue.path.length === 0 ? issue.keys : [issue.path[0]])));
   const rest = raw && typeof raw === 'object' && !Array.isArray(raw) ? Object.fromEntries(Object.entries(raw).filter(([key]) => !faulty.has(key))) : undefined;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { SettingEntry } from './setting-entry.js';
+import { typeProblem } from './schema-words.js';
 import { SETTINGS } from './table.js';
 import { nearest } from '../util/nearest.js';
 
@@ -44,8 +45,8 @@ export const fileConfigSchema = fileSchemaWith(z);
 
 export type FileConfig = z.infer<typeof fileConfigSchema>;
 
-/** One line per problem, each naming the setting: `unknown setting "prefix"`, `statsPort: Expected number…`. */
-export function describeSchemaIssues(issues: readonly z.ZodIssue[]): string[] {
+/** One line per problem, each naming the setting: `unknown setting "prefix"`, `statsPort: "80" is text; it must be a number…`. */
+export function describeSchemaIssues(issues: readonly z.ZodIssue[], raw: unknown): string[] {
   return issues.map((issue) => {
     const at = issue.path
       .map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`))
@@ -60,16 +61,9 @@ export function describeSchemaIssues(issues: readonly z.ZodIssue[]): string[] {
         })
         .join('; ');
     }
-    if (issue.code === 'invalid_union') return `${at}: ${unionTypes(issue.unionErrors)}`;
-    return `${at || '(top level)'}: ${issue.message}`;
+    const value = issue.path.reduce<unknown>((inner, key) => (inner as Record<string | number, unknown> | undefined)?.[key], raw);
+    return `${at || '(top level)'}: ${typeProblem(issue, value) ?? issue.message}`;
   });
-}
-
-/** A value none of whose types a setting takes: `Expected string or number, received boolean`. */
-function unionTypes(errors: readonly z.ZodError[]): string {
-  const types = errors.flatMap((e) => e.issues.flatMap((i) => (i.code === 'invalid_type' ? [{ expected: i.expected, received: i.received }] : [])));
-  if (types.length !== errors.length) return 'Invalid input';
-  return `Expected ${[...new Set(types.map((t) => t.expected))].join(' or ')}, received ${types[0]!.received}`;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { DURATION_PATTERN } from '../util/duration.js';
 import { SIZE_PATTERN } from '../util/size.js';
+import { IPV4_PATTERN, IPV6_CHARACTERS } from '../values/ip.js';
 
 /** What one row of the settings table (table.ts) says about a setting, and the config-file types its rows use. */
 
@@ -86,6 +87,11 @@ export const letters = (punctuation: string, most?: number) => (zod: typeof z) =
   const type = zod.string().regex(new RegExp(`^[A-Za-z0-9${punctuation}]+$`));
   return most === undefined ? type : type.max(most);
 };
+/** `*` or an IP address (`--bind`). */
+export const bindAddress = (zod: typeof z) => zod.string().regex(new RegExp(`^(?:\\*|${IPV4_PATTERN}|${IPV6_CHARACTERS})$`));
+const PORT_NUMBER = '0*(?:[1-9]\\d{0,3}|[1-5]\\d{4}|6[0-4]\\d{3}|65[0-4]\\d\\d|655[0-2]\\d|6553[0-5])';
+/** HOST:PORT of the status listener: an IP address (IPv6 in brackets), `localhost`, or none (every address). */
+export const listenAddress = (zod: typeof z) => zod.string().regex(new RegExp(`^(?:\\[${IPV6_CHARACTERS}\\]|${IPV4_PATTERN}|localhost)?:${PORT_NUMBER}$`));
 /** An absolute path of letters, digits, `.`, `_`, `-` and `/`, or "" for none. */
 export const socketPath = (zod: typeof z) => zod.string().regex(/^(?:\/[A-Za-z0-9._/-]+)?$/);
 

@@ -1,4 +1,4 @@
-import { text, yesNo, count, formats, duration, positiveDuration, waitRange, type SettingEntry } from './setting-entry.js';
+import { text, yesNo, count, formats, duration, positiveDuration, waitRange, listenAddress, type SettingEntry } from './setting-entry.js';
 
 /** The commands' own options: the second half of the settings table (table.ts), in the help's order within each group. */
 
@@ -184,7 +184,7 @@ export const COMMAND_SETTINGS = [
     group: 'listener',
     flag: '--listen <host:port>',
     commands: ['watch'],
-    file: { listen: text },
+    file: { listen: listenAddress },
     help: 'serve /livez (liveness probe), /readyz (readiness probe), /healthz (details) and /metrics here; :PORT or 0.0.0.0:PORT for every address',
   },
 ] as const satisfies readonly SettingEntry[];

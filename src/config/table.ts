@@ -1,4 +1,4 @@
-import { text, port, textOrJson, duration, formats, letters, balance, socketPath, type SettingEntry } from './setting-entry.js';
+import { text, port, textOrJson, duration, formats, letters, balance, bindAddress, socketPath, type SettingEntry } from './setting-entry.js';
 import { MAX_NAME_LENGTH } from '../values/server.js';
 import { stackSpec } from './stack-spec.js';
 import { COMMAND_SETTINGS } from './table-commands.js';
@@ -29,7 +29,7 @@ export const SETTINGS = [
     group: 'template',
     commands: rendering,
     flag: '--bind <address>',
-    file: { bind: text },
+    file: { bind: bindAddress },
     help: 'address the frontend and stats listener bind',
     default: '*',
   },

@@ -3,7 +3,12 @@
 // node:net's answers.
 
 const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]\\d|\\d)';
-const IPV4 = new RegExp(`^${OCTET}(?:\\.${OCTET}){3}$`);
+/** An IPv4 address, as a regular expression's source with no anchors (the config file's JSON Schema states it too). */
+export const IPV4_PATTERN = `${OCTET}(?:\\.${OCTET}){3}`;
+const IPV4 = new RegExp(`^${IPV4_PATTERN}$`);
+/** IPv6's characters with a colon among them: what a pattern can say of IPv6 (isIPv6 checks the grammar). */
+export const IPV6_CHARACTERS = '[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*';
+const IPV6_TEXT = new RegExp(`^${IPV6_CHARACTERS}$`);
 
 /** Dotted-decimal IPv4, no leading zeros (which some parsers read as octal). */
 export function isIPv4(text: string): boolean {
@@ -12,7 +17,7 @@ export function isIPv4(text: string): boolean {
 
 /** Any textual IPv6 form (RFC 4291, including `::` and an IPv4 tail), without a zone. */
 export function isIPv6(text: string): boolean {
-  if (!text.includes(':') || !/^[0-9A-Fa-f:.]+$/.test(text)) return false;
+  if (!IPV6_TEXT.test(text)) return false;
   try {
     // The WHATWG URL host parser implements exactly RFC 4291's textual forms.
     new URL(`http://[${text}]/`);

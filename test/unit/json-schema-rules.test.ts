@@ -29,6 +29,11 @@ const SAMPLES = new Map<FileType, readonly unknown[]>([
   [types.textOrJson, ['text', 'json', 'xml']],
   [types.consistency, ['default', 'stale', 'consistent', 'eventual']],
   [types.waitRange, ['0', '5s', '1s:1m30s', '200ms:2s', '2s:1s', 'soon', '1m30', '1s:2s:3s']],
+  [types.bindAddress, ['*', '0.0.0.0', '127.0.0.1', '::', '::1', 'fe80::1', '::ffff:10.0.0.1', 'localhost', '256.0.0.1', '01.2.3.4', '1.2.3', '', '1:::2']],
+  [
+    types.listenAddress,
+    ['127.0.0.1:9180', '[::1]:9180', ':9180', 'localhost:9180', '9180', '127.0.0.1:0', '127.0.0.1:70000', 'host:9180', '::1:9180', '[1:::2]:9180'],
+  ],
   [types.socketPath, ['', '/run/haproxy/admin.sock', 'admin.sock', '/run/a b.sock']],
 ]);
 /** The keys with a rule of their own: their samples. */
@@ -38,10 +43,12 @@ const WORDS: Record<string, readonly unknown[]> = {
   stack: ['leastconn', 'fastest', ''].map((balance) => ({ services: [{ name: 'web', prefix: 'apps/web', balance }] })),
 };
 
-/** What the JSON Schema cannot state: how long a duration is (interval takes 100ms at least), and --wait's MAX not below its MIN. */
+/** What the JSON Schema cannot state: how long a duration is (interval takes 100ms at least), --wait's MAX not below its MIN, IPv6's grammar. */
 const BEYOND_SCHEMA: ReadonlyArray<[string, unknown]> = [
   ['interval', '50ms'],
   ['wait', '2s:1s'],
+  ['bind', '1:::2'],
+  ['listen', '[1:::2]:9180'],
 ];
 
 /** Settings that only count alongside another: what they need. */
