@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { SettingEntry } from './setting-entry.js';
 import { SETTINGS } from './table.js';
+import { nearest } from '../util/nearest.js';
 
 type FileEntry = Extract<(typeof SETTINGS)[number], { file: object }>;
 type ZodOf<T> = T extends (zod: typeof z) => infer Z ? (Z extends z.ZodTypeAny ? Z : never) : never;
@@ -87,25 +88,4 @@ function knownKeys(at: string): string[] {
   if (at.startsWith('resources')) return ['template', 'destination', 'prefixes', 'haproxy'];
   if (at.startsWith('stack.services')) return ['name', 'prefix', 'routes', 'balance', 'check'];
   return at === 'stack' ? ['apps', 'control', 'defaultService', 'services'] : [];
-}
-
-/** The known key closest to `key` (case aside, at most a third of its letters apart), if any. */
-function nearest(key: string, known: readonly string[]): string | undefined {
-  let best: { name: string; distance: number } | undefined;
-  for (const name of known) {
-    const distance = editDistance(key.toLowerCase(), name.toLowerCase());
-    if (distance <= Math.max(1, Math.floor(name.length / 3)) && (!best || distance < best.distance)) best = { name, distance };
-  }
-  return best?.name;
-}
-
-/** Levenshtein distance: insertions, deletions and substitutions. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    previous = current;
-  }
-  return previous[b.length]!;
 }
