@@ -6,6 +6,7 @@ import type { CommandName } from './config/setting-entry.js';
 import type { Flags, Settings } from './config/types.js';
 import { errorSource, ExitCode, OccsError, withHint } from './errors.js';
 import { processIo, type Io } from './io.js';
+import { explainOtherCommandsOptions } from './other-commands-option.js';
 import { createLogger, type Logger } from './log.js';
 import { jsonDocument } from './commands/json-document.js';
 import { examples, GROUPED_HELP, HELP_AFTER, PROGRAM_GROUP, PROGRAM_HELP_AFTER, RELOAD_HELP_AFTER, WATCH_HELP_AFTER } from './help.js';
@@ -99,7 +100,8 @@ class CliRun {
 
 /** A command with its options from the settings table and the shared help epilog; the caller adds the action. */
 function addCommand(program: Command, name: CommandName, usage: string, description: string, helpAfter = HELP_AFTER): Command {
-  return addOptions(program.command(usage).description(description), name)
+  const command = addOptions(program.command(usage).description(description), name);
+  return explainOtherCommandsOptions(command, name)
     .addHelpText('after', `${examples(name)}${helpAfter}`)
     .showHelpAfterError(`(occs-lb ${name} --help lists the options it takes)`);
 }

@@ -60,7 +60,8 @@ Exit codes:
 /** Where the options' values may come from besides flags: on the top-level page only. */
 const ENVIRONMENT = `
 Environment: every option also as OCCS_LB_<OPTION> (--min-servers 2: OCCS_LB_MIN_SERVERS=2;
-switches take true or false), and the old confd image's variables:
+switches take true or false; a --no-x switch is OCCS_LB_X=false: --no-check is OCCS_LB_CHECK=false),
+and the old confd image's variables:
   KV_IP, KV_PORT          key/value endpoint when --kv is absent (http://KV_IP:KV_PORT)
   OCCS_API_TOKEN          token, sent as "Authorization: Bearer" and "X-Consul-Token"
   OCCS_API_TOKEN_FILE     file holding the token (preferred over the variable in containers)
@@ -97,9 +98,10 @@ ${EXIT_CODES}`;
 /** The watch page's epilog: the pointer and stores, then signals and probes. */
 export const WATCH_HELP_AFTER = `${HELP_AFTER}
 
-Signals: SIGTERM/SIGINT stop watching and HAProxy (watch exits with its status; --shutdown-delay
-serves on first after SIGTERM); SIGHUP re-reads the config file, the templates and the store,
-re-renders and reloads. Logs are JSON lines when stderr is not a terminal.
+Signals: SIGTERM/SIGINT stop watching and HAProxy (watch exits with its status); after SIGTERM,
+--shutdown-delay DURATION keeps serving for DURATION before stopping, /readyz failing meanwhile,
+so a load balancer in front stops sending first. SIGHUP re-reads the config file, the templates
+and the store, re-renders and reloads. Logs are JSON lines when stderr is not a terminal.
 
 Probes (--listen): /livez for a liveness probe (fails only when watch is wedged), /readyz for a
 readiness probe (HAProxy serves a checked config; a store outage does not fail it), /healthz

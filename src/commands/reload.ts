@@ -22,6 +22,8 @@ export interface ReloadOptions {
  */
 export async function reload(settings: Readonly<Settings>, { io, log, redact }: CommandContext, options: ReloadOptions): Promise<void> {
   const { config, reload: strategy } = settings.haproxy;
+  // What the settings left out (a misspelt OCCS_LB_ variable), as render and watch say it.
+  for (const notice of settings.notices) log.warn(notice);
   if (!strategy) {
     throw usageError('no way to reach HAProxy was given', {
       hint: 'pass --master-socket PATH (master-worker), --pid-file PATH or --reload-cmd "COMMAND"',

@@ -2,6 +2,7 @@ import { usageError } from '../errors.js';
 import { takes, type CommandName, type SettingEntry } from './setting-entry.js';
 import { SETTINGS } from './table.js';
 import type { Flags } from './types.js';
+import { unknownVariableNotices, type KnownVariables } from './unknown-variables.js';
 
 /**
  * Every option from the environment, as containers and Kubernetes pass configuration:
@@ -77,10 +78,19 @@ function parseVariable(entry: SettingEntry, variable: string, text: string): str
   return TRUE.has(word);
 }
 
+/** The variables of every setting, whichever command reads them (a watch variable set while render runs is no mistake). */
+function knownVariables(): KnownVariables {
+  const entries = SETTINGS as readonly SettingEntry[];
+  return {
+    variables: entries.flatMap(variablesOf),
+    switches: entries.filter((e) => e.flag?.startsWith('--no-')).flatMap((e) => optionVariable(e) ?? []),
+  };
+}
+
 export interface EnvironmentFlags {
   /** The flags given, with every option not given as a flag taken from its variable when set. */
   flags: Flags;
-  /** Variables left out, and why (a Kubernetes service link that looks like one of ours). */
+  /** Variables left out, and why (a Kubernetes service link that looks like one of ours, a name no setting reads). */
   notices: string[];
   /** Where each option taken from the environment came from, by long name: `min-servers` → `environment OCCS_LB_MIN_SERVERS`. */
   origins: Record<string, string>;
@@ -110,5 +120,5 @@ export function withEnvironment(flags: Flags, env: NodeJS.ProcessEnv, given: (na
     merged[entry.name] = parseVariable(entry, variable, text);
     origins[longName(entry)!] = `environment ${variable}`;
   }
-  return { flags: merged, origins, notices };
+  return { flags: merged, origins, notices: [...notices, ...unknownVariableNotices(env, knownVariables(), (text) => SERVICE_LINK.test(text))] };
 }

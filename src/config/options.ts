@@ -18,7 +18,8 @@ function entriesOf(scope: OptionScope): (SettingEntry & { flag: string })[] {
 /** The help text of the entry in `scope`, with its default and variables: "(default: 5s, env: OCCS_LB_DRAIN_TIMEOUT)". */
 export function helpText(entry: SettingEntry, scope: OptionScope): string {
   const help = typeof entry.help === 'string' ? entry.help : scope === 'program' ? undefined : entry.help[scope];
-  const variables = variablesOf(entry);
+  // A --no-x switch is OCCS_LB_X=false (OCCS_LB_X=true is its default).
+  const variables = variablesOf(entry).map((v, i) => (i === 0 && entry.flag?.startsWith('--no-') ? `${v}=false` : v));
   const notes = [...(entry.default === undefined ? [] : [`default: ${entry.default}`]), ...(variables.length === 0 ? [] : [`env: ${variables.join(', ')}`])];
   return notes.length === 0 ? (help ?? '') : `${help ?? ''} (${notes.join(', ')})`;
 }

@@ -97,8 +97,10 @@ export const COMMAND_SETTINGS = [
     flag: '--haproxy-config <file>',
     commands: reloading,
     file: { haproxyConfig: text },
-    help: 'the installed HAProxy config',
-    default: 'the single destination, from --out or the config file, else /etc/haproxy/haproxy.cfg',
+    help: {
+      reload: "the installed HAProxy config to check and reload; default: the config file's single destination, else /etc/haproxy/haproxy.cfg",
+      watch: "the HAProxy config HAProxy runs on; default: --out, or the config file's single destination, else /etc/haproxy/haproxy.cfg",
+    },
   },
   {
     name: 'reloadTimeout',
@@ -150,7 +152,7 @@ export const COMMAND_SETTINGS = [
     flag: '--interval <duration>',
     commands: ['watch'],
     file: { interval: positiveDuration },
-    help: 'poll the store at this interval instead of following its changes (the old image: 5s)',
+    help: 'poll the store at this interval instead of following its changes (the old image polled every 5s)',
   },
   {
     name: 'verifyInterval',

@@ -76,7 +76,7 @@ export const STORE_SETTINGS = [
     commands: rendering,
     flag: '--kv-max-stale <duration>',
     file: { kvMaxStale: positiveDuration },
-    help: 'Consul/OCCS: leave a server that has not heard from its leader for longer than this (X-Consul-LastContact)',
+    help: 'Consul/OCCS, --kv-consistency stale reads only: leave a server that has not heard from its leader for longer than this (X-Consul-LastContact)',
     default: '2s',
   },
   {
@@ -103,7 +103,7 @@ export const STORE_SETTINGS = [
     flag: '--kv-user <name>',
     env: ['KV_USER'],
     file: { kvUser: text },
-    help: 'etcd user (a token is asked with the password)',
+    help: 'etcd user: with its password occs-lb logs in (/v3/auth/authenticate) and sends the token it gets with every request',
   },
   {
     name: 'kvPassword',

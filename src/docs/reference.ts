@@ -27,6 +27,9 @@ export interface SettingRow {
   choices?: readonly string[];
 }
 
+/** A `--no-x` switch's variable is OCCS_LB_X: said beside it, as the name alone reads like "on". */
+const switchOff = (r: SettingRow) => (r.flag?.startsWith('--no-') && r.variables.length ? ' (false turns it off)' : '');
+
 /** The settings table as reference rows, in the help's order. */
 export function settingRows(): SettingRow[] {
   return (SETTINGS as readonly SettingEntry[]).map((entry) => {
@@ -94,7 +97,7 @@ export function referenceMarkdown(): string {
     for (const r of rows.filter((x) => x.group === group)) {
       const choices = r.choices ? ` (${r.choices.join(', ')})` : '';
       out.push(
-        `| ${r.flag ? code(r.flag) : '—'} | ${r.variables.map(code).join(' ') || '—'} | ${r.key ? code(r.key) : '—'} | ${r.commands} | ${cell(r.help)}${cell(choices)} | ${r.default ? cell(r.default) : '—'} |`,
+        `| ${r.flag ? code(r.flag) : '—'} | ${r.variables.map(code).join(' ') || '—'}${switchOff(r)} | ${r.key ? code(r.key) : '—'} | ${r.commands} | ${cell(r.help)}${cell(choices)} | ${r.default ? cell(r.default) : '—'} |`,
       );
     }
   }
@@ -129,7 +132,7 @@ export function manPage(version: string): string {
     out.push('.TP', r.flag ? `.B ${roff(r.flag)}` : `.I ${roff(r.key ?? '')}`);
     const extra = [
       `Commands: ${r.commands}.`,
-      r.variables.length ? `Environment: ${r.variables.join(', ')}.` : '',
+      r.variables.length ? `Environment: ${r.variables.join(', ')}${switchOff(r)}.` : '',
       r.key ? `Config file: ${r.key}.` : '',
       r.choices ? `One of: ${r.choices.join(', ')}.` : '',
       r.default ? `Default: ${r.default}.` : '',

@@ -322,6 +322,22 @@ describe('Kubernetes service links: a Service named occs-lb-stats in the namespa
       'environment OCCS_LB_STATS_PORT holds tcp://10.96.0.12:1936, a Kubernetes service link (a Service named occs-lb-stats), not a setting: it is ignored',
     );
     expect(run.stdout).toContain('bind *:1936');
+    expect(run.stderr).not.toContain('is not a setting of occs-lb');
+  });
+});
+
+describe('OCCS_LB_ variables no setting reads', () => {
+  it('are warned of, naming the variable meant, and the run goes on (render, reload)', async () => {
+    const { dir, kv } = store();
+    const env = { OCCS_LB_MIN_SERVER: '2', OCCS_LB_NO_CHECK: 'true' };
+    const render = await runCli(['render', '--kv', kv, '--prefix', 'apps/a'], { env, cwd: dir });
+    expect(render.code).toBe(0);
+    expect(render.stderr).toContain('environment OCCS_LB_MIN_SERVER is not a setting of occs-lb: it is ignored (did you mean OCCS_LB_MIN_SERVERS?)');
+    expect(render.stderr).toContain('environment OCCS_LB_NO_CHECK is not a setting of occs-lb: it is ignored (for --no-check, use OCCS_LB_CHECK=false)');
+    writeFileSync(join(dir, 'haproxy.cfg'), 'global\n');
+    const reload = await runCli(['reload', '--reload-cmd', 'true', '--no-check', '--haproxy-config', join(dir, 'haproxy.cfg')], { env, cwd: dir });
+    expect(reload.code).toBe(0);
+    expect(reload.stderr).toContain('environment OCCS_LB_MIN_SERVER is not a setting of occs-lb');
   });
 });
 

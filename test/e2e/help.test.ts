@@ -49,8 +49,20 @@ describe('help', () => {
     for (const flag of ['--master-socket', '--haproxy-config', '--no-check', '--format']) expect(help).toContain(flag);
     const refused = await runCli(['reload', '--template', 'x.ejs', '--master-socket', '/nonexistent.sock']);
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toContain("error: unknown option '--template'");
-    expect(refused.stderr).toContain('occs-lb reload --help lists the options it takes');
+    expect(refused.stderr).toContain('error: --template is an option of render, validate and watch, not reload');
+    expect(refused.stderr).toContain('(occs-lb render --help lists its options)');
+  });
+
+  it("names the commands that take another command's option (exit 2); a typo keeps commander's suggestion", async () => {
+    const minServers = await runCli(['render', '--min-servers', '1']);
+    expect(minServers.code).toBe(2);
+    expect(minServers.stderr).toContain('error: --min-servers is an option of validate and watch, not render\n(occs-lb validate --help lists its options)');
+    const wait = await runCli(['render', '--wait=1s']);
+    expect(wait.code).toBe(2);
+    expect(wait.stderr).toContain('error: --wait is an option of watch, not render');
+    const typo = await runCli(['render', '--templat', 'x.ejs']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain("error: unknown option '--templat'\n(Did you mean --template?)");
   });
 
   it('--format json: one document shape for every outcome and both commands (version, ok, errors, warnings, steps, backends), pretty-printed', async () => {

@@ -90,3 +90,43 @@ describe('withEnvironment', () => {
     expect((error as OccsError).message).toMatch(message);
   });
 });
+
+describe('OCCS_LB_ variables no setting reads', () => {
+  const noticesOf = (env: NodeJS.ProcessEnv, command?: 'render' | 'watch') => withEnvironment({}, env, none, command).notices;
+
+  it('are warned of (not refused), naming the nearest variable', () => {
+    expect(noticesOf({ OCCS_LB_MIN_SERVER: '2' })).toEqual([
+      'environment OCCS_LB_MIN_SERVER is not a setting of occs-lb: it is ignored (did you mean OCCS_LB_MIN_SERVERS?)',
+    ]);
+    expect(noticesOf({ OCCS_LB_FROBNICATE: '1' })).toEqual([
+      'environment OCCS_LB_FROBNICATE is not a setting of occs-lb: it is ignored (every option is OCCS_LB_<OPTION>: occs-lb --help)',
+    ]);
+  });
+
+  it('say that a --no-x switch is OCCS_LB_X=false', () => {
+    expect(noticesOf({ OCCS_LB_NO_CHECK: 'true', OCCS_LB_NO_RUNTIME_API: '1' }, 'render')).toEqual([
+      'environment OCCS_LB_NO_CHECK is not a setting of occs-lb: it is ignored (for --no-check, use OCCS_LB_CHECK=false)',
+      'environment OCCS_LB_NO_RUNTIME_API is not a setting of occs-lb: it is ignored (for --no-runtime-api, use OCCS_LB_RUNTIME_API=false)',
+    ]);
+  });
+
+  it("leave alone another command's variables, the table's own, empty ones, the benchmarks' and Kubernetes service links", () => {
+    const env = {
+      OCCS_LB_STOP_TIMEOUT: '5s',
+      OCCS_LB_STATS_USER: 'admin',
+      OCCS_LB_STATS_PASSWORD_FILE: '/run/secrets/p',
+      OCCS_LB_CONFIG: '/etc/occs-lb/occs-lb.json',
+      OCCS_LB_TOKEN_FILE: '/run/secrets/t',
+      OCCS_LB_MIN_SERVER: '',
+      OCCS_LB_BENCH_SERVERS: '100',
+      OCCS_LB_WEB_PORT: 'tcp://10.96.0.12:80',
+      OCCS_LB_WEB_SERVICE_HOST: '10.96.0.12',
+      OCCS_LB_WEB_SERVICE_PORT: '80',
+      OCCS_LB_WEB_SERVICE_PORT_HTTP: '80',
+      OCCS_LB_WEB_PORT_80_TCP: 'tcp://10.96.0.12:80',
+      OCCS_LB_WEB_PORT_80_TCP_ADDR: '10.96.0.12',
+      OCCS_LB_WEB_PORT_80_TCP_PROTO: 'tcp',
+    };
+    expect(noticesOf(env, 'render')).toEqual([]);
+  });
+});
