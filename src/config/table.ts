@@ -159,8 +159,16 @@ export const SETTINGS = [
     help: 'HTTPS: warn (log and /healthz) when a certificate expires within this, e.g. 14d or 336h',
     default: '14d',
   },
-  { name: 'config', group: 'program', flag: '--config <file>', help: 'config file', default: 'searched in the current directory' },
-  { name: 'logFormat', group: 'program', flag: '--log-format <format>', file: { logFormat: textOrJson }, choices: formats, help: 'log format on stderr' },
+  { name: 'config', group: 'program', flag: '--config <file>', help: 'config file', default: 'searched in the current directory, then /etc/occs-lb/' },
+  {
+    name: 'logFormat',
+    group: 'program',
+    flag: '--log-format <format>',
+    file: { logFormat: textOrJson },
+    choices: formats,
+    help: 'log format on stderr',
+    default: 'text (watch: json when stderr is not a terminal)',
+  },
   { name: 'quiet', group: 'program', flag: '-q, --quiet', help: 'print errors only' },
   { name: 'verbose', group: 'program', flag: '-v, --verbose', help: 'print debug logs and stack traces' },
 
