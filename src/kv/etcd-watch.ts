@@ -46,7 +46,7 @@ const isPermissionDenied = (error: unknown) => error instanceof OccsError && err
 
 /**
  * Follows key ranges: read each (pairs and revision), then stream its changes from revision + 1,
- * each event batch becoming a new snapshot of all ranges. A stream that breaks, or that was on a
+ * the event batches at hand becoming one new snapshot of all ranges. A stream that breaks, or that was on a
  * member requests moved away from, is made again from the last revision seen (on whichever member
  * is in use then): nothing written meanwhile is missed, and nothing is read twice. A compacted
  * revision, a store that went back in revisions (rebuilt), or a silent stream: read again. Errors
@@ -63,9 +63,19 @@ export async function watchEtcd(ranges: readonly KeyRange[], listener: KvWatchLi
     // In the order of `ranges`, so a slashed key wins over the same key without the slash.
     return ranges.flatMap((r) => [...current.get(r)!].map(([key, value]) => ({ key, value })));
   });
+  // A burst of events is one snapshot: the events the loop has at hand are applied, then reported once.
+  let due = false;
+  const reportSoon = () => {
+    if (due) return;
+    due = true;
+    setImmediate(() => {
+      due = false;
+      if (!signal.aborted) report();
+    });
+  };
   const streams = new Set<() => void>();
   const siblings = (r: KeyRange) => ranges.filter((x) => x.prefix === r.prefix);
-  const ctx: Context = { current, denied, report, listener, signal, deps, streams, siblings, probesFailing: false };
+  const ctx: Context = { current, denied, report, reportSoon, listener, signal, deps, streams, siblings, probesFailing: false };
   const moveStreams = () => [...streams].forEach((move) => move());
   const stopTelling = deps.onMove?.(moveStreams);
   try {
@@ -79,6 +89,8 @@ interface Context {
   current: Map<KeyRange, Map<string, string>>;
   denied: Set<KeyRange>;
   report(): void;
+  /** Reports once the events at hand are applied (a macrotask later): one snapshot for a burst, not one per event. */
+  reportSoon(): void;
   listener: KvWatchListener;
   signal: AbortSignal;
   deps: EtcdWatchDeps;
@@ -190,7 +202,7 @@ async function followStream(range: KeyRange, followed: Followed, ctx: Context, w
       } else if (outcome === 'events') {
         working();
         ctx.listener.alive(range.label);
-        ctx.report();
+        ctx.reportSoon();
       } else if (outcome) return outcome;
     }
     throw kvError('KV_UNREACHABLE', `etcd's watch stream of "${range.label}" ended`);

@@ -5,6 +5,12 @@ export interface WaitWindow {
   maxMs: number;
 }
 
+/** Whether a request may skip the quiescence window: known, or asked of the newest state once per batch. */
+export type Immediate = boolean | (() => boolean);
+
+/** Lets the loop run what is due (I/O, timers, more events) before going on. */
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /**
  * Runs one job at a time. Requests that arrive while one runs are folded into the next run,
  * which starts after `minMs` without a new request, or `maxMs` after the first request of the
@@ -13,8 +19,8 @@ export interface WaitWindow {
 export class Coalescer {
   private pending = false;
   private forced = false;
-  /** Every request of the pending batch may skip the quiescence window. */
-  private immediate = false;
+  /** Every request of the pending batch may skip the quiescence window (a function: ask it, once, when the window starts). */
+  private immediate: Immediate = false;
   private firstAt = 0;
   private lastAt = 0;
   private running?: Promise<void>;
@@ -28,13 +34,16 @@ export class Coalescer {
   /**
    * Asks for a run; `force` makes that run act even if nothing changed (SIGHUP). `immediate`
    * skips the quiescence window (a cheap change), unless another request of the batch may not.
+   * A function is asked once per batch, after the events at hand have come in, never per
+   * request: a burst of requests costs one answer.
    */
-  request(force = false, immediate = false): void {
+  request(force = false, immediate: Immediate = false): void {
     const now = Date.now();
     if (!this.pending) {
       this.firstAt = now;
       this.immediate = immediate;
-    } else this.immediate &&= immediate;
+    } else if (immediate === false) this.immediate = false;
+    else if (this.immediate === true) this.immediate = immediate;
     this.pending = true;
     this.lastAt = now;
     this.forced ||= force;
@@ -58,7 +67,7 @@ export class Coalescer {
         const now = Date.now();
         const quiet = now - this.lastAt;
         const waited = now - this.firstAt;
-        if (this.immediate || quiet >= this.window.minMs || waited >= this.window.maxMs) break;
+        if (quiet >= this.window.minMs || waited >= this.window.maxMs || (await this.skips())) break;
         await sleep(Math.min(this.window.minMs - quiet, this.window.maxMs - waited), this.signal);
         if (this.signal.aborted) break;
       }
@@ -68,5 +77,15 @@ export class Coalescer {
       this.forced = false;
       await this.job(forced).catch(() => {}); // the job reports its own failures
     }
+  }
+
+  /** Whether the pending batch skips the window; a function is asked once, after the loop has taken what is due. */
+  private async skips(): Promise<boolean> {
+    if (typeof this.immediate === 'function') {
+      await yieldToLoop();
+      const ask = this.immediate;
+      if (typeof ask === 'function') this.immediate = !this.signal.aborted && ask();
+    }
+    return this.immediate === true;
   }
 }

@@ -16,13 +16,16 @@ export interface InUse {
 }
 
 /**
- * The watch's side of the planner: renders each snapshot once with the settings and templates
- * in use, says whether a rendering may be installed, and asks `decideChange` what it takes
- * against the view of what HAProxy runs, keeping the last answer (a snapshot is decided when it
- * arrives and again when acted on, and deciding compares whole configs).
+ * The watch's side of the planner: keeps the newest snapshot, renders it when asked for and
+ * only then (never per store event: a burst of events costs one render), once for the
+ * settings and templates in use; says whether a rendering may be installed, and asks
+ * `decideChange` what it takes against the view of what HAProxy runs, keeping the last answer
+ * (a snapshot may be decided when its batch starts and again when acted on, and deciding
+ * compares whole configs).
  */
 export class Planner {
-  latest?: Latest;
+  private newest?: KvSnapshot;
+  private rendered?: { inputs: unknown[]; latest: Latest };
   private decided?: { inputs: unknown[]; change: Change };
 
   constructor(
@@ -35,17 +38,29 @@ export class Planner {
     return this.inUse.settings;
   }
 
-  /** Renders `snapshot` (a template failure is kept, for the sync to report) and makes it the latest. */
-  take(snapshot: KvSnapshot): Latest {
+  /** Makes `snapshot` the latest; cheap: it is rendered when `latest` is asked for. */
+  take(snapshot: KvSnapshot): void {
+    this.newest = snapshot;
+  }
+
+  /** The latest snapshot rendered (a template failure is kept, for the sync to report): once, and again only if the settings or templates in use changed. */
+  get latest(): Latest | undefined {
+    const snapshot = this.newest;
+    if (!snapshot) return undefined;
+    const inputs = [snapshot, this.inUse.settings, this.inUse.templates];
+    const last = this.rendered;
+    if (last && last.inputs.every((x, i) => x === inputs[i])) return last.latest;
     this.counted();
+    let latest: Latest;
     try {
       // A bundle that fails its checks leaves the one HAProxy serves under its name in place.
       const installed = (path: string) => this.view.state.installed.get(path);
-      this.latest = { snapshot, rendering: renderSnapshot(this.inUse.settings, this.inUse.templates, snapshot, { installed }) };
+      latest = { snapshot, rendering: renderSnapshot(this.inUse.settings, this.inUse.templates, snapshot, { installed }) };
     } catch (failure) {
-      this.latest = { snapshot, failure };
+      latest = { snapshot, failure };
     }
-    return this.latest;
+    this.rendered = { inputs, latest };
+    return latest;
   }
 
   /** Why a rendering must not be installed: `--strict`, `--min-servers`, or an answer that empties every backend. */

@@ -38,8 +38,9 @@ export interface WatcherParts extends ChildParts {
 }
 
 /**
- * The long-lived loop: each store change is rendered once and planned; after the quiescence
- * window the executor carries the plan out (one at a time, changes arriving meanwhile
+ * The long-lived loop: store changes update the latest snapshot; the newest is rendered and
+ * planned once per step (and once when a batch starts, to tell a cheap change that need not
+ * wait); after the quiescence window the executor carries the plan out (one at a time, changes arriving meanwhile
  * coalesced). A failure anywhere leaves the installed config and the running HAProxy as they
  * were; the store is retried forever.
  */
@@ -135,11 +136,21 @@ export class Watcher {
     return this.child.finish(stop);
   }
 
-  /** A new snapshot: rendered now, once; nothing to wait for before the first install, nor for a cheap runtime change. */
+  /**
+   * A new snapshot: kept as the latest, not rendered (a burst of store events must not cost a
+   * render each). Whether its batch may skip the quiescence window is asked once per batch.
+   */
   private storeAnswered(snapshot: KvSnapshot): void {
-    const latest = this.planner.take(snapshot);
-    const change = 'rendering' in latest && !this.planner.refusal(latest.rendering) ? this.planner.changeFor(latest.rendering) : undefined;
-    this.coalescer.request(false, !this.view.state.started || (change?.kind === 'runtime' && change.immediate));
+    this.planner.take(snapshot);
+    this.coalescer.request(false, () => this.cheap());
+  }
+
+  /** Nothing to wait for before the first install, nor for a cheap runtime change (the newest snapshot rendered and decided, once). */
+  private cheap(): boolean {
+    if (!this.view.state.started) return true;
+    const latest = this.planner.latest;
+    const change = latest && 'rendering' in latest && !this.planner.refusal(latest.rendering) ? this.planner.changeFor(latest.rendering) : undefined;
+    return change?.kind === 'runtime' && change.immediate;
   }
 
   /**

@@ -1,4 +1,5 @@
 import { removeTempDirs } from '../support/temp.js';
+import { benchBurst } from './burst.js';
 import { benchDrift } from './drift.js';
 import { benchEtcd } from './etcd.js';
 import { benchFailover } from './failover.js';
@@ -27,6 +28,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   recovery: () => benchRecovery(),
   stall: () => benchStall(),
   scale: () => benchScale(),
+  burst: () => benchBurst(),
   fleet: () => benchFleet(),
   'fleet-cluster': () => benchFleetCluster(),
   'watch-idle': () => benchWatchIdle(),

@@ -10,14 +10,23 @@ import { WatchProcess, type LogLine } from './watch-process.js';
 
 export const SCALE_PREFIX = 'apps/scale';
 
+/** A store the rig fills and changes: the Consul/OCCS test server (writes at once) or a real etcd (writes awaited). */
+export interface ScaleStore {
+  readonly url: string;
+  start(): Promise<unknown>;
+  put(key: string, value: string): void | Promise<void>;
+  delete(key: string): void | Promise<void>;
+  stop(): Promise<void>;
+}
+
 /**
  * `occs-lb watch --exec haproxy` over many servers: every server points at one closed
  * 127.0.0.1 port (HAProxy only needs them to exist), checked every 30 s so the checks cost
  * nothing. One backend of N servers (`apps/scale/containers/sNNNNN`), or B backends of N each
  * (`apps/scale/appBBB/containers/sNNNNN`, a template that loops `lsdir`).
  */
-export class ScaleRig {
-  readonly store = new ConsulKvServer();
+export class ScaleRig<S extends ScaleStore = ConsulKvServer> {
+  readonly store: S;
   readonly dir = makeTempDir();
   readonly config = join(this.dir, 'haproxy.cfg');
   ports = { frontend: 0, stats: 0, status: 0 };
@@ -29,7 +38,11 @@ export class ScaleRig {
     private readonly extra: string[] = [],
     /** Runs watch through another command (a profiler, say). */
     private readonly wrap?: ConstructorParameters<typeof WatchProcess>[2],
-  ) {}
+    /** Another store than the Consul/OCCS test server, and another --wait than 0. */
+    private readonly options: { store?: S; wait?: string } = {},
+  ) {
+    this.store = options.store ?? (new ConsulKvServer() as unknown as S);
+  }
 
   /** The key of server `i` of backend `b` (b is ignored with one backend). */
   key(i: number, b = 0): string {
@@ -50,12 +63,12 @@ export class ScaleRig {
     await this.store.start();
     this.ports = { frontend: await freePort(), stats: await freePort(), status: await freePort() };
     this.closedPort = await freePort();
-    for (let b = 0; b < this.layout.backends; b++) for (let i = 0; i < this.layout.servers; i++) this.store.put(this.key(i, b), this.address);
+    await this.fill();
     const prefix = this.layout.backends === 1 ? `${SCALE_PREFIX}/containers` : SCALE_PREFIX;
     this.watch = new WatchProcess(
       [
         ...['--kv', this.store.url, '--prefix', prefix, '--out', this.config, '--exec', `haproxy -W -db -f ${this.config}`],
-        ...['--template', this.template(), '--listen', `127.0.0.1:${this.ports.status}`, '--wait', '0'],
+        ...['--template', this.template(), '--listen', `127.0.0.1:${this.ports.status}`, '--wait', this.options.wait ?? '0'],
         ...localHaproxyArgs(this.ports, this.dir),
         ...this.extra,
       ],
@@ -65,6 +78,14 @@ export class ScaleRig {
     await this.watch.waitForLog(/^started haproxy/, 0, 120_000);
     await waitFor('/healthz to be ok', async () => (await httpGet(this.ports.status, '/healthz')).status === 200, 30_000);
     return this;
+  }
+
+  /** Every server of every backend written, 64 writes in flight at most (a real store is written over the network). */
+  private async fill(): Promise<void> {
+    const keys = Array.from({ length: this.layout.backends * this.layout.servers }, (_, n) =>
+      this.key(n % this.layout.servers, Math.floor(n / this.layout.servers)),
+    );
+    for (let i = 0; i < keys.length; i += 64) await Promise.all(keys.slice(i, i + 64).map(async (key) => this.store.put(key, this.address)));
   }
 
   /** The default template with slow checks; with several backends, one backend per app under the prefix. */

@@ -47,6 +47,34 @@ describe('Coalescer', () => {
     await coalescer.idle();
     expect(started.at(-1)! - quiet).toBeGreaterThanOrEqual(75);
   });
+
+  it('asks whether a batch may skip the window once per batch, after the burst at hand, not per request', async () => {
+    const runs: number[] = [];
+    let asked = 0;
+    let cheap = true;
+    const coalescer = new Coalescer(async () => void runs.push(Date.now()), { minMs: 150, maxMs: 600 }, new AbortController().signal);
+    const ask = () => ((asked += 1), cheap);
+    const first = Date.now();
+    for (let i = 0; i < 200; i++) coalescer.request(false, ask);
+    await coalescer.idle();
+    expect([asked, runs.length]).toEqual([1, 1]);
+    expect(runs[0]! - first).toBeLessThan(150); // cheap: no window
+
+    cheap = false;
+    const second = Date.now();
+    for (let i = 0; i < 200; i++) coalescer.request(false, ask);
+    await coalescer.idle();
+    expect([asked, runs.length]).toEqual([2, 2]);
+    expect(runs[1]! - second).toBeGreaterThanOrEqual(145); // not cheap: the window
+
+    // A request that may not skip (a retry, SIGHUP) makes the batch wait, unasked.
+    const third = Date.now();
+    coalescer.request(false, ask);
+    coalescer.request(true);
+    await coalescer.idle();
+    expect([asked, runs.length]).toEqual([2, 3]);
+    expect(runs[2]! - third).toBeGreaterThanOrEqual(145);
+  });
 });
 
 describe('Backoff', () => {
