@@ -40,7 +40,7 @@ export function resolveReportingAll(
   for (;;) {
     let refused: OccsError;
     try {
-      const settings = resolve({ flags: flags, env, file: layers.file && { path: layers.file.path, config: config! } });
+      const settings = resolve({ flags: flags, env, file: layers.file && { ...layers.file, config: config! } });
       if (problems.length === 0) return settings;
       break;
     } catch (error) {

@@ -40,7 +40,7 @@ export async function loadSettings(flags: Flags, io: Io, origins: Readonly<Recor
     }
   };
   const resolveWith = (layers: SettingLayers) => resolveSettings({ ...layers, cwd: io.cwd, defaultTemplate: DEFAULT_TEMPLATE, readSecret, origins });
-  const layers = { flags, env: io.env, file: file && { path: file.path, config: file.config }, fileProblems: file?.problems ?? [] };
+  const layers = { flags, env: io.env, file: file && { path: file.path, config: file.config, empty: file.empty }, fileProblems: file?.problems ?? [] };
   return resolveReportingAll(layers, io.cwd, origins, resolveWith);
 }
 
@@ -97,7 +97,7 @@ async function loadConfigFile(explicit: string | undefined, cwd: string, option:
   const { fileConfigSchema, describeSchemaIssues, isRuleIssue } = await import('./schema.js');
   const raw = found.isEmpty ? {} : found.config;
   const parsed = fileConfigSchema.safeParse(raw);
-  if (parsed.success) return { path: found.filepath, config: parsed.data, problems: [] };
+  if (parsed.success) return { path: found.filepath, config: parsed.data, problems: [], ...(found.isEmpty && { empty: true }) };
   // A value that breaks a rule is settings.ts's to refuse (file-problems.ts collects those).
   const shapeIssues = parsed.error.issues.filter((issue) => !isRuleIssue(issue));
   const problems = describeSchemaIssues(shapeIssues, raw);

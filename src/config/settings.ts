@@ -58,7 +58,7 @@ export function resolveSettings(input: SettingsInput): Readonly<Settings> {
   const kvCert = pick(from.flag('kv-cert', flags.kvCert), from.file('kvCert'));
   const kvKey = pick(from.flag('kv-key', flags.kvKey), from.file('kvKey'));
   if (Boolean(kvCert) !== Boolean(kvKey)) throw usageError('--kv-cert and --kv-key go together', { hint: 'give both, or neither' });
-  const notices: string[] = [];
+  const notices: string[] = file?.empty ? [`config file ${file.path} is empty: no setting comes from it`] : [];
   const { user: kvUser, password: kvPassword } = resolveKvUser(flags, env, from, input.readSecret, notices);
   const output = resolveOutput(input, from, fileDir, fileLabel, vars);
   const minServers = pick<string | number>(from.flag('min-servers', flags.minServers), from.file('minServers'));

@@ -22,6 +22,8 @@ export type Flags = { [E in FlagEntry as E['name']]?: FlagValue<E> };
 export interface LoadedFile {
   path: string;
   config: FileConfig;
+  /** The file holds nothing at all (cosmiconfig reads that as no settings): noted, as it is seldom meant. */
+  empty?: boolean;
 }
 
 /** The values the default template prints besides servers; all strictly validated. */

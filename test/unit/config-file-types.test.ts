@@ -31,3 +31,12 @@ describe('a config-file value of the wrong type is refused stating what it must 
     expect(lines.join('\n')).not.toMatch(/Expected|received|Invalid input|must contain at least/);
   });
 });
+
+describe('an empty config file', () => {
+  it('is taken as no settings, with a notice naming it (an empty file is seldom meant)', async () => {
+    const dir = makeTempDir();
+    writeFileSync(join(dir, 'occs-lb.config.json'), '');
+    const settings = await loadSettings({}, { stdout: process.stdout, stderr: process.stderr, env: {}, cwd: dir, stderrIsTTY: false });
+    expect(settings.notices).toContain(`config file ${join(dir, 'occs-lb.config.json')} is empty: no setting comes from it`);
+  });
+});
