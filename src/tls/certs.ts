@@ -88,7 +88,10 @@ export function buildTls(
   }
   const certs = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
   const notes: string[] = [];
-  if (certs.length === 0) notes.push(`no certificate passed its checks: HTTPS (port ${tls.port}) is not served until one does`);
+  if (certs.length === 0 && offered.dir.length + offered.store.length === 0) {
+    const where = tls.certDir === undefined ? '--cert-dir DIR, or lb/certs/NAME in stack mode' : `${tls.certDir}, or lb/certs/NAME in stack mode`;
+    notes.push(`no certificate is given: HTTPS (port ${tls.port}) is not served until one is (${where})`);
+  } else if (certs.length === 0) notes.push(`no certificate passed its checks: HTTPS (port ${tls.port}) is not served until one does`);
   let fallback = certs[0];
   if (tls.defaultCert !== undefined) {
     const asked = byName.get(tls.defaultCert);

@@ -62,8 +62,11 @@ describe('buildTls, of what --cert-dir could not read', () => {
 });
 
 describe('buildTls notes', () => {
-  it('says when HTTPS serves nothing (no certificate passed), and when --default-cert names none served', () => {
+  it('says when HTTPS serves nothing (none given, or none passed), and when --default-cert names none served', () => {
     expect(buildTls({ store: [], dir: [] }, settings, Date.now()).notes).toEqual([
+      'no certificate is given: HTTPS (port 8443) is not served until one is (--cert-dir DIR, or lb/certs/NAME in stack mode)',
+    ]);
+    expect(buildTls({ store: [{ key: '/lb/certs/a', name: 'a', value: 'garbage' }], dir: [] }, settings, Date.now()).notes).toEqual([
       'no certificate passed its checks: HTTPS (port 8443) is not served until one does',
     ]);
     const served = buildTls(offer(bundleOf(leaf, [ca])), { ...settings, defaultCert: 'gone' }, Date.now());
