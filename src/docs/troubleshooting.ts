@@ -57,8 +57,9 @@ const DOCS: Record<Code, ErrorDoc> = {
   },
   KV_ERROR: {
     means: 'the store answered, but with an error or an answer occs-lb cannot use',
-    cause: 'a 5xx from Consul/OCCS, an etcd error, malformed JSON, a URL that points at something else than the store',
-    fix: 'check `--kv` (scheme, host, port) against the store; the message quotes what it answered. HAProxy keeps the last good config, and watch retries with backoff',
+    cause:
+      "a 5xx from Consul/OCCS, an etcd error, malformed JSON, a URL that points at something else than the store (a web server, a proxy's own 404: the message says it does not look like Consul's key/value API or etcd's JSON gateway)",
+    fix: "check `--kv` (scheme, host, port) against the store: Consul's HTTP port is usually 8500, etcd's client port 2379; the message quotes what a store answered, never a web page. HAProxy keeps the last good config, and watch retries with backoff",
   },
   KV_UNREACHABLE: {
     means: 'no connection could be made to the store (or to any endpoint of a cluster)',

@@ -1,6 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { normalizeKey } from './keys.js';
 import type { KvPair } from './source.js';
+import type { OccsError } from '../errors.js';
+import { bodyKind, type StoreErrors } from './store-errors.js';
 
 /** What Consul says about an answer in its headers; each absent when not sent (OCCS sends only the index, if that). */
 export interface ConsulMeta {
@@ -27,23 +29,39 @@ export function consulMeta(headers: IncomingHttpHeaders): ConsulMeta {
   };
 }
 
+/** Whether an answer carries X-Consul-Index: every answer of Consul's KV API does, a 404 included. */
+export const hasIndex = (headers: IncomingHttpHeaders): boolean => headers['x-consul-index'] !== undefined;
+
+/**
+ * The error of a server that answers, but not as Consul's KV API does (a web server, a proxy's
+ * own 404): `answered` says how ("HTTP 404 without X-Consul-Index", "an HTML page"), never with its page.
+ */
+export function notConsul(errors: StoreErrors, prefix: string, answered: string): OccsError {
+  return errors.wrongKind(
+    prefix,
+    `does not look like Consul's (or OCCS's) key/value API: it answered ${answered}`,
+    "check the host and port (KV_IP/KV_PORT, or --kv): Consul's HTTP port is usually 8500, and its key/value API answers under /v1/kv/; if it is etcd, use etcd://",
+  );
+}
+
 /**
  * A recursive listing's pairs: keys normalised, base64 values decoded (null: empty), folders
- * (keys ending in `/`) left out. `fail` makes the error of an answer that is no such listing.
+ * (keys ending in `/`) left out. `fail` makes the error of an answer that is no such listing,
+ * given what it was ("an HTML page", "JSON that is not a list of keys").
  */
 export function parseListing(body: Buffer, fail: (what: string) => Error): KvPair[] {
   let entries: unknown;
   try {
     entries = JSON.parse(body.toString('utf8'));
   } catch {
-    throw fail('answered something that is not JSON');
+    throw fail(bodyKind(body) === 'an HTML page' ? 'an HTML page, which is not JSON' : 'something that is not JSON');
   }
-  if (!Array.isArray(entries)) throw fail('answered JSON that is not a list of keys');
+  if (!Array.isArray(entries)) throw fail('JSON that is not a list of keys');
   const pairs: KvPair[] = [];
   for (const entry of entries) {
     const { Key: key, Value: value } = (entry ?? {}) as { Key?: unknown; Value?: unknown };
     if (typeof key !== 'string' || !(typeof value === 'string' || value === null || value === undefined)) {
-      throw fail('answered a list whose entries have no Key/Value');
+      throw fail('a list whose entries have no Key/Value');
     }
     if (key.endsWith('/')) continue;
     pairs.push({ key: normalizeKey(key), value: value ? fromBase64(value) : '' });

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { packageVersion } from '../paths.js';
 import type { OccsError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
-import { consulMeta, parseListing, spreadIndex } from './consul-answers.js';
+import { consulMeta, hasIndex, notConsul, parseListing, spreadIndex } from './consul-answers.js';
 import { BLOCKING_WAIT_S, watchConsul, type PrefixReading } from './consul-watch.js';
 import { Endpoints } from './endpoints.js';
 import { checkOthersOnFailover, PROBE_TIMEOUT_MS } from './liveness.js';
@@ -27,8 +27,8 @@ interface Get {
 
 /**
  * The Consul KV HTTP API, which OCCS spoke too: one recursive GET per prefix, the token sent as
- * both `Authorization: Bearer` and `X-Consul-Token`, 404 meaning "no keys", anything else
- * unexpected an error (never "no backends").
+ * both `Authorization: Bearer` and `X-Consul-Token`, 404 with X-Consul-Index meaning "no keys",
+ * anything else unexpected an error (never "no backends"): a 404 without it is no Consul's.
  *
  * Given several servers, requests go to one at a time; one that does not answer (refused, timed
  * out), answers 5xx, knows no leader (default and consistent reads) or has not heard from its
@@ -107,12 +107,14 @@ export class ConsulSource implements KvSource {
    * answers it from its own copy and the answer is tiny (usually a 404), while its headers say
    * whether the server knows a leader and how long ago it heard from it. Any answer but a server
    * error will do (a token scoped to the keys under the prefix may be refused the prefix's own
-   * key: 403). A server that cannot serve is left, and the next one asked; requests waiting on
+   * key: 403), but a 404 or 200 without X-Consul-Index is no Consul's. A server that cannot serve is left, and the next one asked; requests waiting on
    * the one left are sent again to it. Throws only when none can serve.
    */
   async probe(signal: AbortSignal, prefix = this.probeKey ?? 'occs-lb', timeoutMs = this.options.timeoutMs): Promise<void> {
     const response = await this.get({ prefix, query: 'stale', timeoutMs, signal, local: true });
     if (response.status >= 500) throw this.failed(prefix, `answered HTTP ${response.status}${bodySnippet(response.body, [this.options.token])}`);
+    const answered = response.status === 404 || response.status === 200;
+    if (answered && !hasIndex(response.headers)) throw notConsul(this.errors, prefix, `HTTP ${response.status} without X-Consul-Index`);
   }
 
   /** Asks a server other than the one in use whether it could serve (the probe's question), for /healthz. */
@@ -146,12 +148,15 @@ export class ConsulSource implements KvSource {
     const timeoutMs = this.options.timeoutMs + (since ? BLOCKING_WAIT_S * 1000 * 1.1 : 0);
     const response = await this.get({ prefix, query, timeoutMs, signal, local: this.consistency === 'stale' });
     const { index } = consulMeta(response.headers);
+    // Any web server answers 404 to a path it does not know; Consul's KV API says "no keys" with X-Consul-Index.
+    if (response.status === 404 && !hasIndex(response.headers)) throw notConsul(this.errors, prefix, 'HTTP 404 without X-Consul-Index');
     if (response.status === 404) return { pairs: [], index };
     if (response.status === 401 || response.status === 403) throw this.unauthorised(prefix, response.status);
     if (response.status !== 200) {
       throw this.failed(prefix, `answered HTTP ${response.status}${bodySnippet(response.body, [this.options.token])}`);
     }
-    return { pairs: parseListing(response.body, (what) => this.failed(prefix, what)), index };
+    const without = hasIndex(response.headers) ? '' : ', without X-Consul-Index';
+    return { pairs: parseListing(response.body, (what) => notConsul(this.errors, prefix, `${what}${without}`)), index };
   }
 
   /** The directories in `parent` (its keys are left out), as Consul's `?keys&separator=/` lists them; none when it holds no key. */

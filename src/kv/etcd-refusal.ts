@@ -1,5 +1,5 @@
 import { kvError, type OccsError } from '../errors.js';
-import { bodySnippet, storeText, type StoreErrors } from './store-errors.js';
+import { bodyKind, bodySnippet, storeText, type StoreErrors } from './store-errors.js';
 
 /** What etcd's JSON gateway says when it refuses a request. */
 export interface EtcdErrorBody {
@@ -18,8 +18,8 @@ export interface RefusalContext {
 
 /**
  * An etcd refusal of a request to `path` as the user should read it: permission denied, bad
- * credentials, a server that is not etcd's gateway at all (a 404: etcd knows every path we ask),
- * or what it said.
+ * credentials, a server that is not etcd's gateway at all (see `notFromTheGateway`; its page is
+ * never shown), or what it said.
  */
 export function etcdRefusal(ctx: RefusalContext, label: string, path: string, status: number, failure: EtcdErrorBody, text: string): OccsError {
   const said = failure.message ?? failure.error;
@@ -44,14 +44,36 @@ export function etcdRefusal(ctx: RefusalContext, label: string, path: string, st
       : 'this etcd wants a user: set --kv-user and --kv-password (or KV_USER, KV_PASSWORD/KV_PASSWORD_FILE)';
     return ctx.errors.unauthorised(label, `refused the request (${message.replace(/^etcdserver: /, '') || `HTTP ${status}`})`, hint);
   }
-  if (status === 404) {
-    return ctx.errors.wrongKind(
-      label,
-      `does not look like etcd's v3 JSON gateway (it answered 404 to ${path})`,
-      'if it is Consul or OCCS, use consul:// or http://; else check the host and port',
-    );
-  }
+  const answered = notFromTheGateway(status, text);
+  if (answered) return notEtcd(ctx.errors, label, `${answered} to ${path}`);
   return ctx.errors.failed(label, `answered HTTP ${status}${bodySnippet(text, [ctx.password])}`);
+}
+
+/** Statuses etcd's gateway never answers to the paths we ask (it knows them all, and takes POST). */
+const NEVER_FROM_ETCD = new Set([404, 405, 501]);
+
+/**
+ * How an answer shows it cannot come from etcd's JSON gateway ("501", "200 with an HTML page"),
+ * or undefined when it may: the gateway answers every request with JSON, an error with its gRPC
+ * `code` and `message` (`error` in older versions), anything else with a `header`.
+ */
+export function notFromTheGateway(status: number, text: string): string | undefined {
+  if (NEVER_FROM_ETCD.has(status)) return String(status);
+  const kind = bodyKind(text);
+  if (kind) return `${status} with ${kind}`;
+  const json = parseError(text) as Record<string, unknown>;
+  if (typeof json !== 'object' || Array.isArray(json)) return `${status} with JSON that is not etcd's`;
+  if (status === 200) return typeof json.header === 'object' && json.header !== null ? undefined : "200 without etcd's header";
+  return 'code' in json || 'message' in json || 'error' in json ? undefined : `${status} with JSON that is not an etcd error`;
+}
+
+/** The error of a server that answers, but not as etcd's gateway does; `answered`: how ("501 to /v3/kv/range"). */
+export function notEtcd(errors: StoreErrors, label: string, answered: string): OccsError {
+  return errors.wrongKind(
+    label,
+    `does not look like etcd's v3 JSON gateway (it answered ${answered})`,
+    "if it is Consul or OCCS, use consul:// or http://; else check the host and port: etcd's client port is usually 2379, and its JSON gateway answers under /v3/",
+  );
 }
 
 export function parseError(text: string): EtcdErrorBody {

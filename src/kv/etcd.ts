@@ -9,7 +9,7 @@ import { toSnapshot } from './keys.js';
 import { checkOthersOnFailover, PROBE_TIMEOUT_MS } from './liveness.js';
 import type { KvPair, KvSnapshot, KvSource, KvSourceOptions, KvWatchListener } from './source.js';
 import { storeText, StoreErrors, unreachable } from './store-errors.js';
-import { etcdRefusal, parseError, readAll, type RefusalContext } from './etcd-refusal.js';
+import { etcdRefusal, notEtcd, notFromTheGateway, parseError, readAll, type RefusalContext } from './etcd-refusal.js';
 
 const b64 = (bytes: Buffer): string => bytes.toString('base64');
 
@@ -138,11 +138,9 @@ export class EtcdSource implements KvSource {
       },
       signal,
     );
-    try {
-      return JSON.parse(response.text);
-    } catch {
-      throw this.errors.failed(label, 'answered something that is not JSON');
-    }
+    const answered = notFromTheGateway(response.status, response.text);
+    if (answered) throw notEtcd(this.errors, label, `${answered} to ${path}`);
+    return JSON.parse(response.text);
   }
 
   /**

@@ -72,6 +72,23 @@ export function unreachable(error: unknown): string {
   return `could not be reached (${code || (error as Error).message})`;
 }
 
+/**
+ * What a body is, in a few words and never its text, for the message of a server that is not the
+ * store the URL names (its page would say nothing to the user): "an HTML page", "a body that is
+ * not JSON", "an empty body", or undefined for JSON.
+ */
+export function bodyKind(body: Buffer | string): string | undefined {
+  const text = (typeof body === 'string' ? body : body.toString('utf8')).trim();
+  if (!text) return 'an empty body';
+  if (/^<(!doctype html|html|head|body|\?xml|!--)/i.test(text)) return 'an HTML page';
+  try {
+    JSON.parse(text);
+    return undefined;
+  } catch {
+    return 'a body that is not JSON';
+  }
+}
+
 /** How much of an error body is shown: enough to see what the store said, not a page of it. */
 const SNIPPET_CHARS = 120;
 

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { packageVersion } from '../../src/paths.js';
 import { ConsulSource } from '../../src/kv/consul.js';
+import type { KvSnapshot } from '../../src/kv/source.js';
 import { describeKvLocation, parseKvLocation } from '../../src/kv/open.js';
 import { ConsulKvServer, type RecordedRequest } from '../support/consul-kv-server.js';
 import { failure, thrown } from '../support/failure.js';
@@ -44,6 +45,29 @@ describe('ConsulSource probes while a query blocks', () => {
     abort.abort();
     await done;
     expect(errors).toEqual([]);
+  });
+});
+
+describe('ConsulSource watch, when the server in use answers 404 without X-Consul-Index (a proxy, a web server)', () => {
+  it('reports the error and keeps the keys it has (never an empty snapshot), and follows the store once it is back', async () => {
+    const kv = await open();
+    server.put('apps/x/one', '10.0.0.1:80');
+    const snapshots: string[][] = [];
+    const errors: string[] = [];
+    const abort = new AbortController();
+    const listener = { snapshot: (s: KvSnapshot) => snapshots.push(s.pairs.map((p) => p.key)), alive: () => {}, error: (e: unknown) => errors.push(String(e)) };
+    const done = kv.watch(['apps/x'], listener, abort.signal);
+    await waitFor('the first snapshot', () => snapshots.length === 1 || undefined);
+    server.fail({ kind: 'status', status: 404, body: '<!DOCTYPE HTML><html><body>Not Found</body></html>' });
+    await waitFor('the error', () => errors.length > 0 || undefined);
+    expect(errors[0]).toContain("does not look like Consul's (or OCCS's) key/value API: it answered HTTP 404 without X-Consul-Index");
+    expect(errors.join('\n')).not.toContain('<');
+    server.fail(undefined);
+    server.put('apps/x/two', '10.0.0.2:80');
+    await waitFor('the store followed again', () => snapshots.length === 2 || undefined);
+    abort.abort();
+    await done;
+    expect(snapshots).toEqual([['/apps/x/one'], ['/apps/x/one', '/apps/x/two']]);
   });
 });
 
