@@ -89,3 +89,16 @@ export function spreadIndex(name: string, count: number): number {
   for (const byte of Buffer.from(name, 'utf8')) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
   return count > 0 ? hash % count : 0;
 }
+
+/** Every prefix of the request path is encoded segment by segment; `/` stays a separator. */
+export const encodePrefix = (prefix: string): string => prefix.split('/').map(encodeURIComponent).join('/');
+
+/** One GET as the source sends it, to whichever server is in use. */
+export interface Get {
+  prefix: string;
+  query: string;
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** Sent with `?stale`: the server answers from its own copy, and its X-Consul-LastContact says how old that is. */
+  local: boolean;
+}

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { packageVersion } from '../paths.js';
 import type { OccsError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
-import { consulMeta, hasIndex, notConsul, parseListing, spreadIndex } from './consul-answers.js';
+import { consulMeta, encodePrefix, hasIndex, notConsul, parseListing, spreadIndex, type Get } from './consul-answers.js';
 import { BLOCKING_WAIT_S, watchConsul, type PrefixReading } from './consul-watch.js';
 import { Endpoints } from './endpoints.js';
 import { checkOthersOnFailover, PROBE_TIMEOUT_MS } from './liveness.js';
@@ -11,19 +11,6 @@ import { toSnapshot } from './keys.js';
 import { listedDirectories, SiblingLister } from './siblings.js';
 import { DEFAULT_MAX_STALE_MS, type KvConsistency, type KvSnapshot, type KvSource, type KvSourceOptions, type KvWatchListener } from './source.js';
 import { bodySnippet, StoreErrors, unreachable } from './store-errors.js';
-
-/** Every prefix of the request path is encoded segment by segment; `/` stays a separator. */
-const encodePrefix = (prefix: string): string => prefix.split('/').map(encodeURIComponent).join('/');
-
-/** One GET as the source sends it, to whichever server is in use. */
-interface Get {
-  prefix: string;
-  query: string;
-  timeoutMs: number;
-  signal?: AbortSignal;
-  /** Sent with `?stale`: the server answers from its own copy, and its X-Consul-LastContact says how old that is. */
-  local: boolean;
-}
 
 /**
  * The Consul KV HTTP API, which OCCS spoke too: one recursive GET per prefix, the token sent as
@@ -103,12 +90,11 @@ export class ConsulSource implements KvSource {
   }
 
   /**
-   * Proves a server can serve: a stale GET of the prefix's own key, not recursive, so any server
-   * answers it from its own copy and the answer is tiny (usually a 404), while its headers say
-   * whether the server knows a leader and how long ago it heard from it. Any answer but a server
-   * error will do (a token scoped to the keys under the prefix may be refused the prefix's own
-   * key: 403), but a 404 or 200 without X-Consul-Index is no Consul's. A server that cannot serve is left, and the next one asked; requests waiting on
-   * the one left are sent again to it. Throws only when none can serve.
+   * Proves a server can serve: a stale, non-recursive GET of the prefix's own key, which any server
+   * answers from its own copy (usually a tiny 404), its headers saying whether it knows a leader and
+   * when it last heard from it. Any answer but a 5xx will do (a token scoped below the prefix may get
+   * 403), but a 404 or 200 without X-Consul-Index is no Consul's. A server that cannot serve is left
+   * for the next, with the requests waiting on it. Throws only when none can serve.
    */
   async probe(signal: AbortSignal, prefix = this.probeKey ?? 'occs-lb', timeoutMs = this.options.timeoutMs): Promise<void> {
     const response = await this.get({ prefix, query: 'stale', timeoutMs, signal, local: true });
