@@ -26,6 +26,38 @@ export interface ServerList {
 
 const lastSegment = (key: string): string => key.slice(key.lastIndexOf('/') + 1);
 
+/** What one entry parses to: its name's base, whether HAProxy takes that name as it is, and its address or why it is skipped. */
+interface ParsedEntry {
+  value: string;
+  base: string;
+  validName: boolean;
+  address?: ServerAddress;
+  reason?: string;
+}
+
+/**
+ * Each key's entry as parsed last, kept from one answer to the next: an answer of 10,000 servers
+ * that changed one parses one (the rest is a lookup). Bounded: emptied when it holds as many keys
+ * as no store of ours does.
+ */
+const parsedEntries = new Map<string, ParsedEntry>();
+const MOST_KEPT = 200_000;
+
+function parseEntry(key: string, value: string): ParsedEntry {
+  const kept = parsedEntries.get(key);
+  if (kept?.value === value) return kept;
+  const base = lastSegment(key);
+  const long = nameTooLong(base);
+  const parsed = long ? undefined : parseServerAddress(value);
+  const entry: ParsedEntry = { value, base, validName: isServerName(base) };
+  if (long) entry.reason = `server name ${long}`;
+  else if (parsed!.ok) entry.address = parsed!.value;
+  else entry.reason = parsed!.reason;
+  if (parsedEntries.size >= MOST_KEPT) parsedEntries.clear();
+  parsedEntries.set(key, entry);
+  return entry;
+}
+
 /**
  * Turns key/value entries into servers, in the order given. Entries whose value is not a strict
  * address, or whose name is longer than MAX_NAME_LENGTH, are skipped with a reason; names that
@@ -34,26 +66,25 @@ const lastSegment = (key: string): string => key.slice(key.lastIndexOf('/') + 1)
 export function parseServers(pairs: ReadonlyArray<{ key: string; value: string }>): ServerList {
   const skipped: SkippedEntry[] = [];
   const renamed: RenamedEntry[] = [];
-  const accepted: Array<{ key: string; base: string; address: ServerAddress }> = [];
+  const accepted: Array<{ key: string; entry: ParsedEntry & { address: ServerAddress } }> = [];
   for (const { key, value } of pairs) {
-    const base = lastSegment(key);
-    const long = nameTooLong(base);
-    const parsed = parseServerAddress(value);
-    if (long) skipped.push({ key, reason: `server name ${long}` });
-    else if (parsed.ok) accepted.push({ key, base, address: parsed.value });
-    else skipped.push({ key, reason: parsed.reason });
+    const entry = parseEntry(key, value);
+    if (entry.address) accepted.push({ key, entry: entry as ParsedEntry & { address: ServerAddress } });
+    else skipped.push({ key, reason: entry.reason! });
   }
 
-  const taken = new Set(accepted.filter((e) => isServerName(e.base)).map((e) => e.base));
-  const servers = accepted.map(({ key, base, address }): ServerEntry => {
-    if (isServerName(base)) return { key, name: base, ...address };
-    const wanted = toServerName(base);
+  // The names taken, made only when one needs mapping (seldom: a store's keys are names already).
+  let taken: Set<string> | undefined;
+  const servers = accepted.map(({ key, entry }): ServerEntry => {
+    if (entry.validName) return { key, name: entry.base, ...entry.address };
+    taken ??= new Set(accepted.filter((e) => e.entry.validName).map((e) => e.entry.base));
+    const wanted = toServerName(entry.base);
     let name = wanted;
     // The suffix that tells two mapped names apart must not take a name past the cap.
     for (let n = 2; taken.has(name); n++) name = `${wanted.slice(0, MAX_NAME_LENGTH - `-${n}`.length)}-${n}`;
     taken.add(name);
-    renamed.push({ key, from: base, to: name });
-    return { key, name, ...address };
+    renamed.push({ key, from: entry.base, to: name });
+    return { key, name, ...entry.address };
   });
   return { servers, skipped, renamed };
 }

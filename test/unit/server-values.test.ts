@@ -102,3 +102,26 @@ describe('the cap on server names', () => {
     expect(skippedLine({ key: whole, reason: 'r' })).toBe(`skipped ${whole}: r`);
   });
 });
+
+describe('parseServers from one answer to the next (each entry parsed once, while its value stays)', () => {
+  it('follows a changed value, a value that turns bad and back, and a name that needs mapping', () => {
+    const key = '/apps/kept/containers/one';
+    expect(parseServers([{ key, value: '10.0.0.1:80' }]).servers).toMatchObject([{ name: 'one', host: '10.0.0.1', port: 80 }]);
+    expect(parseServers([{ key, value: '10.0.0.2:81' }]).servers).toMatchObject([{ name: 'one', host: '10.0.0.2', port: 81 }]);
+    expect(parseServers([{ key, value: 'nope' }])).toMatchObject({ servers: [], skipped: [{ key }] });
+    expect(parseServers([{ key, value: '10.0.0.2:81' }]).servers).toMatchObject([{ host: '10.0.0.2', port: 81 }]);
+    const mapped = [
+      { key: '/apps/kept/containers/a b', value: '10.0.0.3:80' },
+      { key: '/apps/kept/containers/a_b', value: '10.0.0.4:80' },
+    ];
+    expect(parseServers(mapped).servers.map((s) => s.name)).toEqual(['a_b-2', 'a_b']);
+    expect(parseServers(mapped).servers.map((s) => s.name)).toEqual(['a_b-2', 'a_b']);
+  });
+
+  it('hands out servers of their own: a template that changes one does not change the next answer', () => {
+    const pairs = [{ key: '/apps/kept/containers/two', value: '10.0.0.5:80' }];
+    const first = parseServers(pairs).servers[0]!;
+    first.host = '6.6.6.6';
+    expect(parseServers(pairs).servers[0]).toMatchObject({ host: '10.0.0.5' });
+  });
+});
