@@ -3,11 +3,33 @@ import { cliCommands, masterCommand } from '../../src/haproxy/master-cli.js';
 import { reloadViaMasterSocket } from '../../src/haproxy/reload-master.js';
 import { checkConfigFile } from '../../src/haproxy/check.js';
 import { waitFor } from '../support/haproxy-process.js';
-import { ScaleRig } from '../support/scale-rig.js';
+import { ConsulKvServer } from '../support/consul-kv-server.js';
+import { EtcdServer } from '../support/etcd-server.js';
+import { SCALE_PREFIX, ScaleRig, type ScaleStore } from '../support/scale-rig.js';
 import { benchFleet } from './fleet.js';
 import { median, ms, percentile, report } from './stats.js';
 
 const SERVERS = Number(process.env.OCCS_LB_BENCH_SERVERS ?? 10_000);
+/** Single changes timed per path (adds, then as many removes). */
+const TRIALS = Number(process.env.OCCS_LB_BENCH_SCALE_TRIALS ?? 30);
+
+/** CPU time a process has used, in ms (user + system; /proc counts in 10 ms ticks). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** The store's own answer to the read watch makes of the prefix (Consul/OCCS: the whole prefix, recursive), p50 of 10. */
+async function storeAnswerMs(rig: ScaleRig<ScaleStore>): Promise<number | undefined> {
+  if (!(rig.store instanceof ConsulKvServer)) return undefined;
+  const times: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const started = performance.now();
+    await (await fetch(`${rig.store.url}/v1/kv/${SCALE_PREFIX}/containers/?recurse`)).arrayBuffer();
+    times.push(performance.now() - started);
+  }
+  return median(times);
+}
 
 /** Resident memory of a process, in MiB: all of it (VmRSS), and its private part (RssAnon, without the pages of the node binary it shares). */
 export function rssMiB(pid: number): { rss: number; anon: number } {
@@ -19,16 +41,18 @@ export function rssMiB(pid: number): { rss: number; anon: number } {
 export const mib = (m: { rss: number; anon: number }) => `${m.rss.toFixed(1)} MiB (private ${m.anon.toFixed(1)})`;
 
 /** PUT (or DELETE) → the log line that says HAProxy has the change (runtime read-back done, or reload verified). */
-async function timeChange(rig: ScaleRig, change: () => void): Promise<number> {
+async function timeChange(rig: ScaleRig<ScaleStore>, change: () => void | Promise<void>): Promise<number> {
   const from = rig.watch!.logs.length;
   const started = Date.now();
-  change();
+  // From the write's start: etcd's own write time is part of it, as a store's answer is.
+  const written = change();
   const line = await rig.applied(from);
+  await written;
   return Date.parse(String(line.time)) - started;
 }
 
 /** Waits until HAProxy runs `count` ready servers in the backend; returns when, by the clock. */
-async function readyServers(rig: ScaleRig, count: number, backend = rig.backend()): Promise<number> {
+async function readyServers(rig: ScaleRig<ScaleStore>, count: number, backend = rig.backend()): Promise<number> {
   await waitFor(`${count} ready servers`, async () => [...(await rig.servers(backend)).values()].filter((s) => s.ready).length >= count, 120_000);
   return Date.now();
 }
@@ -36,27 +60,34 @@ async function readyServers(rig: ScaleRig, count: number, backend = rig.backend(
 interface PathFigures {
   add: number[];
   remove: number[];
+  /** CPU of watch per single change, ms (the adds and removes together). */
+  cpu: number;
+  /** The store's own answer time, where it sends the whole prefix (Consul/OCCS). */
+  store?: number;
   bulk: number;
   idle: { rss: number; anon: number };
   rss: { rss: number; anon: number };
 }
 
 /** One server added, one removed (8 each), then 1,000 added at once, on one path. */
-async function pathFigures(extra: string[], layout = { backends: 1, servers: SERVERS }): Promise<PathFigures> {
-  const rig = await new ScaleRig(layout, extra).start();
+async function pathFigures(extra: string[], layout = { backends: 1, servers: SERVERS }, store?: ScaleStore): Promise<PathFigures> {
+  const rig = await new ScaleRig<ScaleStore>(layout, extra, undefined, { store }).start();
   try {
     await new Promise((r) => setTimeout(r, 5000)); // start-up settles
     const idle = rssMiB(rig.watch!.child.pid!);
     const add: number[] = [];
     const remove: number[] = [];
-    for (let i = 0; i < 8; i++) add.push(await timeChange(rig, () => rig.store.put(rig.key(90_000 + i, 0), rig.address)));
-    for (let i = 0; i < 8; i++) remove.push(await timeChange(rig, () => rig.store.delete(rig.key(90_000 + i, 0))));
+    const cpuBefore = cpuMs(rig.watch!.child.pid!);
+    for (let i = 0; i < TRIALS; i++) add.push(await timeChange(rig, () => rig.store.put(rig.key(90_000 + i, 0), rig.address)));
+    for (let i = 0; i < TRIALS; i++) remove.push(await timeChange(rig, () => rig.store.delete(rig.key(90_000 + i, 0))));
+    const cpu = (cpuMs(rig.watch!.child.pid!) - cpuBefore) / (2 * TRIALS);
     // Let the file of the last change settle before the burst.
-    await waitFor('the file to follow', () => !readFileSync(rig.config, 'utf8').includes(`s${90_007}`), 60_000);
+    await waitFor('the file to follow', () => !readFileSync(rig.config, 'utf8').includes(`s${90_000 + TRIALS - 1}`), 60_000);
     const started = Date.now();
-    for (let i = 0; i < 1000; i++) rig.store.put(rig.key(80_000 + i, 0), rig.address);
+    const writes = Array.from({ length: 1000 }, (_, i) => rig.store.put(rig.key(80_000 + i, 0), rig.address));
     const bulk = (await readyServers(rig, layout.servers + 1000)) - started;
-    return { add, remove, bulk, idle, rss: rssMiB(rig.watch!.child.pid!) };
+    await Promise.all(writes.map(async (w) => w));
+    return { add, remove, cpu, store: await storeAnswerMs(rig), bulk, idle, rss: rssMiB(rig.watch!.child.pid!) };
   } finally {
     await rig.stop();
   }
@@ -133,16 +164,36 @@ async function memoryFigures(): Promise<Array<[string, string]>> {
   }
 }
 
+/** p50 / p99 (min–max) of samples. */
+const spread = (samples: number[]) => `${ms(median(samples))} / ${ms(percentile(samples, 99))} (${ms(Math.min(...samples))}–${ms(Math.max(...samples))})`;
+
 export async function benchScale(): Promise<void> {
   const runtime = await pathFigures([]);
   const reload = await pathFigures(['--no-runtime-api']);
+  const etcd = await pathFigures([], undefined, new EtcdServer());
+  const small = await pathFigures([], { backends: 1, servers: 100 });
   const row = (what: string, f: (p: PathFigures) => string): [string, string] => [what, `${f(runtime)}   (--no-runtime-api: ${f(reload)})`];
-  report(`scale: ${SERVERS} servers in one backend, --wait 0 (PUT → HAProxy has it: runtime read-back done, or reload verified)`, [
-    row('one server added: p50 (goal <= 30 ms)', (p) => `${ms(median(p.add))} (${ms(Math.min(...p.add))}–${ms(Math.max(...p.add))})`),
-    row('one server removed: p50 (goal <= 30 ms + drain)', (p) => `${ms(median(p.remove))} (${ms(Math.min(...p.remove))}–${ms(Math.max(...p.remove))})`),
-    row('1,000 servers written at once → all ready in HAProxy (goal <= 1 s)', (p) => ms(p.bulk)),
-    row(`watch RSS idle at ${SERVERS} servers`, (p) => mib(p.idle)),
-    row(`watch RSS right after the changes, at ${SERVERS} + 1,000 servers`, (p) => mib(p.rss)),
+  report(
+    `scale: ${SERVERS} servers in one backend, Consul/OCCS test server, --wait 0 (write → HAProxy has it: runtime read-back done, or reload verified; ${TRIALS} trials each)`,
+    [
+      row("one server added: p50 / p99 (min–max) (goal: the store's answer + 30 ms)", (p) => spread(p.add)),
+      row('one server removed: p50 / p99 (min–max)', (p) => spread(p.remove)),
+      row("the store's own answer of the whole prefix, alone (p50 of 10)", (p) => ms(p.store ?? NaN)),
+      row('CPU of watch per single change (goal <= 10 ms)', (p) => ms(p.cpu)),
+      row('1,000 servers written at once → all ready in HAProxy', (p) => ms(p.bulk)),
+      row(`watch RSS idle at ${SERVERS} servers`, (p) => mib(p.idle)),
+      row(`watch RSS right after the changes, at ${SERVERS} + 1,000 servers`, (p) => mib(p.rss)),
+    ],
+  );
+  report(`scale: ${SERVERS} servers in one backend, etcd 3.4, --wait 0 (${TRIALS} trials each)`, [
+    ['one server added: p50 / p99 (min–max) (goal 30 / 60 ms)', spread(etcd.add)],
+    ['one server removed: p50 / p99 (min–max) (goal 30 / 60 ms)', spread(etcd.remove)],
+    ['CPU of watch per single change (goal <= 10 ms, and <= 2x the 100-server figure)', ms(etcd.cpu)],
+    ['1,000 servers written at once → all ready in HAProxy', ms(etcd.bulk)],
+  ]);
+  report(`scale: 100 servers in one backend, Consul/OCCS test server (the small config to compare with)`, [
+    ['one server added / removed: p50', `${ms(median(small.add))} / ${ms(median(small.remove))}`],
+    ['CPU of watch per single change', ms(small.cpu)],
   ]);
   report(`scale: HAProxy's own floor at ${SERVERS} servers`, await haproxyFloor());
   const layout = { backends: 100, servers: 100 };
