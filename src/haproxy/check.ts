@@ -14,12 +14,15 @@ export interface CheckResult {
   output: string;
 }
 
+/** The niceness of a check off the serving path (a runtime change's file): it yields the CPU to HAProxy and to the next change. */
+export const BACKGROUND_NICE = 10;
+
 /**
  * Runs `haproxy -c -f FILE` (the real binary) and reads its verdict and messages. A binary that
  * cannot be run at all is a usage error (exit 2), not a verdict on the file.
  */
-export async function checkConfigFile(binary: string, file: string, timeoutMs = 30_000): Promise<CheckResult> {
-  const result = await runCommand(binary, ['-c', '-f', file], { timeoutMs }).catch((error: unknown) => {
+export async function checkConfigFile(binary: string, file: string, timeoutMs = 30_000, nice = 0): Promise<CheckResult> {
+  const result = await runCommand(binary, ['-c', '-f', file], { timeoutMs, nice }).catch((error: unknown) => {
     throw new OccsError('HAPROXY_UNRUNNABLE', `cannot run ${binary} to check the config (${systemErrorCode(error) ?? String(error)})`, {
       hint: 'install HAProxy, or point --haproxy at its executable',
       cause: error,

@@ -1,4 +1,4 @@
-import { checkConfigFile, type CheckResult } from './check.js';
+import { BACKGROUND_NICE, checkConfigFile, type CheckResult } from './check.js';
 import { adminSocket, parseSections } from './config-sections.js';
 import { showProc } from './master-cli.js';
 import { childrenOf } from './process.js';
@@ -18,8 +18,8 @@ export interface HaproxyControl {
   readonly description: string;
   /** The supervised child, when watch runs HAProxy itself (it is started after the first install). */
   readonly supervisor?: Supervisor;
-  /** `haproxy -c` of a file. */
-  check(file: string): Promise<CheckResult>;
+  /** `haproxy -c` of a file; `background`: off the serving path, at a lower priority (BACKGROUND_NICE). */
+  check(file: string, background?: boolean): Promise<CheckResult>;
   /** Reloads HAProxy and proves the reload happened (exit 6 otherwise); undefined: there is no HAProxy to reload. */
   reload(): Promise<ReloadResult | undefined>;
   /** The runtime API of the running HAProxy (`installed`: the config it runs, which may name an admin socket). */
@@ -45,7 +45,7 @@ export interface ControlOptions {
 
 /** Picks the control for the settings: supervised child, a running HAProxy's strategy, or none. */
 export function haproxyControl(options: ControlOptions): HaproxyControl {
-  const check = (file: string) => checkConfigFile(options.binary, file);
+  const check = (file: string, background = false) => checkConfigFile(options.binary, file, undefined, background ? BACKGROUND_NICE : 0);
   const { supervisor, strategy } = options;
   if (supervisor) {
     return {

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { setPriority } from 'node:os';
 
 /**
  * The variables that hold occs-lb's secrets, or name the files that do. No child gets them:
@@ -42,9 +43,20 @@ export interface RunResult {
  * result comes when the command itself exits, even if something it left in the background
  * (`haproxy -D`, `cmd &`) still holds its output open.
  */
-export function runCommand(file: string, args: readonly string[], options: { timeoutMs: number; shell?: boolean; cwd?: string }): Promise<RunResult> {
+export function runCommand(
+  file: string,
+  args: readonly string[],
+  options: { timeoutMs: number; shell?: boolean; cwd?: string; /** A niceness to run at (0: as we do; 19: only on a CPU nothing else wants). */ nice?: number },
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { shell: options.shell, cwd: options.cwd, env: childEnv(process.env), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (options.nice && child.pid !== undefined) {
+      try {
+        setPriority(child.pid, options.nice);
+      } catch {
+        // Gone already, or not ours to change: it runs at our priority.
+      }
+    }
     let output = '';
     let timedOut = false;
     child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));

@@ -152,7 +152,8 @@ export class Executor {
       const file = this.pending;
       this.pending = undefined;
       try {
-        const installed = await this.installer.install([file], this.backends);
+        // Off the serving path: its haproxy -c yields the CPU to HAProxy and to the next change.
+        const installed = await this.installer.install([file], this.backends, true);
         await this.sweep([file]);
         this.deps.filed?.(installed);
       } catch (error) {

@@ -17,12 +17,12 @@ export class Installer {
   constructor(private readonly deps: { control: HaproxyControl; log: Logger; view: HaproxyView }) {}
 
   /** Stages, checks (HAProxy configs, with their map files) and renames the files; returns their destinations. */
-  async install(files: readonly RenderedResource[], backends: Readonly<Record<string, number>> = {}): Promise<string[]> {
+  async install(files: readonly RenderedResource[], backends: Readonly<Record<string, number>> = {}, background = false): Promise<string[]> {
     let checkMs = 0;
     const check = async (file: string, r: RenderedResource) => {
       const started = performance.now();
       try {
-        await this.check(file, r);
+        await this.check(file, r, background);
       } finally {
         checkMs += performance.now() - started;
       }
@@ -61,8 +61,8 @@ export class Installer {
   }
 
   /** `haproxy -c` on the staged file; a rejection names the rendered line. */
-  private async check(file: string, r: RenderedResource): Promise<void> {
-    const result = await this.deps.control.check(file);
+  private async check(file: string, r: RenderedResource, background: boolean): Promise<void> {
+    const result = await this.deps.control.check(file, background);
     if (result.valid) return;
     throw configRejected(result, {
       file,

@@ -52,15 +52,18 @@ describe('the file of a runtime change follows in the background', () => {
     const templates = await compileTemplates(settings.resources);
     /** The text of each file given to `haproxy -c`, in order. */
     const checked: string[] = [];
+    /** Whether each check ran off the serving path (at a lower priority). */
+    const background: boolean[] = [];
     let gate: Promise<void> = Promise.resolve();
     let verdict: (text: string) => CheckResult | undefined = () => undefined;
     let reloads = 0;
     const control: HaproxyControl = {
       description: 'a test HAProxy',
       running: async () => undefined,
-      check: async (file) => {
+      check: async (file, offPath) => {
         const text = readFileSync(file, 'utf8');
         checked.push(text);
+        background.push(offPath === true);
         await gate;
         return verdict(text) ?? checkConfigFile('haproxy', file);
       },
@@ -85,7 +88,9 @@ describe('the file of a runtime change follows in the background', () => {
     view.startedNow();
     await haproxy.start();
     cleanup.push(() => haproxy.stop());
+    expect(background).toEqual([false]); // the first install is on the serving path: HAProxy waits for it
     checked.length = 0; // from here on: the files of runtime changes
+    background.length = 0;
     /** The pid of HAProxy's worker (a reload changes it); the master's CLI may take a moment to come up. */
     const worker = () =>
       waitFor('the master CLI to answer', async () => /^(\d+)\s+worker/m.exec(await masterCommand(haproxy.socket, 'show proc', 5000).catch(() => ''))?.[1]);
@@ -93,6 +98,7 @@ describe('the file of a runtime change follows in the background', () => {
       e,
       apply,
       checked,
+      background,
       failed,
       config: haproxy.config,
       reloads: () => reloads,
@@ -126,6 +132,8 @@ describe('the file of a runtime change follows in the background', () => {
     // Two checks in all: the file with b (under way), then only the newest (c's file was never checked).
     expect(x.checked).toHaveLength(2);
     expect(x.checked[1]).toMatch(/server d /);
+    // Off the serving path, both checks ran at a lower priority.
+    expect(x.background).toEqual([true, true]);
     expect(readFileSync(x.config, 'utf8')).toMatch(/server d 127\.0\.0\.1:\d+ check/);
     expect((await checkConfigFile('haproxy', x.config)).valid).toBe(true);
     expect(x.reloads()).toBe(0);
