@@ -8,6 +8,7 @@ import type { ChildExit, Supervisor } from '../haproxy/supervisor.js';
 import type { Logger } from '../log.js';
 import { maskEcho } from '../util/redact.js';
 import type { WatchState } from './state.js';
+import { StateLines } from './state-lines.js';
 import type { WatchRecord } from './watch-record.js';
 
 /** Why watch stops: a signal, or HAProxy exiting on its own. */
@@ -31,6 +32,8 @@ export interface ChildParts {
 export class HaproxyChild {
   /** The stop of HAProxy processes an earlier watch left, while under way. */
   private leftovers?: Promise<void>;
+  /** HAProxy's lines as logged (JSON logs only), its state lines a few at a time. */
+  private lines?: StateLines;
 
   constructor(private readonly parts: ChildParts) {}
 
@@ -39,7 +42,9 @@ export class HaproxyChild {
     const { state, log, settings, record } = this.parts;
     // Recorded as soon as it has a pid: a watch killed from then on leaves a record of it.
     // With JSON logs every line on stderr is JSON: HAProxy's own lines are wrapped, at their level.
-    const output = log.format === 'json' ? (line: string) => haproxyLine(log, line) : undefined;
+    const lines = log.format === 'json' ? stateLines(log) : undefined;
+    this.lines = lines;
+    const output = lines && ((line: string) => lines.take(line));
     await supervisor.start(settings.haproxy.reloadTimeoutMs, this.parts.childEnv, async (pid) => record?.save(pid), output);
     state.childAlive = true;
     log.info(`started haproxy (pid ${supervisor.pid}): ${supervisor.commandLine}`, { pid: supervisor.pid });
@@ -110,6 +115,7 @@ export class HaproxyChild {
     log.info(`${stop.signal}: stopping${supervisor?.alive ? ' haproxy' : ''}`);
     if (!supervisor) return ExitCode.ok;
     const exit = await supervisor.stop(stop.signal, settings.watch.stopTimeoutMs);
+    this.lines?.flush();
     log.info(`haproxy stopped (${exit.description})`, { status: exit.status });
     return exit.status;
   }
@@ -123,3 +129,10 @@ function haproxyLine(log: Logger, line: string): void {
   if (!line.trim()) return;
   log[haproxyLineLevel(line)](maskEcho(line), { source: 'haproxy' });
 }
+
+/** HAProxy's lines logged, its server state lines a few a second (state-lines.ts). */
+const stateLines = (log: Logger) =>
+  new StateLines(
+    (line) => haproxyLine(log, line),
+    (message, fields, down) => log[down ? 'warn' : 'info'](message, fields),
+  );
