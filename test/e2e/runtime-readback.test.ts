@@ -1,13 +1,12 @@
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackendChanges } from '../../src/haproxy/config-diff.js';
-import { masterCommand } from '../../src/haproxy/master-cli.js';
 import { runtimeChannel, type RuntimeChannel } from '../../src/haproxy/runtime-channel.js';
 import { applyAtRuntime } from '../../src/haproxy/runtime.js';
 import { ServerIds } from '../../src/haproxy/server-ids.js';
 import type { ServerLine } from '../../src/haproxy/server-line.js';
 import { failure } from '../support/failure.js';
-import { adminConfigHead, freePort, HaproxyProcess, waitFor } from '../support/haproxy-process.js';
+import type { HaproxyProcess } from '../support/haproxy-process.js';
+import { haproxyWithSockets } from '../support/haproxy-sockets.js';
 
 function line(text: string): ServerLine {
   const [name, address, ...options] = text.split(' ') as [string, string, ...string[]];
@@ -27,27 +26,8 @@ describe('reading back a few servers from a real HAProxy', () => {
   let adminSocket = '';
 
   beforeAll(async () => {
-    const port = await freePort();
-    haproxy = new HaproxyProcess(port, 'master-worker');
-    adminSocket = join(haproxy.dir, 'admin.sock');
     const servers = ['a 127.0.0.1:9001', 'b [::1]:9002 weight 5', 'c 127.0.0.1:9003 disabled'];
-    haproxy.writeConfig(
-      [
-        ...adminConfigHead(adminSocket, port),
-        '    http-request return status 200 content-type text/plain string up',
-        '    default_backend pool',
-        'backend pool',
-        ...servers.map((s) => `    server ${s}`),
-        '',
-      ].join('\n'),
-    );
-    await haproxy.start();
-    await waitFor('the master CLI', () =>
-      masterCommand(haproxy.socket, 'show proc', 2000).then(
-        () => true,
-        () => undefined,
-      ),
-    );
+    ({ haproxy, adminSocket } = await haproxyWithSockets(['    default_backend pool', 'backend pool', ...servers.map((s) => `    server ${s}`)]));
   });
   afterAll(() => haproxy.stop());
 
