@@ -2,7 +2,8 @@ import { pollUntil } from '../util/poll.js';
 import type { BackendChanges } from './config-diff.js';
 import { canonicalHost, weightOf, type ServerLine } from './server-line.js';
 import { expectAll, runtimeCommand, runtimeRefused, said, type RuntimeChannel } from './runtime-channel.js';
-import { escaped, ServerIds } from './server-ids.js';
+import { readBack, type Expected } from './readback.js';
+import { ServerIds } from './server-ids.js';
 
 const address = (s: ServerLine): string => (s.host.includes(':') ? `[${s.host}]:${s.port}` : `${s.host}:${s.port}`);
 
@@ -62,9 +63,10 @@ export async function applyAtRuntime(
     if (b.added.length >= LEARN_IDS_FROM && !ids.known(b.backend))
       ids.learn(b.backend, await channel.send(runtimeCommand('show', 'servers', 'state', b.backend)));
   }
+  for (const b of backends) for (const s of b.removed) ids.drop(b.backend, s.name);
   const added = backends.flatMap((b) => b.added.map((server) => ({ backend: b.backend, server })));
   const adds = added.flatMap((t) => [
-    runtimeCommand(...addServerWords(t.backend, t.server, ids.take(t.backend))),
+    runtimeCommand(...addServerWords(t.backend, t.server, ids.take(t.backend, t.server.options.includes('id') ? undefined : t.server.name))),
     ...(t.server.options.includes('check') ? [runtimeCommand('enable', 'health', idOf(t))] : []),
     ...(t.server.options.includes('disabled') ? [] : [runtimeCommand('enable', 'server', idOf(t))]),
   ]);
@@ -145,29 +147,18 @@ async function deleteOne(channel: RuntimeChannel, t: Touched): Promise<void> {
 }
 
 /**
- * Reads back what the change touched: `show servers state BACKEND`, of which only the servers
- * added, moved, reshaped or removed are looked at. Each added, moved or reshaped one must be
- * there, at its address, with its weight, in maintenance only when its line says `disabled`;
- * each removed one gone.
+ * Reads back what the change touched (see readBack: the servers themselves when few, else the
+ * whole backend). Each added, moved or reshaped one must be there, at its address, with its
+ * weight, in maintenance only when its line says `disabled`; each removed one gone.
  */
 async function verify(channel: RuntimeChannel, b: BackendChanges, ids: ServerIds): Promise<void> {
-  const expected = new Map<string, ServerLine | undefined>([
+  const expected: Expected = new Map([
     ...b.added.map((s) => [s.name, s] as const),
     ...b.moved.map((m) => [m.to.name, m.to] as const),
     ...(b.shaped ?? []).map((s) => [s.name, s] as const),
     ...b.removed.map((s) => [s.name, undefined] as const),
   ]);
-  const answer = await channel.send(runtimeCommand('show', 'servers', 'state', b.backend));
-  if (!ids.known(b.backend)) ids.learn(b.backend, answer);
-  const running = new Map<string, { addr: string; port: number; admin: number; weight: number }>();
-  for (const line of stateLines(answer, b.backend, [...expected.keys()])) {
-    const f = line.split(' ', 19);
-    if (f.length < 19 || f[1] !== b.backend || !expected.has(f[3]!)) continue;
-    running.set(f[3]!, { addr: f[4]!, port: Number(f[18]), admin: Number(f[6]), weight: Number(f[7]) });
-  }
-  // Forced, inherited, resolution and hostname maintenance. Not 0x04 (a server the file says
-  // `disabled` keeps that flag after `set server … state ready`, serving).
-  const MAINT = 0x01 | 0x02 | 0x20 | 0x40;
+  const running = await readBack(channel, b.backend, expected, ids);
   const problems: string[] = [];
   for (const [name, s] of expected) {
     const r = running.get(name);
@@ -175,17 +166,8 @@ async function verify(channel: RuntimeChannel, b: BackendChanges, ids: ServerIds
       if (r) problems.push(`${name} should be gone`);
     } else if (!r) problems.push(`${name} is missing`);
     else if (r.addr !== canonicalHost(s.host) || r.port !== s.port) problems.push(`${name} is at ${r.addr}:${r.port}, not ${address(s)}`);
-    else if (Boolean(r.admin & MAINT) !== s.options.includes('disabled')) problems.push(`${name} is ${r.admin & MAINT ? '' : 'not '}in maintenance`);
+    else if (r.maint !== s.options.includes('disabled')) problems.push(`${name} is ${r.maint ? '' : 'not '}in maintenance`);
     else if (r.weight !== weightOf(s)) problems.push(`${name} has weight ${r.weight}, not ${weightOf(s)}`);
   }
   if (problems.length > 0) throw runtimeRefused(`backend ${b.backend} is not as asked after the runtime changes: ${problems.join('; ')}`);
-}
-
-/**
- * The lines of a `show servers state` answer that may be about `names`: a few servers are found
- * by search, so reading back one server of 10,000 does not split 10,000 lines.
- */
-function stateLines(answer: string, backend: string, names: string[]): string[] {
-  if (names.length > 64) return answer.split('\n');
-  return names.flatMap((name) => new RegExp(`^\\d+ ${escaped(backend)} \\d+ ${escaped(name)} .*$`, 'm').exec(answer)?.[0] ?? []);
 }

@@ -8,30 +8,56 @@ export const escaped = (word: string) => word.replace(/[.*+?^${}()|[\]\\]/g, '\\
  * (above the highest in use) and counted up from there. Only HAProxy's reload renumbers servers:
  * `forget()` then. An id taken meanwhile (by hand) makes HAProxy refuse the server: the change
  * then goes by reload, as any refusal does.
+ *
+ * The id of each server by name is kept too (learned from the same answer, and from the ids given
+ * at `add server`), so a few servers can be read back by id (`show stat BACKEND 4 ID`). Such an id
+ * may be stale (a server changed by hand): whoever reads by id checks the name it gets.
  */
 export class ServerIds {
   private readonly next = new Map<string, number>();
+  private readonly names = new Map<string, Map<string, number>>();
 
   forget(): void {
     this.next.clear();
+    this.names.clear();
   }
 
   known(backend: string): boolean {
     return this.next.has(backend);
   }
 
-  /** Learns the highest id of a backend from its `show servers state` answer. */
+  /** Learns the highest id of a backend, and the id of each of its servers, from its `show servers state` answer. */
   learn(backend: string, answer: string): void {
     let highest = 0;
-    const line = new RegExp(`^\\d+ ${escaped(backend)} (\\d+) `, 'gm');
-    for (const match of answer.matchAll(line)) highest = Math.max(highest, Number(match[1]));
+    const names = new Map<string, number>();
+    const line = new RegExp(`^\\d+ ${escaped(backend)} (\\d+) (\\S+) `, 'gm');
+    for (const match of answer.matchAll(line)) {
+      highest = Math.max(highest, Number(match[1]));
+      names.set(match[2]!, Number(match[1]));
+    }
     this.next.set(backend, Math.max(this.next.get(backend) ?? 0, highest + 1));
+    this.names.set(backend, names);
   }
 
-  /** The id for the next server added to a backend (undefined: not known, HAProxy numbers it). */
-  take(backend: string): number | undefined {
+  /**
+   * The id for the next server added to a backend (undefined: not known, HAProxy numbers it).
+   * With `name`, the id is kept as that server's.
+   */
+  take(backend: string, name?: string): number | undefined {
     const id = this.next.get(backend);
-    if (id !== undefined) this.next.set(backend, id + 1);
+    if (id === undefined) return undefined;
+    this.next.set(backend, id + 1);
+    if (name !== undefined) this.names.get(backend)?.set(name, id);
     return id;
+  }
+
+  /** The id of a server as last learned or given (undefined: not known). */
+  idOf(backend: string, name: string): number | undefined {
+    return this.names.get(backend)?.get(name);
+  }
+
+  /** A server deleted: its id is no longer its. */
+  drop(backend: string, name: string): void {
+    this.names.get(backend)?.delete(name);
   }
 }

@@ -1,9 +1,9 @@
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { masterCommand } from '../../src/haproxy/master-cli.js';
 import { runtimeChannel, runtimeCommand } from '../../src/haproxy/runtime-channel.js';
 import { failure, thrown } from '../support/failure.js';
-import { adminConfigHead, freePort, HaproxyProcess, waitFor } from '../support/haproxy-process.js';
+import type { HaproxyProcess } from '../support/haproxy-process.js';
+import { haproxyWithSockets } from '../support/haproxy-sockets.js';
 
 /**
  * Many runtime commands go in few requests, joined by our own `;`. Against a real HAProxy, over
@@ -15,25 +15,7 @@ describe('runtime commands in batches', () => {
   let adminSocket = '';
 
   beforeAll(async () => {
-    const port = await freePort();
-    haproxy = new HaproxyProcess(port, 'master-worker');
-    adminSocket = join(haproxy.dir, 'admin.sock');
-    haproxy.writeConfig(
-      [
-        ...adminConfigHead(adminSocket, port),
-        '    http-request return status 200 content-type text/plain string up',
-        '    default_backend pool',
-        'backend pool',
-        '',
-      ].join('\n'),
-    );
-    await haproxy.start();
-    await waitFor('the master CLI', () =>
-      masterCommand(haproxy.socket, 'show proc', 2000).then(
-        () => true,
-        () => undefined,
-      ),
-    );
+    ({ haproxy, adminSocket } = await haproxyWithSockets(['    default_backend pool', 'backend pool']));
   });
   afterAll(() => haproxy.stop());
 
