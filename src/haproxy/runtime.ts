@@ -38,8 +38,15 @@ const LEARN_IDS_FROM = 8;
 type Touched = { backend: string; server: ServerLine };
 const idOf = (t: Touched) => `${t.backend}/${t.server.name}`;
 
-/** An address change (to another port) closes a server's idle pooled connections at once: for a server in maintenance, about to go. */
-const closeIdle = (t: Touched) => runtimeCommand('set', 'server', idOf(t), 'addr', t.server.host, 'port', t.server.port === 1 ? '2' : '1');
+/**
+ * An address change closes a server's idle pooled connections at once (HAProxy 2.6
+ * srv_update_addr_port: srv_cleanup_connections, but only when the address or port really
+ * changes; the same address again is "no need to change" and closes nothing). For a server in
+ * maintenance, about to go: the `n`th flush points it at port 1, 2 or 3, never its own nor the
+ * one the flush before chose, so every flush is a change.
+ */
+const closeIdle = (t: Touched, n: number) =>
+  runtimeCommand('set', 'server', idOf(t), 'addr', t.server.host, 'port', String([1, 2, 3].filter((p) => p !== t.server.port)[n % 2]));
 
 /**
  * Applies server changes to the running HAProxy, with no reload: new servers first (`add server`
@@ -90,61 +97,62 @@ export async function applyAtRuntime(
 }
 
 /**
+ * How long `del server` is tried after `shutdown sessions`: HAProxy kills those sessions at the
+ * next pass of their thread (milliseconds), and a connection one hands back to the idle pool is
+ * closed at the next try; 2 s leaves a loaded 2-core machine room, and bounds a removal at the
+ * drain timeout plus 2 s before it falls back to a reload.
+ */
+const AFTER_SHUTDOWN_MS = 2000;
+
+/**
  * Removes servers, all together: maintenance at once (no new requests; those in flight go on),
  * then `del server` until HAProxy takes it — it refuses while a server still has sessions —
- * for at most `drainTimeoutMs`; then the sessions left are shut and the rest deleted. Every
- * step is one batch for all the servers, so its cost does not grow with the size of the backend.
+ * for at most `drainTimeoutMs`; then the sessions left are shut and the rest deleted within
+ * AFTER_SHUTDOWN_MS. Every step is one batch for all the servers, so its cost does not grow
+ * with the size of the backend.
  */
 async function removeAll(channel: RuntimeChannel, servers: Touched[], drainTimeoutMs: number): Promise<void> {
   if (servers.length === 0) return;
   const maint = servers.map((t) => runtimeCommand('set', 'server', idOf(t), 'state', 'maint'));
   await expectAll(channel, maint, /^$/, 0, 'put the servers removed in maintenance');
-  let left = servers;
-  let flushed = false;
-  await pollUntil(async () => {
-    left = await deleteSome(channel, left);
-    if (left.length > 0 && !flushed) {
-      // Idle pooled connections keep a server from going too (see deleteOne): close them.
-      flushed = true;
-      await channel.sendAll(left.map(closeIdle));
-    }
-    return left.length === 0 ? true : undefined;
-  }, Date.now() + drainTimeoutMs);
+  let left = (await deleteUntil(channel, servers, Date.now() + drainTimeoutMs)).left;
   if (left.length === 0) return;
   const shut = left.map((t) => runtimeCommand('shutdown', 'sessions', 'server', idOf(t)));
   await expectAll(channel, shut, /^$/, 0, 'shut the sessions of the servers removed');
-  for (const t of left) await deleteOne(channel, t);
-}
-
-/** One batch of `del server`; returns the servers HAProxy did not delete yet (one answer line per command). */
-async function deleteSome(channel: RuntimeChannel, servers: Touched[]): Promise<Touched[]> {
-  const answers = said(await channel.sendAll(servers.map((t) => runtimeCommand('del', 'server', idOf(t)))));
-  if (answers.length !== servers.length) return servers;
-  return servers.filter((_, i) => !/^Server deleted\.|^No such server/.test(answers[i]!));
+  const after = await deleteUntil(channel, left, Date.now() + AFTER_SHUTDOWN_MS);
+  left = after.left;
+  if (left.length > 0) throw runtimeRefused(`HAProxy refused "del server ${idOf(left[0]!)}": ${after.last}`);
 }
 
 /**
- * `del server` for one server that would not go. HAProxy 2.6 keeps the pooled idle connections
- * of a server that was already DOWN (failed checks) when put in maintenance, and those a session
- * hands back to the pool just after: they go only as the pool is purged, half the surplus every
- * pool-purge-delay (measured: 28 s). An address change closes a server's idle connections at
- * once: on the first refusal, the server (in maintenance, about to go) is pointed elsewhere. A
- * server already gone counts as deleted.
+ * `del server` for `servers` in one batch a try, until HAProxy has taken them all or the deadline
+ * passes; returns those left and HAProxy's last refusal. HAProxy 2.6 refuses while a server has
+ * sessions (cur_sess), idle pooled connections (curr_idle_conns) or a queue. Maintenance closes
+ * the idle connections of a server that was up, not of one already DOWN (failed checks); and a
+ * session ending in maintenance hands its connection back to the pool, also just after a flush.
+ * Those go only as the pool is purged, half the surplus every pool-purge-delay (measured: 28 s):
+ * every refusal closes the idle connections of the servers left again. A server already gone
+ * counts as deleted.
  */
-async function deleteOne(channel: RuntimeChannel, t: Touched): Promise<void> {
+async function deleteUntil(channel: RuntimeChannel, servers: Touched[], deadline: number): Promise<{ left: Touched[]; last: string }> {
+  let left = servers;
   let last = '';
-  let flushed = false;
-  const deleted = await pollUntil(async () => {
-    last = (await channel.send(runtimeCommand('del', 'server', idOf(t)))).trim();
-    if (/^Server deleted\.|^No such server/.test(last)) return true;
-    if (!flushed && /connections/i.test(last)) {
-      flushed = true;
-      await channel.send(closeIdle(t));
+  let flushes = 0;
+  await pollUntil(async () => {
+    const answers = said(await channel.sendAll(left.map((t) => runtimeCommand('del', 'server', idOf(t)))));
+    if (answers.length === left.length) {
+      last = answers.find((a) => !DELETED.test(a)) ?? '';
+      left = left.filter((_, i) => !DELETED.test(answers[i]!));
     }
+    if (left.length === 0) return true;
+    const n = flushes++;
+    await channel.sendAll(left.map((t) => closeIdle(t, n)));
     return undefined;
-  }, Date.now() + 1000);
-  if (!deleted) throw runtimeRefused(`HAProxy refused "del server ${idOf(t)}": ${last}`);
+  }, deadline);
+  return { left, last };
 }
+
+const DELETED = /^Server deleted\.|^No such server/;
 
 /**
  * Reads back what the change touched (see readBack: the servers themselves when few, else the
