@@ -42,15 +42,25 @@ describe('the etcd quick start (docs/getting-started.md)', () => {
     const [etcdLine, putLine, renderLine] = lines.map(local) as [string, string, string];
     expect(etcdLine.endsWith(' &')).toBe(true);
     const [etcd, ...etcdArgs] = splitShellWords(etcdLine.slice(0, -2))!;
-    const child = spawn(etcd!, etcdArgs, { stdio: 'ignore' });
+    const child = spawn(etcd!, etcdArgs, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let said = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (said = (said + chunk).slice(-2000)));
     try {
       const [etcdctl, ...putArgs] = splitShellWords(putLine)!;
-      await waitFor('etcdctl put to succeed', () => spawnSync(etcdctl!, putArgs).status === 0 || undefined, 20_000);
+      // etcd may take a while to elect itself on a loaded machine; one that exited says why.
+      await waitFor(
+        'etcdctl put to succeed',
+        () => {
+          if (child.exitCode !== null) throw new Error(`etcd exited (${child.exitCode}): ${said}`);
+          return spawnSync(etcdctl!, putArgs).status === 0 || undefined;
+        },
+        60_000,
+      );
       const result = await runCli(renderLine.replace(/^npx occs-lb /, '').split(/\s+/));
       expect(result.code).toBe(0);
       expect(result.stdout).toContain('    server one 10.9.1.1:32001 check');
     } finally {
       child.kill('SIGTERM');
     }
-  });
+  }, 90_000);
 });
