@@ -78,8 +78,11 @@ async function pathFigures(extra: string[], layout = { backends: 1, servers: SER
     const add: number[] = [];
     const remove: number[] = [];
     const cpuBefore = cpuMs(rig.watch!.child.pid!);
-    for (let i = 0; i < TRIALS; i++) add.push(await timeChange(rig, () => rig.store.put(rig.key(90_000 + i, 0), rig.address)));
-    for (let i = 0; i < TRIALS; i++) remove.push(await timeChange(rig, () => rig.store.delete(rig.key(90_000 + i, 0))));
+    // One change at a time, 200 ms apart: a change alone is measured, not a stream of them (watch
+    // asks Consul at most every 100 ms, MIN_QUERY_GAP_MS, so back-to-back writes would wait for that).
+    const apart = () => new Promise((r) => setTimeout(r, 200));
+    for (let i = 0; i < TRIALS; i++) add.push(await timeChange(rig, () => rig.store.put(rig.key(90_000 + i, 0), rig.address)).finally(apart));
+    for (let i = 0; i < TRIALS; i++) remove.push(await timeChange(rig, () => rig.store.delete(rig.key(90_000 + i, 0))).finally(apart));
     const cpu = (cpuMs(rig.watch!.child.pid!) - cpuBefore) / (2 * TRIALS);
     // Let the file of the last change settle before the burst.
     await waitFor('the file to follow', () => !readFileSync(rig.config, 'utf8').includes(`s${90_000 + TRIALS - 1}`), 60_000);
