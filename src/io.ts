@@ -33,6 +33,9 @@ export function processIo(): Io {
     env: process.env,
     cwd: process.cwd(),
     stderrIsTTY: Boolean(process.stderr.isTTY),
-    sameOutput: sameFile(),
+    // Asked only when an error is told (validate's), not at every start.
+    get sameOutput() {
+      return sameFile();
+    },
   };
 }

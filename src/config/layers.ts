@@ -1,6 +1,7 @@
 import { usageError } from '../errors.js';
 import { parseDuration } from '../util/duration.js';
 import type { FileConfig } from './schema.js';
+import { looksNegative } from '../util/negative.js';
 
 /** A value with the place it came from (for error messages) and the directory relative paths use. */
 export interface From<T> {
@@ -35,7 +36,7 @@ export function durationSetting(chosen: From<string | number> | undefined, fallb
   if (!chosen) return fallback;
   const ms = parseDuration(chosen.value);
   const range = `it takes ${least === 0 ? '0' : `${least}ms`} to 24 days`;
-  if (ms === undefined && /^\s*-\d/.test(String(chosen.value))) throw invalid(chosen.from, `"${chosen.value}" is negative: ${range}, such as ${example}`);
+  if (ms === undefined && looksNegative(chosen.value)) throw invalid(chosen.from, `"${chosen.value}" is negative: ${range}, such as ${example}`);
   if (ms === undefined) throw invalid(chosen.from, `"${chosen.value}" is not a duration such as ${example}; ${range}`);
   if (ms < least)
     throw invalid(

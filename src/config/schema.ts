@@ -79,7 +79,7 @@ export function isRuleIssue(issue: z.ZodIssue): boolean {
 /** The keys an object in the config file may hold, by where it is (`resources[0]`, `stack`, `stack.services[1]`). */
 function knownKeys(at: string): string[] {
   if (at === '') return Object.keys(fileConfigSchema.shape);
-  if (at.startsWith('resources')) return ['template', 'destination', 'prefixes', 'haproxy'];
+  if (at.startsWith('resources')) return Object.keys(fileConfigSchema.shape.resources.unwrap().element.shape);
   if (at.startsWith('stack.services')) return ['name', 'prefix', 'routes', 'balance', 'check'];
   return at === 'stack' ? ['apps', 'control', 'defaultService', 'services'] : [];
 }

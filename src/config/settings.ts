@@ -14,6 +14,7 @@ import { resolveKv, resolveKvReads, resolveKvUser, resolveToken } from './store-
 import { resolveTls } from './tls-settings.js';
 import type { Flags, Settings, SettingsInput, TemplateVars } from './types.js';
 import { resolveWatch } from './watch-settings.js';
+import { looksNegative } from '../util/negative.js';
 
 export type { Flags, HaproxySettings, LoadedFile, Resource, ServiceSpec, Settings, SettingsInput, StackSettings, TemplateVars, TlsSettings } from './types.js';
 
@@ -91,14 +92,14 @@ export function resolveSettings(input: SettingsInput): Readonly<Settings> {
 function wholeNumber(chosen: From<string | number> | undefined): number {
   if (!chosen) return 0;
   if (/^\d+$/.test(String(chosen.value))) return Number(chosen.value);
-  const what = /^\s*-\d/.test(String(chosen.value)) ? 'is negative' : 'is not a whole number';
+  const what = looksNegative(chosen.value) ? 'is negative' : 'is not a whole number';
   throw invalid(chosen.from, `"${chosen.value}" ${what}: it must be a whole number, 0 or more`);
 }
 
 /** Why a size is refused: it must be more than 0 bytes, written such as 16MiB. */
 function sizeProblem(value: string | number): string {
   const given = `"${value}"`;
-  if (/^\s*-\d/.test(String(value))) return `${given} is negative: a size must be more than 0 bytes, such as 16MiB, 512KiB or a number of bytes`;
+  if (looksNegative(value)) return `${given} is negative: a size must be more than 0 bytes, such as 16MiB, 512KiB or a number of bytes`;
   if (/^\s*0+(?:\.0*)?\s*[a-z]*$/i.test(String(value))) return `${given} must be more than 0 bytes: a size such as 16MiB, 512KiB or a number of bytes`;
   return `${given} is not a size such as 16MiB, 512KiB or a number of bytes (more than 0)`;
 }

@@ -9,8 +9,7 @@ import type { KvNotice, KvPair } from './source.js';
  */
 export function parseKvFile(text: string, path: string): KvPair[] {
   const body = text.replace(/^\uFEFF/, '');
-  const first = body.trimStart()[0];
-  const pairs = first === '{' || first === '[' ? parseJson(body, path) : parseLines(body, path);
+  const pairs = isJson(body) ? parseJson(body, path) : keyValueLines(body, path);
   return pairs.filter((p) => !p.key.endsWith('/')).map((p) => ({ key: normalizeKey(p.key), value: p.value }));
 }
 
@@ -25,31 +24,31 @@ const malformed = (path: string, where: string, what: string) =>
  */
 export function duplicateKeys(text: string, path: string): KvNotice[] {
   const body = text.replace(/^\uFEFF/, '');
-  if (['{', '['].includes(body.trimStart()[0] ?? '')) return [];
+  if (isJson(body)) return [];
   const seen = new Map<string, number>();
   const notices: KvNotice[] = [];
-  body.split('\n').forEach((line, index) => {
-    const eq = line.indexOf('=');
-    const key = eq < 0 || /^\s*#/.test(line) ? '' : line.slice(0, eq).trim();
-    if (key === '' || key.endsWith('/')) return;
+  for (const { key, line } of keyValueLines(body, path)) {
+    if (key.endsWith('/')) continue;
     const at = seen.get(normalizeKey(key));
-    const here = index + 1;
     if (at !== undefined)
-      notices.push({ key: normalizeKey(key), message: `key ${key} is given twice in ${path}, at lines ${at} and ${here}: line ${here}'s value is used` });
-    seen.set(normalizeKey(key), here);
-  });
+      notices.push({ key: normalizeKey(key), message: `key ${key} is given twice in ${path}, at lines ${at} and ${line}: line ${line}'s value is used` });
+    seen.set(normalizeKey(key), line);
+  }
   return notices;
 }
 
-function parseLines(text: string, path: string): KvPair[] {
-  const pairs: KvPair[] = [];
+const isJson = (body: string) => ['{', '['].includes(body.trimStart()[0] ?? '');
+
+/** The pairs of `key=value` lines, each with its line number (1-based). */
+function keyValueLines(text: string, path: string): Array<KvPair & { line: number }> {
+  const pairs: Array<KvPair & { line: number }> = [];
   text.split('\n').forEach((raw, index) => {
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     if (/^\s*(#|$)/.test(line)) return;
     const eq = line.indexOf('=');
     const key = eq < 0 ? '' : line.slice(0, eq).trim();
     if (key === '') throw malformed(path, `:${index + 1}`, 'expected key=value');
-    pairs.push({ key, value: line.slice(eq + 1) });
+    pairs.push({ key, value: line.slice(eq + 1), line: index + 1 });
   });
   return pairs;
 }

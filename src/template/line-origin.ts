@@ -37,15 +37,18 @@ export function templateLineOf(source: string, printed: string): number | undefi
  * (`haproxy.cfg.ejs:37`), or undefined when the template cannot be read or no single line made it.
  */
 export function templateOrigin(template: string, rendered: string): (line: number) => string | undefined {
+  // Read and split once, when a message first asks (HAProxy may name many lines, or none).
+  let read: { source: string; printed: string[] } | null | undefined;
   return (line) => {
-    let source: string;
-    try {
-      source = readFileSync(template, 'utf8');
-    } catch {
-      return undefined;
+    if (read === undefined) {
+      try {
+        read = { source: readFileSync(template, 'utf8'), printed: rendered.split('\n') };
+      } catch {
+        read = null;
+      }
     }
-    const printed = rendered.split('\n')[line - 1];
-    const at = printed === undefined ? undefined : templateLineOf(source, printed);
+    const printed = read?.printed[line - 1];
+    const at = printed === undefined ? undefined : templateLineOf(read!.source, printed);
     return at === undefined ? undefined : `${basename(template)}:${at}`;
   };
 }

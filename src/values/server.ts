@@ -1,5 +1,6 @@
 import { isIPv4, isIPv6 } from './ip.js';
 import { invisibleCharacters } from './invisible.js';
+import { looksNegative } from '../util/negative.js';
 
 /** A server address that passed strict parsing: safe to print into haproxy.cfg or send to a socket. */
 export interface ServerAddress {
@@ -44,7 +45,7 @@ export function unsafeCharacterReason(value: string): string | undefined {
 }
 
 export function parsePort(text: string): Parsed<number> {
-  if (/^\s*-\d/.test(text)) return fail(`port "${text}" is negative: a port is from 1 to 65535`);
+  if (looksNegative(text)) return fail(`port "${text}" is negative: a port is from 1 to 65535`);
   if (!/^\d{1,5}$/.test(text)) return fail(`port "${text}" is not a whole number from 1 to 65535`);
   const port = Number(text);
   if (port < 1 || port > 65535) return fail(`port ${port} is outside 1-65535`);
