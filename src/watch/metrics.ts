@@ -17,6 +17,8 @@ export function metricsText(state: WatchState): string {
   };
   const ours = (name: string, type: 'counter' | 'gauge', help: string, samples: Sample[]) => metric(`occs_lb_${name}`, type, help, samples);
   ours('renders_total', 'counter', 'Renders of the templates.', [['', c.renders]]);
+  const patchedHelp = 'Of the renders, those that changed only the server lines a store change touched, not running the template over every server.';
+  ours('renders_patched_total', 'counter', patchedHelp, [['', c.patchedRenders]]);
   ours('render_failures_total', 'counter', 'Renders that failed (template errors, refused values).', [['', c.renderFailures]]);
   ours('installs_total', 'counter', 'Configs installed (atomically) after passing the checks.', [['', c.installs]]);
   ours('install_failures_total', 'counter', 'Configs that could not be written (a full disk, a read-only directory); retried.', [['', c.installFailures]]);

@@ -1,10 +1,15 @@
 import type { Settings } from '../config/settings.js';
 import type { OccsError } from '../errors.js';
 import type { KvSnapshot } from '../kv/source.js';
-import { decideChange, refusalOf, renderSnapshot, type Change, type Rendering } from '../plan/plan.js';
+import { distrust } from '../plan/patch.js';
+import { decideChange, patchSnapshot, refusalOf, renderSnapshot, type Change, type Rendering } from '../plan/plan.js';
 import { everyServerGone } from '../plan/rules.js';
 import type { CompiledTemplate } from '../template/engine.js';
 import type { HaproxyView } from './haproxy-view.js';
+
+/** How long the store is quiet before a patched rendering is checked against a full render, and how old a patch is checked at the latest. */
+const QUIET_MS = 1000;
+const CHECK_WITHIN_MS = 30_000;
 
 /** The latest snapshot, rendered once (or the failure its rendering was). */
 export type Latest = { snapshot: KvSnapshot; rendering: Rendering } | { snapshot: KvSnapshot; failure: unknown };
@@ -27,11 +32,15 @@ export class Planner {
   private newest?: KvSnapshot;
   private rendered?: { inputs: unknown[]; latest: Latest };
   private decided?: { inputs: unknown[]; change: Change };
+  /** The newest rendering that was patched and not checked against a full render yet, and when the oldest such was made. */
+  private patched?: { inputs: unknown[]; snapshot: KvSnapshot; rendering: Rendering; at: number };
+  private takenAt = 0;
 
   constructor(
     private readonly inUse: InUse,
     private readonly view: HaproxyView,
-    private readonly counted: () => void = () => {},
+    /** Counts the renderings made (`patchedRenders`: by changing the server lines a change touched, not by running the template in full). */
+    private readonly counters: { renders: number; patchedRenders: number } = { renders: 0, patchedRenders: 0 },
   ) {}
 
   get settings(): Readonly<Settings> {
@@ -41,26 +50,61 @@ export class Planner {
   /** Makes `snapshot` the latest; cheap: it is rendered when `latest` is asked for. */
   take(snapshot: KvSnapshot): void {
     this.newest = snapshot;
+    this.takenAt = performance.now();
   }
 
-  /** The latest snapshot rendered (a template failure is kept, for the sync to report): once, and again only if the settings or templates in use changed. */
+  /**
+   * The latest snapshot rendered (a template failure is kept, for the sync to report): once, and
+   * again only if the settings or templates in use changed. A change of a few servers is patched
+   * into the last rendering when it can be (src/plan/patch.ts), else the template runs in full.
+   */
   get latest(): Latest | undefined {
     const snapshot = this.newest;
     if (!snapshot) return undefined;
     const inputs = [snapshot, this.inUse.settings, this.inUse.templates];
     const last = this.rendered;
     if (last && last.inputs.every((x, i) => x === inputs[i])) return last.latest;
-    this.counted();
     let latest: Latest;
     try {
+      // The last rendering, of other keys under the same settings and templates, is where a patch starts from.
+      const from = last && last.inputs[1] === inputs[1] && last.inputs[2] === inputs[2] && 'rendering' in last.latest ? last.latest : undefined;
+      const patched = from && patchSnapshot(this.inUse.settings, this.inUse.templates, from, snapshot);
+      this.counters.renders += 1;
+      if (patched) this.counters.patchedRenders += 1;
       // A bundle that fails its checks leaves the one HAProxy serves under its name in place.
       const installed = (path: string) => this.view.state.installed.get(path);
-      latest = { snapshot, rendering: renderSnapshot(this.inUse.settings, this.inUse.templates, snapshot, { installed }) };
+      latest = { snapshot, rendering: patched ?? renderSnapshot(this.inUse.settings, this.inUse.templates, snapshot, { installed }) };
+      // The newest patch is checked (it carries every patch before it), when the oldest unchecked one is due.
+      if (patched) this.patched = { inputs, snapshot, rendering: patched, at: this.patched?.at ?? performance.now() };
     } catch (failure) {
       latest = { snapshot, failure };
     }
     this.rendered = { inputs, latest };
     return latest;
+  }
+
+  /**
+   * Renders in full a patched rendering not checked yet, once the store has been quiet for
+   * QUIET_MS or the patch is CHECK_WITHIN_MS old (off the serving path): a template whose full
+   * render differs from its patch is never patched again, and the latest is rendered in full
+   * when next asked for. Returns the templates that differed (the caller then syncs again).
+   */
+  checkPatch(now = performance.now()): string[] {
+    const patch = this.patched;
+    if (!patch || (now - this.takenAt < QUIET_MS && now - patch.at < CHECK_WITHIN_MS)) return [];
+    this.patched = undefined;
+    const { settings, templates } = this.inUse;
+    if (patch.inputs[1] !== settings || patch.inputs[2] !== templates) return [];
+    let full: Rendering;
+    try {
+      full = renderSnapshot(settings, templates, patch.snapshot, { installed: (path) => this.view.state.installed.get(path) });
+    } catch {
+      return []; // the template fails in full: the next full render tells why
+    }
+    const differing = full.resources.filter((r, i) => r.text !== patch.rendering.resources[i]?.text).map((r) => r.resource.template);
+    for (const path of differing) distrust(templates.get(path)!);
+    if (differing.length > 0) this.rendered = undefined;
+    return differing;
   }
 
   /** Why a rendering must not be installed: `--strict`, `--min-servers`, or an answer that empties every backend. */

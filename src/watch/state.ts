@@ -9,6 +9,7 @@ import type { CertInfo } from '../tls/certs.js';
 export class WatchState {
   readonly counters = {
     renders: 0,
+    patchedRenders: 0,
     renderFailures: 0,
     installs: 0,
     installFailures: 0,

@@ -17,6 +17,7 @@ import { releaseHangups } from './early-signals.js';
 import { Executor } from './executor.js';
 import { HaproxyView, installedPaths } from './haproxy-view.js';
 import { RenderingNotes } from './notes.js';
+import { checkPatches } from './patch-check.js';
 import { Planner } from './planner.js';
 import { Reconfigurer } from './reconfigurer.js';
 import { observeEndpoints, StoreFollower } from './store-follower.js';
@@ -64,7 +65,8 @@ export class Watcher {
   private retry?: NodeJS.Timeout;
   private readonly view: HaproxyView;
   private readonly memory = new IdleCollector();
-  private expiry?: NodeJS.Timeout;
+  /** Stops the timers started with the watch: the certificates' expiry, the patches' checks. */
+  private readonly timers: Array<() => void> = [];
 
   constructor(private readonly parts: WatcherParts) {
     this.view = new HaproxyView(parts.control, parts.settings.haproxy.config, { installed: () => (parts.state.counters.installs += 1) });
@@ -95,7 +97,7 @@ export class Watcher {
       (source) => observeEndpoints(source, parts.state, parts.log),
     );
     this.reconfigurer = new Reconfigurer(parts, this.follower, this.executor, this.notes, this.health);
-    this.planner = new Planner(this.reconfigurer, this.view, () => (parts.state.counters.renders += 1));
+    this.planner = new Planner(this.reconfigurer, this.view, parts.state.counters);
     this.drift = new DriftKeeper({ settings: () => this.settings, view: this.view, executor: this.executor, state: parts.state, log: parts.log });
   }
 
@@ -117,7 +119,11 @@ export class Watcher {
     keepSmall();
     this.drift.start();
     // A certificate comes near its expiry with nothing changing: looked at every hour.
-    this.expiry = setInterval(() => this.notes.expiryOf(this.parts.state), 3_600_000).unref();
+    const expiry = setInterval(() => this.notes.expiryOf(this.parts.state), 3_600_000).unref();
+    this.timers.push(
+      () => clearInterval(expiry),
+      checkPatches(this.planner, log, () => this.coalescer.request(false, () => this.cheap())),
+    );
     log.info(`watching ${prefixes.join(', ')} on ${source.description}`, { prefixes, store: source.description });
 
     const stop = await this.stopped;
@@ -128,7 +134,7 @@ export class Watcher {
     this.abort.abort();
     clearTimeout(this.retry);
     this.drift.stop();
-    clearInterval(this.expiry);
+    for (const stop of this.timers) stop();
     this.memory.stop();
     await Promise.all([this.follower.stop(), this.coalescer.idle()]);
     await this.executor.settled();

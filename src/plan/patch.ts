@@ -1,0 +1,211 @@
+import type { Settings } from '../config/settings.js';
+import { countServers } from '../haproxy/config-sections.js';
+import type { KvPair, KvSnapshot } from '../kv/source.js';
+import { renderTemplate, type CompiledTemplate } from '../template/engine.js';
+import { createHelpers } from '../template/helpers.js';
+import { parseServers, type ServerEntry } from '../values/servers.js';
+import type { RenderedResource } from './render.js';
+
+/**
+ * What a template writes to say its server lines may be patched (the shipped default template,
+ * templates/haproxy.cfg.ejs, does): each `servers()` entry prints one server line that reads
+ * that entry alone, and nothing else in it reads the servers. A change of a few servers is then
+ * patched into the last rendering instead of running the template over every server; a check in
+ * the background (watch/patch-check.ts) renders in full now and then, and a template whose full
+ * render differs is rendered in full from then on.
+ */
+export const PATCH_DECLARATION = 'occs-lb: one server line per servers() entry';
+
+/** More changed keys than this render in full: each costs a search of the config's text. */
+export const MOST_PATCHED = 64;
+
+/** Templates whose full render differed from a patch: never patched again. */
+const distrusted = new WeakSet<CompiledTemplate>();
+
+/** A template declared patchable whose full render differed from its patch is rendered in full from now on. */
+export function distrust(template: CompiledTemplate): void {
+  distrusted.add(template);
+}
+
+function isPatchable(template: CompiledTemplate): boolean {
+  return !distrusted.has(template) && template.text.includes(PATCH_DECLARATION);
+}
+
+/** A key whose value was added, removed or changed between two snapshots. */
+interface Delta {
+  key: string;
+  before?: string;
+  after?: string;
+}
+
+/** The keys that differ between two sorted snapshots; undefined when more than `most` differ or either is out of order. */
+export function snapshotDelta(before: readonly KvPair[], after: readonly KvPair[], most: number): Delta[] | undefined {
+  const out: Delta[] = [];
+  let [i, j, last] = [0, 0, ''];
+  while (i < before.length || j < after.length) {
+    const a = before[i];
+    const b = after[j];
+    const key = a && b ? (a.key < b.key ? a.key : b.key) : (a ?? b)!.key;
+    // A merge of two sorted lists takes its keys in order: one out of order means a list is not sorted.
+    if (key < last) return undefined;
+    last = key;
+    if (a && b && a.key === b.key) {
+      if (a !== b && a.value !== b.value) out.push({ key, before: a.value, after: b.value });
+      [i, j] = [i + 1, j + 1];
+    } else if (a?.key === key) {
+      out.push({ key, before: a.value });
+      i += 1;
+    } else {
+      out.push({ key, after: b!.value });
+      j += 1;
+    }
+    if (out.length > most) return undefined;
+  }
+  return out;
+}
+
+/** What patching needs of the rendering it starts from. */
+export interface Patched {
+  resources: RenderedResource[];
+  /** Servers per backend, the change applied. */
+  backends: Record<string, number>;
+}
+
+/**
+ * The resources of `after` made from those of `before` (rendered from it with the same settings
+ * and templates) by changing only the server lines the keys that differ touch, when they can
+ * be: the resource they lie in renders a template that declares PATCH_DECLARATION, every key that differs is
+ * one of its servers, each valid with its own name before and after, no name of the backend was
+ * changed, and a new server has a server beside it in key order (it places the new line). Else
+ * undefined: render in full. For the shipped template the text is the full render's, byte for
+ * byte (test/unit/patch.test.ts compares the two on random changes), at a cost that follows the
+ * change.
+ */
+export function patchResources(
+  settings: Readonly<Settings>,
+  templates: ReadonlyMap<string, CompiledTemplate>,
+  before: { snapshot: KvSnapshot; resources: readonly RenderedResource[]; backends: Readonly<Record<string, number>> },
+  after: KvSnapshot,
+): Patched | undefined {
+  if (settings.stack || settings.tls) return undefined;
+  const delta = snapshotDelta(before.snapshot.pairs, after.pairs, MOST_PATCHED);
+  if (!delta || delta.length === 0) return undefined;
+  const touched = settings.resources.filter((r) => delta.some((d) => r.prefixes.some((p) => p === '' || d.key.startsWith(`/${p}`))));
+  const [resource] = touched;
+  const index = resource ? settings.resources.indexOf(resource) : -1;
+  const previous = before.resources[index];
+  if (touched.length !== 1 || !previous?.resource.haproxy || previous.diagnostics.renamed.length > 0) return undefined;
+  const template = templates.get(resource!.template);
+  const directory = resource!.prefixes[0];
+  if (!template || !directory || !isPatchable(template)) return undefined;
+  const serverKey = (key: string) => key.startsWith(`/${directory}/`) && !key.includes('/', directory.length + 2);
+  if (!delta.every((d) => serverKey(d.key))) return undefined;
+  const lines = new LineMaker(settings, template, directory);
+  const text = patchText(previous.text, delta, after.pairs, serverKey, lines);
+  if (text === undefined) return undefined;
+  const backends = { ...before.backends };
+  for (const [backend, n] of lines.counted) backends[backend] = (backends[backend] ?? 0) + n;
+  const resources = [...before.resources];
+  resources[index] = { ...previous, text };
+  return { resources, backends };
+}
+
+/** The server line the template prints for one entry, made by the template itself. */
+class LineMaker {
+  /** Servers added (positive) or removed (negative) per backend, as the lines made say. */
+  readonly counted = new Map<string, number>();
+
+  constructor(
+    private readonly settings: Readonly<Settings>,
+    private readonly template: CompiledTemplate,
+    private readonly directory: string,
+  ) {}
+
+  /** The entry a key's value makes, when it is a server with its own name; undefined when it is skipped or renamed. */
+  entry(key: string, value: string): ServerEntry | undefined {
+    const list = parseServers([{ key, value }]);
+    const [server] = list.servers;
+    return server && list.renamed.length === 0 ? server : undefined;
+  }
+
+  /** The line of `server` in the config (`sign`: counted as added or removed). */
+  line(server: ServerEntry, sign = 0): string | undefined {
+    const { helpers } = createHelpers([], this.directory);
+    const text = renderTemplate(
+      this.template,
+      { ...helpers, servers: () => [server], settings: this.settings.vars, prefixes: [this.directory], tls: {} },
+      () => [],
+    );
+    const found = text.split('\n').filter((l) => /^\s*server\s/.test(l));
+    const counts = Object.entries(countServers(text)).filter(([, n]) => n > 0);
+    if (found.length !== 1 || counts.length !== 1) return undefined;
+    const [backend] = counts[0]!;
+    this.counted.set(backend, (this.counted.get(backend) ?? 0) + sign);
+    return found[0];
+  }
+}
+
+/** `text` with the server lines of `delta` removed, replaced or added in key order; undefined when one cannot be placed. */
+function patchText(text: string, delta: readonly Delta[], pairs: readonly KvPair[], serverKey: (key: string) => boolean, lines: LineMaker): string | undefined {
+  let out = text;
+  const at = (line: string) => {
+    const i = out.indexOf(`\n${line}\n`);
+    return i < 0 || out.indexOf(`\n${line}\n`, i + 1) >= 0 ? -1 : i + 1;
+  };
+  const additions: Array<{ key: string; line: string }> = [];
+  for (const d of delta) {
+    const old = d.before === undefined ? undefined : lines.entry(d.key, d.before);
+    const now = d.after === undefined ? undefined : lines.entry(d.key, d.after);
+    if ((d.before !== undefined && !old) || (d.after !== undefined && !now)) return undefined;
+    const oldLine = old && lines.line(old, -1);
+    const newLine = now && lines.line(now, 1);
+    if ((old && !oldLine) || (now && !newLine)) return undefined;
+    if (oldLine) {
+      const i = at(oldLine);
+      if (i < 0) return undefined;
+      out = `${out.slice(0, i)}${newLine ? `${newLine}\n` : ''}${out.slice(i + oldLine.length + 1)}`;
+    } else additions.push({ key: d.key, line: newLine! });
+  }
+  // A new server's line goes beside one already in the text: a server not added, or added before it.
+  const unplaced = new Set(additions.map((a) => a.key));
+  for (const { key, line } of additions) {
+    const place = neighbour(key, pairs, serverKey, unplaced, lines);
+    if (!place) return undefined;
+    const i = at(place.line);
+    if (i < 0) return undefined;
+    const cut = place.after ? i + place.line.length + 1 : i;
+    out = `${out.slice(0, cut)}${line}\n${out.slice(cut)}`;
+    unplaced.delete(key);
+  }
+  return out;
+}
+
+/** The server line a new key's line goes beside: the nearest server before it in key order (after its line), else the nearest after it (before its line). */
+function neighbour(
+  key: string,
+  pairs: readonly KvPair[],
+  serverKey: (key: string) => boolean,
+  unplaced: ReadonlySet<string>,
+  lines: LineMaker,
+): { line: string; after: boolean } | undefined {
+  let lo = 0;
+  let hi = pairs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (pairs[mid]!.key < key) lo = mid + 1;
+    else hi = mid;
+  }
+  const look = (from: number, step: number) => {
+    for (let i = from; i >= 0 && i < pairs.length; i += step) {
+      const p = pairs[i]!;
+      if (!serverKey(p.key) || unplaced.has(p.key)) continue;
+      const server = lines.entry(p.key, p.value);
+      if (server) return lines.line(server);
+    }
+    return undefined;
+  };
+  const before = look(lo - 1, -1);
+  if (before) return { line: before, after: true };
+  const next = look(lo + 1, 1);
+  return next ? { line: next, after: false } : undefined;
+}

@@ -1,0 +1,64 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { resolveSettings } from '../../src/config/settings.js';
+import { toSnapshot } from '../../src/kv/keys.js';
+import { DEFAULT_TEMPLATE } from '../../src/paths.js';
+import { renderSnapshot } from '../../src/plan/plan.js';
+import type { HaproxyView } from '../../src/watch/haproxy-view.js';
+import { Planner } from '../../src/watch/planner.js';
+import { compileTemplates } from '../../src/wiring/templates.js';
+import { makeTempDir } from '../support/temp.js';
+
+const server = (name: string, n: number) => ({ key: `/apps/x/${name}`, value: `10.0.0.${n}:80` });
+
+/** A planner over `template`; the view is only asked for installed bundles, which these settings have none of. */
+async function planner(template: string) {
+  const settings = resolveSettings({
+    flags: { prefix: ['apps/x'], out: '/etc/haproxy/haproxy.cfg' },
+    env: {},
+    cwd: '/',
+    defaultTemplate: template,
+    readSecret: () => '',
+  });
+  const templates = await compileTemplates(settings.resources);
+  const counters = { renders: 0, patchedRenders: 0 };
+  const view = { state: { installed: new Map() } } as unknown as HaproxyView;
+  const text = (pairs: ReturnType<typeof server>[]) => renderSnapshot(settings, templates, toSnapshot(pairs)).resources[0]!.text;
+  return { planner: new Planner({ settings, templates }, view, counters), counters, text };
+}
+
+const textOf = (p: Planner) => {
+  const latest = p.latest!;
+  return 'rendering' in latest ? latest.rendering.resources[0]!.text : String(latest.failure);
+};
+
+describe("the check of patched renderings against full ones (watch's background check)", () => {
+  it('finds nothing wrong with the shipped template, and waits for a quiet store before rendering in full', async () => {
+    const { planner: p, counters } = await planner(DEFAULT_TEMPLATE);
+    p.take(toSnapshot([server('a', 1), server('b', 2)]));
+    void p.latest;
+    p.take(toSnapshot([server('a', 1), server('b', 2), server('c', 3)]));
+    void p.latest;
+    expect(counters).toEqual({ renders: 2, patchedRenders: 1 });
+    expect(p.checkPatch(performance.now())).toEqual([]);
+    expect(counters.renders).toBe(2); // the store was not quiet: no check yet
+    expect(p.checkPatch(performance.now() + 1500)).toEqual([]);
+  });
+
+  it('distrusts a template that declares its server lines but reads servers() elsewhere: full renders from then on', async () => {
+    const path = join(makeTempDir(), 'counting.cfg.ejs');
+    writeFileSync(path, readFileSync(DEFAULT_TEMPLATE, 'utf8').replace('global\n', 'global\n# <%= servers().length %> servers\n'));
+    const { planner: p, counters, text } = await planner(path);
+    const three = [server('a', 1), server('b', 2), server('c', 3)];
+    p.take(toSnapshot(three.slice(0, 2)));
+    void p.latest;
+    p.take(toSnapshot(three));
+    expect(textOf(p)).not.toBe(text(three)); // the patch kept "2 servers"
+    expect(p.checkPatch(performance.now() + 1500)).toEqual([path]);
+    expect(textOf(p)).toBe(text(three));
+    p.take(toSnapshot([...three, server('d', 4)]));
+    expect(textOf(p)).toBe(text([...three, server('d', 4)]));
+    expect(counters.patchedRenders).toBe(1);
+  });
+});
