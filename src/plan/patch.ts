@@ -1,8 +1,10 @@
 import type { Settings } from '../config/settings.js';
 import { countServers } from '../haproxy/config-sections.js';
+import { filterSnapshot } from '../kv/keys.js';
 import type { KvPair, KvSnapshot } from '../kv/source.js';
 import { renderTemplate, type CompiledTemplate } from '../template/engine.js';
 import { createHelpers } from '../template/helpers.js';
+import { tlsLocals } from '../tls/companions.js';
 import { parseServers, type ServerEntry } from '../values/servers.js';
 import type { RenderedResource } from './render.js';
 
@@ -100,7 +102,7 @@ export function patchResources(
   if (!template || !directory || !isPatchable(template)) return undefined;
   const serverKey = (key: string) => key.startsWith(`/${directory}/`) && !key.includes('/', directory.length + 2);
   if (!delta.every((d) => serverKey(d.key))) return undefined;
-  const lines = new LineMaker(settings, template, directory);
+  const lines = new LineMaker(settings, template, resource!.prefixes, filterSnapshot(after, resource!.prefixes).pairs);
   const text = patchText(previous.text, delta, after.pairs, serverKey, lines);
   if (text === undefined) return undefined;
   const backends = { ...before.backends };
@@ -115,11 +117,18 @@ class LineMaker {
   /** Servers added (positive) or removed (negative) per backend, as the lines made say. */
   readonly counted = new Map<string, number>();
 
+  private readonly locals: object;
+
   constructor(
-    private readonly settings: Readonly<Settings>,
+    settings: Readonly<Settings>,
     private readonly template: CompiledTemplate,
-    private readonly directory: string,
-  ) {}
+    prefixes: readonly string[],
+    /** The resource's pairs after the change: a line may read other keys (a weight, say) through the helpers. */
+    pairs: readonly KvPair[],
+  ) {
+    const { helpers } = createHelpers(pairs, prefixes[0] ?? '');
+    this.locals = { ...helpers, settings: settings.vars, prefixes, tls: tlsLocals(undefined, new Set()) };
+  }
 
   /** The entry a key's value makes, when it is a server with its own name; undefined when it is skipped or renamed. */
   entry(key: string, value: string): ServerEntry | undefined {
@@ -130,12 +139,7 @@ class LineMaker {
 
   /** The line of `server` in the config (`sign`: counted as added or removed). */
   line(server: ServerEntry, sign = 0): string | undefined {
-    const { helpers } = createHelpers([], this.directory);
-    const text = renderTemplate(
-      this.template,
-      { ...helpers, servers: () => [server], settings: this.settings.vars, prefixes: [this.directory], tls: {} },
-      () => [],
-    );
+    const text = renderTemplate(this.template, { ...this.locals, servers: () => [server] }, () => []);
     const found = text.split('\n').filter((l) => /^\s*server\s/.test(l));
     const counts = Object.entries(countServers(text)).filter(([, n]) => n > 0);
     if (found.length !== 1 || counts.length !== 1) return undefined;

@@ -88,6 +88,18 @@ describe('patching a rendering with the server lines a change touched', () => {
     expect(other.patch(toSnapshot(base), toSnapshot([...base, server('c', 3)]))).toBeUndefined();
   });
 
+  it('makes a line with the same helpers as the full render: a line that reads another key gets its value', async () => {
+    const template = join(makeTempDir(), 'weights.cfg.ejs');
+    const weighed = '<%= s.address %> check weight <%= getv("/apps/w/" + s.name, "1") %>';
+    writeFileSync(template, readFileSync(DEFAULT_TEMPLATE, 'utf8').replace('<%= s.address %> check', weighed));
+    const { patch, render } = await rig({ prefix: ['apps/x', 'apps/w'] }, template);
+    const base = [server('a', 1), { key: '/apps/w/b', value: '7' }];
+    const after = toSnapshot([...base, server('b', 2)]);
+    const made = patch(toSnapshot(base), after);
+    expect(made?.resources[0]!.text).toContain('server b 10.0.0.2:8080 check weight 7');
+    expect(made).toEqual(render(after));
+  });
+
   it('removes the last server as the full render does', async () => {
     const { patch, render } = await rig();
     const made = patch(toSnapshot([server('a', 1)]), toSnapshot([]));
