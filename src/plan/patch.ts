@@ -102,13 +102,13 @@ export function patchResources(
   if (!template || !directory || !isPatchable(template)) return undefined;
   const serverKey = (key: string) => key.startsWith(`/${directory}/`) && !key.includes('/', directory.length + 2);
   if (!delta.every((d) => serverKey(d.key))) return undefined;
-  const lines = new LineMaker(settings, template, resource!.prefixes, filterSnapshot(after, resource!.prefixes).pairs);
+  const lines = new LineMaker(settings, template, resource!.prefixes, () => filterSnapshot(after, resource!.prefixes).pairs);
   const text = patchText(previous.text, delta, after.pairs, serverKey, lines);
   if (text === undefined) return undefined;
   const backends = { ...before.backends };
   for (const [backend, n] of lines.counted) backends[backend] = (backends[backend] ?? 0) + n;
   const resources = [...before.resources];
-  resources[index] = { ...previous, text };
+  resources[index] = { ...previous, text, patch: { base: previous.text, ...lines.subsets() } };
   return { resources, backends };
 }
 
@@ -116,6 +116,8 @@ export function patchResources(
 class LineMaker {
   /** Servers added (positive) or removed (negative) per backend, as the lines made say. */
   readonly counted = new Map<string, number>();
+  /** The entries whose lines were taken out (-1) and put in (+1). */
+  private readonly moved = { [-1]: [] as ServerEntry[], 1: [] as ServerEntry[] };
 
   private readonly locals: object;
 
@@ -124,7 +126,7 @@ class LineMaker {
     private readonly template: CompiledTemplate,
     prefixes: readonly string[],
     /** The resource's pairs after the change: a line may read other keys (a weight, say) through the helpers. */
-    pairs: readonly KvPair[],
+    pairs: () => readonly KvPair[],
   ) {
     const { helpers } = createHelpers(pairs, prefixes[0] ?? '');
     this.locals = { ...helpers, settings: settings.vars, prefixes, tls: tlsLocals(undefined, new Set()) };
@@ -139,13 +141,23 @@ class LineMaker {
 
   /** The line of `server` in the config (`sign`: counted as added or removed). */
   line(server: ServerEntry, sign = 0): string | undefined {
-    const text = renderTemplate(this.template, { ...this.locals, servers: () => [server] }, () => []);
+    const text = this.render([server]);
     const found = text.split('\n').filter((l) => /^\s*server\s/.test(l));
     const counts = Object.entries(countServers(text)).filter(([, n]) => n > 0);
     if (found.length !== 1 || counts.length !== 1) return undefined;
     const [backend] = counts[0]!;
     this.counted.set(backend, (this.counted.get(backend) ?? 0) + sign);
+    if (sign !== 0) this.moved[sign as -1 | 1].push(server);
     return found[0];
+  }
+
+  /** The config with only the lines taken out, and with only those put in. */
+  subsets(): { before: string; after: string } {
+    return { before: this.render(this.moved[-1]), after: this.render(this.moved[1]) };
+  }
+
+  private render(servers: readonly ServerEntry[]): string {
+    return renderTemplate(this.template, { ...this.locals, servers: () => servers }, () => []);
   }
 }
 

@@ -219,7 +219,9 @@ function runtimeChanges(
   if (unused) return { reason: `the config does not load ${unused.path}` };
   const certs = certsOf(only!, installed);
   if ('reason' in certs) return certs;
-  const diff = diffConfigs(installed.get(only!.resource.destination) ?? '', only!.text);
+  const base = installed.get(only!.resource.destination) ?? '';
+  // A text patched from the one HAProxy runs differs from it in the patch's server lines alone.
+  const diff = only!.patch?.base === base ? diffConfigs(only!.patch.before, only!.patch.after) : diffConfigs(base, only!.text);
   if (diff.kind === 'reload') return { reason: diff.reason };
   return { backends: diff.kind === 'servers' ? diff.backends : [], maps: maps.map((c) => ({ path: c.path, entries: c.entries })), certs };
 }

@@ -23,6 +23,12 @@ export interface RenderedResource {
   tls?: TlsModel;
   /** Files installed with the config: stack mode's maps, HTTPS's bundles and crt-list. */
   companions?: Companion[];
+  /**
+   * A text patched from another (src/plan/patch.ts): that text, and the config rendered with
+   * only the server lines taken out (`before`) and with only those put in (`after`). Their diff
+   * is the text's diff from `base`, at the size of the change.
+   */
+  patch?: { base: string; before: string; after: string };
 }
 
 /** What rendering reads besides the snapshot: the time (certificates expire) and the bundles installed (the last good one of a name serves on when a new one fails its checks). */

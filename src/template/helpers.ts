@@ -62,14 +62,17 @@ function parseJson(value: string): unknown {
  * The functions a template calls, over one sorted snapshot. Names follow confd's so confd
  * templates translate line by line; `servers()` is the validated path for backend servers.
  */
-export function createHelpers(pairs: readonly Pair[], defaultPrefix: string) {
+export function createHelpers(source: readonly Pair[] | (() => readonly Pair[]), defaultPrefix: string) {
+  let list: readonly Pair[] | undefined;
+  /** The pairs, got on first use when given as a function (a patched line seldom reads any). */
+  const pairs = () => (list ??= typeof source === 'function' ? source() : source);
   let map: Map<string, string> | undefined;
   /** Built on first use: many templates never look a key up, and the snapshot may hold 10,000. */
-  const byKey = () => (map ??= new Map(pairs.map((p) => [p.key, p.value])));
+  const byKey = () => (map ??= new Map(pairs().map((p) => [p.key, p.value])));
   const skipped = new Map<string, string>();
   const renamed = new Map<string, RenamedEntry>();
-  const gets = (pattern: string): Pair[] => matching(pairs, pattern);
-  const children = (directory: string): Map<string, boolean> => childrenOf(pairs, directory);
+  const gets = (pattern: string): Pair[] => matching(pairs(), pattern);
+  const children = (directory: string): Map<string, boolean> => childrenOf(pairs(), directory);
 
   const helpers = {
     getv(key: string, ...fallback: [string?]): string {
@@ -109,7 +112,7 @@ export function createHelpers(pairs: readonly Pair[], defaultPrefix: string) {
     renamed: [...renamed.values()].sort((a, b) => (a.key < b.key ? -1 : 1)),
   });
   /** Keys whose value is exactly `value`: names the culprit when a template refuses to print it. */
-  const keysHolding = (value: string): string[] => pairs.filter((p) => p.value === value).map((p) => p.key);
+  const keysHolding = (value: string): string[] => pairs().filter((p) => p.value === value).map((p) => p.key);
 
   return { helpers, diagnostics, keysHolding };
 }
