@@ -22,6 +22,8 @@ export interface EtcdWatchMessage {
 export interface Followed {
   keys: Map<string, string>;
   revision: number;
+  /** Told each key an event set or deleted. */
+  touched?(key: string): void;
 }
 
 /** How a stream ended, when it did not break. */
@@ -55,6 +57,7 @@ export function applyMessage(message: EtcdWatchMessage, range: KeyRange, followe
     if (!pair) continue;
     if (event.type === 'DELETE') followed.keys.delete(pair.key);
     else followed.keys.set(pair.key, pair.value);
+    followed.touched?.(pair.key);
   }
   // Every event up to the header's revision has been sent on this stream.
   if (Number.isInteger(revision)) followed.revision = Math.max(followed.revision, revision);

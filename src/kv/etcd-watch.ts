@@ -2,8 +2,8 @@ import { kvError, OccsError } from '../errors.js';
 import { Backoff, sleep } from '../util/backoff.js';
 import type { KeyRange } from './etcd-keys.js';
 import { applyMessage, streamFailure, type EtcdWatchMessage, type Followed, type Outcome } from './etcd-messages.js';
-import { reporter } from './keys.js';
 import { keepProbing } from './liveness.js';
+import { MergedPairs } from './merged-pairs.js';
 import type { KvPair, KvWatchListener } from './source.js';
 
 export interface EtcdWatchDeps {
@@ -58,11 +58,20 @@ const isPermissionDenied = (error: unknown) => error instanceof OccsError && err
 export async function watchEtcd(ranges: readonly KeyRange[], listener: KvWatchListener, signal: AbortSignal, deps: EtcdWatchDeps): Promise<void> {
   const current = new Map<KeyRange, Map<string, string>>();
   const denied = new Set<KeyRange>();
-  const report = reporter(listener, () => {
-    if (current.size < ranges.length) return undefined; // the first snapshot waits for every range
-    // In the order of `ranges`, so a slashed key wins over the same key without the slash.
-    return ranges.flatMap((r) => [...current.get(r)!].map(([key, value]) => ({ key, value })));
+  // In the order of `ranges`, the last range that holds a key gives its value: a slashed key wins over the same key without the slash.
+  const merged = new MergedPairs((key) => {
+    for (let i = ranges.length - 1; i >= 0; i--) {
+      const value = current.get(ranges[i]!)?.get(key);
+      if (value !== undefined) return value;
+    }
+    return undefined;
   });
+  // Never the same pairs twice in a row: `take` answers only when they changed since it last did.
+  const report = () => {
+    if (current.size < ranges.length) return; // the first snapshot waits for every range
+    const pairs = merged.take();
+    if (pairs) listener.snapshot({ pairs });
+  };
   // A burst of events is one snapshot: the events the loop has at hand are applied, then reported once.
   let due = false;
   const reportSoon = () => {
@@ -75,7 +84,7 @@ export async function watchEtcd(ranges: readonly KeyRange[], listener: KvWatchLi
   };
   const streams = new Set<() => void>();
   const siblings = (r: KeyRange) => ranges.filter((x) => x.prefix === r.prefix);
-  const ctx: Context = { current, denied, report, reportSoon, listener, signal, deps, streams, siblings, probesFailing: false };
+  const ctx: Context = { current, denied, merged, report, reportSoon, listener, signal, deps, streams, siblings, probesFailing: false };
   const moveStreams = () => [...streams].forEach((move) => move());
   const stopTelling = deps.onMove?.(moveStreams);
   try {
@@ -88,6 +97,8 @@ export async function watchEtcd(ranges: readonly KeyRange[], listener: KvWatchLi
 interface Context {
   current: Map<KeyRange, Map<string, string>>;
   denied: Set<KeyRange>;
+  /** All ranges' pairs, sorted, as last reported plus the keys touched since. */
+  merged: MergedPairs;
   report(): void;
   /** Reports once the events at hand are applied (a macrotask later): one snapshot for a burst, not one per event. */
   reportSoon(): void;
@@ -166,9 +177,12 @@ async function readRange(range: KeyRange, ctx: Context): Promise<Followed> {
   ctx.denied.delete(range);
   ctx.listener.alive(range.label);
   const keys = new Map(pairs.map((p) => [p.key, p.value]));
+  const before = ctx.current.get(range);
   ctx.current.set(range, keys);
+  for (const key of before?.keys() ?? []) ctx.merged.touch(key);
+  for (const key of keys.keys()) ctx.merged.touch(key);
   ctx.report();
-  return { keys, revision };
+  return { keys, revision, touched: (key) => ctx.merged.touch(key) };
 }
 
 /**

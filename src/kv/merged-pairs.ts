@@ -1,0 +1,90 @@
+import type { KvPair } from './source.js';
+
+/** Up to this many keys changed at once are patched in one by one; more are merged in one pass. */
+const PATCH_ONE_BY_ONE = 32;
+
+/**
+ * The pairs of several key ranges as one list sorted by key, kept up to date key by key: what a
+ * change costs follows the size of the change, not the number of keys (no sort of every key, no
+ * new object for every pair). A pair that did not change stays the same object from one list to
+ * the next, so later stages can compare and remember per pair cheaply. `valueOf` says a key's
+ * value now, after the rule that picks among ranges holding the same key.
+ */
+export class MergedPairs {
+  private pairs: readonly KvPair[] = [];
+  private readonly touched = new Set<string>();
+  private changed = true; // the first list is news, even when empty
+
+  constructor(private readonly valueOf: (key: string) => string | undefined) {}
+
+  /** The key's value may have changed (been set, replaced or deleted). */
+  touch(key: string): void {
+    this.touched.add(key);
+  }
+
+  /** The sorted pairs if they differ from those taken last (the first time: always), else undefined. A list taken is never changed afterwards. */
+  take(): readonly KvPair[] | undefined {
+    if (this.touched.size > 0) {
+      const keys = [...this.touched];
+      this.touched.clear();
+      const next = keys.length <= PATCH_ONE_BY_ONE ? this.patched(keys) : this.merged(keys.sort());
+      if (next) {
+        this.pairs = next;
+        this.changed = true;
+      }
+    }
+    if (!this.changed) return undefined;
+    this.changed = false;
+    return this.pairs;
+  }
+
+  /** The pairs with a few keys patched in by binary search; undefined if none of them changed. */
+  private patched(keys: readonly string[]): KvPair[] | undefined {
+    let next: KvPair[] | undefined;
+    for (const key of keys) {
+      const list = next ?? this.pairs;
+      const at = lowerBound(list, key);
+      const found = list[at]?.key === key ? list[at] : undefined;
+      const value = this.valueOf(key);
+      if (found?.value === value) continue;
+      next ??= this.pairs.slice(); // copied once (pointers only): a list handed out stays as it was
+      if (value === undefined) next.splice(at, 1);
+      else if (found) next[at] = { key, value };
+      else next.splice(at, 0, { key, value });
+    }
+    return next;
+  }
+
+  /** The pairs with many keys (sorted) merged in, in one pass; undefined if none of them changed. */
+  private merged(keys: readonly string[]): KvPair[] | undefined {
+    const old = this.pairs;
+    const next: KvPair[] = [];
+    let i = 0;
+    let changed = false;
+    for (const key of keys) {
+      while (i < old.length && old[i]!.key < key) next.push(old[i++]!);
+      const found = old[i]?.key === key ? old[i++] : undefined;
+      const value = this.valueOf(key);
+      if (found?.value === value) {
+        if (found) next.push(found);
+        continue;
+      }
+      changed = true;
+      if (value !== undefined) next.push({ key, value });
+    }
+    while (i < old.length) next.push(old[i++]!);
+    return changed ? next : undefined;
+  }
+}
+
+/** The index of the first pair whose key is not below `key` (in the order of `<`, as `sort()` orders strings). */
+function lowerBound(pairs: readonly KvPair[], key: string): number {
+  let low = 0;
+  let high = pairs.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (pairs[mid]!.key < key) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
