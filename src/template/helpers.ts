@@ -112,7 +112,10 @@ export function createHelpers(source: readonly Pair[] | (() => readonly Pair[]),
     renamed: [...renamed.values()].sort((a, b) => (a.key < b.key ? -1 : 1)),
   });
   /** Keys whose value is exactly `value`: names the culprit when a template refuses to print it. */
-  const keysHolding = (value: string): string[] => pairs().filter((p) => p.value === value).map((p) => p.key);
+  const keysHolding = (value: string): string[] =>
+    pairs()
+      .filter((p) => p.value === value)
+      .map((p) => p.key);
 
   return { helpers, diagnostics, keysHolding };
 }
