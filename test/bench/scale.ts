@@ -7,17 +7,12 @@ import { ConsulKvServer } from '../support/consul-kv-server.js';
 import { EtcdServer } from '../support/etcd-server.js';
 import { SCALE_PREFIX, ScaleRig, type ScaleStore } from '../support/scale-rig.js';
 import { benchFleet } from './fleet.js';
-import { median, ms, percentile, report } from './stats.js';
+import { benchScaleStack } from './scale-stack.js';
+import { cpuMs, median, ms, report, spread } from './stats.js';
 
 const SERVERS = Number(process.env.OCCS_LB_BENCH_SERVERS ?? 10_000);
 /** Single changes timed per path (adds, then as many removes). */
 const TRIALS = Number(process.env.OCCS_LB_BENCH_SCALE_TRIALS ?? 30);
-
-/** CPU time a process has used, in ms (user + system; /proc counts in 10 ms ticks). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
 
 /** The store's own answer to the read watch makes of the prefix (Consul/OCCS: the whole prefix, recursive), p50 of 10. */
 async function storeAnswerMs(rig: ScaleRig<ScaleStore>): Promise<number | undefined> {
@@ -167,10 +162,9 @@ async function memoryFigures(): Promise<Array<[string, string]>> {
   }
 }
 
-/** p50 / p99 (min–max) of samples. */
-const spread = (samples: number[]) => `${ms(median(samples))} / ${ms(percentile(samples, 99))} (${ms(Math.min(...samples))}–${ms(Math.max(...samples))})`;
-
+/** `OCCS_LB_BENCH_SCALE_ONLY=stack`: only stack mode at 100 apps × 100 servers (and its small stack). */
 export async function benchScale(): Promise<void> {
+  if (process.env.OCCS_LB_BENCH_SCALE_ONLY === 'stack') return benchScaleStack();
   const runtime = await pathFigures([]);
   const reload = await pathFigures(['--no-runtime-api']);
   const etcd = await pathFigures([], undefined, new EtcdServer());
@@ -199,14 +193,7 @@ export async function benchScale(): Promise<void> {
     ['CPU of watch per single change', ms(small.cpu)],
   ]);
   report(`scale: HAProxy's own floor at ${SERVERS} servers`, await haproxyFloor());
-  const layout = { backends: 100, servers: 100 };
-  const [many, manyReload] = [await pathFigures([], layout), await pathFigures(['--no-runtime-api'], layout)];
-  const both = (what: string, f: (p: PathFigures) => string): [string, string] => [what, `${f(many)}   (--no-runtime-api: ${f(manyReload)})`];
-  report('scale: 100 backends × 100 servers (a template looping lsdir), one change touches one backend', [
-    both('one server added: p50 / p99', (p) => `${ms(median(p.add))} / ${ms(percentile(p.add, 99))}`),
-    both('one server removed: p50 / p99', (p) => `${ms(median(p.remove))} / ${ms(percentile(p.remove, 99))}`),
-    both('1,000 servers written at once into one backend → all ready', (p) => ms(p.bulk)),
-  ]);
+  await benchScaleStack();
   report('scale: memory of watch', await memoryFigures());
   await benchFleet();
 }

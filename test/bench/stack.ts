@@ -9,7 +9,7 @@ import { routingThroughput, WRK } from './stack-throughput.js';
 import { median, ms, percentile, report } from './stats.js';
 
 /** Polls `probe` back to back (a failed probe is a no) until it holds; the ms since `started`. */
-async function until(what: string, started: number, probe: () => Promise<boolean>, timeoutMs = 10_000): Promise<number> {
+export async function until(what: string, started: number, probe: () => Promise<boolean>, timeoutMs = 10_000): Promise<number> {
   while (!(await probe().catch(() => false))) if (performance.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
   return performance.now() - started;
 }

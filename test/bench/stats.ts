@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 /** Small helpers for benchmark figures: percentiles over samples and a fixed-width report. */
 export function percentile(samples: number[], p: number): number {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -13,4 +15,14 @@ export function report(title: string, rows: Array<[string, string]>): void {
   console.log(`\n## ${title}`);
   const width = Math.max(...rows.map(([k]) => k.length));
   for (const [k, v] of rows) console.log(`  ${k.padEnd(width)}  ${v}`);
+}
+
+/** p50 / p99 (min–max) of samples. */
+export const spread = (samples: number[]) =>
+  `${ms(median(samples))} / ${ms(percentile(samples, 99))} (${ms(Math.min(...samples))}–${ms(Math.max(...samples))})`;
+
+/** CPU time a process has used, in ms (user + system; /proc counts in 10 ms ticks). */
+export function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }

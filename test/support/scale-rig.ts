@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { masterCommand } from '../../src/haproxy/master-cli.js';
+import { Backend } from './backends.js';
 import { ROOT } from './cli.js';
 import { ConsulKvServer } from './consul-kv-server.js';
 import { freePort, httpGet, waitFor } from './haproxy-process.js';
@@ -20,10 +21,12 @@ export interface ScaleStore {
 }
 
 /**
- * `occs-lb watch --exec haproxy` over many servers: every server points at one closed
- * 127.0.0.1 port (HAProxy only needs them to exist), checked every 30 s so the checks cost
- * nothing. One backend of N servers (`apps/scale/containers/sNNNNN`), or B backends of N each
- * (`apps/scale/appBBB/containers/sNNNNN`, a template that loops `lsdir`).
+ * `occs-lb watch --exec haproxy` over many servers, checked every 30 s so the checks cost
+ * nothing. One backend of N servers (`apps/scale/containers/sNNNNN`), all at one closed
+ * 127.0.0.1 port (HAProxy only needs them to exist); or a stack of B apps of N each (`--stack
+ * apps/scale`: `apps/scale/appBBB/containers/sNNNNN`, routed by `lb/routes/appBBB`), all at one
+ * live backend that passes the checks: HAProxy marks a server DOWN at its first failed check, and
+ * each of those lines goes through watch, so at a closed port they would run through the trials.
  */
 export class ScaleRig<S extends ScaleStore = ConsulKvServer> {
   readonly store: S;
@@ -31,6 +34,8 @@ export class ScaleRig<S extends ScaleStore = ConsulKvServer> {
   readonly config = join(this.dir, 'haproxy.cfg');
   ports = { frontend: 0, stats: 0, status: 0 };
   closedPort = 0;
+  /** A stack's servers: one backend answering every check. */
+  private live?: Backend;
   watch?: WatchProcess;
 
   constructor(
@@ -56,18 +61,19 @@ export class ScaleRig<S extends ScaleStore = ConsulKvServer> {
   }
 
   get address(): string {
-    return `127.0.0.1:${this.closedPort}`;
+    return this.live?.address ?? `127.0.0.1:${this.closedPort}`;
   }
 
   async start(): Promise<this> {
     await this.store.start();
     this.ports = { frontend: await freePort(), stats: await freePort(), status: await freePort() };
     this.closedPort = await freePort();
+    if (this.layout.backends > 1) this.live = await new Backend('scale').start();
     await this.fill();
-    const prefix = this.layout.backends === 1 ? `${SCALE_PREFIX}/containers` : SCALE_PREFIX;
+    const source = this.layout.backends === 1 ? ['--prefix', `${SCALE_PREFIX}/containers`] : ['--stack', SCALE_PREFIX];
     this.watch = new WatchProcess(
       [
-        ...['--kv', this.store.url, '--prefix', prefix, '--out', this.config, '--exec', `haproxy -W -db -f ${this.config}`],
+        ...['--kv', this.store.url, ...source, '--out', this.config, '--exec', `haproxy -W -db -f ${this.config}`],
         ...['--template', this.template(), '--listen', `127.0.0.1:${this.ports.status}`, '--wait', this.options.wait ?? '0'],
         ...localHaproxyArgs(this.ports, this.dir),
         ...this.extra,
@@ -80,29 +86,21 @@ export class ScaleRig<S extends ScaleStore = ConsulKvServer> {
     return this;
   }
 
-  /** Every server of every backend written, 64 writes in flight at most (a real store is written over the network). */
+  /** Every server of every backend (and each app's route), 64 writes in flight at most (a real store is written over the network). */
   private async fill(): Promise<void> {
     const keys = Array.from({ length: this.layout.backends * this.layout.servers }, (_, n) =>
       this.key(n % this.layout.servers, Math.floor(n / this.layout.servers)),
     );
-    for (let i = 0; i < keys.length; i += 64) await Promise.all(keys.slice(i, i + 64).map(async (key) => this.store.put(key, this.address)));
+    const pairs = keys.map((key): [string, string] => [key, this.address]);
+    if (this.layout.backends > 1) for (let b = 0; b < this.layout.backends; b++) pairs.push([`lb/routes/${this.backend(b)}`, `${this.backend(b)}.example.com`]);
+    for (let i = 0; i < pairs.length; i += 64) await Promise.all(pairs.slice(i, i + 64).map(async ([key, value]) => this.store.put(key, value)));
   }
 
-  /** The default template with slow checks; with several backends, one backend per app under the prefix. */
+  /** The shipped template (a stack: the stack template) with checks every 30 s. */
   private template(): string {
     const path = join(this.dir, 'scale.cfg.ejs');
-    const text = readFileSync(join(ROOT, 'templates/haproxy.cfg.ejs'), 'utf8').replace('<%= s.address %> check', '<%= s.address %> check inter 30s');
-    if (this.layout.backends === 1) {
-      writeFileSync(path, text);
-      return path;
-    }
-    const at = text.indexOf('\nbackend <%= settings.backendName %>') + 1;
-    const loop = text
-      .slice(at)
-      .replace('backend <%= settings.backendName %>', `<% for (const app of lsdir('/${SCALE_PREFIX}')) { -%>\nbackend <%= app %>`)
-      .replace('servers()', `servers('/${SCALE_PREFIX}/' + app + '/containers')`);
-    const head = text.slice(0, at).replace('default_backend <%= settings.backendName %>', 'default_backend app000');
-    writeFileSync(path, `${head}${loop}<% } -%>\n`);
+    const [file, check] = this.layout.backends === 1 ? ['haproxy.cfg.ejs', '<%= s.address %> check'] : ['stack.cfg.ejs', ' check<% } %>'];
+    writeFileSync(path, readFileSync(join(ROOT, 'templates', file), 'utf8').replace(check, check.replace('check', 'check inter 30s')));
     return path;
   }
 
@@ -135,5 +133,6 @@ export class ScaleRig<S extends ScaleStore = ConsulKvServer> {
   async stop(): Promise<void> {
     await this.watch?.stop();
     await this.store.stop();
+    await this.live?.stop();
   }
 }

@@ -9,3 +9,13 @@ export async function serverStates(socket: string, backend: string): Promise<Map
   }
   return out;
 }
+
+/** `show map FILE` over an admin socket: the entries HAProxy routes by now (`key value`), sorted. */
+export async function mapEntries(socket: string, file: string): Promise<string[]> {
+  const answer = await runtimeChannel('admin', socket).send(`show map ${file}`);
+  return answer
+    .split('\n')
+    .map((l) => l.trim().split(' ').slice(1).join(' '))
+    .filter(Boolean)
+    .sort();
+}

@@ -1,7 +1,6 @@
 import { join } from 'node:path';
-import { runtimeChannel } from '../../src/haproxy/runtime-channel.js';
 import { httpGet, waitFor, type HttpAnswer } from './haproxy-process.js';
-import { serverStates } from './server-states.js';
+import { mapEntries, serverStates } from './server-states.js';
 import { useWatchRig } from './watch-rig.js';
 import { WatchProcess } from './watch-process.js';
 
@@ -59,14 +58,7 @@ export function useStackRig() {
       return out;
     },
     /** `show map FILE`: the entries HAProxy routes by now. */
-    async map(kind: 'hosts' | 'paths'): Promise<string[]> {
-      const answer = await runtimeChannel('admin', admin()).send(`show map ${join(rig.dir, `haproxy.${kind}.map`)}`);
-      return answer
-        .split('\n')
-        .map((l) => l.trim().split(' ').slice(1).join(' '))
-        .filter(Boolean)
-        .sort();
-    },
+    map: (kind: 'hosts' | 'paths'): Promise<string[]> => mapEntries(admin(), join(rig.dir, `haproxy.${kind}.map`)),
   };
   return stack;
 }
