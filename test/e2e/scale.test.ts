@@ -47,12 +47,12 @@ describe(`watch with ${SERVERS} servers in one backend`, () => {
   it('starts with every server in HAProxy', async () => {
     const running = await rig.servers();
     expect(running.size).toBe(SERVERS);
-    expect([...running.values()].every((s) => s.ready && s.port === rig.closedPort)).toBe(true);
+    expect([...running.values()].every((s) => s.ready && s.port === rig.port)).toBe(true);
     expect(worker).not.toBe('');
   });
 
   it('adds one server, then 500 at once, with no reload', async () => {
-    await applied(() => rig.store.put(rig.key(20_000), rig.address), new Map([[name(20_000), rig.closedPort]]));
+    await applied(() => rig.store.put(rig.key(20_000), rig.address), new Map([[name(20_000), rig.port]]));
     const many = Array.from({ length: 500 }, (_, i) => 30_000 + i);
     const from = rig.watch!.logs.length;
     for (const i of many) rig.store.put(rig.key(i), rig.address);
@@ -65,13 +65,13 @@ describe(`watch with ${SERVERS} servers in one backend`, () => {
   }, 120_000);
 
   it('moves servers to another address, with no reload', async () => {
-    const port = rig.closedPort === 1 ? 2 : rig.closedPort - 1;
+    const port = rig.port === 1 ? 2 : rig.port - 1;
     await applied(() => rig.store.put(rig.key(5), `127.0.0.1:${port}`), new Map([[name(5), port]]));
     await applied(() => rig.store.put(rig.key(30_001), `127.0.0.1:${port}`), new Map([[name(30_001), port]]));
     // 200 at once, as one store change: each must be at its new address, the next one untouched.
     const moved = new Map(Array.from({ length: 200 }, (_, i) => [name(1000 + i), port] as [string, number]));
     await applied(() => rig.store.putMany(Array.from({ length: 200 }, (_, i) => [rig.key(1000 + i), `127.0.0.1:${port}`] as const)), moved);
-    expect((await rig.servers()).get(name(1200))?.port).toBe(rig.closedPort);
+    expect((await rig.servers()).get(name(1200))?.port).toBe(rig.port);
   }, 60_000);
 
   it('removes servers from the file and from the runtime alike, with no reload', async () => {
@@ -86,11 +86,11 @@ describe(`watch with ${SERVERS} servers in one backend`, () => {
   }, 60_000);
 
   it('the installed file follows: it records every change, passes haproxy -c, and no reload ever happened', async () => {
-    const port = rig.closedPort === 1 ? 2 : rig.closedPort - 1;
+    const port = rig.port === 1 ? 2 : rig.port - 1;
     await waitFor('the file to record the last change', () => !readFileSync(rig.config, 'utf8').includes(`server ${name(2299)} `), 60_000);
     const text = readFileSync(rig.config, 'utf8');
     expect(text).toContain(`server ${name(5)} 127.0.0.1:${port} check`);
-    expect(text).toContain(`server ${name(30_499)} 127.0.0.1:${rig.closedPort} check`);
+    expect(text).toContain(`server ${name(30_499)} 127.0.0.1:${rig.port} check`);
     expect(text).not.toContain(`server ${name(7)} `);
     expect(text).not.toContain(`server ${name(2299)} `);
     expect(text).toContain(`server ${name(1199)} 127.0.0.1:${port} check`);

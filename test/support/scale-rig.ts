@@ -22,19 +22,18 @@ export interface ScaleStore {
 
 /**
  * `occs-lb watch --exec haproxy` over many servers, checked every 30 s so the checks cost
- * nothing. One backend of N servers (`apps/scale/containers/sNNNNN`), all at one closed
- * 127.0.0.1 port (HAProxy only needs them to exist); or a stack of B apps of N each (`--stack
- * apps/scale`: `apps/scale/appBBB/containers/sNNNNN`, routed by `lb/routes/appBBB`), all at one
- * live backend that passes the checks: HAProxy marks a server DOWN at its first failed check, and
- * each of those lines goes through watch, so at a closed port they would run through the trials.
+ * little. One backend of N servers (`apps/scale/containers/sNNNNN`), or a stack of B apps of N
+ * each (`--stack apps/scale`: `apps/scale/appBBB/containers/sNNNNN`, routed by
+ * `lb/routes/appBBB`); every server at one live backend that passes the checks: HAProxy marks a
+ * server DOWN at its failed checks, and each of those lines goes through watch, so at a closed
+ * port they would run through the trials.
  */
 export class ScaleRig<S extends ScaleStore = ConsulKvServer> {
   readonly store: S;
   readonly dir = makeTempDir();
   readonly config = join(this.dir, 'haproxy.cfg');
   ports = { frontend: 0, stats: 0, status: 0 };
-  closedPort = 0;
-  /** A stack's servers: one backend answering every check. */
+  /** Every server's address: one backend answering every check. */
   private live?: Backend;
   watch?: WatchProcess;
 
@@ -61,14 +60,18 @@ export class ScaleRig<S extends ScaleStore = ConsulKvServer> {
   }
 
   get address(): string {
-    return this.live?.address ?? `127.0.0.1:${this.closedPort}`;
+    return this.live!.address;
+  }
+
+  /** The port every server is at. */
+  get port(): number {
+    return Number(this.address.split(':')[1]);
   }
 
   async start(): Promise<this> {
     await this.store.start();
     this.ports = { frontend: await freePort(), stats: await freePort(), status: await freePort() };
-    this.closedPort = await freePort();
-    if (this.layout.backends > 1) this.live = await new Backend('scale').start();
+    this.live = await new Backend('scale').start();
     await this.fill();
     const source = this.layout.backends === 1 ? ['--prefix', `${SCALE_PREFIX}/containers`] : ['--stack', SCALE_PREFIX];
     this.watch = new WatchProcess(
