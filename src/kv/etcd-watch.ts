@@ -69,8 +69,8 @@ export async function watchEtcd(ranges: readonly KeyRange[], listener: KvWatchLi
   // Never the same pairs twice in a row: `take` answers only when they changed since it last did.
   const report = () => {
     if (current.size < ranges.length) return; // the first snapshot waits for every range
-    const pairs = merged.take();
-    if (pairs) listener.snapshot({ pairs });
+    const taken = merged.take();
+    if (taken) listener.snapshot(taken);
   };
   // A burst of events is one snapshot: the events the loop has at hand are applied, then reported once.
   let due = false;

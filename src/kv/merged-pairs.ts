@@ -14,6 +14,9 @@ export class MergedPairs {
   private pairs: readonly KvPair[] = [];
   private readonly touched = new Set<string>();
   private changed = true; // the first list is news, even when empty
+  /** The list taken last, and the keys that may differ from it in the list now. */
+  private taken?: readonly KvPair[];
+  private since = new Set<string>();
 
   constructor(private readonly valueOf: (key: string) => string | undefined) {}
 
@@ -22,11 +25,15 @@ export class MergedPairs {
     this.touched.add(key);
   }
 
-  /** The sorted pairs if they differ from those taken last (the first time: always), else undefined. A list taken is never changed afterwards. */
-  take(): readonly KvPair[] | undefined {
+  /**
+   * The sorted pairs if they differ from those taken last (the first time: always), else
+   * undefined, with the keys that may differ from those. A list taken is never changed afterwards.
+   */
+  take(): { pairs: readonly KvPair[]; since?: { pairs: readonly KvPair[]; keys: readonly string[] } } | undefined {
     if (this.touched.size > 0) {
       const keys = [...this.touched];
       this.touched.clear();
+      for (const key of keys) this.since.add(key);
       const next = keys.length <= PATCH_ONE_BY_ONE ? this.patched(keys) : this.merged(keys.sort());
       if (next) {
         this.pairs = next;
@@ -35,7 +42,10 @@ export class MergedPairs {
     }
     if (!this.changed) return undefined;
     this.changed = false;
-    return this.pairs;
+    const since = this.taken && { pairs: this.taken, keys: [...this.since] };
+    this.taken = this.pairs;
+    this.since = new Set();
+    return { pairs: this.pairs, ...(since && { since }) };
   }
 
   /** The pairs with a few keys patched in by binary search; undefined if none of them changed. */
@@ -78,7 +88,7 @@ export class MergedPairs {
 }
 
 /** The index of the first pair whose key is not below `key` (in the order of `<`, as `sort()` orders strings). */
-function lowerBound(pairs: readonly KvPair[], key: string): number {
+export function lowerBound(pairs: readonly KvPair[], key: string): number {
   let low = 0;
   let high = pairs.length;
   while (low < high) {

@@ -23,6 +23,12 @@ export interface KvSnapshot {
    * parent's, `apps/nginx` beside `apps/ngnix`), when the source could tell (file, Consul/OCCS).
    */
   siblings?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * The only keys that may differ from the source's snapshot before, whose pairs were `pairs`
+   * (that very array): a change of a few keys among 10,000 is found without comparing every
+   * pair. Set by a source that knows (etcd's events); trusted only for that same array.
+   */
+  since?: { pairs: readonly KvPair[]; keys: readonly string[] };
 }
 
 /** A warning about one key of a store, in words the user reads. */

@@ -1,6 +1,7 @@
 import type { Settings } from '../config/settings.js';
 import { countServers } from '../haproxy/config-sections.js';
 import { filterSnapshot } from '../kv/keys.js';
+import { lowerBound } from '../kv/merged-pairs.js';
 import type { KvPair, KvSnapshot } from '../kv/source.js';
 import { renderTemplate, type CompiledTemplate } from '../template/engine.js';
 import { createHelpers } from '../template/helpers.js';
@@ -40,8 +41,31 @@ interface Delta {
   after?: string;
 }
 
-/** The keys that differ between two sorted snapshots; undefined when more than `most` differ or either is out of order. */
-export function snapshotDelta(before: readonly KvPair[], after: readonly KvPair[], most: number): Delta[] | undefined {
+/**
+ * The keys that differ between two snapshots (sorted by key, as every source gives them);
+ * undefined when more than `most` differ, or a list is out of order. When `after` names the
+ * keys that may differ from `before` (etcd's events), only those are looked up.
+ */
+export function snapshotDelta(before: KvSnapshot, after: KvSnapshot, most: number): Delta[] | undefined {
+  const { since } = after;
+  if (since?.pairs !== before.pairs) return walked(before.pairs, after.pairs, most);
+  if (since.keys.length > most) return undefined;
+  const out: Delta[] = [];
+  for (const key of [...since.keys].sort()) {
+    const [was, now] = [valueAt(before.pairs, key), valueAt(after.pairs, key)];
+    if (was !== now) out.push({ key, ...(was !== undefined && { before: was }), ...(now !== undefined && { after: now }) });
+  }
+  return out;
+}
+
+/** A key's value in sorted pairs, by binary search. */
+function valueAt(pairs: readonly KvPair[], key: string): string | undefined {
+  const at = pairs[lowerBound(pairs, key)];
+  return at?.key === key ? at.value : undefined;
+}
+
+/** The keys that differ, found by walking both lists in step. */
+function walked(before: readonly KvPair[], after: readonly KvPair[], most: number): Delta[] | undefined {
   const out: Delta[] = [];
   let [i, j, last] = [0, 0, ''];
   while (i < before.length || j < after.length) {
@@ -90,7 +114,7 @@ export function patchResources(
   after: KvSnapshot,
 ): Patched | undefined {
   if (settings.stack || settings.tls) return undefined;
-  const delta = snapshotDelta(before.snapshot.pairs, after.pairs, MOST_PATCHED);
+  const delta = snapshotDelta(before.snapshot, after, MOST_PATCHED);
   if (!delta || delta.length === 0) return undefined;
   const touched = settings.resources.filter((r) => delta.some((d) => r.prefixes.some((p) => p === '' || d.key.startsWith(`/${p}`))));
   const [resource] = touched;
@@ -204,13 +228,7 @@ function neighbour(
   unplaced: ReadonlySet<string>,
   lines: LineMaker,
 ): { line: string; after: boolean } | undefined {
-  let lo = 0;
-  let hi = pairs.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (pairs[mid]!.key < key) lo = mid + 1;
-    else hi = mid;
-  }
+  const lo = lowerBound(pairs, key);
   const look = (from: number, step: number) => {
     for (let i = from; i >= 0 && i < pairs.length; i += step) {
       const p = pairs[i]!;

@@ -83,10 +83,11 @@ describe('MergedPairs', () => {
   it('answers only when the pairs changed: a key set back to its value, or deleted where it was not, is not news', () => {
     const keys = new Map([['/a', '1']]);
     const merged = new MergedPairs(layered([keys]));
-    expect(merged.take()).toEqual([]); // the first list, empty, is news
+    const empty = merged.take();
+    expect(empty).toEqual({ pairs: [] }); // the first list, empty, is news
     merged.touch('/a');
     const one = merged.take();
-    expect(one).toEqual([{ key: '/a', value: '1' }]);
+    expect(one).toEqual({ pairs: [{ key: '/a', value: '1' }], since: { pairs: empty!.pairs, keys: ['/a'] } });
     keys.set('/a', '2');
     keys.set('/a', '1');
     merged.touch('/a');
@@ -95,12 +96,12 @@ describe('MergedPairs', () => {
     expect(merged.take()).toBeUndefined();
   });
 
-  it('gives what toSnapshot of every range gives, after changes small (patched) and large (merged), reusing unchanged pairs', () => {
+  it('gives what toSnapshot of every range gives, after changes small (patched) and large (merged), reusing unchanged pairs and naming the keys that differ', () => {
     let seed = 7;
     const random = (n: number) => ((seed = (seed * 48271) % 2147483647), seed % n);
     const layers = [new Map<string, string>(), new Map<string, string>()];
     const merged = new MergedPairs(layered(layers));
-    let last: readonly KvPair[] = merged.take()!;
+    let last: readonly KvPair[] = merged.take()!.pairs;
     for (const size of [200, 1, 3, 40, 1, 500, 2, 32, 33]) {
       for (let i = 0; i < size; i++) {
         const key = `/k${random(300)}`;
@@ -110,10 +111,16 @@ describe('MergedPairs', () => {
         merged.touch(key);
       }
       const want = toSnapshot(layers.flatMap((l) => [...l].map(([key, value]) => ({ key, value })))).pairs;
-      const pairs = merged.take() ?? last;
+      const taken = merged.take();
+      const pairs = taken?.pairs ?? last;
       expect(pairs).toEqual(want);
       const before = new Map(last.map((p) => [p.key, p]));
       for (const pair of pairs) if (before.get(pair.key)?.value === pair.value) expect(pair).toBe(before.get(pair.key));
+      // Every key that differs from the list taken before is among the keys it names.
+      const now = new Map(pairs.map((p) => [p.key, p.value]));
+      const differing = [...new Set([...before.keys(), ...now.keys()])].filter((k) => before.get(k)?.value !== now.get(k));
+      if (taken) expect(taken.since?.pairs).toBe(last);
+      if (taken) expect(taken.since?.keys).toEqual(expect.arrayContaining(differing));
       last = pairs;
     }
   });

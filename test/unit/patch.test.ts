@@ -139,12 +139,26 @@ describe('patching a rendering with the server lines a change touched', () => {
 describe('the keys two snapshots differ in', () => {
   it('lists adds, removes and changes in key order, and gives up on unsorted lists or too many', () => {
     const p = (key: string, value = 'v') => ({ key, value });
-    expect(snapshotDelta([p('a'), p('b'), p('d')], [p('b', 'w'), p('c'), p('d')], 10)).toEqual([
+    const delta = (before: KvPair[], after: KvPair[], most: number) => snapshotDelta({ pairs: before }, { pairs: after }, most);
+    expect(delta([p('a'), p('b'), p('d')], [p('b', 'w'), p('c'), p('d')], 10)).toEqual([
       { key: 'a', before: 'v' },
       { key: 'b', before: 'v', after: 'w' },
       { key: 'c', after: 'v' },
     ]);
-    expect(snapshotDelta([p('b'), p('a')], [p('b'), p('a')], 10)).toBeUndefined();
-    expect(snapshotDelta([], [p('a'), p('b')], 1)).toBeUndefined();
+    expect(delta([p('b'), p('a')], [p('b'), p('a')], 10)).toBeUndefined();
+    expect(delta([], [p('a'), p('b')], 1)).toBeUndefined();
+  });
+
+  it('looks up only the keys a source names as changed, when it names them against the same list', () => {
+    const p = (key: string, value = 'v') => ({ key, value });
+    const before = { pairs: [p('a'), p('b'), p('c')] };
+    const after = { pairs: [p('a'), p('b', 'w'), p('d')], since: { pairs: before.pairs, keys: ['d', 'b', 'x'] } };
+    // 'c' is gone too, but the source said only d, b and x may differ: its word is taken.
+    expect(snapshotDelta(before, after, 10)).toEqual([
+      { key: 'b', before: 'v', after: 'w' },
+      { key: 'd', after: 'v' },
+    ]);
+    // Named against another list: every pair is compared.
+    expect(snapshotDelta({ pairs: [...before.pairs] }, after, 10)).toHaveLength(3);
   });
 });
