@@ -146,7 +146,8 @@ function changedLines(before: ConfigLines, after: ConfigLines): Map<number, { re
   tally(before, head, tailA, -1);
   tally(after, head, tailB, 1);
   const changed = new Map<number, { removed: string[]; added: string[] }>();
-  for (const [section, lines] of counts) {
+  // In the config's order of sections, whichever text a change was found in first.
+  for (const [section, lines] of [...counts].sort(([a], [b]) => a - b)) {
     const removed = [...lines].filter(([, n]) => n < 0).flatMap(([l, n]) => Array<string>(-n).fill(l));
     const added = [...lines].filter(([, n]) => n > 0).flatMap(([l, n]) => Array<string>(n).fill(l));
     if (removed.length + added.length > 0) changed.set(section, { removed, added });

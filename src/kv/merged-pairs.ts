@@ -88,7 +88,7 @@ export class MergedPairs {
 }
 
 /** The index of the first pair whose key is not below `key` (in the order of `<`, as `sort()` orders strings). */
-export function lowerBound(pairs: readonly KvPair[], key: string): number {
+export function lowerBound(pairs: ReadonlyArray<{ key: string }>, key: string): number {
   let low = 0;
   let high = pairs.length;
   while (low < high) {

@@ -2,6 +2,8 @@ import type { Settings } from '../config/settings.js';
 import { countServers } from '../haproxy/config-sections.js';
 import { filterSnapshot } from '../kv/keys.js';
 import { lowerBound } from '../kv/merged-pairs.js';
+import { editLines, type LineEdit } from './patch-lines.js';
+import { patchStack, STACK_PATCH_DECLARATION } from './patch-stack.js';
 import type { KvPair, KvSnapshot } from '../kv/source.js';
 import { renderTemplate, type CompiledTemplate } from '../template/engine.js';
 import { createHelpers } from '../template/helpers.js';
@@ -30,8 +32,8 @@ export function distrust(template: CompiledTemplate): void {
   distrusted.add(template);
 }
 
-function isPatchable(template: CompiledTemplate): boolean {
-  return !distrusted.has(template) && template.text.includes(PATCH_DECLARATION);
+function isPatchable(template: CompiledTemplate, declaration: string): boolean {
+  return !distrusted.has(template) && template.text.includes(declaration);
 }
 
 /** A key whose value was added, removed or changed between two snapshots. */
@@ -113,27 +115,43 @@ export function patchResources(
   before: { snapshot: KvSnapshot; resources: readonly RenderedResource[]; backends: Readonly<Record<string, number>> },
   after: KvSnapshot,
 ): Patched | undefined {
-  if (settings.stack || settings.tls) return undefined;
+  if (settings.tls) return undefined;
   const delta = snapshotDelta(before.snapshot, after, MOST_PATCHED);
   if (!delta || delta.length === 0) return undefined;
   const touched = settings.resources.filter((r) => delta.some((d) => r.prefixes.some((p) => p === '' || d.key.startsWith(`/${p}`))));
   const [resource] = touched;
   const index = resource ? settings.resources.indexOf(resource) : -1;
   const previous = before.resources[index];
-  if (touched.length !== 1 || !previous?.resource.haproxy || previous.diagnostics.renamed.length > 0) return undefined;
-  const template = templates.get(resource!.template);
-  const directory = resource!.prefixes[0];
-  if (!template || !directory || !isPatchable(template)) return undefined;
-  const serverKey = (key: string) => key.startsWith(`/${directory}/`) && !key.includes('/', directory.length + 2);
-  if (!delta.every((d) => serverKey(d.key))) return undefined;
-  const lines = new LineMaker(settings, template, resource!.prefixes, () => filterSnapshot(after, resource!.prefixes).pairs);
+  const template = resource && templates.get(resource.template);
+  if (touched.length !== 1 || !previous?.resource.haproxy || previous.diagnostics.renamed.length > 0 || !template) return undefined;
+  const patched = settings.stack
+    ? isPatchable(template, STACK_PATCH_DECLARATION) && patchStack(settings, template, previous, after, delta)
+    : isPatchable(template, PATCH_DECLARATION) && patchServers(settings, template, previous, after, delta, before.backends);
+  if (!patched) return undefined;
+  const resources = [...before.resources];
+  resources[index] = patched.resource;
+  return { resources, backends: { ...before.backends, ...patched.backends } };
+}
+
+/** The default template's patch: every key that differs is a server directly under the first prefix. */
+function patchServers(
+  settings: Readonly<Settings>,
+  template: CompiledTemplate,
+  previous: RenderedResource,
+  after: KvSnapshot,
+  delta: readonly Delta[],
+  counts: Readonly<Record<string, number>>,
+): { resource: RenderedResource; backends: Record<string, number> } | undefined {
+  const { prefixes } = previous.resource;
+  const directory = prefixes[0];
+  const serverKey = (key: string) => key.startsWith(`/${directory}/`) && !key.includes('/', directory!.length + 2);
+  if (!directory || !delta.every((d) => serverKey(d.key))) return undefined;
+  const lines = new LineMaker(settings, template, prefixes, () => filterSnapshot(after, prefixes).pairs);
   const text = patchText(previous.text, delta, after.pairs, serverKey, lines);
   if (text === undefined) return undefined;
-  const backends = { ...before.backends };
-  for (const [backend, n] of lines.counted) backends[backend] = (backends[backend] ?? 0) + n;
-  const resources = [...before.resources];
-  resources[index] = { ...previous, text, patch: { base: previous.text, ...lines.subsets() } };
-  return { resources, backends };
+  const backends: Record<string, number> = {};
+  for (const [backend, n] of lines.counted) backends[backend] = (counts[backend] ?? 0) + n;
+  return { resource: { ...previous, text, patch: { base: previous.text, ...lines.subsets() } }, backends };
 }
 
 /** The server line the template prints for one entry, made by the template itself. */
@@ -187,37 +205,16 @@ class LineMaker {
 
 /** `text` with the server lines of `delta` removed, replaced or added in key order; undefined when one cannot be placed. */
 function patchText(text: string, delta: readonly Delta[], pairs: readonly KvPair[], serverKey: (key: string) => boolean, lines: LineMaker): string | undefined {
-  let out = text;
-  const at = (line: string) => {
-    const i = out.indexOf(`\n${line}\n`);
-    return i < 0 || out.indexOf(`\n${line}\n`, i + 1) >= 0 ? -1 : i + 1;
-  };
-  const additions: Array<{ key: string; line: string }> = [];
+  const edits: LineEdit[] = [];
   for (const d of delta) {
     const old = d.before === undefined ? undefined : lines.entry(d.key, d.before);
     const now = d.after === undefined ? undefined : lines.entry(d.key, d.after);
     if ((d.before !== undefined && !old) || (d.after !== undefined && !now)) return undefined;
-    const oldLine = old && lines.line(old, -1);
-    const newLine = now && lines.line(now, 1);
-    if ((old && !oldLine) || (now && !newLine)) return undefined;
-    if (oldLine) {
-      const i = at(oldLine);
-      if (i < 0) return undefined;
-      out = `${out.slice(0, i)}${newLine ? `${newLine}\n` : ''}${out.slice(i + oldLine.length + 1)}`;
-    } else additions.push({ key: d.key, line: newLine! });
+    const edit = { key: d.key, was: old && lines.line(old, -1), now: now && lines.line(now, 1) };
+    if ((old && !edit.was) || (now && !edit.now)) return undefined;
+    edits.push(edit);
   }
-  // A new server's line goes beside one already in the text: a server not added, or added before it.
-  const unplaced = new Set(additions.map((a) => a.key));
-  for (const { key, line } of additions) {
-    const place = neighbour(key, pairs, serverKey, unplaced, lines);
-    if (!place) return undefined;
-    const i = at(place.line);
-    if (i < 0) return undefined;
-    const cut = place.after ? i + place.line.length + 1 : i;
-    out = `${out.slice(0, cut)}${line}\n${out.slice(cut)}`;
-    unplaced.delete(key);
-  }
-  return out;
+  return editLines(text, edits, (key, unplaced) => neighbour(key, pairs, serverKey, unplaced, lines));
 }
 
 /** The server line a new key's line goes beside: the nearest server before it in key order (after its line), else the nearest after it (before its line). */

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
 import { EtcdServer } from '../support/etcd-server.js';
@@ -38,5 +38,37 @@ describe(`server changes at ${SERVERS} servers, patched`, () => {
     expect(full.code, full.stderr).toBe(0);
     expect(full.stdout).toContain(`server ${added} `);
     await waitFor('the file of the last change installed', () => readFileSync(rig.config, 'utf8') === full.stdout, 20_000);
+  }, 120_000);
+});
+
+/** The same in stack mode: a server, a weight and a state change in one app of a stack, patched into the last config. */
+describe('server, weight and state changes in a stack of 6 apps × 50 servers, patched', () => {
+  const rig = new ScaleRig({ backends: 6, servers: 50 }, [], undefined, { store: new EtcdServer() });
+
+  beforeAll(() => rig.start(), 180_000);
+  afterAll(() => rig.stop(), 60_000);
+
+  it('goes through the runtime API with patched renders; the file equals a full render', async () => {
+    const [patched, reloads] = [await rig.metric('renders_patched_total'), await rig.metric('reloads_total')];
+    const app = rig.backend(2);
+    await rig.store.put(rig.key(77, 2), rig.address);
+    await waitFor('the added server in HAProxy', async () => (await rig.servers(app)).has('s00077'), 20_000);
+    await rig.store.delete(rig.key(3, 2));
+    await waitFor('the removed server gone', async () => !(await rig.servers(app)).has('s00003'), 20_000);
+    await rig.store.put(`lb/weights/${app}/s00004`, '7');
+    await rig.store.put(`lb/state/${app}/s00005`, 'maint');
+    await waitFor('the server in maintenance', async () => (await rig.servers(app)).get('s00005')?.ready === false, 20_000);
+
+    expect((await rig.metric('renders_patched_total')) - patched).toBeGreaterThanOrEqual(3);
+    expect(await rig.metric('reloads_total')).toBe(reloads);
+    const out = join(rig.dir, 'full', 'haproxy.cfg');
+    mkdirSync(dirname(out));
+    const args = ['--kv', rig.store.url, '--stack', SCALE_PREFIX, '--template', join(rig.dir, 'scale.cfg.ejs'), '--out', out];
+    const full = await runCli(['render', ...args, ...localHaproxyArgs(rig.ports, rig.dir)]);
+    expect(full.code, full.stderr).toBe(0);
+    // The map files are named after the config, beside it: the one difference a full render elsewhere has.
+    const expected = readFileSync(out, 'utf8').replaceAll(`${rig.dir}/full/`, `${rig.dir}/`);
+    expect(expected).toContain('server s00004 ');
+    await waitFor('the file of the last change installed', () => readFileSync(rig.config, 'utf8') === expected, 20_000);
   }, 120_000);
 });

@@ -5,6 +5,7 @@ import { resolveSettings } from '../../src/config/settings.js';
 import { toSnapshot } from '../../src/kv/keys.js';
 import type { KvPair, KvSnapshot } from '../../src/kv/source.js';
 import { DEFAULT_TEMPLATE, STACK_TEMPLATE } from '../../src/paths.js';
+import { STACK_PATCH_DECLARATION } from '../../src/plan/patch-stack.js';
 import { MOST_PATCHED, PATCH_DECLARATION, snapshotDelta } from '../../src/plan/patch.js';
 import { diffConfigs, type ConfigDiff } from '../../src/haproxy/config-diff.js';
 import { patchSnapshot, renderSnapshot, type Rendering } from '../../src/plan/plan.js';
@@ -47,8 +48,9 @@ function random(seed: number): () => number {
 const server = (name: string, host: number, port = 8080): KvPair => ({ key: `/apps/x/${name}`, value: `10.0.${host >> 8}.${host & 255}:${port}` });
 
 describe('patching a rendering with the server lines a change touched', () => {
-  it('is declared by the shipped default template, not by the stack template', () => {
+  it('is declared by the shipped templates, each its own way', () => {
     expect(readFileSync(DEFAULT_TEMPLATE, 'utf8')).toContain(PATCH_DECLARATION);
+    expect(readFileSync(STACK_TEMPLATE, 'utf8')).toContain(STACK_PATCH_DECLARATION);
     expect(readFileSync(STACK_TEMPLATE, 'utf8')).not.toContain(PATCH_DECLARATION);
   });
 

@@ -1,0 +1,168 @@
+import type { Settings } from '../config/settings.js';
+import type { KvPair, KvSnapshot } from '../kv/source.js';
+import { lowerBound } from '../kv/merged-pairs.js';
+import { watchedMaps } from '../stack/maps.js';
+import { DEFAULT_WEIGHT, type Stack, type StackServer, type StackService } from '../stack/model.js';
+import { renderTemplate, type CompiledTemplate } from '../template/engine.js';
+import { createHelpers } from '../template/helpers.js';
+import { tlsLocals } from '../tls/companions.js';
+import { parseServerState, parseWeight } from '../values/routes.js';
+import { nameTooLong } from '../values/server.js';
+import { parseServers } from '../values/servers.js';
+import { editLines, sectionOf, type LineEdit } from './patch-lines.js';
+import type { RenderedResource } from './render.js';
+
+/** What the stack template writes to say its server lines may be patched: each `service.servers` entry prints one server line in its service's backend that reads that entry and its service alone. */
+export const STACK_PATCH_DECLARATION = 'occs-lb: one server line per service.servers entry';
+
+const lastSegment = (key: string) => key.slice(key.lastIndexOf('/') + 1);
+
+/** A key that differs between two snapshots. */
+export interface KeyChange {
+  key: string;
+  before?: string;
+  after?: string;
+}
+
+/**
+ * Stack mode's patch (see patch.ts): the keys that differ are servers of apps there before and
+ * after, or their weights and states; every value parses, no name was changed, and every app
+ * touched keeps a server. Its routes, maps and other apps stay as they were. Undefined: render
+ * in full.
+ */
+export function patchStack(
+  settings: Readonly<Settings>,
+  template: CompiledTemplate,
+  previous: RenderedResource,
+  after: KvSnapshot,
+  delta: readonly KeyChange[],
+): { resource: RenderedResource; backends: Record<string, number> } | undefined {
+  const { stack } = previous;
+  const control = settings.stack && `/${settings.stack.control}/`;
+  if (!stack || !control || settings.tls || stack.renamed.length > 0) return undefined;
+  const touched = touchedServers(stack, control, delta);
+  if (!touched) return undefined;
+  const lines = new StackLines(settings, template, stack, previous.resource.prefixes, after.pairs);
+  let text = previous.text;
+  const services = new Map<string, StackService>();
+  const moved: Array<{ service: StackService; was: StackServer[]; now: StackServer[] }> = [];
+  for (const [name, ids] of touched) {
+    const service = stack.services.find((s) => s.name === name)!;
+    const changed = lines.changed(service, ids, control);
+    if (!changed || changed.servers.length === 0) return undefined;
+    const next = { ...service, servers: changed.servers };
+    const edits = changed.edits.map((e) => ({ key: e.key, was: e.was && lines.line(service, e.was), now: e.now && lines.line(next, e.now) }));
+    if (edits.some((e, i) => (changed.edits[i]!.was && !e.was) || (changed.edits[i]!.now && !e.now))) return undefined;
+    const beside = (key: string, unplaced: ReadonlySet<string>) => {
+      const at = changed.servers.findIndex((s) => s.key === key);
+      const placed = (s: StackServer | undefined) => s && !unplaced.has(s.key) && lines.line(next, s);
+      const before = changed.servers.slice(0, at).reverse().find(placed);
+      const after = changed.servers.slice(at + 1).find(placed);
+      return before ? { line: lines.line(next, before)!, after: true } : after && { line: lines.line(next, after)!, after: false };
+    };
+    const edited = editLines(text, edits as LineEdit[], beside, sectionOf(`backend ${name}`));
+    if (edited === undefined) return undefined;
+    text = edited;
+    services.set(name, next);
+    moved.push({ service: next, was: changed.edits.flatMap((e) => (e.was ? [e.was] : [])), now: changed.edits.flatMap((e) => (e.now ? [e.now] : [])) });
+  }
+  const model: Stack = { ...stack, services: stack.services.map((s) => services.get(s.name) ?? s) };
+  // In the config's order of backends, as a diff of the whole texts lists them.
+  moved.sort((a, b) => model.services.indexOf(a.service) - model.services.indexOf(b.service));
+  const subset = (pick: (m: (typeof moved)[number]) => StackServer[]) => lines.render(moved.map((m) => ({ ...m.service, servers: pick(m) })));
+  const patch = { base: previous.text, before: subset((m) => m.was), after: subset((m) => m.now) };
+  const backends = Object.fromEntries([...services].map(([name, s]) => [name, s.servers.length]));
+  return { resource: { ...previous, text, stack: model, patch }, backends };
+}
+
+/** The server ids (a key's last segment) the keys touch, by app; undefined when a key is not one a patch can follow. */
+function touchedServers(stack: Stack, control: string, delta: readonly KeyChange[]): Map<string, Set<string>> | undefined {
+  const skipped = new Set(stack.skipped.map((s) => s.key));
+  const byDirectory = new Map(stack.services.map((s) => [`/${s.prefix}`, s.name]));
+  const touched = new Map<string, Set<string>>();
+  for (const d of delta) {
+    if (skipped.has(d.key)) return undefined;
+    let app = byDirectory.get(d.key.slice(0, d.key.lastIndexOf('/')));
+    let id = lastSegment(d.key);
+    if (!app) {
+      const [kind, name, server, ...more] = d.key.startsWith(control) ? d.key.slice(control.length).split('/') : [];
+      const parse = kind === 'weights' ? parseWeight : kind === 'state' ? parseServerState : undefined;
+      if (!parse || !name || !server || more.length > 0 || nameTooLong(name) || nameTooLong(server)) return undefined;
+      if ([d.before, d.after].some((v) => v !== undefined && !parse(v).ok)) return undefined;
+      if (!stack.services.some((s) => s.name === name)) continue; // no app of that name: nothing it changes
+      [app, id] = [name, server];
+    }
+    touched.set(app, (touched.get(app) ?? new Set()).add(id));
+  }
+  return touched;
+}
+
+/** A stack's server lines, made by the template itself from a stack of the services asked about. */
+class StackLines {
+  private readonly locals: object;
+  private readonly made = new Map<StackServer, string | undefined>();
+
+  constructor(
+    settings: Readonly<Settings>,
+    private readonly template: CompiledTemplate,
+    private readonly stack: Stack,
+    prefixes: readonly string[],
+    private readonly pairs: readonly KvPair[],
+  ) {
+    const { helpers } = createHelpers(() => pairs, prefixes[0] ?? '');
+    this.locals = { ...helpers, settings: settings.vars, prefixes, tls: tlsLocals(undefined, new Set()) };
+  }
+
+  /** A service's servers after the change, and what changed of them (by key); undefined when a value does not parse or a name would change. */
+  changed(
+    service: StackService,
+    ids: ReadonlySet<string>,
+    control: string,
+  ): { servers: StackServer[]; edits: Array<{ key: string; was?: StackServer; now?: StackServer }> } | undefined {
+    const servers = [...service.servers];
+    const edits: Array<{ key: string; was?: StackServer; now?: StackServer }> = [];
+    for (const id of ids) {
+      const key = `/${service.prefix}/${id}`;
+      const at = lowerBound(servers, key);
+      const was = servers[at]?.key === key ? servers[at] : undefined;
+      const value = this.valueOf(key);
+      const list = value === undefined ? undefined : parseServers([{ key, value }]);
+      if (list && (list.servers.length !== 1 || list.renamed.length > 0)) return undefined;
+      // As buildStack reads them: a weight or state that does not parse is left out (and told of).
+      const weight = this.parsed(`${control}weights/${service.name}/${id}`, parseWeight) ?? DEFAULT_WEIGHT;
+      const state = this.parsed(`${control}state/${service.name}/${id}`, parseServerState) ?? 'ready';
+      const now = list && { ...list.servers[0]!, state, weight: state === 'drain' ? 0 : weight };
+      if (!was && !now) continue;
+      servers.splice(at, was ? 1 : 0, ...(now ? [now] : []));
+      edits.push({ key, ...(was && { was }), ...(now && { now }) });
+    }
+    return { servers, edits };
+  }
+
+  /** The line `server` of `service` prints; undefined when it prints not exactly one. */
+  line(service: StackService, server: StackServer): string | undefined {
+    if (!this.made.has(server)) {
+      const found = this.render([{ ...service, servers: [server] }])
+        .split('\n')
+        .filter((l) => /^\s*server\s/.test(l));
+      this.made.set(server, found.length === 1 ? found[0] : undefined);
+    }
+    return this.made.get(server);
+  }
+
+  /** The config of the stack with these services alone. */
+  render(services: StackService[]): string {
+    return renderTemplate(this.template, { ...this.locals, stack: watchedMaps({ ...this.stack, services }, new Set()) }, () => []);
+  }
+
+  private parsed<T>(key: string, parse: (value: string) => { ok: true; value: T } | { ok: false }): T | undefined {
+    const value = this.valueOf(key);
+    const result = value === undefined ? undefined : parse(value);
+    return result?.ok ? result.value : undefined;
+  }
+
+  private valueOf(key: string): string | undefined {
+    const at = this.pairs[lowerBound(this.pairs, key)];
+    return at?.key === key ? at.value : undefined;
+  }
+}

@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { resolveSettings } from '../../src/config/settings.js';
+import { diffConfigs, type ConfigDiff } from '../../src/haproxy/config-diff.js';
+import { toSnapshot } from '../../src/kv/keys.js';
+import type { KvPair, KvSnapshot } from '../../src/kv/source.js';
+import { STACK_TEMPLATE } from '../../src/paths.js';
+import { patchSnapshot, renderSnapshot, type Rendering } from '../../src/plan/plan.js';
+import { compileTemplates } from '../../src/wiring/templates.js';
+
+async function rig() {
+  const settings = resolveSettings({
+    flags: { stack: 'apps', out: '/etc/haproxy/haproxy.cfg' },
+    env: {},
+    cwd: '/',
+    defaultTemplate: STACK_TEMPLATE,
+    readSecret: () => '',
+  });
+  const templates = await compileTemplates(settings.resources);
+  const render = (snapshot: KvSnapshot) => renderSnapshot(settings, templates, snapshot);
+  const patch = (before: KvSnapshot, after: KvSnapshot) => patchSnapshot(settings, templates, { snapshot: before, rendering: render(before) }, after);
+  return { render, patch };
+}
+
+const plain = (r: Rendering | undefined) => r && { ...r, resources: r.resources.map(({ patch: _, ...rest }) => rest) };
+const names = (diff: ConfigDiff) =>
+  diff.kind === 'servers'
+    ? diff.backends.map((b) => ({
+        ...b,
+        added: b.added.map((s) => s.name).sort(),
+        removed: b.removed.map((s) => s.name).sort(),
+        moved: b.moved.map((m) => m.to.name).sort(),
+        shaped: b.shaped?.map((s) => `${s.name} ${s.options.join(' ')}`).sort(),
+      }))
+    : diff;
+
+function random(seed: number): () => number {
+  let s = seed;
+  return () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+}
+
+const APPS = ['alpha', 'beta', 'gamma', 'delta'];
+
+describe('patching a stack rendering with the server lines a change touched', () => {
+  it('gives the full render byte for byte on random server, weight and state changes, and patches most of them', async () => {
+    const { render, patch } = await rig();
+    const next = random(11);
+    const pick = <T>(list: readonly T[]) => list[Math.floor(next() * list.length)]!;
+    const store = new Map<string, string>();
+    for (const app of APPS) {
+      store.set(`/lb/routes/${app}`, `${app}.example.com`);
+      for (let i = 0; i < 30; i++) store.set(`/apps/${app}/containers/s${i * 2}`, `10.1.${APPS.indexOf(app)}.${i}:80`);
+    }
+    let patched = 0;
+    const trials = 300;
+    for (let t = 0; t < trials; t++) {
+      const before = toSnapshot([...store].map(([key, value]) => ({ key, value })));
+      for (let c = 1 + Math.floor(next() * 3); c > 0; c--) {
+        const [app, server] = [pick(APPS), `s${Math.floor(next() * 70)}`];
+        const roll = next();
+        if (roll < 0.35)
+          store.set(`/apps/${app}/containers/${server}`, `10.2.${Math.floor(next() * 9)}.${Math.floor(next() * 200)}:8${Math.floor(next() * 9)}`);
+        else if (roll < 0.65) store.delete(`/apps/${app}/containers/${server}`);
+        else if (roll < 0.85) store.set(`/lb/weights/${app}/${server}`, String(Math.floor(next() * 256)));
+        else if (roll < 0.95) store.set(`/lb/state/${app}/${server}`, pick(['ready', 'drain', 'maint']));
+        else store.delete(`/lb/${pick(['weights', 'state'])}/${app}/${server}`);
+      }
+      const after = toSnapshot([...store].map(([key, value]) => ({ key, value })));
+      const made = patch(before, after);
+      if (!made) continue;
+      patched++;
+      expect(plain(made)).toEqual(render(after));
+      const { patch: p, text } = made.resources[0]!;
+      expect(names(diffConfigs(p!.before, p!.after))).toEqual(names(diffConfigs(p!.base, text)));
+    }
+    expect(patched).toBeGreaterThan(trials * 0.8);
+  });
+
+  it('renders in full a route change, a new app, an app left with no server, and a weight that does not parse', async () => {
+    const { patch } = await rig();
+    const base: KvPair[] = [
+      { key: '/apps/a/containers/one', value: '10.0.0.1:80' },
+      { key: '/apps/b/containers/one', value: '10.0.0.2:80' },
+      { key: '/lb/routes/a', value: 'a.example.com' },
+    ];
+    const cases: Array<[string, KvPair[]]> = [
+      ['a route', [...base.slice(0, 2), { key: '/lb/routes/a', value: 'other.example.com' }]],
+      ['a new app', [...base, { key: '/apps/c/containers/one', value: '10.0.0.3:80' }]],
+      ['an app with no server', base.slice(1)],
+      ['a weight that does not parse', [...base, { key: '/lb/weights/a/one', value: 'heavy' }]],
+    ];
+    for (const [what, pairs] of cases) expect(patch(toSnapshot(base), toSnapshot(pairs)), what).toBeUndefined();
+  });
+});
