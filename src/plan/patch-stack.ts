@@ -9,7 +9,7 @@ import { tlsLocals } from '../tls/companions.js';
 import { parseServerState, parseWeight } from '../values/routes.js';
 import { nameTooLong } from '../values/server.js';
 import { parseServers } from '../values/servers.js';
-import { editLines, sectionOf, type LineEdit } from './patch-lines.js';
+import { editLines, sectionOf } from './patch-lines.js';
 import type { RenderedResource } from './render.js';
 
 /** What the stack template writes to say its server lines may be patched: each `service.servers` entry prints one server line in its service's backend that reads that entry and its service alone. */
@@ -60,7 +60,7 @@ export function patchStack(
       const after = changed.servers.slice(at + 1).find(placed);
       return before ? { line: lines.line(next, before)!, after: true } : after && { line: lines.line(next, after)!, after: false };
     };
-    const edited = editLines(text, edits as LineEdit[], beside, sectionOf(`backend ${name}`));
+    const edited = editLines(text, edits, beside, sectionOf(`backend ${name}`));
     if (edited === undefined) return undefined;
     text = edited;
     services.set(name, next);
