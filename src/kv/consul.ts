@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { packageVersion } from '../paths.js';
 import type { OccsError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
-import { consulMeta, encodePrefix, hasIndex, notConsul, parseListing, spreadIndex, type Get } from './consul-answers.js';
+import { consulMeta, encodePrefix, hasIndex, notConsul, parseListing, spreadIndex, type Get, type KeptPairs } from './consul-answers.js';
 import { BLOCKING_WAIT_S, watchConsul, type PrefixReading } from './consul-watch.js';
 import { Endpoints } from './endpoints.js';
 import { checkOthersOnFailover, PROBE_TIMEOUT_MS } from './liveness.js';
@@ -35,6 +35,8 @@ export class ConsulSource implements KvSource {
   /** Requests waiting on each endpoint, aborted when it is left so they are sent to the next. */
   private readonly underway = new Map<URL, Set<AbortController>>();
   private contact?: number;
+  /** Each prefix's last listing, so a value as it was is not decoded again (consul-answers.ts). */
+  private readonly kept = new Map<string, KeptPairs>();
   /** The key probes ask for: the first prefix read. */
   private probeKey?: string;
   /** The directories beside a prefix that holds no key, asked once while it holds none. */
@@ -142,7 +144,9 @@ export class ConsulSource implements KvSource {
       throw this.failed(prefix, `answered HTTP ${response.status}${bodySnippet(response.body, [this.options.token])}`);
     }
     const without = hasIndex(response.headers) ? '' : ', without X-Consul-Index';
-    return { pairs: parseListing(response.body, (what) => notConsul(this.errors, prefix, `${what}${without}`)), index };
+    const { pairs, kept } = parseListing(response.body, (what) => notConsul(this.errors, prefix, `${what}${without}`), this.kept.get(prefix));
+    this.kept.set(prefix, kept);
+    return { pairs, index };
   }
 
   /** The directories in `parent` (its keys are left out), as Consul's `?keys&separator=/` lists them; none when it holds no key. */
