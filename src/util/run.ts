@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { setPriority } from 'node:os';
+import { ShellRunner } from './shell-runner.js';
 
 /**
  * The variables that hold occs-lb's secrets, or name the files that do. No child gets them:
@@ -48,6 +49,21 @@ export function runCommand(
   args: readonly string[],
   options: { timeoutMs: number; shell?: boolean; cwd?: string; /** A niceness to run at (0: as we do; 19: only on a CPU nothing else wants). */ nice?: number },
 ): Promise<RunResult> {
+  // Off the serving path (a niceness): through the long-lived shell, which costs no fork of watch; spawned if it cannot.
+  if (options.nice && !options.shell && options.cwd === undefined) {
+    runners.set(options.nice, runners.get(options.nice) ?? new ShellRunner(childEnv(process.env), options.nice));
+    return runners
+      .get(options.nice)!
+      .run(file, args, options.timeoutMs)
+      .catch(() => spawnCommand(file, args, options));
+  }
+  return spawnCommand(file, args, options);
+}
+
+/** The shells that run commands at a niceness, by niceness. */
+const runners = new Map<number, ShellRunner>();
+
+function spawnCommand(file: string, args: readonly string[], options: Parameters<typeof runCommand>[2]): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { shell: options.shell, cwd: options.cwd, env: childEnv(process.env), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     if (options.nice && child.pid !== undefined) {
