@@ -1,14 +1,16 @@
 import type { Settings } from '../config/settings.js';
 import type { KvPair, KvSnapshot } from '../kv/source.js';
 import { lowerBound } from '../kv/merged-pairs.js';
-import { watchedMaps } from '../stack/maps.js';
+import { stackMaps, watchedMaps } from '../stack/maps.js';
+import { stackRoutes } from '../stack/claim.js';
+import type { StackSettings } from '../config/types.js';
 import { DEFAULT_WEIGHT, type Stack, type StackServer, type StackService } from '../stack/model.js';
 import { renderTemplate, type CompiledTemplate } from '../template/engine.js';
 import { createHelpers } from '../template/helpers.js';
 import { tlsLocals } from '../tls/companions.js';
 import { parseServerState, parseWeight } from '../values/routes.js';
 import { nameTooLong } from '../values/server.js';
-import { parseServers } from '../values/servers.js';
+import { parseServers, type SkippedEntry } from '../values/servers.js';
 import { editLines, sectionOf } from './patch-lines.js';
 import type { RenderedResource } from './render.js';
 
@@ -26,9 +28,9 @@ export interface KeyChange {
 
 /**
  * Stack mode's patch (see patch.ts): the keys that differ are servers of apps there before and
- * after, or their weights and states; every value parses, no name was changed, and every app
- * touched keeps a server. Its routes, maps and other apps stay as they were. Undefined: render
- * in full.
+ * after, their weights and states, or routes; every server, weight and state parses, no name
+ * was changed, and every app touched keeps a server. Other apps stay as they were. Undefined:
+ * render in full.
  */
 export function patchStack(
   settings: Readonly<Settings>,
@@ -36,12 +38,56 @@ export function patchStack(
   previous: RenderedResource,
   after: KvSnapshot,
   delta: readonly KeyChange[],
-): { resource: RenderedResource; backends: Record<string, number> } | undefined {
+): Patched | undefined {
   const { stack } = previous;
   const control = settings.stack && `/${settings.stack.control}/`;
   if (!stack || !control || settings.tls || stack.renamed.length > 0) return undefined;
+  const routesAt = `${control}routes/`;
+  const servers = patchServerLines(
+    settings,
+    template,
+    previous,
+    after,
+    delta.filter((d) => !d.key.startsWith(routesAt)),
+  );
+  if (!servers || !delta.some((d) => d.key.startsWith(routesAt))) return servers;
+  const routed = patchRoutes(servers.resource, settings.stack!, after, routesAt);
+  return routed && { resource: routed, backends: servers.backends };
+}
+
+type Patched = { resource: RenderedResource; backends: Record<string, number> };
+
+/**
+ * A route change (see patchStack): the routes, the entries they leave out and the map files are
+ * made again from the route keys alone; the config's text does not name a route.
+ */
+function patchRoutes(previous: RenderedResource, settings: StackSettings, after: KvSnapshot, routesAt: string): RenderedResource | undefined {
+  const stack = previous.stack!;
+  // A template that reads the store through helpers may skip entries of its own: render it in full.
+  if (previous.diagnostics.skipped.length !== stack.skipped.length) return undefined;
+  const pairs = after.pairs.slice(lowerBound(after.pairs, routesAt), lowerBound(after.pairs, `${routesAt.slice(0, -1)}0`));
+  const routes = stackRoutes(pairs, settings, new Set(stack.services.map((s) => s.name)));
+  const others = (list: readonly SkippedEntry[]) => list.filter((e) => !e.key.startsWith(routesAt));
+  const byKey = (a: SkippedEntry, b: SkippedEntry) => (a.key < b.key ? -1 : 1);
+  const model: Stack = { ...stack, ...routes, skipped: [...others(stack.skipped), ...routes.skipped].sort(byKey) };
+  const loaded = new Set((previous.companions ?? []).filter((c) => c.loaded).map((c) => c.path));
+  const skipped = [...others(previous.diagnostics.skipped), ...routes.skipped].sort(byKey);
+  return { ...previous, stack: model, companions: stackMaps(model, loaded), diagnostics: { ...previous.diagnostics, skipped } };
+}
+
+/** The server lines of the keys that differ (none may be a route's). */
+function patchServerLines(
+  settings: Readonly<Settings>,
+  template: CompiledTemplate,
+  previous: RenderedResource,
+  after: KvSnapshot,
+  delta: readonly KeyChange[],
+): Patched | undefined {
+  const stack = previous.stack!;
+  const control = `/${settings.stack!.control}/`;
   const touched = touchedServers(stack, control, delta);
   if (!touched) return undefined;
+  if (touched.size === 0) return { resource: previous, backends: {} };
   const lines = new StackLines(settings, template, stack, previous.resource.prefixes, after.pairs);
   let text = previous.text;
   const services = new Map<string, StackService>();

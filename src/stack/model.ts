@@ -1,9 +1,10 @@
-import { NO_ROUTE_BACKEND, RESERVED_NAMES } from '../config/stack-settings.js';
+import { RESERVED_NAMES } from '../config/stack-settings.js';
 import type { StackSettings } from '../config/types.js';
-import { parseRoutes, parseServerState, parseWeight, routeKey, type Route, type ServerState } from '../values/routes.js';
+import { parseServerState, parseWeight, type Route, type ServerState } from '../values/routes.js';
 import { isServerName, nameTooLong } from '../values/server.js';
 import { holdsPrivateKey, PRIVATE_KEY_ELSEWHERE } from '../values/shown.js';
 import { parseServers, type RenamedEntry, type ServerEntry, type SkippedEntry } from '../values/servers.js';
+import { claimRoutes } from './claim.js';
 import { parseTlsPolicy, type TlsPolicy } from '../tls/policy.js';
 
 /** A server's weight when no `weights/` key gives one: so 10 is a tenth of a share beside the others. */
@@ -151,7 +152,7 @@ function overlong(what: 'app' | 'server', name: string | undefined): string | un
   return long && `${what} name ${long}`;
 }
 
-interface Control {
+export interface Control {
   /** `app/server` → weight or state. */
   weights: Map<string, number>;
   states: Map<string, ServerState>;
@@ -163,7 +164,7 @@ interface Control {
 }
 
 /** The control prefix's entries: `routes/<app>`, `weights/<app>/<server>`, `state/<app>/<server>`; anything else is left out, named. */
-function readControl(pairs: readonly Pair[], control: string, skip: (key: string, reason: string) => void): Control {
+export function readControl(pairs: readonly Pair[], control: string, skip: (key: string, reason: string) => void): Control {
   const out: Control = { weights: new Map(), states: new Map(), routes: [], tls: [], certs: [] };
   const start = `/${control}/`;
   for (const { key, value } of pairs) {
@@ -195,50 +196,4 @@ function readControl(pairs: readonly Pair[], control: string, skip: (key: string
     } else skip(key, `is not a route, weight, state, TLS policy or certificate: expected ${control}/routes/, weights/, state/, tls/ or certs/`);
   }
   return out;
-}
-
-/**
- * The routes, each held by one service: the config file's first, then the store's in key order;
- * a route already held is left out, named. The routes of an app with no server (gone, or a typo)
- * go to the 404 backend where no app holds them, so a request for them never falls through to
- * a shorter route of another app.
- */
-function claimRoutes(
-  settings: StackSettings,
-  entries: Control['routes'],
-  apps: Set<string>,
-  skip: (key: string, reason: string) => void,
-): Pick<Stack, 'routes' | 'routedAway'> {
-  const held = new Map<string, StackRoute>();
-  const claim = (route: Route, service: string, from: string): string | undefined => {
-    const owner = held.get(routeKey(route));
-    if (!owner) held.set(routeKey(route), { ...route, service, from });
-    else if (owner.service !== service) return `route "${routeKey(route)}" is already routed to ${owner.service} (by ${owner.from})`;
-    return undefined;
-  };
-  for (const s of settings.services) for (const r of s.routes) claim(r, s.name, 'the config file');
-  const away: typeof entries = [];
-  for (const { key, app, value } of entries) {
-    if (!apps.has(app)) {
-      const where = settings.apps ? `${settings.apps}/${app}/` : 'the apps prefix';
-      const named = isServerName(app);
-      skip(
-        key,
-        `no app "${app.slice(0, 80)}": nothing under ${where} and no such service in the config file${named ? ': its routes answer 404 until it has servers' : ''}`,
-      );
-      if (named) away.push({ key, app, value });
-      continue;
-    }
-    const { routes, problems } = parseRoutes(value);
-    for (const p of problems) skip(key, p);
-    for (const r of routes) {
-      const taken = claim(r, app, key);
-      if (taken) skip(key, taken);
-    }
-  }
-  for (const { key, value } of away) for (const r of parseRoutes(value).routes) if (!held.has(routeKey(r))) claim(r, NO_ROUTE_BACKEND, key);
-  return {
-    routes: [...held.values()].sort((a, b) => (routeKey(a) < routeKey(b) ? -1 : 1)),
-    routedAway: [...new Set(away.map((a) => a.app))],
-  };
 }

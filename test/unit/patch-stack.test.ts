@@ -17,7 +17,9 @@ async function rig() {
   });
   const templates = await compileTemplates(settings.resources);
   const render = (snapshot: KvSnapshot) => renderSnapshot(settings, templates, snapshot);
-  const patch = (before: KvSnapshot, after: KvSnapshot) => patchSnapshot(settings, templates, { snapshot: before, rendering: render(before) }, after);
+  /** `after` patched from `before`'s rendering (`rendering`: that one, a patch itself maybe; else `before` rendered in full). */
+  const patch = (before: KvSnapshot, after: KvSnapshot, rendering = render(before)) =>
+    patchSnapshot(settings, templates, { snapshot: before, rendering }, after);
   return { render, patch };
 }
 
@@ -39,9 +41,10 @@ function random(seed: number): () => number {
 }
 
 const APPS = ['alpha', 'beta', 'gamma', 'delta'];
+const ROUTES = ['alpha.example.com', 'shared.example.com /api', '/static', 'a.example.com b.example.com', 'bad route !!', 'beta.example.com/x'];
 
 describe('patching a stack rendering with the server lines a change touched', () => {
-  it('gives the full render byte for byte on random server, weight and state changes, and patches most of them', async () => {
+  it('gives the full render byte for byte on random server, weight, state and route changes, and patches most of them', async () => {
     const { render, patch } = await rig();
     const next = random(11);
     const pick = <T>(list: readonly T[]) => list[Math.floor(next() * list.length)]!;
@@ -50,6 +53,7 @@ describe('patching a stack rendering with the server lines a change touched', ()
       store.set(`/lb/routes/${app}`, `${app}.example.com`);
       for (let i = 0; i < 30; i++) store.set(`/apps/${app}/containers/s${i * 2}`, `10.1.${APPS.indexOf(app)}.${i}:80`);
     }
+    let last = render(toSnapshot([...store].map(([key, value]) => ({ key, value }))));
     let patched = 0;
     const trials = 300;
     for (let t = 0; t < trials; t++) {
@@ -61,21 +65,39 @@ describe('patching a stack rendering with the server lines a change touched', ()
           store.set(`/apps/${app}/containers/${server}`, `10.2.${Math.floor(next() * 9)}.${Math.floor(next() * 200)}:8${Math.floor(next() * 9)}`);
         else if (roll < 0.65) store.delete(`/apps/${app}/containers/${server}`);
         else if (roll < 0.85) store.set(`/lb/weights/${app}/${server}`, String(Math.floor(next() * 256)));
-        else if (roll < 0.95) store.set(`/lb/state/${app}/${server}`, pick(['ready', 'drain', 'maint']));
-        else store.delete(`/lb/${pick(['weights', 'state'])}/${app}/${server}`);
+        else if (roll < 0.9) store.set(`/lb/state/${app}/${server}`, pick(['ready', 'drain', 'maint']));
+        else if (roll < 0.93) store.delete(`/lb/${pick(['weights', 'state'])}/${app}/${server}`);
+        // Routes: taken, shared with another app, of an app that is not there, bad, or gone.
+        else if (roll < 0.99) store.set(`/lb/routes/${pick([...APPS, 'ghost'])}`, pick(ROUTES));
+        else store.delete(`/lb/routes/${pick(APPS)}`);
       }
       const after = toSnapshot([...store].map(([key, value]) => ({ key, value })));
-      const made = patch(before, after);
+      // From the last rendering, patched or not, as watch does: patches made from patches.
+      const made = patch(before, after, last);
+      last = made ?? render(after);
       if (!made) continue;
       patched++;
       expect(plain(made)).toEqual(render(after));
       const { patch: p, text } = made.resources[0]!;
-      expect(names(diffConfigs(p!.before, p!.after))).toEqual(names(diffConfigs(p!.base, text)));
+      if (p) expect(names(diffConfigs(p.before, p.after))).toEqual(names(diffConfigs(p.base, text)));
+      else expect(text).toBe(render(before).resources[0]!.text); // routes alone: only the maps changed
     }
     expect(patched).toBeGreaterThan(trials * 0.8);
   });
 
-  it('renders in full a route change, a new app, an app left with no server, and a weight that does not parse', async () => {
+  it('patches a route change: the maps change, the config does not', async () => {
+    const { patch, render } = await rig();
+    const base: KvPair[] = [
+      { key: '/apps/a/containers/one', value: '10.0.0.1:80' },
+      { key: '/lb/routes/a', value: 'a.example.com' },
+    ];
+    const after = toSnapshot([base[0]!, { key: '/lb/routes/a', value: 'other.example.com' }, { key: '/lb/routes/gone', value: 'x.example.com' }]);
+    const made = patch(toSnapshot(base), after);
+    expect(made?.resources[0]!.companions?.[0]?.text).toContain('other.example.com/ a');
+    expect(plain(made)).toEqual(render(after));
+  });
+
+  it('renders in full a new app, an app left with no server, and a weight that does not parse', async () => {
     const { patch } = await rig();
     const base: KvPair[] = [
       { key: '/apps/a/containers/one', value: '10.0.0.1:80' },
@@ -83,7 +105,6 @@ describe('patching a stack rendering with the server lines a change touched', ()
       { key: '/lb/routes/a', value: 'a.example.com' },
     ];
     const cases: Array<[string, KvPair[]]> = [
-      ['a route', [...base.slice(0, 2), { key: '/lb/routes/a', value: 'other.example.com' }]],
       ['a new app', [...base, { key: '/apps/c/containers/one', value: '10.0.0.3:80' }]],
       ['an app with no server', base.slice(1)],
       ['a weight that does not parse', [...base, { key: '/lb/weights/a/one', value: 'heavy' }]],

@@ -19,7 +19,9 @@ async function rig(flags: Record<string, unknown> = {}, template = DEFAULT_TEMPL
   const templates = await compileTemplates(settings.resources);
   const render = (snapshot: KvSnapshot) => renderSnapshot(settings, templates, snapshot);
   /** The patch of `after` from `before`'s rendering (undefined: it renders in full). */
-  const patch = (before: KvSnapshot, after: KvSnapshot) => patchSnapshot(settings, templates, { snapshot: before, rendering: render(before) }, after);
+  /** `after` patched from `before`'s rendering (`rendering`: that one, a patch itself maybe; else `before` rendered in full). */
+  const patch = (before: KvSnapshot, after: KvSnapshot, rendering = render(before)) =>
+    patchSnapshot(settings, templates, { snapshot: before, rendering }, after);
   return { settings, templates, render, patch };
 }
 
@@ -58,6 +60,7 @@ describe('patching a rendering with the server lines a change touched', () => {
     const { render, patch } = await rig();
     const next = random(7);
     let pairs = Array.from({ length: 300 }, (_, i) => server(`s${String(i * 3).padStart(4, '0')}`, i));
+    let last = render(toSnapshot(pairs));
     let patched = 0;
     const trials = 400;
     for (let t = 0; t < trials; t++) {
@@ -73,7 +76,9 @@ describe('patching a rendering with the server lines a change touched', () => {
       }
       pairs = toSnapshot([...byKey].map(([key, value]) => ({ key, value }))).pairs.slice();
       const after = toSnapshot(pairs);
-      const made = patch(before, after);
+      // From the last rendering, patched or not, as watch does: patches made from patches.
+      const made = patch(before, after, last);
+      last = made ?? render(after);
       if (!made) continue;
       patched++;
       expect(plain(made)).toEqual(render(after));

@@ -1,0 +1,68 @@
+import { NO_ROUTE_BACKEND } from '../config/stack-settings.js';
+import type { StackSettings } from '../config/types.js';
+import { parseRoutes, routeKey, type Route } from '../values/routes.js';
+import { isServerName } from '../values/server.js';
+import { readControl, type Control, type Stack, type StackRoute } from './model.js';
+
+interface Pair {
+  key: string;
+  value: string;
+}
+
+/**
+ * The routes a stack's route keys (`<control>/routes/<app>`, and only those) give, for the apps
+ * it has, with the entries they leave out: a route change changes nothing else.
+ */
+export function stackRoutes(routePairs: readonly Pair[], settings: StackSettings, apps: ReadonlySet<string>): Pick<Stack, 'routes' | 'routedAway' | 'skipped'> {
+  const skipped = new Map<string, string[]>();
+  const skip = (key: string, reason: string) => skipped.set(key, [...(skipped.get(key) ?? []), reason]);
+  const control = readControl(routePairs, settings.control, skip);
+  const claimed = claimRoutes(settings, control.routes, new Set(apps), skip);
+  return { ...claimed, skipped: [...skipped].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, reasons]) => ({ key, reason: reasons.join('; ') })) };
+}
+
+/**
+ * The routes, each held by one service: the config file's first, then the store's in key order;
+ * a route already held is left out, named. The routes of an app with no server (gone, or a typo)
+ * go to the 404 backend where no app holds them, so a request for them never falls through to
+ * a shorter route of another app.
+ */
+export function claimRoutes(
+  settings: StackSettings,
+  entries: Control['routes'],
+  apps: Set<string>,
+  skip: (key: string, reason: string) => void,
+): Pick<Stack, 'routes' | 'routedAway'> {
+  const held = new Map<string, StackRoute>();
+  const claim = (route: Route, service: string, from: string): string | undefined => {
+    const owner = held.get(routeKey(route));
+    if (!owner) held.set(routeKey(route), { ...route, service, from });
+    else if (owner.service !== service) return `route "${routeKey(route)}" is already routed to ${owner.service} (by ${owner.from})`;
+    return undefined;
+  };
+  for (const s of settings.services) for (const r of s.routes) claim(r, s.name, 'the config file');
+  const away: typeof entries = [];
+  for (const { key, app, value } of entries) {
+    if (!apps.has(app)) {
+      const where = settings.apps ? `${settings.apps}/${app}/` : 'the apps prefix';
+      const named = isServerName(app);
+      skip(
+        key,
+        `no app "${app.slice(0, 80)}": nothing under ${where} and no such service in the config file${named ? ': its routes answer 404 until it has servers' : ''}`,
+      );
+      if (named) away.push({ key, app, value });
+      continue;
+    }
+    const { routes, problems } = parseRoutes(value);
+    for (const p of problems) skip(key, p);
+    for (const r of routes) {
+      const taken = claim(r, app, key);
+      if (taken) skip(key, taken);
+    }
+  }
+  for (const { key, value } of away) for (const r of parseRoutes(value).routes) if (!held.has(routeKey(r))) claim(r, NO_ROUTE_BACKEND, key);
+  return {
+    routes: [...held.values()].sort((a, b) => (routeKey(a) < routeKey(b) ? -1 : 1)),
+    routedAway: [...new Set(away.map((a) => a.app))],
+  };
+}
