@@ -51,7 +51,7 @@ export function patchStack(
     delta.filter((d) => !d.key.startsWith(routesAt)),
   );
   if (!servers || !delta.some((d) => d.key.startsWith(routesAt))) return servers;
-  const routed = patchRoutes(servers.resource, settings.stack!, after, routesAt);
+  const routed = patchRoutes(servers.resource, settings.stack, after, routesAt);
   return routed && { resource: routed, backends: servers.backends };
 }
 

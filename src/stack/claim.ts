@@ -2,18 +2,31 @@ import { NO_ROUTE_BACKEND } from '../config/stack-settings.js';
 import type { StackSettings } from '../config/types.js';
 import { parseRoutes, routeKey, type Route } from '../values/routes.js';
 import { isServerName } from '../values/server.js';
-import { readControl, type Control, type Stack, type StackRoute } from './model.js';
+import type { SkippedEntry } from '../values/servers.js';
+import { readControl, type Control } from './control.js';
 
 interface Pair {
   key: string;
   value: string;
 }
 
+export interface StackRoute extends Route {
+  service: string;
+  /** Where it was given: a key, or the config file. */
+  from: string;
+}
+
+/** What routes come to: each held by one service, in key order (the order of the map files), and the apps routed to that have no server. */
+interface Claimed {
+  routes: StackRoute[];
+  routedAway: string[];
+}
+
 /**
  * The routes a stack's route keys (`<control>/routes/<app>`, and only those) give, for the apps
  * it has, with the entries they leave out: a route change changes nothing else.
  */
-export function stackRoutes(routePairs: readonly Pair[], settings: StackSettings, apps: ReadonlySet<string>): Pick<Stack, 'routes' | 'routedAway' | 'skipped'> {
+export function stackRoutes(routePairs: readonly Pair[], settings: StackSettings, apps: ReadonlySet<string>): Claimed & { skipped: SkippedEntry[] } {
   const skipped = new Map<string, string[]>();
   const skip = (key: string, reason: string) => skipped.set(key, [...(skipped.get(key) ?? []), reason]);
   const control = readControl(routePairs, settings.control, skip);
@@ -27,12 +40,7 @@ export function stackRoutes(routePairs: readonly Pair[], settings: StackSettings
  * go to the 404 backend where no app holds them, so a request for them never falls through to
  * a shorter route of another app.
  */
-export function claimRoutes(
-  settings: StackSettings,
-  entries: Control['routes'],
-  apps: Set<string>,
-  skip: (key: string, reason: string) => void,
-): Pick<Stack, 'routes' | 'routedAway'> {
+export function claimRoutes(settings: StackSettings, entries: Control['routes'], apps: Set<string>, skip: (key: string, reason: string) => void): Claimed {
   const held = new Map<string, StackRoute>();
   const claim = (route: Route, service: string, from: string): string | undefined => {
     const owner = held.get(routeKey(route));

@@ -1,11 +1,13 @@
 import { RESERVED_NAMES } from '../config/stack-settings.js';
 import type { StackSettings } from '../config/types.js';
-import { parseServerState, parseWeight, type Route, type ServerState } from '../values/routes.js';
+import type { ServerState } from '../values/routes.js';
 import { isServerName, nameTooLong } from '../values/server.js';
-import { holdsPrivateKey, PRIVATE_KEY_ELSEWHERE } from '../values/shown.js';
 import { parseServers, type RenamedEntry, type ServerEntry, type SkippedEntry } from '../values/servers.js';
-import { claimRoutes } from './claim.js';
+import { claimRoutes, type StackRoute } from './claim.js';
+import { readControl } from './control.js';
 import { parseTlsPolicy, type TlsPolicy } from '../tls/policy.js';
+
+export type { StackRoute } from './claim.js';
 
 /** A server's weight when no `weights/` key gives one: so 10 is a tenth of a share beside the others. */
 export const DEFAULT_WEIGHT = 100;
@@ -24,12 +26,6 @@ export interface StackService {
   balance: string;
   /** The health-check path, or false for none. */
   check: string | false;
-}
-
-export interface StackRoute extends Route {
-  service: string;
-  /** Where it was given: a key, or the config file. */
-  from: string;
 }
 
 /** Everything stack mode renders: the services, the routes, and the entries it left out (each with its key). */
@@ -144,56 +140,4 @@ function appPrefixes(pairs: readonly Pair[], settings: StackSettings, skip: (key
   }
   for (const s of settings.services) prefixes.set(s.name, s.prefix);
   return prefixes;
-}
-
-/** Why a name in a control key is too long (it could name no app or server), or undefined. */
-function overlong(what: 'app' | 'server', name: string | undefined): string | undefined {
-  const long = name === undefined ? undefined : nameTooLong(name);
-  return long && `${what} name ${long}`;
-}
-
-export interface Control {
-  /** `app/server` → weight or state. */
-  weights: Map<string, number>;
-  states: Map<string, ServerState>;
-  /** `routes/<app>` entries, in key order. */
-  routes: Array<{ key: string; app: string; value: string }>;
-  /** `tls/<app>` and `certs/<name>` entries, in key order. */
-  tls: Array<{ key: string; app: string; value: string }>;
-  certs: Array<{ key: string; name: string; value: string }>;
-}
-
-/** The control prefix's entries: `routes/<app>`, `weights/<app>/<server>`, `state/<app>/<server>`; anything else is left out, named. */
-export function readControl(pairs: readonly Pair[], control: string, skip: (key: string, reason: string) => void): Control {
-  const out: Control = { weights: new Map(), states: new Map(), routes: [], tls: [], certs: [] };
-  const start = `/${control}/`;
-  for (const { key, value } of pairs) {
-    if (!key.startsWith(start)) continue;
-    const [kind, app, server, ...more] = key.slice(start.length).split('/');
-    const shape = (want: string) => skip(key, `expected ${control}/${want}`);
-    const long = (kind === 'routes' || kind === 'weights' || kind === 'state' || kind === 'tls') && (overlong('app', app) ?? overlong('server', server));
-    // A bundle stored under a route or a weight: not a word of its key may become a route, nor be quoted.
-    if (kind !== 'certs' && holdsPrivateKey(value)) skip(key, PRIVATE_KEY_ELSEWHERE);
-    else if (long) skip(key, long);
-    else if (kind === 'certs') {
-      if (!app || server !== undefined) shape('certs/<name>');
-      else out.certs.push({ key, name: app, value });
-    } else if (kind === 'tls') {
-      if (!app || server !== undefined) shape('tls/<app>');
-      else out.tls.push({ key, app, value });
-    } else if (kind === 'routes') {
-      if (!app || server !== undefined) shape('routes/<app>');
-      else out.routes.push({ key, app, value });
-    } else if (kind === 'weights' || kind === 'state') {
-      if (!app || !server || more.length > 0) {
-        shape(`${kind}/<app>/<server>`);
-        continue;
-      }
-      const parsed = kind === 'weights' ? parseWeight(value) : parseServerState(value);
-      if (!parsed.ok) skip(key, parsed.reason);
-      else if (kind === 'weights') out.weights.set(`${app}/${server}`, parsed.value as number);
-      else out.states.set(`${app}/${server}`, parsed.value as ServerState);
-    } else skip(key, `is not a route, weight, state, TLS policy or certificate: expected ${control}/routes/, weights/, state/, tls/ or certs/`);
-  }
-  return out;
 }
