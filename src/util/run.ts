@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { setPriority } from 'node:os';
+import type { RunResult } from './run-result.js';
 import { ShellRunner } from './shell-runner.js';
 
 /**
@@ -26,14 +27,7 @@ export function childEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return copy;
 }
 
-export interface RunResult {
-  /** Exit status, or undefined when killed by a signal or the timeout. */
-  exitCode?: number;
-  signal?: string;
-  timedOut: boolean;
-  /** stdout and stderr, interleaved as they arrived. */
-  output: string;
-}
+export type { RunResult } from './run-result.js';
 
 /**
  * Runs a short command to completion (`haproxy -c`, `haproxy -v`, a reload command) and

@@ -4,7 +4,7 @@ import { rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { RunResult } from './run.js';
+import type { RunResult } from './run-result.js';
 
 /**
  * Each job line is run by the shell as a job of its own (its pid told first, its exit status
