@@ -32,27 +32,25 @@ export interface KeyChange {
  * was changed, and every app touched keeps a server. Other apps stay as they were. Undefined:
  * render in full.
  */
-export function patchStack(
-  settings: Readonly<Settings>,
-  template: CompiledTemplate,
-  previous: RenderedResource,
-  after: KvSnapshot,
-  delta: readonly KeyChange[],
-): Patched | undefined {
+export function patchStack(input: PatchInput): Patched | undefined {
+  const { settings, previous, delta } = input;
   const { stack } = previous;
   const control = settings.stack && `/${settings.stack.control}/`;
   if (!stack || !control || settings.tls || stack.renamed.length > 0) return undefined;
   const routesAt = `${control}routes/`;
-  const servers = patchServerLines(
-    settings,
-    template,
-    previous,
-    after,
-    delta.filter((d) => !d.key.startsWith(routesAt)),
-  );
+  const servers = patchServerLines({ ...input, delta: delta.filter((d) => !d.key.startsWith(routesAt)) });
   if (!servers || !delta.some((d) => d.key.startsWith(routesAt))) return servers;
-  const routed = patchRoutes(servers.resource, settings.stack, after, routesAt);
+  const routed = patchRoutes(servers.resource, settings.stack, input.after, routesAt);
   return routed && { resource: routed, backends: servers.backends };
+}
+
+/** What a patch starts from: the settings and template, the resource rendered last, the snapshot now, and the keys that differ. */
+export interface PatchInput {
+  settings: Readonly<Settings>;
+  template: CompiledTemplate;
+  previous: RenderedResource;
+  after: KvSnapshot;
+  delta: readonly KeyChange[];
 }
 
 type Patched = { resource: RenderedResource; backends: Record<string, number> };
@@ -76,13 +74,7 @@ function patchRoutes(previous: RenderedResource, settings: StackSettings, after:
 }
 
 /** The server lines of the keys that differ (none may be a route's). */
-function patchServerLines(
-  settings: Readonly<Settings>,
-  template: CompiledTemplate,
-  previous: RenderedResource,
-  after: KvSnapshot,
-  delta: readonly KeyChange[],
-): Patched | undefined {
+function patchServerLines({ settings, template, previous, after, delta }: PatchInput): Patched | undefined {
   const stack = previous.stack!;
   const control = `/${settings.stack!.control}/`;
   const touched = touchedServers(stack, control, delta);

@@ -125,7 +125,7 @@ export function patchResources(
   const template = resource && templates.get(resource.template);
   if (touched.length !== 1 || !previous?.resource.haproxy || previous.diagnostics.renamed.length > 0 || !template) return undefined;
   const patched = settings.stack
-    ? isPatchable(template, STACK_PATCH_DECLARATION) && patchStack(settings, template, previous, after, delta)
+    ? isPatchable(template, STACK_PATCH_DECLARATION) && patchStack({ settings, template, previous, after, delta })
     : isPatchable(template, PATCH_DECLARATION) && patchServers(settings, template, previous, after, delta, before.backends);
   if (!patched) return undefined;
   const resources = [...before.resources];

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { resolveSettings } from '../../src/config/settings.js';
-import { diffConfigs, type ConfigDiff } from '../../src/haproxy/config-diff.js';
 import { toSnapshot } from '../../src/kv/keys.js';
 import type { KvPair, KvSnapshot } from '../../src/kv/source.js';
 import { STACK_TEMPLATE } from '../../src/paths.js';
-import { patchSnapshot, renderSnapshot, type Rendering } from '../../src/plan/plan.js';
+import { patchSnapshot, renderSnapshot } from '../../src/plan/plan.js';
+import { patchTrials, plain } from '../support/patch-trials.js';
 import { compileTemplates } from '../../src/wiring/templates.js';
 
 async function rig() {
@@ -22,18 +22,6 @@ async function rig() {
     patchSnapshot(settings, templates, { snapshot: before, rendering }, after);
   return { render, patch };
 }
-
-const plain = (r: Rendering | undefined) => r && { ...r, resources: r.resources.map(({ patch: _, ...rest }) => rest) };
-const names = (diff: ConfigDiff) =>
-  diff.kind === 'servers'
-    ? diff.backends.map((b) => ({
-        ...b,
-        added: b.added.map((s) => s.name).sort(),
-        removed: b.removed.map((s) => s.name).sort(),
-        moved: b.moved.map((m) => m.to.name).sort(),
-        shaped: b.shaped?.map((s) => `${s.name} ${s.options.join(' ')}`).sort(),
-      }))
-    : diff;
 
 function random(seed: number): () => number {
   let s = seed;
@@ -53,11 +41,8 @@ describe('patching a stack rendering with the server lines a change touched', ()
       store.set(`/lb/routes/${app}`, `${app}.example.com`);
       for (let i = 0; i < 30; i++) store.set(`/apps/${app}/containers/s${i * 2}`, `10.1.${APPS.indexOf(app)}.${i}:80`);
     }
-    let last = render(toSnapshot([...store].map(([key, value]) => ({ key, value }))));
-    let patched = 0;
-    const trials = 300;
-    for (let t = 0; t < trials; t++) {
-      const before = toSnapshot([...store].map(([key, value]) => ({ key, value })));
+    const snapshot = () => toSnapshot([...store].map(([key, value]) => ({ key, value })));
+    const change = () => {
       for (let c = 1 + Math.floor(next() * 3); c > 0; c--) {
         const [app, server] = [pick(APPS), `s${Math.floor(next() * 70)}`];
         const roll = next();
@@ -71,18 +56,9 @@ describe('patching a stack rendering with the server lines a change touched', ()
         else if (roll < 0.99) store.set(`/lb/routes/${pick([...APPS, 'ghost'])}`, pick(ROUTES));
         else store.delete(`/lb/routes/${pick(APPS)}`);
       }
-      const after = toSnapshot([...store].map(([key, value]) => ({ key, value })));
-      // From the last rendering, patched or not, as watch does: patches made from patches.
-      const made = patch(before, after, last);
-      last = made ?? render(after);
-      if (!made) continue;
-      patched++;
-      expect(plain(made)).toEqual(render(after));
-      const { patch: p, text } = made.resources[0]!;
-      if (p) expect(names(diffConfigs(p.before, p.after))).toEqual(names(diffConfigs(p.base, text)));
-      else expect(text).toBe(render(before).resources[0]!.text); // routes alone: only the maps changed
-    }
-    expect(patched).toBeGreaterThan(trials * 0.8);
+      return snapshot();
+    };
+    expect(patchTrials(300, snapshot(), change, render, patch)).toBeGreaterThan(300 * 0.8);
   });
 
   it('patches a route change: the maps change, the config does not', async () => {

@@ -7,8 +7,8 @@ import type { KvPair, KvSnapshot } from '../../src/kv/source.js';
 import { DEFAULT_TEMPLATE, STACK_TEMPLATE } from '../../src/paths.js';
 import { STACK_PATCH_DECLARATION } from '../../src/plan/patch-stack.js';
 import { MOST_PATCHED, PATCH_DECLARATION, snapshotDelta } from '../../src/plan/patch.js';
-import { diffConfigs, type ConfigDiff } from '../../src/haproxy/config-diff.js';
-import { patchSnapshot, renderSnapshot, type Rendering } from '../../src/plan/plan.js';
+import { patchSnapshot, renderSnapshot } from '../../src/plan/plan.js';
+import { patchTrials, plain } from '../support/patch-trials.js';
 import { compileTemplates } from '../../src/wiring/templates.js';
 import { makeTempDir } from '../support/temp.js';
 
@@ -24,22 +24,6 @@ async function rig(flags: Record<string, unknown> = {}, template = DEFAULT_TEMPL
     patchSnapshot(settings, templates, { snapshot: before, rendering }, after);
   return { settings, templates, render, patch };
 }
-
-/** A rendering without what a patch adds to it (the texts its diff is made from). */
-const plain = (r: Rendering | undefined) => r && { ...r, resources: r.resources.map(({ patch: _, ...rest }) => rest) };
-
-/** A diff's server lists in name order (a diff of the whole texts lists them in the texts' order). */
-const sorted = (diff: ConfigDiff) => {
-  if (diff.kind !== 'servers') return diff;
-  const byName = <T>(list: T[], name: (x: T) => string) => [...list].sort((a, b) => (name(a) < name(b) ? -1 : 1));
-  return diff.backends.map((b) => ({
-    ...b,
-    added: byName(b.added, (s) => s.name),
-    removed: byName(b.removed, (s) => s.name),
-    moved: byName(b.moved, (m) => m.to.name),
-    shaped: b.shaped && byName(b.shaped, (s) => s.name),
-  }));
-};
 
 /** A small deterministic generator, so a failure comes back the same. */
 function random(seed: number): () => number {
@@ -59,33 +43,19 @@ describe('patching a rendering with the server lines a change touched', () => {
   it('gives the full render byte for byte on random adds, removes and moves, and patches most of them', async () => {
     const { render, patch } = await rig();
     const next = random(7);
-    let pairs = Array.from({ length: 300 }, (_, i) => server(`s${String(i * 3).padStart(4, '0')}`, i));
-    let last = render(toSnapshot(pairs));
-    let patched = 0;
-    const trials = 400;
-    for (let t = 0; t < trials; t++) {
-      const before = toSnapshot(pairs);
-      const changes = 1 + Math.floor(next() * 4);
-      const byKey = new Map(pairs.map((p) => [p.key, p.value]));
-      for (let c = 0; c < changes; c++) {
+    const byKey = new Map(Array.from({ length: 300 }, (_, i) => server(`s${String(i * 3).padStart(4, '0')}`, i)).map((p) => [p.key, p.value]));
+    const snapshot = () => toSnapshot([...byKey].map(([key, value]) => ({ key, value })));
+    const change = () => {
+      for (let c = 1 + Math.floor(next() * 4); c > 0; c--) {
         const roll = next();
         const name = `s${String(Math.floor(next() * 1000)).padStart(4, '0')}`;
         if (roll < 0.4) byKey.set(`/apps/x/${name}`, server(name, Math.floor(next() * 60000)).value);
         else if (roll < 0.8) byKey.delete([...byKey.keys()][Math.floor(next() * byKey.size)]!);
         else byKey.set([...byKey.keys()][Math.floor(next() * byKey.size)]!, server(name, Math.floor(next() * 60000), 9000).value);
       }
-      pairs = toSnapshot([...byKey].map(([key, value]) => ({ key, value }))).pairs.slice();
-      const after = toSnapshot(pairs);
-      // From the last rendering, patched or not, as watch does: patches made from patches.
-      const made = patch(before, after, last);
-      last = made ?? render(after);
-      if (!made) continue;
-      patched++;
-      expect(plain(made)).toEqual(render(after));
-      const { patch: p, text } = made.resources[0]!;
-      expect(sorted(diffConfigs(p!.before, p!.after))).toEqual(sorted(diffConfigs(p!.base, text)));
-    }
-    expect(patched).toBeGreaterThan(trials * 0.9);
+      return snapshot();
+    };
+    expect(patchTrials(400, snapshot(), change, render, patch)).toBeGreaterThan(400 * 0.9);
   });
 
   it('places a server that sorts before or after every other, and one beside a skipped entry', async () => {
