@@ -39,6 +39,25 @@ export class ServerIds {
     this.names.set(backend, names);
   }
 
+  /** Learns every backend of a `show servers state` answer of them all, in one pass; returns their names. */
+  learnAll(answer: string): string[] {
+    const found = new Map<string, Map<string, number>>();
+    for (const match of answer.matchAll(/^\d+ (\S+) (\d+) (\S+) /gm)) {
+      const names = found.get(match[1]!) ?? new Map<string, number>();
+      found.set(match[1]!, names.set(match[3]!, Number(match[2])));
+    }
+    for (const [backend, names] of found) {
+      this.next.set(backend, Math.max(this.next.get(backend) ?? 0, Math.max(0, ...names.values()) + 1));
+      this.names.set(backend, names);
+    }
+    return [...found.keys()];
+  }
+
+  /** The id the next server added to a backend will get, not taken (undefined: not known). */
+  peek(backend: string): number | undefined {
+    return this.next.get(backend);
+  }
+
   /**
    * The id for the next server added to a backend (undefined: not known, HAProxy numbers it).
    * With `name`, the id is kept as that server's.

@@ -5,6 +5,7 @@ import type { HaproxyControl } from '../haproxy/control.js';
 import type { ReloadResult } from '../haproxy/reload.js';
 import { describeDrift, NAMED_DIFFERENCES } from '../haproxy/drift.js';
 import { applyAtRuntime } from '../haproxy/runtime.js';
+import { warmUp } from '../haproxy/readback.js';
 import { applyMaps } from '../haproxy/runtime-maps.js';
 import { applyCerts, certsChanged } from '../haproxy/runtime-certs.js';
 import { runtimeRefused } from '../haproxy/runtime-channel.js';
@@ -53,11 +54,18 @@ export class Executor {
 
   constructor(private readonly deps: ExecutorDeps) {
     this.installer = new Installer(deps);
+    deps.view.whenRunning(() => this.warm());
   }
 
   /** Settings read again (SIGHUP); the files installed and how HAProxy is reached stay as they were (reconfigure.ts). */
   reconfigure(settings: Readonly<Settings>): void {
     this.deps.settings = settings;
+  }
+
+  /** HAProxy started, or a new worker took over: its runtime API warmed up in the background (readback.ts); a failure is left to the next change. */
+  private warm(): void {
+    const channel = this.deps.view.channel;
+    if (channel && this.deps.settings.watch.runtimeApi) this.exclusive(() => warmUp(channel, this.deps.view.ids)).catch(() => {});
   }
 
   /** Resolves once no file is being installed in the background. */

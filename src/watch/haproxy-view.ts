@@ -40,6 +40,7 @@ export class HaproxyView {
   private epoch = 0;
   private version = 0;
   private snapshot?: HaproxyState;
+  private running?: () => void;
   /** The backoff of retries of a failed install or of an HAProxy that did not answer. */
   private readonly backoff = new Backoff(1000, 30_000);
   /** Ids for servers added at runtime; a reload renumbers every server. */
@@ -123,6 +124,7 @@ export class HaproxyView {
     this.epoch += 1;
     this.ids.forget();
     this.changed();
+    this.running?.();
   }
 
   /** The supervised HAProxy was started on the installed files. */
@@ -130,6 +132,12 @@ export class HaproxyView {
     if (this.started) return;
     this.started = true;
     this.changed();
+    this.running?.();
+  }
+
+  /** Told whenever HAProxy starts to run a config: started, or reloaded (a new worker). */
+  whenRunning(hook: () => void): void {
+    this.running = hook;
   }
 
   /**

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackendChanges } from '../../src/haproxy/config-diff.js';
 import { runtimeChannel, type RuntimeChannel } from '../../src/haproxy/runtime-channel.js';
+import { warmUp } from '../../src/haproxy/readback.js';
 import { applyAtRuntime } from '../../src/haproxy/runtime.js';
 import { ServerIds } from '../../src/haproxy/server-ids.js';
 import type { ServerLine } from '../../src/haproxy/server-line.js';
@@ -54,6 +55,18 @@ describe('reading back a few servers from a real HAProxy', () => {
     const next = (run?: () => Promise<unknown>) => ((before = run), reads.splice(0));
     return { channel: recorded, next, hand: (command: string) => channel.sendAll(command.split('\n')) };
   }
+
+  it('warmed up once HAProxy runs: the ids are learned from every backend, and the first change reads back only what it touched', async () => {
+    const { channel, next } = recording('admin');
+    const ids = new ServerIds();
+    await warmUp(channel, ids);
+    // Its show stat asks for an id no server has: HAProxy's first show stat, slow at 10,000 servers, is done.
+    expect(next()).toEqual(['show servers state', `show stat pool 4 ${ids.peek('pool')}`]);
+    expect([ids.idOf('pool', 'a'), ids.idOf('pool', 'c')]).toEqual([1, 3]);
+    await applyAtRuntime(channel, change({ added: [line('warm 127.0.0.1:9150')] }), 1000, ids);
+    expect(next()).toEqual([`show stat pool 4 ${ids.idOf('pool', 'warm')}`]);
+    await applyAtRuntime(channel, change({ removed: [line('warm 127.0.0.1:9150')] }), 1000, ids);
+  });
 
   for (const [n, kind] of (['master', 'admin'] as const).entries()) {
     const x = `${kind}x`;
