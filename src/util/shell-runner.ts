@@ -64,18 +64,21 @@ export class ShellRunner {
       }
       return Number(value.slice(prefix.length));
     };
-    child.stdin.write(`${[file, ...args].map(quoted).join(' ')}\n`);
-    const pid = await next('started ');
+    let pid: number | undefined;
     let timedOut = false;
+    // A timer that is referenced: the process lives for the job (the shell's pipes do not hold it).
     const timer = setTimeout(() => {
       timedOut = true;
       try {
-        process.kill(pid, 'SIGKILL');
+        if (pid === undefined) child.kill('SIGKILL');
+        else process.kill(pid, 'SIGKILL');
       } catch {
         // Ended meanwhile.
       }
     }, timeoutMs);
     try {
+      child.stdin.write(`${[file, ...args].map(quoted).join(' ')}\n`);
+      pid = await next('started ');
       const status = await next('exited ');
       const output = await readFile(join(dir, 'output'), 'utf8');
       // The shell says 128 + N for a job ended by signal N.
