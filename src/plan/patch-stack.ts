@@ -117,6 +117,8 @@ function patchServerLines({ settings, template, previous, after, delta }: PatchI
 function touchedServers(stack: Stack, control: string, delta: readonly KeyChange[]): Map<string, Set<string>> | undefined {
   const skipped = new Set(stack.skipped.map((s) => s.key));
   const byDirectory = new Map(stack.services.map((s) => [`/${s.prefix}`, s.name]));
+  // Two services of one directory (a config-file service naming an app's) both print its servers.
+  if (byDirectory.size !== stack.services.length) return undefined;
   const touched = new Map<string, Set<string>>();
   for (const d of delta) {
     if (skipped.has(d.key)) return undefined;
@@ -139,6 +141,7 @@ function touchedServers(stack: Stack, control: string, delta: readonly KeyChange
 class StackLines {
   private readonly locals: object;
   private readonly made = new Map<StackServer, string | undefined>();
+  private readonly keysHolding: (value: string) => string[];
 
   constructor(
     settings: Readonly<Settings>,
@@ -147,7 +150,8 @@ class StackLines {
     prefixes: readonly string[],
     private readonly pairs: readonly KvPair[],
   ) {
-    const { helpers } = createHelpers(() => pairs, prefixes[0] ?? '');
+    const { helpers, keysHolding } = createHelpers(() => pairs, prefixes[0] ?? '');
+    this.keysHolding = keysHolding;
     this.locals = { ...helpers, settings: settings.vars, prefixes, tls: tlsLocals(undefined, new Set()) };
   }
 
@@ -190,7 +194,7 @@ class StackLines {
 
   /** The config of the stack with these services alone. */
   render(services: StackService[]): string {
-    return renderTemplate(this.template, { ...this.locals, stack: watchedMaps({ ...this.stack, services }, new Set()) }, () => []);
+    return renderTemplate(this.template, { ...this.locals, stack: watchedMaps({ ...this.stack, services }, new Set()) }, this.keysHolding);
   }
 
   private parsed<T>(key: string, parse: (value: string) => { ok: true; value: T } | { ok: false }): T | undefined {

@@ -124,6 +124,8 @@ export function patchResources(
   const previous = before.resources[index];
   const template = resource && templates.get(resource.template);
   if (touched.length !== 1 || !previous?.resource.haproxy || previous.diagnostics.renamed.length > 0 || !template) return undefined;
+  // Servers per backend are counted over every HAProxy config, the last one's count winning: one config only.
+  if (settings.resources.filter((r) => r.haproxy).length > 1) return undefined;
   const patched = settings.stack
     ? isPatchable(template, STACK_PATCH_DECLARATION) && patchStack({ settings, template, previous, after, delta })
     : isPatchable(template, PATCH_DECLARATION) && patchServers(settings, template, previous, after, delta, before.backends);
@@ -162,6 +164,8 @@ class LineMaker {
   private readonly moved = { [-1]: [] as ServerEntry[], 1: [] as ServerEntry[] };
 
   private readonly locals: object;
+  /** Names the key of a value the template refuses to print, as the full render does. */
+  private readonly keysHolding: (value: string) => string[];
 
   constructor(
     settings: Readonly<Settings>,
@@ -170,7 +174,8 @@ class LineMaker {
     /** The resource's pairs after the change: a line may read other keys (a weight, say) through the helpers. */
     pairs: () => readonly KvPair[],
   ) {
-    const { helpers } = createHelpers(pairs, prefixes[0] ?? '');
+    const { helpers, keysHolding } = createHelpers(pairs, prefixes[0] ?? '');
+    this.keysHolding = keysHolding;
     this.locals = { ...helpers, settings: settings.vars, prefixes, tls: tlsLocals(undefined, new Set()) };
   }
 
@@ -199,7 +204,7 @@ class LineMaker {
   }
 
   private render(servers: readonly ServerEntry[]): string {
-    return renderTemplate(this.template, { ...this.locals, servers: () => servers }, () => []);
+    return renderTemplate(this.template, { ...this.locals, servers: () => servers }, this.keysHolding);
   }
 }
 

@@ -31,6 +31,8 @@ const quoted = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
 export class ShellRunner {
   private shell?: Promise<Shell>;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Counts the shells started. */
+  private made = 0;
 
   constructor(
     private readonly env: NodeJS.ProcessEnv,
@@ -39,6 +41,8 @@ export class ShellRunner {
 
   /** Runs `file args` to its end (or kills it after `timeoutMs`), after the jobs before it. */
   run(file: string, args: readonly string[], timeoutMs: number): Promise<RunResult> {
+    // A job is one line: a word with a line break (a path may hold one) is spawned by the caller.
+    if ([file, ...args].some((word) => /[\n\0]/.test(word))) return Promise.reject(new Error('a word of the command holds a line break'));
     const job = this.queue.then(() => this.runNow(file, args, timeoutMs));
     this.queue = job.catch(() => undefined);
     return job;
@@ -79,8 +83,18 @@ export class ShellRunner {
     try {
       child.stdin.write(`${[file, ...args].map(quoted).join(' ')}\n`);
       pid = await next('started ');
-      const status = await next('exited ');
+      const status = await next('exited ').catch((error: unknown) => {
+        // The shell died under it: the job dies too, as a spawned one would with its group.
+        try {
+          process.kill(pid!, 'SIGKILL');
+        } catch {
+          // Ended already.
+        }
+        throw error;
+      });
       const output = await readFile(join(dir, 'output'), 'utf8');
+      // The command could not be run at all (not found, not executable): the caller spawns it, for that error.
+      if ((status === 126 || status === 127) && /\bexec: /.test(output)) throw new Error(`the shell could not run ${file}`);
       // The shell says 128 + N for a job ended by signal N.
       if (status > 128) return { signal: status - 128 === 9 ? 'SIGKILL' : `signal ${status - 128}`, timedOut, output };
       return { exitCode: status, timedOut, output };
@@ -95,16 +109,23 @@ export class ShellRunner {
     // Never what keeps watch's process alive.
     child.unref();
     for (const stream of [child.stdin, child.stdout] as unknown as Array<{ unref?: () => void }>) stream.unref?.();
-    child.on('error', () => (this.shell = undefined));
-    child.on('exit', () => (this.shell = undefined));
-    child.stdin.on('error', () => (this.shell = undefined));
+    // A shell that ends forgets itself (not a newer one), and its directory goes with it.
+    const made = ++this.made;
+    const gone = () => {
+      if (this.made === made) this.shell = undefined;
+      process.removeListener('exit', gone);
+      rmSync(dir, { recursive: true, force: true });
+    };
+    child.on('error', gone);
+    child.on('exit', gone);
+    child.stdin.on('error', gone);
     try {
       if (child.pid !== undefined) setPriority(child.pid, this.nice);
     } catch {
       // Not ours to change: the jobs run at our priority.
     }
     // The output file goes with the process, however it ends but kill -9.
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    process.once('exit', gone);
     const lines = linesOf(child.stdout);
     return { child, dir, lines };
   }

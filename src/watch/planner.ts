@@ -101,7 +101,10 @@ export class Planner {
     } catch {
       return []; // the template fails in full: the next full render tells why
     }
-    const differing = full.resources.filter((r, i) => r.text !== patch.rendering.resources[i]?.text).map((r) => r.resource.template);
+    // Everything a rendering says, not its text alone: counts, skipped entries, companions.
+    const said = (r: Rendering, i: number) =>
+      JSON.stringify([r.resources[i]!.text, r.resources[i]!.diagnostics, r.resources[i]!.companions?.map((c) => c.text), r.backends]);
+    const differing = full.resources.filter((_, i) => said(full, i) !== said(patch.rendering, i)).map((r) => r.resource.template);
     for (const path of differing) distrust(templates.get(path)!);
     if (differing.length > 0) this.rendered = undefined;
     return differing;

@@ -7,13 +7,14 @@ import { patchSnapshot, renderSnapshot } from '../../src/plan/plan.js';
 import { patchTrials, plain } from '../support/patch-trials.js';
 import { compileTemplates } from '../../src/wiring/templates.js';
 
-async function rig() {
+async function rig(config?: Record<string, unknown>) {
   const settings = resolveSettings({
     flags: { stack: 'apps', out: '/etc/haproxy/haproxy.cfg' },
     env: {},
     cwd: '/',
     defaultTemplate: STACK_TEMPLATE,
     readSecret: () => '',
+    file: config && { path: '/etc/occs-lb.config.json', config },
   });
   const templates = await compileTemplates(settings.resources);
   const render = (snapshot: KvSnapshot) => renderSnapshot(settings, templates, snapshot);
@@ -86,5 +87,13 @@ describe('patching a stack rendering with the server lines a change touched', ()
       ['a weight that does not parse', [...base, { key: '/lb/weights/a/one', value: 'heavy' }]],
     ];
     for (const [what, pairs] of cases) expect(patch(toSnapshot(base), toSnapshot(pairs)), what).toBeUndefined();
+  });
+
+  it("renders in full when two services read one directory (a config-file service naming an app's servers): both print them", async () => {
+    const { patch, render } = await rig({ stack: { services: [{ name: 'www', prefix: 'apps/web/containers', routes: ['www.example.com'] }] } });
+    const base: KvPair[] = [{ key: '/apps/web/containers/one', value: '10.0.0.1:80' }];
+    const after = toSnapshot([...base, { key: '/apps/web/containers/two', value: '10.0.0.2:80' }]);
+    expect(render(after).resources[0]!.text.match(/server two /g)).toHaveLength(2);
+    expect(patch(toSnapshot(base), after)).toBeUndefined();
   });
 });

@@ -41,4 +41,11 @@ describe('the shell that runs background commands', () => {
     await expect(job).rejects.toThrow(/shell that runs background commands/);
     expect((await r.run('echo', ['again'], 5000)).output).toBe('again\n');
   });
+
+  it('refuses what it cannot run as the caller needs to hear it: a command not found, a word with a line break', async () => {
+    const r = runner();
+    await expect(r.run('no-such-command-here', [], 5000)).rejects.toThrow(/could not run no-such-command-here/);
+    await expect(r.run('echo', ['two\nlines'], 5000)).rejects.toThrow(/line break/);
+    expect((await r.run('echo', ['still', 'in step'], 5000)).output).toBe('still in step\n');
+  });
 });
