@@ -28,29 +28,21 @@ export class ServerIds {
 
   /** Learns the highest id of a backend, and the id of each of its servers, from its `show servers state` answer. */
   learn(backend: string, answer: string): void {
-    let highest = 0;
-    const names = new Map<string, number>();
-    const line = new RegExp(`^\\d+ ${escaped(backend)} (\\d+) (\\S+) `, 'gm');
-    for (const match of answer.matchAll(line)) {
-      highest = Math.max(highest, Number(match[1]));
-      names.set(match[2]!, Number(match[1]));
-    }
-    this.next.set(backend, Math.max(this.next.get(backend) ?? 0, highest + 1));
-    this.names.set(backend, names);
+    this.keep(backend, serversByBackend(answer).get(backend) ?? new Map<string, number>());
   }
 
   /** Learns every backend of a `show servers state` answer of them all, in one pass; returns their names. */
   learnAll(answer: string): string[] {
-    const found = new Map<string, Map<string, number>>();
-    for (const match of answer.matchAll(/^\d+ (\S+) (\d+) (\S+) /gm)) {
-      const names = found.get(match[1]!) ?? new Map<string, number>();
-      found.set(match[1]!, names.set(match[3]!, Number(match[2])));
-    }
-    for (const [backend, names] of found) {
-      this.next.set(backend, Math.max(this.next.get(backend) ?? 0, Math.max(0, ...names.values()) + 1));
-      this.names.set(backend, names);
-    }
+    const found = serversByBackend(answer);
+    for (const [backend, names] of found) this.keep(backend, names);
     return [...found.keys()];
+  }
+
+  private keep(backend: string, names: Map<string, number>): void {
+    let highest = 0;
+    for (const id of names.values()) highest = Math.max(highest, id);
+    this.next.set(backend, Math.max(this.next.get(backend) ?? 0, highest + 1));
+    this.names.set(backend, names);
   }
 
   /** The id the next server added to a backend will get, not taken (undefined: not known). */
@@ -79,4 +71,14 @@ export class ServerIds {
   drop(backend: string, name: string): void {
     this.names.get(backend)?.delete(name);
   }
+}
+
+/** The id of each server of each backend in a `show servers state` answer (`be_id be_name srv_id srv_name …`). */
+function serversByBackend(answer: string): Map<string, Map<string, number>> {
+  const found = new Map<string, Map<string, number>>();
+  for (const match of answer.matchAll(/^\d+ (\S+) (\d+) (\S+) /gm)) {
+    const names = found.get(match[1]!) ?? new Map<string, number>();
+    found.set(match[1]!, names.set(match[3]!, Number(match[2])));
+  }
+  return found;
 }

@@ -98,3 +98,9 @@ export function lowerBound(pairs: ReadonlyArray<{ key: string }>, key: string): 
   }
   return low;
 }
+
+/** A key's value in pairs sorted by key, by binary search (undefined: no such key). */
+export function valueAt(pairs: readonly KvPair[], key: string): string | undefined {
+  const at = pairs[lowerBound(pairs, key)];
+  return at?.key === key ? at.value : undefined;
+}

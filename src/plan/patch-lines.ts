@@ -1,3 +1,18 @@
+import type { RenderedResource } from './render.js';
+
+/** A key whose value was added, removed or changed between two snapshots. */
+export interface KeyChange {
+  key: string;
+  before?: string;
+  after?: string;
+}
+
+/** A resource patched, and the servers per backend of the backends it changed. */
+export interface ResourcePatch {
+  resource: RenderedResource;
+  backends: Record<string, number>;
+}
+
 /** A server line to take out (`was` alone), put in (`now` alone) or replace, by the key it comes from. */
 export interface LineEdit {
   key: string;

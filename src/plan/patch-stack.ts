@@ -1,6 +1,6 @@
 import type { Settings } from '../config/settings.js';
 import type { KvPair, KvSnapshot } from '../kv/source.js';
-import { lowerBound } from '../kv/merged-pairs.js';
+import { lowerBound, valueAt } from '../kv/merged-pairs.js';
 import { stackMaps, watchedMaps } from '../stack/maps.js';
 import { stackRoutes } from '../stack/claim.js';
 import type { StackSettings } from '../config/types.js';
@@ -11,7 +11,7 @@ import { tlsLocals } from '../tls/companions.js';
 import { parseServerState, parseWeight } from '../values/routes.js';
 import { nameTooLong } from '../values/server.js';
 import { parseServers, type SkippedEntry } from '../values/servers.js';
-import { editLines, sectionOf } from './patch-lines.js';
+import { editLines, sectionOf, type KeyChange, type ResourcePatch } from './patch-lines.js';
 import type { RenderedResource } from './render.js';
 
 /** What the stack template writes to say its server lines may be patched: each `service.servers` entry prints one server line in its service's backend that reads that entry and its service alone. */
@@ -19,20 +19,13 @@ export const STACK_PATCH_DECLARATION = 'occs-lb: one server line per service.ser
 
 const lastSegment = (key: string) => key.slice(key.lastIndexOf('/') + 1);
 
-/** A key that differs between two snapshots. */
-export interface KeyChange {
-  key: string;
-  before?: string;
-  after?: string;
-}
-
 /**
  * Stack mode's patch (see patch.ts): the keys that differ are servers of apps there before and
  * after, their weights and states, or routes; every server, weight and state parses, no name
  * was changed, and every app touched keeps a server. Other apps stay as they were. Undefined:
  * render in full.
  */
-export function patchStack(input: PatchInput): Patched | undefined {
+export function patchStack(input: PatchInput): ResourcePatch | undefined {
   const { settings, previous, delta } = input;
   const { stack } = previous;
   const control = settings.stack && `/${settings.stack.control}/`;
@@ -53,8 +46,6 @@ export interface PatchInput {
   delta: readonly KeyChange[];
 }
 
-type Patched = { resource: RenderedResource; backends: Record<string, number> };
-
 /**
  * A route change (see patchStack): the routes, the entries they leave out and the map files are
  * made again from the route keys alone; the config's text does not name a route.
@@ -74,7 +65,7 @@ function patchRoutes(previous: RenderedResource, settings: StackSettings, after:
 }
 
 /** The server lines of the keys that differ (none may be a route's). */
-function patchServerLines({ settings, template, previous, after, delta }: PatchInput): Patched | undefined {
+function patchServerLines({ settings, template, previous, after, delta }: PatchInput): ResourcePatch | undefined {
   const stack = previous.stack!;
   const control = `/${settings.stack!.control}/`;
   const touched = touchedServers(stack, control, delta);
@@ -167,7 +158,7 @@ class StackLines {
       const key = `/${service.prefix}/${id}`;
       const at = lowerBound(servers, key);
       const was = servers[at]?.key === key ? servers[at] : undefined;
-      const value = this.valueOf(key);
+      const value = valueAt(this.pairs, key);
       const list = value === undefined ? undefined : parseServers([{ key, value }]);
       if (list && (list.servers.length !== 1 || list.renamed.length > 0)) return undefined;
       // As buildStack reads them: a weight or state that does not parse is left out (and told of).
@@ -198,13 +189,8 @@ class StackLines {
   }
 
   private parsed<T>(key: string, parse: (value: string) => { ok: true; value: T } | { ok: false }): T | undefined {
-    const value = this.valueOf(key);
+    const value = valueAt(this.pairs, key);
     const result = value === undefined ? undefined : parse(value);
     return result?.ok ? result.value : undefined;
-  }
-
-  private valueOf(key: string): string | undefined {
-    const at = this.pairs[lowerBound(this.pairs, key)];
-    return at?.key === key ? at.value : undefined;
   }
 }

@@ -1,8 +1,8 @@
 import type { Settings } from '../config/settings.js';
 import { countServers } from '../haproxy/config-sections.js';
 import { filterSnapshot } from '../kv/keys.js';
-import { lowerBound } from '../kv/merged-pairs.js';
-import { editLines, type LineEdit } from './patch-lines.js';
+import { lowerBound, valueAt } from '../kv/merged-pairs.js';
+import { editLines, type KeyChange, type LineEdit, type ResourcePatch } from './patch-lines.js';
 import { patchStack, STACK_PATCH_DECLARATION } from './patch-stack.js';
 import type { KvPair, KvSnapshot } from '../kv/source.js';
 import { renderTemplate, type CompiledTemplate } from '../template/engine.js';
@@ -36,23 +36,16 @@ function isPatchable(template: CompiledTemplate, declaration: string): boolean {
   return !distrusted.has(template) && template.text.includes(declaration);
 }
 
-/** A key whose value was added, removed or changed between two snapshots. */
-interface Delta {
-  key: string;
-  before?: string;
-  after?: string;
-}
-
 /**
  * The keys that differ between two snapshots (sorted by key, as every source gives them);
  * undefined when more than `most` differ, or a list is out of order. When `after` names the
  * keys that may differ from `before` (etcd's events), only those are looked up.
  */
-export function snapshotDelta(before: KvSnapshot, after: KvSnapshot, most: number): Delta[] | undefined {
+export function snapshotDelta(before: KvSnapshot, after: KvSnapshot, most: number): KeyChange[] | undefined {
   const { since } = after;
   if (since?.pairs !== before.pairs) return walked(before.pairs, after.pairs, most);
   if (since.keys.length > most) return undefined;
-  const out: Delta[] = [];
+  const out: KeyChange[] = [];
   for (const key of [...since.keys].sort()) {
     const [was, now] = [valueAt(before.pairs, key), valueAt(after.pairs, key)];
     if (was !== now) out.push({ key, ...(was !== undefined && { before: was }), ...(now !== undefined && { after: now }) });
@@ -60,15 +53,9 @@ export function snapshotDelta(before: KvSnapshot, after: KvSnapshot, most: numbe
   return out;
 }
 
-/** A key's value in sorted pairs, by binary search. */
-function valueAt(pairs: readonly KvPair[], key: string): string | undefined {
-  const at = pairs[lowerBound(pairs, key)];
-  return at?.key === key ? at.value : undefined;
-}
-
 /** The keys that differ, found by walking both lists in step. */
-function walked(before: readonly KvPair[], after: readonly KvPair[], most: number): Delta[] | undefined {
-  const out: Delta[] = [];
+function walked(before: readonly KvPair[], after: readonly KvPair[], most: number): KeyChange[] | undefined {
+  const out: KeyChange[] = [];
   let [i, j, last] = [0, 0, ''];
   while (i < before.length || j < after.length) {
     const a = before[i];
@@ -102,8 +89,8 @@ export interface Patched {
 /**
  * The resources of `after` made from those of `before` (rendered from it with the same settings
  * and templates) by changing only the server lines the keys that differ touch, when they can
- * be: the resource they lie in renders a template that declares PATCH_DECLARATION, every key that differs is
- * one of its servers, each valid with its own name before and after, no name of the backend was
+ * be: the resource they lie in renders a template that declares PATCH_DECLARATION (stack mode:
+ * STACK_PATCH_DECLARATION, patch-stack.ts), every key that differs is one of its servers, each valid with its own name before and after, no name of the backend was
  * changed, and a new server has a server beside it in key order (it places the new line). Else
  * undefined: render in full. For the shipped template the text is the full render's, byte for
  * byte (test/unit/patch.test.ts compares the two on random changes), at a cost that follows the
@@ -141,9 +128,9 @@ function patchServers(
   template: CompiledTemplate,
   previous: RenderedResource,
   after: KvSnapshot,
-  delta: readonly Delta[],
+  delta: readonly KeyChange[],
   counts: Readonly<Record<string, number>>,
-): { resource: RenderedResource; backends: Record<string, number> } | undefined {
+): ResourcePatch | undefined {
   const { prefixes } = previous.resource;
   const directory = prefixes[0];
   const serverKey = (key: string) => key.startsWith(`/${directory}/`) && !key.includes('/', directory!.length + 2);
@@ -209,7 +196,13 @@ class LineMaker {
 }
 
 /** `text` with the server lines of `delta` removed, replaced or added in key order; undefined when one cannot be placed. */
-function patchText(text: string, delta: readonly Delta[], pairs: readonly KvPair[], serverKey: (key: string) => boolean, lines: LineMaker): string | undefined {
+function patchText(
+  text: string,
+  delta: readonly KeyChange[],
+  pairs: readonly KvPair[],
+  serverKey: (key: string) => boolean,
+  lines: LineMaker,
+): string | undefined {
   const edits: LineEdit[] = [];
   for (const d of delta) {
     const old = d.before === undefined ? undefined : lines.entry(d.key, d.before);
