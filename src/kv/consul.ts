@@ -2,7 +2,8 @@ import { hostname } from 'node:os';
 import { packageVersion } from '../paths.js';
 import type { OccsError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
-import { consulMeta, encodePrefix, hasIndex, notConsul, parseListing, spreadIndex, type Get, type KeptPairs } from './consul-answers.js';
+import { consulMeta, encodePrefix, hasIndex, notConsul, spreadIndex, type Get } from './consul-answers.js';
+import { parseListing, type KeptListing } from './consul-listing.js';
 import { BLOCKING_WAIT_S, watchConsul, type PrefixReading } from './consul-watch.js';
 import { Endpoints } from './endpoints.js';
 import { checkOthersOnFailover, PROBE_TIMEOUT_MS } from './liveness.js';
@@ -35,8 +36,8 @@ export class ConsulSource implements KvSource {
   /** Requests waiting on each endpoint, aborted when it is left so they are sent to the next. */
   private readonly underway = new Map<URL, Set<AbortController>>();
   private contact?: number;
-  /** Each prefix's last listing, so a value as it was is not decoded again (consul-answers.ts). */
-  private readonly kept = new Map<string, KeptPairs>();
+  /** Each prefix's last listing, so only the bytes of an answer that changed are read again (consul-listing.ts). */
+  private readonly kept = new Map<string, KeptListing>();
   /** The key probes ask for: the first prefix read. */
   private probeKey?: string;
   /** The directories beside a prefix that holds no key, asked once while it holds none. */
