@@ -27,16 +27,25 @@ export function masterCommand(socket: string, command: string, timeoutMs: number
 
 /** A line of a PEM text as occs-lb writes it (src/tls/bundle.ts): BEGIN/END lines and base64, nothing else. */
 const PEM_LINE = /^(?:-----(?:BEGIN|END) [A-Z0-9 ]+-----|[A-Za-z0-9+/=]{1,76})$/;
+/** A line of a map's payload (`add map @V FILE <<`): a key and a value, of the characters a runtime command's word may hold. */
+const MAP_LINE = /^[A-Za-z0-9._:/[\]@,%~-]+ [A-Za-z0-9._:/[\]@,%~-]+$/;
+const PAYLOAD_LINES = { pem: PEM_LINE, map: MAP_LINE } as const;
+/** What a payload holds: a PEM bundle, or a map's entries. */
+export type PayloadKind = keyof typeof PAYLOAD_LINES;
 
 /**
- * A command with a payload (`set ssl cert NAME <<`): the payload's lines follow the command,
- * and an empty line ends it. A payload line of anything but PEM (an empty line would end the
- * payload, and what followed would run as commands) is refused here, whatever built it.
+ * A command with a payload (`set ssl cert NAME <<`, `add map @V FILE <<`): the payload's lines
+ * follow the command, and an empty line ends it. A payload line of anything but its kind (PEM, or
+ * a map entry: an empty line would end the payload, and what followed would run as commands) is
+ * refused here, whatever built it. The master CLI forwards the command and its payload to the
+ * worker as one request, where it forwards each command of a batch on its own.
  */
-export function payloadCommand(socket: string, command: string, payload: string, timeoutMs: number): Promise<string> {
+export function payloadCommand(socket: string, command: string, payload: string, timeoutMs: number, kind: PayloadKind = 'pem'): Promise<string> {
   refuseChained(command);
   const lines = payload.replace(/\n$/, '').split('\n');
-  if (!lines.every((l) => PEM_LINE.test(l))) throw new OccsError('UNEXPECTED', `refusing to send a payload that is not PEM with "${command}"`);
+  if (!lines.every((l) => PAYLOAD_LINES[kind].test(l))) {
+    throw new OccsError('UNEXPECTED', `refusing to send a payload that is not ${kind === 'pem' ? 'PEM' : 'map entries'} with "${command}"`);
+  }
   return exchange(socket, `${command} <<\n${lines.join('\n')}\n`, timeoutMs);
 }
 

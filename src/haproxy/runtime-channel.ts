@@ -1,12 +1,12 @@
 import { OccsError } from '../errors.js';
-import { cliCommands, masterCommand, payloadCommand } from './master-cli.js';
+import { cliCommands, masterCommand, payloadCommand, type PayloadKind } from './master-cli.js';
 
 /** A way to reach the running worker's CLI: an admin `stats socket`, or the master's with `@1`. */
 export interface RuntimeChannel {
   readonly description: string;
   send(command: string): Promise<string>;
-  /** One command with a payload of PEM lines (`set ssl cert NAME <<`). */
-  sendPayload(command: string, payload: string): Promise<string>;
+  /** One command with a payload: PEM lines (`set ssl cert NAME <<`), or a map's entries (`add map @V FILE <<`). */
+  sendPayload(command: string, payload: string, kind?: PayloadKind): Promise<string>;
   /** Many commands in as few requests as the CLI takes (each request within REQUEST_BYTES); the answers, in order. */
   sendAll(commands: readonly string[]): Promise<string>;
 }
@@ -25,7 +25,8 @@ export function runtimeChannel(kind: 'master' | 'admin', socket: string): Runtim
   return {
     description,
     send: (command) => masterCommand(socket, kind === 'master' ? `@1 ${command}` : command, COMMAND_TIMEOUT_MS).catch(failed),
-    sendPayload: (command, payload) => payloadCommand(socket, kind === 'master' ? `@1 ${command}` : command, payload, COMMAND_TIMEOUT_MS).catch(failed),
+    sendPayload: (command, payload, lines) =>
+      payloadCommand(socket, kind === 'master' ? `@1 ${command}` : command, payload, COMMAND_TIMEOUT_MS, lines).catch(failed),
     async sendAll(commands) {
       let answers = '';
       for (const batch of batches(commands)) {

@@ -1,0 +1,79 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { shownEntries, type MapEntry } from '../../src/haproxy/map-file.js';
+import { runtimeChannel, type RuntimeChannel } from '../../src/haproxy/runtime-channel.js';
+import { applyMaps } from '../../src/haproxy/runtime-maps.js';
+import { failure } from '../support/failure.js';
+import type { HaproxyProcess } from '../support/haproxy-process.js';
+import { haproxyWithSockets } from '../support/haproxy-sockets.js';
+import { makeTempDir } from '../support/temp.js';
+
+/**
+ * A map swapped through the runtime API of a real HAProxy: its entries go as `add map @V FILE <<`
+ * payloads, not one forwarded command each (the master CLI forwards every command of a batch to
+ * the worker on its own), cut to what HAProxy's CLI buffer holds.
+ */
+describe('swapping a map through the runtime API of a real HAProxy', () => {
+  let haproxy: HaproxyProcess;
+  let adminSocket = '';
+  const dir = makeTempDir();
+  const hosts = join(dir, 'hosts.map');
+  const numbers = join(dir, 'numbers.map');
+
+  beforeAll(async () => {
+    writeFileSync(hosts, 'old.example.test/ pool\n');
+    writeFileSync(numbers, '1 one\n');
+    ({ haproxy, adminSocket } = await haproxyWithSockets([
+      'backend pool',
+      `    http-request set-header X-App %[req.hdr(host),lower,map_beg(${hosts})]`,
+      `    http-request set-header X-N %[req.hdr(x-n),map_int(${numbers})]`,
+    ]));
+  });
+  afterAll(() => haproxy.stop());
+
+  /** A channel that counts the requests it makes, and says whether any `add map` went without a payload. */
+  function counted(kind: 'master' | 'admin') {
+    const channel = runtimeChannel(kind, kind === 'master' ? haproxy.socket : adminSocket);
+    const seen = { payloads: 0, bareAdds: 0 };
+    const recorded: RuntimeChannel = {
+      description: channel.description,
+      send: (c) => ((seen.bareAdds += /^add map/.test(c) ? 1 : 0), channel.send(c)),
+      sendPayload: (c, p, k) => ((seen.payloads += 1), channel.sendPayload(c, p, k)),
+      sendAll: (commands) => ((seen.bareAdds += commands.filter((c) => /^add map/.test(c)).length), channel.sendAll(commands)),
+    };
+    return { channel: recorded, seen };
+  }
+
+  it.each(['master', 'admin'] as const)(
+    'fills 1,000 entries (40 KB) through the %s CLI in payloads of at most 15 KiB, and show map lists exactly them',
+    async (kind) => {
+      const entries: MapEntry[] = Array.from({ length: 1000 }, (_, i) => [`app${i}.${kind}.example.test/`, `pool${i % 7}`]);
+      const { channel, seen } = counted(kind);
+      await applyMaps(channel, [{ path: hosts, entries }]);
+      const shown = shownEntries(await channel.send(`show map ${hosts}`));
+      expect(shown.map(([k, v]) => `${k} ${v}`).sort()).toEqual(entries.map(([k, v]) => `${k} ${v}`).sort());
+      expect(seen.bareAdds).toBe(0);
+      expect(seen.payloads).toBe(Math.ceil(entries.map(([k, v]) => `${k} ${v}\n`).join('').length / (15 * 1024)));
+    },
+  );
+
+  it('refuses a payload HAProxy refuses, naming the map, and leaves the map in use as it was', async () => {
+    const { channel } = counted('master');
+    const before = await channel.send(`show map ${numbers}`);
+    const error = await failure(
+      applyMaps(channel, [
+        {
+          path: numbers,
+          entries: [
+            ['2', 'two'],
+            ['three', 'three'],
+          ],
+        },
+      ]),
+    );
+    expect(error.code).toBe('RUNTIME_REFUSED');
+    expect(error.message).toContain(`fill a new version of ${numbers}`);
+    expect(await channel.send(`show map ${numbers}`)).toBe(before);
+  });
+});
