@@ -80,7 +80,12 @@ function spansOf(body: Buffer, from: number, to: number, entries: unknown[]): [n
   let at = from;
   for (const [i, entry] of entries.entries()) {
     if (i > 0 && body[at++] !== 0x2c) return undefined;
-    const text = JSON.stringify(entry);
+    let text: string;
+    try {
+      text = JSON.stringify(entry);
+    } catch {
+      return undefined; // nested deeper than JSON.stringify goes (JSON.parse goes deeper): read whole
+    }
     const length = Buffer.byteLength(text);
     if (at + length > to || body.toString('utf8', at, at + length) !== text) return undefined;
     starts.push(at);
@@ -139,8 +144,9 @@ function between(body: Buffer, from: number, to: number, after: boolean, before:
   }
   if (!Array.isArray(parsed) || parsed.length === 0) return undefined;
   const entries = parsed.map(entryOf);
+  if (entries.some((e) => e === undefined)) return undefined;
   const spans = spansOf(body, start, end, parsed);
-  if (!spans || entries.some((e) => e === undefined)) return undefined;
+  if (!spans) return undefined;
   return { entries: entries as Entry[], starts: spans[0], ends: spans[1] };
 }
 

@@ -139,7 +139,10 @@ export class ConsulSource implements KvSource {
     const { index } = consulMeta(response.headers);
     // Any web server answers 404 to a path it does not know; Consul's KV API says "no keys" with X-Consul-Index.
     if (response.status === 404 && !hasIndex(response.headers)) throw notConsul(this.errors, prefix, 'HTTP 404 without X-Consul-Index');
-    if (response.status === 404) return { pairs: [], index };
+    if (response.status === 404) {
+      this.kept.delete(prefix);
+      return { pairs: [], index };
+    }
     if (response.status === 401 || response.status === 403) throw this.unauthorised(prefix, response.status);
     if (response.status !== 200) {
       throw this.failed(prefix, `answered HTTP ${response.status}${bodySnippet(response.body, [this.options.token])}`);

@@ -94,6 +94,14 @@ describe("a Consul listing read against the last one's", () => {
     for (const broken of [text.replace('},{', '},,{'), text.replace(/}]$/, ']'), text.replace(/,\{[^{]*\}\]$/, ',]'), text.slice(0, -1)]) {
       expect(() => parseListing(Buffer.from(broken), fail, first.kept)).toThrow('something that is not JSON');
     }
+    // Nested deeper than JSON.stringify goes, in an entry read whole and in one that changed: read as a plain parse does.
+    const deep = `${'['.repeat(20_000)}${']'.repeat(20_000)}`;
+    const nested = Buffer.from(text.replace('"Key":"a/2",', `"Key":"a/2","X":${deep},`));
+    expect(parseListing(nested, fail).pairs).toEqual(plainly(nested));
+    expect(parseListing(nested, fail, first.kept).pairs).toEqual(plainly(nested));
+    expect(() => parseListing(Buffer.from(text.replace('"Value":"eQ=="', `"Value":${deep}`)), fail, first.kept)).toThrow(
+      'a list whose entries have no Key/Value',
+    );
     // An entry with no Key where one changed.
     const keyless = Buffer.from(text.replace('"Key":"a/2"', '"Kay":"a/2"'));
     expect(() => parseListing(keyless, fail, first.kept)).toThrow('a list whose entries have no Key/Value');
