@@ -33,9 +33,10 @@ type Entry = { key: string; pair: KvPair | null };
  * entry's bytes must be exactly what JSON.stringify makes of it, and the separators around them
  * exactly Consul's, else the whole answer is parsed, as it is the first time.
  */
-export function parseListing(body: Buffer, fail: (what: string) => Error, kept?: KeptListing): { pairs: KvPair[]; kept: KeptListing } {
-  const listing = (kept?.laidOut && changedOnly(body, kept)) || wholeListing(body, fail, kept);
-  return { pairs: listing.pairs.filter((p): p is KvPair => p !== null), kept: listing };
+export function parseListing(body: Buffer, fail: (what: string) => Error, kept?: KeptListing): { pairs: KvPair[]; kept: KeptListing; changed?: string[] } {
+  const read = kept?.laidOut ? changedOnly(body, kept) : undefined;
+  const listing = read?.listing ?? wholeListing(body, fail, kept);
+  return { pairs: listing.pairs.filter((p): p is KvPair => p !== null), kept: listing, ...(read && { changed: read.changed }) };
 }
 
 /** A body whose layout was not Consul's is tried again after this many answers (trying costs about a parse). */
@@ -95,10 +96,11 @@ function spansOf(body: Buffer, from: number, to: number, entries: unknown[]): [n
 }
 
 /**
- * The listing read against the last one, parsing only the entries whose bytes changed; undefined
- * when the answer is not laid out as the last one was (the caller parses it whole).
+ * The listing read against the last one, parsing only the entries whose bytes changed, and the
+ * keys (normalised) that may differ from it; undefined when the answer is not laid out as the
+ * last one was (the caller parses it whole).
  */
-function changedOnly(body: Buffer, kept: KeptListing): KeptListing | undefined {
+function changedOnly(body: Buffer, kept: KeptListing): { listing: KeptListing; changed: string[] } | undefined {
   const last = kept.body;
   const n = kept.starts.length;
   if (body[0] !== 0x5b || body[body.length - 1] !== 0x5d) return undefined;
@@ -114,7 +116,8 @@ function changedOnly(body: Buffer, kept: KeptListing): KeptListing | undefined {
   const mid = between(body, from, to, a > 0, b < n);
   if (!mid) return undefined;
   const moved = (offsets: number[]) => offsets.slice(b).map((o) => o + shift);
-  return {
+  const changed = [...new Set([...kept.keys.slice(a, b), ...mid.entries.map((e) => e.key)])].map(normalizeKey);
+  const listing = {
     body,
     laidOut: true,
     untried: 0,
@@ -123,6 +126,7 @@ function changedOnly(body: Buffer, kept: KeptListing): KeptListing | undefined {
     keys: [...kept.keys.slice(0, a), ...mid.entries.map((e) => e.key), ...kept.keys.slice(b)],
     pairs: [...kept.pairs.slice(0, a), ...mid.entries.map((e) => e.pair), ...kept.pairs.slice(b)],
   };
+  return { listing, changed };
 }
 
 /**

@@ -16,6 +16,8 @@ export interface PrefixReading {
   pairs: KvPair[];
   /** X-Consul-Index, when the store sent one. */
   index?: number;
+  /** The keys that may differ from the pairs of the reading before (`base`), when known. */
+  changed?: { base: readonly KvPair[]; keys: readonly string[] };
 }
 
 export interface ConsulWatchDeps {
@@ -46,10 +48,21 @@ export interface ConsulWatchDeps {
  */
 export async function watchConsul(prefixes: readonly string[], listener: KvWatchListener, signal: AbortSignal, deps: ConsulWatchDeps): Promise<void> {
   const latest = new Map<string, KvPair[]>();
+  // The keys that may differ since the last report, while every reading told them (undefined: one did not).
+  let changed: Set<string> | undefined = new Set();
+  const told = () => {
+    const keys = changed && [...changed];
+    changed = new Set();
+    return keys;
+  };
   // The first snapshot waits until every prefix has been read once.
-  const merged = reporter(listener, () => (latest.size === prefixes.length ? [...latest.values()].flat() : undefined));
-  const report = (prefix: string, pairs: KvPair[]) => {
-    latest.set(prefix, pairs);
+  const merged = reporter(listener, () => (latest.size === prefixes.length ? [...latest.values()].flat() : undefined), undefined, told);
+  const report = (prefix: string, reading: PrefixReading) => {
+    // Known only against the pairs this prefix last reported: a reading in between was not reported.
+    const known = reading.changed && reading.changed.base === latest.get(prefix) ? reading.changed.keys : undefined;
+    if (known) for (const key of known) changed?.add(key);
+    else changed = undefined;
+    latest.set(prefix, reading.pairs);
     merged();
   };
   const ctx: Context = { report, listener, signal, deps, blocking: new Set() };
@@ -57,7 +70,7 @@ export async function watchConsul(prefixes: readonly string[], listener: KvWatch
 }
 
 interface Context {
-  report: (prefix: string, pairs: KvPair[]) => void;
+  report: (prefix: string, reading: PrefixReading) => void;
   listener: KvWatchListener;
   signal: AbortSignal;
   deps: ConsulWatchDeps;
@@ -123,16 +136,16 @@ async function watchPrefix(prefix: string, ctx: Context): Promise<void> {
     if (reading.index === undefined) {
       // No X-Consul-Index: this store cannot block, so poll it.
       index = 0;
-      ctx.report(prefix, reading.pairs);
+      ctx.report(prefix, reading);
       await sleep(deps.pollIntervalMs, signal);
     } else if (reading.index < index) {
       // The index went backwards (the store was rebuilt or restored): start over with a full read.
       index = 0;
-      ctx.report(prefix, reading.pairs);
+      ctx.report(prefix, reading);
     } else if (reading.index > index || !blocked) {
       // A new index, or a full read (the first, or after an error): compared with the last report.
       index = reading.index;
-      ctx.report(prefix, reading.pairs);
+      ctx.report(prefix, reading);
     }
     // A blocking query that ended with an unchanged index: nothing new.
   }

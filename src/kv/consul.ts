@@ -10,7 +10,7 @@ import { checkOthersOnFailover, PROBE_TIMEOUT_MS } from './liveness.js';
 import { HttpClient, type HttpResponse } from './http.js';
 import { toSnapshot } from './keys.js';
 import { listedDirectories, SiblingLister } from './siblings.js';
-import { DEFAULT_MAX_STALE_MS, type KvConsistency, type KvSnapshot, type KvSource, type KvSourceOptions, type KvWatchListener } from './source.js';
+import { DEFAULT_MAX_STALE_MS, type KvConsistency, type KvPair, type KvSnapshot, type KvSource, type KvSourceOptions, type KvWatchListener } from './source.js';
 import { bodySnippet, StoreErrors, unreachable } from './store-errors.js';
 
 /**
@@ -37,7 +37,7 @@ export class ConsulSource implements KvSource {
   private readonly underway = new Map<URL, Set<AbortController>>();
   private contact?: number;
   /** Each prefix's last listing, so only the bytes of an answer that changed are read again (consul-listing.ts). */
-  private readonly kept = new Map<string, KeptListing>();
+  private readonly kept = new Map<string, { listing: KeptListing; pairs: KvPair[] }>();
   /** The key probes ask for: the first prefix read. */
   private probeKey?: string;
   /** The directories beside a prefix that holds no key, asked once while it holds none. */
@@ -148,9 +148,10 @@ export class ConsulSource implements KvSource {
       throw this.failed(prefix, `answered HTTP ${response.status}${bodySnippet(response.body, [this.options.token])}`);
     }
     const without = hasIndex(response.headers) ? '' : ', without X-Consul-Index';
-    const { pairs, kept } = parseListing(response.body, (what) => notConsul(this.errors, prefix, `${what}${without}`), this.kept.get(prefix));
-    this.kept.set(prefix, kept);
-    return { pairs, index };
+    const last = this.kept.get(prefix);
+    const { pairs, kept, changed } = parseListing(response.body, (what) => notConsul(this.errors, prefix, `${what}${without}`), last?.listing);
+    this.kept.set(prefix, { listing: kept, pairs });
+    return { pairs, index, ...(changed && last && { changed: { base: last.pairs, keys: changed } }) };
   }
 
   /** The directories in `parent` (its keys are left out), as Consul's `?keys&separator=/` lists them; none when it holds no key. */

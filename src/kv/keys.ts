@@ -45,20 +45,25 @@ export function sameSnapshot(a: KvSnapshot, b: KvSnapshot): boolean {
 /**
  * Reports the pairs `collect` gathers (undefined: not ready yet) as a snapshot, unless they are
  * what was last reported. Every source compares with the last report, never with an earlier
- * read: after a reconnect, a re-read that equals an old read can still be news.
+ * read: after a reconnect, a re-read that equals an old read can still be news. `changed`, when
+ * the source can tell it, gives the keys that may differ since it was last asked (undefined: not
+ * known); the snapshot then names them against the last one (`since`).
  */
 export function reporter(
   listener: KvWatchListener,
   collect: () => Iterable<KvPair> | undefined,
   /** What the source tells besides its pairs (a file's duplicated key, the directories beside an empty prefix), reported with them. */
   besides: () => Omit<KvSnapshot, 'pairs'> | undefined = () => undefined,
+  changed: () => readonly string[] | undefined = () => undefined,
 ): () => void {
   let last: KvSnapshot | undefined;
   return () => {
+    const keys = changed();
     const pairs = collect();
     if (!pairs) return;
     const { notices, siblings } = besides() ?? {};
-    const snapshot = { ...toSnapshot(pairs), ...(notices?.length && { notices }), ...(siblings && { siblings }) };
+    const since = last && keys && { pairs: last.pairs, keys };
+    const snapshot = { ...toSnapshot(pairs), ...(notices?.length && { notices }), ...(siblings && { siblings }), ...(since && { since }) };
     if (last && sameSnapshot(last, snapshot)) return;
     last = snapshot;
     listener.snapshot(snapshot);

@@ -57,6 +57,7 @@ describe("a Consul listing read against the last one's", () => {
     expect(second.pairs[5000]).toEqual({ key: `/${keys[5000]}`, value: '10.9.9.9:8080' });
     const reused = second.pairs.filter((p, i) => p === first.pairs[i]).length;
     expect(reused).toBe(9_999);
+    expect(second.changed).toEqual([`/${keys[5000]}`]);
   });
 
   it('gives exactly what a plain parse gives, over 400 random changes of hostile keys and values', () => {
@@ -65,6 +66,7 @@ describe("a Consul listing read against the last one's", () => {
     const key = () => `apps/${odd[pick(odd.length)]}${pick(50)}${pick(4) === 0 ? '/' : ''}`;
     let entries = new Map<string, Entry>();
     let kept: KeptListing | undefined;
+    let last: Array<{ key: string; value: string }> = [];
     let fast = 0;
     for (let t = 0; t < 400; t++) {
       const next = new Map(entries);
@@ -78,6 +80,14 @@ describe("a Consul listing read against the last one's", () => {
       const answer = body([...entries.values()]);
       const read = parseListing(answer, fail, kept);
       expect(read.pairs).toEqual(plainly(answer));
+      // The keys it names as changed hold every key that differs from the last listing.
+      if (read.changed) {
+        const was = new Map(last.map((p) => [p.key, p.value]));
+        const now = new Map(read.pairs.map((p) => [p.key, p.value]));
+        const differing = [...new Set([...was.keys(), ...now.keys()])].filter((k) => was.get(k) !== now.get(k));
+        expect(read.changed).toEqual(expect.arrayContaining(differing));
+      }
+      last = read.pairs;
       if (kept?.laidOut && read.kept.laidOut && read.pairs.some((p) => kept!.pairs.includes(p))) fast++;
       kept = read.kept;
     }

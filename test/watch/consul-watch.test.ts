@@ -65,6 +65,27 @@ describe('watchConsul (blocking queries)', () => {
     expect(r.snapshots.map((s) => s.pairs.length)).toEqual([1, 2, 3, 4]);
   });
 
+  it('names the keys a reading changed against the last snapshot, only when that reading was read against the pairs last reported', async () => {
+    const [p1, p2, p3, p4] = [pairs(1), pairs(2), pairs(2), pairs(3)];
+    const r = await run(
+      [
+        { pairs: p1, index: 10 },
+        { pairs: p2, index: 11, changed: { base: p1, keys: ['/a/s1'] } },
+        // The same index again: not reported, so a reading against it is not known against the last report.
+        { pairs: p3, index: 11, changed: { base: p2, keys: [] } },
+        { pairs: p4, index: 12, changed: { base: p3, keys: ['/a/s2'] } },
+        { pairs: pairs(4), index: 13 },
+      ],
+      (s) => s.length >= 4,
+    );
+    expect(r.snapshots.map((s) => s.pairs.length)).toEqual([1, 2, 3, 4]);
+    expect(r.snapshots[0]!.since).toBeUndefined();
+    expect(r.snapshots[1]!.since).toEqual({ pairs: r.snapshots[0]!.pairs, keys: ['/a/s1'] });
+    expect(r.snapshots[1]!.since!.pairs).toBe(r.snapshots[0]!.pairs);
+    expect(r.snapshots[2]!.since).toBeUndefined();
+    expect(r.snapshots[3]!.since).toBeUndefined();
+  });
+
   it('after an error, reports a re-read that differs from the last report, even at an index seen before', async () => {
     const down = kvError('KV_UNREACHABLE', 'refused');
     const r = await run([{ pairs: pairs(2), index: 7 }, { pairs: pairs(3), index: 8 }, down, { pairs: pairs(2), index: 8 }], (s) => s.length >= 3);
