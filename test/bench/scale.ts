@@ -65,6 +65,8 @@ interface PathFigures {
   /** The store's own answer time, where it sends the whole prefix (Consul/OCCS), and with its JSON parsed. */
   store?: { answer: number; parsed: number };
   bulk: number;
+  /** When the store had acknowledged the last of the 1,000 writes, from the first. */
+  written: number;
   idle: { rss: number; anon: number };
   rss: { rss: number; anon: number };
 }
@@ -87,10 +89,15 @@ async function pathFigures(extra: string[], layout = { backends: 1, servers: SER
     // Let the file of the last change settle before the burst.
     await waitFor('the file to follow', () => !readFileSync(rig.config, 'utf8').includes(`s${90_000 + TRIALS - 1}`), 60_000);
     const started = Date.now();
-    const writes = Array.from({ length: 1000 }, (_, i) => rig.store.put(rig.key(80_000 + i, 0), rig.address));
+    // The store's own part: when it has acknowledged the last of the writes (etcd takes them over about a second).
+    let acknowledged = 0;
+    const writes = Array.from({ length: 1000 }, async (_, i) => {
+      await rig.store.put(rig.key(80_000 + i, 0), rig.address);
+      acknowledged = Math.max(acknowledged, Date.now() - started);
+    });
     const bulk = (await readyServers(rig, layout.servers + 1000)) - started;
-    await Promise.all(writes.map(async (w) => w));
-    return { add, remove, cpu, store: await storeAnswerMs(rig), bulk, idle, rss: rssMiB(rig.watch!.child.pid!) };
+    await Promise.all(writes);
+    return { add, remove, cpu, store: await storeAnswerMs(rig), bulk, written: acknowledged, idle, rss: rssMiB(rig.watch!.child.pid!) };
   } finally {
     await rig.stop();
   }
@@ -184,7 +191,8 @@ export async function benchScale(): Promise<void> {
       row("the store's own answer of the whole prefix, alone (p50 of 10)", (p) => ms(p.store?.answer ?? NaN)),
       row('the same answer with its JSON parsed, as any reader must (p50 of 10)', (p) => ms(p.store?.parsed ?? NaN)),
       row('CPU of watch per single change (goal <= 10 ms)', (p) => ms(p.cpu)),
-      row('1,000 servers written at once → all ready in HAProxy', (p) => ms(p.bulk)),
+      row('1,000 servers written at once → all ready in HAProxy (goal: HAProxy floor + 30 %)', (p) => ms(p.bulk)),
+      row('… of which the store took to acknowledge the writes', (p) => ms(p.written)),
       row(`watch RSS idle at ${SERVERS} servers`, (p) => mib(p.idle)),
       row(`watch RSS right after the changes, at ${SERVERS} + 1,000 servers`, (p) => mib(p.rss)),
     ],
@@ -194,7 +202,8 @@ export async function benchScale(): Promise<void> {
     ['one server removed: p50 / p99 (min–max) (goal 30 / 60 ms)', spread(etcd.remove)],
     ['CPU of watch per single change (goal <= 10 ms, and <= 2x the 100-server figure)', `${ms(etcd.cpu)} (at 100 servers: ${ms(etcdSmall.cpu)})`],
     ['at 100 servers: one server added / removed, p50', `${ms(median(etcdSmall.add))} / ${ms(median(etcdSmall.remove))}`],
-    ['1,000 servers written at once → all ready in HAProxy', ms(etcd.bulk)],
+    ['1,000 servers written at once → all ready in HAProxy (goal: HAProxy floor + 30 %)', ms(etcd.bulk)],
+    ['… of which etcd took to acknowledge the 1,000 writes (all sent at once)', ms(etcd.written)],
   ]);
   report(`scale: 100 servers in one backend, Consul/OCCS test server (the small config to compare with)`, [
     ['one server added / removed: p50', `${ms(median(small.add))} / ${ms(median(small.remove))}`],
