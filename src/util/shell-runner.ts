@@ -8,11 +8,13 @@ import type { RunResult } from './run-result.js';
 
 /**
  * Each job line is run by the shell as a job of its own (its pid told first, its exit status
- * after), its output into one file. `exec` makes the job's pid the command's own, so a timeout
- * kills the command.
+ * after), its output into one file. `exec` makes the job's pid the command's own, and `setsid`
+ * (util-linux, in every Debian) its process group's, so a timeout kills the command and what it
+ * started (a `--haproxy` wrapper's haproxy). The job is no group leader, so setsid does not fork.
  */
-const SCRIPT = `while IFS= read -r job; do
-  eval "exec $job" </dev/null >"$1" 2>&1 &
+const SCRIPT = `S=; command -v setsid >/dev/null 2>&1 && S=setsid
+while IFS= read -r job; do
+  eval "exec $S $job" </dev/null >"$1" 2>&1 &
   echo "started $!"
   wait "$!"
   echo "exited $?"
@@ -73,28 +75,20 @@ export class ShellRunner {
     // A timer that is referenced: the process lives for the job (the shell's pipes do not hold it).
     const timer = setTimeout(() => {
       timedOut = true;
-      try {
-        if (pid === undefined) child.kill('SIGKILL');
-        else process.kill(pid, 'SIGKILL');
-      } catch {
-        // Ended meanwhile.
-      }
+      if (pid === undefined) child.kill('SIGKILL');
+      else killJob(pid);
     }, timeoutMs);
     try {
       child.stdin.write(`${[file, ...args].map(quoted).join(' ')}\n`);
       pid = await next('started ');
       const status = await next('exited ').catch((error: unknown) => {
         // The shell died under it: the job dies too, as a spawned one would with its group.
-        try {
-          process.kill(pid!, 'SIGKILL');
-        } catch {
-          // Ended already.
-        }
+        killJob(pid!);
         throw error;
       });
       const output = await readFile(join(dir, 'output'), 'utf8');
       // The command could not be run at all (not found, not executable): the caller spawns it, for that error.
-      if ((status === 126 || status === 127) && /\bexec: /.test(output)) throw new Error(`the shell could not run ${file}`);
+      if ((status === 126 || status === 127) && /\bexec: |^setsid: failed to execute /m.test(output)) throw new Error(`the shell could not run ${file}`);
       // The shell says 128 + N for a job ended by signal N.
       if (status > 128) return { signal: status - 128 === 9 ? 'SIGKILL' : `signal ${status - 128}`, timedOut, output };
       return { exitCode: status, timedOut, output };
@@ -128,6 +122,18 @@ export class ShellRunner {
     process.once('exit', gone);
     const lines = linesOf(child.stdout);
     return { child, dir, lines };
+  }
+}
+
+/** Kills a job's process group (setsid made one), or the job alone where there is none. */
+function killJob(pid: number): void {
+  for (const target of [-pid, pid]) {
+    try {
+      process.kill(target, 'SIGKILL');
+      return;
+    } catch {
+      // No such group (no setsid), or ended meanwhile.
+    }
   }
 }
 

@@ -1,5 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ShellRunner } from '../../src/util/shell-runner.js';
+import { waitFor } from '../support/haproxy-process.js';
+import { makeTempDir } from '../support/temp.js';
 
 describe('the shell that runs background commands', () => {
   const runners: ShellRunner[] = [];
@@ -32,6 +36,22 @@ describe('the shell that runs background commands', () => {
     const slow = await r.run('sleep', ['30'], 200);
     expect(slow).toMatchObject({ timedOut: true, signal: 'SIGKILL' });
     expect((await r.run('echo', ['next'], 5000)).output).toBe('next\n');
+  });
+
+  it("kills a command's own children with it past its timeout (a --haproxy wrapper that runs haproxy)", async () => {
+    const pidFile = join(makeTempDir(), 'child.pid');
+    const wrapped = await runner().run('sh', ['-c', `sleep 30 & echo $! > ${pidFile}; wait`], 500);
+    expect(wrapped).toMatchObject({ timedOut: true, signal: 'SIGKILL' });
+    const child = Number(readFileSync(pidFile, 'utf8'));
+    // Gone, or a zombie its new parent has not reaped yet.
+    const running = () => {
+      try {
+        return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${child}/stat`, 'utf8'));
+      } catch {
+        return false;
+      }
+    };
+    await waitFor('the wrapped command to be killed too', () => !running(), 5000);
   });
 
   it('rejects a job when the shell is gone, and starts a new shell for the next', async () => {
