@@ -15,7 +15,8 @@ const VERSION = /^New version created: (\d+)$/;
  * `add map @V` fills it with every entry, and `commit map @V` makes it the one requests read. No
  * request ever sees half a change (a route moving from one app to another is never missing), and
  * the map ends as the file says whatever it held before. The entries go as payloads (see
- * `payloads`). Then `show map` must list exactly the entries. Throws RUNTIME_REFUSED.
+ * `payloads`); the new version must list exactly the entries (`show map @V`) before it is
+ * committed, so no request ever reads one HAProxy filled in part. Throws RUNTIME_REFUSED.
  */
 export async function applyMaps(channel: RuntimeChannel, maps: readonly MapChange[]): Promise<void> {
   for (const map of maps) {
@@ -23,25 +24,33 @@ export async function applyMaps(channel: RuntimeChannel, maps: readonly MapChang
     const version = VERSION.exec(answer[0] ?? '')?.[1];
     if (!version) throw runtimeRefused(`HAProxy refused "prepare map ${map.path}": ${answer.join(' ') || 'no answer'}`);
     const at = `@${version}`;
-    for (const payload of payloads(map.entries.map(([key, value]) => runtimeCommand(key, value)))) {
-      const refused = said(await channel.sendPayload(runtimeCommand('add', 'map', at, map.path), payload, 'map'));
+    const add = runtimeCommand('add', 'map', at, map.path);
+    for (const payload of payloads(
+      map.entries.map(([key, value]) => runtimeCommand(key, value)),
+      RUNTIME_PAYLOAD_BYTES - add.length,
+    )) {
+      const reply = await channel.sendPayload(add, payload, 'map');
+      // HAProxy answers every command, if only with an empty line; nothing at all is a payload it dropped.
+      if (reply === '') throw runtimeRefused(`HAProxy dropped a payload filling ${map.path} with no answer (larger than its CLI buffer, tune.bufsize?)`);
+      const refused = said(reply);
       if (refused.length > 0) throw runtimeRefused(`HAProxy refused to fill a new version of ${map.path}: ${refused.slice(0, 3).join(' | ')}`);
     }
+    await verifyMap(channel, map, at);
     await expectAll(channel, [runtimeCommand('commit', 'map', at, map.path)], /^$/, 0, `commit ${map.path}`);
   }
-  for (const map of maps) await verifyMap(channel, map);
 }
 
 /**
- * A map's entry lines (`KEY VALUE`) in payloads within RUNTIME_PAYLOAD_BYTES each: the master CLI
- * forwards each command of a batch to the worker on its own (101 `add map` took 18 ms through it
- * at 100 apps, against 2 ms on an admin socket, measured), and a payload whole.
+ * A map's entry lines (`KEY VALUE`) in payloads of at most `budget` bytes each (what the CLI's
+ * buffer holds beside the command): the master CLI forwards each command of a batch to the worker
+ * on its own (101 `add map` took 18 ms through it at 100 apps, against 2 ms on an admin socket,
+ * measured), and a payload whole.
  */
-export function payloads(lines: readonly string[]): string[] {
+export function payloads(lines: readonly string[], budget = RUNTIME_PAYLOAD_BYTES): string[] {
   const out: string[] = [];
   let current = '';
   for (const line of lines) {
-    if (current && current.length + line.length + 1 > RUNTIME_PAYLOAD_BYTES) {
+    if (current && current.length + line.length + 1 > budget) {
       out.push(current);
       current = '';
     }
@@ -51,9 +60,9 @@ export function payloads(lines: readonly string[]): string[] {
   return out;
 }
 
-/** `show map FILE` must list the entries asked for, each once, and nothing else. */
-async function verifyMap(channel: RuntimeChannel, map: MapChange): Promise<void> {
-  const shown = shownEntries(await channel.send(runtimeCommand('show', 'map', map.path)));
+/** `show map @V FILE` (the version filled, not committed yet) must list the entries asked for, each once, and nothing else. */
+async function verifyMap(channel: RuntimeChannel, map: MapChange, at: string): Promise<void> {
+  const shown = shownEntries(await channel.send(runtimeCommand('show', 'map', at, map.path)));
   const line = ([key, value]: MapEntry) => `${key} ${value}`;
   const want = map.entries.map(line).sort();
   const have = shown.map(line).sort();
@@ -61,6 +70,6 @@ async function verifyMap(channel: RuntimeChannel, map: MapChange): Promise<void>
   const missing = want.filter((l) => !have.includes(l));
   const extra = have.filter((l) => !want.includes(l));
   throw runtimeRefused(
-    `${map.path} is not as asked after the runtime change: ${[...missing.slice(0, 3).map((l) => `missing "${l}"`), ...extra.slice(0, 3).map((l) => `unexpected "${l}"`)].join('; ') || 'entries differ'}`,
+    `the new version of ${map.path} is not as asked: ${[...missing.slice(0, 3).map((l) => `missing "${l}"`), ...extra.slice(0, 3).map((l) => `unexpected "${l}"`)].join('; ') || 'entries differ'}`,
   );
 }

@@ -66,6 +66,8 @@ export class HaproxyView {
     const list = crtList === undefined ? undefined : this.disk.get(crtList);
     for (const path of list === undefined ? [] : crtListFiles(list)) this.disk.set(path, await read(path));
     this.changed();
+    // An HAProxy watch does not start runs the installed config already: what waits on that (the runtime API's warm-up) goes now.
+    if (!this.control.supervisor && this.started && this.disk.get(this.config) !== undefined) this.running?.();
   }
 
   /** What HAProxy runs and may be asked, as one snapshot (the same object until something changes). */
@@ -135,7 +137,7 @@ export class HaproxyView {
     this.running?.();
   }
 
-  /** Told whenever HAProxy starts to run a config: started, or reloaded (a new worker). */
+  /** Told whenever HAProxy starts to run a config: started, reloaded (a new worker), or found running (not supervised) once the installed files are read. */
   whenRunning(hook: () => void): void {
     this.running = hook;
   }

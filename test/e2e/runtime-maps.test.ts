@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shownEntries, type MapEntry } from '../../src/haproxy/map-file.js';
@@ -57,6 +57,42 @@ describe('swapping a map through the runtime API of a real HAProxy', () => {
       expect(seen.payloads).toBe(Math.ceil(entries.map(([k, v]) => `${k} ${v}\n`).join('').length / (15 * 1024)));
     },
   );
+
+  it('keeps the budget of a payload beside a long command: a map path of 1,200 characters', async () => {
+    const deep = join(dir, ...Array.from({ length: 12 }, (_, i) => `${'d'.repeat(95)}${i}`));
+    mkdirSync(deep, { recursive: true });
+    const long = join(deep, 'long.map');
+    writeFileSync(long, 'x.example.test/ pool\n');
+    const other = await haproxyWithSockets(['backend pool', `    http-request set-header X-App %[req.hdr(host),lower,map_beg(${long})]`]);
+    try {
+      const entries: MapEntry[] = Array.from({ length: 600 }, (_, i) => [`app${i}.example.test/`, `pool${i % 7}`]);
+      const channel = runtimeChannel('master', other.haproxy.socket);
+      await applyMaps(channel, [{ path: long, entries }]);
+      expect(shownEntries(await channel.send(`show map ${long}`))).toHaveLength(600);
+    } finally {
+      await other.haproxy.stop();
+    }
+  });
+
+  it('refuses a payload HAProxy drops (its CLI buffer made smaller than a payload), and no request ever reads the map filled in part', async () => {
+    const small = join(dir, 'small.map');
+    writeFileSync(small, Array.from({ length: 50 }, (_, i) => `old${i}.example.test/ pool`).join('\n'));
+    const other = await haproxyWithSockets(
+      ['backend pool', `    http-request set-header X-App %[req.hdr(host),lower,map_beg(${small})]`],
+      ['    tune.bufsize 8192'],
+    );
+    try {
+      const channel = runtimeChannel('admin', other.adminSocket);
+      const before = await channel.send(`show map ${small}`);
+      const entries: MapEntry[] = Array.from({ length: 700 }, (_, i) => [`app${i}.example.test/`, `pool${i % 7}`]);
+      const error = await failure(applyMaps(channel, [{ path: small, entries }]));
+      expect(error.code).toBe('RUNTIME_REFUSED');
+      expect(error.message).toContain(`HAProxy dropped a payload filling ${small} with no answer`);
+      expect(await channel.send(`show map ${small}`)).toBe(before);
+    } finally {
+      await other.haproxy.stop();
+    }
+  });
 
   it('refuses a payload HAProxy refuses, naming the map, and leaves the map in use as it was', async () => {
     const { channel } = counted('master');

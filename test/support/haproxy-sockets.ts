@@ -4,15 +4,15 @@ import { adminConfigHead, freePort, HaproxyProcess, waitFor } from './haproxy-pr
 
 /**
  * A master-worker HAProxy reachable both ways the runtime path takes (its master CLI, and an admin
- * `stats socket`), whose frontend answers by itself, with `backend` (the lines after the frontend).
- * Ready when the master CLI answers.
+ * `stats socket`), whose frontend answers by itself, with `backend` (the lines after the frontend)
+ * and `global` (more lines of the global section). Ready when the master CLI answers.
  */
-export async function haproxyWithSockets(backend: string[]): Promise<{ haproxy: HaproxyProcess; adminSocket: string }> {
+export async function haproxyWithSockets(backend: string[], global: string[] = []): Promise<{ haproxy: HaproxyProcess; adminSocket: string }> {
   const port = await freePort();
   const haproxy = new HaproxyProcess(port, 'master-worker');
   const adminSocket = join(haproxy.dir, 'admin.sock');
   haproxy.writeConfig(
-    [...adminConfigHead(adminSocket, port), '    http-request return status 200 content-type text/plain string up', ...backend, ''].join('\n'),
+    [...adminConfigHead(adminSocket, port, global), '    http-request return status 200 content-type text/plain string up', ...backend, ''].join('\n'),
   );
   await haproxy.start();
   await waitFor('the master CLI', () =>

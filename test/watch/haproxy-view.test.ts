@@ -1,7 +1,10 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { HaproxyControl } from '../../src/haproxy/control.js';
 import type { RenderedResource } from '../../src/plan/render.js';
 import { HaproxyView } from '../../src/watch/haproxy-view.js';
+import { makeTempDir } from '../support/temp.js';
 
 const CONFIG = '/etc/haproxy/haproxy.cfg';
 const HOSTS = '/etc/haproxy/haproxy.hosts.map';
@@ -34,6 +37,29 @@ describe('the view of what HAProxy runs', () => {
     view.filesInstalled(unitsOf(newer));
     expect(view.state.installed.get(HOSTS)).toBe(newer.companions![0]!.text);
     expect(view.onDisk.get(HOSTS)).toBe(newer.companions![0]!.text);
+  });
+
+  it('tells that HAProxy runs a config once the installed files are read, when watch does not start HAProxy itself (it runs already)', async () => {
+    const told: string[] = [];
+    const installed = join(makeTempDir(), 'haproxy.cfg');
+    // No config installed yet: HAProxy runs none of ours.
+    const none = new HaproxyView(control, installed);
+    none.whenRunning(() => told.push('none'));
+    await none.init([installed]);
+    writeFileSync(installed, 'global\n');
+    const view = new HaproxyView(control, installed);
+    view.whenRunning(() => told.push('running'));
+    await view.init([installed]);
+    expect(told).toEqual(['running']);
+    view.reloaded();
+    expect(told).toEqual(['running', 'running']);
+    // A supervised HAProxy is told of when watch starts it, not before.
+    const supervised = new HaproxyView({ ...control, supervisor: {} as NonNullable<HaproxyControl['supervisor']> }, installed);
+    supervised.whenRunning(() => told.push('supervised'));
+    await supervised.init([installed]);
+    expect(told).toEqual(['running', 'running']);
+    supervised.startedNow();
+    expect(told).toEqual(['running', 'running', 'supervised']);
   });
 
   it('hands out one snapshot until something changes, and a new one after', () => {
