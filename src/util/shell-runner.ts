@@ -11,14 +11,19 @@ import type { RunResult } from './run-result.js';
  * after), its output into one file. `exec` makes the job's pid the command's own, and `setsid`
  * (util-linux, in every Debian) its process group's, so a timeout kills the command and what it
  * started (a `--haproxy` wrapper's haproxy). The job is no group leader, so setsid does not fork.
+ * When its input closes (watch ended, even by kill -9) the shell finishes the job under way, then
+ * removes its directory ($1) and exits; a closed pipe to watch does not kill it before that
+ * (the job itself runs with SIGPIPE as usual).
  */
-const SCRIPT = `S=; command -v setsid >/dev/null 2>&1 && S=setsid
+const SCRIPT = `trap '' PIPE
+S=; command -v setsid >/dev/null 2>&1 && S=setsid
 while IFS= read -r job; do
-  eval "exec $S $job" </dev/null >"$1" 2>&1 &
+  (trap - PIPE; eval "exec $S $job") </dev/null >"$1/output" 2>&1 &
   echo "started $!"
   wait "$!"
   echo "exited $?"
-done`;
+done
+rm -rf "$1"`;
 
 /** A word as the shell reads it back: in single quotes, a quote written as '\\''. */
 const quoted = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
@@ -99,7 +104,7 @@ export class ShellRunner {
 
   private async start(): Promise<Shell> {
     const dir = await mkdtemp(join(tmpdir(), 'occs-lb-run-'));
-    const child = spawn('/bin/sh', ['-c', SCRIPT, 'occs-lb-runner', join(dir, 'output')], { env: this.env, stdio: ['pipe', 'pipe', 'ignore'] });
+    const child = spawn('/bin/sh', ['-c', SCRIPT, 'occs-lb-runner', dir], { env: this.env, stdio: ['pipe', 'pipe', 'ignore'] });
     // Never what keeps watch's process alive.
     child.unref();
     for (const stream of [child.stdin, child.stdout] as unknown as Array<{ unref?: () => void }>) stream.unref?.();

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ShellRunner } from '../../src/util/shell-runner.js';
 import { waitFor } from '../support/haproxy-process.js';
@@ -24,6 +25,12 @@ describe('the shell that runs background commands', () => {
     ]);
     expect(one).toEqual({ exitCode: 3, timedOut: false, output: "it's a 'quoted' $word; `not run`\nerr\n" });
     expect(two).toEqual({ exitCode: 0, timedOut: false, output: '' });
+  });
+
+  it('runs them with SIGPIPE as a command usually has it (the shell ignores it for itself)', async () => {
+    // SigIgn is the mask of ignored signals; SIGPIPE is signal 13, bit 12.
+    const { output } = await runner().run('sh', ['-c', 'grep SigIgn /proc/self/status'], 5000);
+    expect(BigInt(`0x${output.trim().split(/\s+/)[1]}`) & (1n << 12n)).toBe(0n);
   });
 
   it('runs them at its niceness', async () => {
@@ -52,6 +59,26 @@ describe('the shell that runs background commands', () => {
       }
     };
     await waitFor('the wrapped command to be killed too', () => !running(), 5000);
+  });
+
+  it('leaves nothing behind when the process that runs it is killed with -9 during a job: the job ends, then the shell, and its directory goes', async () => {
+    const dir = makeTempDir();
+    const [pidFile, script] = [join(dir, 'job.pid'), join(dir, 'owner.mts')];
+    const runner = join(import.meta.dirname, '../../src/util/shell-runner.ts');
+    writeFileSync(
+      script,
+      `import { ShellRunner } from ${JSON.stringify(runner)};\n` +
+        `await new ShellRunner(process.env, 10).run('sh', ['-c', 'echo $$ > ${pidFile}; sleep 1'], 30_000);\n`,
+    );
+    const owner = spawn(process.execPath, ['--import', 'tsx', script], { stdio: 'ignore' });
+    const job = await waitFor('the job to start', () => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : undefined), 20_000);
+    // The shell is the job's parent; its last argument is the runner's directory.
+    const shell = Number(readFileSync(`/proc/${job}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+    const runnerDir = readFileSync(`/proc/${shell}/cmdline`, 'utf8').split('\0').filter(Boolean).at(-1)!;
+    expect(existsSync(runnerDir)).toBe(true);
+    owner.kill('SIGKILL');
+    const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    await waitFor('the job, the shell and its directory to be gone', () => !alive(job) && !alive(shell) && !existsSync(runnerDir), 10_000);
   });
 
   it('rejects a job when the shell is gone, and starts a new shell for the next', async () => {
