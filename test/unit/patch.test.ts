@@ -85,6 +85,24 @@ describe('patching a rendering with the server lines a change touched', () => {
     expect(other.patch(toSnapshot(base), toSnapshot([...base, server('c', 3)]))).toBeUndefined();
   });
 
+  it('renders in full when the settings have two HAProxy configs (servers are counted over every one), and patches beside a config that is not HAProxy', async () => {
+    const { settings } = await rig();
+    const base = toSnapshot([server('a', 1), server('b', 2)]);
+    const after = toSnapshot([server('a', 1), server('b', 2), server('c', 3)]);
+    const second = { ...settings.resources[0]!, prefixes: ['apps/y'], destination: '/etc/haproxy/other.cfg' };
+    for (const [haproxy, patched] of [
+      [true, false],
+      [false, true],
+    ] as const) {
+      const two = { ...settings, resources: [settings.resources[0]!, { ...second, haproxy }] };
+      const templates = await compileTemplates(two.resources);
+      const rendering = renderSnapshot(two, templates, base);
+      const made = patchSnapshot(two, templates, { snapshot: base, rendering }, after);
+      expect(made !== undefined, `a second config with haproxy: ${haproxy}`).toBe(patched);
+      if (made) expect(plain(made)).toEqual(renderSnapshot(two, templates, after));
+    }
+  });
+
   it('makes a line with the same helpers as the full render: a line that reads another key gets its value', async () => {
     const template = join(makeTempDir(), 'weights.cfg.ejs');
     const weighed = '<%= s.address %> check weight <%= getv("/apps/w/" + s.name, "1") %>';
