@@ -38,8 +38,17 @@ export async function warmUp(channel: RuntimeChannel, ids: ServerIds): Promise<v
  * Reads back the servers of `expected`: each on its own when they are few and their ids known,
  * else (or when that read is not conclusive) the whole backend at once.
  */
-export async function readBack(channel: RuntimeChannel, backend: string, expected: Expected, ids: ServerIds): Promise<Map<string, Running>> {
-  const narrow = ids.known(backend) && expected.size <= NARROW_UP_TO ? await readFew(channel, backend, expected, ids) : undefined;
+export async function readBack(
+  channel: RuntimeChannel,
+  backend: string,
+  expected: Expected,
+  ids: ServerIds,
+  /** What the reads of `fewReads`, sent already, answered. */
+  answered?: { reads: FewReads; answer: string },
+): Promise<Map<string, Running>> {
+  const few = answered ? answered.reads : fewReads(backend, expected, ids);
+  // Undefined: not read narrowly; null: that read was not conclusive.
+  const narrow = few ? (answered ? few.parse(answered.answer) : await readFew(channel, few)) : few;
   if (narrow) return narrow;
   const answer = await channel.send(runtimeCommand('show', 'servers', 'state', backend));
   // Learned again after a narrow read that was not conclusive: an id may have been stale.
@@ -63,7 +72,23 @@ export async function readBack(channel: RuntimeChannel, backend: string, expecte
  * server with `resolvers`: such a server is read the whole way. Null when the answer is not
  * conclusive (an id not known or stale, a row not as expected): the caller reads the whole backend.
  */
-async function readFew(channel: RuntimeChannel, backend: string, expected: Expected, ids: ServerIds): Promise<Map<string, Running> | null> {
+async function readFew(channel: RuntimeChannel, few: FewReads): Promise<Map<string, Running> | null> {
+  return few.parse(await channel.sendAll(few.commands));
+}
+
+/** The commands that read a few servers back, and what makes their answer a read (null: not conclusive). */
+export interface FewReads {
+  commands: string[];
+  parse(answer: string): Map<string, Running> | null;
+}
+
+/**
+ * The reads of readFew, to send (or to send after a change in the same request: every one is a
+ * `show stat`, so their answer starts at the first line `# pxname`); undefined when the servers
+ * are too many or their ids not known, null when one cannot be read that way.
+ */
+export function fewReads(backend: string, expected: Expected, ids: ServerIds): FewReads | null | undefined {
+  if (!ids.known(backend) || expected.size > NARROW_UP_TO) return undefined;
   const asks: Array<{ name: string; id?: number }> = [];
   for (const [name, s] of expected) {
     const id = s ? ids.idOf(backend, name) : undefined;
@@ -73,17 +98,20 @@ async function readFew(channel: RuntimeChannel, backend: string, expected: Expec
   const commands = asks.map((a) =>
     a.id === undefined ? runtimeCommand('get', 'weight', `${backend}/${a.name}`) : runtimeCommand('show', 'stat', backend, '4', String(a.id)),
   );
-  // Each answer ends with an empty line.
-  const answers = (await channel.sendAll(commands)).split('\n\n');
-  if (answers.length !== commands.length + 1) return null;
-  const running = new Map<string, Running>();
-  for (const [i, a] of asks.entries()) {
-    const answer = answers[i]!.trim();
-    const r = a.id === undefined ? weightAnswer(answer) : statRow(answer, backend, a.name, a.id);
-    if (r === null) return null;
-    if (r) running.set(a.name, r);
-  }
-  return running;
+  const parse = (text: string) => {
+    // Each answer ends with an empty line.
+    const answers = text.split('\n\n');
+    if (answers.length !== commands.length + 1) return null;
+    const running = new Map<string, Running>();
+    for (const [i, a] of asks.entries()) {
+      const answer = answers[i]!.trim();
+      const r = a.id === undefined ? weightAnswer(answer) : statRow(answer, backend, a.name, a.id);
+      if (r === null) return null;
+      if (r) running.set(a.name, r);
+    }
+    return running;
+  };
+  return { commands, parse };
 }
 
 /** `get weight`: undefined for "No such server.", a server of that weight (nothing else known), or null. */

@@ -2,7 +2,7 @@ import { pollUntil } from '../util/poll.js';
 import type { BackendChanges } from './config-diff.js';
 import { canonicalHost, weightOf, type ServerLine } from './server-line.js';
 import { expectAll, runtimeCommand, runtimeRefused, said, type RuntimeChannel } from './runtime-channel.js';
-import { readBack, type Expected } from './readback.js';
+import { fewReads, readBack, type Expected, type FewReads } from './readback.js';
 import { ServerIds } from './server-ids.js';
 
 const address = (s: ServerLine): string => (s.host.includes(':') ? `[${s.host}]:${s.port}` : `${s.host}:${s.port}`);
@@ -77,15 +77,16 @@ export async function applyAtRuntime(
     ...(t.server.options.includes('check') ? [runtimeCommand('enable', 'health', idOf(t))] : []),
     ...(t.server.options.includes('disabled') ? [] : [runtimeCommand('enable', 'server', idOf(t))]),
   ]);
-  await expectAll(channel, adds, /^New server registered\.$/, added.length, `add ${added.length} servers`);
-  const moved = backends.flatMap((b) => b.moved.map((m) => ({ backend: b.backend, server: m.to })));
-  const moves = moved.map((t) => runtimeCommand('set', 'server', idOf(t), 'addr', t.server.host, 'port', String(t.server.port)));
-  await expectAll(channel, moves, /changed|no need to change/i, moved.length, `move ${moved.length} servers`);
   const shaped = backends.flatMap((b) => (b.shaped ?? []).map((server) => ({ backend: b.backend, server })));
   const shapes = shaped.flatMap((t) => [
     runtimeCommand('set', 'server', idOf(t), 'weight', String(weightOf(t.server))),
     runtimeCommand('set', 'server', idOf(t), 'state', t.server.options.includes('disabled') ? 'maint' : 'ready'),
   ]);
+  if (await atOnce(channel, backends, adds, shapes, ids, beforeRemovals)) return;
+  await expectAll(channel, adds, /^New server registered\.$/, added.length, `add ${added.length} servers`);
+  const moved = backends.flatMap((b) => b.moved.map((m) => ({ backend: b.backend, server: m.to })));
+  const moves = moved.map((t) => runtimeCommand('set', 'server', idOf(t), 'addr', t.server.host, 'port', String(t.server.port)));
+  await expectAll(channel, moves, /changed|no need to change/i, moved.length, `move ${moved.length} servers`);
   await expectAll(channel, shapes, /^$/, 0, `set the weight and state of ${shaped.length} servers`);
   await beforeRemovals();
   await removeAll(
@@ -94,6 +95,40 @@ export async function applyAtRuntime(
     drainTimeoutMs,
   );
   for (const b of backends) await verify(channel, b, ids);
+}
+
+/**
+ * Servers added or reshaped in one backend, nothing moved or removed, a few whose ids are known:
+ * the commands and the read-back go in one request (one round trip, not two). The read's answer
+ * starts at its first `# pxname` line (every read is a `show stat`); before it, HAProxy must have
+ * said "New server registered." once per server added, and nothing else. False when the change
+ * is not such a one (the caller goes step by step).
+ */
+async function atOnce(
+  channel: RuntimeChannel,
+  backends: BackendChanges[],
+  adds: string[],
+  shapes: string[],
+  ids: ServerIds,
+  beforeRemovals: () => Promise<void>,
+): Promise<boolean> {
+  const [b] = backends;
+  if (!b || backends.length > 1 || b.moved.length > 0 || b.removed.length > 0 || adds.length + shapes.length === 0) return false;
+  const reads = fewReads(b.backend, expectedOf(b), ids);
+  if (!reads || !reads.commands.every((c) => c.startsWith('show stat '))) return false;
+  const answer = await channel.sendAll([...adds, ...shapes, ...reads.commands]);
+  const at = /^# /m.exec(answer)?.index ?? answer.length;
+  const lines = said(answer.slice(0, at));
+  if (lines.length !== b.added.length || !lines.every((l) => /^New server registered\.$/.test(l))) {
+    const what = [b.added.length > 0 && `add ${b.added.length} servers`, shapes.length > 0 && `set the weight and state of ${shapes.length / 2} servers`];
+    const refused = lines.filter((l) => !/^New server registered\.$/.test(l));
+    throw runtimeRefused(
+      `HAProxy refused to ${what.filter(Boolean).join(' and ')}: ${refused.slice(0, 3).join(' | ') || `${lines.length} of ${b.added.length} answered`}`,
+    );
+  }
+  await beforeRemovals();
+  await verify(channel, b, ids, { reads, answer: answer.slice(at) });
+  return true;
 }
 
 /**
@@ -154,19 +189,23 @@ async function deleteUntil(channel: RuntimeChannel, servers: Touched[], deadline
 
 const DELETED = /^Server deleted\.|^No such server/;
 
-/**
- * Reads back what the change touched (see readBack: the servers themselves when few, else the
- * whole backend). Each added, moved or reshaped one must be there, at its address, with its
- * weight, in maintenance only when its line says `disabled`; each removed one gone.
- */
-async function verify(channel: RuntimeChannel, b: BackendChanges, ids: ServerIds): Promise<void> {
-  const expected: Expected = new Map([
+/** What a change asks of a backend's servers: each added, moved or reshaped one as its line, each removed one gone. */
+const expectedOf = (b: BackendChanges): Expected =>
+  new Map([
     ...b.added.map((s) => [s.name, s] as const),
     ...b.moved.map((m) => [m.to.name, m.to] as const),
     ...(b.shaped ?? []).map((s) => [s.name, s] as const),
     ...b.removed.map((s) => [s.name, undefined] as const),
   ]);
-  const running = await readBack(channel, b.backend, expected, ids);
+
+/**
+ * Reads back what the change touched (see readBack: the servers themselves when few, else the
+ * whole backend). Each added, moved or reshaped one must be there, at its address, with its
+ * weight, in maintenance only when its line says `disabled`; each removed one gone.
+ */
+async function verify(channel: RuntimeChannel, b: BackendChanges, ids: ServerIds, answered?: { reads: FewReads; answer: string }): Promise<void> {
+  const expected = expectedOf(b);
+  const running = await readBack(channel, b.backend, expected, ids, answered);
   const problems: string[] = [];
   for (const [name, s] of expected) {
     const r = running.get(name);

@@ -27,17 +27,21 @@ interface Replacing {
  * then the staged copies are renamed in order. When a rename fails, the files already replaced
  * are put back (a file that did not exist is removed), the other staged copies are discarded and
  * the error names the file that failed. The backups go once all are in. A file named by a symlink
- * is the link's target (stageFile resolved it), so the link stays a link.
+ * is the link's target (stageFile resolved it), so the link stays a link. A change of one file
+ * alone (the config behind a runtime change) needs no way back: its rename is all or none.
  */
 export async function commitStaged(files: readonly Staged[], calls: CommitCalls = SYSTEM): Promise<WriteResult[]> {
   const replacing: Replacing[] = [];
+  const alone = files.filter((f) => f.staged.temp).length === 1;
   try {
     for (const file of files) {
       if (!file.staged.temp) continue;
       const target = file.staged.path;
-      const backup = await keepWayBack(target, calls).catch((error: unknown) => {
-        throw installError(file.path, error);
-      });
+      const backup = alone
+        ? undefined
+        : await keepWayBack(target, calls).catch((error: unknown) => {
+            throw installError(file.path, error);
+          });
       replacing.push({ file, temp: file.staged.temp, target, backup });
     }
   } catch (error) {

@@ -32,7 +32,7 @@ describe('reading back a few servers from a real HAProxy', () => {
   });
   afterAll(() => haproxy.stop());
 
-  /** A channel that notes the reads it sends, and runs `before` (once) just ahead of the first narrow read. */
+  /** A channel that notes the reads it sends, and runs `before` (once) just ahead of the first narrow read, also where it goes in the same request as the change. */
   function recording(kind: 'master' | 'admin') {
     const channel = runtimeChannel(kind, kind === 'master' ? haproxy.socket : adminSocket);
     const reads: string[] = [];
@@ -44,12 +44,13 @@ describe('reading back a few servers from a real HAProxy', () => {
       sendPayload: (c, p) => channel.sendPayload(c, p),
       sendAll: async (commands) => {
         const run = before;
-        if (run && commands.some((c) => /^(show stat|get weight) /.test(c))) {
-          before = undefined;
-          await run();
-        }
+        const at = commands.findIndex((c) => /^(show stat|get weight) /.test(c));
         note(commands);
-        return channel.sendAll(commands);
+        if (!run || at < 0) return channel.sendAll(commands);
+        before = undefined;
+        const change = at > 0 ? await channel.sendAll(commands.slice(0, at)) : '';
+        await run();
+        return change + (await channel.sendAll(commands.slice(at)));
       },
     };
     const next = (run?: () => Promise<unknown>) => ((before = run), reads.splice(0));

@@ -67,6 +67,37 @@ describe('commitStaged: all or none', () => {
     expect(readdirSync(dir).sort()).toEqual(['a.map', 'c.cfg']);
   });
 
+  it('a change of one file alone keeps no way back (its rename is all or none), and a failed rename still changes nothing', async () => {
+    const { dir, c, files } = change();
+    const links: string[] = [];
+    const calls = failing(c);
+    calls.link = async (from, to) => {
+      links.push(from);
+      await link(from, to);
+    };
+    const [, , one] = files;
+    const error = await failure(commitStaged(await stageEach([one!]), calls));
+    expect(error.message).toBe(`cannot install ${c} (EIO); no file was changed`);
+    expect(readFileSync(c, 'utf8')).toBe('old c\n');
+    expect(await commitStaged(await stageEach([one!]), { ...calls, rename })).toEqual(['written']);
+    expect(readFileSync(c, 'utf8')).toBe('new c\n');
+    expect(links).toEqual([]);
+    expect(readdirSync(dir).sort()).toEqual(['a.map', 'c.cfg']);
+    // Files of one change together: each that exists keeps its way back, and a failed rename puts them back.
+    const { a } = change();
+    await failure(
+      commitStaged(
+        await stageEach([
+          { path: a, content: 'newer a\n' },
+          { path: c, content: 'newer c\n' },
+        ]),
+        calls,
+      ),
+    );
+    expect(links).toEqual([a, c]);
+    expect([readFileSync(a, 'utf8'), readFileSync(c, 'utf8')]).toEqual(['old a\n', 'new c\n']);
+  });
+
   it('the first rename failing changes nothing', async () => {
     const { dir, a, files } = change();
     const error = await failure(commitStaged(await stageEach(files), failing(a)));

@@ -23,14 +23,20 @@ async function rig() {
   const ids = new ServerIds();
   ids.learn('web', await fake.send('show servers state web'));
   fake.sent.length = 0;
-  /** The fake as a channel that runs `before` just ahead of the read-back (its first `show stat` or `get weight`). */
+  /**
+   * The fake as a channel that runs `before` just ahead of the read-back (its first `show stat` or
+   * `get weight`), also where the read-back goes in the same request as the change.
+   */
   const tampered = (before: () => void): RuntimeChannel => ({
     description: fake.description,
     send: (c) => fake.send(c),
     sendPayload: (c) => fake.sendPayload(c),
     sendAll: async (commands) => {
-      if (commands.some((c) => /^(show stat|get weight) /.test(c))) before();
-      return fake.sendAll(commands);
+      const at = commands.findIndex((c) => /^(show stat|get weight) /.test(c));
+      if (at < 0) return fake.sendAll(commands);
+      const change = at > 0 ? await fake.sendAll(commands.slice(0, at)) : '';
+      before();
+      return change + (await fake.sendAll(commands.slice(at)));
     },
   });
   const reads = () => fake.sent.filter((c) => /^(show|get) /.test(c));
@@ -43,6 +49,28 @@ describe('the read-back after runtime changes costs what the change is', () => {
     await applyAtRuntime(fake, change({ added: [line('four 10.0.0.4:80 weight 3')] }), 1000, ids);
     expect(fake.sent[0]).toBe('add server web/four 10.0.0.4:80 weight 3 pool-purge-delay 5s pool-max-conn -1 id 4');
     expect(reads()).toEqual(['show stat web 4 4']);
+  });
+
+  it('sends an add or a new weight and its read-back in one request (one round trip), a removal step by step', async () => {
+    const { fake, ids } = await rig();
+    const requests: string[][] = [];
+    const counted: RuntimeChannel = {
+      description: fake.description,
+      send: (c) => (requests.push([c]), fake.send(c)),
+      sendPayload: (c) => fake.sendPayload(c),
+      sendAll: (commands) => (requests.push([...commands]), fake.sendAll(commands)),
+    };
+    await applyAtRuntime(counted, change({ added: [line('four 10.0.0.4:80')] }), 1000, ids);
+    expect(requests).toEqual([['add server web/four 10.0.0.4:80 pool-purge-delay 5s pool-max-conn -1 id 4', 'enable server web/four', 'show stat web 4 4']]);
+    await applyAtRuntime(counted, change({ shaped: [line('two 10.0.0.2:80 weight 7')] }), 1000, ids);
+    expect(requests.slice(1)).toEqual([['set server web/two weight 7', 'set server web/two state ready', 'show stat web 4 2']]);
+    await applyAtRuntime(counted, change({ removed: [line('four 10.0.0.4:80')] }), 1000, ids);
+    expect(requests.slice(2).map((r) => r[0]!.split(' ').slice(0, 2).join(' '))).toEqual(['set server', 'del server', 'get weight']);
+    // A refused add is refused as before: with what HAProxy said.
+    fake.refuse = /^add server/;
+    const error = await failure(applyAtRuntime(counted, change({ added: [line('five 10.0.0.5:80')] }), 1000, ids));
+    expect(error.code).toBe('RUNTIME_REFUSED');
+    expect(error.message).toMatch(/^HAProxy refused to add 1 servers: Refused by the test\./);
   });
 
   it('reads back a removed server by name, a moved or reshaped one by id', async () => {
