@@ -89,11 +89,10 @@ export async function applyAtRuntime(
   await expectAll(channel, moves, /changed|no need to change/i, moved.length, `move ${moved.length} servers`);
   await expectAll(channel, shapes, /^$/, 0, `set the weight and state of ${shaped.length} servers`);
   await beforeRemovals();
-  await removeAll(
-    channel,
-    backends.flatMap((b) => b.removed.map((server) => ({ backend: b.backend, server }))),
-    drainTimeoutMs,
-  );
+  const first = await removedAtOnce(channel, backends);
+  if (first?.verified) return;
+  const removed = backends.flatMap((b) => b.removed.map((server) => ({ backend: b.backend, server })));
+  await removeAll(channel, first?.left ?? removed, drainTimeoutMs, first !== undefined);
   for (const b of backends) await verify(channel, b, ids);
 }
 
@@ -132,6 +131,34 @@ async function atOnce(
 }
 
 /**
+ * Servers removed from one backend, nothing else changed: maintenance, `del server` and the
+ * read-back (`get weight`: "No such server.") in one request, which takes a server that has no
+ * session at once. `verified` when HAProxy deleted every one and reads none back; else the servers
+ * it did not delete (`left`), to drain as any removal, then read back; undefined when it is not
+ * such a change, or the answer cannot be told apart (the caller goes step by step from the start).
+ */
+async function removedAtOnce(channel: RuntimeChannel, backends: BackendChanges[]): Promise<{ verified: boolean; left: Touched[] } | undefined> {
+  const [b] = backends;
+  if (!b || backends.length > 1 || b.added.length + b.moved.length + (b.shaped?.length ?? 0) > 0) return undefined;
+  if (b.removed.length === 0 || b.removed.length > NARROW_REMOVALS) return undefined;
+  const gone = b.removed.map((server) => ({ backend: b.backend, server }));
+  const commands = [
+    ...gone.map((t) => runtimeCommand('set', 'server', idOf(t), 'state', 'maint')),
+    ...gone.map((t) => runtimeCommand('del', 'server', idOf(t))),
+    ...gone.map((t) => runtimeCommand('get', 'weight', idOf(t))),
+  ];
+  // Maintenance answers nothing, each `del` and each `get weight` one line.
+  const lines = said(await channel.sendAll(commands));
+  const n = gone.length;
+  if (lines.length !== 2 * n) return undefined;
+  const left = gone.filter((_, i) => !DELETED.test(lines[i]!));
+  return { verified: left.length === 0 && lines.slice(n).every((l) => l === 'No such server.'), left };
+}
+
+/** Up to this many servers removed at once try the single request of removedAtOnce. */
+const NARROW_REMOVALS = 64;
+
+/**
  * How long `del server` is tried after `shutdown sessions`: HAProxy kills those sessions at the
  * next pass of their thread (milliseconds), and a connection one hands back to the idle pool is
  * closed at the next try; 2 s leaves a loaded 2-core machine room, and bounds a removal at the
@@ -146,11 +173,13 @@ const AFTER_SHUTDOWN_MS = 2000;
  * AFTER_SHUTDOWN_MS. Every step is one batch for all the servers, so its cost does not grow
  * with the size of the backend.
  */
-async function removeAll(channel: RuntimeChannel, servers: Touched[], drainTimeoutMs: number): Promise<void> {
+async function removeAll(channel: RuntimeChannel, servers: Touched[], drainTimeoutMs: number, tried = false): Promise<void> {
   if (servers.length === 0) return;
   const maint = servers.map((t) => runtimeCommand('set', 'server', idOf(t), 'state', 'maint'));
-  await expectAll(channel, maint, /^$/, 0, 'put the servers removed in maintenance');
-  let left = (await deleteUntil(channel, servers, Date.now() + drainTimeoutMs)).left;
+  // In maintenance and refused once already (removedAtOnce): their idle connections are closed, as after any refusal.
+  if (tried) await channel.sendAll(servers.map((t) => closeIdle(t, 0)));
+  else await expectAll(channel, maint, /^$/, 0, 'put the servers removed in maintenance');
+  let left = (await deleteUntil(channel, servers, Date.now() + drainTimeoutMs, tried ? 1 : 0)).left;
   if (left.length === 0) return;
   const shut = left.map((t) => runtimeCommand('shutdown', 'sessions', 'server', idOf(t)));
   await expectAll(channel, shut, /^$/, 0, 'shut the sessions of the servers removed');
@@ -169,10 +198,10 @@ async function removeAll(channel: RuntimeChannel, servers: Touched[], drainTimeo
  * every refusal closes the idle connections of the servers left again. A server already gone
  * counts as deleted.
  */
-async function deleteUntil(channel: RuntimeChannel, servers: Touched[], deadline: number): Promise<{ left: Touched[]; last: string }> {
+async function deleteUntil(channel: RuntimeChannel, servers: Touched[], deadline: number, flushed = 0): Promise<{ left: Touched[]; last: string }> {
   let left = servers;
   let last = '';
-  let flushes = 0;
+  let flushes = flushed;
   await pollUntil(async () => {
     const answers = said(await channel.sendAll(left.map((t) => runtimeCommand('del', 'server', idOf(t)))));
     if (answers.length === left.length) {
