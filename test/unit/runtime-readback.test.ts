@@ -67,6 +67,9 @@ describe('the read-back after runtime changes costs what the change is', () => {
     await applyAtRuntime(counted, change({ removed: [line('four 10.0.0.4:80')] }), 1000, ids);
     expect(requests.slice(2)).toEqual([['set server web/four state maint', 'del server web/four', 'get weight web/four']]);
     // A refused add is refused as before: with what HAProxy said.
+    // Servers removed, one HAProxy does not have: refused for what maintenance said, as step by step.
+    const gone = await failure(applyAtRuntime(counted, change({ removed: [line('nope 10.0.0.9:80'), line('two 10.0.0.2:80')] }), 1000, ids));
+    expect(gone.message).toBe('HAProxy refused to put the servers removed in maintenance: No such server.');
     fake.refuse = /^add server/;
     const error = await failure(applyAtRuntime(counted, change({ added: [line('five 10.0.0.5:80')] }), 1000, ids));
     expect(error.code).toBe('RUNTIME_REFUSED');

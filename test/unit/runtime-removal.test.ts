@@ -93,6 +93,14 @@ describe('removing servers whose keep-alive sessions hand connections back to th
     runtime.holding = true;
     await remove(100);
     expect(runtime.sent.filter((c) => c.startsWith('shutdown'))).toEqual(['shutdown sessions server be/two', 'shutdown sessions server be/three']);
+    // Each flush a real change, also the first after the sessions were shut.
+    for (const id of ['be/two', 'be/three']) {
+      const ports = runtime.flushes.filter((f) => f.startsWith(`${id}:`));
+      expect(
+        ports.every((p, i) => i === 0 || p !== ports[i - 1]),
+        ports.join(' '),
+      ).toBe(true);
+    }
     expect(runtime.sent.filter((c) => /^show servers state be$/.test(c))).toHaveLength(1);
   });
 
