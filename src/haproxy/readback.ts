@@ -43,8 +43,7 @@ export async function readBack(
   backend: string,
   expected: Expected,
   ids: ServerIds,
-  /** What the reads of `fewReads`, sent already, answered. */
-  answered?: { reads: FewReads; answer: string },
+  answered?: ReadAnswer,
 ): Promise<Map<string, Running>> {
   const few = answered ? answered.reads : fewReads(backend, expected, ids);
   // Undefined: not read narrowly; null: that read was not conclusive.
@@ -74,6 +73,12 @@ export async function readBack(
  */
 async function readFew(channel: RuntimeChannel, few: FewReads): Promise<Map<string, Running> | null> {
   return few.parse(await channel.sendAll(few.commands));
+}
+
+/** The reads of `fewReads`, sent already (with a change, in one request), and what they answered. */
+export interface ReadAnswer {
+  reads: FewReads;
+  answer: string;
 }
 
 /** The commands that read a few servers back, and what makes their answer a read (null: not conclusive). */

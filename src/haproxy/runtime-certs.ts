@@ -16,14 +16,6 @@ export interface CertChange {
   removed: string[];
 }
 
-/**
- * The largest bundle sent through the runtime API. HAProxy's CLI holds a command and its payload
- * in one buffer (tune.bufsize, 16 KiB by default); a larger one is dropped with no answer at all
- * (measured on 2.6: the connection closes at 16,390 bytes). A long chain of RSA 4096 keys, or a
- * certificate of many names, goes by reload instead.
- */
-export const RUNTIME_PAYLOAD_BYTES = 15 * 1024;
-
 export const NO_CERT_CHANGE = (crtList = ''): CertChange => ({ crtList, added: [], rotated: [], removed: [] });
 
 /** Whether a change touches any certificate. */

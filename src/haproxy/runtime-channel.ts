@@ -11,6 +11,13 @@ export interface RuntimeChannel {
   sendAll(commands: readonly string[]): Promise<string>;
 }
 
+/**
+ * The largest payload sent with one command (a bundle, a map's entries). HAProxy's CLI holds a
+ * command and its payload in one buffer (tune.bufsize, 16 KiB by default); a larger one is dropped
+ * with no answer at all (measured on 2.6: the connection closes at 16,390 bytes).
+ */
+export const RUNTIME_PAYLOAD_BYTES = 15 * 1024;
+
 const COMMAND_TIMEOUT_MS = 2000;
 /** How long one command of a batch may take on top, at most (HAProxy's own is well under 1 ms). */
 const PER_COMMAND_MS = 10;

@@ -1,6 +1,5 @@
 import { shownEntries, type MapEntry } from './map-file.js';
-import { RUNTIME_PAYLOAD_BYTES } from './runtime-certs.js';
-import { expectAll, runtimeCommand, runtimeRefused, said, type RuntimeChannel } from './runtime-channel.js';
+import { expectAll, runtimeCommand, runtimeRefused, RUNTIME_PAYLOAD_BYTES, said, type RuntimeChannel } from './runtime-channel.js';
 
 /** A map file whose entries changed: what HAProxy must hold for it. */
 export interface MapChange {

@@ -6,6 +6,8 @@ import { pollUntil } from '../util/poll.js';
 /** A server a change touches, in its backend. */
 export type Touched = { backend: string; server: ServerLine };
 export const idOf = (t: Touched) => `${t.backend}/${t.server.name}`;
+const maintOf = (t: Touched) => runtimeCommand('set', 'server', idOf(t), 'state', 'maint');
+const deleteOf = (t: Touched) => runtimeCommand('del', 'server', idOf(t));
 
 /**
  * An address change closes a server's idle pooled connections at once (HAProxy 2.6
@@ -29,11 +31,7 @@ export async function removedAtOnce(channel: RuntimeChannel, backends: BackendCh
   if (!b || backends.length > 1 || b.added.length + b.moved.length + (b.shaped?.length ?? 0) > 0) return undefined;
   if (b.removed.length === 0 || b.removed.length > NARROW_REMOVALS) return undefined;
   const gone = b.removed.map((server) => ({ backend: b.backend, server }));
-  const commands = [
-    ...gone.map((t) => runtimeCommand('set', 'server', idOf(t), 'state', 'maint')),
-    ...gone.map((t) => runtimeCommand('del', 'server', idOf(t))),
-    ...gone.map((t) => runtimeCommand('get', 'weight', idOf(t))),
-  ];
+  const commands = [...gone.map(maintOf), ...gone.map(deleteOf), ...gone.map((t) => runtimeCommand('get', 'weight', idOf(t)))];
   // Maintenance answers nothing, each `del` and each `get weight` one line.
   const lines = said(await channel.sendAll(commands));
   const n = gone.length;
@@ -66,10 +64,9 @@ const AFTER_SHUTDOWN_MS = 2000;
  */
 export async function removeAll(channel: RuntimeChannel, servers: Touched[], drainTimeoutMs: number, tried = false): Promise<void> {
   if (servers.length === 0) return;
-  const maint = servers.map((t) => runtimeCommand('set', 'server', idOf(t), 'state', 'maint'));
   // In maintenance and refused once already (removedAtOnce): their idle connections are closed, as after any refusal.
   if (tried) await channel.sendAll(servers.map((t) => closeIdle(t, 0)));
-  else await expectAll(channel, maint, /^$/, 0, 'put the servers removed in maintenance');
+  else await expectAll(channel, servers.map(maintOf), /^$/, 0, 'put the servers removed in maintenance');
   const drained = await deleteUntil(channel, servers, Date.now() + drainTimeoutMs, tried ? 1 : 0);
   let left = drained.left;
   if (left.length === 0) return;
@@ -101,7 +98,7 @@ async function deleteUntil(
   let last = '';
   let flushes = flushed;
   await pollUntil(async () => {
-    const answers = said(await channel.sendAll(left.map((t) => runtimeCommand('del', 'server', idOf(t)))));
+    const answers = said(await channel.sendAll(left.map(deleteOf)));
     if (answers.length === left.length) {
       last = answers.find((a) => !DELETED.test(a)) ?? '';
       left = left.filter((_, i) => !DELETED.test(answers[i]!));

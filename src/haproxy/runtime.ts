@@ -1,7 +1,7 @@
 import type { BackendChanges } from './config-diff.js';
 import { canonicalHost, weightOf, type ServerLine } from './server-line.js';
 import { expectAll, runtimeCommand, runtimeRefused, said, type RuntimeChannel } from './runtime-channel.js';
-import { fewReads, readBack, type Expected, type FewReads } from './readback.js';
+import { fewReads, readBack, type Expected, type ReadAnswer } from './readback.js';
 import { idOf, removeAll, removedAtOnce } from './runtime-removal.js';
 import { ServerIds } from './server-ids.js';
 
@@ -106,7 +106,7 @@ async function atOnce(
   const at = /^# /m.exec(answer)?.index ?? answer.length;
   const lines = said(answer.slice(0, at));
   if (lines.length !== b.added.length || !lines.every((l) => /^New server registered\.$/.test(l))) {
-    const what = [b.added.length > 0 && `add ${b.added.length} servers`, shapes.length > 0 && `set the weight and state of ${shapes.length / 2} servers`];
+    const what = [b.added.length > 0 && `add ${b.added.length} servers`, shapes.length > 0 && `set the weight and state of ${b.shaped?.length ?? 0} servers`];
     const refused = lines.filter((l) => !/^New server registered\.$/.test(l));
     throw runtimeRefused(
       `HAProxy refused to ${what.filter(Boolean).join(' and ')}: ${refused.slice(0, 3).join(' | ') || `${lines.length} of ${b.added.length} answered`}`,
@@ -131,7 +131,7 @@ const expectedOf = (b: BackendChanges): Expected =>
  * whole backend). Each added, moved or reshaped one must be there, at its address, with its
  * weight, in maintenance only when its line says `disabled`; each removed one gone.
  */
-async function verify(channel: RuntimeChannel, b: BackendChanges, ids: ServerIds, answered?: { reads: FewReads; answer: string }): Promise<void> {
+async function verify(channel: RuntimeChannel, b: BackendChanges, ids: ServerIds, answered?: ReadAnswer): Promise<void> {
   const expected = expectedOf(b);
   const running = await readBack(channel, b.backend, expected, ids, answered);
   const problems: string[] = [];

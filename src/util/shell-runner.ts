@@ -4,6 +4,7 @@ import { rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import type { RunResult } from './run-result.js';
 
 /**
@@ -125,7 +126,7 @@ export class ShellRunner {
     }
     // The output file goes with the process, however it ends but kill -9.
     process.once('exit', gone);
-    const lines = linesOf(child.stdout);
+    const lines = createInterface({ input: child.stdout, crlfDelay: Infinity })[Symbol.asyncIterator]();
     return { child, dir, lines };
   }
 }
@@ -145,18 +146,5 @@ function killJob(pid: number): void {
 interface Shell {
   child: ChildProcessByStdio<Writable, Readable, null>;
   dir: string;
-  lines: AsyncIterator<string, void>;
-}
-
-/** The lines a stream gives, one by one. */
-async function* linesOf(stream: NodeJS.ReadableStream): AsyncGenerator<string, void> {
-  let pending = '';
-  for await (const chunk of stream) {
-    pending += String(chunk);
-    let at: number;
-    while ((at = pending.indexOf('\n')) >= 0) {
-      yield pending.slice(0, at);
-      pending = pending.slice(at + 1);
-    }
-  }
+  lines: AsyncIterator<string, unknown>;
 }
