@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shownEntries, type MapEntry } from '../../src/haproxy/map-file.js';
+import { payloadCommand } from '../../src/haproxy/master-cli.js';
 import { runtimeChannel, type RuntimeChannel } from '../../src/haproxy/runtime-channel.js';
 import { applyMaps } from '../../src/haproxy/runtime-maps.js';
 import { failure } from '../support/failure.js';
@@ -92,6 +93,23 @@ describe('swapping a map through the runtime API of a real HAProxy', () => {
     } finally {
       await other.haproxy.stop();
     }
+  });
+
+  it('refuses entries a store could write to break out of a payload (a line break, a space, an empty key), before sending any; the map in use stays as it was', async () => {
+    const channel = runtimeChannel('master', haproxy.socket);
+    const before = await channel.send(`show map ${hosts}`);
+    const hostile: MapEntry[][] = [[['evil.example.test/', 'pool\n\nshow info']], [['evil.example.test/ other', 'pool']], [['', 'pool']]];
+    for (const entries of hostile) {
+      const error = await failure(applyMaps(channel, [{ path: hosts, entries }]));
+      expect(error.code, JSON.stringify(entries)).toBe('RUNTIME_REFUSED');
+      expect(error.message).toMatch(/^refusing to send /);
+    }
+    expect(await channel.send(`show map ${hosts}`)).toBe(before);
+    // And the payload itself is held to one key and one value a line, whatever built it: nothing is sent.
+    for (const payload of ['a.example/ pool\n\nshow info', 'a.example/ pool extra', 'a.example/\tpool']) {
+      expect(() => payloadCommand(join(dir, 'no-such.sock'), 'add map @1 /x.map', payload, 1000, 'map'), payload).toThrow(/not map entries/);
+    }
+    expect(() => payloadCommand(join(dir, 'no-such.sock'), 'set ssl cert /x.pem', 'a.example/ pool', 1000), 'a map line as PEM').toThrow(/not PEM/);
   });
 
   it('refuses a payload HAProxy refuses, naming the map, and leaves the map in use as it was', async () => {
