@@ -39,6 +39,28 @@ describe('writeFileAtomic', () => {
     expect([...seen].filter((s) => s.startsWith('torn'))).toEqual([]);
     expect(seen.size).toBeGreaterThan(0);
   });
+
+  it('large files written at once, larger then smaller, each holds its own bytes and no more (the buffer they are encoded into is kept for the next)', async () => {
+    const dir = makeTempDir();
+    const big = (c: string, kib: number) => `# ${c} é ✓\n${`${c.repeat(63)}\n`.repeat(kib * 16)}`;
+    const texts = { a: big('a', 900), b: big('b', 300), c: big('c', 70), d: 'small\n' };
+    await Promise.all(Object.entries(texts).map(([name, text]) => writeFileAtomic(join(dir, name), text)));
+    for (const [name, text] of Object.entries(texts)) expect(readFileSync(join(dir, name), 'utf8') === text, name).toBe(true);
+    // Many at once, each encoded while others are being written: none takes another's buffer.
+    const many = 'efghijklmnop'.split('').map((c) => [c, big(c, 200)] as const);
+    for (let round = 0; round < 3; round++) await Promise.all(many.map(([name, text]) => writeFileAtomic(join(dir, name), text)));
+    for (const [name, text] of many) expect(readFileSync(join(dir, name), 'utf8') === text, name).toBe(true);
+    // One at a time, shrinking: a kept buffer larger than the text leaves nothing of the last file in this one.
+    for (const [name, text] of [
+      ['a', texts.b],
+      ['b', texts.c],
+      ['c', big('z', 65)],
+    ] as const) {
+      await writeFileAtomic(join(dir, name), text);
+      expect(readFileSync(join(dir, name), 'utf8') === text, name).toBe(true);
+    }
+    expect(readdirSync(dir).sort()).toEqual('abcdefghijklmnop'.split(''));
+  });
 });
 
 describe('writeFileAtomic and symlinks', () => {
