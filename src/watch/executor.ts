@@ -13,6 +13,7 @@ import type { Logger } from '../log.js';
 import { decideChange, type Change, type Outcome } from '../plan/plan.js';
 import type { RenderedResource } from '../plan/render.js';
 import type { HaproxyView } from './haproxy-view.js';
+import { FileFollower } from './file-follower.js';
 import { Installer } from './installer.js';
 import { sweepBundles } from '../install/sweep.js';
 
@@ -28,6 +29,8 @@ export interface ExecutorDeps {
   filed?: (destinations: string[]) => void;
   /** Told when the file of a runtime change could not be installed (HAProxy was set back to the installed file). */
   fileFailed?: (error: unknown) => void;
+  /** Resolves once no store change waits to be carried out, nor is under way: the file of a runtime change waits for it. */
+  changesDone?: () => Promise<void>;
 }
 
 /**
@@ -35,8 +38,8 @@ export interface ExecutorDeps {
  * step; it keeps no state of HAProxy's own.
  *
  * - runtime: the runtime API at once (HAProxy serves the change, `haproxy -c` never in the way),
- *   read back. The file that records it follows in the background: staged, checked and renamed;
- *   when changes come faster than checks, only the newest file is checked next. A file that
+ *   read back. The file that records it follows in the background (file-follower.ts): staged,
+ *   checked and renamed, after the burst it is part of; only the newest file is checked. A file that
  *   fails its check: HAProxy is reloaded with the installed one. HAProxy refuses a command: the
  *   error says so, and the view then has the next decision reload.
  * - reload: stage, `haproxy -c`, rename, reload and verify; a failed reload puts the previous
@@ -47,13 +50,13 @@ export interface ExecutorDeps {
  */
 export class Executor {
   private readonly installer: Installer;
-  private pending?: RenderedResource;
-  private following?: Promise<void>;
+  private readonly files: FileFollower;
   private lock: Promise<unknown> = Promise.resolve();
   private backends: Readonly<Record<string, number>> = {};
 
   constructor(private readonly deps: ExecutorDeps) {
     this.installer = new Installer(deps);
+    this.files = new FileFollower({ install: (file) => this.followed(file), failed: (error) => this.unfollowed(error), changesDone: deps.changesDone });
     deps.view.whenRunning(() => this.warm());
   }
 
@@ -69,8 +72,8 @@ export class Executor {
   }
 
   /** Resolves once no file is being installed in the background. */
-  async settled(): Promise<void> {
-    while (this.following) await this.following;
+  settled(): Promise<void> {
+    return this.files.settled();
   }
 
   /**
@@ -108,7 +111,7 @@ export class Executor {
       // Within the step: nothing that reads HAProxy (a drift check) may see it run this before the view says so.
       if (change.files[0]) view.runsAhead(change.files[0]);
     });
-    if (change.files[0]) this.follow(change.files[0]);
+    if (change.files[0]) this.files.follow(change.files[0]);
     return { installed: [], path: 'runtime' };
   }
 
@@ -149,37 +152,27 @@ export class Executor {
     });
   }
 
-  /** The file of a runtime change, installed in the background; a newer one replaces one not started yet. */
-  private follow(file: RenderedResource): void {
-    this.pending = file;
-    this.following ??= this.followFiles().finally(() => (this.following = undefined));
+  /** The file of a runtime change, in the background (file-follower.ts). */
+  private async followed(file: RenderedResource): Promise<void> {
+    // Off the serving path: its haproxy -c yields the CPU to HAProxy and to the next change.
+    const installed = await this.installer.install([file], this.backends, true);
+    await this.sweep([file]);
+    this.deps.filed?.(installed);
   }
 
-  private async followFiles(): Promise<void> {
-    while (this.pending) {
-      const file = this.pending;
-      this.pending = undefined;
-      try {
-        // Off the serving path: its haproxy -c yields the CPU to HAProxy and to the next change.
-        const installed = await this.installer.install([file], this.backends, true);
-        await this.sweep([file]);
-        this.deps.filed?.(installed);
-      } catch (error) {
-        if (this.pending) continue; // a newer file is due, and may pass
-        // HAProxy runs a change its file cannot record: set it back to the installed file.
-        this.deps.view.record(asOccsError(error));
-        this.deps.view.apart('a runtime change whose file could not be installed');
-        this.deps.log.warn(`the file of a runtime change could not be installed; reloading HAProxy with the installed config, to undo a runtime change`);
-        await this.resyncNow(); // within the follow: nothing else follows meanwhile
-        this.deps.fileFailed?.(error);
-      }
-    }
+  private async unfollowed(error: unknown): Promise<void> {
+    // HAProxy runs a change its file cannot record: set it back to the installed file.
+    this.deps.view.record(asOccsError(error));
+    this.deps.view.apart('a runtime change whose file could not be installed');
+    this.deps.log.warn(`the file of a runtime change could not be installed; reloading HAProxy with the installed config, to undo a runtime change`);
+    await this.resyncNow(); // within the follow: nothing else follows meanwhile
+    this.deps.fileFailed?.(error);
   }
 
   private async viaReload(files: RenderedResource[]): Promise<Outcome> {
-    // A file still following a runtime change is made obsolete by this one: let it finish first.
-    this.pending = undefined;
-    await this.settled();
+    // A file still following a runtime change is installed first: HAProxy runs that change, and
+    // if this install fails, the reload that sets HAProxy back reads the installed file.
+    await this.files.flush();
     const { view } = this.deps;
     const paths = files.flatMap((r) => [r.resource.destination!, ...(r.companions ?? []).map((c) => c.path)]);
     const previous = paths.map((path) => ({ path, content: view.onDisk.get(path) }));
@@ -218,7 +211,7 @@ export class Executor {
    * still following a runtime change is installed first: the reload reads it.
    */
   async resync(): Promise<void> {
-    await this.settled();
+    await this.files.flush();
     await this.resyncNow();
   }
 

@@ -80,6 +80,7 @@ export class Watcher {
       reloaded: (r) => this.reloaded(r),
       filed: () => this.memory.busy(),
       fileFailed: (error) => this.syncFailed(error),
+      changesDone: () => this.coalescer.idle(),
     });
     this.notes = new RenderingNotes(parts.log, parts.store);
     this.child = new HaproxyChild(parts);

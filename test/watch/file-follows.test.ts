@@ -11,6 +11,7 @@ import { toSnapshot } from '../../src/kv/keys.js';
 import { DEFAULT_TEMPLATE } from '../../src/paths.js';
 import { decideChange, renderSnapshot } from '../../src/plan/plan.js';
 import { Executor } from '../../src/watch/executor.js';
+import { FOLLOW_LAG_MS } from '../../src/watch/file-follower.js';
 import { HaproxyView, installedPaths } from '../../src/watch/haproxy-view.js';
 import { compileTemplates } from '../../src/wiring/templates.js';
 import { Backend, namesServed } from '../support/backends.js';
@@ -30,7 +31,8 @@ describe('the file of a runtime change follows in the background', () => {
     for (const step of cleanup.splice(0).reverse()) await step();
   });
 
-  async function rig() {
+  /** `changesDone`: when the store changes after each one are carried out (a burst ends). */
+  async function rig(changesDone?: () => Promise<void>) {
     const backends = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((name) => new Backend(name).start()));
     cleanup.push(async () => void (await Promise.all(backends.map((b) => b.stop()))));
     const port = await freePort();
@@ -76,7 +78,7 @@ describe('the file of a runtime change follows in the background', () => {
     };
     const failed: unknown[] = [];
     const view = new HaproxyView(control, settings.haproxy.config, { started: false });
-    const e = new Executor({ settings, control, log: memoryLog().log, view, reloaded: () => {}, fileFailed: (error) => failed.push(error) });
+    const e = new Executor({ settings, control, log: memoryLog().log, view, reloaded: () => {}, fileFailed: (error) => failed.push(error), changesDone });
     await view.init(installedPaths(settings));
     /** The store holding servers `names` (each at its backend), decided against what HAProxy runs. */
     const plan = (names: string[]) => {
@@ -138,6 +140,39 @@ describe('the file of a runtime change follows in the background', () => {
     expect((await checkConfigFile('haproxy', x.config)).valid).toBe(true);
     expect(x.reloads()).toBe(0);
     expect(await x.worker()).toBe(worker);
+  }, 60_000);
+
+  it('during a burst the file waits for the changes after it, then one check of the newest file records them all', async () => {
+    let burstEnds!: () => void;
+    const burst = new Promise<void>((resolve) => (burstEnds = resolve));
+    const x = await rig(() => burst);
+    const worker = await x.worker();
+    for (const names of [
+      ['a', 'b'],
+      ['a', 'b', 'c'],
+      ['a', 'b', 'c', 'd'],
+    ])
+      expect((await x.apply(...names)).path).toBe('runtime');
+    expect(await x.served()).toEqual(new Set(['a', 'b', 'c', 'd']));
+    burstEnds();
+    await x.e.settled();
+    // Not one check per change while they came (haproxy -c of a large config takes a core from HAProxy): one, of the newest file.
+    expect(x.checked).toHaveLength(1);
+    expect(x.checked[0]).toMatch(/server d /);
+    expect(readFileSync(x.config, 'utf8')).toMatch(/server d 127\.0\.0\.1:\d+ check/);
+    expect(x.reloads()).toBe(0);
+    expect(await x.worker()).toBe(worker);
+  }, 60_000);
+
+  it('a resync during a burst installs the waiting file first, without waiting for the burst to end', async () => {
+    const x = await rig(() => new Promise(() => {}));
+    expect((await x.apply('a', 'b')).path).toBe('runtime');
+    const started = performance.now();
+    await x.e.resync();
+    // Not after the longest a file waits for a burst.
+    expect(performance.now() - started).toBeLessThan(FOLLOW_LAG_MS);
+    expect(x.checked).toHaveLength(1);
+    expect(readFileSync(x.config, 'utf8')).toMatch(/server b 127\.0\.0\.1:\d+ check/);
   }, 60_000);
 
   it('a file that fails its check is not installed, and HAProxy is reloaded with the installed file', async () => {
