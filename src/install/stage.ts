@@ -1,7 +1,7 @@
 import { chmod, mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { RenderedResource } from '../plan/render.js';
-import { stageFile, type StagedFile } from '../util/atomic-write.js';
+import { stageCheckCopy, stageFile, type StagedFile } from '../util/atomic-write.js';
 import { crtListNaming } from '../util/crt-list.js';
 import { installError } from './install-error.js';
 
@@ -105,7 +105,7 @@ async function checkStaged(files: readonly RenderedResource[], units: readonly S
           if (temps.has(c.path)) read.set(c.path, temps.get(c.path)!);
           continue;
         }
-        const copy = await stageCopy(c.path, text);
+        const copy = await stageCopy(c.path, [text]);
         copies.push(copy);
         read.set(c.path, copy.temp ?? c.path);
       }
@@ -113,10 +113,7 @@ async function checkStaged(files: readonly RenderedResource[], units: readonly S
         if (config.temp) await check(config.temp, r);
         continue;
       }
-      const copy = await stageCopy(
-        r.resource.destination!,
-        [...read].reduce((t, [path, temp]) => t.split(path).join(temp), r.text),
-      );
+      const copy = await stageCopy(r.resource.destination!, swapped(r.text, read));
       copies.push(copy);
       await check(copy.temp ?? r.resource.destination!, r);
     } finally {
@@ -125,9 +122,18 @@ async function checkStaged(files: readonly RenderedResource[], units: readonly S
   }
 }
 
+/** `text` with each path of `swaps` (in order) replaced by its copy's, as pieces to write one after another. */
+export function swapped(text: string, swaps: ReadonlyMap<string, string>): string[] {
+  // Odd indexes hold the copies' paths, never searched again.
+  let pieces = [text];
+  for (const [path, copy] of swaps)
+    pieces = pieces.flatMap((piece, i) => (i % 2 === 1 ? [piece] : piece.split(path).flatMap((part, j) => (j === 0 ? [part] : [copy, part]))));
+  return pieces;
+}
+
 /** A copy of a file for a check, staged beside it (an install error names the file when it cannot be). */
-function stageCopy(destination: string, text: string): Promise<StagedFile> {
-  return stageFile(destination, text).catch((error: unknown) => {
+function stageCopy(destination: string, pieces: readonly string[]): Promise<StagedFile> {
+  return stageCheckCopy(destination, pieces).catch((error: unknown) => {
     throw installError(destination, error);
   });
 }

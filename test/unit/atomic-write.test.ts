@@ -76,3 +76,48 @@ describe('writeFileAtomic and symlinks', () => {
     expect(readdirSync(join(dir, 'real'))).toEqual(['haproxy.cfg']);
   });
 });
+
+describe('stageFile: a file known to hold the content already', () => {
+  it('is unchanged while nothing touched it; an edit of the same size since (even with its mtime put back) is seen and undone', async () => {
+    const { stageFile } = await import('../../src/util/atomic-write.js');
+    const { execFileSync } = await import('node:child_process');
+    const dir = makeTempDir();
+    const file = join(dir, 'haproxy.cfg');
+    const content = `global\n${'# line\n'.repeat(20_000)}`;
+    writeFileSync(file, content);
+    // Read once, found the same: unchanged, and again with nothing touched.
+    for (let i = 0; i < 2; i++) expect(await (await stageFile(file, content)).commit()).toBe('unchanged');
+    // Someone edits it, same size, and puts its mtime back: its ctime still changed.
+    const times = join(dir, 'times');
+    writeFileSync(times, '');
+    execFileSync('touch', ['-r', file, times]); // to the nanosecond
+    writeFileSync(file, content.replace('global', 'GLOBAL'));
+    execFileSync('touch', ['-r', times, file]);
+    expect(statSync(file, { bigint: true }).mtimeNs).toBe(statSync(times, { bigint: true }).mtimeNs);
+    const staged = await stageFile(file, content);
+    expect(staged.temp).toBeDefined();
+    expect(await staged.commit()).toBe('written');
+    expect(readFileSync(file, 'utf8') === content).toBe(true);
+    // A different content of the same size is never taken for the one known.
+    const other = content.replace('global', 'GLOBAL');
+    expect(await (await stageFile(file, other)).commit()).toBe('written');
+    expect(readFileSync(file, 'utf8') === other).toBe(true);
+    expect(readdirSync(dir).sort()).toEqual(['haproxy.cfg', 'times']);
+  });
+});
+
+describe('stageCheckCopy', () => {
+  it('writes the pieces one after another beside the file, for a check; it is never installed, and discard removes it', async () => {
+    const { stageCheckCopy } = await import('../../src/util/atomic-write.js');
+    const dir = makeTempDir();
+    const file = join(dir, 'haproxy.cfg');
+    writeFileSync(file, 'installed\n');
+    const pieces = ['a'.repeat(70_000), '/tmp/x.map', 'é\n', 'b'.repeat(100)];
+    const copy = await stageCheckCopy(file, pieces);
+    expect(readFileSync(copy.temp!, 'utf8') === pieces.join('')).toBe(true);
+    await expect(copy.commit()).rejects.toThrow(/never installed/);
+    await copy.discard();
+    expect(readdirSync(dir)).toEqual(['haproxy.cfg']);
+    expect(readFileSync(file, 'utf8')).toBe('installed\n');
+  });
+});
