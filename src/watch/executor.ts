@@ -50,13 +50,19 @@ export interface ExecutorDeps {
  */
 export class Executor {
   private readonly installer: Installer;
-  private readonly files: FileFollower;
+  /** Files of runtime changes, each with the epoch of HAProxy it was applied to. */
+  private readonly files: FileFollower<{ file: RenderedResource; epoch: number }>;
   private lock: Promise<unknown> = Promise.resolve();
   private backends: Readonly<Record<string, number>> = {};
 
   constructor(private readonly deps: ExecutorDeps) {
     this.installer = new Installer(deps);
-    this.files = new FileFollower({ install: (file) => this.followed(file), failed: (error) => this.unfollowed(error), changesDone: deps.changesDone });
+    this.files = new FileFollower({
+      install: (f, urgent) => this.followed(f.file, f.epoch, urgent),
+      failed: (error) => this.unfollowed(error),
+      superseded: (error) => this.deps.log.warn(`the file of a runtime change was not installed (${asOccsError(error).message}); a newer one follows`),
+      changesDone: deps.changesDone,
+    });
     deps.view.whenRunning(() => this.warm());
   }
 
@@ -111,7 +117,7 @@ export class Executor {
       // Within the step: nothing that reads HAProxy (a drift check) may see it run this before the view says so.
       if (change.files[0]) view.runsAhead(change.files[0]);
     });
-    if (change.files[0]) this.files.follow(change.files[0]);
+    if (change.files[0]) this.files.follow({ file: change.files[0], epoch: change.epoch });
     return { installed: [], path: 'runtime' };
   }
 
@@ -152,10 +158,12 @@ export class Executor {
     });
   }
 
-  /** The file of a runtime change, in the background (file-follower.ts). */
-  private async followed(file: RenderedResource): Promise<void> {
+  /** The file of a runtime change, in the background (file-follower.ts); `urgent`: a reload waits for it. */
+  private async followed(file: RenderedResource, epoch: number, urgent: boolean): Promise<void> {
+    // HAProxy was set back to the installed files since (a file that failed before this one): it does not run this change.
+    if (epoch !== this.deps.view.state.epoch) return;
     // Off the serving path: its haproxy -c yields the CPU to HAProxy and to the next change.
-    const installed = await this.installer.install([file], this.backends, true);
+    const installed = await this.installer.install([file], this.backends, !urgent);
     await this.sweep([file]);
     this.deps.filed?.(installed);
   }

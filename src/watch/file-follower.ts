@@ -1,13 +1,13 @@
-import type { RenderedResource } from '../plan/render.js';
-
 /** How long the file of a runtime change waits at most for the changes after it (a burst) to be carried out. */
 export const FOLLOW_LAG_MS = 5000;
 
-export interface FileFollowerDeps {
-  /** Installs the file (staged, `haproxy -c` at a low priority, renamed). */
-  install: (file: RenderedResource) => Promise<void>;
-  /** The file could not be installed, and no newer one is due. */
+export interface FileFollowerDeps<T> {
+  /** Installs the file (staged, `haproxy -c`, renamed); `urgent`: a reload waits for it, at normal priority. */
+  install: (file: T, urgent: boolean) => Promise<void>;
+  /** The file could not be installed, and no newer one may pass in time: the disk is behind HAProxy. */
   failed: (error: unknown) => Promise<void>;
+  /** The file could not be installed, and a newer one is due (it records the same changes). */
+  superseded: (error: unknown) => void;
   /** Resolves once no store change waits to be carried out, nor is under way. */
   changesDone?: () => Promise<void>;
   /** At most this long (FOLLOW_LAG_MS). */
@@ -16,28 +16,34 @@ export interface FileFollowerDeps {
 
 /**
  * The file of a runtime change, installed in the background, one at a time: a newer one replaces
- * one not started yet. During a burst it waits for the changes after it, at most FOLLOW_LAG_MS:
- * `haproxy -c` of a large config takes a core (0.8 s at 10,000 servers) from HAProxy and the
- * store while they serve the burst, and the newest file records them all.
+ * one not started yet. During a burst it waits for the changes after it, at most `lagMs` after
+ * the oldest change not yet on disk: `haproxy -c` of a large config takes a core (0.8 s at 10,000
+ * servers) from HAProxy and the store while they serve the burst, and the newest file records
+ * them all. Never rejects.
  */
-export class FileFollower {
-  private pending?: RenderedResource;
-  /** When the oldest change the pending file records was carried out. */
+export class FileFollower<T> {
+  private pending?: T;
+  /** When the oldest change of the pending file was carried out. */
   private pendingSince = 0;
+  /** When the oldest change not on disk was carried out. */
+  private behindSince = 0;
   private following?: Promise<void>;
   /** The disk is needed now (a reload reads it): no more waiting for changes, until the files are done. */
   private urgent = false;
   private wake?: () => void;
 
-  constructor(private readonly deps: FileFollowerDeps) {}
+  constructor(private readonly deps: FileFollowerDeps<T>) {}
 
-  follow(file: RenderedResource): void {
-    if (!this.pending) this.pendingSince = performance.now();
+  private get lagMs(): number {
+    return this.deps.lagMs ?? FOLLOW_LAG_MS;
+  }
+
+  follow(file: T): void {
+    const now = performance.now();
+    if (this.pending === undefined) this.pendingSince = now;
+    if (!this.following) this.behindSince = now;
     this.pending = file;
-    this.following ??= this.run().finally(() => {
-      this.following = undefined;
-      this.urgent = false;
-    });
+    this.following ??= this.run();
   }
 
   /** Installs a waiting file now (a reload reads the disk); resolves once none is being installed. */
@@ -53,16 +59,27 @@ export class FileFollower {
   }
 
   private async run(): Promise<void> {
-    while (this.pending) {
-      await this.changesDone((this.deps.lagMs ?? FOLLOW_LAG_MS) - (performance.now() - this.pendingSince));
+    for (;;) {
+      await this.changesDone(this.lagMs - (performance.now() - this.behindSince));
       const file = this.pending;
-      if (!file) return;
+      // The last look at `pending` and the end of the run in one synchronous step: a file followed now starts a run.
+      if (file === undefined) {
+        this.following = undefined;
+        this.urgent = false;
+        return;
+      }
       this.pending = undefined;
       try {
-        await this.deps.install(file);
+        await this.deps.install(file, this.urgent);
+        this.behindSince = this.pendingSince;
       } catch (error) {
-        if (this.pending) continue; // a newer file is due, and may pass
-        await this.deps.failed(error);
+        // A newer file records the same changes and more: it may pass, unless the disk has been behind too long.
+        if (this.pending !== undefined && performance.now() - this.behindSince < this.lagMs) {
+          this.deps.superseded(error);
+          continue;
+        }
+        await this.deps.failed(error).catch(() => {});
+        this.behindSince = this.pendingSince;
       }
     }
   }
@@ -72,14 +89,19 @@ export class FileFollower {
     const done = this.deps.changesDone;
     if (!done || this.urgent || ms <= 0) return;
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      done(),
-      new Promise<void>((resolve) => {
-        this.wake = resolve;
-        timer = setTimeout(resolve, ms);
-      }),
-    ]);
-    clearTimeout(timer);
-    this.wake = undefined;
+    try {
+      await Promise.race([
+        done(),
+        new Promise<void>((resolve) => {
+          this.wake = resolve;
+          timer = setTimeout(resolve, ms);
+        }),
+      ]);
+    } catch {
+      // The changes cannot be waited for: the file follows now.
+    } finally {
+      clearTimeout(timer);
+      this.wake = undefined;
+    }
   }
 }

@@ -59,6 +59,8 @@ describe('the file of a runtime change follows in the background', () => {
     let gate: Promise<void> = Promise.resolve();
     let verdict: (text: string) => CheckResult | undefined = () => undefined;
     let reloads = 0;
+    let channelGate: Promise<void> = Promise.resolve();
+    let channelUsed = false;
     const control: HaproxyControl = {
       description: 'a test HAProxy',
       running: async () => undefined,
@@ -74,7 +76,20 @@ describe('the file of a runtime change follows in the background', () => {
         reloads += 1;
         return { strategy: 'master-socket', ...result, ms: 0 };
       },
-      runtime: () => runtimeChannel('admin', join(haproxy.dir, 'admin.sock')),
+      runtime: () => {
+        const inner = runtimeChannel('admin', join(haproxy.dir, 'admin.sock'));
+        const held = async <T>(f: () => Promise<T>) => {
+          channelUsed = true;
+          await channelGate;
+          return f();
+        };
+        return {
+          description: inner.description,
+          send: (c: string) => held(() => inner.send(c)),
+          sendPayload: (c: string, p: string, k?: never) => held(() => inner.sendPayload(c, p, k)),
+          sendAll: (c: readonly string[]) => held(() => inner.sendAll(c)),
+        };
+      },
     };
     const failed: unknown[] = [];
     const view = new HaproxyView(control, settings.haproxy.config, { started: false });
@@ -113,6 +128,15 @@ describe('the file of a runtime change follows in the background', () => {
         return open;
       },
       rejectWhen: (fn: (text: string) => CheckResult | undefined) => (verdict = fn),
+      view,
+      /** Holds every runtime command from now until the returned function is called. */
+      holdChannel(): () => void {
+        let open!: () => void;
+        channelUsed = false;
+        channelGate = new Promise<void>((resolve) => (open = resolve));
+        return open;
+      },
+      channelUsed: () => channelUsed,
     };
   }
 
@@ -173,6 +197,26 @@ describe('the file of a runtime change follows in the background', () => {
     expect(performance.now() - started).toBeLessThan(FOLLOW_LAG_MS);
     expect(x.checked).toHaveLength(1);
     expect(readFileSync(x.config, 'utf8')).toMatch(/server b 127\.0\.0\.1:\d+ check/);
+  }, 60_000);
+
+  it('a runtime change under way when the file before it fails its check: HAProxy is set back, and its file is not installed (HAProxy no longer runs it)', async () => {
+    const x = await rig(() => Promise.resolve());
+    x.rejectWhen((text) => (/server e /.test(text) ? { valid: false, messages: [{ level: 'alert', message: 'rejected on purpose' }], output: '' } : undefined));
+    const openCheck = x.hold();
+    expect((await x.apply('a', 'e')).path).toBe('runtime'); // its file will fail its check
+    await waitFor('the check of that file to start', () => (x.checked.length > 0 ? true : undefined));
+    const openChannel = x.holdChannel();
+    const next = x.apply('a', 'c'); // decided against the first change, its runtime step under way
+    await waitFor('the next change to reach the runtime API', () => (x.channelUsed() ? true : undefined));
+    openCheck(); // the first file fails while the next change is being applied
+    await waitFor('the first file to be found failing', () => (x.view.state.apart ? true : undefined));
+    openChannel();
+    expect((await next).path).toBe('runtime');
+    await x.e.settled();
+    expect(x.failed).toHaveLength(1);
+    const onDisk = [...readFileSync(x.config, 'utf8').matchAll(/server (\w) 127/g)].map((m) => m[1]).sort();
+    // What HAProxy serves is what the installed file (and the view) says: the next sync applies the store again.
+    expect({ served: [...(await x.served())].sort(), onDisk, apart: x.view.state.apart }).toEqual({ served: onDisk, onDisk, apart: undefined });
   }, 60_000);
 
   it('a file that fails its check is not installed, and HAProxy is reloaded with the installed file', async () => {
