@@ -65,4 +65,13 @@ export interface Get {
   signal?: AbortSignal;
   /** Sent with `?stale`: the server answers from its own copy, and its X-Consul-LastContact says how old that is. */
   local: boolean;
+  /** A buffer to read the answer into (answer-buffers.ts). */
+  into?: (size: number) => Buffer;
+}
+
+/** What to do about a 401 or 403, with or without a token sent. */
+export function tokenHint(token: string | undefined): string {
+  return token
+    ? 'check OCCS_API_TOKEN or OCCS_API_TOKEN_FILE (or --token/--token-file)'
+    : 'no token was sent: set OCCS_API_TOKEN or OCCS_API_TOKEN_FILE (or --token/--token-file)';
 }

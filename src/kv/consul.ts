@@ -2,15 +2,15 @@ import { hostname } from 'node:os';
 import { packageVersion } from '../paths.js';
 import type { OccsError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
-import { consulMeta, encodePrefix, hasIndex, notConsul, spreadIndex, type Get } from './consul-answers.js';
-import { parseListing, type KeptListing } from './consul-listing.js';
+import { consulMeta, encodePrefix, hasIndex, notConsul, spreadIndex, tokenHint, type Get } from './consul-answers.js';
+import { KeptListings } from './consul-kept.js';
 import { BLOCKING_WAIT_S, watchConsul, type PrefixReading } from './consul-watch.js';
 import { Endpoints } from './endpoints.js';
 import { checkOthersOnFailover, PROBE_TIMEOUT_MS } from './liveness.js';
 import { HttpClient, type HttpResponse } from './http.js';
 import { toSnapshot } from './keys.js';
 import { listedDirectories, SiblingLister } from './siblings.js';
-import { DEFAULT_MAX_STALE_MS, type KvConsistency, type KvPair, type KvSnapshot, type KvSource, type KvSourceOptions, type KvWatchListener } from './source.js';
+import { DEFAULT_MAX_STALE_MS, type KvConsistency, type KvSnapshot, type KvSource, type KvSourceOptions, type KvWatchListener } from './source.js';
 import { bodySnippet, StoreErrors, unreachable } from './store-errors.js';
 
 /**
@@ -37,7 +37,7 @@ export class ConsulSource implements KvSource {
   private readonly underway = new Map<URL, Set<AbortController>>();
   private contact?: number;
   /** Each prefix's last listing, so only the bytes of an answer that changed are read again (consul-listing.ts). */
-  private readonly kept = new Map<string, { listing: KeptListing; pairs: KvPair[] }>();
+  private readonly kept = new KeptListings();
   /** The key probes ask for: the first prefix read. */
   private probeKey?: string;
   /** The directories beside a prefix that holds no key, asked once while it holds none. */
@@ -135,23 +135,29 @@ export class ConsulSource implements KvSource {
     const query = since ? `recurse&index=${since}&wait=${BLOCKING_WAIT_S}s${this.mode}` : `recurse${this.mode}`;
     // Consul adds up to wait/16 of jitter to a blocking query; leave room for it.
     const timeoutMs = this.options.timeoutMs + (since ? BLOCKING_WAIT_S * 1000 * 1.1 : 0);
-    const response = await this.get({ prefix, query, timeoutMs, signal, local: this.consistency === 'stale' });
+    const lent = this.kept.lend(prefix);
+    try {
+      return this.reading(prefix, await this.get({ prefix, query, timeoutMs, signal, local: this.consistency === 'stale', into: lent.into }));
+    } finally {
+      lent.release();
+    }
+  }
+
+  private reading(prefix: string, response: HttpResponse): PrefixReading {
     const { index } = consulMeta(response.headers);
     // Any web server answers 404 to a path it does not know; Consul's KV API says "no keys" with X-Consul-Index.
     if (response.status === 404 && !hasIndex(response.headers)) throw notConsul(this.errors, prefix, 'HTTP 404 without X-Consul-Index');
     if (response.status === 404) {
-      this.kept.delete(prefix);
+      this.kept.forget(prefix);
       return { pairs: [], index };
     }
-    if (response.status === 401 || response.status === 403) throw this.unauthorised(prefix, response.status);
+    if (response.status === 401 || response.status === 403)
+      throw this.errors.unauthorised(prefix, `answered HTTP ${response.status}`, tokenHint(this.options.token));
     if (response.status !== 200) {
       throw this.failed(prefix, `answered HTTP ${response.status}${bodySnippet(response.body, [this.options.token])}`);
     }
     const without = hasIndex(response.headers) ? '' : ', without X-Consul-Index';
-    const last = this.kept.get(prefix);
-    const { pairs, kept, changed } = parseListing(response.body, (what) => notConsul(this.errors, prefix, `${what}${without}`), last?.listing);
-    this.kept.set(prefix, { listing: kept, pairs });
-    return { pairs, index, ...(changed && last && { changed: { base: last.pairs, keys: changed } }) };
+    return { index, ...this.kept.read(prefix, response.body, (what) => notConsul(this.errors, prefix, `${what}${without}`)) };
   }
 
   /** The directories in `parent` (its keys are left out), as Consul's `?keys&separator=/` lists them; none when it holds no key. */
@@ -179,7 +185,7 @@ export class ConsulSource implements KvSource {
       const untrack = this.track(endpoint, left);
       let response: HttpResponse;
       try {
-        response = await this.http.request(url, { headers: this.headers, timeoutMs: request.timeoutMs, signal });
+        response = await this.http.request(url, { headers: this.headers, timeoutMs: request.timeoutMs, signal, into: request.into });
       } catch (error) {
         if (request.signal?.aborted) throw this.errors.requestFailed(request.prefix, error);
         if (left.signal.aborted) continue; // the server was left meanwhile: again, to the one in use
@@ -231,16 +237,6 @@ export class ConsulSource implements KvSource {
 
   private failed(prefix: string, what: string): OccsError {
     return this.errors.failed(prefix, what);
-  }
-
-  private unauthorised(prefix: string, status: number): OccsError {
-    return this.errors.unauthorised(
-      prefix,
-      `answered HTTP ${status}`,
-      this.options.token
-        ? 'check OCCS_API_TOKEN or OCCS_API_TOKEN_FILE (or --token/--token-file)'
-        : 'no token was sent: set OCCS_API_TOKEN or OCCS_API_TOKEN_FILE (or --token/--token-file)',
-    );
   }
 
   async close(): Promise<void> {

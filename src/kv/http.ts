@@ -3,6 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import { systemErrorCode, usageError } from '../errors.js';
+import { BodyInto } from './answer-buffers.js';
 import { DEFAULT_MAX_ANSWER_BYTES, type TlsFiles } from './source.js';
 
 export interface HttpResponse {
@@ -40,7 +41,15 @@ class ReusedSocketReset extends Error {
   }
 }
 
-type RequestOptions = { method?: string; headers?: Record<string, string>; body?: string; timeoutMs: number; signal?: AbortSignal };
+type RequestOptions = {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** A buffer to read the answer into instead of a new one (answer-buffers.ts). */
+  into?: (size: number) => Buffer;
+};
 
 /**
  * A small keep-alive HTTP(S) client on node:http, because native fetch cannot take a CA file, a
@@ -72,13 +81,16 @@ export class HttpClient {
         res.destroy();
         return new AnswerTooLargeError(this.maxBytes);
       };
-      if (Number(res.headers['content-length']) > this.maxBytes) throw tooLarge();
+      const length = Number(res.headers['content-length']);
+      if (length > this.maxBytes) throw tooLarge();
+      const into = options.into && new BodyInto(options.into, length);
       for await (const chunk of res as AsyncIterable<Buffer>) {
         size += chunk.length;
         if (size > this.maxBytes) throw tooLarge();
-        chunks.push(chunk);
+        if (into) into.add(chunk);
+        else chunks.push(chunk);
       }
-      return { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) };
+      return { status: res.statusCode ?? 0, headers: res.headers, body: into ? into.whole : Buffer.concat(chunks) };
     } finally {
       clearTimeout(timer);
     }

@@ -71,6 +71,36 @@ describe('ConsulSource watch, when the server in use answers 404 without X-Consu
   });
 });
 
+describe('ConsulSource watch, answers read into kept buffers', () => {
+  it('every snapshot is the store, while answers grow and shrink and one-shot reads of the same prefix come between', async () => {
+    const kv = await open();
+    const want = new Map<string, string>();
+    const put = (key: string, value: string) => (server.put(`apps/x/${key}`, value), want.set(`/apps/x/${key}`, value));
+    for (let i = 0; i < 500; i++) put(`s${String(i).padStart(4, '0')}`, `10.0.${i >> 8}.${i & 255}:80`);
+    const seen: string[] = [];
+    const abort = new AbortController();
+    const expected = () => JSON.stringify([...want].sort());
+    const listener = { snapshot: (s: KvSnapshot) => void seen.push(JSON.stringify(s.pairs.map((p) => [p.key, p.value]))), alive: () => {}, error: () => {} };
+    const done = kv.watch(['apps/x'], listener, abort.signal);
+    await waitFor('the first snapshot', () => seen.at(-1) === expected() || undefined);
+    for (let round = 0; round < 30; round++) {
+      // Grow by a long value, or shrink by a key: each answer has another length than the one before.
+      if (round % 3 === 2) {
+        const key = [...want.keys()][round]!;
+        server.delete(key.slice(1));
+        want.delete(key);
+      } else put(`s${String(round % 7).padStart(4, '0')}`, `${'x'.repeat(round * 200)}:80`);
+      const once = kv.read(['apps/x']);
+      await waitFor(`round ${round} in a snapshot`, () => seen.at(-1) === expected() || undefined);
+      expect(JSON.stringify((await once).pairs.map((p) => [p.key, p.value]))).toBe(expected());
+    }
+    const read = await kv.read(['apps/x']);
+    expect(JSON.stringify(read.pairs.map((p) => [p.key, p.value]))).toBe(expected());
+    abort.abort();
+    await done;
+  });
+});
+
 describe('ConsulSource', () => {
   it('reads a prefix recursively, decoding base64 and null values and leaving folders out', async () => {
     const kv = await open();
