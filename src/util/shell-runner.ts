@@ -1,7 +1,7 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
-import { rmSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFileSync, rmSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -92,7 +92,8 @@ export class ShellRunner {
         killJob(pid!);
         throw error;
       });
-      const output = await readFile(join(dir, 'output'), 'utf8');
+      // A few bytes the job just wrote to a local temp dir: read at once, not through the thread pool (four round trips).
+      const output = readFileSync(join(dir, 'output'), 'utf8');
       // The command could not be run at all (not found, not executable): the caller spawns it, for that error.
       if ((status === 126 || status === 127) && /\bexec: |^setsid: failed to execute /m.test(output)) throw new Error(`the shell could not run ${file}`);
       // The shell says 128 + N for a job ended by signal N.
