@@ -115,18 +115,16 @@ function changedOnly(body: Buffer, kept: KeptListing): { listing: KeptListing; c
   const to = b === n ? body.length - 1 : kept.starts[b]! + shift;
   const mid = between(body, from, to, a > 0, b < n);
   if (!mid) return undefined;
-  const moved = (offsets: number[]) => offsets.slice(b).map((o) => o + shift);
   const changed = [...new Set([...kept.keys.slice(a, b), ...mid.entries.map((e) => e.key)])].map(normalizeKey);
-  const listing = {
-    body,
-    laidOut: true,
-    untried: 0,
-    starts: [...kept.starts.slice(0, a), ...mid.starts, ...moved(kept.starts)],
-    ends: [...kept.ends.slice(0, a), ...mid.ends, ...moved(kept.ends)],
-    keys: [...kept.keys.slice(0, a), ...mid.entries.map((e) => e.key), ...kept.keys.slice(b)],
-    pairs: [...kept.pairs.slice(0, a), ...mid.entries.map((e) => e.pair), ...kept.pairs.slice(b)],
-  };
-  return { listing, changed };
+  // The last listing's arrays, changed in place (it is not read again): new arrays of 10,000
+  // entries per answer would each outlive a young collection and fill the old generation.
+  for (const offsets of [kept.starts, kept.ends]) for (let i = b; i < n; i++) offsets[i]! += shift;
+  kept.starts.splice(a, b - a, ...mid.starts);
+  kept.ends.splice(a, b - a, ...mid.ends);
+  kept.keys.splice(a, b - a, ...mid.entries.map((e) => e.key));
+  kept.pairs.splice(a, b - a, ...mid.entries.map((e) => e.pair));
+  const { starts, ends, keys, pairs } = kept;
+  return { listing: { body, laidOut: true, untried: 0, starts, ends, keys, pairs }, changed };
 }
 
 /**

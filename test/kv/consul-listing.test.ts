@@ -27,6 +27,30 @@ function random(seed: number) {
 }
 
 describe("a Consul listing read against the last one's", () => {
+  it('a chain of one-key changes is read by its changed bytes every time, each naming that key and no more than its neighbours (the last listing is updated in place)', () => {
+    const rand = random(11);
+    const keys = Array.from({ length: 300 }, (_, i) => `apps/x/s${String(i).padStart(3, '0')}`);
+    const values = new Map(keys.map((k) => [k, `10.0.0.${rand(250)}:80`]));
+    let last = parseListing(listing(Object.fromEntries(values)), fail);
+    for (let step = 0; step < 200; step++) {
+      const key = keys[rand(keys.length)]!;
+      const before = values.get(key);
+      // Values of other lengths: every entry after the change moves.
+      if (rand(3) === 0 && values.size > 1) values.delete(key);
+      else values.set(key, `10.0.${rand(250)}.${rand(250)}:${rand(65_000)}`);
+      const answer = listing(Object.fromEntries([...values].sort(([a], [b]) => (a < b ? -1 : 1))));
+      const next = parseListing(answer, fail, last.kept);
+      expect(next.pairs).toEqual(plainly(answer));
+      // The keys that may differ: the changed one, and at most its neighbours where their bytes met.
+      if (values.get(key) === before) expect(next.changed, `step ${step}`).toEqual([]);
+      else {
+        expect(next.changed, `step ${step}`).toContain(`/${key}`);
+        expect(next.changed!.length, `step ${step}`).toBeLessThanOrEqual(3);
+      }
+      last = next;
+    }
+  });
+
   it('keeps the pair object of each entry as it was, and decodes only what changed', () => {
     const first = parseListing(listing({ 'apps/x/a': '10.0.0.1:80', 'apps/x/b': '10.0.0.2:80', 'apps/x/c': null }), fail);
     expect(first.pairs).toEqual([
