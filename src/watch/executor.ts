@@ -77,9 +77,10 @@ export class Executor {
     if (channel && this.deps.settings.watch.runtimeApi) this.exclusive(() => warmUp(channel, this.deps.view.ids)).catch(() => {});
   }
 
-  /** Resolves once no file is being installed in the background. */
-  settled(): Promise<void> {
-    return this.files.settled();
+  /** Resolves once no file is being installed and no step (a warm-up) is under way: HAProxy's master warns of a command it cannot pass on. */
+  async settled(): Promise<void> {
+    await this.files.settled();
+    await this.exclusive(async () => {});
   }
 
   /**
