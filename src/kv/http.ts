@@ -4,6 +4,7 @@ import https from 'node:https';
 import tls from 'node:tls';
 import { systemErrorCode, usageError } from '../errors.js';
 import { BodyInto } from './answer-buffers.js';
+import { PlainGet } from './plain-get.js';
 import { DEFAULT_MAX_ANSWER_BYTES, type TlsFiles } from './source.js';
 
 export interface HttpResponse {
@@ -59,6 +60,7 @@ export class HttpClient {
   private readonly httpAgent = new http.Agent({ keepAlive: true });
   private readonly httpsAgent: https.Agent;
   private readonly maxBytes: number;
+  private readonly plain = new PlainGet();
 
   constructor(files: TlsFiles) {
     this.maxBytes = files.maxBytes ?? DEFAULT_MAX_ANSWER_BYTES;
@@ -73,6 +75,11 @@ export class HttpClient {
 
   /** One request, its whole answer buffered; `timeoutMs` bounds it all. */
   async request(url: URL, options: RequestOptions): Promise<HttpResponse> {
+    // A GET read into a kept buffer, over plain HTTP: through sockets that read into one buffer (plain-get.ts).
+    const { into, headers = {}, timeoutMs, signal } = options;
+    if (into && url.protocol === 'http:' && (options.method ?? 'GET') === 'GET' && options.body === undefined) {
+      return this.plain.get(url, { headers, timeoutMs, signal, into, maxBytes: this.maxBytes });
+    }
     const { res, timer } = await this.open(url, options);
     try {
       const chunks: Buffer[] = [];
@@ -141,6 +148,7 @@ export class HttpClient {
   close(): void {
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
+    this.plain.close();
   }
 }
 
