@@ -1,7 +1,6 @@
 import net from 'node:net';
-import type { IncomingHttpHeaders } from 'node:http';
-import { BodyInto } from './answer-buffers.js';
-import { AnswerTooLargeError, HttpTimeoutError, type HttpResponse } from './http.js';
+import { AnswerReader, type AnswerDone } from './answer-reader.js';
+import { HttpTimeoutError, type HttpResponse } from './http.js';
 
 /** What a GET over plain HTTP is given: the answer goes into `into`'s buffer. */
 export interface PlainGetOptions {
@@ -14,10 +13,6 @@ export interface PlainGetOptions {
 
 /** Every socket's reads land here and are copied out at once (the callbacks run one at a time). */
 const SCRATCH_BYTES = 64 * 1024;
-/** The most a status line and headers may take. */
-const MAX_HEAD_BYTES = 64 * 1024;
-
-const protocolError = (what: string) => Object.assign(new Error(`not an HTTP/1.1 answer: ${what}`), { code: 'HPE_INVALID_RESPONSE' });
 const aborted = () => Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR' });
 
 /**
@@ -32,16 +27,30 @@ export class PlainGet {
   private readonly idle = new Map<string, Connection[]>();
   private readonly open = new Set<Connection>();
 
+  private shut = false;
+
   async get(url: URL, options: PlainGetOptions): Promise<HttpResponse> {
+    // As node:http does: a header value holds no control character (never shown: it may be the token).
+    const bad = Object.entries(options.headers).find(([, value]) => /[^\t\x20-\x7e\x80-\xff]/.test(value));
+    if (bad) throw Object.assign(new TypeError(`invalid character in the ${bad[0]} header`), { code: 'ERR_INVALID_CHAR' });
     const origin = `${url.hostname}:${url.port || 80}`;
-    const reused = this.idle.get(origin)?.pop();
+    const reused = this.reusable(origin);
     try {
       return await this.exchange(reused ?? this.connect(url), origin, url, options);
     } catch (error) {
       // A kept-alive connection the server closed as it was reused: once more, on a new one.
-      if (!reused || !(error as { beforeAnswer?: boolean }).beforeAnswer || options.signal?.aborted) throw error;
+      if (!reused || !(error as { beforeAnswer?: boolean }).beforeAnswer || options.signal?.aborted || this.shut) throw error;
       return this.exchange(this.connect(url), origin, url, options);
     }
+  }
+
+  /** An idle connection to `origin` the server has not said it closes by now. */
+  private reusable(origin: string): Connection | undefined {
+    for (let connection; (connection = this.idle.get(origin)?.pop());) {
+      if (connection.until === undefined || Date.now() < connection.until) return connection;
+      connection.socket.destroy();
+    }
+    return undefined;
   }
 
   private connect(url: URL): Connection {
@@ -50,6 +59,9 @@ export class PlainGet {
       host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
       port: Number(url.port || 80),
       noDelay: true,
+      // As node:http's agent: a blocking query is silent for minutes, which some NATs and load balancers take for a dead connection.
+      keepAlive: true,
+      keepAliveInitialDelay: 1000,
       onread: {
         buffer: this.scratch,
         // Bytes no answer waits for: the connection cannot be trusted again.
@@ -65,6 +77,10 @@ export class PlainGet {
     };
     connection.socket
       .on('error', (error) => connection.reader?.fail(error))
+      // The server closed its side: no request goes on this connection again.
+      .on('end', () => {
+        if (!connection.reader) connection.socket.destroy();
+      })
       .on('close', () => {
         forget();
         connection.reader?.closed();
@@ -77,14 +93,15 @@ export class PlainGet {
     return new Promise<HttpResponse>((resolve, reject) => {
       const { socket } = connection;
       let settled = false;
-      const done = (error: unknown, response?: HttpResponse, reuse = false) => {
+      const done: AnswerDone = (error, response, reuse) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         options.signal?.removeEventListener('abort', abort);
         connection.reader = undefined;
-        if (reuse && !socket.destroyed) {
+        if (reuse && !socket.destroyed && !socket.readableEnded && !this.shut) {
           socket.unref();
+          connection.until = reuse.until;
           if (!this.idle.has(origin)) this.idle.set(origin, []);
           this.idle.get(origin)!.push(connection);
         } else socket.destroy();
@@ -96,7 +113,6 @@ export class PlainGet {
       if (options.signal?.aborted) return abort();
       options.signal?.addEventListener('abort', abort, { once: true });
       const lines = [`GET ${url.pathname}${url.search} HTTP/1.1`, `host: ${url.host}`, ...Object.entries(options.headers).map(([k, v]) => `${k}: ${v}`)];
-      if (lines.some((line) => /[\r\n\0]/.test(line))) return done(new TypeError('a header or the path holds a line break'));
       connection.reader = new AnswerReader(options, done);
       socket.ref();
       socket.write(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
@@ -104,7 +120,11 @@ export class PlainGet {
   }
 
   close(): void {
-    for (const connection of this.open) connection.socket.destroy();
+    this.shut = true;
+    for (const connection of this.open) {
+      connection.reader?.closed(true);
+      connection.socket.destroy();
+    }
     this.idle.clear();
   }
 }
@@ -112,139 +132,6 @@ export class PlainGet {
 interface Connection {
   socket: net.Socket;
   reader?: AnswerReader;
-}
-
-type Phase = 'head' | 'size' | 'data' | 'crlf' | 'trailer' | 'fixed' | 'rest' | 'done';
-
-/** One answer, parsed as its bytes arrive: the status line and headers, then a body by length, in chunks, or up to the close. */
-class AnswerReader {
-  private phase: Phase = 'head';
-  /** Bytes of the head, or of a chunk-size or trailer line, not yet complete. */
-  private pending = '';
-  private left = 0;
-  private size = 0;
-  private answered = false;
-  private status = 0;
-  private headers: IncomingHttpHeaders = {};
-  private keepAlive = true;
-  private body?: BodyInto;
-
-  constructor(
-    private readonly options: PlainGetOptions,
-    private readonly done: (error: unknown, response?: HttpResponse, reuse?: boolean) => void,
-  ) {}
-
-  /** Bytes read; returns how many belong to this answer (more: the server sent what was not asked). */
-  take(bytes: Buffer): number {
-    this.answered = true;
-    let at = 0;
-    try {
-      while (at < bytes.length && this.phase !== 'done') at = this.step(bytes, at);
-    } catch (error) {
-      this.done(error);
-    }
-    return at;
-  }
-
-  fail(error: unknown): void {
-    this.done(Object.assign(error as object, { beforeAnswer: !this.answered }));
-  }
-
-  closed(): void {
-    if (this.phase === 'rest') return this.finish(false);
-    this.done(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET', beforeAnswer: !this.answered }));
-  }
-
-  /** Reads from `at` in the phase it is in; returns where it stopped. */
-  private step(bytes: Buffer, at: number): number {
-    switch (this.phase) {
-      case 'head':
-      case 'size':
-      case 'trailer': {
-        // Up to the next line feed: a head ends at an empty line, a chunk-size or trailer line at its CRLF.
-        const lf = bytes.indexOf(0x0a, at);
-        const stop = lf < 0 ? bytes.length : lf + 1;
-        this.pending += bytes.toString('latin1', at, stop);
-        if (this.pending.length > MAX_HEAD_BYTES) throw protocolError('its head or a chunk line is too long');
-        const end = this.phase === 'head' ? '\r\n\r\n' : '\r\n';
-        if (!this.pending.endsWith(end)) return stop;
-        const text = this.pending.slice(0, -end.length);
-        this.pending = '';
-        this.line(text);
-        return stop;
-      }
-      case 'data':
-      case 'fixed':
-      case 'rest': {
-        const n = this.phase === 'rest' ? bytes.length - at : Math.min(this.left, bytes.length - at);
-        this.add(bytes.subarray(at, at + n));
-        this.left -= n;
-        if (this.left === 0 && this.phase === 'data') this.phase = 'crlf';
-        else if (this.left === 0 && this.phase === 'fixed') this.finish(true);
-        return at + n;
-      }
-      case 'crlf': {
-        // The CRLF after a chunk's data, a byte at a time (it may be split across two reads).
-        this.pending += bytes.toString('latin1', at, at + 1);
-        if (this.pending.length === 2) {
-          if (this.pending !== '\r\n') throw protocolError('a chunk that does not end in CRLF');
-          [this.pending, this.phase] = ['', 'size'];
-        }
-        return at + 1;
-      }
-      default:
-        return bytes.length;
-    }
-  }
-
-  /** A complete head, chunk-size line or trailer line. */
-  private line(text: string): void {
-    if (this.phase === 'head') return this.head(text);
-    if (this.phase === 'trailer') {
-      if (text === '') this.finish(true);
-      return;
-    }
-    const size = /^([0-9a-fA-F]{1,8})[ \t]*(?:;.*)?$/.exec(text);
-    if (!size) throw protocolError('a chunk size that is not hexadecimal');
-    this.left = parseInt(size[1]!, 16);
-    this.phase = this.left === 0 ? 'trailer' : 'data';
-  }
-
-  private head(text: string): void {
-    const [statusLine, ...fields] = text.split('\r\n');
-    const status = /^HTTP\/1\.([01]) (\d{3})(?: .*)?$/.exec(statusLine ?? '');
-    if (!status) throw protocolError('no HTTP/1.x status line');
-    this.status = Number(status[2]);
-    if (this.status >= 100 && this.status < 200) return; // an interim answer: the real one follows
-    const headers: IncomingHttpHeaders = {};
-    for (const field of fields) {
-      const colon = field.indexOf(':');
-      if (colon <= 0) throw protocolError('a header without a name');
-      const name = field.slice(0, colon).trim().toLowerCase();
-      const value = field.slice(colon + 1).trim();
-      headers[name] = headers[name] === undefined ? value : `${String(headers[name])}, ${value}`;
-    }
-    this.headers = headers;
-    this.keepAlive = status[1] === '1' ? !/\bclose\b/i.test(String(headers.connection ?? '')) : /\bkeep-alive\b/i.test(String(headers.connection ?? ''));
-    const length = headers['content-length'] === undefined ? undefined : Number(headers['content-length']);
-    if (length !== undefined && !(Number.isSafeInteger(length) && length >= 0)) throw protocolError('a Content-Length that is no number');
-    if (length !== undefined && length > this.options.maxBytes) throw new AnswerTooLargeError(this.options.maxBytes);
-    this.body = new BodyInto(this.options.into, length ?? NaN);
-    if (this.status === 204 || this.status === 304) return this.finish(true);
-    if (/\bchunked\b/i.test(String(headers['transfer-encoding'] ?? ''))) this.phase = 'size';
-    else if (length !== undefined) [this.phase, this.left] = ['fixed', length];
-    else [this.phase, this.keepAlive] = ['rest', false];
-    if (this.phase === 'fixed' && length === 0) this.finish(true);
-  }
-
-  private add(bytes: Buffer): void {
-    this.size += bytes.length;
-    if (this.size > this.options.maxBytes) throw new AnswerTooLargeError(this.options.maxBytes);
-    this.body!.add(bytes);
-  }
-
-  private finish(framed: boolean): void {
-    this.phase = 'done';
-    this.done(undefined, { status: this.status, headers: this.headers, body: this.body!.whole }, framed && this.keepAlive);
-  }
+  /** When the server said it closes it while idle (Keep-Alive: timeout=N), less a second. */
+  until?: number;
 }
