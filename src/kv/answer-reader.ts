@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { BodyInto } from './answer-buffers.js';
-import { AnswerTooLargeError, type HttpResponse } from './http.js';
+import { AnswerTooLargeError, type HttpResponse } from './http-answer.js';
 
 /** The most a status line and headers, or a chunk-size line, may take. */
 const MAX_HEAD_BYTES = 64 * 1024;

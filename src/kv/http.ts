@@ -4,35 +4,17 @@ import https from 'node:https';
 import tls from 'node:tls';
 import { systemErrorCode, usageError } from '../errors.js';
 import { BodyInto } from './answer-buffers.js';
+import { AnswerTooLargeError, HttpTimeoutError, type HttpResponse } from './http-answer.js';
 import { PlainGet } from './plain-get.js';
 import { DEFAULT_MAX_ANSWER_BYTES, type TlsFiles } from './source.js';
 
-export interface HttpResponse {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer;
-}
+export { AnswerTooLargeError, HttpTimeoutError, type HttpResponse } from './http-answer.js';
 
 /** A response whose body is still arriving, read line by line (etcd's watch stream). */
 export interface HttpStream {
   status: number;
   headers: http.IncomingHttpHeaders;
   lines: AsyncIterable<string>;
-}
-
-export class HttpTimeoutError extends Error {
-  constructor(readonly timeoutMs: number) {
-    super(`no answer within ${timeoutMs}ms`);
-    this.name = 'HttpTimeoutError';
-  }
-}
-
-/** An answer (or one line of a stream) larger than the client takes: it is cut off, never buffered whole. */
-export class AnswerTooLargeError extends Error {
-  constructor(readonly maxBytes: number) {
-    super(`answer larger than ${maxBytes} bytes`);
-    this.name = 'AnswerTooLargeError';
-  }
 }
 
 /** A request failed because the kept-alive connection it was sent on had just been closed. */

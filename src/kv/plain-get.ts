@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { AnswerReader, type AnswerDone } from './answer-reader.js';
-import { HttpTimeoutError, type HttpResponse } from './http.js';
+import { HttpTimeoutError, type HttpResponse } from './http-answer.js';
 
 /** What a GET over plain HTTP is given: the answer goes into `into`'s buffer. */
 export interface PlainGetOptions {
