@@ -19,8 +19,9 @@ const aborted = () => Object.assign(new Error('The operation was aborted'), { na
  * GETs over plain HTTP/1.1, kept-alive, whose answers are read straight into a kept buffer.
  * node:http hands each read over as a new 64 KB buffer; a 1.4 MB listing is 22 of them per answer,
  * and while watch holds a large heap they brought on a full garbage collection every few answers
- * (measured with the Consul test server: 3.7 ms of CPU per answer through node:http, 1.6 ms
- * through a socket that reads into one buffer). Sockets here read into one scratch buffer.
+ * (measured: a client holding 10,000 entries, receiving a 1.4 MB answer, used 3.7 ms of CPU per
+ * answer through node:http and 1.6 ms through a socket that reads into one buffer). Sockets here
+ * read into one scratch buffer.
  */
 export class PlainGet {
   private readonly scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES);
