@@ -5,7 +5,7 @@ import { AnswerTooLargeError, type HttpResponse } from './http-answer.js';
 /** The most a status line and headers, or a chunk-size line, may take. */
 const MAX_HEAD_BYTES = 64 * 1024;
 
-export const protocolError = (what: string) => Object.assign(new Error(`not an HTTP/1.1 answer: ${what}`), { code: 'HPE_INVALID_RESPONSE' });
+const protocolError = (what: string) => Object.assign(new Error(`not an HTTP/1.1 answer: ${what}`), { code: 'HPE_INVALID_RESPONSE' });
 
 /** How an answer ended: its response, and whether its connection may carry another request (and until when, by the server's Keep-Alive hint). */
 export type AnswerDone = (error: unknown, response?: HttpResponse, reuse?: { until?: number }) => void;
