@@ -14,7 +14,7 @@ import type { Flags, WatchSettings } from './types.js';
  */
 export const DEFAULT_WAIT = '200ms:2s';
 
-/** --interval's floor: the gap a store's queries keep at least (kv/consul-watch.ts). */
+/** --interval's floor: the gap a store's queries keep at least (kv/consul-loop.ts). */
 const MIN_INTERVAL_MS = 100;
 
 /** `MIN[:MAX]`, durations; MAX defaults to 4 × MIN, as in consul-template. */

@@ -19,6 +19,11 @@ interface Slot {
 export class AnswerBuffers {
   private readonly slots = new Map<string, Slot[]>();
 
+  /** The prefix is no longer read: its buffers go (one lent now stays with its answer). */
+  drop(prefix: string): void {
+    this.slots.delete(prefix);
+  }
+
   lend(prefix: string, kept?: Buffer): LentBuffer {
     let slots = this.slots.get(prefix);
     if (!slots) this.slots.set(prefix, (slots = [{ busy: false }, { busy: false }]));

@@ -1,6 +1,10 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { OccsError } from '../errors.js';
-import type { StoreErrors } from './store-errors.js';
+import type { KeptListings } from './consul-kept.js';
+import type { PrefixReading } from './consul-loop.js';
+import type { FolderListing } from './consul-split.js';
+import type { HttpResponse } from './http-answer.js';
+import { bodySnippet, type StoreErrors } from './store-errors.js';
 
 /** What Consul says about an answer in its headers; each absent when not sent (OCCS sends only the index, if that). */
 export interface ConsulMeta {
@@ -25,6 +29,41 @@ export function consulMeta(headers: IncomingHttpHeaders): ConsulMeta {
     knownLeader: leader === 'true' ? true : leader === 'false' ? false : undefined,
     lastContactMs: number('x-consul-lastcontact'),
   };
+}
+
+/** Consul's answer to a recursive read of a prefix: its pairs (read against the last listing), and X-Consul-Index. */
+export function prefixReading(kept: KeptListings, prefix: string, response: HttpResponse, errors: StoreErrors, token: string | undefined): PrefixReading {
+  const { index } = consulMeta(response.headers);
+  // Any web server answers 404 to a path it does not know; Consul's KV API says "no keys" with X-Consul-Index.
+  if (response.status === 404 && !hasIndex(response.headers)) throw notConsul(errors, prefix, 'HTTP 404 without X-Consul-Index');
+  if (response.status === 404) {
+    kept.forget(prefix);
+    return { pairs: [], index };
+  }
+  if (response.status === 401 || response.status === 403) throw errors.unauthorised(prefix, `answered HTTP ${response.status}`, tokenHint(token));
+  if (response.status !== 200) throw errors.failed(prefix, `answered HTTP ${response.status}${bodySnippet(response.body, [token])}`);
+  const without = hasIndex(response.headers) ? '' : ', without X-Consul-Index';
+  return { index, ...kept.read(prefix, response.body, (what) => notConsul(errors, prefix, `${what}${without}`)) };
+}
+
+/**
+ * Consul's answer to `?keys&separator=/`: the names in a folder (`apps/web/` for a folder,
+ * `apps/readme` for a key), none when it holds no key. No names at all (the folder is then read
+ * without listing it) from a store that answers the query, but not as Consul does: HTTP 400 or
+ * 405, a 404 without X-Consul-Index, or a body that is not a list of names.
+ */
+export function folderListing(response: HttpResponse, folder: string, errors: StoreErrors, token: string | undefined): FolderListing {
+  const { index } = consulMeta(response.headers);
+  if (response.status === 404) return hasIndex(response.headers) ? { names: [], index } : {};
+  if (response.status === 401 || response.status === 403) throw errors.unauthorised(folder, `answered HTTP ${response.status}`, tokenHint(token));
+  if (response.status === 400 || response.status === 405) return {};
+  if (response.status !== 200) throw errors.failed(folder, `answered HTTP ${response.status}${bodySnippet(response.body, [token])}`);
+  try {
+    const names: unknown = JSON.parse(response.body.toString('utf8'));
+    return Array.isArray(names) && names.every((n) => typeof n === 'string') ? { names, index } : {};
+  } catch {
+    return {};
+  }
 }
 
 /** Whether an answer carries X-Consul-Index: every answer of Consul's KV API does, a 404 included. */

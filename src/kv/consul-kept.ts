@@ -1,6 +1,6 @@
 import { AnswerBuffers, type LentBuffer } from './answer-buffers.js';
 import { parseListing, type KeptListing } from './consul-listing.js';
-import type { PrefixReading } from './consul-watch.js';
+import type { PrefixReading } from './consul-loop.js';
 
 /** Per prefix: its last listing, which the next answer is read against, and the buffers its answers are read into. */
 export class KeptListings {
@@ -15,6 +15,12 @@ export class KeptListings {
   /** The prefix holds no key now. */
   forget(prefix: string): void {
     this.kept.delete(prefix);
+  }
+
+  /** The prefix is no longer read: its listing and buffers go. */
+  drop(prefix: string): void {
+    this.kept.delete(prefix);
+    this.buffers.drop(prefix);
   }
 
   /** The pairs of a listing, read against the last one (consul-listing.ts), and which keys changed since, when known. */

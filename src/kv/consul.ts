@@ -2,8 +2,9 @@ import { hostname } from 'node:os';
 import { packageVersion } from '../paths.js';
 import type { OccsError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
-import { consulMeta, encodePrefix, hasIndex, notConsul, spreadIndex, tokenHint, type Get } from './consul-answers.js';
+import { consulMeta, encodePrefix, folderListing, hasIndex, notConsul, prefixReading, spreadIndex, type Get } from './consul-answers.js';
 import { KeptListings } from './consul-kept.js';
+import type { FolderListing } from './consul-split.js';
 import { BLOCKING_WAIT_S, watchConsul, type PrefixReading } from './consul-watch.js';
 import { Endpoints } from './endpoints.js';
 import { checkOthersOnFailover, PROBE_TIMEOUT_MS } from './liveness.js';
@@ -86,6 +87,9 @@ export class ConsulSource implements KvSource {
     const stopChecking = checkOthersOnFailover(this.endpoints, checkOther, signal);
     return watchConsul(prefixes, this.siblings.listening(listener, prefixes, signal), signal, {
       read: (prefix, since, readSignal) => this.readPrefix(prefix, readSignal ?? signal, since),
+      split: this.options.watchInParts,
+      list: (folder, since, listSignal) => this.listFolder(folder, listSignal ?? signal, since),
+      drop: (part) => this.kept.drop(part),
       probe: (probeSignal) => this.probe(probeSignal, key, this.probeTimeoutMs),
       checkOther,
       pollIntervalMs: this.options.pollIntervalMs ?? 5000,
@@ -132,41 +136,38 @@ export class ConsulSource implements KvSource {
    */
   private async readPrefix(prefix: string, signal?: AbortSignal, since?: number): Promise<PrefixReading> {
     this.probeKey ??= prefix;
-    const query = since ? `recurse&index=${since}&wait=${BLOCKING_WAIT_S}s${this.mode}` : `recurse${this.mode}`;
-    // Consul adds up to wait/16 of jitter to a blocking query; leave room for it.
-    const timeoutMs = this.options.timeoutMs + (since ? BLOCKING_WAIT_S * 1000 * 1.1 : 0);
     const lent = this.kept.lend(prefix);
     try {
-      return this.reading(prefix, await this.get({ prefix, query, timeoutMs, signal, local: this.consistency === 'stale', into: lent.into }));
+      return prefixReading(
+        this.kept,
+        prefix,
+        await this.get({ prefix, ...this.asking('recurse', since), signal, local: this.consistency === 'stale', into: lent.into }),
+        this.errors,
+        this.options.token,
+      );
     } finally {
       lent.release();
     }
   }
 
-  private reading(prefix: string, response: HttpResponse): PrefixReading {
-    const { index } = consulMeta(response.headers);
-    // Any web server answers 404 to a path it does not know; Consul's KV API says "no keys" with X-Consul-Index.
-    if (response.status === 404 && !hasIndex(response.headers)) throw notConsul(this.errors, prefix, 'HTTP 404 without X-Consul-Index');
-    if (response.status === 404) {
-      this.kept.forget(prefix);
-      return { pairs: [], index };
-    }
-    if (response.status === 401 || response.status === 403)
-      throw this.errors.unauthorised(prefix, `answered HTTP ${response.status}`, tokenHint(this.options.token));
-    if (response.status !== 200) {
-      throw this.failed(prefix, `answered HTTP ${response.status}${bodySnippet(response.body, [this.options.token])}`);
-    }
-    const without = hasIndex(response.headers) ? '' : ', without X-Consul-Index';
-    return { index, ...this.kept.read(prefix, response.body, (what) => notConsul(this.errors, prefix, `${what}${without}`)) };
+  /** A read's query and timeout; with `since`, a blocking query, given room for the up to wait/16 of jitter Consul adds. */
+  private asking(what: string, since?: number): { query: string; timeoutMs: number } {
+    if (!since) return { query: `${what}${this.mode}`, timeoutMs: this.options.timeoutMs };
+    return { query: `${what}&index=${since}&wait=${BLOCKING_WAIT_S}s${this.mode}`, timeoutMs: this.options.timeoutMs + BLOCKING_WAIT_S * 1000 * 1.1 };
   }
 
-  /** The directories in `parent` (its keys are left out), as Consul's `?keys&separator=/` lists them; none when it holds no key. */
+  /**
+   * The names in a folder as Consul's `?keys&separator=/` lists them (consul-answers.ts); with
+   * `since`, a blocking query.
+   */
+  private async listFolder(folder: string, signal?: AbortSignal, since?: number): Promise<FolderListing> {
+    const response = await this.get({ prefix: folder, ...this.asking('keys&separator=/', since), signal, local: this.consistency === 'stale' });
+    return folderListing(response, folder, this.errors, this.options.token);
+  }
+
+  /** The directories in `parent` (its keys are left out), without their `/`; none when it holds no key. */
   private async listDirectory(parent: string, signal?: AbortSignal): Promise<string[]> {
-    const query = `keys&separator=/${this.mode}`;
-    const response = await this.get({ prefix: parent && `${parent}/`, query, timeoutMs: this.options.timeoutMs, signal, local: this.consistency === 'stale' });
-    if (response.status === 404) return [];
-    if (response.status !== 200) throw this.failed(parent, `answered HTTP ${response.status}`);
-    return listedDirectories(response.body.toString('utf8'));
+    return listedDirectories((await this.listFolder(parent && `${parent}/`, signal)).names ?? []);
   }
 
   /**

@@ -42,11 +42,9 @@ export function nearSibling(prefix: string, siblings: readonly string[]): string
   return name === undefined ? undefined : byName.get(name);
 }
 
-/** Consul's answer to `?keys&separator=/`: the keys and directories (`apps/nginx/`) in one; the directories, without their `/`. */
-export function listedDirectories(body: string): string[] {
-  const keys: unknown = JSON.parse(body);
-  if (!Array.isArray(keys)) return [];
-  return keys.filter((k): k is string => typeof k === 'string' && k.endsWith('/')).map((k) => k.replace(/\/+$/, ''));
+/** The directories among the names Consul lists in a folder (`?keys&separator=/`: `apps/nginx/`, `apps/leaf`), without their `/`. */
+export function listedDirectories(names: readonly string[]): string[] {
+  return names.filter((name) => name.endsWith('/')).map((name) => name.replace(/\/+$/, ''));
 }
 
 /**

@@ -98,6 +98,8 @@ export interface KvSourceOptions extends TlsFiles {
   consistency?: KvConsistency;
   /** Consul/OCCS: a server whose X-Consul-LastContact is above this is left (DEFAULT_MAX_STALE_MS by default). */
   maxStaleMs?: number;
+  /** Consul/OCCS: prefixes watch reads in parts, a blocking query each (stack mode's apps; kv/consul-split.ts). */
+  watchInParts?: readonly string[];
 }
 
 /** TLS settings of a store, as files (read once, when the client is made), and the answer size limit. */

@@ -46,6 +46,7 @@ function sourceOptions(settings: Readonly<Settings>, extra: Partial<KvSourceOpti
     certFile: settings.kvCert,
     keyFile: settings.kvKey,
     insecure: settings.insecure,
+    watchInParts: settings.stack?.apps === undefined ? undefined : [settings.stack.apps],
     ...extra,
   };
 }

@@ -36,6 +36,8 @@ export function parseWait(text: string | null, random = Math.random): number | u
 /** A parked blocking query, as the server that holds it tells it what happened. */
 export interface Waiter {
   prefix: string;
+  /** What the query asks, as tests see it: the key, with `?keys` for a listing. */
+  asks: string;
   /** Something under the prefix was written (or a failure was injected). */
   changed: () => void;
   /** The server lost its leader. */
@@ -46,6 +48,7 @@ export interface Waiter {
 
 export interface Parked {
   prefix: string;
+  asks: string;
   wait: number;
   /** Whether the answer moved past the query's index. */
   moved: () => boolean;
@@ -72,6 +75,7 @@ export function parkQuery(waiters: Set<Waiter>, res: ServerResponse, q: Parked):
   const settle = () => (done(), q.answer());
   const waiter: Waiter = {
     prefix: q.prefix,
+    asks: q.asks,
     changed: () => {
       if (q.failing() || q.moved()) return settle();
       const lag = q.lateBy();

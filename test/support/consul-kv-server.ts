@@ -153,6 +153,11 @@ export class ConsulKvServer {
     return this.waiters.size;
   }
 
+  /** What the parked blocking queries ask, sorted: the key (prefix), with `?keys` for a listing. */
+  get blockedOn(): string[] {
+    return [...this.waiters].map((w) => w.asks).sort();
+  }
+
   /**
    * What a read in `mode` sees here: the leader's present (default and consistent reads are
    * forwarded to it), or this server's own copy (stale), which is behind by its lag, and frozen
@@ -226,6 +231,7 @@ export class ConsulKvServer {
     if (!(since > 0) || read().answer.index > since) return answer();
     parkQuery(this.waiters, res, {
       prefix: key,
+      asks: keys === undefined ? key : `${key}?keys`,
       wait,
       moved: () => read().answer.index > since,
       // A lagging server sees a change lagMs after it is made; one without a leader, never.

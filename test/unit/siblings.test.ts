@@ -25,9 +25,9 @@ describe('the directory beside an empty prefix, for a typo', () => {
     expect(siblingsFrom(all, filtered, ['apps/other'])).toBe(filtered);
   });
 
-  it("reads Consul's ?keys&separator=/ answer: the directories, without their /", () => {
-    expect(listedDirectories('["apps/leaf","apps/nginx/","apps/other/"]')).toEqual(['apps/nginx', 'apps/other']);
-    expect(listedDirectories('{}')).toEqual([]);
+  it("takes the directories of Consul's ?keys&separator=/ answer, without their /", () => {
+    expect(listedDirectories(['apps/leaf', 'apps/nginx/', 'apps/other/'])).toEqual(['apps/nginx', 'apps/other']);
+    expect(listedDirectories([])).toEqual([]);
   });
 
   it('asks a store once per empty prefix while it stays empty, again once it held keys; a failed listing gives no sibling', async () => {

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { MAX_PART_NAME, MAX_PARTS, overlap, partsOf } from '../../src/kv/consul-parts.js';
+
+/** Every name starts with exactly one part, and no part starts with another: their recursive reads hold each key once. */
+function expectCover(parts: readonly string[], names: readonly string[]): void {
+  for (const name of names)
+    expect(
+      parts.filter((p) => name.startsWith(p)),
+      name,
+    ).toHaveLength(1);
+  for (const a of parts) for (const b of parts) if (a !== b) expect(overlap(a, b), `${a} / ${b}`).toBe(false);
+}
+
+const apps = (n: number) => Array.from({ length: n }, (_, i) => `apps/app${String(i).padStart(3, '0')}/`);
+
+describe('partsOf (the parts a prefix is watched in)', () => {
+  it('gives each folder a part of its own while they fit, and keys beside the folder (apps2/…, apps-leaf) parts of theirs', () => {
+    const names = ['apps/web/', 'apps/api/', 'apps/admin/', 'apps2/', 'apps-leaf'];
+    expect(partsOf('apps', names)).toEqual(['apps-leaf', 'apps/admin/', 'apps/api/', 'apps/web/', 'apps2/']);
+    expect(partsOf('apps', [])).toEqual([]);
+    // A name outside the prefix (a listing that raced a change) is not the prefix's to watch.
+    expect(partsOf('apps/', ['apps/web/', 'other/'])).toEqual(['apps/web/']);
+  });
+
+  it('keeps to the limit with 100 apps, each name in exactly one part, most apps alone', () => {
+    const names = apps(100);
+    const parts = partsOf('apps/', names);
+    expect(parts.length).toBeLessThanOrEqual(MAX_PARTS);
+    expectCover(parts, names);
+    expect(parts.filter((p) => names.includes(p)).length).toBeGreaterThanOrEqual(50);
+    const few = partsOf('apps/', names, 5);
+    expect(few.length).toBeLessThanOrEqual(5);
+    expectCover(few, names);
+  });
+
+  it('never cuts below a name that is its own prefix: a key and the folder of the same name are read together', () => {
+    const names = ['apps/x', 'apps/x/', 'apps/xy/', 'apps/z/'];
+    const parts = partsOf('apps/', names);
+    expect(parts).toEqual(['apps/x', 'apps/z/']);
+    expectCover(parts, names);
+  });
+
+  it('cuts a 70,000-character name to MAX_PART_NAME characters past the prefix, and never inside a character', () => {
+    const long = `apps/${'x'.repeat(70_000)}/`;
+    const parts = partsOf('apps/', [long, 'apps/web/']);
+    expect(parts).toEqual(['apps/web/', `apps/${'x'.repeat(MAX_PART_NAME)}`]);
+    // Two emoji that share their first UTF-16 unit: the part stops before the character, not inside it.
+    const emoji = ['apps/\u{1F600}a/', 'apps/\u{1F601}b/', 'apps/\u{1F600}c/'];
+    const cut = partsOf('apps/', emoji);
+    expectCover(cut, emoji);
+    for (const part of cut) expect(() => encodeURIComponent(part), part).not.toThrow();
+    const longEmoji = `apps/${'\u{1F600}'.repeat(MAX_PART_NAME)}/`;
+    for (const part of partsOf('apps/', [longEmoji, 'apps/web/'])) expect(() => encodeURIComponent(part), part).not.toThrow();
+    // Names that part at the very character the cut falls in: one part, not two of the same prefix.
+    const edge = ['\u{1F600}', '\u{1F601}'].map((e) => `apps/${'x'.repeat(MAX_PART_NAME - 1)}${e}/`);
+    const atEdge = partsOf('apps/', [...edge, 'apps/web/']);
+    expect(atEdge).toHaveLength(2);
+    expectCover(atEdge, [...edge, 'apps/web/']);
+    // Half a character in a name: no URL can carry it, so the prefix is read whole.
+    expect(partsOf('apps/', ['apps/web/', 'apps/\uD83D/'])).toEqual(['apps/']);
+  });
+
+  it('covers every name exactly once, within the limit, over 300 random listings of hostile names', () => {
+    let seed = 7;
+    const random = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const alphabet = ['a', 'b', '/', '-', '%', '?', '#', ' ', 'é', '\u{1F600}', '\u{1F601}', '0'];
+    for (let trial = 0; trial < 300; trial++) {
+      const names = Array.from({ length: 1 + random(150) }, () => {
+        const name = Array.from({ length: 1 + random(6) }, () => alphabet[random(alphabet.length)]).join('');
+        return `apps/${name}${random(3) === 0 ? '' : '/'}`;
+      });
+      const limit = 1 + random(70);
+      const parts = partsOf('apps/', names, limit);
+      expect(parts.length).toBeLessThanOrEqual(limit);
+      expectCover(parts, names);
+      for (const part of parts) expect(part.startsWith('apps/')).toBe(true);
+    }
+  });
+});
