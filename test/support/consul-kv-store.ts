@@ -30,6 +30,39 @@ interface State {
   entries: Map<string, ConsulEntry>;
   /** Raft index of the last delete under a key, so an index still moves when keys vanish. */
   tombstones: Map<string, number>;
+  /** The keys of each, sorted (made when first needed): a prefix is a range of them, as in Consul's radix tree. */
+  sorted?: { entries: string[]; tombstones: string[] };
+}
+
+/** Where `key` is, or would go, in a sorted list. */
+function place(sorted: readonly string[], key: string): number {
+  let [low, high] = [0, sorted.length];
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (sorted[mid]! < key) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+function insert(sorted: string[] | undefined, key: string): void {
+  if (sorted) sorted.splice(place(sorted, key), 0, key);
+}
+
+function remove(sorted: string[] | undefined, key: string): void {
+  const at = sorted ? place(sorted, key) : -1;
+  if (sorted && sorted[at] === key) sorted.splice(at, 1);
+}
+
+/** The keys under `prefix` (or `prefix` alone), in order. */
+function range(sorted: readonly string[], prefix: string, recurse: boolean): string[] {
+  const found: string[] = [];
+  for (let i = place(sorted, prefix); i < sorted.length && (recurse ? sorted[i]!.startsWith(prefix) : sorted[i] === prefix); i++) found.push(sorted[i]!);
+  return found;
+}
+
+function sortedOf(state: State): NonNullable<State['sorted']> {
+  return (state.sorted ??= { entries: [...state.entries.keys()].sort(), tombstones: [...state.tombstones.keys()].sort() });
 }
 
 /** One write as the log keeps it: when, and what the keys it touched held before. */
@@ -91,6 +124,7 @@ export class ConsulKvStore {
         for (const [key, value] of pairs) {
           const k = bare(key);
           const previous = this.state.entries.get(k);
+          if (!previous) insert(this.state.sorted?.entries, k);
           const encoded = value === '' ? null : Buffer.from(value, 'utf8').toString('base64');
           this.state.entries.set(k, { Key: k, Value: encoded, Flags: flags, LockIndex: 0, CreateIndex: previous?.CreateIndex ?? index, ModifyIndex: index });
         }
@@ -109,7 +143,12 @@ export class ConsulKvStore {
   deleteMany(keys: readonly string[]): void {
     const doomed = keys.map(bare);
     this.write(doomed, (index) => {
-      for (const d of doomed) if (this.state.entries.delete(d)) this.state.tombstones.set(d, index);
+      for (const d of doomed) {
+        if (!this.state.entries.delete(d)) continue;
+        remove(this.state.sorted?.entries, d);
+        if (!this.state.tombstones.has(d)) insert(this.state.sorted?.tombstones, d);
+        this.state.tombstones.set(d, index);
+      }
     });
   }
 
@@ -156,18 +195,17 @@ export class ConsulKvStore {
 }
 
 function answerOf(state: State, key: string, recurse: boolean, raw: boolean, readable: string | undefined, keys?: string): Answer {
-  const under = (k: string) => (recurse ? k.startsWith(key) : k === key);
-  const matches = [...state.entries.values()]
-    .filter((e) => under(e.Key))
-    .filter((e) => readable === undefined || e.Key.startsWith(readable))
-    .sort((a, b) => (a.Key < b.Key ? -1 : 1));
+  const sorted = sortedOf(state);
+  const matches = range(sorted.entries, key, recurse)
+    .map((k) => state.entries.get(k)!)
+    .filter((e) => readable === undefined || e.Key.startsWith(readable));
   const cut = (k: string) => (keys && k.indexOf(keys, key.length) >= 0 ? k.slice(0, k.indexOf(keys, key.length) + keys.length) : k);
   const listed = keys !== undefined && JSON.stringify([...new Set(matches.map((e) => cut(e.Key)))]);
   const value = raw ? Buffer.from(matches[0]?.Value ?? '', 'base64').toString('utf8') : JSON.stringify(matches);
   const body = matches.length === 0 ? undefined : listed || value;
   // Consul's index for a prefix: the highest modify or delete index under it.
   let index = 1;
-  for (const entry of state.entries.values()) if (under(entry.Key)) index = Math.max(index, entry.ModifyIndex);
-  for (const [k, deleted] of state.tombstones) if (under(k)) index = Math.max(index, deleted);
+  for (const k of range(sorted.entries, key, recurse)) index = Math.max(index, state.entries.get(k)!.ModifyIndex);
+  for (const k of range(sorted.tombstones, key, recurse)) index = Math.max(index, state.tombstones.get(k)!);
   return { index, body };
 }
