@@ -32,18 +32,24 @@ export function consulMeta(headers: IncomingHttpHeaders): ConsulMeta {
 }
 
 /** Consul's answer to a recursive read of a prefix: its pairs (read against the last listing), and X-Consul-Index. */
-export function prefixReading(kept: KeptListings, prefix: string, response: HttpResponse, errors: StoreErrors, token: string | undefined): PrefixReading {
+export function prefixReading(
+  kept: { kept: KeptListings; as: string },
+  prefix: string,
+  response: HttpResponse,
+  errors: StoreErrors,
+  token: string | undefined,
+): PrefixReading {
   const { index } = consulMeta(response.headers);
   // Any web server answers 404 to a path it does not know; Consul's KV API says "no keys" with X-Consul-Index.
   if (response.status === 404 && !hasIndex(response.headers)) throw notConsul(errors, prefix, 'HTTP 404 without X-Consul-Index');
   if (response.status === 404) {
-    kept.forget(prefix);
+    kept.kept.forget(kept.as);
     return { pairs: [], index };
   }
   if (response.status === 401 || response.status === 403) throw errors.unauthorised(prefix, `answered HTTP ${response.status}`, tokenHint(token));
   if (response.status !== 200) throw errors.failed(prefix, `answered HTTP ${response.status}${bodySnippet(response.body, [token])}`);
   const without = hasIndex(response.headers) ? '' : ', without X-Consul-Index';
-  return { index, ...kept.read(prefix, response.body, (what) => notConsul(errors, prefix, `${what}${without}`)) };
+  return { index, ...kept.kept.read(kept.as, response.body, (what) => notConsul(errors, prefix, `${what}${without}`)) };
 }
 
 /**

@@ -37,8 +37,7 @@ export interface Query<R extends { index?: number }> {
  * Asks one query until the watch (or `stop`) ends, faithful to Consul's rules: block only when the
  * store sends X-Consul-Index (else poll), treat an unchanged index as "no change", start over with
  * a full read when the index goes backwards, keep MIN_QUERY_GAP_MS between queries, and retry
- * errors with backoff, forever. A loop stopped while its reads fail tells its scope alive: the
- * part is no longer read, so its failure no longer stands (and the read that stopped it succeeded).
+ * errors with backoff, forever.
  */
 export async function follow<R extends { index?: number }>(query: Query<R>, ctx: LoopContext): Promise<void> {
   const { listener } = ctx;
@@ -46,13 +45,12 @@ export async function follow<R extends { index?: number }>(query: Query<R>, ctx:
   const backoff = new Backoff();
   let index = 0;
   let lastQuery = 0;
-  let failing = false;
   // After an error the next query does not block: a store that is back answers at once, even
   // when nothing changed meanwhile, so its recovery is seen now rather than at the wait's end.
   let block = true;
   while (!signal.aborted) {
     await sleep(lastQuery + MIN_QUERY_GAP_MS - Date.now(), signal);
-    if (signal.aborted) break;
+    if (signal.aborted) return;
     lastQuery = Date.now();
     let reading: R;
     const since = block && index > 0 ? index : undefined;
@@ -61,10 +59,9 @@ export async function follow<R extends { index?: number }>(query: Query<R>, ctx:
     try {
       reading = await query.read(since, AbortSignal.any([signal, asked.signal]));
     } catch (error) {
-      if (signal.aborted) break;
+      if (signal.aborted) return;
       // A query the probes gave up was told as their error already.
       if (!asked.signal.aborted) listener.error(error, query.scope);
-      failing = true;
       block = false;
       await sleep(backoff.next(), signal);
       continue;
@@ -74,7 +71,6 @@ export async function follow<R extends { index?: number }>(query: Query<R>, ctx:
     const blocked = since !== undefined;
     backoff.reset();
     block = true;
-    failing = false;
     listener.alive(query.scope);
     if (reading.index === undefined) {
       // No X-Consul-Index: this store cannot block, so poll it.
@@ -92,5 +88,4 @@ export async function follow<R extends { index?: number }>(query: Query<R>, ctx:
     }
     // A blocking query that ended with an unchanged index: nothing new.
   }
-  if (failing && !ctx.signal.aborted) listener.alive(query.scope);
 }

@@ -1,10 +1,14 @@
+import type { KvPair } from './source.js';
+
 /**
  * The most parts a prefix is watched in. Each part is a blocking query, and each blocking query
  * holds a connection of its own; Consul closes the connections of an address past
- * `limits.http_max_conns_per_client` (200 by default), and while SIGHUP swaps stores two sources
- * watch for a moment. 64 parts, two folder listings and the other prefixes stay well under half.
+ * `limits.http_max_conns_per_client` (200 by default), and all the watchers behind one address
+ * (one host talking to its local agent, a NAT) share that. 32 parts, two listings and the other
+ * prefixes are under 40 connections a watcher, twice that while parts are swapped or SIGHUP
+ * swaps stores.
  */
-export const MAX_PARTS = 64;
+export const MAX_PARTS = 32;
 
 /**
  * How much longer than the prefix watched a part's prefix may be: a name is the store's to choose,
@@ -75,8 +79,81 @@ export function partsOf(root: string, listed: readonly string[], limit = MAX_PAR
       break;
     }
   }
-  return parts.map((p) => p.prefix).sort();
+  const prefixes = parts.map((p) => p.prefix).sort();
+  // A `.`, `..` or empty segment is resolved away on the way (by the URL, or by the store's own
+  // path cleaning), so such a part would read another place, the store's root for `apps/..`.
+  return prefixes.some(walks) ? [root] : prefixes;
+}
+
+/** Whether a key path has a `.`, `..` or empty segment (a trailing `/` aside). */
+function walks(prefix: string): boolean {
+  const segments = prefix.split('/');
+  return segments.some((s, i) => s === '.' || s === '..' || (s === '' && i < segments.length - 1));
 }
 
 /** Whether two prefixes' reads can hold the same key: one starts with the other. */
 export const overlap = (a: string, b: string): boolean => a.startsWith(b) || b.startsWith(a);
+
+/** A part as a swap sees it: its prefix, whether its pairs are in the report, and its last reading. */
+export interface PartState {
+  prefix: string;
+  reporting: boolean;
+  reading?: { pairs: readonly KvPair[] };
+}
+
+/** The new (not reporting) and old (reporting, unwanted) parts, in groups that overlap one another through any chain: each group is swapped at once. */
+export function groups<P extends PartState>(incoming: readonly P[], outgoing: readonly P[]): P[][] {
+  const all = [...incoming, ...outgoing];
+  const seen = new Set<P>();
+  const found: P[][] = [];
+  for (const first of all) {
+    if (seen.has(first)) continue;
+    const group = [first];
+    seen.add(first);
+    for (let i = 0; i < group.length; i++) {
+      for (const other of all) {
+        if (seen.has(other) || !overlap(group[i]!.prefix, other.prefix)) continue;
+        seen.add(other);
+        group.push(other);
+      }
+    }
+    found.push(group);
+  }
+  return found;
+}
+
+/** Which of the prefixes (sorted, none starting with another) a key (`/apps/web/x`) lies under, found by halving. */
+function under(prefixes: readonly string[], key: string): string | undefined {
+  let [low, high] = [0, prefixes.length];
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (`/${prefixes[mid]!}` <= key) low = mid + 1;
+    else high = mid;
+  }
+  const prefix = prefixes[low - 1];
+  return prefix !== undefined && key.startsWith(`/${prefix}`) ? prefix : undefined;
+}
+
+/**
+ * Whether a group's new parts can take over from its old ones without a key going missing or back
+ * in time: every new part has read; every pair of the old parts lies under a new part (a key the
+ * listings do not know yet waits for them, and an app the listings say is gone leaves once its own
+ * part has read it gone); and where old and new parts overlap, they hold the same pairs (a part
+ * that read before the last change waits for its next answer, which that change brings at once).
+ */
+export function agree(group: readonly PartState[]): boolean {
+  const incoming = group.filter((p) => !p.reporting);
+  if (!incoming.every((p) => p.reading)) return false;
+  const outgoing = group.filter((p) => p.reporting);
+  const [news, olds] = [incoming, outgoing].map((parts) => parts.map((p) => p.prefix).sort());
+  const old = outgoing.flatMap((p) => p.reading!.pairs);
+  if (!old.every((pair) => under(news!, pair.key) !== undefined)) return false;
+  const taking = incoming.flatMap((p) => p.reading!.pairs).filter((pair) => under(olds!, pair.key) !== undefined);
+  const byKey = new Map(old.map((pair) => [pair.key, pair.value]));
+  return taking.length === old.length && taking.every((pair) => byKey.get(pair.key) === pair.value);
+}
+
+/** The pairs of the reporting parts, in key order (their prefixes never start with one another). */
+export function inOrder(parts: ReadonlyMap<string, readonly KvPair[]>): KvPair[] {
+  return [...parts.keys()].sort().flatMap((p) => parts.get(p)!);
+}

@@ -1,5 +1,6 @@
 import { follow, type LoopContext, type PrefixReading } from './consul-loop.js';
-import { inOrder, SplitWatch, type FolderListing } from './consul-split.js';
+import { inOrder } from './consul-parts.js';
+import { SplitWatch, type FolderListing } from './consul-split.js';
 import { reporter } from './keys.js';
 import { keepProbing } from './liveness.js';
 import type { KvPair, KvWatchListener } from './source.js';
@@ -14,8 +15,8 @@ export const BLOCKING_WAIT_S = 300;
 export type { PrefixReading } from './consul-loop.js';
 
 export interface ConsulWatchDeps {
-  /** One read of a prefix; with `since`, a blocking query from that index. */
-  read: (prefix: string, since?: number, signal?: AbortSignal) => Promise<PrefixReading>;
+  /** One read of a prefix; with `since`, a blocking query from that index. `keptAs`: what its last listing is kept under (a part's, apart from a prefix of the same name). */
+  read: (prefix: string, since?: number, signal?: AbortSignal, keptAs?: string) => Promise<PrefixReading>;
   /**
    * One tiny request for the whole watch that proves the server in use can serve (moving to the
    * next when it cannot: the queries waiting on it follow), asked every probeIntervalMs while
@@ -33,6 +34,8 @@ export interface ConsulWatchDeps {
   list?: (prefix: string, since?: number, signal?: AbortSignal) => Promise<FolderListing>;
   /** A part is no longer read: what is kept for its answers can go. */
   drop?: (prefix: string) => void;
+  /** How long parts may disagree with the whole before it is read whole for good (tests shorten it). */
+  giveUpSwapMs?: number;
 }
 
 /**
@@ -52,14 +55,15 @@ export async function watchConsul(prefixes: readonly string[], listener: KvWatch
   // The first snapshot waits until every prefix has been read once.
   const merged: Merged = new Merged(listener, (): boolean => whole.every((p) => merged.has(p)) && splits.every((s) => s.ready));
   for (const prefix of split) {
-    const read = (part: string, since: number | undefined, s: AbortSignal) => deps.read(part, since, s);
-    // A part's pairs kept apart from a prefix of the same name (`apps/web` watched whole as well).
+    // A part's pairs, and its last listing, kept apart from a prefix of the same name (`apps/web` watched whole as well).
+    const read = (part: string, since: number | undefined, s: AbortSignal) => deps.read(part, since, s, `${part}\0`);
     const sink = {
       set: (part: string, r: PrefixReading) => merged.set(`${part}\0`, r),
       delete: (part: string) => merged.delete(`${part}\0`),
       flush: merged.flush,
     };
-    splits.push(new SplitWatch(prefix, sink, ctx, { read, list: (folder, since, s) => list!(folder, since, s), drop: deps.drop }));
+    const drop = (part: string) => deps.drop?.(`${part}\0`);
+    splits.push(new SplitWatch(prefix, sink, ctx, { read, list: (folder, since, s) => list!(folder, since, s), drop, giveUpSwapMs: deps.giveUpSwapMs }));
   }
   const watching = whole.map((prefix) =>
     follow<PrefixReading>(

@@ -86,7 +86,7 @@ export class ConsulSource implements KvSource {
     const checkOther = (checkSignal: AbortSignal) => this.checkOther(checkSignal, key);
     const stopChecking = checkOthersOnFailover(this.endpoints, checkOther, signal);
     return watchConsul(prefixes, this.siblings.listening(listener, prefixes, signal), signal, {
-      read: (prefix, since, readSignal) => this.readPrefix(prefix, readSignal ?? signal, since),
+      read: (prefix, since, readSignal, keptAs) => this.readPrefix(prefix, readSignal ?? signal, since, keptAs),
       split: this.options.watchInParts,
       list: (folder, since, listSignal) => this.listFolder(folder, listSignal ?? signal, since),
       drop: (part) => this.kept.drop(part),
@@ -134,17 +134,12 @@ export class ConsulSource implements KvSource {
    * One recursive GET of a prefix; with `since`, a blocking query that Consul holds until
    * something under the prefix changes past that index (or the wait ends).
    */
-  private async readPrefix(prefix: string, signal?: AbortSignal, since?: number): Promise<PrefixReading> {
+  private async readPrefix(prefix: string, signal?: AbortSignal, since?: number, keptAs = prefix): Promise<PrefixReading> {
     this.probeKey ??= prefix;
-    const lent = this.kept.lend(prefix);
+    const lent = this.kept.lend(keptAs);
     try {
-      return prefixReading(
-        this.kept,
-        prefix,
-        await this.get({ prefix, ...this.asking('recurse', since), signal, local: this.consistency === 'stale', into: lent.into }),
-        this.errors,
-        this.options.token,
-      );
+      const response = await this.get({ prefix, ...this.asking('recurse', since), signal, local: this.consistency === 'stale', into: lent.into });
+      return prefixReading({ kept: this.kept, as: keptAs }, prefix, response, this.errors, this.options.token);
     } finally {
       lent.release();
     }

@@ -121,6 +121,18 @@ describe('ConsulSource watching the apps prefix in parts', () => {
     expect(reads[0]!.startsWith('/v1/kv/apps/app07')).toBe(true);
   });
 
+  it('never reads another place for a name with a `..` segment (the store root for `apps/../`): the prefix is read whole', async () => {
+    server = await new ConsulKvServer().start();
+    server.put('apps/web/containers/w1', '10.0.0.1:80');
+    server.put('apps/../x', 'not an app');
+    server.put('secret/db', 'password');
+    const w = watch(['apps']);
+    await waitFor('the first snapshot', () => w.snapshots.length > 0);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(server.requests.filter((r) => r.path === '/v1/kv/' || r.path === '/v1/kv')).toEqual([]);
+    expect(w.last().map((p) => p.key)).toEqual(['/apps/../x', '/apps/web/containers/w1']);
+  });
+
   it('tells a store that goes away as one problem of the apps prefix, not one per part, and the prefix alive once it is back', async () => {
     server = await new ConsulKvServer().start();
     for (const app of ['web', 'api', 'admin']) server.put(`apps/${app}/containers/${app}1`, '10.0.0.1:80');
@@ -129,8 +141,11 @@ describe('ConsulSource watching the apps prefix in parts', () => {
     const settled = ['apps/?keys', 'apps/admin/', 'apps/api/', 'apps/web/', 'apps?keys', 'lb'];
     await waitFor('a blocking query per part', () => JSON.stringify(server.blockedOn) === JSON.stringify(settled));
     await server.stop();
-    await waitFor('errors', () => w.scopes.failed.length >= 6);
+    await waitFor('errors', () => w.scopes.failed.filter((s) => s === 'lb').length >= 4);
     expect(new Set(w.scopes.failed)).toEqual(new Set(['apps', 'lb']));
+    // The apps prefix's six queries fail as often as lb's one does, not six times as often.
+    const count = (scope: string) => w.scopes.failed.filter((s) => s === scope).length;
+    expect(count('apps')).toBeLessThanOrEqual(2 * count('lb') + 2);
     w.scopes.alive.clear();
     await server.start();
     server.put('apps/web/containers/web2', '10.0.0.2:80');
@@ -143,24 +158,35 @@ describe('ConsulSource watching the apps prefix in parts', () => {
 /** A store whose every answer the test gives by hand, query by query (path: the prefix read or listed). */
 function scripted() {
   const queues = new Map<string, Array<PrefixReading | FolderListing>>();
-  const waiting = new Map<string, () => void>();
+  const waiting = new Map<string, Set<() => void>>();
   const asked: string[] = [];
+  /** The paths whose waiting reads were given up (aborted). */
+  const dropped: string[] = [];
+  const failing = new Set<string>();
   const next = async <T>(path: string, signal?: AbortSignal): Promise<T> => {
     asked.push(path);
+    if (failing.has(path)) throw Object.assign(new Error(`${path}: HTTP 403`), { code: 'KV_UNAUTHORISED' });
     for (;;) {
       const answer = queues.get(path)?.shift();
       if (answer) return answer as T;
       await new Promise<void>((resolve, reject) => {
-        waiting.set(path, resolve);
-        signal?.addEventListener('abort', () => reject(Object.assign(new Error('aborted'), { name: 'AbortError' })), { once: true });
+        if (!waiting.has(path)) waiting.set(path, new Set());
+        waiting.get(path)!.add(resolve);
+        const abort = () => (dropped.push(path), reject(Object.assign(new Error('aborted'), { name: 'AbortError' })));
+        signal?.addEventListener('abort', abort, { once: true });
       });
     }
   };
   return {
     asked,
+    dropped,
+    /** Paths whose every read fails from now on. */
+    failing,
     give(path: string, answer: PrefixReading | FolderListing) {
       queues.set(path, [...(queues.get(path) ?? []), answer]);
-      waiting.get(path)?.();
+      // Every reader of the path looks again; the first takes the answer.
+      for (const wake of waiting.get(path) ?? []) wake();
+      waiting.delete(path);
     },
     read: (prefix: string, _since?: number, signal?: AbortSignal) => next<PrefixReading>(prefix, signal),
     list: (folder: string, _since?: number, signal?: AbortSignal) => next<FolderListing>(`${folder}?keys`, signal),
@@ -169,17 +195,25 @@ function scripted() {
 
 const kv = (...keys: string[]) => keys.map((key) => ({ key: `/${key}`, value: 'v' }));
 
-function runScripted(store: ReturnType<typeof scripted>) {
+function runScripted(store: ReturnType<typeof scripted>, giveUpSwapMs?: number) {
   const snapshots: KvSnapshot[] = [];
+  const told: string[] = [];
   const abort = new AbortController();
-  const done = watchConsul(['apps'], { snapshot: (s) => snapshots.push(s), alive: () => {}, error: () => {} }, abort.signal, {
-    read: store.read,
-    list: store.list,
-    split: ['apps'],
-    pollIntervalMs: 60_000,
-  });
+  const listener = {
+    snapshot: (s: KvSnapshot) => snapshots.push(s),
+    alive: (s: string) => told.push(`alive ${s}`),
+    error: (_: unknown, s: string) => told.push(`error ${s}`),
+  };
+  const done = watchConsul(['apps'], listener, abort.signal, { read: store.read, list: store.list, split: ['apps'], pollIntervalMs: 60_000, giveUpSwapMs });
   closing.push(async () => (abort.abort(), await done));
-  return { snapshots, keys: () => snapshots.at(-1)?.pairs.map((p) => p.key) ?? [] };
+  return { snapshots, told, keys: () => snapshots.at(-1)?.pairs.map((p) => p.key) ?? [] };
+}
+
+/** Whether `path` is asked no more: nothing new in 700 ms (more than the backoff's first steps and the 100 ms between queries). */
+async function notAskedAgain(store: ReturnType<typeof scripted>, path: string): Promise<boolean> {
+  const from = store.asked.length;
+  await new Promise((r) => setTimeout(r, 700));
+  return !store.asked.slice(from).includes(path);
 }
 
 describe('watchConsul: parts as they change (scripted store)', () => {
@@ -282,6 +316,85 @@ describe('watchConsul: parts as they change (scripted store)', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(store.asked.slice(asked)).not.toContain('apps');
     expect(w.snapshots.map((s) => s.pairs[0]!.value)).toEqual(['new']);
+  });
+
+  it('sends the first snapshot of an empty apps prefix, whether the listings or the read answer first', async () => {
+    for (const listingsFirst of [true, false]) {
+      const store = scripted();
+      const w = runScripted(store);
+      const read = () => store.give('apps', { pairs: [], index: 5 });
+      if (!listingsFirst) read();
+      store.give('apps?keys', { names: [], index: 5 });
+      store.give('apps/?keys', { names: [], index: 5 });
+      if (listingsFirst) read();
+      await waitFor(`the first snapshot (listings first: ${listingsFirst})`, () => w.snapshots.length === 1);
+      expect(w.keys()).toEqual([]);
+    }
+  });
+
+  it('reads the prefix whole for good when a part cannot be read while the rest can (an ACL that lists a folder it does not let read), and tells one problem, then none', async () => {
+    const store = scripted();
+    const w = runScripted(store);
+    store.failing.add('apps/b/');
+    store.give('apps', { pairs: kv('apps/a/1', 'apps/b/1'), index: 5 });
+    await waitFor('the first snapshot', () => w.keys().length === 2);
+    store.give('apps?keys', { names: ['apps/'], index: 5 });
+    store.give('apps/?keys', { names: ['apps/a/', 'apps/b/'], index: 5 });
+    store.give('apps/a/', { pairs: kv('apps/a/1'), index: 5 });
+    await waitFor('b failing three times', () => store.asked.filter((p) => p === 'apps/b/').length >= 3);
+    // The third failure asks for the whole prefix once: it can be read, so it is read whole (and the watch's own read of it too).
+    await waitFor('the whole prefix asked', () => store.asked.filter((p) => p === 'apps').length >= 3);
+    for (const _ of [1, 2]) store.give('apps', { pairs: kv('apps/a/1', 'apps/b/1', 'apps/b/2'), index: 6 });
+    await waitFor('b/2 from the whole prefix', () => w.keys().includes('/apps/b/2'));
+    expect(await notAskedAgain(store, 'apps/b/')).toBe(true);
+    expect(await notAskedAgain(store, 'apps/?keys')).toBe(true);
+    expect(new Set(w.told.map((t) => t.split(' ')[1]))).toEqual(new Set(['apps']));
+    expect(w.told.at(-1)).toBe('alive apps');
+  });
+
+  it('reads the prefix whole for good when its listing keeps failing while the prefix is read (a gateway that refuses ?keys), and the prefix is alive again', async () => {
+    const store = scripted();
+    const w = runScripted(store);
+    store.failing.add('apps?keys');
+    await waitFor('the listing failing', () => store.asked.includes('apps?keys'));
+    store.give('apps', { pairs: kv('apps/a/1'), index: 5 });
+    await waitFor('the first snapshot', () => w.keys().length === 1);
+    // The third failure asks for the whole prefix once (beside the watch's own blocking query of it): it can be read.
+    await waitFor('the whole prefix asked', () => store.asked.filter((p) => p === 'apps').length >= 3);
+    for (const _ of [1, 2]) store.give('apps', { pairs: kv('apps/a/1'), index: 5 });
+    await waitFor('the prefix alive again', () => w.told.at(-1) === 'alive apps');
+    expect(await notAskedAgain(store, 'apps?keys')).toBe(true);
+    // The failures before the prefix was read, and three after: not one per retry forever.
+    expect(w.told.filter((t) => t === 'error apps').length).toBeLessThanOrEqual(4);
+  });
+
+  it("never reads Consul's folder key (`apps/`, as its UI makes a folder) as a part: the apps in it are", async () => {
+    const store = scripted();
+    const w = runScripted(store);
+    store.give('apps', { pairs: kv('apps/a/1', 'apps/b/1'), index: 5 });
+    await waitFor('the first snapshot', () => w.keys().length === 2);
+    store.give('apps?keys', { names: ['apps/'], index: 5 });
+    store.give('apps/?keys', { names: ['apps/', 'apps/a/', 'apps/b/'], index: 5 });
+    await waitFor('the parts asked', () => store.asked.includes('apps/a/') && store.asked.includes('apps/b/'));
+    expect(store.asked).not.toContain('apps/');
+  });
+
+  it('reads the prefix whole for good when parts and the whole keep disagreeing past the deadline', async () => {
+    const store = scripted();
+    const w = runScripted(store, 300);
+    store.give('apps', { pairs: kv('apps/a/1', 'apps/b/1'), index: 5 });
+    await waitFor('the first snapshot', () => w.keys().length === 2);
+    // Listings that never name b (an ACL that hides its name but lets it be read).
+    store.give('apps?keys', { names: ['apps/'], index: 5 });
+    store.give('apps/?keys', { names: ['apps/a/'], index: 5 });
+    store.give('apps/a/', { pairs: kv('apps/a/1'), index: 5 });
+    await waitFor('a read', () => store.asked.filter((p) => p === 'apps/a/').length >= 2);
+    await new Promise((r) => setTimeout(r, 400));
+    store.give('apps', { pairs: kv('apps/a/1', 'apps/b/1', 'apps/b/2'), index: 6 });
+    await waitFor('b/2', () => w.keys().includes('/apps/b/2'));
+    // The part and the listings waiting on the store are given up.
+    await waitFor('the parts given up', () => ['apps/a/', 'apps?keys', 'apps/?keys'].every((p) => store.dropped.includes(p)));
+    expect(w.keys()).toEqual(['/apps/a/1', '/apps/b/1', '/apps/b/2']);
   });
 
   it('reads the prefix whole, as without parts, from a store that cannot list or cannot block', async () => {

@@ -55,10 +55,8 @@ function remove(sorted: string[] | undefined, key: string): void {
 }
 
 /** The keys under `prefix` (or `prefix` alone), in order. */
-function range(sorted: readonly string[], prefix: string, recurse: boolean): string[] {
-  const found: string[] = [];
-  for (let i = place(sorted, prefix); i < sorted.length && (recurse ? sorted[i]!.startsWith(prefix) : sorted[i] === prefix); i++) found.push(sorted[i]!);
-  return found;
+function* range(sorted: readonly string[], prefix: string, recurse: boolean): Generator<string> {
+  for (let i = place(sorted, prefix); i < sorted.length && (recurse ? sorted[i]!.startsWith(prefix) : sorted[i] === prefix); i++) yield sorted[i]!;
 }
 
 function sortedOf(state: State): NonNullable<State['sorted']> {
@@ -196,16 +194,25 @@ export class ConsulKvStore {
 
 function answerOf(state: State, key: string, recurse: boolean, raw: boolean, readable: string | undefined, keys?: string): Answer {
   const sorted = sortedOf(state);
-  const matches = range(sorted.entries, key, recurse)
-    .map((k) => state.entries.get(k)!)
-    .filter((e) => readable === undefined || e.Key.startsWith(readable));
-  const cut = (k: string) => (keys && k.indexOf(keys, key.length) >= 0 ? k.slice(0, k.indexOf(keys, key.length) + keys.length) : k);
-  const listed = keys !== undefined && JSON.stringify([...new Set(matches.map((e) => cut(e.Key)))]);
-  const value = raw ? Buffer.from(matches[0]?.Value ?? '', 'base64').toString('utf8') : JSON.stringify(matches);
-  const body = matches.length === 0 ? undefined : listed || value;
-  // Consul's index for a prefix: the highest modify or delete index under it.
+  // One pass over the keys under the prefix, as Consul's own list walks its tree: the highest modify index, and the entries (or names) the token may read.
+  const matches: ConsulEntry[] = [];
+  const names: string[] = [];
   let index = 1;
-  for (const k of range(sorted.entries, key, recurse)) index = Math.max(index, state.entries.get(k)!.ModifyIndex);
+  for (const k of range(sorted.entries, key, recurse)) {
+    const entry = state.entries.get(k)!;
+    index = Math.max(index, entry.ModifyIndex);
+    if (readable !== undefined && !k.startsWith(readable)) continue;
+    if (keys === undefined) matches.push(entry);
+    else {
+      // Cut just after the separator that follows the prefix; keys are sorted, so a name repeats only right after itself.
+      const at = keys ? k.indexOf(keys, key.length) : -1;
+      const name = at >= 0 ? k.slice(0, at + keys.length) : k;
+      if (name !== names.at(-1)) names.push(name);
+    }
+  }
+  // Consul's index for a prefix: the highest modify or delete index under it.
   for (const k of range(sorted.tombstones, key, recurse)) index = Math.max(index, state.tombstones.get(k)!);
-  return { index, body };
+  const found = keys === undefined ? matches.length : names.length;
+  const body = keys !== undefined ? JSON.stringify(names) : raw ? Buffer.from(matches[0]?.Value ?? '', 'base64').toString('utf8') : JSON.stringify(matches);
+  return { index, body: found === 0 ? undefined : body };
 }
