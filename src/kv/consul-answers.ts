@@ -2,7 +2,6 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { OccsError } from '../errors.js';
 import type { KeptListings } from './consul-kept.js';
 import type { PrefixReading } from './consul-loop.js';
-import type { FolderListing } from './consul-split.js';
 import type { HttpResponse } from './http-answer.js';
 import { bodySnippet, type StoreErrors } from './store-errors.js';
 
@@ -41,13 +40,12 @@ export function prefixReading(
 ): PrefixReading {
   const { index } = consulMeta(response.headers);
   // Any web server answers 404 to a path it does not know; Consul's KV API says "no keys" with X-Consul-Index.
-  if (response.status === 404 && !hasIndex(response.headers)) throw notConsul(errors, prefix, 'HTTP 404 without X-Consul-Index');
+  if (response.status === 404 && !hasIndex(response.headers)) throw refusal(notConsul(errors, prefix, 'HTTP 404 without X-Consul-Index'));
   if (response.status === 404) {
     kept.kept.forget(kept.as);
     return { pairs: [], index };
   }
-  if (response.status === 401 || response.status === 403) throw errors.unauthorised(prefix, `answered HTTP ${response.status}`, tokenHint(token));
-  if (response.status !== 200) throw errors.failed(prefix, `answered HTTP ${response.status}${bodySnippet(response.body, [token])}`);
+  if (response.status !== 200) throw answered(response, prefix, errors, token);
   const without = hasIndex(response.headers) ? '' : ', without X-Consul-Index';
   return { index, ...kept.kept.read(kept.as, response.body, (what) => notConsul(errors, prefix, `${what}${without}`)) };
 }
@@ -61,9 +59,8 @@ export function prefixReading(
 export function folderListing(response: HttpResponse, folder: string, errors: StoreErrors, token: string | undefined): FolderListing {
   const { index } = consulMeta(response.headers);
   if (response.status === 404) return hasIndex(response.headers) ? { names: [], index } : {};
-  if (response.status === 401 || response.status === 403) throw errors.unauthorised(folder, `answered HTTP ${response.status}`, tokenHint(token));
   if (response.status === 400 || response.status === 405) return {};
-  if (response.status !== 200) throw errors.failed(folder, `answered HTTP ${response.status}${bodySnippet(response.body, [token])}`);
+  if (response.status !== 200) throw answered(response, folder, errors, token);
   try {
     const names: unknown = JSON.parse(response.body.toString('utf8'));
     return Array.isArray(names) && names.every((n) => typeof n === 'string') ? { names, index } : {};
@@ -72,8 +69,28 @@ export function folderListing(response: HttpResponse, folder: string, errors: St
   }
 }
 
+/** Consul's `?keys&separator=/` answer: the names in a folder; `names` undefined when the store cannot list (not Consul's API). */
+export interface FolderListing {
+  names?: string[];
+  index?: number;
+}
+
 /** Whether an answer carries X-Consul-Index: every answer of Consul's KV API does, a 404 included. */
 export const hasIndex = (headers: IncomingHttpHeaders): boolean => headers['x-consul-index'] !== undefined;
+
+const refusals = new WeakSet<object>();
+
+/** An error of a store that answered, and refused this one request (a 3xx or 4xx): not an outage, which ends for every request at once. */
+export const refusal = <E extends object>(error: E): E => (refusals.add(error), error);
+export const isRefusal = (error: unknown): boolean => typeof error === 'object' && error !== null && refusals.has(error);
+
+/** The error of an answer other than 200: a refusal when its status is 3xx or 4xx (but 429, too many requests). */
+function answered(response: HttpResponse, prefix: string, errors: StoreErrors, token: string | undefined): OccsError {
+  const { status } = response;
+  if (status === 401 || status === 403) return refusal(errors.unauthorised(prefix, `answered HTTP ${status}`, tokenHint(token)));
+  const error = errors.failed(prefix, `answered HTTP ${status}${bodySnippet(response.body, [token])}`);
+  return status < 500 && status !== 429 ? refusal(error) : error;
+}
 
 /**
  * The error of a server that answers, but not as Consul's KV API does (a web server, a proxy's

@@ -68,6 +68,8 @@ export async function follow<R extends { index?: number }>(query: Query<R>, ctx:
     } finally {
       ctx.blocking.delete(asked);
     }
+    // Stopped while the answer was on its way: it is no longer wanted.
+    if (signal.aborted) return;
     const blocked = since !== undefined;
     backoff.reset();
     block = true;

@@ -1,12 +1,9 @@
 import { follow, type LoopContext, type PrefixReading } from './consul-loop.js';
+import { isRefusal, type FolderListing } from './consul-answers.js';
 import { agree, groups, partsOf } from './consul-parts.js';
 import type { KvWatchListener } from './source.js';
 
-/** Consul's `?keys&separator=/` answer: the names in a folder; `names` undefined when the store cannot list (not Consul's API). */
-export interface FolderListing {
-  names?: string[];
-  index?: number;
-}
+export type { FolderListing } from './consul-answers.js';
 
 export interface SplitDeps {
   /** A part's read (`part` is its prefix); kept apart from a prefix of the same name watched whole. */
@@ -33,6 +30,9 @@ interface Part {
   /** Its pairs are in the report. */
   reporting: boolean;
 }
+
+/** A listing's scope in the failures (never a part's: no key holds a NUL). */
+const listScope = (folder: string) => `${folder}\0?keys`;
 
 /** Failures in a row of one query after which one read of the whole prefix asks whether the store can read it (and then the prefix is read whole). */
 const GIVE_UP_FAILURES = 3;
@@ -62,7 +62,7 @@ export class SplitWatch {
   private readonly lists = new AbortController();
   private readonly loops = new Set<Promise<void>>();
   private readonly ctx: LoopContext;
-  /** The prefix's queries failing now, and how many times in a row. */
+  /** The prefix's queries failing now, and how many times in a row the store refused each. */
   private readonly failing = new Map<string, number>();
   private trying = false;
   private whole = false;
@@ -91,7 +91,7 @@ export class SplitWatch {
     const signal = AbortSignal.any([this.ctx.signal, this.lists.signal]);
     for (const folder of [this.prefix, `${this.prefix}/`]) {
       const read = (since: number | undefined, s: AbortSignal) => this.deps.list(folder, since, s);
-      this.loop(follow<FolderListing>({ scope: `${folder}?keys`, read, news: (listing) => this.listed(folder, listing), stop: signal }, this.ctx));
+      this.loop(follow<FolderListing>({ scope: listScope(folder), read, news: (listing) => this.listed(folder, listing), stop: signal }, this.ctx));
     }
     while (this.loops.size > 0) await Promise.all(this.loops);
   }
@@ -122,7 +122,7 @@ export class SplitWatch {
   private readWhole(): void {
     this.whole = true;
     this.lists.abort();
-    for (const folder of [this.prefix, `${this.prefix}/`]) this.forget(`${folder}?keys`);
+    for (const folder of [this.prefix, `${this.prefix}/`]) this.forget(listScope(folder));
     this.wanted = [this.prefix];
     this.settle();
   }
@@ -139,7 +139,8 @@ export class SplitWatch {
     let swapped = false;
     let stuck = false;
     for (const group of groups(incoming, outgoing)) {
-      if (!agree(group)) {
+      // Read whole, the prefix takes over once read: its read came after every part's it replaces, and it holds them all.
+      if (!(this.whole ? group.every((p) => p.reporting || p.reading) : agree(group))) {
         stuck ||= group.every((p) => p.reading);
         continue;
       }
@@ -164,6 +165,8 @@ export class SplitWatch {
     const stop = new AbortController();
     const part: Part = { prefix, stop, reporting: false };
     const news = (reading: PrefixReading) => {
+      // A part ended while its answer was on the way: it has no say any more.
+      if (stop.signal.aborted) return;
       part.reading = reading;
       if (part.reporting) this.sink.set(prefix, reading);
       // A new part may now take over, or an old one now agree with the new ones.
@@ -188,9 +191,10 @@ export class SplitWatch {
   /**
    * The listener of the prefix's queries: their failures told as the prefix's, each failure only
    * while it is the first still failing (the error count grows as with one query, not 30 times
-   * as fast), and the prefix alive again only once none fails. A query that fails again and again
-   * while the whole prefix can be read (one read of it tells) cannot be read here: an ACL that
-   * lists a folder it does not let read, a gateway that refuses `?keys`. The prefix is read whole.
+   * as fast), and the prefix alive again only once none fails. A query the store refuses again and
+   * again (a 3xx or 4xx answer) while the whole prefix can be read (one read of it tells) cannot be
+   * read here: an ACL that lists a folder it does not let read, a gateway that refuses `?keys`.
+   * The prefix is then read whole.
    */
   private tally(listener: KvWatchListener): KvWatchListener {
     return {
@@ -200,10 +204,11 @@ export class SplitWatch {
         if (this.failing.size === 0) listener.alive(this.prefix);
       },
       error: (error, scope) => {
-        const count = (this.failing.get(scope) ?? 0) + 1;
+        // Refusals in a row (a store that answers, and says no to this one query): an outage's failures do not count.
+        const count = isRefusal(error) ? (this.failing.get(scope) ?? 0) + 1 : 0;
         this.failing.set(scope, count);
         if (this.failing.keys().next().value === scope) listener.error(error, this.prefix);
-        if (count % GIVE_UP_FAILURES === 0 && !this.whole) void this.tryWhole();
+        if (count > 0 && count % GIVE_UP_FAILURES === 0 && !this.whole) void this.tryWhole();
       },
     };
   }

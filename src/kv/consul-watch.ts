@@ -56,13 +56,15 @@ export async function watchConsul(prefixes: readonly string[], listener: KvWatch
   const merged: Merged = new Merged(listener, (): boolean => whole.every((p) => merged.has(p)) && splits.every((s) => s.ready));
   for (const prefix of split) {
     // A part's pairs, and its last listing, kept apart from a prefix of the same name (`apps/web` watched whole as well).
-    const read = (part: string, since: number | undefined, s: AbortSignal) => deps.read(part, since, s, `${part}\0`);
+    // The whole prefix keeps its listing under its own name, which one-shot reads (SIGHUP) share.
+    const kept = (part: string) => (part === prefix ? part : `${part}\0`);
+    const read = (part: string, since: number | undefined, s: AbortSignal) => deps.read(part, since, s, kept(part));
     const sink = {
       set: (part: string, r: PrefixReading) => merged.set(`${part}\0`, r),
       delete: (part: string) => merged.delete(`${part}\0`),
       flush: merged.flush,
     };
-    const drop = (part: string) => deps.drop?.(`${part}\0`);
+    const drop = (part: string) => deps.drop?.(kept(part));
     splits.push(new SplitWatch(prefix, sink, ctx, { read, list: (folder, since, s) => list!(folder, since, s), drop, giveUpSwapMs: deps.giveUpSwapMs }));
   }
   const watching = whole.map((prefix) =>

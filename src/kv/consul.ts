@@ -4,7 +4,7 @@ import type { OccsError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
 import { consulMeta, encodePrefix, folderListing, hasIndex, notConsul, prefixReading, spreadIndex, type Get } from './consul-answers.js';
 import { KeptListings } from './consul-kept.js';
-import type { FolderListing } from './consul-split.js';
+import type { FolderListing } from './consul-answers.js';
 import { BLOCKING_WAIT_S, watchConsul, type PrefixReading } from './consul-watch.js';
 import { Endpoints } from './endpoints.js';
 import { checkOthersOnFailover, PROBE_TIMEOUT_MS } from './liveness.js';

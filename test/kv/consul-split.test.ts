@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConsulSource } from '../../src/kv/consul.js';
 import { MAX_PARTS, partsOf } from '../../src/kv/consul-parts.js';
+import { refusal } from '../../src/kv/consul-answers.js';
 import type { FolderListing } from '../../src/kv/consul-split.js';
 import { watchConsul, type PrefixReading } from '../../src/kv/consul-watch.js';
 import { parseKvLocation } from '../../src/kv/open.js';
@@ -163,9 +164,11 @@ function scripted() {
   /** The paths whose waiting reads were given up (aborted). */
   const dropped: string[] = [];
   const failing = new Set<string>();
+  const down = new Set<string>();
   const next = async <T>(path: string, signal?: AbortSignal): Promise<T> => {
     asked.push(path);
-    if (failing.has(path)) throw Object.assign(new Error(`${path}: HTTP 403`), { code: 'KV_UNAUTHORISED' });
+    if (failing.has(path)) throw refusal(Object.assign(new Error(`${path}: HTTP 403`), { code: 'KV_UNAUTHORISED' }));
+    if (down.has(path)) throw Object.assign(new Error(`${path}: refused the connection`), { code: 'KV_UNREACHABLE' });
     for (;;) {
       const answer = queues.get(path)?.shift();
       if (answer) return answer as T;
@@ -180,8 +183,10 @@ function scripted() {
   return {
     asked,
     dropped,
-    /** Paths whose every read fails from now on. */
+    /** Paths whose every read the store refuses from now on (HTTP 403). */
     failing,
+    /** Paths whose every read finds no store (an outage). */
+    down,
     give(path: string, answer: PrefixReading | FolderListing) {
       queues.set(path, [...(queues.get(path) ?? []), answer]);
       // Every reader of the path looks again; the first takes the answer.
@@ -349,6 +354,58 @@ describe('watchConsul: parts as they change (scripted store)', () => {
     expect(await notAskedAgain(store, 'apps/b/')).toBe(true);
     expect(await notAskedAgain(store, 'apps/?keys')).toBe(true);
     expect(new Set(w.told.map((t) => t.split(' ')[1]))).toEqual(new Set(['apps']));
+    expect(w.told.at(-1)).toBe('alive apps');
+  });
+
+  it('keeps its parts through an outage: failures that are no refusal never make it read the prefix whole', async () => {
+    const store = scripted();
+    const w = runScripted(store);
+    store.give('apps', { pairs: kv('apps/a/1'), index: 5 });
+    await waitFor('the first snapshot', () => w.keys().length === 1);
+    store.give('apps?keys', { names: ['apps/'], index: 5 });
+    store.give('apps/?keys', { names: ['apps/a/'], index: 5 });
+    store.give('apps/a/', { pairs: kv('apps/a/1'), index: 5 });
+    // A change the part reports: the part has taken over from the whole prefix.
+    await waitFor('a asked again', () => store.asked.filter((p) => p === 'apps/a/').length >= 2);
+    store.give('apps/a/', { pairs: kv('apps/a/1', 'apps/a/2'), index: 6 });
+    await waitFor('a/2 through its part', () => w.keys().includes('/apps/a/2'));
+    // a's query finds no store, again and again, once woken by a change; the whole prefix could be read.
+    const whole = store.asked.filter((p) => p === 'apps').length;
+    store.give('apps', { pairs: kv('apps/a/1', 'apps/a/2'), index: 7 });
+    store.down.add('apps/a/');
+    store.give('apps/a/', { pairs: kv('apps/a/1', 'apps/a/2'), index: 7 });
+    await waitFor('a failing four times', () => store.asked.filter((p) => p === 'apps/a/').length >= 8);
+    store.down.delete('apps/a/');
+    store.give('apps/a/', { pairs: kv('apps/a/1', 'apps/a/3'), index: 8 });
+    await waitFor('a/3 through its part', () => w.keys().includes('/apps/a/3'));
+    expect(store.dropped).not.toContain('apps?keys');
+    expect(store.asked.filter((p) => p === 'apps').length).toBe(whole);
+    expect(w.told.at(-1)).toBe('alive apps');
+  });
+
+  it('takes the whole prefix back from reporting parts even when one of them can no longer be read (its stale pairs go)', async () => {
+    const store = scripted();
+    const w = runScripted(store);
+    store.give('apps', { pairs: kv('apps/a/1', 'apps/b/1'), index: 5 });
+    await waitFor('the first snapshot', () => w.keys().length === 2);
+    store.give('apps?keys', { names: ['apps/'], index: 5 });
+    store.give('apps/?keys', { names: ['apps/a/', 'apps/b/'], index: 5 });
+    store.give('apps/a/', { pairs: kv('apps/a/1'), index: 5 });
+    store.give('apps/b/', { pairs: kv('apps/b/1'), index: 5 });
+    await waitFor('b asked again', () => store.asked.filter((p) => p === 'apps/b/').length >= 2);
+    store.give('apps/b/', { pairs: kv('apps/b/1', 'apps/b/2'), index: 6 });
+    await waitFor('b/2 through its part', () => w.keys().includes('/apps/b/2'));
+    // b's query is refused from now on, once woken by a change; the whole prefix can be read, and holds b/3 (not b/2).
+    store.failing.add('apps/b/');
+    const whole = store.asked.filter((p) => p === 'apps').length;
+    store.give('apps/b/', { pairs: kv('apps/b/1', 'apps/b/2'), index: 6 });
+    await waitFor('b refused three times', () => store.asked.filter((p) => p === 'apps/b/').length >= 6);
+    await waitFor('the whole prefix asked', () => store.asked.filter((p) => p === 'apps').length > whole);
+    for (const _ of [1, 2]) store.give('apps', { pairs: kv('apps/a/1', 'apps/b/1', 'apps/b/3'), index: 7 });
+    await waitFor('b/3 from the whole prefix', () => w.keys().includes('/apps/b/3'));
+    expect(w.keys()).toEqual(['/apps/a/1', '/apps/b/1', '/apps/b/3']);
+    await waitFor('the parts given up', () => ['apps/a/', 'apps?keys', 'apps/?keys'].every((p) => store.dropped.includes(p)));
+    expect(await notAskedAgain(store, 'apps/b/')).toBe(true);
     expect(w.told.at(-1)).toBe('alive apps');
   });
 
