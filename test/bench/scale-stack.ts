@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { ConsulKvServer } from '../support/consul-kv-server.js';
 import { EtcdServer } from '../support/etcd-server.js';
-import { ScaleRig, type ScaleStore } from '../support/scale-rig.js';
+import { SCALE_PREFIX, ScaleRig, type ScaleStore } from '../support/scale-rig.js';
 import { mapEntries, serverStates } from '../support/server-states.js';
 import { mib, rssMiB } from './scale.js';
 import { until } from './stack.js';
@@ -22,8 +22,12 @@ interface KindFigures {
   reloads: number;
   /** haproxy -c of the file a runtime change installs behind it, ms. */
   check: number[];
+  /** Bytes the Consul/OCCS test server sent per change (undefined for etcd). */
+  bytes?: number;
 }
-type StackFigures = Record<Kind, KindFigures> & { idle: { rss: number; anon: number } };
+type StackFigures = Record<Kind, KindFigures> & { idle: { rss: number; anon: number }; whole?: number };
+
+const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
 
 /**
  * Store write (timed from just before it) → `served` holds (polled back to back) → watch's log says
@@ -69,12 +73,16 @@ async function stackFigures(layout: { backends: number; servers: number }, store
     await new Promise((r) => setTimeout(r, 5000)); // start-up settles
     const pid = rig.watch!.child.pid!;
     const figures = { idle: rssMiB(pid) } as StackFigures;
+    if (rig.store instanceof ConsulKvServer) figures.whole = Buffer.byteLength(rig.store.store.read(SCALE_PREFIX, true, false, undefined).body ?? '');
     const change = changes(rig);
     for (const kind of KINDS) {
       const [trials, cpuBefore] = [[] as Array<Awaited<ReturnType<typeof timeOne>>>, cpuMs(pid)];
+      const sent = () => (rig.store instanceof ConsulKvServer ? rig.store.bytesSent : undefined);
+      const sentBefore = sent();
       for (let i = 0; i < TRIALS; i++) trials.push(await timeOne(rig, ...change[kind](i)));
       const cpu = (cpuMs(pid) - cpuBefore) / TRIALS;
-      figures[kind] = { latency: trials.map((t) => t.took), cpu, reloads: trials.filter((t) => t.reloaded).length, check: trials.map((t) => t.check) };
+      const bytes = sentBefore === undefined ? undefined : (sent()! - sentBefore) / TRIALS;
+      figures[kind] = { latency: trials.map((t) => t.took), cpu, reloads: trials.filter((t) => t.reloaded).length, check: trials.map((t) => t.check), bytes };
     }
     return figures;
   } finally {
@@ -115,6 +123,15 @@ export async function benchScaleStack(): Promise<void> {
         ],
         ['changes that went by reload, not the runtime API (goal 0)', both((p) => KINDS.map((k) => p[k].reloads).join(' / '))],
         ['watch RSS idle', both((p) => mib(p.idle))],
+        ...(big.add.bytes === undefined
+          ? []
+          : ([
+              [
+                'bytes the store sent watch per change (its answers): add / remove / weight / route',
+                both((p) => KINDS.map((k) => kib(p[k].bytes!)).join(' / ')),
+              ],
+              ["… the apps prefix's whole answer, as one query would be sent on every change of an app", kib(big.whole ?? 0)],
+            ] as Array<[string, string]>)),
       ],
     );
   }

@@ -58,6 +58,8 @@ export class ConsulKvServer {
   lastContactMs?: number;
   /** Every request received, newest last. */
   readonly requests: RecordedRequest[] = [];
+  /** Bytes written to connections that have closed. */
+  private closedBytes = 0;
 
   constructor(private readonly options: ConsulKvServerOptions = {}) {
     this.store = options.store ?? new ConsulKvStore();
@@ -101,7 +103,10 @@ export class ConsulKvServer {
     const server = this.options.tls ? https.createServer(this.options.tls, handler) : http.createServer(handler);
     server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
+      socket.on('close', () => {
+        this.sockets.delete(socket);
+        this.closedBytes += socket.bytesWritten;
+      });
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -149,6 +154,13 @@ export class ConsulKvServer {
   }
 
   /** Blocking queries waiting right now (lets tests wait until a watcher is parked). */
+  /** Every byte this server has sent (heads and bodies), on connections open or closed. */
+  get bytesSent(): number {
+    let sent = this.closedBytes;
+    for (const socket of this.sockets) sent += socket.bytesWritten;
+    return sent;
+  }
+
   get blockedQueries(): number {
     return this.waiters.size;
   }
