@@ -221,16 +221,23 @@ async function notAskedAgain(store: ReturnType<typeof scripted>, path: string): 
   return !store.asked.slice(from).includes(path);
 }
 
+/** The whole prefix read (the first snapshot), then listings naming `apps`, and each app's part read once and asked again: the parts in place. */
+async function withParts(store: ReturnType<typeof scripted>, w: ReturnType<typeof runScripted>, apps: Record<string, string[]>): Promise<void> {
+  const keysOf = (app: string) => apps[app]!.map((k) => `apps/${app}/${k}`);
+  const all = Object.keys(apps).flatMap(keysOf);
+  store.give('apps', { pairs: kv(...all), index: 5 });
+  await waitFor('the first snapshot', () => w.keys().length === all.length);
+  store.give('apps?keys', { names: ['apps/'], index: 5 });
+  store.give('apps/?keys', { names: Object.keys(apps).map((a) => `apps/${a}/`), index: 5 });
+  for (const app of Object.keys(apps)) store.give(`apps/${app}/`, { pairs: kv(...keysOf(app)), index: 5 });
+  await waitFor('each part asked again', () => Object.keys(apps).every((a) => store.asked.filter((p) => p === `apps/${a}/`).length >= 2));
+}
+
 describe('watchConsul: parts as they change (scripted store)', () => {
   it("takes an app out only once its own part has read it gone, never on a listing's word alone (a listing can be older than a part)", async () => {
     const store = scripted();
     const w = runScripted(store);
-    store.give('apps', { pairs: kv('apps/a/1'), index: 5 });
-    await waitFor('the first snapshot', () => w.keys().length === 1);
-    store.give('apps?keys', { names: ['apps/'], index: 5 });
-    store.give('apps/?keys', { names: ['apps/a/'], index: 5 });
-    store.give('apps/a/', { pairs: kv('apps/a/1'), index: 5 });
-    await waitFor('the part apps/a/ to be read', () => store.asked.filter((p) => p === 'apps/a/').length >= 2);
+    await withParts(store, w, { a: ['1'] });
     // b appears at index 6; the listings say so, and its part reads it.
     store.give('apps?keys', { names: ['apps/'], index: 6 });
     store.give('apps/?keys', { names: ['apps/a/', 'apps/b/'], index: 6 });
@@ -360,13 +367,8 @@ describe('watchConsul: parts as they change (scripted store)', () => {
   it('keeps its parts through an outage: failures that are no refusal never make it read the prefix whole', async () => {
     const store = scripted();
     const w = runScripted(store);
-    store.give('apps', { pairs: kv('apps/a/1'), index: 5 });
-    await waitFor('the first snapshot', () => w.keys().length === 1);
-    store.give('apps?keys', { names: ['apps/'], index: 5 });
-    store.give('apps/?keys', { names: ['apps/a/'], index: 5 });
-    store.give('apps/a/', { pairs: kv('apps/a/1'), index: 5 });
+    await withParts(store, w, { a: ['1'] });
     // A change the part reports: the part has taken over from the whole prefix.
-    await waitFor('a asked again', () => store.asked.filter((p) => p === 'apps/a/').length >= 2);
     store.give('apps/a/', { pairs: kv('apps/a/1', 'apps/a/2'), index: 6 });
     await waitFor('a/2 through its part', () => w.keys().includes('/apps/a/2'));
     // a's query finds no store, again and again, once woken by a change; the whole prefix could be read.
@@ -386,13 +388,7 @@ describe('watchConsul: parts as they change (scripted store)', () => {
   it('takes the whole prefix back from reporting parts even when one of them can no longer be read (its stale pairs go)', async () => {
     const store = scripted();
     const w = runScripted(store);
-    store.give('apps', { pairs: kv('apps/a/1', 'apps/b/1'), index: 5 });
-    await waitFor('the first snapshot', () => w.keys().length === 2);
-    store.give('apps?keys', { names: ['apps/'], index: 5 });
-    store.give('apps/?keys', { names: ['apps/a/', 'apps/b/'], index: 5 });
-    store.give('apps/a/', { pairs: kv('apps/a/1'), index: 5 });
-    store.give('apps/b/', { pairs: kv('apps/b/1'), index: 5 });
-    await waitFor('b asked again', () => store.asked.filter((p) => p === 'apps/b/').length >= 2);
+    await withParts(store, w, { a: ['1'], b: ['1'] });
     store.give('apps/b/', { pairs: kv('apps/b/1', 'apps/b/2'), index: 6 });
     await waitFor('b/2 through its part', () => w.keys().includes('/apps/b/2'));
     // b's query is refused from now on, once woken by a change; the whole prefix can be read, and holds b/3 (not b/2).
