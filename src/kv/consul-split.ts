@@ -31,6 +31,16 @@ interface Part {
   reporting: boolean;
 }
 
+/**
+ * Read whole, the prefix takes over from the parts once it has read at an index at least as high
+ * as each part's last (X-Consul-Index under a prefix is its newest change): it holds them all, and
+ * none of them goes back in time. A part the store refuses keeps its last reading, which is older.
+ */
+function newer(group: readonly Part[]): boolean {
+  const newest = Math.max(0, ...group.filter((p) => p.reporting).map((p) => p.reading?.index ?? 0));
+  return group.every((p) => p.reporting || (p.reading && (p.reading.index ?? Infinity) >= newest));
+}
+
 /** A listing's scope in the failures (never a part's: no key holds a NUL). */
 const listScope = (folder: string) => `${folder}\0?keys`;
 
@@ -139,8 +149,7 @@ export class SplitWatch {
     let swapped = false;
     let stuck = false;
     for (const group of groups(incoming, outgoing)) {
-      // Read whole, the prefix takes over once read: its read came after every part's it replaces, and it holds them all.
-      if (!(this.whole ? group.every((p) => p.reporting || p.reading) : agree(group))) {
+      if (!(this.whole ? newer(group) : agree(group))) {
         stuck ||= group.every((p) => p.reading);
         continue;
       }

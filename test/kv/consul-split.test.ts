@@ -405,6 +405,29 @@ describe('watchConsul: parts as they change (scripted store)', () => {
     expect(w.told.at(-1)).toBe('alive apps');
   });
 
+  it('takes the whole prefix back only from a read at least as new as its parts: no value goes back in time', async () => {
+    const store = scripted();
+    const w = runScripted(store);
+    await withParts(store, w, { a: ['1'], b: ['1'] });
+    store.give('apps/b/', { pairs: kv('apps/b/1', 'apps/b/2'), index: 6 });
+    await waitFor('b/2 through its part', () => w.keys().includes('/apps/b/2'));
+    store.failing.add('apps/b/');
+    const asked = () => store.asked.filter((p) => p === 'apps').length;
+    const before = asked();
+    store.give('apps/b/', { pairs: kv('apps/b/1', 'apps/b/2'), index: 6 });
+    await waitFor('the whole prefix asked once b was refused three times', () => asked() > before);
+    store.give('apps', { pairs: kv('apps/a/1', 'apps/b/1', 'apps/b/2'), index: 6 });
+    await waitFor("the whole prefix's own query", () => asked() > before + 1);
+    // An answer from before b/2 (a server behind, in stale mode): not taken.
+    store.give('apps', { pairs: kv('apps/a/1', 'apps/b/1'), index: 5 });
+    await waitFor('it asked again', () => asked() > before + 2);
+    expect(w.keys()).toEqual(['/apps/a/1', '/apps/b/1', '/apps/b/2']);
+    store.give('apps', { pairs: kv('apps/a/1', 'apps/b/1', 'apps/b/3'), index: 7 });
+    await waitFor('b/3 from the whole prefix', () => w.keys().includes('/apps/b/3'));
+    expect(w.keys()).toEqual(['/apps/a/1', '/apps/b/1', '/apps/b/3']);
+    for (const s of w.snapshots) expect(s.pairs.map((p) => p.key)).toContain('/apps/a/1');
+  });
+
   it('reads the prefix whole for good when its listing keeps failing while the prefix is read (a gateway that refuses ?keys), and the prefix is alive again', async () => {
     const store = scripted();
     const w = runScripted(store);
