@@ -30,8 +30,11 @@ interface State {
   entries: Map<string, ConsulEntry>;
   /** Raft index of the last delete under a key, so an index still moves when keys vanish. */
   tombstones: Map<string, number>;
-  /** The keys of each, sorted (made when first needed): a prefix is a range of them, as in Consul's radix tree. */
-  sorted?: { entries: string[]; tombstones: string[] };
+  /**
+   * The keys of each, sorted (made when first needed): a prefix is a range of them, as in Consul's
+   * radix tree; `modify` holds each entry's ModifyIndex beside its key.
+   */
+  sorted?: { entries: string[]; modify: number[]; tombstones: string[] };
 }
 
 /** Where `key` is, or would go, in a sorted list. */
@@ -45,13 +48,29 @@ function place(sorted: readonly string[], key: string): number {
   return low;
 }
 
-function insert(sorted: string[] | undefined, key: string): void {
-  if (sorted) sorted.splice(place(sorted, key), 0, key);
+function insert(sorted: string[] | undefined, key: string, beside?: { list: number[]; value: number }): void {
+  if (!sorted) return;
+  const at = place(sorted, key);
+  sorted.splice(at, 0, key);
+  beside?.list.splice(at, 0, beside.value);
 }
 
-function remove(sorted: string[] | undefined, key: string): void {
+function remove(sorted: string[] | undefined, key: string, beside?: number[]): void {
   const at = sorted ? place(sorted, key) : -1;
-  if (sorted && sorted[at] === key) sorted.splice(at, 1);
+  if (!sorted || sorted[at] !== key) return;
+  sorted.splice(at, 1);
+  beside?.splice(at, 1);
+}
+
+/** The first index from `from` on whose key does not start with `prefix` (those that do are contiguous). */
+function pastPrefix(sorted: readonly string[], prefix: string, from: number): number {
+  let [low, high] = [from, sorted.length];
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (sorted[mid]!.startsWith(prefix)) low = mid + 1;
+    else high = mid;
+  }
+  return low;
 }
 
 /** The keys under `prefix` (or `prefix` alone), in order. */
@@ -60,7 +79,9 @@ function* range(sorted: readonly string[], prefix: string, recurse: boolean): Ge
 }
 
 function sortedOf(state: State): NonNullable<State['sorted']> {
-  return (state.sorted ??= { entries: [...state.entries.keys()].sort(), tombstones: [...state.tombstones.keys()].sort() });
+  if (state.sorted) return state.sorted;
+  const entries = [...state.entries.keys()].sort();
+  return (state.sorted = { entries, modify: entries.map((k) => state.entries.get(k)!.ModifyIndex), tombstones: [...state.tombstones.keys()].sort() });
 }
 
 /** One write as the log keeps it: when, and what the keys it touched held before. */
@@ -122,7 +143,9 @@ export class ConsulKvStore {
         for (const [key, value] of pairs) {
           const k = bare(key);
           const previous = this.state.entries.get(k);
-          if (!previous) insert(this.state.sorted?.entries, k);
+          const sorted = this.state.sorted;
+          if (!previous) insert(sorted?.entries, k, sorted && { list: sorted.modify, value: index });
+          else if (sorted) sorted.modify[place(sorted.entries, k)] = index;
           const encoded = value === '' ? null : Buffer.from(value, 'utf8').toString('base64');
           this.state.entries.set(k, { Key: k, Value: encoded, Flags: flags, LockIndex: 0, CreateIndex: previous?.CreateIndex ?? index, ModifyIndex: index });
         }
@@ -143,7 +166,7 @@ export class ConsulKvStore {
     this.write(doomed, (index) => {
       for (const d of doomed) {
         if (!this.state.entries.delete(d)) continue;
-        remove(this.state.sorted?.entries, d);
+        remove(this.state.sorted?.entries, d, this.state.sorted?.modify);
         if (!this.state.tombstones.has(d)) insert(this.state.sorted?.tombstones, d);
         this.state.tombstones.set(d, index);
       }
@@ -194,25 +217,33 @@ export class ConsulKvStore {
 
 function answerOf(state: State, key: string, recurse: boolean, raw: boolean, readable: string | undefined, keys?: string): Answer {
   const sorted = sortedOf(state);
-  // One pass over the keys under the prefix, as Consul's own list walks its tree: the highest modify index, and the entries (or names) the token may read.
-  const matches: ConsulEntry[] = [];
-  const names: string[] = [];
-  let index = 1;
-  for (const k of range(sorted.entries, key, recurse)) {
-    const entry = state.entries.get(k)!;
-    index = Math.max(index, entry.ModifyIndex);
-    if (readable !== undefined && !k.startsWith(readable)) continue;
-    if (keys === undefined) matches.push(entry);
-    else {
-      // Cut just after the separator that follows the prefix; keys are sorted, so a name repeats only right after itself.
-      const at = keys ? k.indexOf(keys, key.length) : -1;
-      const name = at >= 0 ? k.slice(0, at + keys.length) : k;
-      if (name !== names.at(-1)) names.push(name);
-    }
-  }
+  const start = place(sorted.entries, key);
+  const end = recurse ? pastPrefix(sorted.entries, key, start) : start + (sorted.entries[start] === key ? 1 : 0);
   // Consul's index for a prefix: the highest modify or delete index under it.
+  let index = 1;
+  for (let i = start; i < end; i++) index = Math.max(index, sorted.modify[i]!);
   for (const k of range(sorted.tombstones, key, recurse)) index = Math.max(index, state.tombstones.get(k)!);
-  const found = keys === undefined ? matches.length : names.length;
-  const body = keys !== undefined ? JSON.stringify(names) : raw ? Buffer.from(matches[0]?.Value ?? '', 'base64').toString('utf8') : JSON.stringify(matches);
-  return { index, body: found === 0 ? undefined : body };
+  const mayRead = (k: string) => readable === undefined || k.startsWith(readable);
+  if (keys !== undefined) {
+    // The names, each key cut just after the separator that follows the prefix, once each: the
+    // keys under one name are contiguous, so the walk steps over them (Consul's walk visits each).
+    const names: string[] = [];
+    for (let i = start; i < end;) {
+      const k = sorted.entries[i]!;
+      const at = keys && mayRead(k) ? k.indexOf(keys, key.length) : -1;
+      if (at < 0) {
+        if (mayRead(k)) names.push(k);
+        i += 1;
+        continue;
+      }
+      const name = k.slice(0, at + keys.length);
+      if (name !== names.at(-1)) names.push(name);
+      i = readable === undefined ? pastPrefix(sorted.entries, name, i) : i + 1;
+    }
+    return { index, body: names.length === 0 ? undefined : JSON.stringify(names) };
+  }
+  const matches: ConsulEntry[] = [];
+  for (let i = start; i < end; i++) if (mayRead(sorted.entries[i]!)) matches.push(state.entries.get(sorted.entries[i]!)!);
+  const body = raw ? Buffer.from(matches[0]?.Value ?? '', 'base64').toString('utf8') : JSON.stringify(matches);
+  return { index, body: matches.length === 0 ? undefined : body };
 }
