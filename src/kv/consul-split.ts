@@ -3,8 +3,6 @@ import { isRefusal, type FolderListing } from './consul-answers.js';
 import { agree, groups, partsOf } from './consul-parts.js';
 import type { KvWatchListener } from './source.js';
 
-export type { FolderListing } from './consul-answers.js';
-
 export interface SplitDeps {
   /** A part's read (`part` is its prefix); kept apart from a prefix of the same name watched whole. */
   read: (part: string, since: number | undefined, signal: AbortSignal) => Promise<PrefixReading>;
@@ -114,8 +112,10 @@ export class SplitWatch {
   private listed(folder: string, listing: FolderListing): void {
     // A store that cannot list, or cannot block: one query for the whole prefix, as without parts.
     if (listing.names === undefined || listing.index === undefined) return this.readWhole();
+    const names = this.listings.get(folder)?.names;
     this.listings.set(folder, listing);
-    this.plan();
+    // Every change under the prefix wakes the listings; the parts change only when the names do.
+    if (!names || names.length !== listing.names.length || names.some((n, i) => n !== listing.names![i])) this.plan();
   }
 
   /** The parts the listings call for, once the whole prefix has been reported (the first snapshot does not wait for them). */

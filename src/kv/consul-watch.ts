@@ -1,6 +1,7 @@
 import { follow, type LoopContext, type PrefixReading } from './consul-loop.js';
 import { inOrder } from './consul-parts.js';
-import { SplitWatch, type FolderListing } from './consul-split.js';
+import type { FolderListing } from './consul-answers.js';
+import { SplitWatch } from './consul-split.js';
 import { reporter } from './keys.js';
 import { keepProbing } from './liveness.js';
 import type { KvPair, KvWatchListener } from './source.js';
@@ -65,7 +66,7 @@ export async function watchConsul(prefixes: readonly string[], listener: KvWatch
       flush: merged.flush,
     };
     const drop = (part: string) => deps.drop?.(kept(part));
-    splits.push(new SplitWatch(prefix, sink, ctx, { read, list: (folder, since, s) => list!(folder, since, s), drop, giveUpSwapMs: deps.giveUpSwapMs }));
+    splits.push(new SplitWatch(prefix, sink, ctx, { read, list: list!, drop, giveUpSwapMs: deps.giveUpSwapMs }));
   }
   const watching = whole.map((prefix) =>
     follow<PrefixReading>(

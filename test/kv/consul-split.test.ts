@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConsulSource } from '../../src/kv/consul.js';
 import { MAX_PARTS, partsOf } from '../../src/kv/consul-parts.js';
-import { refusal } from '../../src/kv/consul-answers.js';
-import type { FolderListing } from '../../src/kv/consul-split.js';
+import { refusal, type FolderListing } from '../../src/kv/consul-answers.js';
 import { watchConsul, type PrefixReading } from '../../src/kv/consul-watch.js';
 import { parseKvLocation } from '../../src/kv/open.js';
 import type { KvPair, KvSnapshot } from '../../src/kv/source.js';
@@ -233,6 +232,17 @@ async function withParts(store: ReturnType<typeof scripted>, w: ReturnType<typeo
   await waitFor('each part asked again', () => Object.keys(apps).every((a) => store.asked.filter((p) => p === `apps/${a}/`).length >= 2));
 }
 
+/** Parts a and b in place, b/2 read through b's part, then b's query refused from now on and woken by a change: returns how often the whole prefix had been asked. */
+async function refuseB(store: ReturnType<typeof scripted>, w: ReturnType<typeof runScripted>): Promise<number> {
+  await withParts(store, w, { a: ['1'], b: ['1'] });
+  store.give('apps/b/', { pairs: kv('apps/b/1', 'apps/b/2'), index: 6 });
+  await waitFor('b/2 through its part', () => w.keys().includes('/apps/b/2'));
+  store.failing.add('apps/b/');
+  const whole = store.asked.filter((p) => p === 'apps').length;
+  store.give('apps/b/', { pairs: kv('apps/b/1', 'apps/b/2'), index: 6 });
+  return whole;
+}
+
 describe('watchConsul: parts as they change (scripted store)', () => {
   it("takes an app out only once its own part has read it gone, never on a listing's word alone (a listing can be older than a part)", async () => {
     const store = scripted();
@@ -388,13 +398,8 @@ describe('watchConsul: parts as they change (scripted store)', () => {
   it('takes the whole prefix back from reporting parts even when one of them can no longer be read (its stale pairs go)', async () => {
     const store = scripted();
     const w = runScripted(store);
-    await withParts(store, w, { a: ['1'], b: ['1'] });
-    store.give('apps/b/', { pairs: kv('apps/b/1', 'apps/b/2'), index: 6 });
-    await waitFor('b/2 through its part', () => w.keys().includes('/apps/b/2'));
     // b's query is refused from now on, once woken by a change; the whole prefix can be read, and holds b/3 (not b/2).
-    store.failing.add('apps/b/');
-    const whole = store.asked.filter((p) => p === 'apps').length;
-    store.give('apps/b/', { pairs: kv('apps/b/1', 'apps/b/2'), index: 6 });
+    const whole = await refuseB(store, w);
     await waitFor('b refused three times', () => store.asked.filter((p) => p === 'apps/b/').length >= 6);
     await waitFor('the whole prefix asked', () => store.asked.filter((p) => p === 'apps').length > whole);
     for (const _ of [1, 2]) store.give('apps', { pairs: kv('apps/a/1', 'apps/b/1', 'apps/b/3'), index: 7 });
@@ -408,13 +413,8 @@ describe('watchConsul: parts as they change (scripted store)', () => {
   it('takes the whole prefix back only from a read at least as new as its parts: no value goes back in time', async () => {
     const store = scripted();
     const w = runScripted(store);
-    await withParts(store, w, { a: ['1'], b: ['1'] });
-    store.give('apps/b/', { pairs: kv('apps/b/1', 'apps/b/2'), index: 6 });
-    await waitFor('b/2 through its part', () => w.keys().includes('/apps/b/2'));
-    store.failing.add('apps/b/');
+    const before = await refuseB(store, w);
     const asked = () => store.asked.filter((p) => p === 'apps').length;
-    const before = asked();
-    store.give('apps/b/', { pairs: kv('apps/b/1', 'apps/b/2'), index: 6 });
     await waitFor('the whole prefix asked once b was refused three times', () => asked() > before);
     store.give('apps', { pairs: kv('apps/a/1', 'apps/b/1', 'apps/b/2'), index: 6 });
     await waitFor("the whole prefix's own query", () => asked() > before + 1);
