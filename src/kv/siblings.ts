@@ -1,5 +1,5 @@
 import { nearest } from '../util/nearest.js';
-import { isUnderPrefix } from './keys.js';
+import { firstKeyUnder } from './keys.js';
 import type { KvPair, KvSnapshot, KvWatchListener } from './source.js';
 
 /**
@@ -12,9 +12,9 @@ import type { KvPair, KvSnapshot, KvWatchListener } from './source.js';
 /** `apps/ngnix` → `apps`; `ngnix` → `` (the store's root). */
 export const parentOf = (prefix: string): string => prefix.slice(0, Math.max(0, prefix.lastIndexOf('/')));
 
-/** The prefixes under which no key lies at all, not even a longer name's (`apps/ngin` has `/apps/nginx/…`). */
+/** The prefixes under which no key lies at all, not even a longer name's (`apps/ngin` has `/apps/nginx/…`); `pairs` are sorted by key. */
 export function barePrefixes(pairs: readonly KvPair[], prefixes: readonly string[]): string[] {
-  return prefixes.filter((prefix) => prefix !== '' && !pairs.some((p) => isUnderPrefix(p.key, prefix)));
+  return prefixes.filter((prefix) => prefix !== '' && firstKeyUnder(pairs, prefix) === undefined);
 }
 
 /** The directories directly in `parent` that hold keys (`apps/nginx` in `apps`), from every key of a store. */

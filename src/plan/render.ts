@@ -1,6 +1,6 @@
 import type { Resource, Settings } from '../config/settings.js';
 import { countServers } from '../haproxy/config-sections.js';
-import { filterSnapshot, inDirectory, isUnderPrefix } from '../kv/keys.js';
+import { filterSnapshot, firstKeyUnder, holdsDirectory } from '../kv/keys.js';
 import { nearSibling } from '../kv/siblings.js';
 import type { KvPair, KvSnapshot } from '../kv/source.js';
 import { stackMaps, watchedMaps, type Companion } from '../stack/maps.js';
@@ -106,12 +106,12 @@ export interface EmptyPrefix {
   near?: string;
 }
 
-/** The prefixes in which the snapshot holds no key at all. */
+/** The prefixes in which the snapshot holds no key at all (its pairs are sorted: each prefix is looked up by halving). */
 export function emptyPrefixes(resources: readonly Resource[], snapshot: KvSnapshot): EmptyPrefix[] {
   return allPrefixes(resources)
-    .filter((prefix) => !snapshot.pairs.some((p) => inDirectory(p.key, prefix)))
+    .filter((prefix) => !holdsDirectory(snapshot.pairs, prefix))
     .map((prefix) => {
-      const key = snapshot.pairs.find((p) => isUnderPrefix(p.key, prefix))?.key;
+      const key = firstKeyUnder(snapshot.pairs, prefix);
       const cut = key?.indexOf('/', prefix.length + 1) ?? -1;
       // A longer name's keys (the prefix cut short), else the directory beside it nearest by name (a typo).
       return { prefix, near: key ? key.slice(1, cut > 0 ? cut : undefined) : nearSibling(prefix, snapshot.siblings?.[prefix] ?? []) };

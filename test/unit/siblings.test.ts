@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { directoriesIn, listedDirectories, nearSibling, SiblingLister, siblingsFrom } from '../../src/kv/siblings.js';
+import { firstKeyUnder, holdsDirectory, inDirectory, isUnderPrefix } from '../../src/kv/keys.js';
+import { barePrefixes, directoriesIn, listedDirectories, nearSibling, SiblingLister, siblingsFrom } from '../../src/kv/siblings.js';
 import { editDistance, nearest } from '../../src/util/nearest.js';
 
 const pairs = (...keys: string[]) => keys.map((key) => ({ key, value: 'v' }));
@@ -46,5 +47,31 @@ describe('the directory beside an empty prefix, for a typo', () => {
     failing = true;
     expect(await lister.add(empty, ['apps/ngnix'])).toEqual({ ...empty, siblings: { 'apps/ngnix': [] } });
     expect(asked).toEqual(['apps', 'apps']);
+  });
+});
+
+describe('a prefix looked up in sorted pairs by halving', () => {
+  // Names built from characters that sort just below and above `/`, so every edge of the range search is met.
+  const alphabet = ['a', 'b', '-', '.', '/', '0', 'é', '😀'];
+  const name = (random: () => number, length: number) => Array.from({ length }, () => alphabet[Math.floor(random() * alphabet.length)]).join('');
+
+  it('finds what a walk of every pair finds: the first key under a prefix, a key in it as in a directory, the bare prefixes', () => {
+    let seed = 7;
+    const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+    for (let round = 0; round < 400; round++) {
+      const keys = [...new Set(Array.from({ length: Math.floor(random() * 12) }, () => `/${name(random, 1 + Math.floor(random() * 5))}`))].sort();
+      const sorted = pairs(...keys);
+      const prefixes = [
+        ...keys.map((k) => k.slice(1, 1 + Math.floor(random() * k.length))),
+        ...Array.from({ length: 4 }, () => name(random, 1 + Math.floor(random() * 3))),
+        '',
+      ];
+      for (const prefix of prefixes) {
+        const under = keys.find((key) => isUnderPrefix(key, prefix));
+        expect(firstKeyUnder(sorted, prefix), `${JSON.stringify(prefix)} in ${JSON.stringify(keys)}`).toBe(under);
+        expect(holdsDirectory(sorted, prefix), `${JSON.stringify(prefix)} in ${JSON.stringify(keys)}`).toBe(keys.some((key) => inDirectory(key, prefix)));
+      }
+      expect(barePrefixes(sorted, prefixes)).toEqual(prefixes.filter((p) => p !== '' && !keys.some((key) => isUnderPrefix(key, p))));
+    }
   });
 });
