@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { firstKeyUnder, holdsDirectory, inDirectory, isUnderPrefix } from '../../src/kv/keys.js';
+import { firstKeyUnder, holdsDirectory, inDirectory, isUnderPrefix, sameSnapshot } from '../../src/kv/keys.js';
 import { barePrefixes, directoriesIn, listedDirectories, nearSibling, SiblingLister, siblingsFrom } from '../../src/kv/siblings.js';
 import { editDistance, nearest } from '../../src/util/nearest.js';
 
@@ -55,7 +55,7 @@ describe('a prefix looked up in sorted pairs by halving', () => {
   const alphabet = ['a', 'b', '-', '.', '/', '0', 'é', '😀'];
   const name = (random: () => number, length: number) => Array.from({ length }, () => alphabet[Math.floor(random() * alphabet.length)]).join('');
 
-  it('finds what a walk of every pair finds: the first key under a prefix, a key in it as in a directory, the bare prefixes', () => {
+  it('finds what a walk of every pair finds: the first key under a prefix, a key in it as in a directory, the bare prefixes, a change', () => {
     let seed = 7;
     const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
     for (let round = 0; round < 400; round++) {
@@ -71,6 +71,10 @@ describe('a prefix looked up in sorted pairs by halving', () => {
         expect(firstKeyUnder(sorted, prefix), `${JSON.stringify(prefix)} in ${JSON.stringify(keys)}`).toBe(under);
         expect(holdsDirectory(sorted, prefix), `${JSON.stringify(prefix)} in ${JSON.stringify(keys)}`).toBe(keys.some((key) => inDirectory(key, prefix)));
       }
+      // Two snapshots told apart by the keys that may differ alone, as by a walk of every pair.
+      const changed = keys.filter(() => random() < 0.3);
+      const other = pairs(...keys).map((p) => (changed.includes(p.key) && random() < 0.5 ? { ...p, value: 'w' } : p));
+      expect(sameSnapshot({ pairs: sorted }, { pairs: other }, changed)).toBe(sameSnapshot({ pairs: sorted }, { pairs: other }));
       expect(barePrefixes(sorted, prefixes)).toEqual(prefixes.filter((p) => p !== '' && !keys.some((key) => isUnderPrefix(key, p))));
     }
   });
