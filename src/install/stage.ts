@@ -18,6 +18,8 @@ async function privateDirectory(dir: string): Promise<void> {
 export interface InstallUnit {
   path: string;
   content: string;
+  /** The content as pieces that join to it (a patched config's sections): written from them, never joined. */
+  pieces?: readonly string[];
   resource: RenderedResource;
   /** Its mode when fixed: a certificate bundle's (0600, in a directory only the user reads). */
   mode?: number;
@@ -36,7 +38,7 @@ export type CheckStaged = (file: string, resource: RenderedResource) => Promise<
 export function installUnits(files: readonly RenderedResource[]): InstallUnit[] {
   return files.flatMap((r) => [
     ...(r.companions ?? []).map((c) => ({ path: c.path, content: c.text, resource: r, ...(c.mode !== undefined && { mode: c.mode }) })),
-    { path: r.resource.destination!, content: r.text, resource: r },
+    { path: r.resource.destination!, content: r.text, ...(r.sections && { pieces: r.sections }), resource: r },
   ]);
 }
 
@@ -46,7 +48,9 @@ export async function discardStaged(files: readonly Staged[]): Promise<void> {
 }
 
 /** Stages each file beside its destination; a file that cannot be staged is an install error naming it, and the others are discarded. */
-export async function stageEach<T extends { path: string; content: string; mode?: number }>(files: readonly T[]): Promise<Array<Staged<T>>> {
+export async function stageEach<T extends { path: string; content: string; pieces?: readonly string[]; mode?: number }>(
+  files: readonly T[],
+): Promise<Array<Staged<T>>> {
   const staged: Array<Staged<T>> = [];
   try {
     for (const file of files) {
@@ -54,7 +58,7 @@ export async function stageEach<T extends { path: string; content: string; mode?
         await privateDirectory(dirname(file.path)).catch((error: unknown) => {
           throw installError(file.path, error);
         });
-      const copy = await stageFile(file.path, file.content, file.mode).catch((error: unknown) => {
+      const copy = await stageFile(file.path, file.pieces ?? file.content, file.mode).catch((error: unknown) => {
         throw installError(file.path, error);
       });
       staged.push({ ...file, staged: copy });

@@ -23,26 +23,17 @@ export interface LineEdit {
 /** Where a new line goes: after or before a line already in the text. */
 export type Beside = (key: string, unplaced: ReadonlySet<string>) => { line: string; after: boolean } | undefined;
 
-/** A part of a text by offsets (a backend's section). */
-export type Region = (text: string) => { from: number; to: number } | undefined;
-
-const whole: Region = (text) => ({ from: 0, to: text.length });
-
 /**
  * `text` with each edit's line replaced or taken out where it is, and each new line put in
  * beside the line `beside` names (one already there: a line not added, or added before it).
- * Every line looked for must be in `region` exactly once; undefined when one is not.
+ * Every line looked for must be in the text exactly once; undefined when one is not.
  */
-export function editLines(text: string, edits: readonly LineEdit[], beside: Beside, region: Region = whole): string | undefined {
+export function editLines(text: string, edits: readonly LineEdit[], beside: Beside): string | undefined {
   let out = text;
   const at = (line: string): number => {
-    const r = region(out);
-    if (!r) return -1;
     const needle = `\n${line}\n`;
-    const i = out.indexOf(needle, Math.max(r.from - 1, 0));
-    if (i < 0 || i + 1 >= r.to) return -1;
-    const again = out.indexOf(needle, i + 1);
-    return again >= 0 && again + 1 < r.to ? -1 : i + 1;
+    const i = out.indexOf(needle);
+    return i < 0 || out.indexOf(needle, i + 1) >= 0 ? -1 : i + 1;
   };
   const added: LineEdit[] = [];
   for (const edit of edits) {
@@ -66,14 +57,34 @@ export function editLines(text: string, edits: readonly LineEdit[], beside: Besi
   return out;
 }
 
-/** The section that starts with the line `header` (`backend app`): to the next line that starts a section. */
-export function sectionOf(header: string): Region {
-  return (text) => {
-    const start = text.indexOf(`\n${header}\n`);
-    if (start < 0) return undefined;
-    const next = /\n(?=[^\s#])/g;
-    next.lastIndex = start + header.length + 2;
-    const end = next.exec(text);
-    return { from: start + 1, to: end ? end.index + 1 : text.length };
-  };
+/**
+ * A config as its sections: the lines before the first section, then each section from its
+ * header line (`backend app`) up to the next. They join to the text, and each is a slice of it.
+ */
+export function sectionsOf(text: string): string[] {
+  const pieces: string[] = [];
+  const next = /\n(?=[^\s#])/g;
+  let from = 0;
+  for (let m = next.exec(text); m; m = next.exec(text)) {
+    pieces.push(text.slice(from, m.index + 1));
+    from = m.index + 1;
+  }
+  pieces.push(text.slice(from));
+  return pieces;
+}
+
+/**
+ * The pieces as one string that refers to them, not a copy: a config of 10,000 servers patched
+ * for one is not copied whole (700 KB, and the old generation it fills) until something reads
+ * it whole. What is on the way of a change reads the pieces (the file is written from them).
+ */
+export function joinPieces(pieces: readonly string[]): string {
+  let text = '';
+  for (const piece of pieces) text += piece;
+  return text;
+}
+
+/** The index of the section whose header line is `header` (never the lines before the first section), or -1. */
+export function sectionAt(pieces: readonly string[], header: string): number {
+  return pieces.findIndex((piece, i) => i > 0 && piece.startsWith(`${header}\n`));
 }

@@ -11,7 +11,7 @@ import { tlsLocals } from '../tls/companions.js';
 import { parseServerState, parseWeight } from '../values/routes.js';
 import { nameTooLong } from '../values/server.js';
 import { parseServers, type SkippedEntry } from '../values/servers.js';
-import { editLines, sectionOf, type KeyChange, type ResourcePatch } from './patch-lines.js';
+import { editLines, joinPieces, sectionAt, sectionsOf, type KeyChange, type ResourcePatch } from './patch-lines.js';
 import type { RenderedResource } from './render.js';
 
 /** What the stack template writes to say its server lines may be patched: each `service.servers` entry prints one server line in its service's backend that reads that entry and its service alone. */
@@ -72,7 +72,8 @@ function patchServerLines({ settings, template, previous, after, delta }: PatchI
   if (!touched) return undefined;
   if (touched.size === 0) return { resource: previous, backends: {} };
   const lines = new StackLines(settings, template, stack, previous.resource.prefixes, after.pairs);
-  let text = previous.text;
+  // The sections of the config, one replaced per app touched (render.ts: a full render has none yet).
+  const pieces = previous.sections ? [...previous.sections] : sectionsOf(previous.text);
   const services = new Map<string, StackService>();
   const moved: Array<{ service: StackService; was: StackServer[]; now: StackServer[] }> = [];
   for (const [name, ids] of touched) {
@@ -89,9 +90,10 @@ function patchServerLines({ settings, template, previous, after, delta }: PatchI
       const after = changed.servers.slice(at + 1).find(placed);
       return before ? { line: lines.line(next, before)!, after: true } : after && { line: lines.line(next, after)!, after: false };
     };
-    const edited = editLines(text, edits, beside, sectionOf(`backend ${name}`));
+    const at = sectionAt(pieces, `backend ${name}`);
+    const edited = at < 0 ? undefined : editLines(pieces[at]!, edits, beside);
     if (edited === undefined) return undefined;
-    text = edited;
+    pieces[at] = edited;
     services.set(name, next);
     moved.push({ service: next, was: changed.edits.flatMap((e) => (e.was ? [e.was] : [])), now: changed.edits.flatMap((e) => (e.now ? [e.now] : [])) });
   }
@@ -101,7 +103,7 @@ function patchServerLines({ settings, template, previous, after, delta }: PatchI
   const subset = (pick: (m: (typeof moved)[number]) => StackServer[]) => lines.render(moved.map((m) => ({ ...m.service, servers: pick(m) })));
   const patch = { base: previous.text, before: subset((m) => m.was), after: subset((m) => m.now) };
   const backends = Object.fromEntries([...services].map(([name, s]) => [name, s.servers.length]));
-  return { resource: { ...previous, text, stack: model, patch }, backends };
+  return { resource: { ...previous, text: joinPieces(pieces), sections: pieces, stack: model, patch }, backends };
 }
 
 /** The server ids (a key's last segment) the keys touch, by app; undefined when a key is not one a patch can follow. */

@@ -140,7 +140,7 @@ function patchServers(
   if (text === undefined) return undefined;
   const backends: Record<string, number> = {};
   for (const [backend, n] of lines.counted) backends[backend] = (counts[backend] ?? 0) + n;
-  return { resource: { ...previous, text, patch: { base: previous.text, ...lines.subsets() } }, backends };
+  return { resource: { ...previous, text, sections: undefined, patch: { base: previous.text, ...lines.subsets() } }, backends };
 }
 
 /** The server line the template prints for one entry, made by the template itself. */

@@ -29,6 +29,11 @@ export interface RenderedResource {
    * is the text's diff from `base`, at the size of the change.
    */
   patch?: { base: string; before: string; after: string };
+  /**
+   * The text as its sections (patch-lines.ts `sectionsOf`), when a patch made it from them: `text`
+   * then refers to them, and the file is written from them, so it is never copied whole.
+   */
+  sections?: readonly string[];
 }
 
 /** What rendering reads besides the snapshot: the time (certificates expire) and the bundles installed (the last good one of a name serves on when a new one fails its checks). */

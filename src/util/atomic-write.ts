@@ -34,23 +34,21 @@ async function resolveTarget(path: string): Promise<string> {
 }
 
 /**
- * Writes `content` to a temp file in the destination's directory and fsyncs it, carrying over the
- * existing file's mode (and owner, when we may). Nothing visible changes until `commit`. A
- * directory at the destination is refused here (EISDIR), before anything is written.
+ * Writes `content` (or pieces of it, one after another) to a temp file in the destination's
+ * directory and fsyncs it, carrying over the existing file's mode (and owner, when we may).
+ * Nothing visible changes until `commit`. A directory at the destination is refused here
+ * (EISDIR), before anything is written. `mode`, when given, is the file's whatever it had (a
+ * bundle's private key: 0600), and a file of the same content but another mode is staged again.
  */
-/**
- * `mode`, when given, is the file's whatever it had (a bundle's private key: 0600), and a file
- * of the same content but another mode is staged again.
- */
-export async function stageFile(destination: string, content: string, mode?: number): Promise<StagedFile> {
+export async function stageFile(destination: string, content: string | readonly string[], mode?: number): Promise<StagedFile> {
   const path = await resolveTarget(destination);
   const existing = await stat(path).catch(ignoreMissing);
   if (existing?.isDirectory()) throw Object.assign(new Error(`EISDIR: a directory is in the way, '${path}'`), { code: 'EISDIR', path });
   if (
     existing &&
-    existing.size === Buffer.byteLength(content) &&
+    existing.size === byteLength(content) &&
     (mode === undefined || (existing.mode & 0o7777) === mode) &&
-    (await holds(path, existing, content))
+    (await holds(path, existing, typeof content === 'string' ? content : content.join('')))
   )
     return { path, commit: async () => 'unchanged', discard: async () => {} };
   const temp = tempBeside(path);
@@ -65,6 +63,14 @@ export async function stageFile(destination: string, content: string, mode?: num
     },
     discard: () => unlink(temp).catch(() => {}),
   };
+}
+
+/** The bytes of a text in UTF-8; pieces are counted one by one (a string made of them would be copied whole first). */
+function byteLength(content: string | readonly string[]): number {
+  if (typeof content === 'string') return Buffer.byteLength(content);
+  let size = 0;
+  for (const piece of content) size += Buffer.byteLength(piece);
+  return size;
 }
 
 /** Files last read and found to hold what was to be written, by path: the stat they had then, and that content. */
@@ -152,7 +158,7 @@ function keep(buffer: Buffer): void {
 async function writeContent(handle: FileHandle, content: string | Buffer | readonly string[]): Promise<void> {
   if (Buffer.isBuffer(content) || (typeof content === 'string' && content.length < SPARE_FROM)) return handle.writeFile(content);
   const pieces = typeof content === 'string' ? [content] : content;
-  const size = pieces.reduce((n, piece) => n + Buffer.byteLength(piece), 0);
+  const size = byteLength(pieces);
   // Taken while in use: a write meanwhile (another file) encodes into a buffer of its own.
   const buffer = spare && spare.length >= size ? spare : Buffer.allocUnsafeSlow(size + (size >> 3));
   spare = undefined;

@@ -3,8 +3,8 @@ import { diffConfigs, type ConfigDiff } from '../../src/haproxy/config-diff.js';
 import type { KvSnapshot } from '../../src/kv/source.js';
 import type { Rendering } from '../../src/plan/plan.js';
 
-/** A rendering without what a patch adds to it (the texts its diff is made from). */
-export const plain = (r: Rendering | undefined) => r && { ...r, resources: r.resources.map(({ patch: _, ...rest }) => rest) };
+/** A rendering without what a patch adds to it (the texts its diff is made from, the sections its text is made of). */
+export const plain = (r: Rendering | undefined) => r && { ...r, resources: r.resources.map(({ patch: _, sections: __, ...rest }) => rest) };
 
 /** A diff's server lists in name order (a diff of the whole texts lists them in the texts' order). */
 export function byName(diff: ConfigDiff) {
@@ -22,7 +22,8 @@ export function byName(diff: ConfigDiff) {
 /**
  * `trials` random changes (`change` makes the next snapshot), each patched from the last
  * rendering, patched or not, as watch does: every patch must be the full render, and its own
- * diff the diff of the whole texts (a patch that changed no line leaves the text as it was).
+ * diff the diff of the whole texts (a patch that changed no line leaves the text as it was), and
+ * its sections, when it has them, the text.
  * Returns how many were patched.
  */
 export function patchTrials(
@@ -42,7 +43,8 @@ export function patchTrials(
     if (!made) continue;
     patched++;
     expect(plain(made)).toEqual(render(after));
-    const { patch: p, text } = made.resources[0]!;
+    const { patch: p, text, sections } = made.resources[0]!;
+    if (sections) expect(sections.join('')).toBe(text);
     if (p) expect(byName(diffConfigs(p.before, p.after))).toEqual(byName(diffConfigs(p.base, text)));
     else expect(text).toBe(render(was).resources[0]!.text);
   }

@@ -106,6 +106,24 @@ describe('stageFile: a file known to hold the content already', () => {
   });
 });
 
+describe("stageFile from pieces (a patched config's sections)", () => {
+  it('writes the pieces one after another, counts their bytes one by one (é is two), and finds a file that holds them unchanged', async () => {
+    const { stageFile } = await import('../../src/util/atomic-write.js');
+    const dir = makeTempDir();
+    const file = join(dir, 'haproxy.cfg');
+    const pieces = ['global\n', `backend café\n${'    server s 10.0.0.1:80\n'.repeat(5000)}`, 'backend b\n'];
+    expect(await (await stageFile(file, pieces)).commit()).toBe('written');
+    expect(readFileSync(file, 'utf8') === pieces.join('')).toBe(true);
+    expect(await (await stageFile(file, pieces)).commit()).toBe('unchanged');
+    expect(await (await stageFile(file, pieces.join(''))).commit()).toBe('unchanged');
+    // The same size, another content: written.
+    const other = [...pieces.slice(0, 2), 'backend c\n'];
+    expect(await (await stageFile(file, other)).commit()).toBe('written');
+    expect(readFileSync(file, 'utf8') === other.join('')).toBe(true);
+    expect(readdirSync(dir)).toEqual(['haproxy.cfg']);
+  });
+});
+
 describe('stageCheckCopy', () => {
   it('writes the pieces one after another beside the file, for a check; it is never installed, and discard removes it', async () => {
     const { stageCheckCopy } = await import('../../src/util/atomic-write.js');

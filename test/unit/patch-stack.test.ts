@@ -3,6 +3,7 @@ import { resolveSettings } from '../../src/config/settings.js';
 import { toSnapshot } from '../../src/kv/keys.js';
 import type { KvPair, KvSnapshot } from '../../src/kv/source.js';
 import { STACK_TEMPLATE } from '../../src/paths.js';
+import { joinPieces, sectionAt, sectionsOf } from '../../src/plan/patch-lines.js';
 import { patchSnapshot, renderSnapshot } from '../../src/plan/plan.js';
 import { patchTrials, plain } from '../support/patch-trials.js';
 import { compileTemplates } from '../../src/wiring/templates.js';
@@ -95,5 +96,21 @@ describe('patching a stack rendering with the server lines a change touched', ()
     const after = toSnapshot([...base, { key: '/apps/web/containers/two', value: '10.0.0.2:80' }]);
     expect(render(after).resources[0]!.text.match(/server two /g)).toHaveLength(2);
     expect(patch(toSnapshot(base), after)).toBeUndefined();
+  });
+});
+
+describe("a config's sections, what a stack patch edits and the file is written from", () => {
+  it('join to the text; each after the first starts at a section line; a header is found only there', () => {
+    const text =
+      '# made by occs-lb\nglobal\n    daemon\n\n# the apps\nbackend web\n    server a 10.0.0.1:80\nbackend web2\n    # backend web\n    server b 10.0.0.2:80';
+    const pieces = sectionsOf(text);
+    expect(pieces.join('')).toBe(text);
+    expect(pieces.map((p) => p.split('\n')[0])).toEqual(['# made by occs-lb', 'global', 'backend web', 'backend web2']);
+    expect(joinPieces(pieces)).toBe(text);
+    expect(sectionAt(pieces, 'backend web')).toBe(2);
+    expect(sectionAt(pieces, 'backend web2')).toBe(3);
+    expect(sectionAt(pieces, '# made by occs-lb')).toBe(-1);
+    expect(sectionsOf('backend x\n')).toEqual(['backend x\n']);
+    expect(sectionAt(sectionsOf('backend x\n'), 'backend x')).toBe(-1);
   });
 });
