@@ -59,6 +59,12 @@ describe('writeFileAtomic', () => {
       await writeFileAtomic(join(dir, name), text);
       expect(readFileSync(join(dir, name), 'utf8') === text, name).toBe(true);
     }
+    // Characters of several bytes, larger than any buffer kept: more bytes than characters, counted and encoded again.
+    for (const text of [`${'é✓😀'.repeat(300_000)}\n`, big('x', 80).replace(/x/g, 'ü')]) {
+      await writeFileAtomic(join(dir, 'a'), text);
+      expect(readFileSync(join(dir, 'a'), 'utf8') === text).toBe(true);
+      expect(await writeFileAtomic(join(dir, 'a'), text)).toBe('unchanged');
+    }
     expect(readdirSync(dir).sort()).toEqual('abcdefghijklmnop'.split(''));
   });
 });
