@@ -55,6 +55,20 @@ export class Coalescer {
     while (this.running) await this.running;
   }
 
+  /**
+   * Resolves when no run is under way or pending and no request came for `quietMs`: a lull
+   * between the events of a burst (a store that takes 1,000 writes over a second sends their
+   * events in bunches) is not its end.
+   */
+  async settled(quietMs: number): Promise<void> {
+    for (;;) {
+      await this.idle();
+      const left = quietMs - (Date.now() - this.lastAt);
+      if ((left <= 0 && !this.running) || this.signal.aborted) return;
+      await sleep(left, this.signal);
+    }
+  }
+
   private async loop(): Promise<void> {
     for (;;) {
       // The last look at `pending` and the release of `running` happen in one synchronous step,

@@ -29,8 +29,8 @@ export interface ExecutorDeps {
   filed?: (destinations: string[]) => void;
   /** Told when the file of a runtime change could not be installed (HAProxy was set back to the installed file). */
   fileFailed?: (error: unknown) => void;
-  /** Resolves once no store change waits to be carried out, nor is under way: the file of a runtime change waits for it. */
-  changesDone?: () => Promise<void>;
+  /** Resolves once no store change waits to be carried out, nor is under way, nor came for `quietMs`: the file of a runtime change waits for it. */
+  changesDone?: (quietMs: number) => Promise<void>;
 }
 
 /**

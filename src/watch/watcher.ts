@@ -80,7 +80,7 @@ export class Watcher {
       reloaded: (r) => this.reloaded(r),
       filed: () => this.memory.busy(),
       fileFailed: (error) => this.syncFailed(error),
-      changesDone: () => this.coalescer.idle(),
+      changesDone: (quietMs) => this.coalescer.settled(quietMs),
     });
     this.notes = new RenderingNotes(parts.log, parts.store);
     this.child = new HaproxyChild(parts);

@@ -48,6 +48,30 @@ describe('Coalescer', () => {
     expect(started.at(-1)! - quiet).toBeGreaterThanOrEqual(75);
   });
 
+  it('is settled once idle and no request came for the quiet time: a lull between requests that is shorter is not the end of a burst', async () => {
+    const runs: number[] = [];
+    const coalescer = new Coalescer(async () => void runs.push(Date.now()), { minMs: 0, maxMs: 0 }, new AbortController().signal);
+    let settledAt = 0;
+    coalescer.request();
+    const settled = coalescer.settled(150).then(() => (settledAt = Date.now()));
+    // Requests 60 ms apart, each after the run of the one before (idle in between): never quiet for 150 ms.
+    let last = 0;
+    for (let i = 0; i < 5; i++) {
+      await coalescer.idle();
+      await new Promise((r) => setTimeout(r, 60));
+      expect(settledAt).toBe(0);
+      coalescer.request();
+      last = Date.now();
+    }
+    await settled;
+    expect(runs).toHaveLength(6);
+    expect(settledAt - last).toBeGreaterThanOrEqual(148);
+    // Quiet already: at once.
+    const now = Date.now();
+    await coalescer.settled(100);
+    expect(Date.now() - now).toBeLessThan(100);
+  });
+
   it('asks whether a batch may skip the window once per batch, after the burst at hand, not per request', async () => {
     const runs: number[] = [];
     let asked = 0;
