@@ -7,6 +7,21 @@
  * 10,000 lines would hold it for 270 ms; counting one costs a match.
  */
 const STATE_LINE = /^\[[A-Z]+\] +\(\d+\) : (?:CLI : )?(?:Backup )?Server ([^\s/]+)\/\S+ (?:is|was) (?:going )?([A-Z]+)/;
+/**
+ * The runtime API's notice of each server watch adds or deletes (1,000 of them for 1,000 servers
+ * written at once, read while HAProxy takes the burst), counted the same: `b NEW`, and `DELETED`
+ * (HAProxy names no server there). The change itself is logged by watch, with its count.
+ */
+const RUNTIME_LINE = /^\[NOTICE\] +\(\d+\) : CLI : (?:'server ([^\s/']+)\/[^']*' : New server registered|Server deleted)\.$/;
+
+/** `backend STATE` of a line counted, or undefined for a line passed on as it is. */
+function counted(line: string): string | undefined {
+  const state = STATE_LINE.exec(line);
+  if (state) return `${state[1]} ${state[2]}`;
+  const runtime = RUNTIME_LINE.exec(line);
+  if (runtime) return runtime[1] === undefined ? 'DELETED' : `${runtime[1]} NEW`;
+  return undefined;
+}
 
 export interface StateLineOptions {
   /** State lines logged as they are in each window. */
@@ -37,8 +52,8 @@ export class StateLines {
 
   /** One line HAProxy printed: passed on, or counted. */
   take(line: string): void {
-    const state = STATE_LINE.exec(line);
-    if (!state) return this.pass(line);
+    const key = counted(line);
+    if (key === undefined) return this.pass(line);
     const now = this.now();
     if (now - this.windowStart >= this.windowMs) {
       this.flush();
@@ -49,7 +64,6 @@ export class StateLines {
       this.shown += 1;
       return this.pass(line);
     }
-    const key = `${state[1]} ${state[2]}`;
     this.held.set(key, (this.held.get(key) ?? 0) + 1);
     this.timer ??= setTimeout(() => this.flush(), this.windowStart + this.windowMs - now).unref();
   }

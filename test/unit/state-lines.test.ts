@@ -33,6 +33,17 @@ describe("HAProxy's server state lines, by the thousand", () => {
     ]);
   });
 
+  it("counts the runtime API's notice of each server added or deleted the same (1,000 servers written at once print 1,000)", () => {
+    const x = limiter();
+    for (let i = 0; i < 1000; i++) x.lines.take(`[NOTICE]   (3030) : CLI : 'server nginx_80/s${i}' : New server registered.`);
+    for (let i = 0; i < 5; i++) x.lines.take('[NOTICE]   (3030) : CLI : Server deleted.');
+    x.lines.take("[NOTICE]   (3030) : CLI : 'server nginx_80/s1' : New server registered. And more.");
+    x.lines.flush();
+    expect(x.passed).toHaveLength(11);
+    expect(x.passed.at(-1)).toContain('And more.');
+    expect(x.told.map((t) => [t.held, t.down])).toEqual([[{ 'nginx_80 NEW': 990, DELETED: 5 }, false]]);
+  });
+
   it('passes every other line, and state lines again in the next second', () => {
     const x = limiter();
     for (let i = 0; i < 20; i++) x.lines.take(down(i));
