@@ -25,7 +25,12 @@ interface KindFigures {
   /** Bytes the Consul/OCCS test server sent per change (undefined for etcd). */
   bytes?: number;
 }
-type StackFigures = Record<Kind, KindFigures> & { idle: { rss: number; anon: number }; whole?: number };
+type StackFigures = Record<Kind, KindFigures> & {
+  idle: { rss: number; anon: number };
+  whole?: number;
+  /** CPU of watch at rest, ms per second (probes, timers, V8's idle-time collections). */
+  resting: number;
+};
 
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
 
@@ -72,7 +77,9 @@ async function stackFigures(layout: { backends: number; servers: number }, store
   try {
     await new Promise((r) => setTimeout(r, 5000)); // start-up settles
     const pid = rig.watch!.child.pid!;
-    const figures = { idle: rssMiB(pid) } as StackFigures;
+    const resting = cpuMs(pid);
+    await new Promise((r) => setTimeout(r, 10_000));
+    const figures = { idle: rssMiB(pid), resting: (cpuMs(pid) - resting) / 10 } as StackFigures;
     if (rig.store instanceof ConsulKvServer) figures.whole = Buffer.byteLength(rig.store.store.read(SCALE_PREFIX, true, false, undefined).body ?? '');
     const change = changes(rig);
     for (const kind of KINDS) {
@@ -110,6 +117,7 @@ export async function benchScaleStack(): Promise<void> {
     const cpu = (p: StackFigures) => KINDS.map((k) => ms(p[k].cpu)).join(' / ');
     const ratio = KINDS.map((k) => `${(median(big[k].latency) / median(small[k].latency)).toFixed(1)}x`).join(' / ');
     const cpuRatio = KINDS.map((k) => `${(big[k].cpu / small[k].cpu).toFixed(1)}x`).join(' / ');
+    const all = (p: StackFigures) => KINDS.reduce((sum, k) => sum + p[k].cpu, 0) / KINDS.length;
     report(
       `scale: stack mode (--stack, templates/stack.cfg.ejs), 100 apps × 100 servers, ${storeName}, --wait 0 (write → HAProxy shows it, polled back to back; ${TRIALS} trials each)`,
       [
@@ -117,6 +125,11 @@ export async function benchScaleStack(): Promise<void> {
         ['p50 against the 3 × 3 stack: add / remove / weight / route (goal <= 2x)', ratio],
         ['CPU of watch per change: add / remove / weight / route', both(cpu)],
         ['CPU against the 3 × 3 stack (goal <= 2x)', cpuRatio],
+        [
+          'CPU of watch per change, the 4 × 30 changes together (one background full render of the patched config every 30 s among them)',
+          `${ms(all(big))} against ${ms(all(small))}: ${(all(big) / all(small)).toFixed(1)}x`,
+        ],
+        ['CPU of watch at rest, per second (in the figures above: a change is timed with the rest after it)', both((p) => `${p.resting.toFixed(1)} ms`)],
         [
           'haproxy -c of the file installed after each runtime change (a child process, not in the CPU above), p50',
           both((p) => ms(median(KINDS.flatMap((k) => p[k].check)))),
