@@ -83,9 +83,10 @@ export function reporter(
 ): () => void {
   let last: KvSnapshot | undefined;
   return () => {
-    const keys = changed();
     const pairs = collect();
     if (!pairs) return;
+    // Asked only for pairs that are reported or compared: keys asked for and left unused would be lost to the next report.
+    const keys = changed();
     const { notices, siblings } = besides() ?? {};
     const since = last && keys && { pairs: last.pairs, keys };
     const snapshot = { ...toSnapshot(pairs), ...(notices?.length && { notices }), ...(siblings && { siblings }), ...(since && { since }) };

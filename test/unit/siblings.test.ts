@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { firstKeyUnder, holdsDirectory, inDirectory, isUnderPrefix, sameSnapshot } from '../../src/kv/keys.js';
+import { firstKeyUnder, holdsDirectory, inDirectory, isUnderPrefix, reporter, sameSnapshot } from '../../src/kv/keys.js';
+import type { KvPair, KvSnapshot } from '../../src/kv/source.js';
 import { barePrefixes, directoriesIn, listedDirectories, nearSibling, SiblingLister, siblingsFrom } from '../../src/kv/siblings.js';
 import { editDistance, nearest } from '../../src/util/nearest.js';
 
@@ -77,5 +78,38 @@ describe('a prefix looked up in sorted pairs by halving', () => {
       expect(sameSnapshot({ pairs: sorted }, { pairs: other }, changed)).toBe(sameSnapshot({ pairs: sorted }, { pairs: other }));
       expect(barePrefixes(sorted, prefixes)).toEqual(prefixes.filter((p) => p !== '' && !keys.some((key) => isUnderPrefix(key, p))));
     }
+  });
+});
+
+describe('a source reporting with the keys that changed since its last report', () => {
+  it('keeps the keys told while it has no pairs to report yet, and reports a change they name', () => {
+    const reported: KvSnapshot[] = [];
+    let pairsNow: KvPair[] | undefined = pairs('/a', '/b');
+    let told = new Set<string>();
+    const report = reporter(
+      { snapshot: (s) => reported.push(s), alive: () => {}, error: () => {} },
+      () => pairsNow,
+      undefined,
+      () => {
+        const keys = [...told];
+        told = new Set();
+        return keys;
+      },
+    );
+    report();
+    // /b changes while the source has nothing to report (a part being read again), then once more.
+    pairsNow = undefined;
+    told.add('/b');
+    report();
+    pairsNow = [
+      { key: '/a', value: 'v' },
+      { key: '/b', value: 'changed' },
+    ];
+    report();
+    expect(reported.map((s) => s.pairs.map((p) => p.value))).toEqual([
+      ['v', 'v'],
+      ['v', 'changed'],
+    ]);
+    expect(reported[1]!.since?.keys).toEqual(['/b']);
   });
 });
