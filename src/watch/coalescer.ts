@@ -60,12 +60,14 @@ export class Coalescer {
    * between the events of a burst (a store that takes 1,000 writes over a second sends their
    * events in bunches) is not its end.
    */
-  async settled(quietMs: number): Promise<void> {
+  async settled(quietMs: number, signal?: AbortSignal): Promise<void> {
+    // The caller may stop waiting (a deadline of its own): the loop ends with it, no timer left behind.
+    const stop = signal ? AbortSignal.any([this.signal, signal]) : this.signal;
     for (;;) {
       await this.idle();
       const left = quietMs - (Date.now() - this.lastAt);
-      if ((left <= 0 && !this.running) || this.signal.aborted) return;
-      await sleep(left, this.signal);
+      if ((left <= 0 && !this.running) || stop.aborted) return;
+      await sleep(left, stop);
     }
   }
 

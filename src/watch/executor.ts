@@ -30,7 +30,7 @@ export interface ExecutorDeps {
   /** Told when the file of a runtime change could not be installed (HAProxy was set back to the installed file). */
   fileFailed?: (error: unknown) => void;
   /** Resolves once no store change waits to be carried out, nor is under way, nor came for `quietMs`: the file of a runtime change waits for it. */
-  changesDone?: (quietMs: number) => Promise<void>;
+  changesDone?: (quietMs: number, signal: AbortSignal) => Promise<void>;
 }
 
 /**

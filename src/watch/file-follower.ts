@@ -17,7 +17,7 @@ export interface FileFollowerDeps<T> {
   /** The file could not be installed, and a newer one is due (it records the same changes). */
   superseded: (error: unknown) => void;
   /** Resolves once no store change waits to be carried out, nor is under way, nor came for `quietMs` (FOLLOW_QUIET_MS). */
-  changesDone?: (quietMs: number) => Promise<void>;
+  changesDone?: (quietMs: number, signal: AbortSignal) => Promise<void>;
   /** At most this long (FOLLOW_LAG_MS). */
   lagMs?: number;
 }
@@ -97,9 +97,10 @@ export class FileFollower<T> {
     const done = this.deps.changesDone;
     if (!done || this.urgent || ms <= 0) return;
     let timer: NodeJS.Timeout | undefined;
+    const given = new AbortController();
     try {
       await Promise.race([
-        done(FOLLOW_QUIET_MS),
+        done(FOLLOW_QUIET_MS, given.signal),
         new Promise<void>((resolve) => {
           this.wake = resolve;
           timer = setTimeout(resolve, ms);
@@ -108,6 +109,7 @@ export class FileFollower<T> {
     } catch {
       // The changes cannot be waited for: the file follows now.
     } finally {
+      given.abort(); // the wait given up ends too
       clearTimeout(timer);
       this.wake = undefined;
     }

@@ -80,7 +80,7 @@ export class Watcher {
       reloaded: (r) => this.reloaded(r),
       filed: () => this.memory.busy(),
       fileFailed: (error) => this.syncFailed(error),
-      changesDone: (quietMs) => this.coalescer.settled(quietMs),
+      changesDone: (quietMs, signal) => this.coalescer.settled(quietMs, signal),
     });
     this.notes = new RenderingNotes(parts.log, parts.store);
     this.child = new HaproxyChild(parts);

@@ -72,6 +72,24 @@ describe('Coalescer', () => {
     expect(Date.now() - now).toBeLessThan(100);
   });
 
+  it('stops waiting to be settled when the caller gives up (its signal), with requests still coming: no loop or timer left behind', async () => {
+    const coalescer = new Coalescer(async () => {}, { minMs: 0, maxMs: 0 }, new AbortController().signal);
+    coalescer.request();
+    const ticker = setInterval(() => coalescer.request(), 20); // never quiet for 150 ms
+    try {
+      const given = new AbortController();
+      let ended = false;
+      const waiting = coalescer.settled(150, given.signal).then(() => (ended = true));
+      await new Promise((r) => setTimeout(r, 200));
+      expect(ended).toBe(false);
+      given.abort();
+      await waitFor('the wait to end', () => ended || undefined, 1000);
+      await waiting;
+    } finally {
+      clearInterval(ticker);
+    }
+  });
+
   it('asks whether a batch may skip the window once per batch, after the burst at hand, not per request', async () => {
     const runs: number[] = [];
     let asked = 0;
