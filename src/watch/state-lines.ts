@@ -14,12 +14,15 @@ const STATE_LINE = /^\[[A-Z]+\] +\(\d+\) : (?:CLI : )?(?:Backup )?Server ([^\s/]
  */
 const RUNTIME_LINE = /^\[NOTICE\] +\(\d+\) : CLI : (?:'server ([^\s/']+)\/[^']*' : New server registered|Server deleted)\.$/;
 
-/** `backend STATE` of a line counted, or undefined for a line passed on as it is. */
-function counted(line: string): string | undefined {
+/**
+ * `backend STATE` of a line counted, and its kind (each kind has its own lines logged as they
+ * are, so notices of servers added never crowd out a server going DOWN), or undefined.
+ */
+function counted(line: string): { key: string; kind: 'state' | 'runtime' } | undefined {
   const state = STATE_LINE.exec(line);
-  if (state) return `${state[1]} ${state[2]}`;
+  if (state) return { key: `${state[1]} ${state[2]}`, kind: 'state' };
   const runtime = RUNTIME_LINE.exec(line);
-  if (runtime) return runtime[1] === undefined ? 'DELETED' : `${runtime[1]} NEW`;
+  if (runtime) return { key: runtime[1] === undefined ? 'DELETED' : `${runtime[1]} NEW`, kind: 'runtime' };
   return undefined;
 }
 
@@ -32,7 +35,7 @@ export interface StateLineOptions {
 
 export class StateLines {
   private windowStart = -Infinity;
-  private shown = 0;
+  private readonly shown = { state: 0, runtime: 0 };
   /** Lines held back in this window: count by `backend STATE`. */
   private readonly held = new Map<string, number>();
   private timer?: NodeJS.Timeout;
@@ -52,16 +55,17 @@ export class StateLines {
 
   /** One line HAProxy printed: passed on, or counted. */
   take(line: string): void {
-    const key = counted(line);
-    if (key === undefined) return this.pass(line);
+    const found = counted(line);
+    if (found === undefined) return this.pass(line);
+    const { key, kind } = found;
     const now = this.now();
     if (now - this.windowStart >= this.windowMs) {
       this.flush();
       this.windowStart = now;
-      this.shown = 0;
+      this.shown.state = this.shown.runtime = 0;
     }
-    if (this.shown < this.most) {
-      this.shown += 1;
+    if (this.shown[kind] < this.most) {
+      this.shown[kind] += 1;
       return this.pass(line);
     }
     this.held.set(key, (this.held.get(key) ?? 0) + 1);
@@ -80,6 +84,13 @@ export class StateLines {
       .map(([key, n]) => `${key} ${n}`)
       .join(', ');
     const down = Object.keys(held).some((key) => key.endsWith(' DOWN'));
-    this.tell(`haproxy printed ${total} more lines of server state changes, not logged one by one: ${each}`, { source: 'haproxy', held }, down);
+    const runtime = Object.keys(held).filter((key) => key === 'DELETED' || key.endsWith(' NEW')).length;
+    const what =
+      runtime === 0
+        ? 'server state changes'
+        : runtime === Object.keys(held).length
+          ? 'servers added or deleted'
+          : 'server state changes and servers added or deleted';
+    this.tell(`haproxy printed ${total} more lines of ${what}, not logged one by one: ${each}`, { source: 'haproxy', held }, down);
   }
 }
