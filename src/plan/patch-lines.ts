@@ -29,29 +29,49 @@ export type Beside = (key: string, unplaced: ReadonlySet<string>) => { line: str
  * Every line looked for must be in the text exactly once; undefined when one is not.
  */
 export function editLines(text: string, edits: readonly LineEdit[], beside: Beside): string | undefined {
-  let out = text;
-  const at = (line: string): number => {
+  return editPieces([text], edits, beside)?.[0];
+}
+
+/**
+ * editLines on a text kept as pieces that each start at a line (sectionsOf, blocksOf): the same
+ * edits and checks on the text they join to, but only the pieces an edit touches are made again
+ * (a change of one server in a backend of 10,000 makes a block of lines, not the config).
+ */
+export function editPieces(pieces: readonly string[], edits: readonly LineEdit[], beside: Beside): string[] | undefined {
+  const out = [...pieces];
+  // The piece and offset of a whole line that is there exactly once (a line at the start of a piece follows the newline that ends the text before it).
+  const at = (line: string): [number, number] | undefined => {
     const needle = `\n${line}\n`;
-    const i = out.indexOf(needle);
-    return i < 0 || out.indexOf(needle, i + 1) >= 0 ? -1 : i + 1;
+    let found: [number, number] | undefined;
+    let after = false;
+    for (let k = 0; k < out.length; k++) {
+      const piece = out[k]!;
+      const starts = after && piece.startsWith(`${line}\n`) ? [-1] : [];
+      for (let i = piece.indexOf(needle); i >= 0; i = piece.indexOf(needle, i + 1)) starts.push(i);
+      if (starts.length > (found ? 0 : 1)) return undefined;
+      if (starts.length === 1) found = [k, starts[0]! + 1];
+      after ||= piece.length > 0;
+    }
+    return found;
   };
+  const put = ([k, i]: [number, number], cut: number, line: string) => (out[k] = `${out[k]!.slice(0, i)}${line}${out[k]!.slice(cut)}`);
   const added: LineEdit[] = [];
   for (const edit of edits) {
     if (edit.was === undefined) {
       added.push(edit);
       continue;
     }
-    const i = at(edit.was);
-    if (i < 0) return undefined;
-    out = `${out.slice(0, i)}${edit.now === undefined ? '' : `${edit.now}\n`}${out.slice(i + edit.was.length + 1)}`;
+    const found = at(edit.was);
+    if (!found) return undefined;
+    put(found, found[1] + edit.was.length + 1, edit.now === undefined ? '' : `${edit.now}\n`);
   }
   const unplaced = new Set(added.map((a) => a.key));
   for (const { key, now } of added) {
     const place = beside(key, unplaced);
-    const i = place ? at(place.line) : -1;
-    if (!place || i < 0 || now === undefined) return undefined;
-    const cut = place.after ? i + place.line.length + 1 : i;
-    out = `${out.slice(0, cut)}${now}\n${out.slice(cut)}`;
+    const found = place && at(place.line);
+    if (!place || !found || now === undefined) return undefined;
+    const cut = place.after ? found[1] + place.line.length + 1 : found[1];
+    put([found[0], cut], cut, `${now}\n`);
     unplaced.delete(key);
   }
   return out;
@@ -71,6 +91,20 @@ export function sectionsOf(text: string): string[] {
   }
   pieces.push(text.slice(from));
   return pieces;
+}
+
+/** Lines a piece holds at most (blocksOf): a block of a large backend, about 15 KB of server lines. */
+export const BLOCK_LINES = 200;
+
+/** The config as its sections (sectionsOf), a large one cut further into blocks of BLOCK_LINES lines. */
+export function blocksOf(text: string): string[] {
+  return sectionsOf(text).flatMap((section) => {
+    const lines = section.split(/(?<=\n)/);
+    if (lines.length <= BLOCK_LINES) return [section];
+    const blocks: string[] = [];
+    for (let i = 0; i < lines.length; i += BLOCK_LINES) blocks.push(lines.slice(i, i + BLOCK_LINES).join(''));
+    return blocks;
+  });
 }
 
 /**

@@ -2,7 +2,7 @@ import type { Settings } from '../config/settings.js';
 import { countServers } from '../haproxy/config-sections.js';
 import { filterSnapshot } from '../kv/keys.js';
 import { lowerBound, valueAt } from '../kv/merged-pairs.js';
-import { editLines, type KeyChange, type LineEdit, type ResourcePatch } from './patch-lines.js';
+import { blocksOf, editPieces, joinPieces, type KeyChange, type LineEdit, type ResourcePatch } from './patch-lines.js';
 import { patchStack, STACK_PATCH_DECLARATION } from './patch-stack.js';
 import type { KvPair, KvSnapshot } from '../kv/source.js';
 import { renderTemplate, type CompiledTemplate } from '../template/engine.js';
@@ -136,11 +136,13 @@ function patchServers(
   const serverKey = (key: string) => key.startsWith(`/${directory}/`) && !key.includes('/', directory!.length + 2);
   if (!directory || !delta.every((d) => serverKey(d.key))) return undefined;
   const lines = new LineMaker(settings, template, prefixes, () => filterSnapshot(after, prefixes).pairs);
-  const text = patchText(previous.text, delta, after.pairs, serverKey, lines);
-  if (text === undefined) return undefined;
+  // The config in blocks of lines (patch-lines.ts): the blocks a change touches are made again, not the config.
+  const pieces = patchText(previous.sections ?? blocksOf(previous.text), delta, after.pairs, serverKey, lines);
+  if (pieces === undefined) return undefined;
   const backends: Record<string, number> = {};
   for (const [backend, n] of lines.counted) backends[backend] = (counts[backend] ?? 0) + n;
-  return { resource: { ...previous, text, sections: undefined, patch: { base: previous.text, ...lines.subsets() } }, backends };
+  const patch = { base: previous.text, ...lines.subsets() };
+  return { resource: { ...previous, text: joinPieces(pieces), sections: pieces, patch }, backends };
 }
 
 /** The server line the template prints for one entry, made by the template itself. */
@@ -195,14 +197,14 @@ class LineMaker {
   }
 }
 
-/** `text` with the server lines of `delta` removed, replaced or added in key order; undefined when one cannot be placed. */
+/** The text's pieces with the server lines of `delta` removed, replaced or added in key order; undefined when one cannot be placed. */
 function patchText(
-  text: string,
+  pieces: readonly string[],
   delta: readonly KeyChange[],
   pairs: readonly KvPair[],
   serverKey: (key: string) => boolean,
   lines: LineMaker,
-): string | undefined {
+): string[] | undefined {
   const edits: LineEdit[] = [];
   for (const d of delta) {
     const old = d.before === undefined ? undefined : lines.entry(d.key, d.before);
@@ -212,7 +214,7 @@ function patchText(
     if ((old && !edit.was) || (now && !edit.now)) return undefined;
     edits.push(edit);
   }
-  return editLines(text, edits, (key, unplaced) => neighbour(key, pairs, serverKey, unplaced, lines));
+  return editPieces(pieces, edits, (key, unplaced) => neighbour(key, pairs, serverKey, unplaced, lines));
 }
 
 /** The server line a new key's line goes beside: the nearest server before it in key order (after its line), else the nearest after it (before its line). */
