@@ -39,7 +39,11 @@ export function rssMiB(pid: number): { rss: number; anon: number } {
 
 export const mib = (m: { rss: number; anon: number }) => `${m.rss.toFixed(1)} MiB (private ${m.anon.toFixed(1)})`;
 
-/** PUT (or DELETE) → the log line that says HAProxy has the change (runtime read-back done, or reload verified). */
+/**
+ * PUT (or DELETE) → the log line that says HAProxy has the change (runtime read-back done, or
+ * reload verified). Returns once the file behind a runtime change is installed too, so the CPU of
+ * each change holds its file's write (the file follows once the store is quiet, FOLLOW_QUIET_MS).
+ */
 async function timeChange(rig: ScaleRig<ScaleStore>, change: () => void | Promise<void>): Promise<number> {
   const from = rig.watch!.logs.length;
   const started = Date.now();
@@ -47,6 +51,7 @@ async function timeChange(rig: ScaleRig<ScaleStore>, change: () => void | Promis
   const written = change();
   const line = await rig.applied(from);
   await written;
+  if (!String(line.msg).startsWith('reloaded')) await rig.watch!.waitForLog(/^installed .*haproxy -c/, from, 60_000);
   return Date.parse(String(line.time)) - started;
 }
 
