@@ -67,6 +67,9 @@ interface PathFigures {
   remove: number[];
   /** CPU of watch per single change, ms (the adds and removes together). */
   cpu: number;
+  /** The same less watch's CPU at rest over the same time (restPerS, ms per s). */
+  own: number;
+  restPerS: number;
   /** The store's own answer time, where it sends the whole prefix (Consul/OCCS), and with its JSON parsed. */
   store?: { answer: number; parsed: number };
   bulk: number;
@@ -86,13 +89,19 @@ async function pathFigures(extra: string[], layout = { backends: 1, servers: SER
     const idle = rssMiB(rig.watch!.child.pid!);
     const add: number[] = [];
     const remove: number[] = [];
-    const cpuBefore = cpuMs(rig.watch!.child.pid!);
+    const [cpuBefore, trialsStarted] = [cpuMs(rig.watch!.child.pid!), performance.now()];
     // One change at a time, 200 ms apart: a change alone is measured, not a stream of them (watch
     // asks Consul at most every 100 ms, MIN_QUERY_GAP_MS, so back-to-back writes would wait for that).
     const apart = () => new Promise((r) => setTimeout(r, 200));
     for (let i = 0; i < TRIALS; i++) add.push(await timeChange(rig, () => rig.store.put(rig.key(90_000 + i, 0), rig.address)).finally(apart));
     for (let i = 0; i < TRIALS; i++) remove.push(await timeChange(rig, () => rig.store.delete(rig.key(90_000 + i, 0))).finally(apart));
     const cpu = (cpuMs(rig.watch!.child.pid!) - cpuBefore) / (2 * TRIALS);
+    const trialsMs = performance.now() - trialsStarted;
+    // At rest for 30 s (one look for drift, every 30 s, among it): what a change costs beyond it.
+    const resting = cpuMs(rig.watch!.child.pid!);
+    await new Promise((r) => setTimeout(r, 30_000));
+    const restPerS = (cpuMs(rig.watch!.child.pid!) - resting) / 30;
+    const own = cpu - (restPerS * trialsMs) / 1000 / (2 * TRIALS);
     // Let the file of the last change settle before the burst.
     await waitFor('the file to follow', () => !readFileSync(rig.config, 'utf8').includes(`s${90_000 + TRIALS - 1}`), 60_000);
     const started = Date.now();
@@ -106,7 +115,7 @@ async function pathFigures(extra: string[], layout = { backends: 1, servers: SER
     await Promise.all(writes);
     const rss = rssMiB(rig.watch!.child.pid!);
     const loaded = rig.store instanceof EtcdServer ? await floorUnderWrites(rig) : undefined;
-    return { add, remove, cpu, store: await storeAnswerMs(rig), bulk, written: acknowledged, loaded, idle, rss };
+    return { add, remove, cpu, own, restPerS, store: await storeAnswerMs(rig), bulk, written: acknowledged, loaded, idle, rss };
   } finally {
     await rig.stop();
   }
@@ -220,6 +229,10 @@ export async function benchScale(): Promise<void> {
       row("the store's own answer of the whole prefix, alone (p50 of 10)", (p) => ms(p.store?.answer ?? NaN)),
       row('the same answer with its JSON parsed, as any reader must (p50 of 10)', (p) => ms(p.store?.parsed ?? NaN)),
       row('CPU of watch per single change (goal <= 10 ms)', (p) => ms(p.cpu)),
+      row(
+        '… less its CPU at rest over the same time (at rest: ms per s)',
+        (p) => `${ms(p.own)} (at 100 servers: ${ms(small.own)}; at rest ${p.restPerS.toFixed(1)})`,
+      ),
       row('1,000 servers written at once → all ready in HAProxy (goal: HAProxy floor + 30 %)', (p) => ms(p.bulk)),
       row('… of which the store took to acknowledge the writes', (p) => ms(p.written)),
       row(`watch RSS idle at ${SERVERS} servers`, (p) => mib(p.idle)),
@@ -230,6 +243,10 @@ export async function benchScale(): Promise<void> {
     ['one server added: p50 / p99 (min–max) (goal 30 / 60 ms)', spread(etcd.add)],
     ['one server removed: p50 / p99 (min–max) (goal 30 / 60 ms)', spread(etcd.remove)],
     ['CPU of watch per single change (goal <= 10 ms, and <= 2x the 100-server figure)', `${ms(etcd.cpu)} (at 100 servers: ${ms(etcdSmall.cpu)})`],
+    [
+      '… less its CPU at rest over the same time (at rest: ms per s)',
+      `${ms(etcd.own)} (at 100 servers: ${ms(etcdSmall.own)}; at rest ${etcd.restPerS.toFixed(1)} and ${etcdSmall.restPerS.toFixed(1)})`,
+    ],
     ['at 100 servers: one server added / removed, p50', `${ms(median(etcdSmall.add))} / ${ms(median(etcdSmall.remove))}`],
     ['1,000 servers written at once → all ready in HAProxy (goal: HAProxy floor + 30 %)', ms(etcd.bulk)],
     ['… of which etcd took to acknowledge the 1,000 writes (all sent at once)', ms(etcd.written)],
@@ -241,6 +258,7 @@ export async function benchScale(): Promise<void> {
   report(`scale: 100 servers in one backend, Consul/OCCS test server (the small config to compare with)`, [
     ['one server added / removed: p50', `${ms(median(small.add))} / ${ms(median(small.remove))}`],
     ['CPU of watch per single change', ms(small.cpu)],
+    ['… less its CPU at rest over the same time', ms(small.own)],
   ]);
   report(`scale: HAProxy's own floor at ${SERVERS} servers`, await haproxyFloor());
   await benchScaleStack();
