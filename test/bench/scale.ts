@@ -97,7 +97,9 @@ async function pathFigures(extra: string[], layout = { backends: 1, servers: SER
     for (let i = 0; i < TRIALS; i++) remove.push(await timeChange(rig, () => rig.store.delete(rig.key(90_000 + i, 0))).finally(apart));
     const cpu = (cpuMs(rig.watch!.child.pid!) - cpuBefore) / (2 * TRIALS);
     const trialsMs = performance.now() - trialsStarted;
-    // At rest for 30 s (one look for drift, every 30 s, among it): what a change costs beyond it.
+    // At rest for 30 s (one look for drift, every 30 s, among it), once what follows the changes
+    // is done (the check of the last patch 1 s after them, the collection of the heap 2 s after).
+    await new Promise((r) => setTimeout(r, 5000));
     const resting = cpuMs(rig.watch!.child.pid!);
     await new Promise((r) => setTimeout(r, 30_000));
     const restPerS = (cpuMs(rig.watch!.child.pid!) - resting) / 30;
