@@ -146,10 +146,7 @@ export async function benchScaleStack(): Promise<void> {
           'CPU of watch per change, the 4 × 30 changes together (one background full render of the patched config every 30 s among them)',
           `${ms(all(big))} against ${ms(all(small))}: ${(all(big) / all(small)).toFixed(1)}x`,
         ],
-        [
-          'CPU of watch at rest, per second, over 30 s from 5 s after the changes (its look for drift every 30 s)',
-          both((p) => `${p.resting.toFixed(1)} ms`),
-        ],
+        ['CPU of watch at rest, per second, over 30 s from 5 s after the changes (its look for drift every 30 s)', both((p) => `${p.resting.toFixed(1)} ms`)],
         [
           'CPU of watch per change less its CPU at rest over the same time: add / remove / weight / route, and together',
           both((p) => `${KINDS.map((k) => ms(own(p, k))).join(' / ')}, ${ms(ownAll(p))}`),
