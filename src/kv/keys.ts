@@ -22,14 +22,13 @@ export const inDirectory = (key: string, prefix: string): boolean => prefix === 
 /** In pairs sorted by key: the first key under `prefix` (string-prefix rule), found by halving, not by a walk of every pair. */
 export function firstKeyUnder(pairs: readonly KvPair[], prefix: string): string | undefined {
   const key = pairs[lowerBound(pairs, `/${prefix}`)]?.key;
-  return prefix === '' ? pairs[0]?.key : key?.startsWith(`/${prefix}`) ? key : undefined;
+  return key?.startsWith(`/${prefix}`) ? key : undefined;
 }
 
 /** In pairs sorted by key: whether one is the prefix itself or lies in it as in a directory (`inDirectory`), found by halving. */
 export function holdsDirectory(pairs: readonly KvPair[], prefix: string): boolean {
   if (prefix === '') return pairs.length > 0;
-  const at = (key: string) => pairs[lowerBound(pairs, key)]?.key;
-  return at(`/${prefix}`) === `/${prefix}` || at(`/${prefix}/`)?.startsWith(`/${prefix}/`) === true;
+  return valueAt(pairs, `/${prefix}`) !== undefined || firstKeyUnder(pairs, `${prefix}/`) !== undefined;
 }
 
 /** Merges pairs from several reads: keys unique (last one wins), sorted by key. */

@@ -30,8 +30,9 @@ export interface RenderedResource {
    */
   patch?: { base: string; before: string; after: string };
   /**
-   * The text as its sections (patch-lines.ts `sectionsOf`), when a patch made it from them: `text`
-   * then refers to them, and the file is written from them, so it is never copied whole.
+   * The text as pieces that each start at a line (patch-lines.ts: stack mode's sections,
+   * `sectionsOf`, else blocks of lines, `blocksOf`), when a patch made it from them: `text` then
+   * refers to them, and the file is written from them, so it is never copied whole.
    */
   sections?: readonly string[];
 }

@@ -38,6 +38,8 @@ export class StateLines {
   private readonly shown = { state: 0, runtime: 0 };
   /** Lines held back in this window: count by `backend STATE`. */
   private readonly held = new Map<string, number>();
+  /** The kinds of the lines held back in this window. */
+  private readonly heldKinds = new Set<'state' | 'runtime'>();
   private timer?: NodeJS.Timeout;
   private readonly most: number;
   private readonly windowMs: number;
@@ -69,6 +71,7 @@ export class StateLines {
       return this.pass(line);
     }
     this.held.set(key, (this.held.get(key) ?? 0) + 1);
+    this.heldKinds.add(kind);
     this.timer ??= setTimeout(() => this.flush(), this.windowStart + this.windowMs - now).unref();
   }
 
@@ -84,13 +87,12 @@ export class StateLines {
       .map(([key, n]) => `${key} ${n}`)
       .join(', ');
     const down = Object.keys(held).some((key) => key.endsWith(' DOWN'));
-    const runtime = Object.keys(held).filter((key) => key === 'DELETED' || key.endsWith(' NEW')).length;
-    const what =
-      runtime === 0
-        ? 'server state changes'
-        : runtime === Object.keys(held).length
-          ? 'servers added or deleted'
-          : 'server state changes and servers added or deleted';
+    const kinds = { state: 'server state changes', runtime: 'servers added or deleted' };
+    const what = (['state', 'runtime'] as const)
+      .filter((k) => this.heldKinds.has(k))
+      .map((k) => kinds[k])
+      .join(' and ');
+    this.heldKinds.clear();
     this.tell(`haproxy printed ${total} more lines of ${what}, not logged one by one: ${each}`, { source: 'haproxy', held }, down);
   }
 }

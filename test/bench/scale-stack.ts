@@ -5,7 +5,7 @@ import { SCALE_PREFIX, ScaleRig, type ScaleStore } from '../support/scale-rig.js
 import { mapEntries, serverStates } from '../support/server-states.js';
 import { mib, rssMiB } from './scale.js';
 import { until } from './stack.js';
-import { cpuMs, median, ms, report, spread } from './stats.js';
+import { cpuAtRest, cpuMs, median, ms, report, spread } from './stats.js';
 
 // Stack mode at scale: `watch --stack` with the shipped stack template, B apps × N servers, one change at a time.
 
@@ -99,12 +99,7 @@ async function stackFigures(layout: { backends: number; servers: number }, store
         elapsed,
       };
     }
-    // At rest for 30 s, once what follows the changes is done (the check of the last patch 1 s
-    // after them, the collection of the heap 2 s after them): one look for drift among it.
-    await new Promise((r) => setTimeout(r, 5000));
-    const resting = cpuMs(pid);
-    await new Promise((r) => setTimeout(r, 30_000));
-    figures.resting = (cpuMs(pid) - resting) / 30;
+    figures.resting = await cpuAtRest(pid);
     return figures;
   } finally {
     await rig.stop();

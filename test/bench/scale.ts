@@ -8,7 +8,7 @@ import { EtcdServer } from '../support/etcd-server.js';
 import { SCALE_PREFIX, ScaleRig, type ScaleStore } from '../support/scale-rig.js';
 import { benchFleet } from './fleet.js';
 import { benchScaleStack } from './scale-stack.js';
-import { cpuMs, median, ms, report, spread } from './stats.js';
+import { cpuAtRest, cpuMs, median, ms, report, spread } from './stats.js';
 
 const SERVERS = Number(process.env.OCCS_LB_BENCH_SERVERS ?? 10_000);
 /** Single changes timed per path (adds, then as many removes). */
@@ -97,12 +97,7 @@ async function pathFigures(extra: string[], layout = { backends: 1, servers: SER
     for (let i = 0; i < TRIALS; i++) remove.push(await timeChange(rig, () => rig.store.delete(rig.key(90_000 + i, 0))).finally(apart));
     const cpu = (cpuMs(rig.watch!.child.pid!) - cpuBefore) / (2 * TRIALS);
     const trialsMs = performance.now() - trialsStarted;
-    // At rest for 30 s (one look for drift, every 30 s, among it), once what follows the changes
-    // is done (the check of the last patch 1 s after them, the collection of the heap 2 s after).
-    await new Promise((r) => setTimeout(r, 5000));
-    const resting = cpuMs(rig.watch!.child.pid!);
-    await new Promise((r) => setTimeout(r, 30_000));
-    const restPerS = (cpuMs(rig.watch!.child.pid!) - resting) / 30;
+    const restPerS = await cpuAtRest(rig.watch!.child.pid!);
     const own = cpu - (restPerS * trialsMs) / 1000 / (2 * TRIALS);
     // Let the file of the last change settle before the burst.
     await waitFor('the file to follow', () => !readFileSync(rig.config, 'utf8').includes(`s${90_000 + TRIALS - 1}`), 60_000);

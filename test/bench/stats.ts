@@ -26,3 +26,15 @@ export function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
+
+/**
+ * A process's CPU at rest, in ms per second: over 30 s (one look for drift, every 30 s, among it),
+ * from 5 s after the changes before it, once what follows them is done (the check of the last
+ * patch 1 s after them, the collection of the heap 2 s after them).
+ */
+export async function cpuAtRest(pid: number): Promise<number> {
+  await new Promise((r) => setTimeout(r, 5000));
+  const before = cpuMs(pid);
+  await new Promise((r) => setTimeout(r, 30_000));
+  return (cpuMs(pid) - before) / 30;
+}
