@@ -2,6 +2,7 @@ import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { isHostname } from '../values/server.js';
 import { invisibleCharacters } from '../values/invisible.js';
 import { encodePem, ordinal, readPemBlocks, shownLabel } from './pem.js';
+import { hasExtension, SUBJECT_ALT_NAME_OID } from './der.js';
 import { weakness } from './strength.js';
 
 /** A bundle that passed every check: what HAProxy gets, and what a person or a comparison needs to know of it. */
@@ -156,7 +157,9 @@ function hostNames(leaf: X509Certificate): { ok: true; names: string[] } | { ok:
   } catch {
     entries = undefined; // node cannot format the extension: it is malformed
   }
-  if (!entries) return fail(`the subjectAltName of the certificate ${shownCert(leaf, 0)} cannot be read`);
+  // An extension node cannot format reads as none on some lines: the certificate's bytes say whether it is there.
+  if (!entries || (entries.length === 0 && hasExtension(leaf.raw, SUBJECT_ALT_NAME_OID) === true))
+    return fail(`the subjectAltName of the certificate ${shownCert(leaf, 0)} cannot be read`);
   const dns = entries.filter((e) => e.type === 'DNS').map((e) => e.value.toLowerCase());
   const bad = dns.find((name) => !isDnsName(name));
   if (bad !== undefined)

@@ -1,4 +1,5 @@
 import type { KeyObject, X509Certificate } from 'node:crypto';
+import { derElement } from './der.js';
 
 // What HAProxy takes and clients can use, beyond a bundle being well formed. HAProxy 2.6 on
 // OpenSSL 3 at security level 2 (Debian's default) refuses to load an RSA or DSA key shorter than
@@ -70,20 +71,6 @@ function leafKeyReason(key: KeyObject): string | undefined {
     return `its EC key is on ${key.asymmetricKeyDetails?.namedCurve ?? 'an unnamed curve'}, which TLS clients do not accept`;
   if (type === 'rsa' || type === 'rsa-pss' || type === 'ec' || type === 'ed25519' || type === 'ed448') return undefined;
   return type === 'dsa' ? 'its key is DSA, which TLS clients no longer accept' : 'its key is of a type HAProxy cannot serve';
-}
-
-/** The length of a DER element at `at` and where its content starts, or undefined when the bytes end first. */
-function derElement(der: Buffer, at: number): { start: number; end: number } | undefined {
-  let length = der[at + 1];
-  let start = at + 2;
-  if (length === undefined) return undefined;
-  if (length & 0x80) {
-    const count = length & 0x7f;
-    if (count < 1 || count > 4 || start + count > der.length) return undefined;
-    length = der.readUIntBE(start, count);
-    start += count;
-  }
-  return start + length <= der.length ? { start, end: start + length } : undefined;
 }
 
 /** The DER of a certificate's signature algorithm OID, in hex (Certificate: tbsCertificate, then the AlgorithmIdentifier). */
