@@ -118,6 +118,16 @@ export function joinPieces(pieces: readonly string[]): string {
   return text;
 }
 
+/** Whether pieces join to `text`, read in place: neither is copied (a check of a patch at 10,000 servers compares 700 KB). */
+export function joinsTo(pieces: readonly string[], text: string): boolean {
+  let at = 0;
+  for (const piece of pieces) {
+    if (!text.startsWith(piece, at)) return false;
+    at += piece.length;
+  }
+  return at === text.length;
+}
+
 /** The index of the section whose header line is `header` (never the lines before the first section), or -1. */
 export function sectionAt(pieces: readonly string[], header: string): number {
   return pieces.findIndex((piece, i) => i > 0 && piece.startsWith(`${header}\n`));

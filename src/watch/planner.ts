@@ -2,6 +2,7 @@ import type { Settings } from '../config/settings.js';
 import type { OccsError } from '../errors.js';
 import type { KvSnapshot } from '../kv/source.js';
 import { distrust } from '../plan/patch.js';
+import { joinsTo } from '../plan/patch-lines.js';
 import { decideChange, patchSnapshot, refusalOf, renderSnapshot, type Change, type Rendering } from '../plan/plan.js';
 import { everyServerGone } from '../plan/rules.js';
 import type { CompiledTemplate } from '../template/engine.js';
@@ -101,10 +102,13 @@ export class Planner {
     } catch {
       return []; // the template fails in full: the next full render tells why
     }
-    // Everything a rendering says, not its text alone: counts, skipped entries, companions.
-    const said = (r: Rendering, i: number) =>
-      JSON.stringify([r.resources[i]!.text, r.resources[i]!.diagnostics, r.resources[i]!.companions?.map((c) => c.text), r.backends]);
-    const differing = full.resources.filter((_, i) => said(full, i) !== said(patch.rendering, i)).map((r) => r.resource.template);
+    // Everything a rendering says, not its text alone: counts, skipped entries, companions. The text is read from the patch's pieces.
+    const said = (r: Rendering, i: number) => JSON.stringify([r.resources[i]!.diagnostics, r.resources[i]!.companions?.map((c) => c.text), r.backends]);
+    const same = (i: number) => {
+      const patched = patch.rendering.resources[i]!;
+      return joinsTo(patched.sections ?? [patched.text], full.resources[i]!.text) && said(full, i) === said(patch.rendering, i);
+    };
+    const differing = full.resources.filter((_, i) => !same(i)).map((r) => r.resource.template);
     for (const path of differing) distrust(templates.get(path)!);
     if (differing.length > 0) this.rendered = undefined;
     return differing;

@@ -61,4 +61,23 @@ describe("the check of patched renderings against full ones (watch's background 
     expect(textOf(p)).toBe(text([...three, server('d', 4)]));
     expect(counters.patchedRenders).toBe(1);
   });
+
+  it('reads a patch of a large backend from its blocks: equal to the full render, or told apart by one line', async () => {
+    const many = Array.from({ length: 450 }, (_, i) => server(`s${String(i).padStart(3, '0')}`, i % 250));
+    const { planner: shipped } = await planner(DEFAULT_TEMPLATE);
+    shipped.take(toSnapshot(many.slice(0, 449)));
+    void shipped.latest;
+    shipped.take(toSnapshot(many));
+    const latest = shipped.latest!;
+    expect('rendering' in latest && latest.rendering.resources[0]!.sections!.length).toBeGreaterThan(2);
+    expect(shipped.checkPatch(performance.now() + 1500)).toEqual([]);
+    const path = join(makeTempDir(), 'counting.cfg.ejs');
+    writeFileSync(path, readFileSync(DEFAULT_TEMPLATE, 'utf8').replace('global\n', 'global\n# <%= servers().length %> servers\n'));
+    const { planner: counting } = await planner(path);
+    counting.take(toSnapshot(many.slice(0, 449)));
+    void counting.latest;
+    counting.take(toSnapshot(many));
+    void counting.latest;
+    expect(counting.checkPatch(performance.now() + 1500)).toEqual([path]);
+  });
 });

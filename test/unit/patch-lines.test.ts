@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { blocksOf, BLOCK_LINES, editLines, editPieces, sectionsOf, type Beside, type LineEdit } from '../../src/plan/patch-lines.js';
+import { blocksOf, BLOCK_LINES, editLines, editPieces, joinsTo, sectionsOf, type Beside, type LineEdit } from '../../src/plan/patch-lines.js';
 
 /** A random generator that repeats (a failure can be run again). */
 function seeded(seed: number) {
@@ -76,5 +76,19 @@ describe('a config edited in pieces (blocks of lines)', () => {
     expect(blocks.join('')).toBe(text);
     expect(blocks.map((b) => b.split('\n').length - 1)).toEqual([2, BLOCK_LINES, BLOCK_LINES, 51, 2]);
     expect(sectionsOf(text)).toHaveLength(3);
+  });
+
+  it('tells whether pieces join to a text, wherever they are cut and whatever one character differs', () => {
+    const random = seeded(23);
+    for (let round = 0; round < 500; round++) {
+      const text = Array.from({ length: Math.floor(random() * 40) }, () => 'ab\n'[Math.floor(random() * 3)]).join('');
+      const cuts = [0, ...Array.from({ length: Math.floor(random() * 5) }, () => Math.floor(random() * (text.length + 1))).sort((a, b) => a - b), text.length];
+      const pieces = cuts.slice(1).map((to, i) => text.slice(cuts[i], to));
+      expect(joinsTo(pieces, text), JSON.stringify(pieces)).toBe(true);
+      const at = Math.floor(random() * (text.length + 1));
+      const other = random() < 0.5 ? `${text.slice(0, at)}x${text.slice(at)}` : `${text.slice(0, at)}${text.slice(at + 1)}`;
+      expect(joinsTo(pieces, other), JSON.stringify({ pieces, other })).toBe(other === text);
+      expect(joinsTo([...pieces, 'a'], text)).toBe(false);
+    }
   });
 });
