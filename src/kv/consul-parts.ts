@@ -157,8 +157,10 @@ export function agree(group: readonly PartState[]): boolean {
 export function inOrder(parts: ReadonlyMap<string, readonly KvPair[]>): KvPair[] {
   const lists = [...parts.keys()].sort().map((p) => parts.get(p)!);
   // One array of the final length, filled: no growing, no array per part (10,000 pairs on every change).
+  // By index, not for…of: watch runs without V8's optimizing compiler (util/memory.ts), where each
+  // step of an array's iterator makes an object (380 KiB of garbage a change at 10,000 pairs).
   const out = new Array<KvPair>(lists.reduce((n, list) => n + list.length, 0));
   let at = 0;
-  for (const list of lists) for (const pair of list) out[at++] = pair;
+  for (const list of lists) for (let i = 0; i < list.length; i++) out[at++] = list[i]!;
   return out;
 }
