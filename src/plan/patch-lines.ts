@@ -41,12 +41,12 @@ export function editPieces(pieces: readonly string[], edits: readonly LineEdit[]
   const out = [...pieces];
   // The piece and offset of a whole line that is there exactly once (a line at the start of a piece follows the newline that ends the text before it).
   const at = (line: string): [number, number] | undefined => {
-    const needle = `\n${line}\n`;
+    const [needle, first] = [`\n${line}\n`, `${line}\n`];
     let found: [number, number] | undefined;
     let after = false;
     for (let k = 0; k < out.length; k++) {
       const piece = out[k]!;
-      const starts = after && piece.startsWith(`${line}\n`) ? [-1] : [];
+      const starts = after && piece.startsWith(first) ? [-1] : [];
       for (let i = piece.indexOf(needle); i >= 0; i = piece.indexOf(needle, i + 1)) starts.push(i);
       if (starts.length > (found ? 0 : 1)) return undefined;
       if (starts.length === 1) found = [k, starts[0]! + 1];

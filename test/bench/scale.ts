@@ -196,8 +196,8 @@ function inRequests(count: number, commands: (i: number) => string[]): string[][
 /**
  * HAProxy's own time for the 1,000 adds of a burst, sent by hand to the rig's HAProxy (watch out
  * of the way), with or without the store taking 1,000 writes of keys watch does not read, all sent
- * at once as in the burst. The servers are deleted again before the next burst (and before the
- * drift look, every 30 s, would see servers the config does not have).
+ * at once as in the burst. The servers are deleted again at once, before watch's next look for
+ * drift (every 30 s) could see servers the config does not have.
  */
 async function haproxyAdds(rig: ScaleRig<ScaleStore>, name: string, underWrites: boolean): Promise<number> {
   const socket = await rig.socket();
