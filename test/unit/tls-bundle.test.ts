@@ -340,6 +340,23 @@ describe('checkBundle refuses, saying why and showing nothing of the text', () =
     expect(hasExtension(cut, SUBJECT_ALT_NAME_OID)).toBeUndefined();
   });
 
+  it('reads hostile bytes without throwing: every byte of a certificate set to a length-like value, and every cut', () => {
+    const der = Buffer.from(derOf(wildcard));
+    const kinds = new Set<string>();
+    for (let at = 0; at < der.length; at++)
+      for (const value of [0x00, 0x7f, 0x84, 0xff]) {
+        const bad = Buffer.from(der);
+        bad[at] = value;
+        const found = hasExtension(bad, SUBJECT_ALT_NAME_OID);
+        expect([true, false, undefined]).toContain(found);
+        kinds.add(String(found));
+      }
+    // The walk both finds the extension where the bytes still hold it, and gives up where they do not.
+    expect(kinds).toEqual(new Set(['true', 'false', 'undefined']));
+    // Cut anywhere, a length's own bytes included: never read past the end.
+    for (let length = 0; length < der.length; length++) expect(hasExtension(der.subarray(0, length), SUBJECT_ALT_NAME_OID)).not.toBe(true);
+  });
+
   it('a subjectAltName that is not a DNS name', () => {
     for (const bad of ['bad_name.test', 'a.*.test', '*', 'a..test', '10.0.0.1', `${'x'.repeat(64)}.test`]) {
       const cert = makeLeaf(dir, ca, 'c.test', { san: ['DNS:c.test', `DNS:${bad}`] });
