@@ -11,6 +11,13 @@ import type { HaproxyView } from './haproxy-view.js';
 /** How long the store is quiet before a patched rendering is checked against a full render, and how old a patch is checked at the latest. */
 const QUIET_MS = 1000;
 const CHECK_WITHIN_MS = 30_000;
+/**
+ * A check after a quiet second also waits, from the last check, this many times as long as that
+ * check's full render took: the checks of a stream of changes take at most a thousandth of a core.
+ * At 100 servers (a render of under a millisecond) that is every quiet second; at 10,000 (about
+ * 20 ms) one in 20 s, where each change would otherwise cost a full render besides its patch.
+ */
+const CHECK_SPACING = 1000;
 
 /** The latest snapshot, rendered once (or the failure its rendering was). */
 export type Latest = { snapshot: KvSnapshot; rendering: Rendering } | { snapshot: KvSnapshot; failure: unknown };
@@ -36,12 +43,15 @@ export class Planner {
   /** The newest rendering that was patched and not checked against a full render yet, and when the oldest such was made. */
   private patched?: { inputs: unknown[]; snapshot: KvSnapshot; rendering: Rendering; at: number };
   private takenAt = 0;
+  /** When the last check was made (by the clock checkPatch is given) and how long its full render took (ms). */
+  private checked = { at: -Infinity, took: 0 };
 
   constructor(
     private readonly inUse: InUse,
     private readonly view: HaproxyView,
     /** Counts the renderings made (`patchedRenders`: by changing the server lines a change touched, not by running the template in full). */
     private readonly counters: { renders: number; patchedRenders: number } = { renders: 0, patchedRenders: 0 },
+    private readonly checkSpacing = CHECK_SPACING,
   ) {}
 
   get settings(): Readonly<Settings> {
@@ -86,21 +96,26 @@ export class Planner {
 
   /**
    * Renders in full a patched rendering not checked yet, once the store has been quiet for
-   * QUIET_MS or the patch is CHECK_WITHIN_MS old (off the serving path): a template whose full
-   * render differs from its patch is never patched again, and the latest is rendered in full
-   * when next asked for. Returns the templates that differed (the caller then syncs again).
+   * QUIET_MS and the last check is CHECK_SPACING times its own time ago, or once the patch is
+   * CHECK_WITHIN_MS old (off the serving path): a template whose full render differs from its
+   * patch is never patched again, and the latest is rendered in full when next asked for. Returns
+   * the templates that differed (the caller then syncs again).
    */
   checkPatch(now = performance.now()): string[] {
     const patch = this.patched;
-    if (!patch || (now - this.takenAt < QUIET_MS && now - patch.at < CHECK_WITHIN_MS)) return [];
+    const due = now - this.takenAt >= QUIET_MS && now - this.checked.at >= this.checked.took * this.checkSpacing;
+    if (!patch || (!due && now - patch.at < CHECK_WITHIN_MS)) return [];
     this.patched = undefined;
     const { settings, templates } = this.inUse;
     if (patch.inputs[1] !== settings || patch.inputs[2] !== templates) return [];
     let full: Rendering;
+    const started = performance.now();
     try {
       full = renderSnapshot(settings, templates, patch.snapshot, { installed: (path) => this.view.state.installed.get(path) });
     } catch {
       return []; // the template fails in full: the next full render tells why
+    } finally {
+      this.checked = { at: now, took: performance.now() - started };
     }
     // Everything a rendering says, not its text alone: counts, skipped entries, companions. The text is read from the patch's pieces.
     const said = (r: Rendering, i: number) => JSON.stringify([r.resources[i]!.diagnostics, r.resources[i]!.companions?.map((c) => c.text), r.backends]);

@@ -13,7 +13,7 @@ import { makeTempDir } from '../support/temp.js';
 const server = (name: string, n: number) => ({ key: `/apps/x/${name}`, value: `10.0.0.${n}:80` });
 
 /** A planner over `template`; the view is only asked for installed bundles, which these settings have none of. */
-async function planner(template: string) {
+async function planner(template: string, checkSpacing?: number) {
   const settings = resolveSettings({
     flags: { prefix: ['apps/x'], out: '/etc/haproxy/haproxy.cfg' },
     env: {},
@@ -25,7 +25,7 @@ async function planner(template: string) {
   const counters = { renders: 0, patchedRenders: 0 };
   const view = { state: { installed: new Map() } } as unknown as HaproxyView;
   const text = (pairs: ReturnType<typeof server>[]) => renderSnapshot(settings, templates, toSnapshot(pairs)).resources[0]!.text;
-  return { planner: new Planner({ settings, templates }, view, counters), counters, text };
+  return { planner: new Planner({ settings, templates }, view, counters, checkSpacing), counters, text };
 }
 
 const textOf = (p: Planner) => {
@@ -79,5 +79,31 @@ describe("the check of patched renderings against full ones (watch's background 
     counting.take(toSnapshot(many));
     void counting.latest;
     expect(counting.checkPatch(performance.now() + 1500)).toEqual([path]);
+  });
+
+  it('spaces its checks by a thousand times their own render: a patch after a slow check waits up to 30 s, after a quick one a quiet second', async () => {
+    // Patched and full renders agree up to three servers and differ from four: a template wrong only for some answers.
+    const path = join(makeTempDir(), 'many.cfg.ejs');
+    writeFileSync(path, readFileSync(DEFAULT_TEMPLATE, 'utf8').replace('global\n', 'global\n<% if (servers().length > 3) { %># many\n<% } %>'));
+    const four = [server('a', 1), server('b', 2), server('c', 3), server('d', 4)];
+    // A spacing no check's time can meet stands for a check that took long (a full render at 10,000 servers takes about 20 ms).
+    for (const [spacing, found] of [
+      [1e9, []],
+      [undefined, [path]],
+    ] as const) {
+      const { planner: p } = await planner(path, spacing);
+      for (const n of [2, 3]) {
+        p.take(toSnapshot(four.slice(0, n)));
+        void p.latest;
+      }
+      const first = performance.now();
+      expect(p.checkPatch(first + 1500)).toEqual([]); // checked: the patch to three servers agrees
+      p.take(toSnapshot(four));
+      void p.latest;
+      // A quiet store 20 s later: due after a quick check (a few ms × 1000), not after a slow one.
+      expect(p.checkPatch(first + 20_000)).toEqual(found);
+      // 30 s after the patch it is checked whatever the last check took.
+      expect(p.checkPatch(performance.now() + 30_001)).toEqual(found.length ? [] : [path]);
+    }
   });
 });
