@@ -77,8 +77,12 @@ describe("a Consul listing read against the last one's", () => {
     const first = parseListing(body(keys.map((k, i) => entry(k, `10.0.${i >> 8}.${i & 255}:8080`))), fail);
     expect(first.kept.laidOut).toBe(true);
     const changed = keys.map((k, i) => (i === 5000 ? entry(k, '10.9.9.9:8080', 2) : entry(k, `10.0.${i >> 8}.${i & 255}:8080`)));
+    const firstValues = first.pairs.map((p) => p.value);
     const second = parseListing(body(changed), fail, first.kept);
     expect(second.pairs[5000]).toEqual({ key: `/${keys[5000]}`, value: '10.9.9.9:8080' });
+    // The kept arrays change in place with each answer; the pairs an answer gave do not (a snapshot holds them).
+    expect(first.pairs.map((p) => p.value)).toEqual(firstValues);
+    expect(second.pairs).not.toBe(second.kept.pairs);
     const reused = second.pairs.filter((p, i) => p === first.pairs[i]).length;
     expect(reused).toBe(9_999);
     expect(second.changed).toEqual([`/${keys[5000]}`]);
