@@ -5,7 +5,8 @@ import type { KvPair, KvWatchListener } from './source.js';
 export const MIN_QUERY_GAP_MS = 100;
 
 export interface PrefixReading {
-  pairs: KvPair[];
+  /** Never changed once read (a snapshot may hold the array itself). */
+  pairs: readonly KvPair[];
   /** X-Consul-Index, when the store sent one. */
   index?: number;
   /** The keys that may differ from the pairs of the reading before (`base`), when known. */

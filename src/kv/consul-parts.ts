@@ -154,7 +154,9 @@ export function agree(group: readonly PartState[]): boolean {
 }
 
 /** The pairs of the reporting parts, in key order (their prefixes never start with one another). */
-export function inOrder(parts: ReadonlyMap<string, readonly KvPair[]>): KvPair[] {
+export function inOrder(parts: ReadonlyMap<string, readonly KvPair[]>): readonly KvPair[] {
+  // A prefix read whole is one part: its pairs as they are (a reading's pairs are never changed).
+  if (parts.size === 1) return parts.values().next().value!;
   const lists = [...parts.keys()].sort().map((p) => parts.get(p)!);
   // One array of the final length, filled: no growing, no array per part (10,000 pairs on every change).
   // By index, not for…of: watch runs without V8's optimizing compiler (util/memory.ts), where each
