@@ -13,9 +13,10 @@ const QUIET_MS = 1000;
 const CHECK_WITHIN_MS = 30_000;
 /**
  * A check after a quiet second also waits, from the last check, this many times as long as that
- * check's full render took: the checks of a stream of changes take at most a thousandth of a core.
- * At 100 servers (a render of under a millisecond) that is every quiet second; at 10,000 (about
- * 20 ms) one in 20 s, where each change would otherwise cost a full render besides its patch.
+ * check's full render took: the checks of a stream of changes take about a thousandth of a core
+ * (more where one render takes over 30 ms: CHECK_WITHIN_MS comes first). At 100 servers (a render
+ * of under a millisecond) that is every quiet second; at 10,000 (about 20 ms) one in 20 s, where
+ * each change would otherwise cost a full render besides its patch.
  */
 const CHECK_SPACING = 1000;
 

@@ -86,10 +86,11 @@ describe("the check of patched renderings against full ones (watch's background 
     const path = join(makeTempDir(), 'many.cfg.ejs');
     writeFileSync(path, readFileSync(DEFAULT_TEMPLATE, 'utf8').replace('global\n', 'global\n<% if (servers().length > 3) { %># many\n<% } %>'));
     const four = [server('a', 1), server('b', 2), server('c', 3), server('d', 4)];
-    // A spacing no check's time can meet stands for a check that took long (a full render at 10,000 servers takes about 20 ms).
+    // Spacings of 1e9 and 1 times the last check's time: a check that took long (a full render at
+    // 10,000 servers takes about 20 ms, × 1000) and one that took little, whatever this machine's speed.
     for (const [spacing, found] of [
       [1e9, []],
-      [undefined, [path]],
+      [1, [path]],
     ] as const) {
       const { planner: p } = await planner(path, spacing);
       for (const n of [2, 3]) {
@@ -100,7 +101,7 @@ describe("the check of patched renderings against full ones (watch's background 
       expect(p.checkPatch(first + 1500)).toEqual([]); // checked: the patch to three servers agrees
       p.take(toSnapshot(four));
       void p.latest;
-      // A quiet store 20 s later: due after a quick check (a few ms × 1000), not after a slow one.
+      // A quiet store 20 s later: due after a quick check, not after a slow one.
       expect(p.checkPatch(first + 20_000)).toEqual(found);
       // 30 s after the patch it is checked whatever the last check took.
       expect(p.checkPatch(performance.now() + 30_001)).toEqual(found.length ? [] : [path]);
