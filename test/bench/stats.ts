@@ -29,12 +29,22 @@ export function cpuMs(pid: number): number {
 
 /**
  * A process's CPU at rest, in ms per second: over 30 s (one look for drift, every 30 s, among it),
- * from 5 s after the changes before it, once what follows them is done (the check of the last
- * patch 1 s after them, the collection of the heap 2 s after them).
+ * from 5 s after whatever came before. Taken before any change: after them, the rest would hold
+ * what they leave to do (the check of the last patch, up to 30 s after it: TAIL_MS).
  */
 export async function cpuAtRest(pid: number): Promise<number> {
   await new Promise((r) => setTimeout(r, 5000));
   const before = cpuMs(pid);
   await new Promise((r) => setTimeout(r, 30_000));
   return (cpuMs(pid) - before) / 30;
+}
+
+/** What changes leave watch to do once they stop ends within this: its check of the last patched config, at the latest 30 s after it (CHECK_WITHIN_MS, src/watch/planner.ts). */
+export const TAIL_MS = 31_000;
+
+/** A process's CPU (ms) over the TAIL_MS after changes, and how long that took (ms). */
+export async function cpuOfTail(pid: number): Promise<{ cpu: number; elapsed: number }> {
+  const [before, started] = [cpuMs(pid), performance.now()];
+  await new Promise((r) => setTimeout(r, TAIL_MS));
+  return { cpu: cpuMs(pid) - before, elapsed: performance.now() - started };
 }
