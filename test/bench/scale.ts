@@ -82,7 +82,7 @@ interface PathFigures extends BulkFigures {
   remove: number[];
   /** CPU of watch per single change, ms (the adds and removes together). */
   cpu: number;
-  /** The same with what the changes left to do over TAIL_MS after them, less watch's CPU at rest over that time (restPerS, ms per s, taken before the changes). */
+  /** The same with what the changes left to do over TAIL_MS after them, less watch's CPU at rest over that time (restPerS, ms per s, taken after them). */
   own: number;
   restPerS: number;
   /** The store's own answer time, where it sends the whole prefix (Consul/OCCS), and with its JSON parsed. */
@@ -107,7 +107,6 @@ async function pathFigures(extra: string[], layout = { backends: 1, servers: SER
   try {
     await new Promise((r) => setTimeout(r, 5000)); // start-up settles
     const idle = rssMiB(rig.watch!.child.pid!);
-    const restPerS = await cpuAtRest(rig.watch!.child.pid!);
     const add: number[] = [];
     const remove: number[] = [];
     const [cpuBefore, trialsStarted] = [cpuMs(rig.watch!.child.pid!), performance.now()];
@@ -120,6 +119,7 @@ async function pathFigures(extra: string[], layout = { backends: 1, servers: SER
     const trialsMs = performance.now() - trialsStarted;
     // What the changes leave to do counts as theirs; what watch spends anyway does not.
     const tail = await cpuOfTail(rig.watch!.child.pid!);
+    const restPerS = await cpuAtRest(rig.watch!.child.pid!);
     const own = (cpu * 2 * TRIALS + tail.cpu - (restPerS * (trialsMs + tail.elapsed)) / 1000) / (2 * TRIALS);
     // Let the file of the last change settle before the bursts.
     await waitFor('the file to follow', () => !readFileSync(rig.config, 'utf8').includes(`s${90_000 + TRIALS - 1}`), 60_000);
@@ -302,7 +302,7 @@ export async function benchScale(): Promise<void> {
       row('the same answer with its JSON parsed, as any reader must (p50 of 10)', (p) => ms(p.store?.parsed ?? NaN)),
       row('CPU of watch per single change (goal <= 10 ms)', (p) => ms(p.cpu)),
       row(
-        '… with what it left to do in the 31 s after, less its CPU at rest over that time (at rest, before the changes: ms per s)',
+        '… with what it left to do in the 31 s after, less its CPU at rest over that time (at rest, after them: ms per s)',
         (p) => `${ms(p.own)} (at 100 servers: ${ms(small.own)}; at rest ${p.restPerS.toFixed(1)})`,
       ),
       row(`1,000 servers written at once → all ready in HAProxy, median of ${BULK_ROUNDS} (goal: HAProxy floor + 30 %)`, (p) => burst(p)),
@@ -317,7 +317,7 @@ export async function benchScale(): Promise<void> {
     ['one server removed: p50 / p99 (min–max) (goal 30 / 60 ms)', spread(etcd.remove)],
     ['CPU of watch per single change (goal <= 10 ms, and <= 2x the 100-server figure)', `${ms(etcd.cpu)} (at 100 servers: ${ms(etcdSmall.cpu)})`],
     [
-      '… with what it left to do in the 31 s after, less its CPU at rest over that time (at rest, before the changes: ms per s)',
+      '… with what it left to do in the 31 s after, less its CPU at rest over that time (at rest, after them: ms per s)',
       `${ms(etcd.own)} (at 100 servers: ${ms(etcdSmall.own)}; at rest ${etcd.restPerS.toFixed(1)} and ${etcdSmall.restPerS.toFixed(1)})`,
     ],
     ['at 100 servers: one server added / removed, p50', `${ms(median(etcdSmall.add))} / ${ms(median(etcdSmall.remove))}`],
