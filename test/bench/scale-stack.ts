@@ -5,7 +5,7 @@ import { SCALE_PREFIX, ScaleRig, type ScaleStore } from '../support/scale-rig.js
 import { mapEntries, serverStates } from '../support/server-states.js';
 import { mib, rssMiB } from './scale.js';
 import { until } from './stack.js';
-import { cpuAtRest, cpuMs, cpuOfTail, median, ms, report, spread } from './stats.js';
+import { beyondRest, cpuAtRest, cpuMs, cpuOfTail, median, ms, report, spread } from './stats.js';
 
 // Stack mode at scale: `watch --stack` with the shipped stack template, B apps × N servers, one change at a time.
 
@@ -132,10 +132,10 @@ export async function benchScaleStack(): Promise<void> {
     const cpuRatio = KINDS.map((k) => `${(big[k].cpu / small[k].cpu).toFixed(1)}x`).join(' / ');
     const all = (p: StackFigures) => KINDS.reduce((sum, k) => sum + p[k].cpu, 0) / KINDS.length;
     // A change's own CPU: what watch spent beyond its CPU at rest over the same time.
-    const own = (p: StackFigures, k: Kind) => p[k].cpu - (p.resting * p[k].elapsed) / 1000 / TRIALS;
+    const own = (p: StackFigures, k: Kind) => beyondRest(p[k].cpu * TRIALS, p[k].elapsed, p.resting) / TRIALS;
     // Together: with what the last changes left to do in the TAIL_MS after them.
     const ownAll = (p: StackFigures) =>
-      (KINDS.reduce((sum, k) => sum + own(p, k) * TRIALS, 0) + p.tail.cpu - (p.resting * p.tail.elapsed) / 1000) / (KINDS.length * TRIALS);
+      (KINDS.reduce((sum, k) => sum + own(p, k) * TRIALS, 0) + beyondRest(p.tail.cpu, p.tail.elapsed, p.resting)) / (KINDS.length * TRIALS);
     report(
       `scale: stack mode (--stack, templates/stack.cfg.ejs), 100 apps × 100 servers, ${storeName}, --wait 0 (write → HAProxy shows it, polled back to back; ${TRIALS} trials each)`,
       [

@@ -8,7 +8,7 @@ import { EtcdServer } from '../support/etcd-server.js';
 import { SCALE_PREFIX, ScaleRig, type ScaleStore } from '../support/scale-rig.js';
 import { benchFleet } from './fleet.js';
 import { benchScaleStack } from './scale-stack.js';
-import { cpuAtRest, cpuMs, cpuOfTail, median, ms, report, spread } from './stats.js';
+import { beyondRest, cpuAtRest, cpuMs, cpuOfTail, median, ms, report, spread } from './stats.js';
 
 const SERVERS = Number(process.env.OCCS_LB_BENCH_SERVERS ?? 10_000);
 /** Single changes timed per path (adds, then as many removes). */
@@ -120,7 +120,7 @@ async function pathFigures(extra: string[], layout = { backends: 1, servers: SER
     // What the changes leave to do counts as theirs; what watch spends anyway does not.
     const tail = await cpuOfTail(rig.watch!.child.pid!);
     const restPerS = await cpuAtRest(rig.watch!.child.pid!);
-    const own = (cpu * 2 * TRIALS + tail.cpu - (restPerS * (trialsMs + tail.elapsed)) / 1000) / (2 * TRIALS);
+    const own = beyondRest(cpu * 2 * TRIALS + tail.cpu, trialsMs + tail.elapsed, restPerS) / (2 * TRIALS);
     // Let the file of the last change settle before the bursts.
     await waitFor('the file to follow', () => !readFileSync(rig.config, 'utf8').includes(`s${90_000 + TRIALS - 1}`), 60_000);
     const { rss, ...bulk } = await bulkFigures(rig, layout.servers, !extra.includes('--no-runtime-api'));
@@ -142,14 +142,14 @@ const BULK_ROUNDS = 3;
  * all after them: HAProxy's time for the same adds moves by a third within minutes (900 to 1,280
  * ms back to back in one rig), more than the goal's 30 %. The adds by hand start right after one
  * of watch's looks for drift (every 30 s), and are gone long before the next: a look that found
- * them would set HAProxy right under them. `floors` false (the reload path): no adds by hand.
+ * them would set HAProxy right under them. `withFloors` false (the reload path): no adds by hand.
  */
-async function bulkFigures(rig: ScaleRig<ScaleStore>, servers: number, floors: boolean): Promise<BulkFigures & { rss: { rss: number; anon: number } }> {
+async function bulkFigures(rig: ScaleRig<ScaleStore>, servers: number, withFloors: boolean): Promise<BulkFigures & { rss: { rss: number; anon: number } }> {
   const rounds: Array<{ bulk: number; written: number; alone: number; loaded: number }> = [];
   let rss = rssMiB(rig.watch!.child.pid!);
   for (let round = 0; round < BULK_ROUNDS; round++) {
     const byHand = { alone: NaN, loaded: NaN };
-    if (floors) {
+    if (withFloors) {
       const looks = await rig.metric('drift_verifications_total');
       await waitFor('a look for drift', async () => (await rig.metric('drift_verifications_total')) > looks, 60_000);
       byHand.alone = await haproxyAdds(rig, `alone${round}_`, false);

@@ -35,17 +35,22 @@ export function cpuMs(pid: number): number {
  */
 export async function cpuAtRest(pid: number): Promise<number> {
   await new Promise((r) => setTimeout(r, 5000));
-  const before = cpuMs(pid);
-  await new Promise((r) => setTimeout(r, 30_000));
-  return (cpuMs(pid) - before) / 30;
+  const { cpu, elapsed } = await cpuOver(pid, 30_000);
+  return cpu / (elapsed / 1000);
 }
 
 /** What changes leave watch to do once they stop ends within this: its check of the last patched config, at the latest 30 s after it (CHECK_WITHIN_MS, src/watch/planner.ts). */
 export const TAIL_MS = 31_000;
 
 /** A process's CPU (ms) over the TAIL_MS after changes, and how long that took (ms). */
-export async function cpuOfTail(pid: number): Promise<{ cpu: number; elapsed: number }> {
+export const cpuOfTail = (pid: number): Promise<{ cpu: number; elapsed: number }> => cpuOver(pid, TAIL_MS);
+
+/** A process's CPU (ms) over the next `ms`, and how long that took (ms). */
+async function cpuOver(pid: number, ms: number): Promise<{ cpu: number; elapsed: number }> {
   const [before, started] = [cpuMs(pid), performance.now()];
-  await new Promise((r) => setTimeout(r, TAIL_MS));
+  await new Promise((r) => setTimeout(r, ms));
   return { cpu: cpuMs(pid) - before, elapsed: performance.now() - started };
 }
+
+/** CPU (ms) spent over `elapsed` ms beyond what the process spends at rest (`restPerS`, ms per s) over that time. */
+export const beyondRest = (cpu: number, elapsed: number, restPerS: number): number => cpu - (restPerS * elapsed) / 1000;
