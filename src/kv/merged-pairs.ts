@@ -57,10 +57,13 @@ export class MergedPairs {
       const found = list[at]?.key === key ? list[at] : undefined;
       const value = this.valueOf(key);
       if (found?.value === value) continue;
-      next ??= this.pairs.slice(); // copied once (pointers only): a list handed out stays as it was
-      if (value === undefined) next.splice(at, 1);
-      else if (found) next[at] = { key, value };
-      else next.splice(at, 0, { key, value });
+      const pair = value === undefined ? undefined : { key, value };
+      // The first change copies the list (pointers only) in one allocation of its new length: a
+      // list handed out stays as it was. Later ones change that copy in place.
+      if (!next) next = pair ? (found ? list.with(at, pair) : list.toSpliced(at, 0, pair)) : list.toSpliced(at, 1);
+      else if (!pair) next.splice(at, 1);
+      else if (found) next[at] = pair;
+      else next.splice(at, 0, pair);
     }
     return next;
   }
