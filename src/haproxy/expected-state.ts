@@ -7,17 +7,17 @@ import { parseServerAddress } from '../values/server.js';
 
 /** A server as the config file says HAProxy should run it. */
 export interface ExpectedServer {
-  name: string;
+  readonly name: string;
   /** As HAProxy prints it back; absent when the line names a host (HAProxy resolves it) or no port. */
-  address?: { host: string; port: number };
+  readonly address?: { host: string; port: number };
   /** Absent when something else sets it while HAProxy runs (an agent check). */
-  weight?: number;
+  readonly weight?: number;
   /** The line (or a `default-server`) says `disabled`: the server must be in maintenance. */
-  disabled: boolean;
+  readonly disabled: boolean;
   /** An agent check sets its admin state while HAProxy runs (`drain`, `maint`, `ready`): not compared, a correction would not last. */
-  agent: boolean;
+  readonly agent: boolean;
   /** The words of its line (`server NAME ADDRESS OPTIONS…`), read as `add server` would take them only when needed. */
-  words: readonly string[];
+  readonly words: readonly string[];
 }
 
 export interface ExpectedBackend {
@@ -66,14 +66,16 @@ const DEFAULT_SERVER_REASON = 'default-server settings do not reach servers adde
  * so a caller may keep the answer for as long as the files do not change. One pass over the
  * lines: a server line is split at whitespace, not read character by character.
  */
-export function expectedState(configText: string, mapTexts: ReadonlyMap<string, string>): ExpectedState {
+export function expectedState(configText: string, mapTexts: ReadonlyMap<string, string>, lines?: ServerLines): ExpectedState {
   const sections: Section[] = [];
   const defaults = new Map<string, Section>();
   let lastDefaults: Section | undefined;
   let current: Section | undefined;
-  for (const raw of configText.split('\n')) {
+  const texts = configText.split('\n');
+  for (let i = 0; i < texts.length; i++) {
+    const raw = texts[i]!;
     if (SERVER_RAW.test(raw)) {
-      if (current && isBackend(current)) addServer(current, PLAIN.test(raw) ? raw.trim().split(/\s+/) : configWords(raw));
+      if (current && isBackend(current)) serverLine(current, raw, lines);
       continue;
     }
     const header = HEADER_START.test(raw) ? SECTION_HEADER.exec(raw) : null;
@@ -122,12 +124,35 @@ export function expectedState(configText: string, mapTexts: ReadonlyMap<string, 
  * config once per change of the files, not once per verification (10,000 servers: ~10 ms saved).
  */
 export function cachedExpectedState(): (configText: string, mapTexts: ReadonlyMap<string, string>) => ExpectedState {
-  let last: { config: string; maps: ReadonlyMap<string, string>; state: ExpectedState } | undefined;
+  let last: { config: string; maps: ReadonlyMap<string, string>; state: ExpectedState; servers: ReadonlyMap<string, ExpectedServer> } | undefined;
   return (config, maps) => {
     const same = last && last.config === config && last.maps.size === maps.size && [...maps].every(([path, text]) => last!.maps.get(path) === text);
-    if (!same) last = { config, maps: new Map(maps), state: expectedState(config, maps) };
+    if (!same) {
+      // A config that changed by a server or two reads the other servers' lines as it did last time.
+      const lines = { previous: last?.servers, next: new Map<string, ExpectedServer>() };
+      last = { config, maps: new Map(maps), state: expectedState(config, maps, lines), servers: lines.next };
+    }
     return last!.state;
   };
+}
+
+/** Servers by their line as written, from the last read of a config (`previous`) and for the next (`next`, filled as lines are read). */
+interface ServerLines {
+  previous?: ReadonlyMap<string, ExpectedServer>;
+  next: Map<string, ExpectedServer>;
+}
+
+/**
+ * A `server` line of a backend. Where no `default-server` reaches it, the server is a function of
+ * its line alone: the one read from the same line last time is taken again (at 10,000 servers,
+ * a config changed by one server makes one server, not 10,000, and their garbage).
+ */
+function serverLine(section: Section, raw: string, lines: ServerLines | undefined): void {
+  const memo = lines && section.defaultServer.length === 0;
+  const kept = memo ? lines.previous?.get(raw) : undefined;
+  const server = kept ?? addServer(section, PLAIN.test(raw) ? raw.trim().split(/\s+/) : configWords(raw));
+  if (kept) section.servers.set(kept.name, kept);
+  if (memo) lines.next.set(raw, server);
 }
 
 const isBackend = (s: Section) => s.kind === 'backend' || s.kind === 'listen';
@@ -162,13 +187,15 @@ export function runtimeLine(backend: ExpectedBackend, server: ExpectedServer): S
 }
 
 /** One `server NAME ADDRESS [OPTIONS…]` line, with the `default-server` options before it. */
-function addServer(section: Section, words: string[]): void {
+function addServer(section: Section, words: string[]): ExpectedServer {
   const shape = { weight: 1, disabled: false, agent: false };
   readOptions(section.defaultServer, 0, shape);
   readOptions(words, 3, shape);
   const name = words[1] ?? '';
   const weight = shape.agent ? undefined : shape.weight;
-  section.servers.set(name, { name, address: addressOf(words[2] ?? ''), weight, disabled: shape.disabled, agent: shape.agent, words });
+  const server = { name, address: addressOf(words[2] ?? ''), weight, disabled: shape.disabled, agent: shape.agent, words };
+  section.servers.set(name, server);
+  return server;
 }
 
 /** What the options from `from` on say of a server's weight and state (the last word given wins). */

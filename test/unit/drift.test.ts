@@ -147,6 +147,28 @@ describe('cachedExpectedState', () => {
         .servers.get('s2')!.weight,
     ).toBe(50);
   });
+
+  it('a config changed by one server reads only that line again; default-server lines still reach the servers after them', () => {
+    const expectedOf = cachedExpectedState();
+    const config = (extra: string, defaults: string) =>
+      `backend web\n    server s1 10.0.0.1:80 weight 5\n    server s2 10.0.0.2:80\n${extra}backend api\n${defaults}    server s3 10.0.0.3:80\n`;
+    const first = expectedOf(config('', ''), new Map());
+    const second = expectedOf(config('    server s4 10.0.0.4:80 disabled\n', '    default-server weight 7\n'), new Map());
+    const [web1, web2] = [first.backends.get('web')!.servers, second.backends.get('web')!.servers];
+    // The lines that stayed give the same servers, not copies; the new line is read.
+    expect(web2.get('s1')).toBe(web1.get('s1'));
+    expect(web2.get('s2')).toBe(web1.get('s2'));
+    expect(web2.get('s4')).toMatchObject({ address: { host: '10.0.0.4', port: 80 }, disabled: true, weight: 1 });
+    // The same line under a new default-server is read again with it.
+    expect(second.backends.get('api')!.servers.get('s3')).toMatchObject({ weight: 7 });
+    expect(first.backends.get('api')!.servers.get('s3')).toMatchObject({ weight: 1 });
+    // And read as it is once the default-server goes: nothing kept from the backend it shaped.
+    expect(expectedOf(config('', ''), new Map()).backends.get('api')!.servers.get('s3')).toMatchObject({ weight: 1 });
+    // A line moved to another backend is that backend's server there and gone from the first.
+    const moved = expectedOf('backend web\n    server s1 10.0.0.1:80 weight 5\nbackend api\n    server s2 10.0.0.2:80\n', new Map());
+    expect([...moved.backends.get('web')!.servers.keys()]).toEqual(['s1']);
+    expect(moved.backends.get('api')!.servers.get('s2')).toMatchObject({ address: { host: '10.0.0.2', port: 80 }, weight: 1 });
+  });
 });
 
 describe('driftOf', () => {
