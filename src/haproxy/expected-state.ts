@@ -149,9 +149,8 @@ interface ServerLines {
  */
 function serverLine(section: Section, raw: string, lines: ServerLines | undefined): void {
   const memo = lines && section.defaultServer.length === 0;
-  const kept = memo ? lines.previous?.get(raw) : undefined;
-  const server = kept ?? addServer(section, PLAIN.test(raw) ? raw.trim().split(/\s+/) : configWords(raw));
-  if (kept) section.servers.set(kept.name, kept);
+  const server = (memo ? lines.previous?.get(raw) : undefined) ?? serverOf(section, PLAIN.test(raw) ? raw.trim().split(/\s+/) : configWords(raw));
+  section.servers.set(server.name, server);
   if (memo) lines.next.set(raw, server);
 }
 
@@ -186,16 +185,13 @@ export function runtimeLine(backend: ExpectedBackend, server: ExpectedServer): S
   return backend.frozen ?? parseServerLine(server.words.join(' '));
 }
 
-/** One `server NAME ADDRESS [OPTIONS…]` line, with the `default-server` options before it. */
-function addServer(section: Section, words: string[]): ExpectedServer {
+/** The server of one `server NAME ADDRESS [OPTIONS…]` line, with the section's `default-server` options before it. */
+function serverOf(section: Section, words: string[]): ExpectedServer {
   const shape = { weight: 1, disabled: false, agent: false };
   readOptions(section.defaultServer, 0, shape);
   readOptions(words, 3, shape);
-  const name = words[1] ?? '';
   const weight = shape.agent ? undefined : shape.weight;
-  const server = { name, address: addressOf(words[2] ?? ''), weight, disabled: shape.disabled, agent: shape.agent, words };
-  section.servers.set(name, server);
-  return server;
+  return { name: words[1] ?? '', address: addressOf(words[2] ?? ''), weight, disabled: shape.disabled, agent: shape.agent, words };
 }
 
 /** What the options from `from` on say of a server's weight and state (the last word given wins). */

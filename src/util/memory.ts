@@ -41,9 +41,9 @@ export interface HeapControl {
  * collection once watch has been idle for 2 s: the heap V8 grew for the burst goes back (measured
  * at 10,000 servers: 101 → 70 MiB). Nothing is collected while changes keep coming, for a small
  * heap, nor for one that grew less than 16 MiB since the last collection left it (or since the
- * first idle spell, when that one was too small to collect): after a change
- * or two at 10,000 servers the heap is about as large as before, and a collection there cost
- * 17–26 ms of CPU for little (V8's memory reducer collects such a heap on its own).
+ * first idle spell, when that one was too small to collect): after a change or two at 10,000
+ * servers the heap is about as large as before, and a collection there cost 17–26 ms of CPU for
+ * little (V8's memory reducer collects such a heap on its own).
  */
 export class IdleCollector {
   private timer?: NodeJS.Timeout;
