@@ -153,7 +153,16 @@ describe('one watch per config wherever the config file is shared', () => {
     const first = startFirst({ PATH });
     const orphan = await first.haproxyPid();
     const lock = join(rig.dir, '.haproxy.cfg.occs-lb.lock');
-    const files = (pid: number) => readdirSync(`/proc/${pid}/fd`).map((fd) => readlinkSync(`/proc/${pid}/fd/${fd}`));
+    // An fd may close between the listing and its readlink (watch opens and closes files as it runs): it is not a file held open.
+    const files = (pid: number) =>
+      readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
+        try {
+          return [readlinkSync(`/proc/${pid}/fd/${fd}`)];
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+          throw e;
+        }
+      });
     expect(files(first.child.pid!)).toContain(lock);
     expect(files(orphan)).not.toContain(lock);
     first.child.kill('SIGKILL');
