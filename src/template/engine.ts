@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import vm from 'node:vm';
 import ejs from 'ejs';
+import { declaredLocals } from './declared-locals.js';
 import { OccsError, rejectedError, systemErrorCode, templateError } from '../errors.js';
 import { maskEcho } from '../util/redact.js';
 import { unsafeCharacterReason } from '../values/server.js';
@@ -62,10 +63,11 @@ export async function loadTemplate(path: string): Promise<CompiledTemplate> {
 }
 
 export function compileTemplate(text: string, path: string): CompiledTemplate {
-  const template = new ejs.Template(text, { escape: configWord, compileDebug: true });
+  const options = { escape: configWord, compileDebug: true };
+  const template = new ejs.Template(text, options);
   try {
-    const fn = template.compile() as (locals: object) => string;
-    return { path, text, fn };
+    const withForm = template.compile() as (locals: object) => string;
+    return { path, text, fn: declaredLocals(text, options, withForm) };
   } catch (error) {
     const braces = error instanceof SyntaxError ? unbalancedBrace(template.source) : undefined;
     const line = braces?.line ?? (error instanceof SyntaxError ? syntaxErrorLine(template.source) : unclosedTagLine(text));

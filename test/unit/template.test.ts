@@ -94,3 +94,30 @@ describe('template errors name the file and line', () => {
     expect(error.message).toMatch(/^template \/t\/test\.ejs:3: undefinedThing is not defined/);
   });
 });
+
+describe('a template runs with its locals declared as variables, as it would inside `with (locals)`', () => {
+  const run = (text: string, locals: object) => renderTemplate(compileTemplate(text, '/t/locals.ejs'), locals, () => []);
+
+  it("the template's own const, let and var may take a local's name", () => {
+    const text = '<% const settings = { port: 1 } %><%= settings.port %>\n<% { let tls = 2 %><%= tls %><% } %>\n<% var prefixes = 3 %><%= prefixes %>\n';
+    expect(run(text, { settings: { port: 80 }, tls: {}, prefixes: [] })).toBe('1\n2\n3\n');
+  });
+
+  it('a name no local has is an error naming the line, and each set of locals is its own (a name added later is seen)', () => {
+    const template = compileTemplate('a\n<%= typeof stack === "undefined" ? "none" : stack.name %>\n<%= settings.port %>\n', '/t/locals.ejs');
+    expect(renderTemplate(template, { settings: { port: 80 } }, () => [])).toBe('a\nnone\n80\n');
+    expect(renderTemplate(template, { settings: { port: 81 }, stack: { name: 'web' } }, () => [])).toBe('a\nweb\n81\n');
+    expect(renderTemplate(template, { settings: { port: 82 } }, () => [])).toBe('a\nnone\n82\n');
+    const error = thrown(() => run('a\nb\n<%= stack.name %>\n', { settings: {} }));
+    expect(error.message).toMatch(/^template \/t\/locals\.ejs:3: stack is not defined/);
+  });
+
+  it("locals whose names cannot be declared (not identifiers, or names of EJS's own) are read as before", () => {
+    expect(run('<%= locals["a-b"] %> <%= x %>\n', { 'a-b': 1, x: 2 })).toBe('1 2\n');
+    expect(run('<%= rethrow %> <%= x %>\n', { rethrow: 'r', x: 3 })).toBe('r 3\n');
+  });
+
+  it('a "}" that closes the block around the code, and a "{" that opens one, render as they do inside `with`', () => {
+    expect(run('a\n<% } %>\nb <%= settings.port %>\n<% { %>\n', { settings: { port: 80 } })).toBe('a\n\nb 80\n\n');
+  });
+});
