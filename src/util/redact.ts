@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { mayHoldRun } from './run-hashes.js';
 import { invisibleCharacters } from '../values/invisible.js';
 
 /**
@@ -204,6 +205,7 @@ function standaloneMatcher(form: string): RegExp {
  */
 function maskRuns(text: string, sets: ReadonlyArray<ReadonlySet<string>>): string {
   if (text.length < SAFE_LENGTH || sets.every((s) => s.size === 0)) return text;
+  if (PLAIN_TEXT.test(text) && !mayHoldRun(text.replace(WHITESPACE, '').toLowerCase(), sets, SAFE_LENGTH)) return text;
   const { chars, compacted, origin } = compact(text);
   const stretches: Array<[number, number]> = [];
   for (let at = 0; at + SAFE_LENGTH <= compacted.length; at++) {
@@ -223,3 +225,7 @@ function maskRuns(text: string, sets: ReadonlyArray<ReadonlySet<string>>): strin
   }
   return out + chars.slice(from).join('');
 }
+
+/** Printable ASCII and whitespace: compacted (see `compact`) by dropping the whitespace and lowering the case, each character one code unit. */
+const PLAIN_TEXT = /^[\x20-\x7e\t\n\v\f\r]*$/;
+const WHITESPACE = /[\x20\t\n\v\f\r]/g;

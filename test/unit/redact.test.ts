@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { printable } from '../../src/log.js';
 import { configContext } from '../../src/haproxy/check.js';
 import { bodySnippet } from '../../src/kv/store-errors.js';
-import { maskEcho, maskKeyBlocks, Redactor, secretForms, shortSecretNotices, withRedactor } from '../../src/util/redact.js';
+import { isFiller, maskEcho, maskKeyBlocks, Redactor, secretForms, shortSecretNotices, withRedactor } from '../../src/util/redact.js';
 
 const TOKEN = 'q"uo\\te-T0ken-8f2';
 /** 28 characters; a store may echo its first 14 ("token prefix …"). */
@@ -52,6 +52,33 @@ describe('Redactor', () => {
     const r = new Redactor([LONG_TOKEN]);
     expect(r.apply(echo(LONG_TOKEN))).toBe(masked);
     expect(r.echo(echo(LONG_TOKEN))).toBe(masked);
+  });
+
+  it('in plain ASCII text, masks a run wherever it starts and wherever whitespace splits it, and returns text with none as it was', () => {
+    const r = new Redactor([LONG_TOKEN]);
+    for (let start = 0; start + 8 <= LONG_TOKEN.length; start++) {
+      const run = LONG_TOKEN.slice(start, start + 8);
+      for (let split = 0; split <= 8; split++) {
+        const shown = `${run.slice(0, split)}${[' ', '\t', '\n  ', '\r\n'][split % 4]}${run.slice(split)}`;
+        const text = `x=${start} ${split % 2 ? shown.toUpperCase() : shown} done`;
+        expect(r.apply(text)).toMatch(new RegExp(`^x=${start}\\s+\\*\\*\\*\\s+done$`));
+      }
+    }
+    const plain = `GET /apps/web/containers/s00042 10.0.0.42:8080 ${LONG_TOKEN.slice(0, 7)}/x/${LONG_TOKEN.slice(7, 14)}\n\t(200)`;
+    expect(r.apply(plain)).toBe(plain);
+  });
+
+  it('finds the runs of a secret added after a text was looked at', () => {
+    const r = new Redactor(['an-older-secret-value']);
+    expect(r.apply(`token ${LONG_TOKEN}`)).toBe(`token ${LONG_TOKEN}`);
+    r.add(LONG_TOKEN);
+    expect(r.apply(`token ${LONG_TOKEN}`)).toBe('token ***');
+  });
+
+  it('of printable ASCII, takes only whitespace for a filler (the quick look at plain text drops just that)', () => {
+    const fillers = Array.from({ length: 0x7f - 0x20 }, (_, i) => String.fromCharCode(0x20 + i)).filter(isFiller);
+    expect(fillers).toEqual([' ']);
+    expect([...'\t\n\v\f\r'].every(isFiller)).toBe(true);
   });
 
   it('masks a run of 8 characters of a long secret, not one of 7 (which ordinary text may hold)', () => {
