@@ -1,49 +1,19 @@
 import { runtimePolicy } from './config-diff.js';
 import { configWords, HEADER_START, SECTION_HEADER } from './config-sections.js';
+import { patchedRead, SERVER_RAW, type Layout, type ReadConfig } from './expected-patch.js';
+import type { ExpectedBackend, ExpectedServer, ExpectedState } from './expected-types.js';
 import { mapEntries, type MapEntry } from './map-file.js';
 import { canonicalHost, parseServerLine, type ServerLine } from './server-line.js';
 import { isIPv4 } from '../values/ip.js';
 import { parseServerAddress } from '../values/server.js';
 
-/** A server as the config file says HAProxy should run it. */
-export interface ExpectedServer {
-  readonly name: string;
-  /** As HAProxy prints it back; absent when the line names a host (HAProxy resolves it) or no port. */
-  readonly address?: { host: string; port: number };
-  /** Absent when something else sets it while HAProxy runs (an agent check). */
-  readonly weight?: number;
-  /** The line (or a `default-server`) says `disabled`: the server must be in maintenance. */
-  readonly disabled: boolean;
-  /** An agent check sets its admin state while HAProxy runs (`drain`, `maint`, `ready`): not compared, a correction would not last. */
-  readonly agent: boolean;
-  /** The words of its line (`server NAME ADDRESS OPTIONS…`), read as `add server` would take them only when needed. */
-  readonly words: readonly string[];
-}
-
-export interface ExpectedBackend {
-  /** A `backend`, or a `listen` (with servers or not: HAProxy runs both as backends). */
-  name: string;
-  servers: ReadonlyMap<string, ExpectedServer>;
-  /** Why servers cannot be added to it or removed from it at runtime (config-diff's policy), if so. */
-  fixed?: string;
-  /** Why none of its servers can be made or set right at runtime, if so (`default-server` settings). */
-  frozen?: string;
-  /** Why its servers are not compared at all, if so (only that it exists is). */
-  unverifiable?: string;
-}
-
-/** What the installed config and its map files say HAProxy should run. */
-export interface ExpectedState {
-  backends: ReadonlyMap<string, ExpectedBackend>;
-  /** Each map file the config loads: its entries, in the file's order. */
-  maps: ReadonlyMap<string, readonly MapEntry[]>;
-  /** What is not checked, and why (for the log). */
-  unverifiable: readonly string[];
-}
+export type { ExpectedBackend, ExpectedServer, ExpectedState } from './expected-types.js';
 
 interface Section {
   kind: string;
   name: string;
+  /** Where its header line starts in the text. */
+  start: number;
   /** The defaults section it inherits from (the last one before it, or the one `from` names). */
   parent?: Section;
   /** Its lines but its servers and header, as HAProxy reads them (words joined). */
@@ -51,10 +21,11 @@ interface Section {
   /** The `default-server` words that apply to its next server line, inherited ones first. */
   defaultServer: string[];
   servers: Map<string, ExpectedServer>;
+  /** Its server lines read (more than its servers when a name comes twice). */
+  serverLines: number;
   templates: boolean;
 }
 
-const SERVER_RAW = /^\s*server\s/;
 const TEMPLATE_RAW = /^\s*server-template\s/;
 /** A line HAProxy splits at whitespace alone: no quote, escape or comment in it. */
 const PLAIN = /^[^"'\\#]*$/;
@@ -72,7 +43,7 @@ export function expectedState(configText: string, mapTexts: ReadonlyMap<string, 
   let lastDefaults: Section | undefined;
   let current: Section | undefined;
   const texts = configText.split('\n');
-  for (let i = 0; i < texts.length; i++) {
+  for (let i = 0, offset = 0; i < texts.length; offset += texts[i]!.length + 1, i++) {
     const raw = texts[i]!;
     if (SERVER_RAW.test(raw)) {
       if (current && isBackend(current)) serverLine(current, raw, lines);
@@ -85,10 +56,12 @@ export function expectedState(configText: string, mapTexts: ReadonlyMap<string, 
       current = {
         kind: header[1]!,
         name: header[2] ?? '',
+        start: offset,
         parent,
         lines: [],
         defaultServer: [...(parent?.defaultServer ?? [])],
         servers: new Map(),
+        serverLines: 0,
         templates: false,
       };
       sections.push(current);
@@ -116,7 +89,19 @@ export function expectedState(configText: string, mapTexts: ReadonlyMap<string, 
     if (configText.includes(path)) maps.set(path, mapEntries(text));
     else unverifiable.push(`${path}: the config does not load it`);
   }
+  if (lines) lines.layout = layoutOf(sections, backends);
   return { backends, maps, unverifiable };
+}
+
+/** Where the sections start, and which backends a change of server lines alone may be patched into (expected-patch.ts). */
+function layoutOf(sections: readonly Section[], backends: ReadonlyMap<string, ExpectedBackend>): Layout {
+  const named = new Map<string, number>();
+  for (const s of sections.filter(isBackend)) named.set(s.name, (named.get(s.name) ?? 0) + 1);
+  const patchable = sections.map((s) => {
+    const plain = isBackend(s) && named.get(s.name) === 1 && s.defaultServer.length === 0 && !s.templates && s.servers.size === s.serverLines;
+    return plain && !backends.get(s.name)!.unverifiable ? s.name : undefined;
+  });
+  return { starts: sections.map((s) => s.start), patchable };
 }
 
 /**
@@ -124,23 +109,33 @@ export function expectedState(configText: string, mapTexts: ReadonlyMap<string, 
  * config once per change of the files, not once per verification (10,000 servers: ~10 ms saved).
  */
 export function cachedExpectedState(): (configText: string, mapTexts: ReadonlyMap<string, string>) => ExpectedState {
-  let last: { config: string; maps: ReadonlyMap<string, string>; state: ExpectedState; servers: ReadonlyMap<string, ExpectedServer> } | undefined;
+  let last: (ReadConfig & { maps: ReadonlyMap<string, string> }) | undefined;
   return (config, maps) => {
-    const same = last && last.config === config && last.maps.size === maps.size && [...maps].every(([path, text]) => last!.maps.get(path) === text);
-    if (!same) {
-      // A config that changed by a server or two reads the other servers' lines as it did last time.
-      const lines = { previous: last?.servers, next: new Map<string, ExpectedServer>() };
-      last = { config, maps: new Map(maps), state: expectedState(config, maps, lines), servers: lines.next };
+    const sameMaps = last && last.maps.size === maps.size && [...maps].every(([path, text]) => last!.maps.get(path) === text);
+    if (sameMaps && last!.config === config) return last!.state;
+    // A config that changed by server lines of one backend is that backend patched (expected-patch.ts).
+    const patched = sameMaps ? patchedRead(last!, config, [...maps.keys()], plainServer) : undefined;
+    if (patched) last = { ...patched, maps: last!.maps };
+    else {
+      // Else read whole, the lines that stayed giving the servers they gave last time.
+      const lines: ServerLines = { previous: last?.servers, next: new Map() };
+      const state = expectedState(config, maps, lines);
+      last = { config, maps: new Map(maps), state, servers: lines.next, layout: lines.layout! };
     }
-    return last!.state;
+    return last.state;
   };
 }
 
-/** Servers by their line as written, from the last read of a config (`previous`) and for the next (`next`, filled as lines are read). */
+/** Servers by their line as written, from the last read of a config (`previous`) and for the next (`next`, filled as lines are read); and the next one's layout. */
 interface ServerLines {
   previous?: ReadonlyMap<string, ExpectedServer>;
   next: Map<string, ExpectedServer>;
+  layout?: Layout;
 }
+
+/** The server of a line no `default-server` reaches. */
+const plainServer = (raw: string) => serverOf(NO_DEFAULTS, PLAIN.test(raw) ? raw.trim().split(/\s+/) : configWords(raw));
+const NO_DEFAULTS = { defaultServer: [] as string[] };
 
 /**
  * A `server` line of a backend. Where no `default-server` reaches it, the server is a function of
@@ -148,6 +143,7 @@ interface ServerLines {
  * a config changed by one server makes one server, not 10,000, and their garbage).
  */
 function serverLine(section: Section, raw: string, lines: ServerLines | undefined): void {
+  section.serverLines += 1;
   const memo = lines && section.defaultServer.length === 0;
   const server = (memo ? lines.previous?.get(raw) : undefined) ?? serverOf(section, PLAIN.test(raw) ? raw.trim().split(/\s+/) : configWords(raw));
   section.servers.set(server.name, server);
@@ -186,7 +182,7 @@ export function runtimeLine(backend: ExpectedBackend, server: ExpectedServer): S
 }
 
 /** The server of one `server NAME ADDRESS [OPTIONS…]` line, with the section's `default-server` options before it. */
-function serverOf(section: Section, words: string[]): ExpectedServer {
+function serverOf(section: Pick<Section, 'defaultServer'>, words: string[]): ExpectedServer {
   const shape = { weight: 1, disabled: false, agent: false };
   readOptions(section.defaultServer, 0, shape);
   readOptions(words, 3, shape);
