@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { compileTemplate, renderTemplate } from '../../src/template/engine.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import ejs from 'ejs';
+import { runsDeclared } from '../../src/template/declared-locals.js';
+import { compileTemplate, configWord, renderTemplate } from '../../src/template/engine.js';
 import { createHelpers } from '../../src/template/helpers.js';
+import { ROOT } from '../support/cli.js';
 import { thrown } from '../support/failure.js';
 
 const pairs = [
@@ -96,28 +101,59 @@ describe('template errors name the file and line', () => {
 });
 
 describe('a template runs with its locals declared as variables, as it would inside `with (locals)`', () => {
-  const run = (text: string, locals: object) => renderTemplate(compileTemplate(text, '/t/locals.ejs'), locals, () => []);
-
-  it("the template's own const, let and var may take a local's name", () => {
-    const text = '<% const settings = { port: 1 } %><%= settings.port %>\n<% { let tls = 2 %><%= tls %><% } %>\n<% var prefixes = 3 %><%= prefixes %>\n';
-    expect(run(text, { settings: { port: 80 }, tls: {}, prefixes: [] })).toBe('1\n2\n3\n');
+  const locals = () => ({ ...createHelpers(pairs, 'apps/a/containers').helpers, settings: { port: 80 }, prefixes: ['apps/a/containers'], tls: {} });
+  /** What rendering gives, or the error it throws (message and exit code). */
+  const outcome = (render: () => string) => {
+    try {
+      return { out: render() };
+    } catch (error) {
+      return { error: (error as Error).message, code: (error as { exitCode?: number }).exitCode };
+    }
+  };
+  const withForm = (text: string) => ({
+    path: '/t/l.ejs',
+    text,
+    fn: new ejs.Template(text, { escape: configWord, compileDebug: true }).compile() as (l: object) => string,
   });
 
-  it('a name no local has is an error naming the line, and each set of locals is its own (a name added later is seen)', () => {
+  it.each([
+    ['a "}" that leaves the block of the locals', 'a\n<% } %>\nb <%= settings.port %>\n<% { %>\n'],
+    ['a write to the locals object', '<% locals.settings = { port: 1 } %><%= settings.port %>\n'],
+    ['a local assigned, read through the locals object', '<% settings = { port: 2 } %><%= locals.settings.port %>\n'],
+    [
+      'a local assigned by destructuring, by ++ and by for … of',
+      '<% [settings] = [3]; prefixes++; for (getv of [1]) {} %><%= settings %> <%= prefixes %> <%= getv %>\n',
+    ],
+    ['a name added to the locals object', '<% locals.extra = 3 %><%= extra %>\n'],
+    ['a local deleted', '<% delete settings %><%= typeof settings %>\n'],
+    ['a member of Object.prototype, which `with` finds on the locals', '<%- toString() %> <%= hasOwnProperty("settings") %>\n'],
+    ["a function of a local's name in a block", '<% if (true) { function settings() { return 9 } } %><%= typeof settings %>\n'],
+    ["a var of a local's name", '<% var settings = 5 %><%= settings %> <%= locals.settings %>\n'],
+    ["the template's own const of a local's name", '<% const settings = { port: 1 } %><%= settings.port %>\n'],
+    ["a let of a local's name read before it", '<%= settings.port %><% let settings = 2 %>\n'],
+    ['a name no local has', 'a\nb\n<%= stack.name %>\n'],
+    ['the shipped way of reading locals', '<% for (const s of servers()) { -%>\nserver <%= s.name %> <%= s.address %> <%= settings.port %>\n<% } -%>\n'],
+  ])('%s: as with `with`', (_, text) => {
+    expect(outcome(() => renderTemplate(compileTemplate(text, '/t/l.ejs'), locals(), () => []))).toEqual(
+      outcome(() => renderTemplate(withForm(text), locals(), () => [])),
+    );
+  });
+
+  it('each set of locals is its own: a name added later is seen, and one gone is not', () => {
     const template = compileTemplate('a\n<%= typeof stack === "undefined" ? "none" : stack.name %>\n<%= settings.port %>\n', '/t/locals.ejs');
     expect(renderTemplate(template, { settings: { port: 80 } }, () => [])).toBe('a\nnone\n80\n');
     expect(renderTemplate(template, { settings: { port: 81 }, stack: { name: 'web' } }, () => [])).toBe('a\nweb\n81\n');
     expect(renderTemplate(template, { settings: { port: 82 } }, () => [])).toBe('a\nnone\n82\n');
-    const error = thrown(() => run('a\nb\n<%= stack.name %>\n', { settings: {} }));
-    expect(error.message).toMatch(/^template \/t\/locals\.ejs:3: stack is not defined/);
+  });
+
+  it('the shipped templates run with their locals declared (a render of 10,000 servers: 13 -> 6 ms)', () => {
+    const names = [...Object.keys(createHelpers([], '').helpers), 'settings', 'prefixes', 'tls', 'stack'];
+    for (const file of ['haproxy.cfg.ejs', 'stack.cfg.ejs']) expect(runsDeclared(readFileSync(join(ROOT, 'templates', file), 'utf8'), names), file).toBe(true);
   });
 
   it("locals whose names cannot be declared (not identifiers, or names of EJS's own) are read as before", () => {
+    const run = (text: string, l: object) => renderTemplate(compileTemplate(text, '/t/locals.ejs'), l, () => []);
     expect(run('<%= locals["a-b"] %> <%= x %>\n', { 'a-b': 1, x: 2 })).toBe('1 2\n');
     expect(run('<%= rethrow %> <%= x %>\n', { rethrow: 'r', x: 3 })).toBe('r 3\n');
-  });
-
-  it('a "}" that closes the block around the code, and a "{" that opens one, render as they do inside `with`', () => {
-    expect(run('a\n<% } %>\nb <%= settings.port %>\n<% { %>\n', { settings: { port: 80 } })).toBe('a\n\nb 80\n\n');
   });
 });
