@@ -111,7 +111,9 @@ function layoutOf(sections: readonly Section[], backends: ReadonlyMap<string, Ex
 export function cachedExpectedState(): (configText: string, mapTexts: ReadonlyMap<string, string>) => ExpectedState {
   let last: (ReadConfig & { maps: ReadonlyMap<string, string> }) | undefined;
   return (config, maps) => {
-    const sameMaps = last && last.maps.size === maps.size && [...maps].every(([path, text]) => last!.maps.get(path) === text);
+    // The same files in the same order (the order of what is not checked follows it).
+    const kept = last ? [...last.maps] : [];
+    const sameMaps = last && kept.length === maps.size && [...maps].every(([path, text], i) => kept[i]![0] === path && kept[i]![1] === text);
     if (sameMaps && last!.config === config) return last!.state;
     // A config that changed by server lines of one backend is that backend patched (expected-patch.ts).
     const patched = sameMaps ? patchedRead(last!, config, [...maps.keys()], plainServer) : undefined;

@@ -104,3 +104,14 @@ describe('the expected state of a config changed by server lines (read against t
     expect(expectedOf(naming, MAPS).maps.size).toBe(1);
   });
 });
+
+describe('the map files given in another order', () => {
+  it('say what is not checked in their new order, as a whole read does', () => {
+    const expectedOf = cachedExpectedState();
+    const maps = (...paths: string[]) => new Map(paths.map((p) => [p, 'x.example/ web\n']));
+    const config = START.join('\n');
+    expectedOf(config, maps('/m/b.map', '/m/c.map'));
+    const moved = config.replace('    server x1 10.0.4.1:80', '    server x1 10.0.4.1:81');
+    expect(expectedOf(moved, maps('/m/c.map', '/m/b.map')).unverifiable).toEqual(expectedState(moved, maps('/m/c.map', '/m/b.map')).unverifiable);
+  });
+});
