@@ -24,14 +24,14 @@ const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
  * default, where every name its code uses (the output, the escape function, the line it is on)
  * is looked up at run time: a render of 10,000 servers took 13 ms that way and 6 ms with the
  * locals declared (measured under watch's `--no-opt`). So each set of local names gets, once a
- * render with it took WORTH_MS, a function whose code runs in a block that declares them with `let`, as the
+ * render with it was WORTH_CHARS long, a function whose code runs in a block that declares them with `let`, as the
  * `with` block holds them: a stray `}` leaves that block as it leaves `with`, and a `var` or
  * function of a local's name there does not compile (nor change what the names read), so the
  * `with` form runs. The `with` form also runs for code that could tell the two apart (see
  * `plainCode`), and for names that cannot be declared. The lines are the template's own (the
  * block opens on line 1), so errors name the same lines.
  */
-export function declaredLocals(text: string, options: ejs.Options, withForm: Render, worthMs = WORTH_MS): Render {
+export function declaredLocals(text: string, options: ejs.Options, withForm: Render, worthChars = WORTH_CHARS): Render {
   const forms = new Map<string, Render>();
   let tokens: string[][] | undefined;
   return (locals) => {
@@ -39,10 +39,9 @@ export function declaredLocals(text: string, options: ejs.Options, withForm: Ren
     const key = JSON.stringify(names);
     const form = forms.get(key);
     if (form) return form(locals);
-    // Until a render takes `worthMs` the `with` form runs: compiling another costs about 1 MiB of resident memory (measured at 2 servers).
-    const started = performance.now();
+    // Until a render is `worthChars` long the `with` form runs: compiling another costs about 1 MiB of resident memory (measured at 2 servers).
     const out = withForm(locals);
-    if (performance.now() - started >= worthMs) {
+    if (out.length >= worthChars) {
       tokens ??= tokensOfTemplate(text, options);
       forms.set(key, (plainCode(tokens, new Set(names)) && declaredForm(text, options, names)) || withForm);
     }
@@ -50,8 +49,11 @@ export function declaredLocals(text: string, options: ejs.Options, withForm: Ren
   };
 }
 
-/** A render this long is worth a second compile (10,000 servers: 13 ms; 100: a fraction of one). */
-const WORTH_MS = 2;
+/**
+ * A render this long is worth a second compile: about 1,000 server lines (10,000 servers: 13 ms
+ * a render). Its length, not its time: a collection during a small render makes it slow too.
+ */
+const WORTH_CHARS = 64 * 1024;
 
 function declaredForm(text: string, options: ejs.Options, names: string[]): Render | undefined {
   if (names.length === 0 || !names.every((n) => IDENTIFIER.test(n) && !EJS_OWN.has(n))) return undefined;

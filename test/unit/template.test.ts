@@ -116,7 +116,7 @@ describe('a template runs with its locals declared as variables, as it would ins
     fn: new ejs.Template(text, { escape: configWord, compileDebug: true }).compile() as (l: object) => string,
   });
 
-  /** The template with its locals declared after its first render with a set of locals (compileTemplate waits for one of 2 ms). */
+  /** The template with its locals declared after its first render with a set of locals (compileTemplate waits for one of 64 KiB). */
   const declared = (text: string, first: object = locals()) => {
     const fn = declaredLocals(text, { escape: configWord, compileDebug: true }, withForm(text).fn, 0);
     outcome(() => fn(first)); // that first render runs the `with` form
