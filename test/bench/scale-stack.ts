@@ -79,7 +79,7 @@ function changes(rig: ScaleRig<ScaleStore>): Record<Kind, (i: number) => [() => 
 async function stackFigures(layout: { backends: number; servers: number }, store: ScaleStore): Promise<StackFigures> {
   const rig = await new ScaleRig<ScaleStore>(layout, [], undefined, { store }).start();
   try {
-    await new Promise((r) => setTimeout(r, 5000)); // start-up settles
+    await rig.settled();
     const pid = rig.watch!.child.pid!;
     const figures = { idle: rssMiB(pid) } as StackFigures;
     if (rig.store instanceof ConsulKvServer) figures.whole = Buffer.byteLength(rig.store.store.read(SCALE_PREFIX, true, false, undefined).body ?? '');

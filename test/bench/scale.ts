@@ -105,7 +105,7 @@ const burst = (p: BulkFigures) => `${ms(p.bulk)} (rounds: ${p.rounds.map(ms).joi
 async function pathFigures(extra: string[], layout = { backends: 1, servers: SERVERS }, store?: ScaleStore): Promise<PathFigures> {
   const rig = await new ScaleRig<ScaleStore>(layout, extra, undefined, { store }).start();
   try {
-    await new Promise((r) => setTimeout(r, 5000)); // start-up settles
+    await rig.settled();
     const idle = rssMiB(rig.watch!.child.pid!);
     const add: number[] = [];
     const remove: number[] = [];
