@@ -1,4 +1,4 @@
-import { normalizeKey } from './keys.js';
+import { inKeyOrder, keyOrderKnown, normalizeKey } from './keys.js';
 import type { KvPair } from './source.js';
 import { bodyKind } from './store-errors.js';
 
@@ -13,6 +13,8 @@ export interface KeptListing {
   laidOut: boolean;
   /** Answers read whole since the layout was last tried. */
   untried: number;
+  /** The pairs are in key order (as Consul sorts them), each key once. */
+  ordered: boolean;
   starts: number[];
   ends: number[];
   keys: string[];
@@ -38,6 +40,7 @@ export function parseListing(body: Buffer, fail: (what: string) => Error, kept?:
   const listing = read?.listing ?? wholeListing(body, fail, kept);
   // A copy either way (the kept arrays change in place with the next answer); a native one when no folder is among them.
   const pairs = listing.pairs.indexOf(null) < 0 ? (listing.pairs.slice() as KvPair[]) : listing.pairs.filter((p): p is KvPair => p !== null);
+  if (listing.ordered) keyOrderKnown(pairs);
   return { pairs, kept: listing, ...(read && { changed: read.changed }) };
 }
 
@@ -58,7 +61,8 @@ function wholeListing(body: Buffer, fail: (what: string) => Error, kept?: KeptLi
     if (!entry) throw fail('a list whose entries have no Key/Value');
     return entry;
   });
-  const listing: KeptListing = { body, laidOut: false, untried: 0, starts: [], ends: [], keys: read.map((e) => e.key), pairs: read.map((e) => e.pair) };
+  const pairs = read.map((e) => e.pair);
+  const listing: KeptListing = { body, laidOut: false, untried: 0, ordered: inKeyOrder(pairs), starts: [], ends: [], keys: read.map((e) => e.key), pairs };
   if (kept && !kept.laidOut && kept.untried + 1 < LAYOUT_RETRY) return { ...listing, untried: kept.untried + 1 };
   const spans = body[0] === 0x5b && body[body.length - 1] === 0x5d ? spansOf(body, 1, body.length - 1, entries) : undefined;
   if (spans) Object.assign(listing, { laidOut: true, starts: spans[0], ends: spans[1] });
@@ -126,7 +130,9 @@ function changedOnly(body: Buffer, kept: KeptListing): { listing: KeptListing; c
   kept.keys.splice(a, b - a, ...mid.entries.map((e) => e.key));
   kept.pairs.splice(a, b - a, ...mid.entries.map((e) => e.pair));
   const { starts, ends, keys, pairs } = kept;
-  return { listing: { body, laidOut: true, untried: 0, starts, ends, keys, pairs }, changed };
+  // In order if the last one was and the entries read now are, against their neighbours (the others did not move); else looked at whole.
+  const ordered = kept.ordered ? inKeyOrder(pairs, a, a + mid.entries.length) : inKeyOrder(pairs);
+  return { listing: { body, laidOut: true, untried: 0, ordered, starts, ends, keys, pairs }, changed };
 }
 
 /**

@@ -31,12 +31,27 @@ export function holdsDirectory(pairs: readonly KvPair[], prefix: string): boolea
   return valueAt(pairs, `/${prefix}`) !== undefined || firstKeyUnder(pairs, `${prefix}/`) !== undefined;
 }
 
+/** Lists of pairs their maker has seen to be in key order, each key once (by keyOrderKnown). */
+const KEY_ORDERED = new WeakSet<readonly KvPair[]>();
+
+/**
+ * Tells toSnapshot that `list` is in key order, each key once, so that it need not look: a
+ * reader that checked only what changed since a list it knew in order (a Consul listing read
+ * against the last one) saves a look at every key on every change. The list must not change.
+ */
+export function keyOrderKnown(list: readonly KvPair[]): void {
+  KEY_ORDERED.add(list);
+}
+
+/** Whether `list` was told to be in key order (keyOrderKnown). */
+export const keyOrderIsKnown = (list: readonly KvPair[]): boolean => KEY_ORDERED.has(list);
+
 /** Merges pairs from several reads: keys unique (last one wins), sorted by key. */
 export function toSnapshot(pairs: Iterable<KvPair>): KvSnapshot {
   // An array is taken as it is (a snapshot's pairs are never changed), not copied: 10,000 pairs on every change.
   const list = Array.isArray(pairs) ? (pairs as readonly KvPair[]) : [...pairs];
   // Stores answer in key order: then there is nothing to merge or sort.
-  if (inKeyOrder(list)) return { pairs: list };
+  if (KEY_ORDERED.has(list) || inKeyOrder(list)) return { pairs: list };
   const byKey = new Map<string, string>();
   for (const pair of list) byKey.set(pair.key, pair.value);
   const keys = [...byKey.keys()].sort();
@@ -50,8 +65,18 @@ export function filterSnapshot(snapshot: KvSnapshot, prefixes: readonly string[]
   return { pairs: snapshot.pairs.filter((p) => under(p.key)), ...(notices?.length && { notices }) };
 }
 
-function inKeyOrder(list: readonly KvPair[]): boolean {
-  for (let i = 1; i < list.length; i++) if (!(list[i - 1]!.key < list[i]!.key)) return false;
+/** Whether the pairs (null: none there) are in key order, each key once: from `from` on, up to and with the first pair at `to` or after, against the last one before `from`. */
+export function inKeyOrder(list: ReadonlyArray<KvPair | null>, from = 0, to = list.length): boolean {
+  let i = from - 1;
+  while (i >= 0 && list[i] === null) i--;
+  let last = i >= 0 ? list[i]!.key : undefined;
+  for (let j = from; j < list.length; j++) {
+    const key = list[j]?.key;
+    if (key === undefined) continue;
+    if (last !== undefined && !(last < key)) return false;
+    last = key;
+    if (j >= to) break;
+  }
   return true;
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseListing, type KeptListing } from '../../src/kv/consul-listing.js';
+import { keyOrderIsKnown, toSnapshot } from '../../src/kv/keys.js';
 
 type Entry = { Key: string; Value: string | null; ModifyIndex: number };
 const entry = (Key: string, v: string | null, ModifyIndex = 1): Entry => ({ Key, Value: v === null ? null : Buffer.from(v).toString('base64'), ModifyIndex });
@@ -108,6 +109,8 @@ describe("a Consul listing read against the last one's", () => {
       const answer = body([...entries.values()]);
       const read = parseListing(answer, fail, kept);
       expect(read.pairs).toEqual(plainly(answer));
+      // Told in key order or not, the snapshot is what merging and sorting a copy of the pairs gives.
+      expect(toSnapshot(read.pairs)).toEqual(toSnapshot([...plainly(answer)]));
       // The keys it names as changed hold every key that differs from the last listing.
       if (read.changed) {
         const was = new Map(last.map((p) => [p.key, p.value]));
@@ -121,6 +124,38 @@ describe("a Consul listing read against the last one's", () => {
     }
     // Keys Go escapes (&) or JSON.stringify writes otherwise make some answers read whole.
     expect(fast).toBeGreaterThan(100);
+  });
+
+  it('knows its pairs in key order along a chain of changes without looking at them all, and never when an answer is out of order', () => {
+    const rand = random(5);
+    const keys = Array.from({ length: 400 }, (_, i) => `apps/x/s${String(i).padStart(3, '0')}`);
+    const values = new Map(keys.filter(() => rand(2) === 0).map((k) => [k, `10.0.0.${rand(250)}:80`]));
+    // Folders among the keys, as Consul lists them (left out of the pairs).
+    const answer = (order: string[]) => body(order.map((k) => (k.endsWith('/') ? entry(k, null) : entry(k, values.get(k)!))));
+    const sorted = () => [...values.keys(), 'apps/x/s1/', 'apps/x/s3/'].sort();
+    let kept = parseListing(answer(sorted()), fail).kept;
+    let known = 0;
+    for (let step = 0; step < 300; step++) {
+      const key = keys[rand(keys.length)]!;
+      if (values.has(key) && rand(2) === 0) values.delete(key);
+      else values.set(key, `10.0.${rand(250)}.${rand(250)}:${rand(65_000)}`);
+      const order = sorted();
+      // A server that does not sort: one entry somewhere else (or twice, under keys that read the same once normalised).
+      const kind = rand(6);
+      if (kind === 0 && order.length > 2) order.splice(rand(order.length), 0, ...order.splice(rand(order.length), 1));
+      if (kind === 1) order.splice(rand(order.length), 0, `/${order[rand(order.length)]!}`);
+      for (const k of order) if (!values.has(k) && k.startsWith('/')) values.set(k, 'dup');
+      const text = answer(order);
+      const read = parseListing(text, fail, kept);
+      const inOrder = plainly(text).every((p, i, all) => i === 0 || all[i - 1]!.key < p.key);
+      if (keyOrderIsKnown(read.pairs)) known++;
+      if (!inOrder) expect(keyOrderIsKnown(read.pairs), `step ${step}`).toBe(false);
+      expect(toSnapshot(read.pairs), `step ${step}`).toEqual(toSnapshot([...plainly(text)]));
+      for (const k of [...values.keys()]) if (k.startsWith('/')) values.delete(k);
+      kept = read.kept;
+    }
+    // Read against the last one (laid out as Consul's) and in order: known, not looked at whole.
+    expect(known).toBeGreaterThan(150);
   });
 
   it('reads an answer laid out otherwise (spaces, a trailing comma, bytes changed around an entry) as a whole parse does, and refuses what is no JSON', () => {
