@@ -17,9 +17,9 @@ import vm from 'node:vm';
  *   in short bursts that the baseline compiler runs about as fast (one add at 10,000 servers:
  *   p50 189 ms against 178 ms, measured on a busy machine);
  * - nor the mid-tier one (Maglev): with TurboFan off it still compiled watch's hot functions on
- *   V8's worker threads. At 10,000 servers those threads took 2.7–3.3 ms of CPU
- *   per change, against 1.0–2.0 ms without it, and the main thread took no longer (etcd, one
- *   server added or removed at a time, three runs each, test/bench/scale.ts's way).
+ *   V8's worker threads. At 10,000 servers those threads took 2.7–3.3 ms of CPU per change,
+ *   against 1.0–2.0 ms without it, and the main thread took no longer (etcd, one server added
+ *   or removed at a time, three runs each, test/bench/scale.ts's way).
  */
 export function keepSmall(): void {
   v8.setFlagsFromString('--semi-space-growth-factor=1');
