@@ -41,14 +41,15 @@ export function stackRoutes(routePairs: readonly Pair[], settings: StackSettings
  * a shorter route of another app.
  */
 export function claimRoutes(settings: StackSettings, entries: Control['routes'], apps: Set<string>, skip: (key: string, reason: string) => void): Claimed {
+  // By route key, each made once: the routes come out sorted by it.
   const held = new Map<string, StackRoute>();
-  const claim = (route: Route, service: string, from: string): string | undefined => {
-    const owner = held.get(routeKey(route));
-    if (!owner) held.set(routeKey(route), { ...route, service, from });
-    else if (owner.service !== service) return `route "${routeKey(route)}" is already routed to ${owner.service} (by ${owner.from})`;
+  const claim = (route: Route, at: string, service: string, from: string): string | undefined => {
+    const owner = held.get(at);
+    if (!owner) held.set(at, { ...route, service, from });
+    else if (owner.service !== service) return `route "${at}" is already routed to ${owner.service} (by ${owner.from})`;
     return undefined;
   };
-  for (const s of settings.services) for (const r of s.routes) claim(r, s.name, 'the config file');
+  for (const s of settings.services) for (const r of s.routes) claim(r, routeKey(r), s.name, 'the config file');
   const away: typeof entries = [];
   for (const { key, app, value } of entries) {
     if (!apps.has(app)) {
@@ -61,16 +62,51 @@ export function claimRoutes(settings: StackSettings, entries: Control['routes'],
       if (named) away.push({ key, app, value });
       continue;
     }
-    const { routes, problems } = parseRoutes(value);
+    const { routes, keys, problems } = routesOf(value);
     for (const p of problems) skip(key, p);
-    for (const r of routes) {
-      const taken = claim(r, app, key);
+    for (let i = 0; i < routes.length; i++) {
+      const taken = claim(routes[i]!, keys[i]!, app, key);
       if (taken) skip(key, taken);
     }
   }
-  for (const { key, value } of away) for (const r of parseRoutes(value).routes) if (!held.has(routeKey(r))) claim(r, NO_ROUTE_BACKEND, key);
+  for (const { key, value } of away) {
+    const { routes, keys } = routesOf(value);
+    for (let i = 0; i < routes.length; i++) if (!held.has(keys[i]!)) claim(routes[i]!, keys[i]!, NO_ROUTE_BACKEND, key);
+  }
   return {
-    routes: [...held.values()].sort((a, b) => (routeKey(a) < routeKey(b) ? -1 : 1)),
+    routes: [...held.keys()].sort().map((at) => held.get(at)!),
     routedAway: [...new Set(away.map((a) => a.app))],
   };
+}
+
+/** How much route text routesOf keeps parsed (UTF-16 units, values and keys); past it, it starts again. A longer value is parsed each time. */
+const KEPT_UNITS = 256 * 1024;
+const LONGEST_KEPT = 4096;
+const parsedValues = new Map<string, ParsedRoutes>();
+let keptUnits = 0;
+
+/**
+ * parseRoutes of a value, with each route's key: once per value while it is kept, as a stack's
+ * route keys change one at a time and the others are read again. What it gives is shared: never
+ * changed.
+ */
+function routesOf(value: string): ParsedRoutes {
+  let parsed = parsedValues.get(value);
+  if (parsed) return parsed;
+  const { routes, problems } = parseRoutes(value);
+  parsed = { routes, problems, keys: routes.map(routeKey) };
+  if (value.length > LONGEST_KEPT) return parsed;
+  if (keptUnits + 2 * value.length > KEPT_UNITS) {
+    parsedValues.clear();
+    keptUnits = 0;
+  }
+  parsedValues.set(value, parsed);
+  keptUnits += 2 * value.length;
+  return parsed;
+}
+
+interface ParsedRoutes {
+  readonly routes: readonly Route[];
+  readonly keys: readonly string[];
+  readonly problems: readonly string[];
 }
