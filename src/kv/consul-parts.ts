@@ -1,3 +1,4 @@
+import { inKeyOrder, keyOrderIsKnown, keyOrderKnown } from './keys.js';
 import type { KvPair } from './source.js';
 
 /**
@@ -153,16 +154,29 @@ export function agree(group: readonly PartState[]): boolean {
   return taking.length === old.length && taking.every((pair) => byKey.get(pair.key) === pair.value);
 }
 
-/** The pairs of the reporting parts, in key order (their prefixes never start with one another). */
+/**
+ * The pairs of the reporting parts, in key order (their prefixes never start with one another),
+ * told so to toSnapshot when each part's pairs are in order and each part's end before the next
+ * one's start: then no key is looked at again (10,000 on every change).
+ */
 export function inOrder(parts: ReadonlyMap<string, readonly KvPair[]>): readonly KvPair[] {
   // A prefix read whole is one part: its pairs as they are (a reading's pairs are never changed).
   if (parts.size === 1) return parts.values().next().value!;
   const lists = [...parts.keys()].sort().map((p) => parts.get(p)!);
-  // One array of the final length, filled: no growing, no array per part (10,000 pairs on every change).
-  // By index, not for…of: watch runs without V8's optimizing compiler (util/memory.ts), where each
-  // step of an array's iterator makes an object (380 KiB of garbage a change at 10,000 pairs).
-  const out = new Array<KvPair>(lists.reduce((n, list) => n + list.length, 0));
-  let at = 0;
-  for (const list of lists) for (let i = 0; i < list.length; i++) out[at++] = list[i]!;
+  // One array of the final length, copied by the engine: a loop of ours over 10,000 pairs took 360 µs
+  // without V8's optimizing compiler (util/memory.ts), concat 10 µs.
+  const out = ([] as KvPair[]).concat(...lists);
+  if (lists.every((list) => keyOrderIsKnown(list) || inKeyOrder(list)) && partsInOrder(lists)) keyOrderKnown(out);
   return out;
+}
+
+/** Whether each list (in order itself) ends before the next one that holds a pair begins. */
+function partsInOrder(lists: ReadonlyArray<readonly KvPair[]>): boolean {
+  let last: string | undefined;
+  for (const list of lists) {
+    if (list.length === 0) continue;
+    if (last !== undefined && !(last < list[0]!.key)) return false;
+    last = list[list.length - 1]!.key;
+  }
+  return true;
 }

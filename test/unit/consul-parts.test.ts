@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_PART_NAME, MAX_PARTS, overlap, partsOf } from '../../src/kv/consul-parts.js';
+import { inOrder, MAX_PART_NAME, MAX_PARTS, overlap, partsOf } from '../../src/kv/consul-parts.js';
+import { keyOrderIsKnown, keyOrderKnown, toSnapshot } from '../../src/kv/keys.js';
 
 /** Every name starts with exactly one part, and no part starts with another: their recursive reads hold each key once. */
 function expectCover(parts: readonly string[], names: readonly string[]): void {
@@ -96,6 +97,49 @@ describe('partsOf (the parts a prefix is watched in)', () => {
         if (part !== 'apps/')
           expect(new URL(`http://h/v1/kv/${part.split('/').map(encodeURIComponent).join('/')}`).pathname.startsWith('/v1/kv/apps/')).toBe(true);
       }
+    }
+  });
+});
+
+describe('inOrder (the pairs of every part, as one list)', () => {
+  const pairs = (...keys: string[]) => keys.map((key) => ({ key, value: `v-${key}` }));
+  const told = (list: ReturnType<typeof pairs>) => (keyOrderKnown(list), list);
+
+  it('gives every part’s pairs in key order, and tells toSnapshot so when each part is in order and ends before the next begins', () => {
+    const parts = new Map([
+      ['apps/b', told(pairs('/apps/b/1', '/apps/b/2'))],
+      ['apps/a', pairs('/apps/a/1', '/apps/a/2')], // in order, though not told
+      ['apps/c', told(pairs())],
+      ['apps/d', told(pairs('/apps/d/1'))],
+    ]);
+    const out = inOrder(parts);
+    expect(out.map((p) => p.key)).toEqual(['/apps/a/1', '/apps/a/2', '/apps/b/1', '/apps/b/2', '/apps/d/1']);
+    expect(keyOrderIsKnown(out)).toBe(true);
+    expect(toSnapshot(out).pairs).toBe(out);
+  });
+
+  it('does not tell it for a part out of order, nor for parts that overlap: toSnapshot then sorts them, each key once', () => {
+    const unsorted = new Map([
+      ['apps/a', pairs('/apps/a/2', '/apps/a/1')],
+      ['apps/b', told(pairs('/apps/b/1'))],
+    ]);
+    const out = inOrder(unsorted);
+    expect(keyOrderIsKnown(out)).toBe(false);
+    expect(toSnapshot(out).pairs.map((p) => p.key)).toEqual(['/apps/a/1', '/apps/a/2', '/apps/b/1']);
+    // Parts read across a change of parts: the same key in two of them, or one's end past the next's start.
+    for (const [a, b] of [
+      [pairs('/apps/a/1', '/apps/b/1'), pairs('/apps/b/1', '/apps/b/2')],
+      [pairs('/apps/a/1', '/apps/c/1'), pairs('/apps/b/1')],
+    ]) {
+      const overlapping = inOrder(
+        new Map([
+          ['apps/a', told(a!)],
+          ['apps/b', told(b!)],
+        ]),
+      );
+      expect(keyOrderIsKnown(overlapping)).toBe(false);
+      const keys = toSnapshot(overlapping).pairs.map((p) => p.key);
+      expect(keys).toEqual([...new Set(keys)].sort());
     }
   });
 });
