@@ -156,8 +156,14 @@ export class ConsulSource implements KvSource {
    * `since`, a blocking query.
    */
   private async listFolder(folder: string, signal?: AbortSignal, since?: number): Promise<FolderListing> {
-    const response = await this.get({ prefix: folder, ...this.asking('keys&separator=/', since), signal, local: this.consistency === 'stale' });
-    return folderListing(response, folder, this.errors, this.options.token);
+    // Into a kept buffer, as a read is: an answer to every change under the folder, read by node:http, cost more than the read itself.
+    const lent = this.kept.lend(`${folder}\0?keys`);
+    try {
+      const asked = { prefix: folder, ...this.asking('keys&separator=/', since), signal, local: this.consistency === 'stale', into: lent.into };
+      return folderListing(await this.get(asked), folder, this.errors, this.options.token);
+    } finally {
+      lent.release();
+    }
   }
 
   /** The directories in `parent` (its keys are left out), without their `/`; none when it holds no key. */
