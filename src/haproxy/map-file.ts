@@ -19,11 +19,14 @@ export function mapEntries(text: string): MapEntry[] {
   return out;
 }
 
+/** One line of `show map`: `0xADDRESS key value`. */
+const SHOWN_ENTRY = /^0x[0-9a-f]+ (\S+) (\S+)$/;
+
 /** The entries `show map FILE` lists: `0xADDRESS key value` per line. */
 export function shownEntries(answer: string): MapEntry[] {
   const out: MapEntry[] = [];
   for (const line of answer.split('\n')) {
-    const m = /^0x[0-9a-f]+ (\S+) (\S+)$/.exec(line.trim());
+    const m = SHOWN_ENTRY.exec(line.trim());
     if (m) out.push([m[1]!, m[2]!]);
   }
   return out;

@@ -25,7 +25,7 @@ export async function applyMaps(channel: RuntimeChannel, maps: readonly MapChang
     const at = `@${version}`;
     const add = runtimeCommand('add', 'map', at, map.path);
     for (const payload of payloads(
-      map.entries.map(([key, value]) => runtimeCommand(key, value)),
+      map.entries.map((entry) => runtimeCommand(entry[0], entry[1])),
       RUNTIME_PAYLOAD_BYTES - add.length,
     )) {
       const reply = await channel.sendPayload(add, payload, 'map');
@@ -62,7 +62,9 @@ export function payloads(lines: readonly string[], budget = RUNTIME_PAYLOAD_BYTE
 /** `show map @V FILE` (the version filled, not committed yet) must list the entries asked for, each once, and nothing else. */
 async function verifyMap(channel: RuntimeChannel, map: MapChange, at: string): Promise<void> {
   const shown = shownEntries(await channel.send(runtimeCommand('show', 'map', at, map.path)));
-  const line = ([key, value]: MapEntry) => `${key} ${value}`;
+  // HAProxy lists a version's entries in the order they were added: compared so first, sorted only when that differs.
+  if (shown.length === map.entries.length && shown.every((e, i) => e[0] === map.entries[i]![0] && e[1] === map.entries[i]![1])) return;
+  const line = (entry: MapEntry) => `${entry[0]} ${entry[1]}`;
   const want = map.entries.map(line).sort();
   const have = shown.map(line).sort();
   if (want.join('\n') === have.join('\n')) return;

@@ -112,6 +112,37 @@ describe('swapping a map through the runtime API of a real HAProxy', () => {
     expect(() => payloadCommand(join(dir, 'no-such.sock'), 'set ssl cert /x.pem', 'a.example/ pool', 1000), 'a map line as PEM').toThrow(/not PEM/);
   });
 
+  it('commits a new version only once show map lists exactly the entries asked for: listed in another order, it is committed; one missing, refused, and the map in use stays', async () => {
+    const channel = runtimeChannel('master', haproxy.socket);
+    // HAProxy's listing of the new version, edited on its way back.
+    const listed = (edit: (lines: string[]) => string[]): RuntimeChannel => ({
+      ...channel,
+      send: async (c) => (/^show map @/.test(c) ? `${edit((await channel.send(c)).split('\n').filter(Boolean)).join('\n')}\n` : channel.send(c)),
+    });
+    const line = ([k, v]: MapEntry) => `${k} ${v}`;
+    const entries: MapEntry[] = Array.from({ length: 20 }, (_, i) => [`v${i}.example.test/`, `pool${i % 3}`]);
+    await applyMaps(
+      listed((lines) => lines.reverse()),
+      [{ path: hosts, entries }],
+    );
+    expect(
+      shownEntries(await channel.send(`show map ${hosts}`))
+        .map(line)
+        .sort(),
+    ).toEqual(entries.map(line).sort());
+    const before = await channel.send(`show map ${hosts}`);
+    const others: MapEntry[] = entries.map(([k, v]) => [k.replace('v', 'w'), v]);
+    const error = await failure(
+      applyMaps(
+        listed((lines) => lines.slice(1)),
+        [{ path: hosts, entries: others }],
+      ),
+    );
+    expect(error.code).toBe('RUNTIME_REFUSED');
+    expect(error.message).toContain(`the new version of ${hosts} is not as asked: missing "w0.example.test/ pool0"`);
+    expect(await channel.send(`show map ${hosts}`)).toBe(before);
+  });
+
   it('refuses a payload HAProxy refuses, naming the map, and leaves the map in use as it was', async () => {
     const { channel } = counted('master');
     const before = await channel.send(`show map ${numbers}`);
