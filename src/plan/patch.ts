@@ -66,7 +66,8 @@ function walked(before: readonly KvPair[], after: readonly KvPair[], most: numbe
     last = key;
     if (a && b && a.key === b.key) {
       if (a !== b && a.value !== b.value) out.push({ key, before: a.value, after: b.value });
-      [i, j] = [i + 1, j + 1];
+      i += 1;
+      j += 1;
     } else if (a?.key === key) {
       out.push({ key, before: a.value });
       i += 1;

@@ -113,8 +113,18 @@ export class Redactor {
     if (typeof value === 'string') return this.apply(value) as T;
     if (Array.isArray(value)) return value.map((v: unknown) => this.deep(v)) as T;
     if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-      // Keys too: a backend named after an app (stack mode) is data from the store.
-      return Object.fromEntries(Object.entries(value).map(([k, v]) => [this.apply(k), this.deep(v)])) as T;
+      // Keys too: a backend named after an app (stack mode) is data from the store. Key by key, not
+      // through [key, value] arrays: each costs an iterator without an optimizing compiler
+      // (src/util/memory.ts), and a stack's log line names every app.
+      const out: Record<string, unknown> = {};
+      for (const key of Object.keys(value)) {
+        const k = this.apply(key);
+        const v = this.deep((value as Record<string, unknown>)[key]);
+        // A key named __proto__ is made a key, as Object.fromEntries would, not the prototype.
+        if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+        else out[k] = v;
+      }
+      return out as T;
     }
     return value;
   }

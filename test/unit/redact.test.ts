@@ -131,6 +131,15 @@ describe('Redactor', () => {
     expect(report.errors[0]!.message).toContain(TOKEN); // the original is not changed
   });
 
+  it('masks the keys of a report as well, and keeps a key named __proto__ a key (from a store: a backend name), never the prototype', () => {
+    const secret = JSON.stringify(TOKEN);
+    const report = JSON.parse(`{"backends":{"__proto__":{"polluted":${secret}},${secret}:1,"web":2}}`) as { backends: Record<string, unknown> };
+    const masked = redactor.deep(report);
+    expect(JSON.stringify(masked)).toBe('{"backends":{"__proto__":{"polluted":"***"},"***":1,"web":2}}');
+    expect(Object.getPrototypeOf(masked.backends)).toBe(Object.prototype);
+    expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
+  });
+
   it("derives the base64 forms that hold only the secret's own bits", () => {
     const forms = secretForms('abcdefgh');
     expect(forms).toContain('YWJjZGVmZ2');
