@@ -79,7 +79,7 @@ export function claimRoutes(settings: StackSettings, entries: Control['routes'],
   };
 }
 
-/** How much route text routesOf keeps parsed (UTF-16 units, values and keys); past it, it starts again. A longer value is parsed each time. */
+/** How much text routesOf keeps parsed (UTF-16 units: values, route keys, problems); past it, it starts again. A longer value is parsed each time. */
 const KEPT_UNITS = 256 * 1024;
 const LONGEST_KEPT = 4096;
 const parsedValues = new Map<string, ParsedRoutes>();
@@ -91,18 +91,26 @@ let keptUnits = 0;
  * changed.
  */
 function routesOf(value: string): ParsedRoutes {
-  let parsed = parsedValues.get(value);
-  if (parsed) return parsed;
-  const { routes, problems } = parseRoutes(value);
-  parsed = { routes, problems, keys: routes.map(routeKey) };
-  if (value.length > LONGEST_KEPT) return parsed;
-  if (keptUnits + 2 * value.length > KEPT_UNITS) {
+  const found = parsedValues.get(value);
+  if (found) return found;
+  if (value.length > LONGEST_KEPT) return parsed(value);
+  // Kept as a copy of its own, and parsed from it: a value cut from a larger text (the lines of a
+  // file: store) is a view that would keep that whole text, and each of its versions, while kept.
+  const own = ` ${value}`.slice(1);
+  const made = parsed(own);
+  const units = own.length + made.keys.reduce((n, k) => n + k.length, 0) + made.problems.reduce((n, p) => n + p.length, 0);
+  if (keptUnits + units > KEPT_UNITS) {
     parsedValues.clear();
     keptUnits = 0;
   }
-  parsedValues.set(value, parsed);
-  keptUnits += 2 * value.length;
-  return parsed;
+  parsedValues.set(own, made);
+  keptUnits += units;
+  return made;
+}
+
+function parsed(value: string): ParsedRoutes {
+  const { routes, problems } = parseRoutes(value);
+  return { routes, problems, keys: routes.map(routeKey) };
 }
 
 interface ParsedRoutes {
