@@ -1,7 +1,7 @@
 import type { BackendChanges } from './config-diff.js';
 import { runtimeLine, type ExpectedBackend, type ExpectedServer, type ExpectedState } from './expected-state.js';
 import { ADMIN, type LiveServer, type LiveState } from './live-state.js';
-import type { MapEntry } from './map-file.js';
+import { sameEntries, type MapEntry } from './map-file.js';
 import { applyAtRuntime } from './runtime.js';
 import type { RuntimeChannel } from './runtime-channel.js';
 import { applyMaps, type MapChange } from './runtime-maps.js';
@@ -125,7 +125,7 @@ function mapsDrift(expected: ExpectedState, live: LiveState, out: Findings): Map
 
 /** How many keys map to other values (or are missing, or extra), or that the same entries are in another order; undefined when equal. */
 function mapDifference(want: readonly MapEntry[], have: readonly MapEntry[]): string | undefined {
-  if (want.length === have.length && want.every(([key, value], i) => have[i]![0] === key && have[i]![1] === value)) return undefined;
+  if (sameEntries(want, have)) return undefined;
   const byKey = (entries: readonly MapEntry[]) => {
     const values = new Map<string, string[]>();
     for (const [key, value] of entries) values.set(key, [...(values.get(key) ?? []), value]);

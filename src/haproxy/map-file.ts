@@ -19,6 +19,11 @@ export function mapEntries(text: string): MapEntry[] {
   return out;
 }
 
+/** Whether two lists hold the same entries in the same order. */
+export function sameEntries(a: readonly MapEntry[], b: readonly MapEntry[]): boolean {
+  return a.length === b.length && a.every((e, i) => e[0] === b[i]![0] && e[1] === b[i]![1]);
+}
+
 /** One line of `show map`: `0xADDRESS key value`. */
 const SHOWN_ENTRY = /^0x[0-9a-f]+ (\S+) (\S+)$/;
 

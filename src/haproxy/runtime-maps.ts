@@ -1,4 +1,4 @@
-import { shownEntries, type MapEntry } from './map-file.js';
+import { sameEntries, shownEntries, type MapEntry } from './map-file.js';
 import { expectAll, runtimeCommand, runtimeRefused, RUNTIME_PAYLOAD_BYTES, said, type RuntimeChannel } from './runtime-channel.js';
 
 /** A map file whose entries changed: what HAProxy must hold for it. */
@@ -63,7 +63,7 @@ export function payloads(lines: readonly string[], budget = RUNTIME_PAYLOAD_BYTE
 async function verifyMap(channel: RuntimeChannel, map: MapChange, at: string): Promise<void> {
   const shown = shownEntries(await channel.send(runtimeCommand('show', 'map', at, map.path)));
   // HAProxy lists a version's entries in the order they were added: compared so first, sorted only when that differs.
-  if (shown.length === map.entries.length && shown.every((e, i) => e[0] === map.entries[i]![0] && e[1] === map.entries[i]![1])) return;
+  if (sameEntries(shown, map.entries)) return;
   const line = (entry: MapEntry) => `${entry[0]} ${entry[1]}`;
   const want = map.entries.map(line).sort();
   const have = shown.map(line).sort();
