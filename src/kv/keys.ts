@@ -1,4 +1,4 @@
-import { lowerBound, valueAt } from './merged-pairs.js';
+import { lowerBound, prefixRange, valueAt } from './merged-pairs.js';
 import type { KvPair, KvSnapshot, KvWatchListener } from './source.js';
 
 /** `apps/x/` or `/apps/x` → `apps/x`: the form prefixes are compared and requested in. */
@@ -58,11 +58,36 @@ export function toSnapshot(pairs: Iterable<KvPair>): KvSnapshot {
   return { pairs: keys.map((key) => ({ key, value: byKey.get(key)! })) };
 }
 
-/** The part of a snapshot under any of the prefixes. */
+/**
+ * The part of a snapshot under any of the prefixes. Each prefix's keys are one run of the sorted
+ * pairs, found by halving; when the runs cover every pair (a snapshot read for these prefixes),
+ * the pairs are taken as they are, not copied (10,000 of them at each full render).
+ */
 export function filterSnapshot(snapshot: KvSnapshot, prefixes: readonly string[]): KvSnapshot {
   const under = (key: string) => prefixes.some((prefix) => isUnderPrefix(key, prefix));
   const notices = snapshot.notices?.filter((n) => under(n.key));
-  return { pairs: snapshot.pairs.filter((p) => under(p.key)), ...(notices?.length && { notices }) };
+  return { pairs: pairsUnder(snapshot.pairs, prefixes), ...(notices?.length && { notices }) };
+}
+
+/** The pairs (sorted by key) under any of the prefixes, in their order, each once. */
+function pairsUnder(pairs: readonly KvPair[], prefixes: readonly string[]): readonly KvPair[] {
+  const runs = prefixes.map((prefix) => prefixRange(pairs, prefix === '' ? '' : `/${prefix}`)).sort((a, b) => a[0] - b[0]);
+  const kept: KvPair[][] = [];
+  let start = 0;
+  let end = 0;
+  for (const run of runs) {
+    if (run[0] >= run[1]) continue;
+    // Runs that overlap (a prefix within another) or touch are one.
+    if (run[0] <= end && end > start) end = Math.max(end, run[1]);
+    else {
+      if (end > start) kept.push(pairs.slice(start, end));
+      start = run[0];
+      end = run[1];
+    }
+  }
+  if (start === 0 && end === pairs.length) return pairs;
+  if (end > start) kept.push(pairs.slice(start, end));
+  return kept.length === 1 ? kept[0]! : ([] as KvPair[]).concat(...kept);
 }
 
 /** Whether the pairs (null: none there) are in key order, each key once: from `from` on, up to and with the first pair at `to` or after, against the last one before `from`. */

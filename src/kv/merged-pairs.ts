@@ -102,6 +102,22 @@ export function lowerBound(pairs: ReadonlyArray<{ key: string }>, key: string): 
   return low;
 }
 
+/**
+ * In pairs sorted by key: the indexes [start, end) of the keys that start with `prefix` (one run,
+ * as sorting puts them together), found by halving: from `prefix` up to the first key past every
+ * key it starts (its last character one higher).
+ */
+export function prefixRange(pairs: ReadonlyArray<{ key: string }>, prefix: string): [number, number] {
+  const start = lowerBound(pairs, prefix);
+  const last = prefix.charCodeAt(prefix.length - 1);
+  if (prefix === '' || last === 0xffff) {
+    let end = start;
+    while (end < pairs.length && pairs[end]!.key.startsWith(prefix)) end += 1;
+    return [start, end];
+  }
+  return [start, lowerBound(pairs, prefix.slice(0, -1) + String.fromCharCode(last + 1))];
+}
+
 /** A key's value in pairs sorted by key, by binary search (undefined: no such key). */
 export function valueAt(pairs: readonly KvPair[], key: string): string | undefined {
   const at = pairs[lowerBound(pairs, key)];

@@ -101,8 +101,12 @@ export function renderResources(
  * never quote their text.
  */
 function hidingKeys(pairs: readonly KvPair[]): (entry: SkippedEntry) => SkippedEntry {
-  const secret = new Set(pairs.filter((p) => holdsPrivateKey(p.value)).map((p) => p.key));
-  return (entry) => (secret.has(entry.key) ? { key: entry.key, reason: PRIVATE_KEY_ELSEWHERE } : entry);
+  // Looked for at the first entry skipped: most renderings skip none, and every value would be read.
+  let secret: Set<string> | undefined;
+  return (entry) => {
+    secret ??= new Set(pairs.filter((p) => holdsPrivateKey(p.value)).map((p) => p.key));
+    return secret.has(entry.key) ? { key: entry.key, reason: PRIVATE_KEY_ELSEWHERE } : entry;
+  };
 }
 
 /** A prefix that holds no key at all (often a typo), and a near directory that does hold keys. */

@@ -2,9 +2,10 @@ import { RESERVED_NAMES } from '../config/stack-settings.js';
 import type { StackSettings } from '../config/types.js';
 import type { ServerState } from '../values/routes.js';
 import { isServerName, nameTooLong } from '../values/server.js';
-import { parseServers, type RenamedEntry, type ServerEntry, type SkippedEntry } from '../values/servers.js';
+import { parseServersAs, type RenamedEntry, type ServerEntry, type SkippedEntry } from '../values/servers.js';
 import { claimRoutes, type StackRoute } from './claim.js';
 import { readControl } from './control.js';
+import { prefixRange } from '../kv/merged-pairs.js';
 import { parseTlsPolicy, type TlsPolicy } from '../tls/policy.js';
 
 export type { StackRoute } from './claim.js';
@@ -53,10 +54,21 @@ interface Pair {
   value: string;
 }
 
-const lastSegment = (key: string) => key.slice(key.lastIndexOf('/') + 1);
+/** The pairs (sorted by key) whose keys start with `start`: one run of them. */
+function inRun(pairs: readonly Pair[], start: string): readonly Pair[] {
+  const [from, to] = prefixRange(pairs, start);
+  return from === 0 && to === pairs.length ? pairs : pairs.slice(from, to);
+}
+
+/** The pairs (sorted by key) directly in the directory `dir` (ending in `/`): not in a directory below it. */
+function directlyIn(pairs: readonly Pair[], dir: string): readonly Pair[] {
+  const run = inRun(pairs, dir);
+  for (let i = 0; i < run.length; i++) if (run[i]!.key.indexOf('/', dir.length) >= 0) return run.filter((p) => p.key.indexOf('/', dir.length) < 0);
+  return run;
+}
 
 /**
- * Reads a stack from a snapshot (keys start with `/`): every app under the apps prefix and every
+ * Reads a stack from a snapshot's pairs (keys start with `/`, sorted by key as a snapshot's are): every app under the apps prefix and every
  * service of the config file, each with the servers directly under its prefix; their weights and
  * states; and the routes. Every entry is parsed strictly: a bad one is left out with its key and
  * the reason, and nothing in a value reaches the config but a checked host, path, weight or state.
@@ -64,29 +76,26 @@ const lastSegment = (key: string) => key.slice(key.lastIndexOf('/') + 1);
 export function buildStack(pairs: readonly Pair[], settings: StackSettings, balance: string, https = false): Stack {
   const skipped = new Map<string, string[]>();
   const skip = (key: string, reason: string) => skipped.set(key, [...(skipped.get(key) ?? []), reason]);
-  const byDirectory = new Map<string, Pair[]>();
-  for (const p of pairs) {
-    const dir = p.key.slice(0, p.key.lastIndexOf('/'));
-    const list = byDirectory.get(dir);
-    if (list) list.push(p);
-    else byDirectory.set(dir, [p]);
-  }
-
   const prefixes = appPrefixes(pairs, settings, skip);
-  const control = readControl(pairs, settings.control, skip);
+  const control = readControl(inRun(pairs, `/${settings.control}/`), settings.control, skip);
   const httpsOff = (key: string) => skip(key, 'HTTPS is off: serve it with --https-port PORT');
   const renamed: RenamedEntry[] = [];
+  // Apps some weight or state names: the others' servers are not looked up (each lookup makes an `app/server` string).
+  const controlled = new Set<string>();
+  for (const id of control.weights.keys()) controlled.add(id.slice(0, id.indexOf('/')));
+  for (const id of control.states.keys()) controlled.add(id.slice(0, id.indexOf('/')));
   const services: StackService[] = [...prefixes].map(([name, prefix]) => {
     const spec = settings.services.find((s) => s.name === name);
-    const list = parseServers(byDirectory.get(`/${prefix}`) ?? []);
+    const looked = controlled.has(name);
+    const list = parseServersAs(directlyIn(pairs, `/${prefix}/`), (key, server, address, base): StackServer => {
+      const id = looked ? `${name}/${base}` : '';
+      const state = looked ? (control.states.get(id) ?? 'ready') : 'ready';
+      const weight = state === 'drain' ? 0 : looked ? (control.weights.get(id) ?? DEFAULT_WEIGHT) : DEFAULT_WEIGHT;
+      return { key, name: server, host: address.host, port: address.port, address: address.address, hostname: address.hostname, state, weight };
+    });
     for (const s of list.skipped) skip(s.key, s.reason);
     renamed.push(...list.renamed);
-    const servers = list.servers.map((s): StackServer => {
-      const id = `${name}/${lastSegment(s.key)}`;
-      const state = control.states.get(id) ?? 'ready';
-      return { ...s, state, weight: state === 'drain' ? 0 : (control.weights.get(id) ?? DEFAULT_WEIGHT) };
-    });
-    return { name, prefix, servers, balance: spec?.balance ?? balance, check: spec?.check ?? '/' };
+    return { name, prefix, servers: list.servers, balance: spec?.balance ?? balance, check: spec?.check ?? '/' };
   });
 
   const { routes, routedAway } = claimRoutes(settings, control.routes, new Set(prefixes.keys()), skip);
@@ -124,9 +133,12 @@ function appPrefixes(pairs: readonly Pair[], settings: StackSettings, skip: (key
   if (settings.apps) {
     const start = `/${settings.apps}/`;
     const refused = new Set<string>();
-    for (const { key } of pairs) {
-      if (!key.startsWith(start)) continue;
+    // An app's keys are one run of the sorted pairs: each app is read at its first key, and the rest of its run skipped.
+    const [from, to] = prefixRange(pairs, start);
+    for (let i = from; i < to;) {
+      const key = pairs[i]!.key;
       const slash = key.indexOf('/', start.length);
+      i = slash < 0 ? i + 1 : Math.max(i + 1, prefixRange(pairs, key.slice(0, slash + 1))[1]);
       const app = key.slice(start.length, slash);
       if (slash < 0 || !app || prefixes.has(app) || refused.has(app)) continue;
       if (isServerName(app) && !RESERVED_NAMES.includes(app)) prefixes.set(app, `${settings.apps}/${app}/containers`);

@@ -58,33 +58,53 @@ function parseEntry(key: string, value: string): ParsedEntry {
   return entry;
 }
 
+/** A server as parseServers makes it: key, name and address. */
+const plainServer = (key: string, name: string, address: ServerAddress): ServerEntry => ({ key, name, ...address });
+
 /**
  * Turns key/value entries into servers, in the order given. Entries whose value is not a strict
  * address, or whose name is longer than MAX_NAME_LENGTH, are skipped with a reason; names that
  * HAProxy would refuse are mapped to safe, unique names (names that were already valid keep theirs).
  */
 export function parseServers(pairs: ReadonlyArray<{ key: string; value: string }>): ServerList {
+  return parseServersAs(pairs, plainServer);
+}
+
+/**
+ * parseServers, each server made by `make` from its key, name, address and the key's last
+ * segment (stack mode adds its weight and state: one object per server, not a copy of one).
+ */
+export function parseServersAs<T extends ServerEntry>(
+  pairs: ReadonlyArray<{ key: string; value: string }>,
+  make: (key: string, name: string, address: ServerAddress, base: string) => T,
+): { servers: T[]; skipped: SkippedEntry[]; renamed: RenamedEntry[] } {
   const skipped: SkippedEntry[] = [];
   const renamed: RenamedEntry[] = [];
-  const accepted: Array<{ key: string; entry: ParsedEntry & { address: ServerAddress } }> = [];
-  for (const { key, value } of pairs) {
+  const servers: T[] = [];
+  // Entries whose name needs mapping (seldom: a store's keys are names already), by their place among the servers.
+  const unnamed: Array<{ at: number; key: string; entry: ParsedEntry & { address: ServerAddress } }> = [];
+  for (let i = 0; i < pairs.length; i++) {
+    const { key, value } = pairs[i]!;
     const entry = parseEntry(key, value);
-    if (entry.address) accepted.push({ key, entry: entry as ParsedEntry & { address: ServerAddress } });
-    else skipped.push({ key, reason: entry.reason! });
+    if (!entry.address) skipped.push({ key, reason: entry.reason! });
+    else if (entry.validName) servers.push(make(key, entry.base, entry.address, entry.base));
+    else {
+      unnamed.push({ at: servers.length, key, entry: entry as ParsedEntry & { address: ServerAddress } });
+      servers.push(undefined as unknown as T);
+    }
   }
-
-  // The names taken, made only when one needs mapping (seldom: a store's keys are names already).
-  let taken: Set<string> | undefined;
-  const servers = accepted.map(({ key, entry }): ServerEntry => {
-    if (entry.validName) return { key, name: entry.base, ...entry.address };
-    taken ??= new Set(accepted.filter((e) => e.entry.validName).map((e) => e.entry.base));
+  if (unnamed.length === 0) return { servers, skipped, renamed };
+  // The names taken: every valid one first, so none of them is ever given to a mapped one.
+  const taken = new Set<string>();
+  for (const server of servers) if (server) taken.add(server.name);
+  for (const { at, key, entry } of unnamed) {
     const wanted = toServerName(entry.base);
     let name = wanted;
     // The suffix that tells two mapped names apart must not take a name past the cap.
     for (let n = 2; taken.has(name); n++) name = `${wanted.slice(0, MAX_NAME_LENGTH - `-${n}`.length)}-${n}`;
     taken.add(name);
     renamed.push({ key, from: entry.base, to: name });
-    return { key, name, ...entry.address };
-  });
+    servers[at] = make(key, name, entry.address, entry.base);
+  }
   return { servers, skipped, renamed };
 }

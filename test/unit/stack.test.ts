@@ -24,7 +24,8 @@ const settingsOf = (flags: Flags, config?: Record<string, unknown>) =>
     readSecret: () => '',
     file: config && { path: '/etc/occs-lb.config.json', config },
   });
-const pairs = (entries: Record<string, string>) => Object.entries(entries).map(([key, value]) => ({ key: `/${key}`, value }));
+// A snapshot's pairs, sorted by key as buildStack takes them.
+const pairs = (entries: Record<string, string>) => toSnapshot(Object.entries(entries).map(([key, value]) => ({ key: `/${key}`, value }))).pairs;
 const stackOf = (entries: Record<string, string>, services: unknown[] = []) =>
   buildStack(pairs(entries), { apps: 'apps', control: 'lb', services: services as never[], maps: MAPS }, 'roundrobin');
 
@@ -78,10 +79,47 @@ describe('reading a stack from the store', () => {
       'lb/weights/web/gone': '5', // kept for when w "gone" appears: no warning
     });
     expect(stack.services.map((s) => [s.name, s.servers.map((x) => `${x.name}:${x.weight}:${x.state}`)])).toEqual([
-      ['web', ['w1:100:maint', 'w2:10:ready']],
       ['api', ['a1:0:drain']],
+      ['web', ['w1:100:maint', 'w2:10:ready']],
     ]);
     expect(stack.skipped).toEqual([]);
+  });
+
+  it('reads the servers directly in each app, beside apps whose names sort around it and keys in deeper directories', () => {
+    const stack = stackOf({
+      'apps/web/containers/w1': '10.0.0.1:80',
+      'apps/web/containers/deeper/w9': '10.0.0.9:80',
+      'apps/web/containers/w2': '10.0.0.2:80',
+      'apps/web-1/containers/x1': '10.0.1.1:80',
+      'apps/web.2/containers/y1': '10.0.2.1:80',
+      'apps/web0/containers/z1': '10.0.3.1:80',
+      'apps/web/other/o1': '10.0.4.1:80',
+      'apps/web1': 'a key beside the apps',
+      'lb/weights/web-1/x1': '7',
+      'lb/state/web0/z1': 'drain',
+    });
+    expect(stack.services.map((s) => [s.name, s.servers.map((x) => `${x.name}:${x.address}:${x.weight}:${x.state}`)])).toEqual([
+      ['web-1', ['x1:10.0.1.1:80:7:ready']],
+      ['web.2', ['y1:10.0.2.1:80:100:ready']],
+      ['web', ['w1:10.0.0.1:80:100:ready', 'w2:10.0.0.2:80:100:ready']],
+      ['web0', ['z1:10.0.3.1:80:0:drain']],
+    ]);
+    expect(stack.skipped).toEqual([]);
+  });
+
+  it('gives a server name HAProxy would refuse a unique one, after every valid name, and looks up its weight by its key', () => {
+    const stack = stackOf({
+      'apps/web/containers/a b': '10.0.0.1:80',
+      'apps/web/containers/a_b': '10.0.0.2:80',
+      'apps/web/containers/bad': 'not an address',
+      'lb/weights/web/a b': '3',
+    });
+    expect(stack.services[0]!.servers.map((x) => `${x.key}=${x.name}:${x.weight}`)).toEqual([
+      '/apps/web/containers/a b=a_b-2:3',
+      '/apps/web/containers/a_b=a_b:100',
+    ]);
+    expect(stack.renamed).toEqual([{ key: '/apps/web/containers/a b', from: 'a b', to: 'a_b-2' }]);
+    expect(stack.skipped.map((s) => s.key)).toEqual(['/apps/web/containers/bad']);
   });
 
   it('routes each host/path to one app: the config file first, then the store in key order; the rest is skipped, named', () => {
