@@ -41,15 +41,21 @@ export type PayloadKind = keyof typeof PAYLOAD_LINES;
  * worker as one request, where it forwards each command of a batch on its own.
  */
 export function payloadCommand(socket: string, command: string, payload: string, timeoutMs: number, kind: PayloadKind = 'pem'): Promise<string> {
+  return exchange(socket, payloadRequest(command, payload, kind), timeoutMs);
+}
+
+/** The request that sends `command` with its payload, checked as payloadCommand says (the line break that ends a request then ends the payload). */
+export function payloadRequest(command: string, payload: string, kind: PayloadKind): string {
   refuseChained(command);
   const lines = payload.replace(/\n$/, '').split('\n');
   if (!lines.every((l) => PAYLOAD_LINES[kind].test(l))) {
     throw new OccsError('UNEXPECTED', `refusing to send a payload that is not ${kind === 'pem' ? 'PEM' : 'map entries'} with "${command}"`);
   }
-  return exchange(socket, `${command} <<\n${lines.join('\n')}\n`, timeoutMs);
+  return `${command} <<\n${lines.join('\n')}\n`;
 }
 
-function refuseChained(command: string): void {
+/** Refuses a command that would chain another (`;`, a line break, any control character). */
+export function refuseChained(command: string): void {
   if (/[;\p{Cc}]/u.test(command)) {
     throw new OccsError('UNEXPECTED', `refusing to send a command with ';' or a control character: ${JSON.stringify(command)}`);
   }
@@ -83,10 +89,15 @@ function exchange(socket: string, command: string, timeoutMs: number): Promise<s
     });
     conn.on('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      const reason = error.code === 'ENOENT' ? 'absent' : error.code === 'ECONNREFUSED' ? 'refused' : 'other';
-      reject(new MasterSocketError(socket, reason, error.code ?? error.message));
+      reject(socketFailure(socket, error));
     });
   });
+}
+
+/** Why a connection to a CLI socket failed, as MasterSocketError tells it. */
+export function socketFailure(socket: string, error: NodeJS.ErrnoException): MasterSocketError {
+  const reason = error.code === 'ENOENT' ? 'absent' : error.code === 'ECONNREFUSED' ? 'refused' : 'other';
+  return new MasterSocketError(socket, reason, error.code ?? error.message);
 }
 
 export async function showProc(socket: string, timeoutMs: number): Promise<ProcTable> {

@@ -1,5 +1,6 @@
 import { OccsError } from '../errors.js';
-import { cliCommands, masterCommand, payloadCommand, type PayloadKind } from './master-cli.js';
+import { CliSession } from './cli-session.js';
+import { cliCommands, masterCommand, payloadCommand, payloadRequest, refuseChained, type PayloadKind } from './master-cli.js';
 
 /** A way to reach the running worker's CLI: an admin `stats socket`, or the master's with `@1`. */
 export interface RuntimeChannel {
@@ -9,6 +10,12 @@ export interface RuntimeChannel {
   sendPayload(command: string, payload: string, kind?: PayloadKind): Promise<string>;
   /** Many commands in as few requests as the CLI takes (each request within REQUEST_BYTES); the answers, in order. */
   sendAll(commands: readonly string[]): Promise<string>;
+  /**
+   * Runs `work` with a channel whose commands all go through one connection (cli-session.ts),
+   * closed once `work` ends: for a few commands in a row (a map swap), one after another, not
+   * for batches.
+   */
+  session?<T>(work: (channel: RuntimeChannel) => Promise<T>): Promise<T>;
 }
 
 /**
@@ -40,6 +47,31 @@ export function runtimeChannel(kind: 'master' | 'admin', socket: string): Runtim
         answers += await cliCommands(socket, batch, kind, COMMAND_TIMEOUT_MS + batch.length * PER_COMMAND_MS).catch(failed);
       }
       return answers;
+    },
+    async session(work) {
+      const session = await CliSession.open(socket, kind, COMMAND_TIMEOUT_MS).catch(failed);
+      // On the master CLI each command names the worker: `@1` alone would switch the session to it.
+      const to = kind === 'master' ? '@1 ' : '';
+      const ask = (request: string) => session.ask(request, COMMAND_TIMEOUT_MS).catch(failed);
+      const send = (command: string) => {
+        refuseChained(command);
+        return ask(`${to}${command}`);
+      };
+      const channel: RuntimeChannel = {
+        description,
+        send,
+        sendPayload: (command, payload, lines = 'pem') => ask(payloadRequest(`${to}${command}`, payload, lines)),
+        async sendAll(commands) {
+          let answers = '';
+          for (const command of commands) answers += await send(command);
+          return answers;
+        },
+      };
+      try {
+        return await work(channel);
+      } finally {
+        session.close();
+      }
     },
   };
 }

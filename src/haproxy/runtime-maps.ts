@@ -18,6 +18,12 @@ const VERSION = /^New version created: (\d+)$/;
  * committed, so no request ever reads one HAProxy filled in part. Throws RUNTIME_REFUSED.
  */
 export async function applyMaps(channel: RuntimeChannel, maps: readonly MapChange[]): Promise<void> {
+  // A swap's commands go one after another: through one connection where the channel offers it.
+  if (channel.session && maps.length > 0) return channel.session((inSession) => swapMaps(inSession, maps));
+  return swapMaps(channel, maps);
+}
+
+async function swapMaps(channel: RuntimeChannel, maps: readonly MapChange[]): Promise<void> {
   for (const map of maps) {
     const answer = said(await channel.send(runtimeCommand('prepare', 'map', map.path)));
     const version = VERSION.exec(answer[0] ?? '')?.[1];

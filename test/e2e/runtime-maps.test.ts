@@ -114,10 +114,11 @@ describe('swapping a map through the runtime API of a real HAProxy', () => {
 
   it('commits a new version only once show map lists exactly the entries asked for: listed in another order, it is committed; one missing, refused, and the map in use stays', async () => {
     const channel = runtimeChannel('master', haproxy.socket);
-    // HAProxy's listing of the new version, edited on its way back.
-    const listed = (edit: (lines: string[]) => string[]): RuntimeChannel => ({
-      ...channel,
-      send: async (c) => (/^show map @/.test(c) ? `${edit((await channel.send(c)).split('\n').filter(Boolean)).join('\n')}\n` : channel.send(c)),
+    // HAProxy's listing of the new version, edited on its way back (also in the session a swap goes through).
+    const listed = (edit: (lines: string[]) => string[], base: RuntimeChannel = channel): RuntimeChannel => ({
+      ...base,
+      send: async (c) => (/^show map @/.test(c) ? `${edit((await base.send(c)).split('\n').filter(Boolean)).join('\n')}\n` : base.send(c)),
+      ...(base.session && { session: <T>(work: (inSession: RuntimeChannel) => Promise<T>) => base.session!((inSession) => work(listed(edit, inSession))) }),
     });
     const line = ([k, v]: MapEntry) => `${k} ${v}`;
     const entries: MapEntry[] = Array.from({ length: 20 }, (_, i) => [`v${i}.example.test/`, `pool${i % 3}`]);
