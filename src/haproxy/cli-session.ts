@@ -1,8 +1,12 @@
 import net from 'node:net';
 import { MasterSocketError, socketFailure } from './master-cli.js';
 
-/** What HAProxy prints when it waits for the next command in interactive mode: `master> ` on the master CLI, `> ` on a stats socket. */
-const PROMPTS = { master: 'master> ', admin: '> ' } as const;
+/**
+ * The line HAProxy prints when it waits for the next command in interactive mode: `> ` on a stats
+ * socket; `master> ` on the master CLI, `master[ReloadFailed]> ` there after a reload that failed
+ * (HAProxy 2.6, while the old worker serves on).
+ */
+const PROMPTS = { master: /^master(?:\[[^\]\n]*\])?> $/, admin: /^> $/ } as const;
 /** A payload line read in interactive mode: HAProxy prompts `+ ` for the next one, before it answers. */
 const PAYLOAD_PROMPTS = /^(?:\+ )+/;
 
@@ -13,11 +17,12 @@ const PAYLOAD_PROMPTS = /^(?:\+ )+/;
  * 20 µs, and 317 µs of wall time on the master CLI against 31 µs). A map swap's four commands go
  * through one. Each answer is given as a connection of its own would give it: the prompt after it
  * taken off, and a payload's `+ ` prompts. Only commands that never switch the session to a
- * worker go on it (`@1 COMMAND` on the master CLI). Closed by `close`, and by HAProxy at a reload:
- * a command under way then fails, as it would on a connection of its own.
+ * worker go on it (`@1 COMMAND` on the master CLI). Closed by `close`, and on the master CLI by
+ * HAProxy at a reload: a command under way then fails, or gets what came of its answer, as on a
+ * connection of its own. (A stats socket's connection outlives a reload, on the old worker.)
  */
 export class CliSession {
-  private readonly prompt: string;
+  private readonly prompt: RegExp;
   private received = '';
   private waiting?: { done: (answer: string) => void; fail: (error: Error) => void };
   /** Why the session ended, once it has: an error is made only for a command that meets it (making one costs a stack trace). */
@@ -74,11 +79,11 @@ export class CliSession {
     this.received += chunk;
     // The answer is whole once the prompt follows it: at the start, or after a line break (after a payload's `+ ` prompts).
     const text = this.received.replace(PAYLOAD_PROMPTS, '');
-    if (!text.endsWith(this.prompt)) return;
-    const before = text.length - this.prompt.length;
-    if (before > 0 && text[before - 1] !== '\n') return;
+    if (!text.endsWith('> ')) return;
+    const last = text.lastIndexOf('\n') + 1;
+    if (!this.prompt.test(text.slice(last))) return;
     this.received = '';
-    this.waiting?.done(text.slice(0, before));
+    this.waiting?.done(text.slice(0, last));
   }
 
   private end(why: () => Error): void {

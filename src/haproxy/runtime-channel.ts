@@ -13,7 +13,7 @@ export interface RuntimeChannel {
   /**
    * Runs `work` with a channel whose commands all go through one connection (cli-session.ts),
    * closed once `work` ends: for a few commands in a row (a map swap), one after another, not
-   * for batches.
+   * for batches. The master CLI's channel has it; an admin socket's has not.
    */
   session?<T>(work: (channel: RuntimeChannel) => Promise<T>): Promise<T>;
 }
@@ -33,7 +33,7 @@ const REQUEST_BYTES = 8 * 1024;
 
 export function runtimeChannel(kind: 'master' | 'admin', socket: string): RuntimeChannel {
   const description = kind === 'master' ? `the master CLI ${socket} (@1)` : `the admin socket ${socket}`;
-  const failed = (error: unknown) => {
+  const failed = (error: unknown): never => {
     throw runtimeRefused(`${description} cannot be used (${(error as Error).message})`, error);
   };
   return {
@@ -48,32 +48,37 @@ export function runtimeChannel(kind: 'master' | 'admin', socket: string): Runtim
       }
       return answers;
     },
-    async session(work) {
-      const session = await CliSession.open(socket, kind, COMMAND_TIMEOUT_MS).catch(failed);
-      // On the master CLI each command names the worker: `@1` alone would switch the session to it.
-      const to = kind === 'master' ? '@1 ' : '';
-      const ask = (request: string) => session.ask(request, COMMAND_TIMEOUT_MS).catch(failed);
-      const send = (command: string) => {
-        refuseChained(command);
-        return ask(`${to}${command}`);
-      };
-      const channel: RuntimeChannel = {
-        description,
-        send,
-        sendPayload: (command, payload, lines = 'pem') => ask(payloadRequest(`${to}${command}`, payload, lines)),
-        async sendAll(commands) {
-          let answers = '';
-          for (const command of commands) answers += await send(command);
-          return answers;
-        },
-      };
-      try {
-        return await work(channel);
-      } finally {
-        session.close();
-      }
+    // Only on the master CLI, which closes its connections at a reload: a connection to a stats
+    // socket stays with the worker it reached, so a session there would finish a swap on a worker
+    // that is going away, where a connection per command reaches the new one and is refused.
+    ...(kind === 'master' && { session: <T>(work: (channel: RuntimeChannel) => Promise<T>) => inSession(socket, description, failed, work) }),
+  };
+}
+
+/** `work` on a channel whose commands go one after another through one master CLI session, closed after. */
+async function inSession<T>(socket: string, description: string, failed: (error: unknown) => never, work: (channel: RuntimeChannel) => Promise<T>): Promise<T> {
+  const session = await CliSession.open(socket, 'master', COMMAND_TIMEOUT_MS).catch(failed);
+  const ask = (request: string) => session.ask(request, COMMAND_TIMEOUT_MS).catch(failed);
+  // Each command names the worker: `@1` alone would switch the session to it.
+  const send = (command: string) => {
+    refuseChained(command);
+    return ask(`@1 ${command}`);
+  };
+  const channel: RuntimeChannel = {
+    description,
+    send,
+    sendPayload: (command, payload, lines = 'pem') => ask(payloadRequest(`@1 ${command}`, payload, lines)),
+    async sendAll(commands) {
+      let answers = '';
+      for (const command of commands) answers += await send(command);
+      return answers;
     },
   };
+  try {
+    return await work(channel);
+  } finally {
+    session.close();
+  }
 }
 
 /** Commands cut into runs of at most REQUEST_BYTES each. */

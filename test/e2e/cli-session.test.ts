@@ -1,10 +1,10 @@
 import net from 'node:net';
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { shownEntries, type MapEntry } from '../../src/haproxy/map-file.js';
-import { masterCommand } from '../../src/haproxy/master-cli.js';
-import { runtimeChannel, type RuntimeChannel } from '../../src/haproxy/runtime-channel.js';
+import { masterCommand, showProc } from '../../src/haproxy/master-cli.js';
+import { runtimeChannel } from '../../src/haproxy/runtime-channel.js';
 import { applyMaps } from '../../src/haproxy/runtime-maps.js';
 import { failure } from '../support/failure.js';
 import { waitFor, type HaproxyProcess } from '../support/haproxy-process.js';
@@ -12,9 +12,10 @@ import { haproxyWithSockets } from '../support/haproxy-sockets.js';
 import { makeTempDir } from '../support/temp.js';
 
 /**
- * A map swap's commands through one connection to a real HAProxy's CLI in interactive mode
- * (src/haproxy/cli-session.ts), on the master CLI and on an admin socket: each answer as a
- * connection of its own gives it, and a session HAProxy closes fails what was under way.
+ * A map swap's commands through one connection to a real HAProxy's master CLI in interactive mode
+ * (src/haproxy/cli-session.ts): each answer as a connection of its own gives it, also after a
+ * reload failed, and a session HAProxy closes fails what was under way. An admin socket's swap
+ * keeps a connection per command.
  */
 describe('commands one after another on one CLI connection of a real HAProxy', () => {
   let haproxy: HaproxyProcess;
@@ -30,8 +31,8 @@ describe('commands one after another on one CLI connection of a real HAProxy', (
   afterAll(() => haproxy.stop());
   afterEach(() => vi.restoreAllMocks());
 
-  it.each(['master', 'admin'] as const)('answers each command through the %s CLI as a connection of its own does, payloads and refusals too', async (kind) => {
-    const alone = runtimeChannel(kind, socketOf(kind));
+  it('answers each command through the master CLI as a connection of its own does, payloads and refusals too', async () => {
+    const alone = runtimeChannel('master', haproxy.socket);
     const answers = await alone.session!(async (channel) => {
       const shown = await channel.send(`show map ${hosts}`);
       const unknown = await channel.send(`show map ${join(dir, 'none.map')}`);
@@ -55,27 +56,24 @@ describe('commands one after another on one CLI connection of a real HAProxy', (
     expect(shownEntries(await alone.send(`show map ${hosts}`))).toEqual([['old.example.test/', 'pool']]);
   });
 
-  it.each(['master', 'admin'] as const)('swaps a map through the %s CLI on one connection, where each command took one', async (kind) => {
-    const connections = () => vi.mocked(net.createConnection).mock.calls.filter(([options]) => (options as { path?: string }).path === socketOf(kind)).length;
+  it('swaps a map through the master CLI on one connection, where each command took one; through an admin socket, one each still', async () => {
+    const connections = (kind: 'master' | 'admin') =>
+      vi.mocked(net.createConnection).mock.calls.filter(([options]) => (options as { path?: string }).path === socketOf(kind)).length;
     vi.spyOn(net, 'createConnection');
     const entries: MapEntry[] = [
-      [`${kind}.example.test/`, 'pool'],
+      ['new.example.test/', 'pool'],
       ['old.example.test/', 'pool'],
     ];
-    await applyMaps(runtimeChannel(kind, socketOf(kind)), [{ path: hosts, entries }]);
-    expect(connections()).toBe(1);
-    // The same swap through a channel that has no session: prepare, add, show and commit, one connection each.
-    const channel = runtimeChannel(kind, socketOf(kind));
-    const single: RuntimeChannel = {
-      description: channel.description,
-      send: (c) => channel.send(c),
-      sendPayload: (c, p, k) => channel.sendPayload(c, p, k),
-      sendAll: (commands) => channel.sendAll(commands),
-    };
-    await applyMaps(single, [{ path: hosts, entries: entries.slice(0, 1) }]);
-    expect(connections()).toBe(5);
-    expect(shownEntries(await channel.send(`show map ${hosts}`))).toEqual(entries.slice(0, 1));
-    await applyMaps(channel, [{ path: hosts, entries: [['old.example.test/', 'pool']] }]);
+    const master = runtimeChannel('master', haproxy.socket);
+    await applyMaps(master, [{ path: hosts, entries }]);
+    expect(connections('master')).toBe(1);
+    expect(shownEntries(await master.send(`show map ${hosts}`))).toEqual(entries);
+    // A stats socket's connection would stay with the old worker over a reload: prepare, add, show and commit go one connection each.
+    const admin = runtimeChannel('admin', adminSocket);
+    expect('session' in admin).toBe(false);
+    await applyMaps(admin, [{ path: hosts, entries: entries.slice(1) }]);
+    expect(connections('admin')).toBe(4);
+    expect(shownEntries(await master.send(`show map ${hosts}`))).toEqual(entries.slice(1));
   });
 
   it('fails the command under way when a reload closes the master CLI session, as RUNTIME_REFUSED, and the next session works', async () => {
@@ -114,12 +112,24 @@ describe('commands one after another on one CLI connection of a real HAProxy', (
     const server = net.createServer((conn) => held.push(conn)).listen(silent);
     await new Promise((resolve) => server.once('listening', resolve));
     try {
-      const error = await failure(runtimeChannel('admin', silent).session!((inSession) => inSession.send('show version')));
+      const error = await failure(runtimeChannel('master', silent).session!((inSession) => inSession.send('show version')));
       expect(error).toMatchObject({ code: 'RUNTIME_REFUSED' });
       expect(String((error as Error).message)).toMatch(/no answer within 2000ms/);
     } finally {
       for (const conn of held) conn.destroy();
       server.close();
     }
+  });
+
+  // Last: it leaves HAProxy with a reload that failed.
+  it('swaps a map through the master CLI after a reload failed, when its prompt says so (master[ReloadFailed]>)', async () => {
+    appendFileSync(haproxy.config, '    no-such-keyword\n');
+    process.kill(haproxy.masterPid, 'SIGUSR2');
+    await waitFor('the reload to fail', async () => ((await showProc(haproxy.socket, 2000).catch(() => undefined))?.master.failed === 1 ? true : undefined));
+    const channel = runtimeChannel('master', haproxy.socket);
+    expect(await channel.session!((inSession) => inSession.send('show version'))).toMatch(/^\d+\.\d+/);
+    const entries: MapEntry[] = [['after-failed-reload.example.test/', 'pool']];
+    await applyMaps(channel, [{ path: hosts, entries }]);
+    expect(shownEntries(await channel.send(`show map ${hosts}`))).toEqual(entries);
   });
 });
