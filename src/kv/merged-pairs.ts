@@ -118,6 +118,12 @@ export function prefixRange(pairs: ReadonlyArray<{ key: string }>, prefix: strin
   return [start, lowerBound(pairs, prefix.slice(0, -1) + String.fromCharCode(last + 1))];
 }
 
+/** The pairs (sorted by key) whose keys start with `prefix`: their run, or the pairs themselves when it is all of them. */
+export function pairsStarting<T extends { key: string }>(pairs: readonly T[], prefix: string): readonly T[] {
+  const [from, to] = prefixRange(pairs, prefix);
+  return from === 0 && to === pairs.length ? pairs : pairs.slice(from, to);
+}
+
 /** A key's value in pairs sorted by key, by binary search (undefined: no such key). */
 export function valueAt(pairs: readonly KvPair[], key: string): string | undefined {
   const at = pairs[lowerBound(pairs, key)];

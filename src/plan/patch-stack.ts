@@ -1,6 +1,6 @@
 import type { Settings } from '../config/settings.js';
 import type { KvPair, KvSnapshot } from '../kv/source.js';
-import { lowerBound, prefixRange, valueAt } from '../kv/merged-pairs.js';
+import { lowerBound, pairsStarting, valueAt } from '../kv/merged-pairs.js';
 import { stackMaps, watchedMaps } from '../stack/maps.js';
 import { stackRoutes } from '../stack/claim.js';
 import type { StackSettings } from '../config/types.js';
@@ -54,7 +54,7 @@ function patchRoutes(previous: RenderedResource, settings: StackSettings, after:
   const stack = previous.stack!;
   // A template that reads the store through helpers may skip entries of its own: render it in full.
   if (previous.diagnostics.skipped.length !== stack.skipped.length) return undefined;
-  const pairs = after.pairs.slice(...prefixRange(after.pairs, routesAt));
+  const pairs = pairsStarting(after.pairs, routesAt);
   const routes = stackRoutes(pairs, settings, new Set(stack.services.map((s) => s.name)));
   const others = (list: readonly SkippedEntry[]) => list.filter((e) => !e.key.startsWith(routesAt));
   const byKey = (a: SkippedEntry, b: SkippedEntry) => (a.key < b.key ? -1 : 1);

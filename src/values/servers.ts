@@ -18,8 +18,8 @@ export interface RenamedEntry {
   to: string;
 }
 
-export interface ServerList {
-  servers: ServerEntry[];
+export interface ServerList<T extends ServerEntry = ServerEntry> {
+  servers: T[];
   skipped: SkippedEntry[];
   renamed: RenamedEntry[];
 }
@@ -77,7 +77,7 @@ export function parseServers(pairs: ReadonlyArray<{ key: string; value: string }
 export function parseServersAs<T extends ServerEntry>(
   pairs: ReadonlyArray<{ key: string; value: string }>,
   make: (key: string, name: string, address: ServerAddress, base: string) => T,
-): { servers: T[]; skipped: SkippedEntry[]; renamed: RenamedEntry[] } {
+): ServerList<T> {
   const skipped: SkippedEntry[] = [];
   const renamed: RenamedEntry[] = [];
   const servers: T[] = [];

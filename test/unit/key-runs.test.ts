@@ -2,23 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { filterSnapshot, isUnderPrefix, toSnapshot } from '../../src/kv/keys.js';
 import { prefixRange } from '../../src/kv/merged-pairs.js';
 import type { KvPair } from '../../src/kv/source.js';
+import { seeded } from '../support/seeded.js';
 
 // Keys built from characters that sort around a prefix's edges: '-' and '.' below '/', '0' just above it, and the highest UTF-16 unit.
 const ALPHABET = ['a', 'b', '/', '-', '.', '0', '\uffff'];
 const randomWord = (next: () => number, most: number) =>
   Array.from({ length: 1 + Math.floor(next() * most) }, () => ALPHABET[Math.floor(next() * ALPHABET.length)]).join('');
-/** A fixed sequence of numbers in [0, 1), so a failure can be run again. */
-function numbers(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
-    return state / 2 ** 32;
-  };
-}
 
 describe('the runs of keys under prefixes', () => {
   it('finds exactly the keys a prefix starts, in sorted pairs of every shape', () => {
-    const next = numbers(7);
+    const next = seeded(7);
     for (let round = 0; round < 300; round++) {
       const pairs = toSnapshot(Array.from({ length: Math.floor(next() * 30) }, () => ({ key: `/${randomWord(next, 6)}`, value: 'v' }))).pairs;
       const prefix = next() < 0.1 ? '' : `/${randomWord(next, 3)}`;
@@ -31,7 +24,7 @@ describe('the runs of keys under prefixes', () => {
   });
 
   it('takes from a snapshot the pairs under any of its prefixes, each once and in key order, whether the prefixes overlap, touch or miss', () => {
-    const next = numbers(11);
+    const next = seeded(11);
     for (let round = 0; round < 300; round++) {
       const snapshot = toSnapshot(Array.from({ length: Math.floor(next() * 30) }, () => ({ key: `/${randomWord(next, 6)}`, value: 'v' })));
       const prefixes = Array.from({ length: Math.floor(next() * 4) }, () => (next() < 0.05 ? '' : randomWord(next, 3)));

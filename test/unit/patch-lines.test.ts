@@ -1,10 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { seeded } from '../support/seeded.js';
 import { blocksOf, BLOCK_LINES, editLines, editPieces, joinsTo, sectionsOf, type Beside, type LineEdit } from '../../src/plan/patch-lines.js';
-
-/** A random generator that repeats (a failure can be run again). */
-function seeded(seed: number) {
-  return () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
-}
 
 /** The edits on one whole string, as editLines made them before it was cut into pieces: what both must give. */
 function editWhole(text: string, edits: readonly LineEdit[], beside: Beside): string | undefined {

@@ -6,6 +6,7 @@ import { STACK_TEMPLATE } from '../../src/paths.js';
 import { joinPieces, sectionAt, sectionsOf } from '../../src/plan/patch-lines.js';
 import { patchSnapshot, renderSnapshot } from '../../src/plan/plan.js';
 import { patchTrials, plain } from '../support/patch-trials.js';
+import { seeded } from '../support/seeded.js';
 import { compileTemplates } from '../../src/wiring/templates.js';
 
 async function rig(config?: Record<string, unknown>) {
@@ -25,18 +26,13 @@ async function rig(config?: Record<string, unknown>) {
   return { render, patch };
 }
 
-function random(seed: number): () => number {
-  let s = seed;
-  return () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-}
-
 const APPS = ['alpha', 'beta', 'gamma', 'delta'];
 const ROUTES = ['alpha.example.com', 'shared.example.com /api', '/static', 'a.example.com b.example.com', 'bad route !!', 'beta.example.com/x'];
 
 describe('patching a stack rendering with the server lines a change touched', () => {
   it('gives the full render byte for byte on random server, weight, state and route changes, and patches most of them', async () => {
     const { render, patch } = await rig();
-    const next = random(11);
+    const next = seeded(11);
     const pick = <T>(list: readonly T[]) => list[Math.floor(next() * list.length)]!;
     const store = new Map<string, string>();
     for (const app of APPS) {

@@ -3,6 +3,7 @@ import { firstKeyUnder, holdsDirectory, inDirectory, isUnderPrefix, reporter, sa
 import type { KvPair, KvSnapshot } from '../../src/kv/source.js';
 import { barePrefixes, directoriesIn, listedDirectories, nearSibling, SiblingLister, siblingsFrom } from '../../src/kv/siblings.js';
 import { editDistance, nearest } from '../../src/util/nearest.js';
+import { seeded } from '../support/seeded.js';
 
 const pairs = (...keys: string[]) => keys.map((key) => ({ key, value: 'v' }));
 
@@ -57,8 +58,7 @@ describe('a prefix looked up in sorted pairs by halving', () => {
   const name = (random: () => number, length: number) => Array.from({ length }, () => alphabet[Math.floor(random() * alphabet.length)]).join('');
 
   it('finds what a walk of every pair finds: the first key under a prefix, a key in it as in a directory, the bare prefixes, a change', () => {
-    let seed = 7;
-    const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+    const random = seeded(7);
     for (let round = 0; round < 400; round++) {
       const keys = [...new Set(Array.from({ length: Math.floor(random() * 12) }, () => `/${name(random, 1 + Math.floor(random() * 5))}`))].sort();
       const sorted = pairs(...keys);
