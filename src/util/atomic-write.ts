@@ -139,10 +139,9 @@ export async function writeTemp(
   await handle.close();
 }
 
-/** Writes `content` whole (a text is encoded by encoded.ts). */
+/** Writes `content` whole (a text is encoded by encoded.ts), in one write as a rule: `writeFile` splits a 600 KB config into two. */
 async function writeContent(handle: FileHandle, content: string | Buffer | readonly string[]): Promise<void> {
-  if (Buffer.isBuffer(content)) return handle.writeFile(content);
-  const text = encoded(content);
+  const text = Buffer.isBuffer(content) ? { bytes: content, release: () => {} } : encoded(content);
   try {
     for (let at = 0; at < text.bytes.length;) at += (await handle.write(text.bytes, at, text.bytes.length - at)).bytesWritten;
   } finally {
