@@ -12,11 +12,10 @@ import vm from 'node:vm';
  * modules load makes them compile from source instead of from its code cache, which costs more
  * than it saves):
  * - the young generation does not grow: each scavenge stays small, and so does the process.
- *   It starts at 2 MiB a semi-space, not V8's 1: bin/occs-lb.js starts watch again in place with
- *   --min-semi-space-size=2 (a size V8 takes only from Node's command line). At 100 apps × 100
- *   servers a change left about 1 MiB of garbage, a scavenge each; with 2 MiB, watch's CPU per
- *   change went from 9.9 to 9.2 ms (five runs each, Consul adds and removals and etcd route
- *   changes), for 2 MiB more of memory;
+ *   A larger floor was measured and not kept: `--min-semi-space-size=2`, which only Node's command
+ *   line sets (watch would start again in place), cut a change at 100 apps × 100 servers from 9.9
+ *   to 9.2 ms of CPU right after start-up (2 → 4 MiB a semi-space, grown by start-up), but not once
+ *   watch had idled and V8 had shrunk it (1 → 2 MiB: 9.4 against 10.3 ms), two runs or more each;
  * - no optimizing compiler (TurboFan): its own code, paged in by the first hot loop, stays
  *   resident for good (+6 MiB after a burst of 1,000 writes, measured), while watch's work comes
  *   in short bursts that the baseline compiler runs about as fast (one add at 10,000 servers:
