@@ -2,27 +2,25 @@ import net from 'node:net';
 import { MasterSocketError, socketFailure } from './master-cli.js';
 
 /**
- * The line HAProxy prints when it waits for the next command in interactive mode: `> ` on a stats
- * socket; `master> ` on the master CLI, `master[ReloadFailed]> ` there after a reload that failed
- * (HAProxy 2.6, while the old worker serves on).
+ * The line the master CLI prints when it waits for the next command in interactive mode: `master> `,
+ * or `master[ReloadFailed]> ` after a reload that failed (HAProxy 2.6, while the old worker serves on).
  */
-const PROMPTS = { master: /^master(?:\[[^\]\n]*\])?> $/, admin: /^> $/ } as const;
+const PROMPT = /^master(?:\[[^\]\n]*\])?> $/;
 /** A payload line read in interactive mode: HAProxy prompts `+ ` for the next one, before it answers. */
 const PAYLOAD_PROMPTS = /^(?:\+ )+/;
 
 /**
- * One connection to an HAProxy CLI socket in interactive mode (`prompt`), for commands sent one
+ * One connection to HAProxy's master CLI in interactive mode (`prompt`), for commands sent one
  * after another on it: a connection of its own per command costs watch about ten times the CPU
  * (measured under watch's flags: 172 µs on a stats socket and 217 µs on the master CLI against
  * 20 µs, and 317 µs of wall time on the master CLI against 31 µs). A map swap's four commands go
  * through one. Each answer is given as a connection of its own would give it: the prompt after it
  * taken off, and a payload's `+ ` prompts. Only commands that never switch the session to a
- * worker go on it (`@1 COMMAND` on the master CLI). Closed by `close`, and on the master CLI by
- * HAProxy at a reload: a command under way then fails, or gets what came of its answer, as on a
- * connection of its own. (A stats socket's connection outlives a reload, on the old worker.)
+ * worker go on it (`@1 COMMAND`). Closed by `close`, and by HAProxy at a reload: a command under
+ * way then fails, or gets what came of its answer, as on a connection of its own. (Not for a stats
+ * socket: its connection outlives a reload, on the old worker.)
  */
 export class CliSession {
-  private readonly prompt: RegExp;
   private received = '';
   private waiting?: { done: (answer: string) => void; fail: (error: Error) => void };
   /** Why the session ended, once it has: an error is made only for a command that meets it (making one costs a stack trace). */
@@ -31,9 +29,7 @@ export class CliSession {
   private constructor(
     private readonly socket: string,
     private readonly conn: net.Socket,
-    mode: 'master' | 'admin',
   ) {
-    this.prompt = PROMPTS[mode];
     conn.setEncoding('utf8');
     conn.on('data', (chunk: string) => this.take(chunk));
     conn.on('error', (error: NodeJS.ErrnoException) => this.end(() => socketFailure(socket, error)));
@@ -45,8 +41,8 @@ export class CliSession {
   }
 
   /** Connects and turns on interactive mode; rejects with MasterSocketError as a command on a connection of its own would. */
-  static async open(socket: string, mode: 'master' | 'admin', timeoutMs: number): Promise<CliSession> {
-    const session = new CliSession(socket, net.createConnection({ path: socket }), mode);
+  static async open(socket: string, timeoutMs: number): Promise<CliSession> {
+    const session = new CliSession(socket, net.createConnection({ path: socket }));
     await session.ask('prompt', timeoutMs);
     return session;
   }
@@ -81,7 +77,7 @@ export class CliSession {
     const text = this.received.replace(PAYLOAD_PROMPTS, '');
     if (!text.endsWith('> ')) return;
     const last = text.lastIndexOf('\n') + 1;
-    if (!this.prompt.test(text.slice(last))) return;
+    if (!PROMPT.test(text.slice(last))) return;
     this.received = '';
     this.waiting?.done(text.slice(0, last));
   }

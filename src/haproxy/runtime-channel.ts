@@ -57,7 +57,7 @@ export function runtimeChannel(kind: 'master' | 'admin', socket: string): Runtim
 
 /** `work` on a channel whose commands go one after another through one master CLI session, closed after. */
 async function inSession<T>(socket: string, description: string, failed: (error: unknown) => never, work: (channel: RuntimeChannel) => Promise<T>): Promise<T> {
-  const session = await CliSession.open(socket, 'master', COMMAND_TIMEOUT_MS).catch(failed);
+  const session = await CliSession.open(socket, COMMAND_TIMEOUT_MS).catch(failed);
   const ask = (request: string) => session.ask(request, COMMAND_TIMEOUT_MS).catch(failed);
   // Each command names the worker: `@1` alone would switch the session to it.
   const send = (command: string) => {
