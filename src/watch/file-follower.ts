@@ -9,6 +9,9 @@ export const FOLLOW_LAG_MS = 5000;
  */
 export const FOLLOW_QUIET_MS = 250;
 
+/** Why a wait for the changes is given up: one reason for all, so that no abort builds a DOMException and its stack (about 30 µs a file at 100 apps × 100 servers). */
+const GIVEN_UP = new Error('the file follows');
+
 export interface FileFollowerDeps<T> {
   /** Installs the file (staged, `haproxy -c`, renamed); `urgent`: a reload waits for it, at normal priority. */
   install: (file: T, urgent: boolean) => Promise<void>;
@@ -109,7 +112,7 @@ export class FileFollower<T> {
     } catch {
       // The changes cannot be waited for: the file follows now.
     } finally {
-      given.abort(); // the wait given up ends too
+      given.abort(GIVEN_UP); // the wait given up ends too
       clearTimeout(timer);
       this.wake = undefined;
     }

@@ -6,6 +6,7 @@ import { waitFor } from '../support/haproxy-process.js';
 import { ConsulKvServer } from '../support/consul-kv-server.js';
 import { EtcdServer } from '../support/etcd-server.js';
 import { SCALE_PREFIX, ScaleRig, type ScaleStore } from '../support/scale-rig.js';
+import { receiveCpuMs } from './answer-cpu.js';
 import { benchFleet } from './fleet.js';
 import { benchScaleStack } from './scale-stack.js';
 import { beyondRest, cpuAtRest, cpuMs, cpuOfTail, median, ms, report, spread } from './stats.js';
@@ -14,8 +15,11 @@ const SERVERS = Number(process.env.OCCS_LB_BENCH_SERVERS ?? 10_000);
 /** Single changes timed per path (adds, then as many removes). */
 const TRIALS = Number(process.env.OCCS_LB_BENCH_SCALE_TRIALS ?? 30);
 
-/** The store's own answer to the read watch makes of the prefix (Consul/OCCS: the whole prefix, recursive), p50 of 10. */
-async function storeAnswerMs(rig: ScaleRig<ScaleStore>): Promise<{ answer: number; parsed: number } | undefined> {
+/**
+ * The store's own answer to the read watch makes of the prefix (Consul/OCCS: the whole prefix,
+ * recursive), p50 of 10, and the CPU a bare Node process pays only to receive it (answer-cpu.ts).
+ */
+async function storeAnswerMs(rig: ScaleRig<ScaleStore>): Promise<{ answer: number; parsed: number; receiveCpu: number } | undefined> {
   if (!(rig.store instanceof ConsulKvServer)) return undefined;
   const answer: number[] = [];
   const parsed: number[] = [];
@@ -27,7 +31,8 @@ async function storeAnswerMs(rig: ScaleRig<ScaleStore>): Promise<{ answer: numbe
     JSON.parse(Buffer.from(body).toString('utf8'));
     parsed.push(performance.now() - started);
   }
-  return { answer: median(answer), parsed: median(parsed) };
+  const receiveCpu = await receiveCpuMs(`${rig.store.url}/v1/kv/${SCALE_PREFIX}/containers/?recurse`);
+  return { answer: median(answer), parsed: median(parsed), receiveCpu };
 }
 
 /** Resident memory of a process, in MiB: all of it (VmRSS), and its private part (RssAnon, without the pages of the node binary it shares). */
@@ -85,8 +90,8 @@ interface PathFigures extends BulkFigures {
   /** The same with what the changes left to do over TAIL_MS after them, less watch's CPU at rest over that time (restPerS, ms per s, taken after them). */
   own: number;
   restPerS: number;
-  /** The store's own answer time, where it sends the whole prefix (Consul/OCCS), and with its JSON parsed. */
-  store?: { answer: number; parsed: number };
+  /** The store's own answer time, where it sends the whole prefix (Consul/OCCS), with its JSON parsed, and the CPU of receiving it. */
+  store?: { answer: number; parsed: number; receiveCpu: number };
   idle: { rss: number; anon: number };
   rss: { rss: number; anon: number };
 }
@@ -301,6 +306,7 @@ export async function benchScale(): Promise<void> {
       row("the store's own answer of the whole prefix, alone (p50 of 10)", (p) => ms(p.store?.answer ?? NaN)),
       row('the same answer with its JSON parsed, as any reader must (p50 of 10)', (p) => ms(p.store?.parsed ?? NaN)),
       row('CPU of watch per single change (goal <= 10 ms)', (p) => ms(p.cpu)),
+      row("… of which a bare Node process pays only to receive the store's answer, unparsed (mean of 40)", (p) => ms(p.store?.receiveCpu ?? NaN)),
       row(
         '… with what it left to do in the 31 s after, less its CPU at rest over that time (at rest, after them: ms per s)',
         (p) => `${ms(p.own)} (at 100 servers: ${ms(small.own)}; at rest ${p.restPerS.toFixed(1)})`,
