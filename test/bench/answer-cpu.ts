@@ -27,9 +27,13 @@ const get = () => new Promise((ok, fail) => http.get(process.argv[1], { agent },
 
 /** CPU (ms) per answer of a bare Node process receiving `url`'s answer, mean of `trials`. */
 export async function receiveCpuMs(url: string, trials = 40): Promise<number> {
-  const { stdout } = await promisify(execFile)(process.execPath, ['--no-opt', '--no-maglev', '--semi-space-growth-factor=1', '-e', RECEIVER, url, String(trials)], {
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--no-opt', '--no-maglev', '--semi-space-growth-factor=1', '-e', RECEIVER, url, String(trials)],
+    {
+      encoding: 'utf8',
+      timeout: 60_000,
+    },
+  );
   return Number(stdout);
 }
