@@ -1,11 +1,13 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { WATCH_V8_FLAGS } from '../../src/util/memory.js';
 
 /**
- * What a bare Node process pays, in CPU per answer, only to receive a store's answer: GETs over
- * one kept-alive connection, each body copied into one kept buffer (as watch reads it), nothing
- * parsed, under the V8 flags watch runs with (src/util/memory.ts). The floor of a change on a
- * store that sends the whole prefix with every change (Consul/OCCS): any reader pays it.
+ * What a bare Node process pays, in CPU per answer, only to receive a store's answer: GETs through
+ * node:http over one kept-alive connection, each body copied into one kept buffer (watch's own
+ * reader, src/kv/plain-get.ts, reads into one too), nothing parsed, under the V8 flags watch runs
+ * with (src/util/memory.ts). The floor of a change on a store that sends the whole prefix with
+ * every change (Consul/OCCS): any reader pays it.
  */
 const RECEIVER = `
 const http = require('node:http');
@@ -27,13 +29,9 @@ const get = () => new Promise((ok, fail) => http.get(process.argv[1], { agent },
 
 /** CPU (ms) per answer of a bare Node process receiving `url`'s answer, mean of `trials`. */
 export async function receiveCpuMs(url: string, trials = 40): Promise<number> {
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    ['--no-opt', '--no-maglev', '--semi-space-growth-factor=1', '-e', RECEIVER, url, String(trials)],
-    {
-      encoding: 'utf8',
-      timeout: 60_000,
-    },
-  );
+  const { stdout } = await promisify(execFile)(process.execPath, [...WATCH_V8_FLAGS, '-e', RECEIVER, url, String(trials)], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return Number(stdout);
 }

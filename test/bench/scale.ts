@@ -306,7 +306,7 @@ export async function benchScale(): Promise<void> {
       row("the store's own answer of the whole prefix, alone (p50 of 10)", (p) => ms(p.store?.answer ?? NaN)),
       row('the same answer with its JSON parsed, as any reader must (p50 of 10)', (p) => ms(p.store?.parsed ?? NaN)),
       row('CPU of watch per single change (goal <= 10 ms)', (p) => ms(p.cpu)),
-      row("… of which a bare Node process pays only to receive the store's answer, unparsed (mean of 40)", (p) => ms(p.store?.receiveCpu ?? NaN)),
+      row("… beside it, the CPU a bare Node process pays only to receive the store's answer, unparsed (mean of 40)", (p) => ms(p.store?.receiveCpu ?? NaN)),
       row(
         '… with what it left to do in the 31 s after, less its CPU at rest over that time (at rest, after them: ms per s)',
         (p) => `${ms(p.own)} (at 100 servers: ${ms(small.own)}; at rest ${p.restPerS.toFixed(1)})`,
