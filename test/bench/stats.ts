@@ -58,9 +58,10 @@ export const beyondRest = (cpu: number, elapsed: number, restPerS: number): numb
 /**
  * Changes made right after start-up, before the trials, and not counted in them: this many
  * rounds. Measured at 10,000 servers on Consul (one add or removal at a time, CPU per change by
- * groups): the first 2 changes after start-up cost 15–20 ms each (each path compiled on its first
- * use) and the next 4 25–30 ms (V8 collects what start-up and the first look for drift left, 8 s
- * after that look: its memory reducer), against 7–9 ms from the 7th on.
+ * groups): the first 2 changes after start-up cost 15–20 ms each, the next 4 25–30 ms, against
+ * 7–9 ms from the 7th on. The 4 are V8 collecting what start-up and the first look for drift left
+ * (its memory reducer, 8 s after that look; with 8 s idle before the changes they cost 7.5 ms);
+ * the first 2 cost 15 ms even then: the first run of each code path.
  */
 export const WARM_UP_ROUNDS = 5;
 
