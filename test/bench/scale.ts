@@ -119,13 +119,15 @@ async function pathFigures(extra: string[], layout = { backends: 1, servers: SER
     // One change at a time, 200 ms apart: a change alone is measured, not a stream of them (watch
     // asks Consul at most every 100 ms, MIN_QUERY_GAP_MS, so back-to-back writes would wait for that).
     const apart = () => new Promise((r) => setTimeout(r, 200));
+    const added = (n: number) => timeChange(rig, () => rig.store.put(rig.key(n, 0), rig.address)).finally(apart);
+    const removed = (n: number) => timeChange(rig, () => rig.store.delete(rig.key(n, 0))).finally(apart);
     const warmUp = await warmUpCpu(rig.watch!.child.pid!, async (i) => {
-      await timeChange(rig, () => rig.store.put(rig.key(95_000 + i, 0), rig.address)).finally(apart);
-      await timeChange(rig, () => rig.store.delete(rig.key(95_000 + i, 0))).finally(apart);
+      await added(95_000 + i);
+      await removed(95_000 + i);
     });
     const [cpuBefore, trialsStarted] = [cpuMs(rig.watch!.child.pid!), performance.now()];
-    for (let i = 0; i < TRIALS; i++) add.push(await timeChange(rig, () => rig.store.put(rig.key(90_000 + i, 0), rig.address)).finally(apart));
-    for (let i = 0; i < TRIALS; i++) remove.push(await timeChange(rig, () => rig.store.delete(rig.key(90_000 + i, 0))).finally(apart));
+    for (let i = 0; i < TRIALS; i++) add.push(await added(90_000 + i));
+    for (let i = 0; i < TRIALS; i++) remove.push(await removed(90_000 + i));
     const cpu = (cpuMs(rig.watch!.child.pid!) - cpuBefore) / (2 * TRIALS);
     const trialsMs = performance.now() - trialsStarted;
     // What the changes leave to do counts as theirs; what watch spends anyway does not.
